@@ -1,0 +1,737 @@
+"""Spawning children and noticing their exit: the OS edge of the process engine.
+
+Rules of this file:
+- ``Spawner.spawn()`` is synchronous (fork+exec is quick) and must run on the event
+  loop's thread; everything after it (exit, stdin) is driven by ``loop.add_reader`` /
+  ``loop.add_writer`` callbacks. No thread per child, no ``waitpid(-1)``, no polling:
+  the exit is noticed through a pidfd (``os.pidfd_open``), which becomes readable when
+  the child terminates, and the child is reaped by pid only then.
+- A pid cannot be reused before we reap it (the zombie holds it), so opening the pidfd
+  right after ``Popen`` returns is race free, and signals go through
+  ``pidfd_send_signal`` so they can never hit a recycled pid.
+- Error texts are supervisord's ``spawnerr`` texts (``can't find command 'x'``, ...),
+  because operators grep for them and ``supervisorctl status`` shows them.
+- Where supervisord reports a failure from inside the forked child (chdir, setuid,
+  exec) on the child's stderr and exits 127, ``Popen`` reports it to the parent
+  instead; we raise ``SpawnError`` with the same text.
+- Like supervisord, the child's ``HOME``/``USER``/``LOGNAME``/``SHELL`` are *not*
+  changed when ``user=`` is set: supervisord documents that no shell is run and these
+  variables keep superd's values unless ``environment=`` sets them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import fcntl
+import grp
+import os
+import pwd
+import shlex
+import signal
+import stat
+import subprocess
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Protocol, runtime_checkable
+
+from supervisor_core.config.model import ProcessConfig, ProgramKind
+
+__all__ = [
+    "ChildHandle",
+    "ExitStatus",
+    "PopenChild",
+    "PopenSpawner",
+    "SpawnError",
+    "SpawnRequest",
+    "Spawner",
+    "child_environment",
+    "decode_exit",
+    "decode_wait_status",
+    "get_execv_args",
+    "resolve_user",
+    "signal_name",
+]
+
+# supervisord's fallback when neither the program's environment nor superd's has PATH.
+DEFAULT_PATH = ("/bin", "/usr/bin", "/usr/local/bin")
+# Large child->parent pipes let a chatty child write big chunks between our reads; it is
+# best effort (the kernel caps it with /proc/sys/fs/pipe-max-size for non-root).
+DEFAULT_PIPE_SIZE = 1 << 20
+
+
+class SpawnError(Exception):
+    """A child could not be started; ``message`` is supervisord's spawnerr text."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def _empty_env() -> Mapping[str, str]:
+    return MappingProxyType({})
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SpawnRequest:
+    """Everything needed to start one child, independent of the config layer.
+
+    ``base_environment`` stands for supervisord's own ``os.environ`` (``None`` means
+    this process's environment at spawn time); ``environment`` is the program's
+    ``environment=`` and wins over the ``SUPERVISOR_*`` variables, as in supervisord.
+    ``stdin_fd`` hands an existing fd (an fcgi socket) to the child as fd 0 instead
+    of a stdin pipe; ``pass_fds`` are kept open in the child under the same numbers.
+    """
+
+    name: str
+    group_name: str
+    command: str
+    directory: str | None = None
+    umask: int | None = None
+    user: str | None = None
+    environment: Mapping[str, str] = field(default_factory=_empty_env)
+    base_environment: Mapping[str, str] | None = None
+    serverurl: str | None = None
+    redirect_stderr: bool = False
+    stdin_fd: int | None = None
+    pass_fds: tuple[int, ...] = ()
+
+    @classmethod
+    def from_config(
+        cls,
+        config: ProcessConfig,
+        *,
+        serverurl: str | None = None,
+        base_environment: Mapping[str, str] | None = None,
+        stdin_fd: int | None = None,
+    ) -> SpawnRequest:
+        """Build a request from a process config.
+
+        Args:
+            config: the process.
+            serverurl: superd's computed URL, used when the program's ``serverurl`` is
+                AUTO (``None`` in the config), as supervisord does.
+            base_environment: superd's environment (default: ``os.environ``).
+            stdin_fd: for ``[fcgi-program:x]``, the listening socket to pass as fd 0.
+        """
+        # Event listeners always get a separate stderr pipe: mixing stderr into stdout
+        # would corrupt the listener protocol (supervisord's EventListenerConfig).
+        redirect = config.redirect_stderr and config.kind is not ProgramKind.EVENTLISTENER
+        return cls(
+            name=config.name,
+            group_name=config.group_name,
+            command=config.command,
+            directory=config.directory,
+            umask=config.umask,
+            user=config.user,
+            environment=config.environment,
+            base_environment=base_environment,
+            serverurl=config.serverurl if config.serverurl is not None else serverurl,
+            redirect_stderr=redirect,
+            stdin_fd=stdin_fd,
+        )
+
+
+def signal_name(sig: int) -> str:
+    """``SIGTERM`` for 15, ``signal 99`` for a number with no name (supervisord's signame)."""
+    try:
+        return signal.Signals(sig).name
+    except ValueError:
+        return f"signal {sig}"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ExitStatus:
+    """How a child ended.
+
+    ``returncode`` follows ``Popen``: the exit code, or ``-N`` when killed by signal N.
+    Exactly one of ``exitcode`` and ``signal`` is set.
+    """
+
+    returncode: int
+    exitcode: int | None
+    signal: int | None
+    core_dumped: bool = False
+
+    def describe(self) -> str:
+        """supervisord's wording: ``exit status 1`` / ``terminated by SIGKILL (core dumped)``."""
+        if self.signal is None:
+            return f"exit status {self.exitcode}"
+        text = f"terminated by {signal_name(self.signal)}"
+        return text + " (core dumped)" if self.core_dumped else text
+
+
+def decode_exit(returncode: int) -> tuple[int | None, int | None, bool]:
+    """Split a ``Popen`` returncode into ``(exit code, signal, core dumped)``.
+
+    A returncode carries no core-dump bit, so the third item is always False here;
+    ``decode_wait_status`` keeps it when the raw wait status is known.
+    """
+    if returncode < 0:
+        return None, -returncode, False
+    return returncode, None, False
+
+
+def decode_wait_status(status: int) -> ExitStatus:
+    """Decode a raw ``waitpid`` status, keeping the core-dump flag."""
+    if os.WIFSIGNALED(status):
+        sig = os.WTERMSIG(status)
+        return ExitStatus(
+            returncode=-sig, exitcode=None, signal=sig, core_dumped=os.WCOREDUMP(status)
+        )
+    code = os.waitstatus_to_exitcode(status)
+    return ExitStatus(returncode=code, exitcode=code, signal=None)
+
+
+def _exit_status_from_returncode(returncode: int) -> ExitStatus:
+    exitcode, sig, core = decode_exit(returncode)
+    return ExitStatus(returncode=returncode, exitcode=exitcode, signal=sig, core_dumped=core)
+
+
+def _errno_name(error: OSError) -> str:
+    code = error.errno
+    if code is None:
+        return str(error)
+    return errno.errorcode.get(code, str(code))
+
+
+def _search_path(environment: Mapping[str, str], base: Mapping[str, str]) -> Sequence[str]:
+    """supervisord's ProcessConfig.get_path: the program's PATH, else superd's, else a default."""
+    path = environment.get("PATH")
+    if path is not None:
+        return path.split(os.pathsep)
+    path = base.get("PATH")
+    if path:
+        return path.split(os.pathsep)
+    return DEFAULT_PATH
+
+
+def get_execv_args(
+    command: str,
+    *,
+    environment: Mapping[str, str] | None = None,
+    base_environment: Mapping[str, str] | None = None,
+) -> tuple[str, list[str]]:
+    """Split ``command`` like supervisord and find the file to execute.
+
+    A program name without ``/`` is looked up on the child's PATH; a path is used
+    as is. Either way the file must exist, not be a directory and be executable.
+
+    Returns:
+        ``(filename, argv)``.
+
+    Raises:
+        SpawnError: with supervisord's text (``can't find command 'x'``,
+            ``command at '/x' is not executable``, ...).
+    """
+    try:
+        argv = shlex.split(command)
+    except ValueError as error:
+        raise SpawnError(f"can't parse command {command!r}: {error}") from None
+    if not argv:
+        raise SpawnError("command is empty")
+    program = argv[0]
+    st: os.stat_result | None = None
+    filename = program
+    if "/" in program:
+        with contextlib.suppress(OSError):
+            st = os.stat(program)
+    else:
+        env = environment if environment is not None else {}
+        base = base_environment if base_environment is not None else os.environ
+        for directory in _search_path(env, base):
+            candidate = os.path.join(directory, program)
+            try:
+                st = os.stat(candidate)
+            except OSError:
+                continue
+            filename = candidate
+            break
+    if st is None:
+        raise SpawnError(f"can't find command {filename!r}")
+    if stat.S_ISDIR(st.st_mode):
+        raise SpawnError(f"command at {filename!r} is a directory")
+    if not stat.S_IMODE(st.st_mode) & 0o111:
+        raise SpawnError(f"command at {filename!r} is not executable")
+    if not os.access(filename, os.X_OK):
+        raise SpawnError(f"no permission to run command {filename!r}")
+    return filename, argv
+
+
+def resolve_user(user: str) -> tuple[int, int, tuple[int, ...]] | None:
+    """What ``user=`` means for the child: ``(uid, gid, supplementary groups)``.
+
+    Follows supervisord's ``drop_privileges``: the user may be a name or a uid; the
+    primary gid comes first among the groups listing the user as a member. Returns
+    None when the child already runs as that uid (nothing to drop).
+
+    Raises:
+        SpawnError: ``couldn't setuid to <uid>: <reason>`` with supervisord's reasons
+            (``Can't find username 'x'``, ``Can't drop privilege as nonroot user``).
+    """
+    try:
+        uid = int(user)
+    except ValueError:
+        try:
+            record = pwd.getpwnam(user)
+        except KeyError:
+            raise SpawnError(f"couldn't setuid to {user}: Can't find username {user!r}") from None
+        uid = record.pw_uid
+    else:
+        try:
+            record = pwd.getpwuid(uid)
+        except KeyError:
+            raise SpawnError(f"couldn't setuid to {uid}: Can't find uid {uid!r}") from None
+    if os.getuid() == uid:
+        return None
+    if os.getuid() != 0:
+        raise SpawnError(f"couldn't setuid to {uid}: Can't drop privilege as nonroot user")
+    gid = record.pw_gid
+    members = [g.gr_gid for g in grp.getgrall() if record.pw_name in g.gr_mem]
+    return uid, gid, (gid, *members)
+
+
+def child_environment(request: SpawnRequest) -> dict[str, str]:
+    """The child's environment, built in supervisord's order.
+
+    superd's environment, then ``SUPERVISOR_ENABLED``, ``SUPERVISOR_SERVER_URL`` (when
+    known), ``SUPERVISOR_PROCESS_NAME``, ``SUPERVISOR_GROUP_NAME``, then the program's
+    ``environment=`` on top (so it may override any of them).
+    """
+    base = request.base_environment if request.base_environment is not None else os.environ
+    env = dict(base)
+    env["SUPERVISOR_ENABLED"] = "1"
+    if request.serverurl:
+        env["SUPERVISOR_SERVER_URL"] = request.serverurl
+    env["SUPERVISOR_PROCESS_NAME"] = request.name
+    env["SUPERVISOR_GROUP_NAME"] = request.group_name
+    env.update(request.environment)
+    return env
+
+
+@runtime_checkable
+class ChildHandle(Protocol):
+    """A started child, as the runtime sees it.
+
+    Exit is reported once, on the loop, through ``add_exit_callback`` callbacks and
+    ``wait_exited()``. It may be reported before the output pipes reach EOF (a
+    grandchild can hold them open); the log capture reports its own EOF.
+    """
+
+    @property
+    def pid(self) -> int:
+        """The child's pid (also its process group id)."""
+        ...
+
+    @property
+    def returncode(self) -> int | None:
+        """``Popen``-style returncode once reaped, else None."""
+        ...
+
+    @property
+    def exit_status(self) -> ExitStatus | None:
+        """The decoded exit once reaped, else None."""
+        ...
+
+    def take_output(self) -> tuple[int | None, int | None]:
+        """Hand over the non-blocking read ends ``(stdout, stderr)``; the caller closes them.
+
+        stderr is None when it is redirected into stdout. A second call returns
+        ``(None, None)``.
+        """
+        ...
+
+    def add_exit_callback(self, callback: Callable[[ExitStatus], None]) -> None:
+        """Call ``callback(status)`` on the loop when the child has been reaped.
+
+        Registering after the exit schedules the callback at once.
+        """
+        ...
+
+    async def wait_exited(self) -> ExitStatus:
+        """Wait until the child has exited and been reaped."""
+        ...
+
+    def send_signal(self, sig: int, *, to_group: bool = False) -> None:
+        """Send ``sig`` to the child, or with ``to_group`` to its whole process group.
+
+        Raises:
+            ProcessLookupError: the child (or group) is gone.
+            OSError: any other failure (EPERM, ...), for the runtime to report.
+        """
+        ...
+
+    def write_stdin(self, data: bytes) -> None:
+        """Queue ``data`` for the child's stdin; it is written without blocking.
+
+        Raises:
+            BrokenPipeError: stdin is closed (the child closed it or exited).
+        """
+        ...
+
+    def close_stdin(self) -> None:
+        """Close our end of the child's stdin (pending data is dropped)."""
+        ...
+
+    def close(self) -> None:
+        """Release our fds (pidfd, stdin, untaken output). Does not signal the child."""
+        ...
+
+
+class Spawner(Protocol):
+    """Starts children. The real one is ``PopenSpawner``; tests may pass a fake."""
+
+    def spawn(self, request: SpawnRequest) -> ChildHandle:
+        """Start the child described by ``request``.
+
+        Raises:
+            SpawnError: the child could not be started (supervisord's spawnerr text).
+        """
+        ...
+
+
+class PopenChild:
+    """A child started by ``PopenSpawner``: pidfd-watched, reaped through its ``Popen``."""
+
+    def __init__(
+        self,
+        popen: subprocess.Popen[bytes],
+        pidfd: int,
+        *,
+        loop: asyncio.AbstractEventLoop,
+        stdin_fd: int | None,
+        stdout_fd: int | None,
+        stderr_fd: int | None,
+    ) -> None:
+        self._popen = popen
+        self._pid = popen.pid
+        self._pidfd: int | None = pidfd
+        self._loop = loop
+        self._stdin_fd = stdin_fd
+        self._stdin_buffer = bytearray()
+        self._stdin_writing = False
+        self._output: tuple[int | None, int | None] | None = (stdout_fd, stderr_fd)
+        self._status: ExitStatus | None = None
+        self._callbacks: list[Callable[[ExitStatus], None]] = []
+        self._waiters: list[asyncio.Future[ExitStatus]] = []
+        loop.add_reader(pidfd, self._on_pidfd_readable)
+
+    def __repr__(self) -> str:
+        return f"<PopenChild pid={self._pid} status={self._status}>"
+
+    @property
+    def pid(self) -> int:
+        """The child's pid (also its process group id)."""
+        return self._pid
+
+    @property
+    def returncode(self) -> int | None:
+        """``Popen``-style returncode once reaped, else None."""
+        return None if self._status is None else self._status.returncode
+
+    @property
+    def exit_status(self) -> ExitStatus | None:
+        """The decoded exit once reaped, else None."""
+        return self._status
+
+    def take_output(self) -> tuple[int | None, int | None]:
+        """Hand over the non-blocking read ends ``(stdout, stderr)``; the caller closes them."""
+        output, self._output = self._output, None
+        return output if output is not None else (None, None)
+
+    def add_exit_callback(self, callback: Callable[[ExitStatus], None]) -> None:
+        """Call ``callback(status)`` on the loop once the child has been reaped."""
+        if self._status is not None:
+            self._loop.call_soon(callback, self._status)
+        else:
+            self._callbacks.append(callback)
+
+    async def wait_exited(self) -> ExitStatus:
+        """Wait until the child has exited and been reaped."""
+        if self._status is not None:
+            return self._status
+        waiter: asyncio.Future[ExitStatus] = self._loop.create_future()
+        self._waiters.append(waiter)
+        return await waiter
+
+    def _on_pidfd_readable(self) -> None:
+        # A readable pidfd means the child terminated; it is a zombie until we reap it.
+        self._reap()
+
+    def _reap(self) -> None:
+        if self._status is not None:
+            return
+        try:
+            pid, status = os.waitpid(self._pid, os.WNOHANG)
+        except ChildProcessError:
+            # Someone reaped it through the Popen object already; its returncode is all
+            # that is left (no core-dump bit).
+            returncode = self._popen.poll()
+            if returncode is None:  # pragma: no cover - cannot happen once reaped
+                return
+            status_obj = _exit_status_from_returncode(returncode)
+        else:
+            if pid == 0:  # spurious wake-up: not exited yet, keep watching
+                return
+            status_obj = decode_wait_status(status)
+            # Tell Popen, so its poll()/wait() and __del__ know the child is gone.
+            self._popen.returncode = status_obj.returncode
+        self._status = status_obj
+        self._close_pidfd()
+        for callback in self._callbacks:
+            self._loop.call_soon(callback, status_obj)
+        self._callbacks.clear()
+        for waiter in self._waiters:
+            if not waiter.done():
+                waiter.set_result(status_obj)
+        self._waiters.clear()
+
+    def _close_pidfd(self) -> None:
+        if self._pidfd is not None:
+            self._loop.remove_reader(self._pidfd)
+            os.close(self._pidfd)
+            self._pidfd = None
+
+    def send_signal(self, sig: int, *, to_group: bool = False) -> None:
+        """Send ``sig`` to the child (pidfd) or to its process group (killpg)."""
+        if self._status is not None or self._pidfd is None:
+            raise ProcessLookupError(errno.ESRCH, f"process {self._pid} has already exited")
+        if to_group:
+            # The child leads its own group (process_group=0), so pgid == pid; the group
+            # can outlive the leader only while it is a zombie, which we have not reaped.
+            os.killpg(self._pid, sig)
+        else:
+            signal.pidfd_send_signal(self._pidfd, sig)
+
+    def write_stdin(self, data: bytes) -> None:
+        """Queue ``data`` for the child's stdin and write what the pipe takes now."""
+        if self._stdin_fd is None:
+            raise BrokenPipeError(errno.EPIPE, "process has no open stdin")
+        self._stdin_buffer += data
+        if not self._stdin_writing:
+            self._flush_stdin()
+
+    def _flush_stdin(self) -> None:
+        fd = self._stdin_fd
+        if fd is None:
+            return
+        while self._stdin_buffer:
+            try:
+                written = os.write(fd, self._stdin_buffer)
+            except BlockingIOError:
+                break
+            except OSError:
+                # EPIPE: the child closed its stdin or died. Drop the channel like
+                # supervisord's PInputDispatcher does and tell the caller.
+                self.close_stdin()
+                raise
+            del self._stdin_buffer[:written]
+        want_writer = bool(self._stdin_buffer)
+        if want_writer and not self._stdin_writing:
+            self._loop.add_writer(fd, self._on_stdin_writable)
+        elif not want_writer and self._stdin_writing:
+            self._loop.remove_writer(fd)
+        self._stdin_writing = want_writer
+
+    def _on_stdin_writable(self) -> None:
+        # The caller of write_stdin is long gone: a broken pipe here just closes stdin.
+        with contextlib.suppress(OSError):
+            self._flush_stdin()
+
+    @property
+    def stdin_pending(self) -> int:
+        """Bytes queued for stdin that the pipe has not taken yet."""
+        return len(self._stdin_buffer)
+
+    def close_stdin(self) -> None:
+        """Close our end of the child's stdin (pending data is dropped)."""
+        fd, self._stdin_fd = self._stdin_fd, None
+        self._stdin_buffer.clear()
+        if fd is not None:
+            if self._stdin_writing:
+                self._loop.remove_writer(fd)
+                self._stdin_writing = False
+            os.close(fd)
+
+    def close(self) -> None:
+        """Release our fds (pidfd, stdin, untaken output). Does not signal the child."""
+        self.close_stdin()
+        self._close_pidfd()
+        for fd in self.take_output():
+            if fd is not None:
+                os.close(fd)
+
+
+def _make_pipe(*, nonblocking_end: int, pipe_size: int | None) -> tuple[int, int]:
+    read_end, write_end = os.pipe2(os.O_CLOEXEC)
+    ours = (read_end, write_end)[nonblocking_end]
+    os.set_blocking(ours, False)
+    if pipe_size:
+        # Best effort: EPERM when above the unprivileged limit, EBUSY on old kernels.
+        with contextlib.suppress(OSError):
+            fcntl.fcntl(ours, fcntl.F_SETPIPE_SZ, pipe_size)
+    return read_end, write_end
+
+
+class PopenSpawner:
+    """The real spawner: ``subprocess.Popen`` + ``os.pidfd_open``.
+
+    Each child gets its own process group (so a Ctrl-C to superd does not reach it and
+    ``killasgroup`` can reach its descendants), stdin/stdout/stderr pipes whose parent
+    ends are non-blocking, ``close_fds=True`` and the environment of
+    ``child_environment()``.
+
+    Example::
+
+        spawner = PopenSpawner()
+        child = spawner.spawn(SpawnRequest(name="web", group_name="web", command="sleep 5"))
+        stdout_fd, stderr_fd = child.take_output()
+        status = await child.wait_exited()
+    """
+
+    def __init__(
+        self,
+        *,
+        loop: asyncio.AbstractEventLoop | None = None,
+        pipe_size: int | None = DEFAULT_PIPE_SIZE,
+    ) -> None:
+        """Args:
+        loop: the loop that watches children (default: the running loop at spawn time).
+        pipe_size: requested size of the stdout/stderr pipes (None: kernel default).
+        """
+        self._loop = loop
+        self._pipe_size = pipe_size
+
+    def spawn(self, request: SpawnRequest) -> PopenChild:
+        """Start the child described by ``request`` (call on the loop's thread).
+
+        Raises:
+            SpawnError: with supervisord's spawnerr text.
+        """
+        loop = self._loop if self._loop is not None else asyncio.get_running_loop()
+        name = request.name
+        env = child_environment(request)
+        filename, argv = get_execv_args(
+            request.command,
+            environment=request.environment,
+            base_environment=request.base_environment,
+        )
+        identity = resolve_user(request.user) if request.user is not None else None
+        if request.directory is not None:
+            _check_directory(request.directory)
+
+        ours: list[int] = []  # parent ends, closed on failure
+        theirs: list[int] = []  # child ends, always closed in the parent after Popen
+        try:
+            stdin_ours: int | None = None
+            if request.stdin_fd is None:
+                child_in, stdin_ours = _make_pipe(nonblocking_end=1, pipe_size=None)
+                ours.append(stdin_ours)
+                theirs.append(child_in)
+                child_stdin = child_in
+            else:
+                child_stdin = request.stdin_fd
+            stdout_ours, child_out = _make_pipe(nonblocking_end=0, pipe_size=self._pipe_size)
+            ours.append(stdout_ours)
+            theirs.append(child_out)
+            stderr_ours: int | None = None
+            child_err: int = subprocess.STDOUT
+            if not request.redirect_stderr:
+                stderr_ours, child_err = _make_pipe(nonblocking_end=0, pipe_size=self._pipe_size)
+                ours.append(stderr_ours)
+                theirs.append(child_err)
+        except OSError as error:
+            _close_all(ours + theirs)
+            if error.errno in (errno.EMFILE, errno.ENFILE):
+                raise SpawnError(f"too many open files to spawn {name!r}") from error
+            raise SpawnError(
+                f"unknown error making dispatchers for {name!r}: {_errno_name(error)}"
+            ) from error
+
+        try:
+            popen = subprocess.Popen(
+                argv,
+                executable=filename,
+                stdin=child_stdin,
+                stdout=child_out,
+                stderr=child_err,
+                cwd=request.directory,
+                env=env,
+                close_fds=True,
+                pass_fds=request.pass_fds,
+                process_group=0,
+                umask=request.umask if request.umask is not None else -1,
+                user=identity[0] if identity else None,
+                group=identity[1] if identity else None,
+                extra_groups=list(identity[2]) if identity else None,
+            )
+        except OSError as error:
+            _close_all(ours)
+            raise _popen_error(error, request, filename, argv[0]) from error
+        finally:
+            _close_all(theirs)
+
+        try:
+            pidfd = os.pidfd_open(popen.pid)
+        except OSError as error:
+            # Without a pidfd we cannot watch it: do not leave an unwatched child behind.
+            with contextlib.suppress(OSError):
+                os.killpg(popen.pid, signal.SIGKILL)
+            popen.wait()
+            _close_all(ours)
+            if error.errno in (errno.EMFILE, errno.ENFILE):
+                raise SpawnError(f"too many open files to spawn {name!r}") from error
+            raise SpawnError(
+                f"unknown error during fork for {name!r}: {_errno_name(error)}"
+            ) from error
+        return PopenChild(
+            popen,
+            pidfd,
+            loop=loop,
+            stdin_fd=stdin_ours,
+            stdout_fd=stdout_ours,
+            stderr_fd=stderr_ours,
+        )
+
+
+def _check_directory(directory: str) -> None:
+    """Fail early, with supervisord's text, on a ``directory=`` we cannot enter.
+
+    ``Popen`` reports every failure before exec (chdir, setgid, setuid) with the cwd as
+    filename, so checking here is what lets the message name the real cause.
+    """
+    try:
+        st = os.stat(directory)
+    except OSError as error:
+        raise SpawnError(f"couldn't chdir to {directory}: {_errno_name(error)}") from None
+    if not stat.S_ISDIR(st.st_mode):
+        raise SpawnError(f"couldn't chdir to {directory}: ENOTDIR")
+
+
+def _popen_error(error: OSError, request: SpawnRequest, filename: str, program: str) -> SpawnError:
+    """Translate a ``Popen`` failure into supervisord's spawnerr text."""
+    name = request.name
+    code = _errno_name(error)
+    if error.filename is not None and error.filename == filename:
+        # exec itself failed (ENOEXEC for a script without #!, ...).
+        return SpawnError(f"couldn't exec {program}: {code}")
+    if request.user is not None and error.errno in (errno.EPERM, errno.EINVAL):
+        # setgroups/setgid/setuid in the child before exec.
+        return SpawnError(f"couldn't setuid to {request.user}: {code}")
+    if error.filename is not None:
+        # Before exec, with a cwd: the directory went away since _check_directory.
+        return SpawnError(f"couldn't chdir to {error.filename}: {code}")
+    # Raised in the parent: fork (or Popen's error pipe) failed.
+    if error.errno == errno.EAGAIN:
+        return SpawnError(f"Too many processes in process table to spawn {name!r}")
+    if error.errno in (errno.EMFILE, errno.ENFILE):
+        return SpawnError(f"too many open files to spawn {name!r}")
+    return SpawnError(f"unknown error during fork for {name!r}: {code}")
+
+
+def _close_all(fds: Sequence[int]) -> None:
+    for fd in fds:
+        with contextlib.suppress(OSError):
+            os.close(fd)
