@@ -1,0 +1,819 @@
+"""supervisord's XML-RPC API (``supervisor.*`` and ``system.*``) over a SupervisorControl.
+
+Rules of this file:
+- Method names, argument lists, return shapes, fault codes and fault strings are
+  supervisord 4.x's, so supervisorctl, superlance and other clients work unchanged.
+  Where supervisord crashes on bad input (a wrong type makes it answer HTTP 500),
+  we answer ``INCORRECT_PARAMETERS`` naming the argument instead.
+- All domain decisions belong to the control; this module only resolves names,
+  checks arguments, fans group operations out and translates errors into faults.
+- Group operations start (or stop) every process in priority order first and then
+  wait for all of them together, like supervisord; their result lists hold
+  ``{name, group, status, description}`` with status SUCCESS (80) and "OK", or the
+  fault code and fault string of that process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import xmlrpc.client
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from supervisor_core import SUPERVISORD_COMPAT_VERSION, control
+from supervisor_core.http import logfiles, structs
+from supervisor_core.http.faults import Faults, RpcFault, fault_from_error
+
+API_VERSION = "3.0"
+
+logger = logging.getLogger(__name__)
+
+Handler = Callable[..., Awaitable[Any]]
+OperationResult = dict[str, str | int]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Param:
+    """One declared parameter of an RPC method (``type`` is an XML-RPC type name)."""
+
+    name: str
+    type: str
+    required: bool = True
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MethodSpec:
+    """A published method: its handler, signature and help text."""
+
+    name: str
+    handler: Handler
+    params: tuple[Param, ...]
+    returns: str
+    summary: str
+    checks_state: bool = True
+
+    def signature(self) -> list[str]:
+        """``[return type, param types...]`` as ``system.methodSignature`` returns it."""
+        return [self.returns, *(p.type for p in self.params)]
+
+    def help(self) -> str:
+        """The method's documentation in supervisord's ``@param``/``@return`` format."""
+        lines = [self.summary, ""]
+        lines += [f"@param {p.type} {p.name}" for p in self.params]
+        lines.append(f"@return {self.returns} result")
+        return "\n".join(lines)
+
+    def accepts_count(self, count: int) -> bool:
+        """Whether ``count`` positional arguments fit this signature."""
+        required = sum(1 for p in self.params if p.required)
+        return required <= count <= len(self.params)
+
+
+# --- argument checking -------------------------------------------------------------
+
+
+def _text(value: object, argument: str) -> str:
+    if not isinstance(value, str):
+        raise RpcFault(Faults.INCORRECT_PARAMETERS, f"{argument} must be a string")
+    return value
+
+
+def _integer(value: object, argument: str) -> int:
+    # supervisord applies int() to offsets and lengths, so "10" is as good as 10.
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, str):
+        try:
+            return int(value)
+        except ValueError:
+            pass
+    raise RpcFault(Faults.INCORRECT_PARAMETERS, f"{argument} must be an integer")
+
+
+def _flag(value: object, argument: str) -> bool:
+    if isinstance(value, bool | int):
+        return bool(value)
+    raise RpcFault(Faults.INCORRECT_PARAMETERS, f"{argument} must be a boolean")
+
+
+def parse_signal(value: object) -> signal.Signals:
+    """A signal given as a number (``9``, ``"9"``) or a name (``"HUP"``, ``"sigterm"``).
+
+    Raises:
+        RpcFault: BAD_SIGNAL naming the value as given.
+    """
+    number: int | None = None
+    if isinstance(value, int):
+        number = value
+    elif isinstance(value, str):
+        try:
+            number = int(value)
+        except ValueError:
+            name = value.strip().upper()
+            name = name if name.startswith("SIG") else f"SIG{name}"
+            member = signal.Signals.__members__.get(name)
+            number = None if member is None else int(member)
+    try:
+        if number is not None:
+            return signal.Signals(number)
+    except ValueError:
+        pass
+    raise RpcFault(Faults.BAD_SIGNAL, value)
+
+
+def split_namespec(namespec: str) -> tuple[str, str | None]:
+    """``(group, process)`` of a namespec; process None for ``group:`` and ``group:*``."""
+    group, sep, process = namespec.partition(":")
+    if not sep:
+        return namespec, namespec
+    if not process or process == "*":
+        return group, None
+    return group, process
+
+
+def _make_namespec(group: str, process: str) -> str:
+    return process if group == process else f"{group}:{process}"
+
+
+def _ok(info: control.ProcessInfo) -> OperationResult:
+    return structs.operation_result(info, int(Faults.SUCCESS), "OK")
+
+
+def _failed(info: control.ProcessInfo, fault: RpcFault) -> OperationResult:
+    return structs.operation_result(info, int(fault.code), fault.text)
+
+
+class RpcInterface:
+    """supervisord's whole XML-RPC API, answered from a :class:`SupervisorControl`.
+
+    Example:
+        >>> rpc = RpcInterface(control)                              # doctest: +SKIP
+        >>> await rpc.call("supervisor.getState", ())                # doctest: +SKIP
+        {'statecode': 1, 'statename': 'RUNNING'}
+    """
+
+    def __init__(self, control_: control.SupervisorControl) -> None:
+        self._control = control_
+        self._methods = {spec.name: spec for spec in self._specs()}
+
+    @property
+    def methods(self) -> Mapping[str, MethodSpec]:
+        """Every published method by its full dotted name."""
+        return self._methods
+
+    async def call(self, method: str, params: Sequence[Any]) -> Any:
+        """Run one method and return its result.
+
+        Raises:
+            RpcFault: the fault supervisord would return (unknown method, wrong
+                arguments, or the domain error of the operation).
+        """
+        spec = self._methods.get(method)
+        if spec is None:
+            raise RpcFault(Faults.UNKNOWN_METHOD)
+        if not spec.accepts_count(len(params)):
+            raise RpcFault(Faults.INCORRECT_PARAMETERS)
+        if spec.checks_state:
+            self._check_state()
+        try:
+            return await spec.handler(*params)
+        except control.ControlError as e:
+            raise fault_from_error(e) from e
+
+    # --- helpers ---------------------------------------------------------------------
+
+    def _check_state(self) -> None:
+        # supervisord refuses every supervisor.* call while shutting down/restarting.
+        if self._control.supervisor_state() < structs.SUPERVISOR_RUNNING:
+            raise RpcFault(Faults.SHUTDOWN_STATE)
+
+    def _resolve(self, name: object) -> tuple[control.GroupInfo, control.ProcessInfo | None]:
+        namespec = _text(name, "name")
+        group_name, process_name = split_namespec(namespec)
+        for group in self._control.groups():
+            if group.name != group_name:
+                continue
+            if process_name is None:
+                return group, None
+            for process in group.processes:
+                if process.name == process_name:
+                    return group, process
+            break
+        raise RpcFault(Faults.BAD_NAME, namespec)
+
+    def _resolve_process(self, name: object) -> control.ProcessInfo:
+        _, process = self._resolve(name)
+        if process is None:
+            raise RpcFault(Faults.BAD_NAME, name)
+        return process
+
+    def _group(self, name: object) -> control.GroupInfo:
+        group_name = _text(name, "name")
+        for group in self._control.groups():
+            if group.name == group_name:
+                return group
+        raise RpcFault(Faults.BAD_NAME, group_name)
+
+    def _all_processes(self) -> list[control.ProcessInfo]:
+        # Priority order: groups by priority, then processes by priority.
+        return [p for g in self._control.groups() for p in g.processes]
+
+    # --- status and identification ---------------------------------------------------
+
+    async def get_api_version(self) -> str:
+        return API_VERSION
+
+    async def get_supervisor_version(self) -> str:
+        return SUPERVISORD_COMPAT_VERSION
+
+    async def get_identification(self) -> str:
+        return self._control.identification()
+
+    async def get_state(self) -> dict[str, int | str]:
+        code = int(self._control.supervisor_state())
+        return {"statecode": code, "statename": structs.SUPERVISOR_STATE_NAMES.get(code, "")}
+
+    async def get_pid(self) -> int:
+        return self._control.pid()
+
+    async def read_log(self, offset: object, length: object) -> str:
+        offset_, length_ = _integer(offset, "offset"), _integer(length, "length")
+        path = self._control.main_logfile()
+        return await self._read_file(path, offset_, length_)
+
+    async def clear_log(self) -> bool:
+        self._control.clear_log()
+        return True
+
+    async def shutdown(self) -> bool:
+        self._control.shutdown()
+        return True
+
+    async def restart(self) -> bool:
+        self._control.restart()
+        return True
+
+    # --- configuration ---------------------------------------------------------------
+
+    async def reload_config(self) -> list[list[list[str]]]:
+        result = await self._control.reload_config()
+        return [[list(result.added), list(result.changed), list(result.removed)]]
+
+    async def add_process_group(self, name: object) -> bool:
+        await self._control.add_process_group(_text(name, "name"))
+        return True
+
+    async def remove_process_group(self, name: object) -> bool:
+        await self._control.remove_process_group(_text(name, "name"))
+        return True
+
+    async def get_all_config_info(self) -> list[structs.XmlRpcStruct]:
+        active = {g.name for g in self._control.groups()}
+        return structs.all_config_info(self._control.config_groups(), active)
+
+    # --- starting and stopping -------------------------------------------------------
+
+    async def start_process(self, name: object, wait: object = True) -> Any:
+        wait_ = _flag(wait, "wait")
+        group, process = self._resolve(name)
+        if process is None:
+            return await self._start_many(group.processes, wait=wait_)
+        namespec = process.namespec
+        self._control.start_process(namespec)
+        if wait_:
+            await self._control.wait_process_started(namespec)
+        return True
+
+    async def start_process_group(self, name: object, wait: object = True) -> Any:
+        wait_ = _flag(wait, "wait")
+        return await self._start_many(self._group(name).processes, wait=wait_)
+
+    async def start_all_processes(self, wait: object = True) -> Any:
+        return await self._start_many(self._all_processes(), wait=_flag(wait, "wait"))
+
+    async def _start_many(
+        self, processes: Sequence[control.ProcessInfo], *, wait: bool
+    ) -> list[OperationResult]:
+        results: list[OperationResult] = []
+        started: list[control.ProcessInfo] = []
+        for info in processes:
+            if info.state in structs.RUNNING_STATES:
+                continue
+            try:
+                self._control.start_process(info.namespec)
+            except control.ControlError as e:
+                results.append(_failed(info, fault_from_error(e)))
+                continue
+            if wait:
+                started.append(info)
+            else:
+                results.append(_ok(info))
+        results += await asyncio.gather(
+            *(self._outcome(info, self._control.wait_process_started) for info in started)
+        )
+        return results
+
+    async def stop_process(self, name: object, wait: object = True) -> Any:
+        wait_ = _flag(wait, "wait")
+        group, process = self._resolve(name)
+        if process is None:
+            return await self._stop_many(group.processes, wait=wait_)
+        namespec = process.namespec
+        self._control.stop_process(namespec)
+        if wait_:
+            await self._control.wait_process_stopped(namespec)
+        return True
+
+    async def stop_process_group(self, name: object, wait: object = True) -> Any:
+        wait_ = _flag(wait, "wait")
+        return await self._stop_many(self._group(name).processes, wait=wait_)
+
+    async def stop_all_processes(self, wait: object = True) -> Any:
+        return await self._stop_many(self._all_processes(), wait=_flag(wait, "wait"))
+
+    async def _stop_many(
+        self, processes: Sequence[control.ProcessInfo], *, wait: bool
+    ) -> list[OperationResult]:
+        results: list[OperationResult] = []
+        stopping: list[control.ProcessInfo] = []
+        for info in processes:
+            if info.state not in structs.RUNNING_STATES:
+                continue
+            try:
+                self._control.stop_process(info.namespec)
+            except control.ControlError as e:
+                results.append(_failed(info, fault_from_error(e)))
+                continue
+            if wait:
+                stopping.append(info)
+            else:
+                results.append(_ok(info))
+        results += await asyncio.gather(
+            *(self._outcome(info, self._control.wait_process_stopped) for info in stopping)
+        )
+        return results
+
+    @staticmethod
+    async def _outcome(
+        info: control.ProcessInfo, waiter: Callable[[str], Awaitable[None]]
+    ) -> OperationResult:
+        try:
+            await waiter(info.namespec)
+        except control.ControlError as e:
+            return _failed(info, fault_from_error(e))
+        return _ok(info)
+
+    # --- signals and stdin -----------------------------------------------------------
+
+    async def signal_process(self, name: object, sig: object) -> Any:
+        group, process = self._resolve(name)
+        if process is None:
+            return self._signal_many(group.processes, sig)
+        self._control.signal_process(process.namespec, parse_signal(sig))
+        return True
+
+    async def signal_process_group(self, name: object, sig: object) -> Any:
+        return self._signal_many(self._group(name).processes, sig)
+
+    async def signal_all_processes(self, sig: object) -> Any:
+        return self._signal_many(self._all_processes(), sig)
+
+    def _signal_many(
+        self, processes: Sequence[control.ProcessInfo], sig: object
+    ) -> list[OperationResult]:
+        results: list[OperationResult] = []
+        for info in processes:
+            if info.state not in structs.SIGNALLABLE_STATES:
+                continue
+            try:
+                self._control.signal_process(info.namespec, parse_signal(sig))
+            except RpcFault as fault:
+                results.append(_failed(info, fault))
+            except control.ControlError as e:
+                results.append(_failed(info, fault_from_error(e)))
+            else:
+                results.append(_ok(info))
+        return results
+
+    async def send_process_stdin(self, name: object, chars: object) -> bool:
+        if isinstance(chars, str):
+            data = chars.encode("utf-8")
+        elif isinstance(chars, xmlrpc.client.Binary):
+            data = chars.data
+        else:
+            raise RpcFault(Faults.INCORRECT_PARAMETERS, chars)
+        process = self._resolve_process(name)
+        self._control.send_process_stdin(process.namespec, data)
+        return True
+
+    async def send_remote_comm_event(self, type_: object, data: object) -> bool:
+        self._control.send_remote_comm_event(_text(type_, "type"), _text(data, "data"))
+        return True
+
+    # --- process information ---------------------------------------------------------
+
+    async def get_process_info(self, name: object) -> structs.XmlRpcStruct:
+        return structs.process_info_struct(self._resolve_process(name))
+
+    async def get_all_process_info(self) -> list[structs.XmlRpcStruct]:
+        processes = sorted(self._all_processes(), key=lambda p: (p.group, p.name))
+        return [structs.process_info_struct(p) for p in processes]
+
+    # --- process logs ----------------------------------------------------------------
+
+    async def _read_file(self, path: str | None, offset: int, length: int) -> str:
+        data = await asyncio.to_thread(logfiles.read_named_log, path, offset, length)
+        return logfiles.xml_safe_text(data)
+
+    def _channel_path(self, name: object, channel: str) -> str:
+        process = self._resolve_process(name)
+        return process.stdout_logfile if channel == "stdout" else process.stderr_logfile
+
+    async def _read_process_log(
+        self, name: object, offset: object, length: object, channel: str
+    ) -> str:
+        path = self._channel_path(name, channel)
+        offset_, length_ = _integer(offset, "offset"), _integer(length, "length")
+        return await self._read_file(path, offset_, length_)
+
+    async def read_process_stdout_log(self, name: object, offset: object, length: object) -> str:
+        return await self._read_process_log(name, offset, length, "stdout")
+
+    async def read_process_stderr_log(self, name: object, offset: object, length: object) -> str:
+        return await self._read_process_log(name, offset, length, "stderr")
+
+    async def _tail_process_log(
+        self, name: object, offset: object, length: object, channel: str
+    ) -> list[str | int | bool]:
+        path = self._channel_path(name, channel)
+        offset_, length_ = _integer(offset, "offset"), _integer(length, "length")
+        tail = await asyncio.to_thread(logfiles.tail_named_log, path, offset_, length_)
+        return [logfiles.xml_safe_text(tail.data), tail.offset, tail.overflow]
+
+    async def tail_process_stdout_log(
+        self, name: object, offset: object, length: object
+    ) -> list[str | int | bool]:
+        return await self._tail_process_log(name, offset, length, "stdout")
+
+    async def tail_process_stderr_log(
+        self, name: object, offset: object, length: object
+    ) -> list[str | int | bool]:
+        return await self._tail_process_log(name, offset, length, "stderr")
+
+    async def clear_process_logs(self, name: object) -> bool:
+        process = self._resolve_process(name)
+        self._control.clear_process_logs(process.namespec)
+        return True
+
+    async def clear_all_process_logs(self) -> list[OperationResult]:
+        results: list[OperationResult] = []
+        for info in self._all_processes():
+            try:
+                self._control.clear_process_logs(info.namespec)
+            except control.ControlError as e:
+                results.append(_failed(info, fault_from_error(e)))
+            else:
+                results.append(_ok(info))
+        return results
+
+    # --- system.* --------------------------------------------------------------------
+
+    async def list_methods(self) -> list[str]:
+        return sorted(self._methods)
+
+    async def method_help(self, name: object) -> str:
+        spec = self._methods.get(_text(name, "name"))
+        if spec is None:
+            raise RpcFault(Faults.SIGNATURE_UNSUPPORTED)
+        return spec.help()
+
+    async def method_signature(self, name: object) -> list[str]:
+        spec = self._methods.get(_text(name, "name"))
+        if spec is None:
+            raise RpcFault(Faults.SIGNATURE_UNSUPPORTED)
+        return spec.signature()
+
+    async def multicall(self, calls: object) -> list[Any]:
+        # Like supervisord, a successful call contributes its bare value (not wrapped
+        # in a one-element array) and a failed one a {faultCode, faultString} struct.
+        if not isinstance(calls, list):
+            raise RpcFault(Faults.INCORRECT_PARAMETERS, "calls must be an array")
+        results: list[Any] = []
+        for call in calls:
+            try:
+                results.append(await self._one_of_multicall(call))
+            except RpcFault as fault:
+                results.append(fault.as_struct())
+        return results
+
+    async def _one_of_multicall(self, call: object) -> Any:
+        if not isinstance(call, dict):
+            raise RpcFault(Faults.INCORRECT_PARAMETERS, "each call must be a struct")
+        name = call.get("methodName")
+        params = call.get("params", [])
+        if name is None:
+            raise RpcFault(Faults.INCORRECT_PARAMETERS, "No methodName")
+        if name == "system.multicall":
+            raise RpcFault(Faults.INCORRECT_PARAMETERS, "Recursive system.multicall forbidden")
+        if not isinstance(name, str) or not isinstance(params, list):
+            raise RpcFault(Faults.INCORRECT_PARAMETERS, "methodName/params of the wrong type")
+        try:
+            return await self.call(name, params)
+        except RpcFault:
+            raise
+        # One broken call must not lose the results of the others; supervisord
+        # reports such a call as FAILED with the exception, and so do we.
+        except Exception as e:
+            logger.exception("XML-RPC method %s() raised inside system.multicall", name)
+            raise RpcFault(Faults.FAILED, f"{type(e).__name__}: {e}") from e
+
+    # --- the table -------------------------------------------------------------------
+
+    def _specs(self) -> list[MethodSpec]:
+        name_p = Param(name="name", type="string")
+        wait_p = Param(name="wait", type="boolean", required=False)
+        offset_p = Param(name="offset", type="int")
+        length_p = Param(name="length", type="int")
+        signal_p = Param(name="signal", type="string")
+        log = (name_p, offset_p, length_p)
+
+        def spec(
+            name: str,
+            handler: Handler,
+            returns: str,
+            summary: str,
+            *params: Param,
+            checks_state: bool = True,
+        ) -> MethodSpec:
+            return MethodSpec(
+                name=name,
+                handler=handler,
+                params=params,
+                returns=returns,
+                summary=summary,
+                checks_state=checks_state,
+            )
+
+        s = "supervisor."
+        specs = [
+            spec(s + "getAPIVersion", self.get_api_version, "string", "Version of the RPC API."),
+            spec(s + "getVersion", self.get_api_version, "string", "Alias of getAPIVersion."),
+            spec(
+                s + "getSupervisorVersion",
+                self.get_supervisor_version,
+                "string",
+                "Version of supervisord this daemon is compatible with.",
+            ),
+            spec(
+                s + "getIdentification",
+                self.get_identification,
+                "string",
+                "The identifier option of [supervisord].",
+            ),
+            spec(s + "getState", self.get_state, "struct", "Daemon state: statecode, statename."),
+            spec(s + "getPID", self.get_pid, "int", "Process id of the daemon."),
+            spec(
+                s + "readLog",
+                self.read_log,
+                "string",
+                "Read length bytes of the main log at offset.",
+                offset_p,
+                length_p,
+            ),
+            spec(
+                s + "readMainLog",
+                self.read_log,
+                "string",
+                "Alias of readLog.",
+                offset_p,
+                length_p,
+            ),
+            spec(s + "clearLog", self.clear_log, "boolean", "Clear the main log."),
+            spec(s + "shutdown", self.shutdown, "boolean", "Shut the daemon down."),
+            spec(s + "restart", self.restart, "boolean", "Restart the daemon."),
+            spec(
+                s + "reloadConfig",
+                self.reload_config,
+                "array",
+                "Re-read the configuration: [[added, changed, removed]] group names.",
+            ),
+            spec(
+                s + "addProcessGroup",
+                self.add_process_group,
+                "boolean",
+                "Activate a configured process group.",
+                name_p,
+            ),
+            spec(
+                s + "removeProcessGroup",
+                self.remove_process_group,
+                "boolean",
+                "Remove a stopped process group.",
+                name_p,
+            ),
+            spec(
+                s + "getAllConfigInfo",
+                self.get_all_config_info,
+                "array",
+                "Configuration of every process, flattened.",
+            ),
+            spec(
+                s + "startProcess",
+                self.start_process,
+                "boolean",
+                "Start a process (name, group:name or group:*).",
+                name_p,
+                wait_p,
+            ),
+            spec(
+                s + "startProcessGroup",
+                self.start_process_group,
+                "array",
+                "Start every process of a group.",
+                name_p,
+                wait_p,
+            ),
+            spec(
+                s + "startAllProcesses",
+                self.start_all_processes,
+                "array",
+                "Start every process.",
+                wait_p,
+            ),
+            spec(
+                s + "stopProcess",
+                self.stop_process,
+                "boolean",
+                "Stop a process (name, group:name or group:*).",
+                name_p,
+                wait_p,
+            ),
+            spec(
+                s + "stopProcessGroup",
+                self.stop_process_group,
+                "array",
+                "Stop every process of a group.",
+                name_p,
+                wait_p,
+            ),
+            spec(
+                s + "stopAllProcesses",
+                self.stop_all_processes,
+                "array",
+                "Stop every process.",
+                wait_p,
+            ),
+            spec(
+                s + "signalProcess",
+                self.signal_process,
+                "boolean",
+                "Send a signal (name or number) to a process.",
+                name_p,
+                signal_p,
+            ),
+            spec(
+                s + "signalProcessGroup",
+                self.signal_process_group,
+                "array",
+                "Send a signal to every process of a group.",
+                name_p,
+                signal_p,
+            ),
+            spec(
+                s + "signalAllProcesses",
+                self.signal_all_processes,
+                "array",
+                "Send a signal to every process.",
+                signal_p,
+            ),
+            spec(
+                s + "sendProcessStdin",
+                self.send_process_stdin,
+                "boolean",
+                "Write characters to a process's stdin.",
+                name_p,
+                Param(name="chars", type="string"),
+            ),
+            spec(
+                s + "sendRemoteCommEvent",
+                self.send_remote_comm_event,
+                "boolean",
+                "Publish a REMOTE_COMMUNICATION event to event listeners.",
+                Param(name="type", type="string"),
+                Param(name="data", type="string"),
+                checks_state=False,
+            ),
+            spec(
+                s + "getProcessInfo",
+                self.get_process_info,
+                "struct",
+                "Status of one process.",
+                name_p,
+            ),
+            spec(
+                s + "getAllProcessInfo",
+                self.get_all_process_info,
+                "array",
+                "Status of every process.",
+            ),
+            spec(
+                s + "readProcessStdoutLog",
+                self.read_process_stdout_log,
+                "string",
+                "Read a process's stdout log.",
+                *log,
+            ),
+            spec(
+                s + "readProcessLog",
+                self.read_process_stdout_log,
+                "string",
+                "Alias of readProcessStdoutLog.",
+                *log,
+            ),
+            spec(
+                s + "readProcessStderrLog",
+                self.read_process_stderr_log,
+                "string",
+                "Read a process's stderr log.",
+                *log,
+            ),
+            spec(
+                s + "tailProcessStdoutLog",
+                self.tail_process_stdout_log,
+                "array",
+                "Tail a process's stdout log: [bytes, next offset, overflow].",
+                *log,
+            ),
+            spec(
+                s + "tailProcessLog",
+                self.tail_process_stdout_log,
+                "array",
+                "Alias of tailProcessStdoutLog.",
+                *log,
+            ),
+            spec(
+                s + "tailProcessStderrLog",
+                self.tail_process_stderr_log,
+                "array",
+                "Tail a process's stderr log: [bytes, next offset, overflow].",
+                *log,
+            ),
+            spec(
+                s + "clearProcessLogs",
+                self.clear_process_logs,
+                "boolean",
+                "Clear a process's stdout and stderr logs.",
+                name_p,
+            ),
+            spec(
+                s + "clearProcessLog",
+                self.clear_process_logs,
+                "boolean",
+                "Alias of clearProcessLogs.",
+                name_p,
+            ),
+            spec(
+                s + "clearAllProcessLogs",
+                self.clear_all_process_logs,
+                "array",
+                "Clear the logs of every process.",
+            ),
+        ]
+        y = "system."
+        specs += [
+            spec(
+                y + "listMethods",
+                self.list_methods,
+                "array",
+                "Names of all methods.",
+                checks_state=False,
+            ),
+            spec(
+                y + "methodHelp",
+                self.method_help,
+                "string",
+                "Documentation of a method.",
+                name_p,
+                checks_state=False,
+            ),
+            spec(
+                y + "methodSignature",
+                self.method_signature,
+                "array",
+                "Signature of a method: [return type, param types...].",
+                name_p,
+                checks_state=False,
+            ),
+            spec(
+                y + "multicall",
+                self.multicall,
+                "array",
+                "Run several calls; each result is a value or a fault struct.",
+                Param(name="calls", type="array"),
+                checks_state=False,
+            ),
+        ]
+        return specs

@@ -1,0 +1,147 @@
+"""Pure builders of supervisord's XML-RPC structs from control snapshots and config.
+
+Every key, type and description string here is observable by clients (supervisorctl
+prints ``description`` verbatim), so they follow supervisord 4.x exactly.
+"""
+
+from __future__ import annotations
+
+import datetime
+import pwd
+import time
+import xmlrpc.client
+from collections.abc import Iterable, Set
+
+from supervisor_core import control
+from supervisor_core.config.model import AUTO, ChannelConfig, GroupConfig, LogFile, ProcessConfig
+
+XmlRpcStruct = dict[str, str | int | bool | list[int]]
+
+# State groups as supervisord's predicates use them (supervisor/states.py).
+RUNNING_STATES = frozenset({control.RUNNING, control.BACKOFF, control.STARTING})
+STOPPED_STATES = frozenset({control.STOPPED, control.EXITED, control.FATAL, control.UNKNOWN})
+SIGNALLABLE_STATES = frozenset({control.RUNNING, control.STARTING, control.STOPPING})
+
+SUPERVISOR_STATE_NAMES = {2: "FATAL", 1: "RUNNING", 0: "RESTARTING", -1: "SHUTDOWN"}
+SUPERVISOR_RUNNING = 1
+
+
+def capped_int(value: float) -> int:
+    """``value`` as an int that fits XML-RPC's 32-bit ``<int>`` (saturating)."""
+    return max(xmlrpc.client.MININT, min(xmlrpc.client.MAXINT, int(value)))
+
+
+def describe(info: control.ProcessInfo) -> str:
+    """supervisorctl's status ``description`` of a process snapshot.
+
+    RUNNING: ``pid 123, uptime 0:01:02``; FATAL/BACKOFF: the spawn error; STOPPED/
+    EXITED: the local stop time (``Nov 25 05:43 PM``) or ``Not started``; else "".
+    """
+    if info.state == control.RUNNING:
+        # Whole seconds of UTC wall time, as supervisord computes it; a clock set
+        # back shows 0:00:00 rather than a negative uptime.
+        uptime = datetime.timedelta(seconds=max(int(info.now) - int(info.start), 0))
+        return f"pid {info.pid}, uptime {uptime}"
+    if info.state in (control.FATAL, control.BACKOFF):
+        return info.spawnerr or f'unknown error (try "tail {info.name}")'
+    if info.state in (control.STOPPED, control.EXITED):
+        if not info.start:
+            return "Not started"
+        stopped = datetime.datetime(*time.localtime(info.stop)[:6])  # noqa: DTZ001 - local wall time on purpose
+        return stopped.strftime("%b %d %I:%M %p")
+    return ""
+
+
+def process_info_struct(info: control.ProcessInfo) -> XmlRpcStruct:
+    """The ``getProcessInfo`` struct for one process snapshot."""
+    return {
+        "name": info.name,
+        "group": info.group,
+        "start": capped_int(info.start),
+        "stop": capped_int(info.stop),
+        "now": capped_int(info.now),
+        "state": int(info.state),
+        "statename": info.statename,
+        "spawnerr": info.spawnerr,
+        "exitstatus": info.exitstatus,
+        "logfile": info.stdout_logfile,  # supervisord keeps this alias of stdout_logfile
+        "stdout_logfile": info.stdout_logfile,
+        "stderr_logfile": info.stderr_logfile,
+        "pid": info.pid,
+        "description": describe(info),
+    }
+
+
+def operation_result(
+    info: control.ProcessInfo, status: int, description: str
+) -> dict[str, str | int]:
+    """One entry of a group operation's result list (``startProcessGroup`` & co)."""
+    return {"name": info.name, "group": info.group, "status": status, "description": description}
+
+
+def _logfile_value(logfile: LogFile) -> str:
+    if logfile is AUTO:
+        return "auto"
+    if logfile is None:
+        return "none"
+    return str(logfile)
+
+
+def _uid_value(user: str | None) -> int | str:
+    # supervisord reports the uid it resolved from ``user=``; "none" when unset.
+    if user is None:
+        return "none"
+    if user.isdigit():
+        return int(user)
+    try:
+        return pwd.getpwnam(user).pw_uid
+    except KeyError:
+        return "none"
+
+
+def _channel_fields(prefix: str, channel: ChannelConfig) -> XmlRpcStruct:
+    return {
+        f"{prefix}_capture_maxbytes": channel.capture_maxbytes,
+        f"{prefix}_events_enabled": channel.events_enabled,
+        f"{prefix}_logfile": _logfile_value(channel.logfile),
+        f"{prefix}_logfile_backups": channel.logfile_backups,
+        f"{prefix}_logfile_maxbytes": channel.logfile_maxbytes,
+        f"{prefix}_syslog": channel.syslog,
+    }
+
+
+def config_info_struct(group: GroupConfig, process: ProcessConfig, *, inuse: bool) -> XmlRpcStruct:
+    """One ``getAllConfigInfo`` entry (XML-RPC has no None: supervisord sends "none")."""
+    struct: XmlRpcStruct = {
+        "autostart": process.autostart,
+        "directory": process.directory if process.directory is not None else "none",
+        "uid": _uid_value(process.user),
+        "command": process.command,
+        "exitcodes": sorted(process.exitcodes),
+        "group": group.name,
+        "group_prio": group.priority,
+        "inuse": inuse,
+        "killasgroup": process.killasgroup,
+        "name": process.name,
+        "process_prio": process.priority,
+        "redirect_stderr": process.redirect_stderr,
+        "startretries": process.startretries,
+        "startsecs": process.startsecs,
+        "stopsignal": int(process.stopsignal),
+        "stopwaitsecs": process.stopwaitsecs,
+        "serverurl": process.serverurl if process.serverurl is not None else "auto",
+    }
+    struct.update(_channel_fields("stdout", process.stdout))
+    struct.update(_channel_fields("stderr", process.stderr))
+    return struct
+
+
+def all_config_info(groups: Iterable[GroupConfig], active: Set[str]) -> list[XmlRpcStruct]:
+    """Every configured process flattened, sorted by process name as supervisord does."""
+    structs = [
+        config_info_struct(group, process, inuse=group.name in active)
+        for group in groups
+        for process in group.processes
+    ]
+    structs.sort(key=lambda s: str(s["name"]))
+    return structs

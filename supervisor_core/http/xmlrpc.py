@@ -1,0 +1,60 @@
+"""XML-RPC wire codec: hardened request decoding, response and fault encoding.
+
+Rules of this file:
+- Decoding uses the stdlib's ``xmlrpc.client.loads`` (expat), but only after a
+  pre-check rejects any document type or entity declaration, so entity expansion
+  ("billion laughs", external entities) can never happen whatever expat's version.
+  Bodies containing NUL bytes (UTF-16/32 documents, where such a declaration would
+  not be visible to a byte search) are rejected too: XML-RPC clients send UTF-8.
+- Every malformed request becomes :class:`RequestError` (the server answers 400,
+  as supervisord does); nothing else escapes :func:`decode_request`.
+- Responses are encoded like supervisord's: no ``<nil/>`` extension, so a None in a
+  result is a programming error that surfaces as :class:`TypeError`.
+"""
+
+from __future__ import annotations
+
+import re
+import xmlrpc.client
+from typing import Any
+from xml.parsers.expat import ExpatError
+
+from supervisor_core.http.faults import RpcFault
+
+_FORBIDDEN_DECLARATION = re.compile(rb"<!\s*(?:DOCTYPE|ENTITY)", re.IGNORECASE)
+
+
+class RequestError(ValueError):
+    """The request body is not an acceptable XML-RPC method call."""
+
+
+def decode_request(body: bytes) -> tuple[str, tuple[Any, ...]]:
+    """Decode an XML-RPC ``methodCall`` into ``(method name, params)``.
+
+    Raises:
+        RequestError: the body is not well-formed XML-RPC, declares a DTD or an
+            entity, or names no method.
+    """
+    if b"\x00" in body:
+        raise RequestError("request body contains NUL bytes (only UTF-8 is accepted)")
+    if _FORBIDDEN_DECLARATION.search(body):
+        raise RequestError("DOCTYPE and ENTITY declarations are not allowed")
+    try:
+        params, method = xmlrpc.client.loads(body)
+    # loads raises ExpatError for bad XML, ResponseError/Fault (xmlrpc.client.Error)
+    # for a bad structure, and ValueError/TypeError/... from its value converters.
+    except (ExpatError, xmlrpc.client.Error, ValueError, TypeError, IndexError, KeyError) as e:
+        raise RequestError(f"unmarshallable XML-RPC request: {e}") from e
+    if not method:
+        raise RequestError("XML-RPC request has no methodName")
+    return method, params
+
+
+def encode_response(value: Any) -> bytes:
+    """Encode a successful method result as a ``methodResponse`` document."""
+    return xmlrpc.client.dumps((value,), methodresponse=True).encode("utf-8")
+
+
+def encode_fault(fault: RpcFault) -> bytes:
+    """Encode a fault as a ``methodResponse`` carrying ``<fault>``."""
+    return xmlrpc.client.dumps(xmlrpc.client.Fault(int(fault.code), fault.text)).encode("utf-8")
