@@ -1,0 +1,425 @@
+"""Capturing one process's stdout/stderr: pipe -> (filters) -> log file and callbacks.
+
+Rules of this file:
+- Reading is event driven: ``loop.add_reader`` on the non-blocking pipe, one large
+  ``os.read`` (``READ_SIZE``) per wake-up, so a flood from one child cannot starve the
+  loop and a quiet child costs nothing.
+- The fast path is read -> write. ``ChannelFilter`` (capture mode, ANSI stripping) only
+  runs when the channel needs it; callbacks run only when configured.
+- ``on_log(channel, data)`` fires per chunk, not per line, exactly where supervisord
+  emits PROCESS_LOG_STDOUT/STDERR: once per read (split at capture tokens), only when
+  ``*_events_enabled``, with the data after ANSI stripping, including data that
+  capture mode diverts from the file.
+- ``on_communication(channel, data)`` fires once per ``BEGIN ... END`` block, where
+  supervisord emits PROCESS_COMMUNICATION_STDOUT/STDERR.
+- A failing log write (disk full, closed /dev/stdout reader) never raises into the
+  loop: the chunk is dropped, counted and reported once until a write succeeds again.
+- Opening the log files can fail; ``ProcessOutput.open()`` raises ``LogOpenError``
+  with supervisord's spawnerr text, so call it before spawning (supervisord opens
+  them in ``make_dispatchers``, before fork).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import enum
+import errno
+import logging
+import os
+import syslog
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from supervisor_core.config.model import ChannelConfig, ProcessConfig
+from supervisor_core.logs.files import RotatingFileWriter, resolve_logfile
+from supervisor_core.logs.filters import ChannelFilter, Communication, Output
+
+_log = logging.getLogger(__name__)
+
+# One read per wake-up. Large enough to drain a 1 MiB pipe in one go; supervisord reads
+# 128 KiB.
+READ_SIZE = 1 << 20
+
+
+class Channel(enum.StrEnum):
+    """An output stream of a child, spelled as supervisord spells it."""
+
+    STDOUT = "stdout"
+    STDERR = "stderr"
+
+
+OnLog = Callable[[Channel, bytes], None]
+OnCommunication = Callable[[Channel, bytes], None]
+OnError = Callable[[Channel, OSError], None]
+
+
+class LogOpenError(Exception):
+    """A log file could not be opened; ``message`` is supervisord's spawnerr text."""
+
+    def __init__(self, message: str, path: str) -> None:
+        super().__init__(message)
+        self.message = message
+        self.path = path
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ChannelSettings:
+    """What to do with one channel's output. ``logfile`` is a resolved path or None."""
+
+    logfile: str | None = None
+    maxbytes: int = 0
+    backups: int = 0
+    capture_maxbytes: int = 0
+    events_enabled: bool = False
+    syslog: bool = False
+
+    @classmethod
+    def from_config(cls, config: ChannelConfig, logfile: str | None) -> ChannelSettings:
+        """Settings from a channel config, with its ``logfile`` already resolved."""
+        return cls(
+            logfile=logfile,
+            maxbytes=config.logfile_maxbytes,
+            backups=config.logfile_backups,
+            capture_maxbytes=config.capture_maxbytes,
+            events_enabled=config.events_enabled,
+            syslog=config.syslog,
+        )
+
+
+class ChannelLog:
+    """One channel of one process: reads its pipe and routes what it reads."""
+
+    def __init__(
+        self,
+        channel: Channel,
+        settings: ChannelSettings,
+        *,
+        name: str,
+        strip_ansi: bool = False,
+        on_log: OnLog | None = None,
+        on_communication: OnCommunication | None = None,
+        on_error: OnError | None = None,
+    ) -> None:
+        self.channel = channel
+        self.settings = settings
+        self.name = name
+        self._strip_ansi = strip_ansi
+        self._on_log = on_log if settings.events_enabled else None
+        self._on_communication = on_communication
+        self._on_error = on_error
+        self._writer: RotatingFileWriter | None = None
+        self._filter: ChannelFilter | None = None
+        self._fd: int | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._eof: asyncio.Future[None] | None = None
+        self._failing = False
+        self.bytes_read = 0
+        """Bytes read from the pipe (before filtering): the log_bytes_total metric."""
+        self.bytes_written = 0
+        """Bytes written to the log file."""
+        self.write_errors = 0
+        """Chunks dropped because the log write failed."""
+
+    @property
+    def logfile(self) -> str | None:
+        """The file this channel writes to, or None."""
+        return self.settings.logfile
+
+    @property
+    def writer(self) -> RotatingFileWriter | None:
+        """The open log file, if any."""
+        return self._writer
+
+    @property
+    def attached(self) -> bool:
+        """True while a pipe is being read."""
+        return self._fd is not None
+
+    def _needs_filter(self) -> bool:
+        return self._strip_ansi or self.settings.capture_maxbytes > 0
+
+    def open(self) -> None:
+        """Open (or reopen) the log file. Raises OSError."""
+        if self.settings.logfile is None:
+            return
+        if self._writer is None:
+            self._writer = RotatingFileWriter(
+                self.settings.logfile,
+                maxbytes=self.settings.maxbytes,
+                backups=self.settings.backups,
+            )
+        else:
+            self._writer.reopen()
+
+    def attach(self, fd: int, *, loop: asyncio.AbstractEventLoop) -> None:
+        """Start reading ``fd`` (non-blocking; ownership passes to this object)."""
+        self.detach()
+        os.set_blocking(fd, False)
+        self._fd = fd
+        self._loop = loop
+        self._eof = loop.create_future()
+        self._filter = (
+            ChannelFilter(
+                capture_maxbytes=self.settings.capture_maxbytes, strip_ansi=self._strip_ansi
+            )
+            if self._needs_filter()
+            else None
+        )
+        loop.add_reader(fd, self._on_readable)
+
+    async def wait_closed(self) -> None:
+        """Wait for EOF on the attached pipe (returns at once when not attached)."""
+        if self._eof is not None:
+            await asyncio.shield(self._eof)
+
+    def _on_readable(self) -> None:
+        fd = self._fd
+        if fd is None:  # pragma: no cover - reader removed before the callback ran
+            return
+        try:
+            data = os.read(fd, READ_SIZE)
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""  # EIO and friends: the other end is gone
+        if not data:
+            self.detach()
+            return
+        self.bytes_read += len(data)
+        if self._filter is None:
+            self._deliver(data)
+        else:
+            self._apply(self._filter.feed(data))
+
+    def _apply(self, items: list[Output | Communication]) -> None:
+        for item in items:
+            if isinstance(item, Communication):
+                if self._on_communication is not None:
+                    self._on_communication(self.channel, item.data)
+            elif item.captured:
+                if self._on_log is not None:
+                    self._on_log(self.channel, item.data)
+            else:
+                self._deliver(item.data)
+
+    def _deliver(self, data: bytes) -> None:
+        writer = self._writer
+        if writer is not None:
+            try:
+                writer.write(data)
+            except OSError as error:
+                self._write_failed(error)
+            else:
+                self.bytes_written += len(data)
+                self._failing = False
+        if self.settings.syslog:
+            text = data.decode("utf-8", "replace")
+            for line in text.rstrip("\n").split("\n"):
+                syslog.syslog(f"{self.name} {line}")
+        if self._on_log is not None:
+            self._on_log(self.channel, data)
+
+    def _write_failed(self, error: OSError) -> None:
+        self.write_errors += 1
+        if self._failing:
+            return
+        self._failing = True
+        if self._on_error is not None:
+            self._on_error(self.channel, error)
+        else:
+            _log.warning(
+                "%s %s: log write to %s failed: %s", self.name, self.channel, self.logfile, error
+            )
+
+    def detach(self) -> None:
+        """Stop reading, close the pipe and flush what the filter held back."""
+        fd, self._fd = self._fd, None
+        if fd is not None and self._loop is not None:
+            self._loop.remove_reader(fd)
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        if self._filter is not None:
+            self._apply(self._filter.finish())
+            self._filter = None
+        if self._eof is not None and not self._eof.done():
+            self._eof.set_result(None)
+
+    def reopen(self) -> None:
+        """Reopen the log file (SIGUSR2). Raises OSError."""
+        if self._writer is not None:
+            self._writer.reopen()
+
+    def clear(self) -> None:
+        """Delete the log file and start an empty one (``clearProcessLogs``)."""
+        if self._writer is not None:
+            self._writer.remove()
+        elif self.settings.logfile is not None:
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(self.settings.logfile)
+
+    def close(self) -> None:
+        """Detach and close the log file."""
+        self.detach()
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+
+
+class ProcessOutput:
+    """Output capture of one process (both channels); lives as long as the process.
+
+    Example::
+
+        output = ProcessOutput.from_config(config, childlogdir="/tmp",
+                                           identifier="supervisor", on_log=publish)
+        output.open()                      # before spawn: may raise LogOpenError
+        child = spawner.spawn(request)
+        output.attach(*child.take_output())
+        ...
+        await output.wait_closed()         # both pipes at EOF
+    """
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        stdout: ChannelSettings,
+        stderr: ChannelSettings,
+        strip_ansi: bool = False,
+        on_log: OnLog | None = None,
+        on_communication: OnCommunication | None = None,
+        on_error: OnError | None = None,
+    ) -> None:
+        self.name = name
+        self.channels: Mapping[Channel, ChannelLog] = {
+            channel: ChannelLog(
+                channel,
+                settings,
+                name=name,
+                strip_ansi=strip_ansi,
+                on_log=on_log,
+                on_communication=on_communication,
+                on_error=on_error,
+            )
+            for channel, settings in ((Channel.STDOUT, stdout), (Channel.STDERR, stderr))
+        }
+
+    @classmethod
+    def from_config(
+        cls,
+        config: ProcessConfig,
+        *,
+        childlogdir: str,
+        identifier: str,
+        strip_ansi: bool = False,
+        on_log: OnLog | None = None,
+        on_communication: OnCommunication | None = None,
+        on_error: OnError | None = None,
+    ) -> ProcessOutput:
+        """Build from a process config, creating AUTO log files in ``childlogdir``.
+
+        With ``redirect_stderr`` the stderr channel never gets a pipe (its output
+        arrives on stdout) and, as in supervisord, gets no log file.
+        """
+        stdout_path = resolve_logfile(
+            config.stdout.logfile,
+            name=config.name,
+            channel="stdout",
+            identifier=identifier,
+            childlogdir=childlogdir,
+        )
+        stderr_path = (
+            None
+            if config.redirect_stderr
+            else resolve_logfile(
+                config.stderr.logfile,
+                name=config.name,
+                channel="stderr",
+                identifier=identifier,
+                childlogdir=childlogdir,
+            )
+        )
+        return cls(
+            name=config.name,
+            stdout=ChannelSettings.from_config(config.stdout, stdout_path),
+            stderr=ChannelSettings.from_config(config.stderr, stderr_path),
+            strip_ansi=strip_ansi,
+            on_log=on_log,
+            on_communication=on_communication,
+            on_error=on_error,
+        )
+
+    def logfile(self, channel: Channel) -> str | None:
+        """The log file of ``channel`` (for the RPC read/tail methods)."""
+        return self.channels[channel].logfile
+
+    def open(self) -> None:
+        """Open (or reopen) both log files, as supervisord does at every spawn.
+
+        Raises:
+            LogOpenError: ``too many open files to spawn 'x'`` or
+                ``unknown error making dispatchers for 'x': EACCES``.
+        """
+        for log in self.channels.values():
+            try:
+                log.open()
+            except OSError as error:
+                code = errno.errorcode.get(error.errno or 0, str(error.errno))
+                path = log.logfile or ""
+                if error.errno in (errno.EMFILE, errno.ENFILE):
+                    raise LogOpenError(
+                        f"too many open files to spawn {self.name!r}", path
+                    ) from error
+                raise LogOpenError(
+                    f"unknown error making dispatchers for {self.name!r}: {code}", path
+                ) from error
+
+    def attach(
+        self,
+        stdout_fd: int | None,
+        stderr_fd: int | None,
+        *,
+        loop: asyncio.AbstractEventLoop | None = None,
+    ) -> None:
+        """Start reading a new run's pipes (takes ownership of the fds).
+
+        Opens the log files first if ``open()`` was not called.
+        """
+        loop = loop if loop is not None else asyncio.get_running_loop()
+        for fd, log in zip((stdout_fd, stderr_fd), self.channels.values(), strict=True):
+            if fd is None:
+                log.detach()
+                continue
+            if log.writer is None and log.logfile is not None:
+                self.open()
+            log.attach(fd, loop=loop)
+
+    async def wait_closed(self) -> None:
+        """Wait until every attached pipe reached EOF (all output is in the logs)."""
+        for log in self.channels.values():
+            await log.wait_closed()
+
+    def detach(self) -> None:
+        """Stop reading both pipes now (closing them) and flush held-back bytes."""
+        for log in self.channels.values():
+            log.detach()
+
+    def reopen(self) -> None:
+        """Reopen both log files (SIGUSR2 / ``supervisorctl`` reopen)."""
+        for log in self.channels.values():
+            log.reopen()
+
+    def clear(self) -> None:
+        """Delete and recreate both log files (``clearProcessLogs``). Raises OSError."""
+        for log in self.channels.values():
+            log.clear()
+
+    def close(self) -> None:
+        """Detach and close everything (the process is being removed)."""
+        for log in self.channels.values():
+            log.close()
+
+    def bytes_total(self) -> dict[Channel, int]:
+        """Bytes read so far per channel (for ``supervisor_process_log_bytes_total``)."""
+        return {channel: log.bytes_read for channel, log in self.channels.items()}

@@ -1,0 +1,248 @@
+"""Log files: supervisord's rotating writer, AUTO names, and reading/tailing for RPC.
+
+Rules of this file:
+- Rotation is supervisord's ``RotatingFileHandler.doRollover``: a chunk is written
+  whole, and *after* the write, if the file position is >= ``maxbytes`` (and
+  ``maxbytes`` > 0), ``file.N-1`` -> ``file.N`` ... ``file`` -> ``file.1`` and a new
+  empty ``file`` is opened. So ``file.1`` is the newest backup, files may exceed
+  ``maxbytes`` by less than one chunk, and ``backups=0`` just truncates the file.
+- A target that is not a regular file (``/dev/stdout``, a FIFO, ``/dev/null``) is
+  never rotated, sought, truncated or removed: supervisord's "Illegal seek" crash with
+  ``/dev/stdout`` and a non-zero maxbytes cannot happen here. ``/dev/stdout``,
+  ``/dev/stderr`` and ``/dev/fd/N`` are duplicated from our own fds rather than
+  reopened, because reopening fails with ENXIO when fd 1 is a socket (journald,
+  some container runtimes).
+- Writes are unbuffered ``os.write`` calls of whole chunks (supervisord flushes after
+  every record too), so an operator's ``tail -f`` sees output as it arrives.
+- ``read_log``/``tail_log`` are supervisord's ``readFile``/``tailFile``: same offsets,
+  same overflow flag, same error kinds.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import stat
+import tempfile
+from dataclasses import dataclass
+
+from supervisor_core.config.model import Auto, LogFile
+
+_STD_STREAMS = {"/dev/stdout": 1, "/dev/stderr": 2}
+_FD_PATH = re.compile(r"^/(?:dev/fd|proc/self/fd)/(\d+)$")
+
+
+def auto_log_name(name: str, channel: str, identifier: str, childlogdir: str) -> str:
+    """Create supervisord's AUTO log file ``NAME-CHANNEL---IDENT-RANDOM.log`` in ``childlogdir``.
+
+    The file is created empty (securely, like ``mkstemp``) and its path returned; call
+    this once per process and keep the name across restarts, as supervisord does.
+    """
+    fd, path = tempfile.mkstemp(
+        suffix=".log", prefix=f"{name}-{channel}---{identifier}-", dir=childlogdir
+    )
+    os.close(fd)
+    return path
+
+
+def resolve_logfile(
+    logfile: LogFile, *, name: str, channel: str, identifier: str, childlogdir: str
+) -> str | None:
+    """The path to write for a configured ``*_logfile`` (None for ``NONE``)."""
+    if isinstance(logfile, Auto):
+        return auto_log_name(name, channel, identifier, childlogdir)
+    return logfile
+
+
+def _open_target(path: str, *, truncate: bool) -> int:
+    std = _STD_STREAMS.get(path)
+    match = _FD_PATH.match(path)
+    if std is None and match is not None:
+        std = int(match.group(1))
+    if std is not None:
+        return os.dup(std)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC | (os.O_TRUNC if truncate else os.O_APPEND)
+    return os.open(path, flags, 0o666)
+
+
+class RotatingFileWriter:
+    """An append-only log file with supervisord's size-based rotation.
+
+    Args:
+        path: the log file (created if missing; parent directory must exist).
+        maxbytes: rotate once the file reaches this size; 0 disables rotation.
+        backups: how many rotated files (``path.1`` ... ``path.N``) to keep.
+
+    Raises:
+        OSError: the file cannot be opened (the caller names the process/option).
+    """
+
+    def __init__(self, path: str, *, maxbytes: int = 0, backups: int = 0) -> None:
+        if maxbytes < 0 or backups < 0:
+            raise ValueError(f"{path}: maxbytes and backups must be >= 0")
+        self.path = path
+        self.maxbytes = maxbytes
+        self.backups = backups
+        self._fd: int | None = None
+        self._regular = False
+        self._open(truncate=False)
+
+    @property
+    def seekable(self) -> bool:
+        """False for pipes, character devices and other targets that are never rotated."""
+        return self._regular
+
+    @property
+    def closed(self) -> bool:
+        """True after ``close()``."""
+        return self._fd is None
+
+    def _open(self, *, truncate: bool) -> None:
+        fd = _open_target(self.path, truncate=truncate)
+        self._regular = stat.S_ISREG(os.fstat(fd).st_mode)
+        self._fd = fd
+
+    def write(self, data: bytes) -> None:
+        """Write ``data`` whole, then rotate if the file reached ``maxbytes``.
+
+        Raises:
+            OSError: the write failed (ENOSPC, EPIPE, ...); nothing is retried.
+        """
+        fd = self._fd
+        if fd is None:
+            raise ValueError(f"{self.path}: write to a closed log file")
+        view = memoryview(data)
+        while view:
+            written = os.write(fd, view)
+            view = view[written:]
+        if self.maxbytes and self._regular and os.lseek(fd, 0, os.SEEK_CUR) >= self.maxbytes:
+            self.rollover()
+
+    def rollover(self) -> None:
+        """Shift the backups and start a new, empty file (supervisord's doRollover)."""
+        if not self._regular:
+            return
+        self.close()
+        if self.backups > 0:
+            for index in range(self.backups - 1, 0, -1):
+                source = f"{self.path}.{index}"
+                if os.path.exists(source):
+                    _replace(source, f"{self.path}.{index + 1}")
+            _replace(self.path, f"{self.path}.1")
+        self._open(truncate=True)
+
+    def reopen(self) -> None:
+        """Close and open the file again (SIGUSR2, after an external logrotate)."""
+        self.close()
+        self._open(truncate=False)
+
+    def remove(self) -> None:
+        """Delete the file and start a new empty one (supervisord's removelogs).
+
+        Backups are left alone, as supervisord's ``clearProcessLogs`` leaves them;
+        a non-regular target (``/dev/stdout``) is never deleted.
+        """
+        regular = self._regular
+        self.close()
+        if regular:
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(self.path)
+        self._open(truncate=False)
+
+    def remove_backups(self) -> None:
+        """Delete ``path.1`` ... ``path.N`` (for the given ``backups``)."""
+        for index in range(1, self.backups + 1):
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(f"{self.path}.{index}")
+
+    def close(self) -> None:
+        """Close the file; a second call does nothing."""
+        fd, self._fd = self._fd, None
+        if fd is not None:
+            os.close(fd)
+
+
+def _replace(source: str, target: str) -> None:
+    # supervisord's removeAndRename: tolerate a file deleted under us (cleanup scripts).
+    with contextlib.suppress(FileNotFoundError):
+        os.replace(source, target)
+
+
+class LogReadError(Exception):
+    """A read of a log failed; ``fault`` is the supervisord fault name.
+
+    ``NO_FILE`` (no log configured, or it does not exist), ``BAD_ARGUMENTS`` (offset
+    and length of mixed signs), ``FAILED`` (the OS refused).
+    """
+
+    def __init__(self, fault: str, path: str | None) -> None:
+        super().__init__(f"{fault}: {path}")
+        self.fault = fault
+        self.path = path
+
+
+def read_log(path: str | None, offset: int, length: int) -> bytes:
+    """supervisord's ``readFile``: ``length`` bytes at ``offset`` (``0`` = to the end).
+
+    A negative ``offset`` with ``length`` 0 returns the last ``-offset`` bytes.
+
+    Raises:
+        LogReadError: with fault NO_FILE, BAD_ARGUMENTS or FAILED.
+    """
+    if path is None or not os.path.exists(path):
+        raise LogReadError("NO_FILE", path)
+    if offset < 0 and length:
+        raise LogReadError("BAD_ARGUMENTS", path)
+    if offset >= 0 and length < 0:
+        raise LogReadError("BAD_ARGUMENTS", path)
+    try:
+        with open(path, "rb") as file:
+            if offset < 0:
+                size = file.seek(0, os.SEEK_END)
+                file.seek(max(size + offset, 0))
+                return file.read(-offset)
+            file.seek(offset)
+            return file.read(length) if length else file.read()
+    except OSError:
+        raise LogReadError("FAILED", path) from None
+
+
+@dataclass(frozen=True, slots=True)
+class TailResult:
+    """What ``tail_log`` returns: the bytes, the next offset (the log size), overflow."""
+
+    data: bytes
+    offset: int
+    overflow: bool
+
+
+def tail_log(path: str | None, offset: int, length: int) -> TailResult:
+    """supervisord's ``tailFile``: up to ``length`` bytes from ``offset``, jumping ahead.
+
+    If the log grew beyond ``offset + length``, the last ``length`` bytes are returned
+    with ``overflow`` set. The returned offset is the log's size (where to continue).
+    A missing log gives ``(b"", 0, False)``; an unreadable one ``(b"", offset, False)``.
+    """
+    if path is None or not os.path.exists(path):
+        return TailResult(b"", 0, False)
+    try:
+        with open(path, "rb") as file:
+            size = file.seek(0, os.SEEK_END)
+            overflow = False
+            if size > offset + length:
+                overflow = True
+                offset = size - 1
+            if offset + length > size:
+                if offset > size - 1:
+                    length = 0
+                offset = size - length
+            offset = max(offset, 0)
+            length = max(length, 0)
+            data = b""
+            if length:
+                file.seek(offset)
+                data = file.read(length)
+            return TailResult(data, size, overflow)
+    except OSError:
+        return TailResult(b"", offset, False)

@@ -1,0 +1,63 @@
+"""superd's own log file in supervisord's format, rotated like the child logs.
+
+A ``logging.Handler``, so library code logs with the standard ``logging`` module and
+only the CLI entry point installs this handler (no logging configured at import).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from supervisor_core.logs.files import RotatingFileWriter
+
+# supervisord's four-letter level names (loggers.LevelsByName).
+_LEVEL_NAMES = {
+    logging.CRITICAL: "CRIT",
+    logging.ERROR: "ERRO",
+    logging.WARNING: "WARN",
+    logging.INFO: "INFO",
+    logging.DEBUG: "DEBG",
+    5: "TRAC",
+    3: "BLAT",
+}
+
+
+def format_main_log_line(level: int, message: str, when: float) -> str:
+    """One line as supervisord writes it: ``2024-05-01 12:00:00,123 INFO message``."""
+    seconds = int(when)
+    millis = int((when - seconds) * 1000)
+    stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(seconds))
+    name = _LEVEL_NAMES.get(level, logging.getLevelName(level))
+    return f"{stamp},{millis:03d} {name} {message}\n"
+
+
+class MainLogHandler(logging.Handler):
+    """Writes records to superd's ``logfile`` with ``logfile_maxbytes``/``logfile_backups``."""
+
+    def __init__(self, path: str, *, maxbytes: int = 0, backups: int = 0) -> None:
+        super().__init__()
+        self.writer = RotatingFileWriter(path, maxbytes=maxbytes, backups=backups)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        """Format and write one record (errors go to ``handleError``, never raise)."""
+        try:
+            line = format_main_log_line(record.levelno, record.getMessage(), record.created)
+            if record.exc_info:
+                line += logging.Formatter().formatException(record.exc_info) + "\n"
+            self.writer.write(line.encode("utf-8", "replace"))
+        except (OSError, ValueError):
+            self.handleError(record)
+
+    def reopen(self) -> None:
+        """Reopen the file (SIGUSR2)."""
+        self.acquire()
+        try:
+            self.writer.reopen()
+        finally:
+            self.release()
+
+    def close(self) -> None:
+        """Close the file."""
+        self.writer.close()
+        super().close()
