@@ -150,9 +150,8 @@ class RpcInterface:
     """supervisord's whole XML-RPC API, answered from a :class:`SupervisorControl`.
 
     Example:
-        >>> rpc = RpcInterface(control)                              # doctest: +SKIP
-        >>> await rpc.call("supervisor.getState", ())                # doctest: +SKIP
-        {'statecode': 1, 'statename': 'RUNNING'}
+        rpc = RpcInterface(control)
+        await rpc.call("supervisor.getState", ())  # {'statecode': 1, 'statename': 'RUNNING'}
     """
 
     def __init__(self, control_: control.SupervisorControl) -> None:

@@ -1,0 +1,139 @@
+"""Running the control-plane app on supervisord's listeners (unix socket and/or TCP).
+
+``serving()`` is an async context manager that binds the listeners and yields their
+actual addresses (a TCP port of 0 picks a free one); ``serve()`` runs until cancelled,
+so the daemon starts it as one task of its TaskGroup and cancels it to stop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import os
+import socket
+import stat
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+from aiohttp import web
+
+from supervisor_core.config.model import InetHttpServerConfig, UnixHttpServerConfig
+
+# How long shutdown waits for in-flight requests (a stopProcess waiting for its
+# child, say) before closing their connections.
+DEFAULT_SHUTDOWN_TIMEOUT = 5.0
+
+
+class ServerStartError(OSError):
+    """A listener could not be created; the message names the config section."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BoundAddresses:
+    """Where the control plane actually listens."""
+
+    unix: str | None = None
+    inet: tuple[str, int] | None = None
+
+
+def bind_host(host: str) -> str | None:
+    """The host to bind for ``[inet_http_server] port=host:port``; None means all interfaces.
+
+    ``*:9001`` and ``:9001`` (host "" after parsing) listen on every interface.
+    """
+    return None if host in ("", "*") else host
+
+
+def _unix_socket_in_use(path: str) -> bool:
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+        try:
+            probe.connect(path)
+        except OSError:
+            return False
+    return True
+
+
+def _prepare_unix_path(config: UnixHttpServerConfig) -> None:
+    # asyncio removes any existing socket file before binding, which would steal the
+    # socket of a live daemon; refuse like supervisord when someone is listening and
+    # only clean up a stale file.
+    path = config.file
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        return
+    where = f"[unix_http_server] file={path}"
+    if not stat.S_ISSOCK(mode):
+        raise ServerStartError(errno.EEXIST, f"{where}: exists and is not a socket")
+    if _unix_socket_in_use(path):
+        raise ServerStartError(errno.EADDRINUSE, f"{where}: another program is listening on it")
+    os.unlink(path)
+
+
+@contextlib.asynccontextmanager
+async def serving(
+    app: web.Application,
+    *,
+    unix: UnixHttpServerConfig | None = None,
+    inet: InetHttpServerConfig | None = None,
+    shutdown_timeout: float = DEFAULT_SHUTDOWN_TIMEOUT,
+) -> AsyncIterator[BoundAddresses]:
+    """Serve ``app`` on the configured listeners while the block runs.
+
+    The unix socket gets the configured ``chmod``/``chown`` and is removed on exit.
+
+    Raises:
+        ServerStartError: a listener could not be bound (the message names the
+            section, the address and the OS error).
+    """
+    runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=shutdown_timeout)
+    await runner.setup()
+    unix_inode: int | None = None
+    bound_unix: str | None = None
+    bound_inet: tuple[str, int] | None = None
+    try:
+        if unix is not None:
+            _prepare_unix_path(unix)
+            try:
+                await web.UnixSite(runner, unix.file).start()
+                os.chmod(unix.file, unix.chmod)
+                if unix.chown != (-1, -1):
+                    os.chown(unix.file, *unix.chown)
+            except OSError as e:
+                raise ServerStartError(
+                    e.errno, f"[unix_http_server] file={unix.file}: {e.strerror or e}"
+                ) from e
+            unix_inode = os.stat(unix.file).st_ino
+            bound_unix = unix.file
+        if inet is not None:
+            site = web.TCPSite(runner, bind_host(inet.host), inet.port)
+            try:
+                await site.start()
+            except OSError as e:
+                raise ServerStartError(
+                    e.errno, f"[inet_http_server] port={inet.host}:{inet.port}: {e.strerror or e}"
+                ) from e
+            for address in runner.addresses:
+                if isinstance(address, tuple):
+                    bound_inet = (str(address[0]), int(address[1]))
+                    break
+        yield BoundAddresses(unix=bound_unix, inet=bound_inet)
+    finally:
+        await runner.cleanup()
+        if unix is not None and unix_inode is not None:
+            with contextlib.suppress(OSError):
+                if os.stat(unix.file).st_ino == unix_inode:
+                    os.unlink(unix.file)
+
+
+async def serve(
+    app: web.Application,
+    *,
+    unix: UnixHttpServerConfig | None = None,
+    inet: InetHttpServerConfig | None = None,
+    shutdown_timeout: float = DEFAULT_SHUTDOWN_TIMEOUT,
+) -> None:
+    """Serve ``app`` until cancelled (run it as a task of the daemon's TaskGroup)."""
+    async with serving(app, unix=unix, inet=inet, shutdown_timeout=shutdown_timeout):
+        await asyncio.get_running_loop().create_future()
