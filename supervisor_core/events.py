@@ -1,0 +1,553 @@
+"""Event types (supervisord's, plus ours) and their pure encoders.
+
+Rules of this file:
+- An event is two things: its *data* (an ``EventData`` subclass: supervisord's event
+  type with its payload fields and the facts supervisord leaves out) and the *stamp*
+  the bus adds when it publishes it (``Event``: gap-free ``serial``, ``wall_time``,
+  ``monotonic_time``, ``data``). Producers build data; only ``EventBus.publish``
+  builds an ``Event``, so a serial can never be made up or reused.
+- Data objects are frozen snapshots (names, pids, codes): never a live object.
+- Types form families through the class hierarchy, as in supervisord: subscribing to
+  ``PROCESS_STATE`` receives every ``PROCESS_STATE_*``. Each type registers its name
+  with ``@register_event_type``; later types (``PROCESS_STORM_BEGIN``, ...) register
+  the same way, at import time, from any module.
+- Encoders (``listener_payload``, ``listener_envelope``, ``to_json_dict``) are pure
+  functions; ``listener_payload`` reproduces supervisord 4.3's payload text byte for
+  byte (tests/unit/test_events.py pins each one).
+"""
+
+from __future__ import annotations
+
+import re
+import signal as signal_module
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, fields
+from enum import Enum
+from types import MappingProxyType
+from typing import ClassVar, TypeAlias, TypeVar
+
+from supervisor_core.states import ProcessState, StateChange
+
+# --------------------------------------------------------------------------- registry
+
+_REGISTRY: dict[str, type[EventData]] = {}
+_ABSTRACT: set[str] = set()
+_NAME_RE = re.compile(r"[A-Z][A-Z0-9_]*\Z")
+
+_T = TypeVar("_T", bound="type[EventData]")
+
+
+class UnknownEventType(ValueError):
+    """An event type name that no module registered (e.g. a typo in ``events=``)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        super().__init__(f"unknown event type: {name!r}")
+
+
+def register_event_type(name: str, *, abstract: bool = False) -> Callable[[_T], _T]:
+    """Class decorator: give an ``EventData`` subclass its supervisord-style name.
+
+    Put it *above* ``@dataclass``. ``abstract`` types are families only subscribed to,
+    never published (``PROCESS_STATE``). Names are unique and UPPER_SNAKE_CASE.
+
+    Example::
+
+        @register_event_type("PROCESS_STORM_BEGIN")
+        @dataclass(frozen=True, slots=True, kw_only=True)
+        class ProcessStormBegin(EventData):
+            groupname: str
+    """
+    if not _NAME_RE.match(name):
+        raise ValueError(f"event type name must be UPPER_SNAKE_CASE: {name!r}")
+
+    def decorate(cls: _T) -> _T:
+        if name in _REGISTRY:
+            raise ValueError(f"event type {name!r} is already registered")
+        # EventData itself is the first class registered, before its name exists.
+        if _REGISTRY and not issubclass(cls, _REGISTRY["EVENT"]):
+            raise TypeError(f"{cls.__name__} is not an EventData subclass")
+        cls.event_name = name
+        _REGISTRY[name] = cls
+        if abstract:
+            _ABSTRACT.add(name)
+        return cls
+
+    return decorate
+
+
+def event_type_names(*, include_abstract: bool = True) -> tuple[str, ...]:
+    """Every registered event type name, in registration order."""
+    return tuple(n for n in _REGISTRY if include_abstract or n not in _ABSTRACT)
+
+
+def event_type(name: str) -> type[EventData]:
+    """The class registered as ``name``; raises ``UnknownEventType``."""
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise UnknownEventType(name) from None
+
+
+def is_abstract(name: str) -> bool:
+    """Whether ``name`` is a family that is subscribed to but never published."""
+    event_type(name)
+    return name in _ABSTRACT
+
+
+def is_subtype(name: str, family: str) -> bool:
+    """Whether events of type ``name`` are delivered to a subscriber of ``family``."""
+    return issubclass(event_type(name), event_type(family))
+
+
+def families_of(name: str) -> tuple[str, ...]:
+    """``name`` and every registered family it belongs to, most specific first."""
+    return tuple(
+        klass.event_name
+        for klass in event_type(name).__mro__
+        if isinstance(klass, type)
+        and issubclass(klass, EventData)
+        and _REGISTRY.get(klass.event_name) is klass
+    )
+
+
+# --------------------------------------------------------------------------- data
+
+
+@register_event_type("EVENT", abstract=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EventData:
+    """The root of all event types (supervisord's ``EVENT``)."""
+
+    event_name: ClassVar[str]
+
+
+@register_event_type("PROCESS_STATE", abstract=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ProcessStateEvent(EventData):
+    """A process changed state. Subclasses name the state it entered.
+
+    supervisord's listener payload shows only some of these fields per type (see
+    ``listener_payload``); all of them are facts at the moment of the change:
+    ``pid`` (0 when no child), ``tries`` (the backoff counter), and for changes
+    caused by an exit: ``expected``, ``returncode`` (Popen: ``-N`` = signal N) and
+    ``run_duration`` (monotonic seconds from the start to the exit).
+    """
+
+    to_state: ClassVar[ProcessState]
+
+    processname: str
+    groupname: str
+    from_state: ProcessState
+    pid: int = 0
+    tries: int = 0
+    expected: bool | None = None
+    returncode: int | None = None
+    run_duration: float | None = None
+    spawnerr: str | None = None
+
+    @property
+    def signal(self) -> int | None:
+        """The number of the signal that ended the child, if one did."""
+        if self.returncode is not None and self.returncode < 0:
+            return -self.returncode
+        return None
+
+
+@register_event_type("PROCESS_STATE_STARTING")
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ProcessStateStarting(ProcessStateEvent):
+    """-> STARTING: a child is being spawned."""
+
+    to_state: ClassVar[ProcessState] = ProcessState.STARTING
+
+
+@register_event_type("PROCESS_STATE_RUNNING")
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ProcessStateRunning(ProcessStateEvent):
+    """-> RUNNING: the child stayed up for ``startsecs``."""
+
+    to_state: ClassVar[ProcessState] = ProcessState.RUNNING
+
+
+@register_event_type("PROCESS_STATE_BACKOFF")
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ProcessStateBackoff(ProcessStateEvent):
+    """-> BACKOFF: a start failed; another try follows after a delay."""
+
+    to_state: ClassVar[ProcessState] = ProcessState.BACKOFF
+
+
+@register_event_type("PROCESS_STATE_STOPPING")
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ProcessStateStopping(ProcessStateEvent):
+    """-> STOPPING: the stop signal was sent."""
+
+    to_state: ClassVar[ProcessState] = ProcessState.STOPPING
+
+
+@register_event_type("PROCESS_STATE_EXITED")
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ProcessStateExited(ProcessStateEvent):
+    """-> EXITED: the child exited from RUNNING without being asked to."""
+
+    to_state: ClassVar[ProcessState] = ProcessState.EXITED
+
+
+@register_event_type("PROCESS_STATE_STOPPED")
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ProcessStateStopped(ProcessStateEvent):
+    """-> STOPPED: the child exited after a stop request (or BACKOFF was stopped)."""
+
+    to_state: ClassVar[ProcessState] = ProcessState.STOPPED
+
+
+@register_event_type("PROCESS_STATE_FATAL")
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ProcessStateFatal(ProcessStateEvent):
+    """-> FATAL: the process could not be started after 1 + ``startretries`` tries."""
+
+    to_state: ClassVar[ProcessState] = ProcessState.FATAL
+
+
+@register_event_type("PROCESS_STATE_UNKNOWN")
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ProcessStateUnknown(ProcessStateEvent):
+    """-> UNKNOWN: a signal could not be delivered; the child's fate is unknown."""
+
+    to_state: ClassVar[ProcessState] = ProcessState.UNKNOWN
+
+
+PROCESS_STATE_EVENT_TYPES: Mapping[ProcessState, type[ProcessStateEvent]] = MappingProxyType(
+    {
+        cls.to_state: cls
+        for cls in (
+            ProcessStateStarting,
+            ProcessStateRunning,
+            ProcessStateBackoff,
+            ProcessStateStopping,
+            ProcessStateExited,
+            ProcessStateStopped,
+            ProcessStateFatal,
+            ProcessStateUnknown,
+        )
+    }
+)
+
+
+def process_state_event(change: StateChange) -> ProcessStateEvent:
+    """The event data for a transition the state machine published."""
+    cls = PROCESS_STATE_EVENT_TYPES[change.to_state]
+    return cls(
+        processname=change.processname,
+        groupname=change.groupname,
+        from_state=change.from_state,
+        pid=change.pid,
+        tries=change.tries,
+        expected=change.expected,
+        returncode=change.returncode,
+        run_duration=change.run_duration,
+        spawnerr=change.spawnerr,
+    )
+
+
+@register_event_type("PROCESS_LOG", abstract=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ProcessLogEvent(EventData):
+    """A chunk of child output (sent when ``stdout_events_enabled`` and friends)."""
+
+    channel: ClassVar[str]
+
+    processname: str
+    groupname: str
+    pid: int
+    data: bytes
+
+
+@register_event_type("PROCESS_LOG_STDOUT")
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ProcessLogStdout(ProcessLogEvent):
+    """Output the child wrote on stdout."""
+
+    channel: ClassVar[str] = "stdout"
+
+
+@register_event_type("PROCESS_LOG_STDERR")
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ProcessLogStderr(ProcessLogEvent):
+    """Output the child wrote on stderr."""
+
+    channel: ClassVar[str] = "stderr"
+
+
+@register_event_type("PROCESS_COMMUNICATION", abstract=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ProcessCommunicationEvent(EventData):
+    """Data the child wrote between ``<!--XSUPERVISOR:BEGIN-->`` and ``END`` tokens."""
+
+    channel: ClassVar[str]
+
+    processname: str
+    groupname: str
+    pid: int
+    data: bytes
+
+
+@register_event_type("PROCESS_COMMUNICATION_STDOUT")
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ProcessCommunicationStdout(ProcessCommunicationEvent):
+    """A communication block from stdout."""
+
+    channel: ClassVar[str] = "stdout"
+
+
+@register_event_type("PROCESS_COMMUNICATION_STDERR")
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ProcessCommunicationStderr(ProcessCommunicationEvent):
+    """A communication block from stderr."""
+
+    channel: ClassVar[str] = "stderr"
+
+
+@register_event_type("REMOTE_COMMUNICATION")
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RemoteCommunication(EventData):
+    """An event a client sent through ``supervisor.sendRemoteCommEvent(type, data)``."""
+
+    type: str
+    data: str
+
+
+@register_event_type("SUPERVISOR_STATE_CHANGE", abstract=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SupervisorStateChangeEvent(EventData):
+    """The supervisor itself changed state."""
+
+
+@register_event_type("SUPERVISOR_STATE_CHANGE_RUNNING")
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SupervisorStateChangeRunning(SupervisorStateChangeEvent):
+    """The supervisor has started and runs its main loop."""
+
+
+@register_event_type("SUPERVISOR_STATE_CHANGE_STOPPING")
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SupervisorStateChangeStopping(SupervisorStateChangeEvent):
+    """The supervisor is shutting down (or reloading)."""
+
+
+@register_event_type("TICK", abstract=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TickEvent(EventData):
+    """A wall-clock period rolled over; ``when`` is the period's start (epoch seconds).
+
+    supervisord computes ``when`` as ``int(now - now % period)``; see ``tick_when``.
+    """
+
+    period: ClassVar[int]
+
+    when: int
+
+
+@register_event_type("TICK_5")
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Tick5(TickEvent):
+    """Every 5 seconds."""
+
+    period: ClassVar[int] = 5
+
+
+@register_event_type("TICK_60")
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Tick60(TickEvent):
+    """Every minute."""
+
+    period: ClassVar[int] = 60
+
+
+@register_event_type("TICK_3600")
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Tick3600(TickEvent):
+    """Every hour."""
+
+    period: ClassVar[int] = 3600
+
+
+TICK_EVENT_TYPES: tuple[type[TickEvent], ...] = (Tick5, Tick60, Tick3600)
+
+
+def tick_when(period: int, wall: float) -> int:
+    """The start of the ``period``-second slice containing ``wall`` (supervisord's)."""
+    return int(wall - (wall % period))
+
+
+@register_event_type("PROCESS_GROUP", abstract=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ProcessGroupEvent(EventData):
+    """A process group was added to or removed from the running configuration."""
+
+    groupname: str
+
+
+@register_event_type("PROCESS_GROUP_ADDED")
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ProcessGroupAdded(ProcessGroupEvent):
+    """A group was added (at start-up, ``addProcessGroup`` or ``update``)."""
+
+
+@register_event_type("PROCESS_GROUP_REMOVED")
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ProcessGroupRemoved(ProcessGroupEvent):
+    """A group was removed (``removeProcessGroup`` or ``update``)."""
+
+
+@register_event_type("EVENT_BUFFER_OVERFLOW")
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EventBufferOverflow(EventData):
+    """A listener pool's buffer overflowed and discarded its oldest event.
+
+    supervisord 3.x had this type; 4.x only logs the overflow. We publish it again
+    (listeners that do not subscribe to it never see it).
+    """
+
+    groupname: str
+    event_type: str  # the name of the discarded event's type
+    serial: int | None = None  # the discarded event's serial
+
+
+# --------------------------------------------------------------------------- envelope
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Event:
+    """A published event: the data plus the bus' stamp.
+
+    ``serial`` is global and gap-free (one counter per bus, starting at 0 like
+    supervisord's); ``wall_time`` is epoch seconds; ``monotonic_time`` orders and
+    measures. Only ``EventBus.publish`` creates these.
+    """
+
+    serial: int
+    wall_time: float
+    monotonic_time: float
+    data: EventData
+
+    @property
+    def name(self) -> str:
+        """The event type name (``PROCESS_STATE_RUNNING``)."""
+        return self.data.event_name
+
+
+# --------------------------------------------------------------------------- encoders
+
+
+def _as_text(data: bytes) -> str:
+    # supervisord decodes as UTF-8 and, failing that, shows the bytes' repr.
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return f"Undecodable: {data!r}"
+
+
+def _process_state_extras(data: ProcessStateEvent) -> list[tuple[str, object]]:
+    if isinstance(data, ProcessStateStarting | ProcessStateBackoff):
+        return [("tries", data.tries)]
+    if isinstance(data, ProcessStateExited):
+        return [("expected", int(bool(data.expected))), ("pid", data.pid)]
+    if isinstance(data, ProcessStateRunning | ProcessStateStopping | ProcessStateStopped):
+        return [("pid", data.pid)]
+    return []  # FATAL, UNKNOWN
+
+
+def listener_payload(event: Event | EventData) -> str:
+    """The payload an event listener receives, exactly as supervisord 4.3 renders it.
+
+    Examples::
+
+        processname:web groupname:web from_state:STARTING tries:0
+        processname:web groupname:web from_state:RUNNING expected:1 pid:123
+        when:1700000000
+    """
+    data = event.data if isinstance(event, Event) else event
+    if isinstance(data, ProcessStateEvent):
+        items: list[tuple[str, object]] = [
+            ("processname", data.processname),
+            ("groupname", data.groupname),
+            ("from_state", data.from_state.name),
+            *_process_state_extras(data),
+        ]
+        return " ".join(f"{key}:{value}" for key, value in items)
+    if isinstance(data, ProcessLogEvent):
+        return (
+            f"processname:{data.processname} groupname:{data.groupname} "
+            f"pid:{data.pid} channel:{data.channel}\n{_as_text(data.data)}"
+        )
+    if isinstance(data, ProcessCommunicationEvent):
+        return (
+            f"processname:{data.processname} groupname:{data.groupname} "
+            f"pid:{data.pid}\n{_as_text(data.data)}"
+        )
+    if isinstance(data, RemoteCommunication):
+        return f"type:{data.type}\n{data.data}"
+    if isinstance(data, SupervisorStateChangeEvent):
+        return ""
+    if isinstance(data, TickEvent):
+        return f"when:{data.when}"
+    if isinstance(data, ProcessGroupEvent):
+        return f"groupname:{data.groupname}\n"  # supervisord ends this one with \n
+    if isinstance(data, EventBufferOverflow):
+        return f"groupname:{data.groupname} event_type:{data.event_type}"
+    # Types registered later: their fields as key:value pairs, in declaration order.
+    return " ".join(f"{f.name}:{_json_value(getattr(data, f.name))}" for f in fields(data))
+
+
+def listener_envelope(event: Event, *, server: str, pool: str, pool_serial: int) -> str:
+    """The header line plus payload written to a listener's stdin (protocol 3.0).
+
+    ``len`` counts characters of the payload, as supervisord does (it measures the
+    str before encoding); ``server`` is the ``identifier`` of ``[supervisord]``.
+    """
+    payload = listener_payload(event)
+    return (
+        f"ver:3.0 server:{server} serial:{event.serial} pool:{pool} "
+        f"poolserial:{pool_serial} eventname:{event.name} len:{len(payload)}\n{payload}"
+    )
+
+
+JsonScalar: TypeAlias = str | int | float | bool | None
+
+
+def _json_value(value: object) -> JsonScalar:
+    if isinstance(value, Enum):
+        return value.name
+    if isinstance(value, bytes):
+        return value.decode("utf-8", errors="replace")
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    return str(value)
+
+
+def to_json_dict(event: Event) -> dict[str, JsonScalar]:
+    """A flat JSON object for an event: stamp, ``type``, then the data's fields.
+
+    States are names (``"RUNNING"``); bytes are UTF-8 text with undecodable bytes
+    replaced. Process state events add ``to_state`` and ``signal``.
+    """
+    result: dict[str, JsonScalar] = {
+        "serial": event.serial,
+        "type": event.name,
+        "wall_time": event.wall_time,
+        "monotonic_time": event.monotonic_time,
+    }
+    data = event.data
+    for f in fields(data):
+        result[f.name] = _json_value(getattr(data, f.name))
+    if isinstance(data, ProcessStateEvent):
+        result["to_state"] = data.to_state.name
+        result["signal"] = data.signal
+        if data.signal is not None:
+            try:
+                result["signal_name"] = signal_module.Signals(data.signal).name
+            except ValueError:
+                result["signal_name"] = None
+    return result

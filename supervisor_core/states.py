@@ -1,0 +1,833 @@
+"""The state machine of one managed process, as pure data and one pure function.
+
+Rules of this file:
+- Pure: no I/O, no ``await``, no clock reads. Time comes in as ``now``; everything the
+  outside world must do goes out as *effects* (``Spawn``, ``SendSignal``,
+  ``StartTimer``, ``CancelTimer``, ``Publish``, ``Log``) for the runtime to carry out
+  in order.
+- ``step(record, fact, now)`` is the only way a ``ProcessRecord`` changes. Records,
+  facts and effects are frozen dataclasses; ``step`` returns a new record.
+- Every legal (state, fact) pair is a row of ``TRANSITIONS``; any other pair raises
+  ``IllegalTransition`` naming process, state and fact. Policy guards (``exitcodes``,
+  ``autorestart``, ``startsecs``, ``startretries``) are the small functions beside it.
+- The semantics are supervisord 4.3's ``Subprocess`` (spawn, finish, kill, stop,
+  give_up, transition), including its quirks, which are marked "supervisord quirk".
+  Differences are marked "divergence" and say why.
+- Each state owns at most one timer: STARTING the ``startsecs`` timer, BACKOFF the
+  retry delay, STOPPING the ``stopwaitsecs`` deadline. Leaving the state cancels it.
+
+Protocol the runtime (``process.py``) follows:
+1. Feed facts for one process one at a time; carry out the returned effects in order
+   before feeding the next fact.
+2. After a ``Spawn`` effect, the next fact for that process is ``Spawned(pid)`` or
+   ``SpawnFailed(error)``.
+3. ``SendSignal``: ``os.kill(-pid if to_group else pid, signal)``. ``ESRCH`` means the
+   child already exited; ignore it (its ``Exited`` follows). Any other ``OSError``:
+   feed ``SignalFailed(error)``.
+4. ``StartTimer(kind, deadline)`` starts or replaces the process' timer of that kind
+   (``loop.call_at(deadline, ...)`` on the monotonic clock) which feeds
+   ``TimerFired(kind)``; ``CancelTimer(kind)`` cancels it. A ``TimerFired`` for a
+   timer the record no longer holds is ignored, so a cancel race is harmless.
+5. ``Publish(change)``: build the event with ``events.process_state_event(change)``
+   and publish it on the bus with ``at=change.at``.
+6. Automatic starts (autostart, autorestart, BACKOFF retries) happen only when
+   ``step(..., starts_allowed=True)``; pass False once the supervisor is shutting down
+   (supervisord checks ``mood > RESTARTING`` for exactly these three).
+
+Example::
+
+    record = ProcessRecord(config=config)
+    record, effects = step(record, OperatorStart(), clock.now())
+    # effects == (Publish(StateChange(STOPPED -> STARTING ...)), Spawn(config))
+"""
+
+from __future__ import annotations
+
+import enum
+import signal
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import TypeAlias
+
+from supervisor_core.clock import Instant
+from supervisor_core.config.model import AutoRestart, LogLevel, ProcessConfig
+
+# --------------------------------------------------------------------------- states
+
+
+class ProcessState(enum.IntEnum):
+    """A process' state, with supervisord's numeric codes (getProcessInfo ``state``)."""
+
+    STOPPED = 0
+    STARTING = 10
+    RUNNING = 20
+    BACKOFF = 30
+    STOPPING = 40
+    EXITED = 100
+    FATAL = 200
+    UNKNOWN = 1000
+
+
+class SupervisorState(enum.IntEnum):
+    """The daemon's own state (``getState``), with supervisord's codes."""
+
+    FATAL = 2
+    RUNNING = 1
+    RESTARTING = 0
+    SHUTDOWN = -1
+
+
+class EventListenerState(enum.IntEnum):
+    """Where an event listener is in the listener protocol, with supervisord's codes."""
+
+    READY = 10
+    BUSY = 20
+    ACKNOWLEDGED = 30
+    UNKNOWN = 40
+
+
+# supervisord's groupings, used by the RPC layer to choose fault codes.
+STOPPED_STATES = frozenset(
+    {ProcessState.STOPPED, ProcessState.EXITED, ProcessState.FATAL, ProcessState.UNKNOWN}
+)
+RUNNING_STATES = frozenset({ProcessState.RUNNING, ProcessState.BACKOFF, ProcessState.STARTING})
+SIGNALLABLE_STATES = frozenset({ProcessState.RUNNING, ProcessState.STARTING, ProcessState.STOPPING})
+
+# spawnerr strings a client sees through getProcessInfo / supervisorctl status; they
+# are part of the compatibility surface, so they match supervisord's.
+SPAWNERR_TOO_QUICKLY = "Exited too quickly (process log may have details)"
+
+
+def spawnerr_bad_exit_code(exitstatus: int) -> str:
+    """The spawnerr supervisord records after an unexpected exit from RUNNING."""
+    return f"Bad exit code {exitstatus}"
+
+
+def supervisord_exitstatus(returncode: int) -> int:
+    """supervisord's exit status for a Popen returncode: killed by a signal is -1.
+
+    supervisord's ``decode_wait_status`` maps every signal death to -1; we keep the
+    real signal in ``returncode`` and events, and show -1 where supervisord shows it.
+    """
+    return returncode if returncode >= 0 else -1
+
+
+def describe_returncode(returncode: int) -> str:
+    """``exit status 3`` or ``terminated by SIGKILL``, for log lines."""
+    if returncode >= 0:
+        return f"exit status {returncode}"
+    try:
+        name = signal.Signals(-returncode).name
+    except ValueError:
+        name = f"signal {-returncode}"
+    return f"terminated by {name}"
+
+
+# --------------------------------------------------------------------------- facts
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OperatorStart:
+    """An operator asked to start the process (``startProcess``)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AutoStart:
+    """The daemon has loaded the process: start it if ``autostart`` says so.
+
+    A no-op unless the process is STOPPED and was never started (supervisord's
+    ``state == STOPPED and not laststart`` in ``transition``).
+    """
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OperatorStop:
+    """An operator asked to stop the process (``stopProcess``)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SystemStop:
+    """The supervisor is shutting down and stops this process (its ``stop_all``).
+
+    Unlike ``OperatorStop``, BACKOFF goes to FATAL and a stopped process is a no-op.
+    """
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OperatorSignal:
+    """An operator asked to send ``signal`` to the process (``signalProcess``)."""
+
+    signal: signal.Signals
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Spawned:
+    """The child was created with process id ``pid``."""
+
+    pid: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SpawnFailed:
+    """The child could not be created; ``error`` becomes ``spawnerr``."""
+
+    error: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Exited:
+    """The child was reaped. ``returncode`` follows Popen: ``-N`` = killed by signal N."""
+
+    returncode: int
+
+
+class TimerKind(enum.Enum):
+    """The one timer each timed state owns."""
+
+    STARTSECS = "startsecs"  # STARTING -> RUNNING once the child stayed up
+    BACKOFF = "backoff"  # BACKOFF -> STARTING after the linear retry delay
+    STOPWAITSECS = "stopwaitsecs"  # STOPPING -> SIGKILL when the child ignores stopsignal
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TimerFired:
+    """The timer of ``kind`` that a ``StartTimer`` effect asked for has expired."""
+
+    kind: TimerKind
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SignalFailed:
+    """Sending a signal failed with something other than ESRCH (``error`` says what)."""
+
+    error: str
+
+
+Fact: TypeAlias = (
+    OperatorStart
+    | AutoStart
+    | OperatorStop
+    | SystemStop
+    | OperatorSignal
+    | Spawned
+    | SpawnFailed
+    | Exited
+    | TimerFired
+    | SignalFailed
+)
+
+# --------------------------------------------------------------------------- effects
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StateChange:
+    """One transition, with the facts an event about it needs.
+
+    ``pid`` is the process id at the moment of the change (the dead child's pid for
+    EXITED and STOPPED after an exit, 0 when there is no child); ``tries`` is the
+    backoff counter at that moment. ``returncode``, ``expected`` and ``run_duration``
+    are set on changes caused by an exit.
+    """
+
+    processname: str
+    groupname: str
+    from_state: ProcessState
+    to_state: ProcessState
+    at: Instant
+    pid: int = 0
+    tries: int = 0
+    expected: bool | None = None
+    returncode: int | None = None
+    run_duration: float | None = None
+    spawnerr: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Publish:
+    """Publish an event for ``change`` (see ``events.process_state_event``)."""
+
+    change: StateChange
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Spawn:
+    """Create the child for ``config``; answer with ``Spawned`` or ``SpawnFailed``."""
+
+    config: ProcessConfig = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SendSignal:
+    """Send ``signal`` to ``pid``, or to its whole process group when ``to_group``."""
+
+    pid: int
+    signal: signal.Signals
+    to_group: bool
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StartTimer:
+    """Start (or replace) the timer of ``kind``, due at monotonic ``deadline``."""
+
+    kind: TimerKind
+    deadline: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CancelTimer:
+    """Cancel the pending timer of ``kind``."""
+
+    kind: TimerKind
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Log:
+    """Write a line to the supervisor's own log."""
+
+    level: LogLevel
+    message: str
+
+
+Effect: TypeAlias = Publish | Spawn | SendSignal | StartTimer | CancelTimer | Log
+
+# --------------------------------------------------------------------------- record
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PendingTimer:
+    """The timer a record is waiting for (supervisord's ``delay``)."""
+
+    kind: TimerKind
+    deadline: float  # monotonic seconds
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ProcessRecord:
+    """Everything the machine knows about one process; replaced, never mutated.
+
+    Fields mirror supervisord's ``Subprocess`` attributes that matter for behaviour
+    or for ``getProcessInfo``:
+
+    - ``backoff``: failed starts in a row (the ``tries`` of STARTING/BACKOFF events).
+    - ``laststart`` / ``laststop``: when the last start was requested / the last run
+      ended; None means never (supervisord's 0).
+    - ``exitstatus``: supervisord's exit status (signal deaths are -1; None when the
+      last start has not exited, or exited too quickly); ``getProcessInfo`` shows it.
+    - ``returncode``: the Popen returncode of the last exit, kept even where
+      supervisord clears ``exitstatus`` (the metric ``last_exit_code`` uses it).
+    - ``expected``: whether that last exit code was in ``exitcodes``.
+    - ``timer``: the pending timer (supervisord's ``delay``), None when idle.
+    - ``administrative_stop`` / ``system_stop``: the last stop came from an operator
+      / from the supervisor itself (shutdown or giving up).
+    - ``killing``: a stop signal was sent and the exit is awaited.
+    """
+
+    config: ProcessConfig
+    state: ProcessState = ProcessState.STOPPED
+    pid: int = 0
+    backoff: int = 0
+    laststart: Instant | None = None
+    laststop: Instant | None = None
+    exitstatus: int | None = None
+    returncode: int | None = None
+    expected: bool | None = None
+    spawnerr: str | None = None
+    timer: PendingTimer | None = None
+    administrative_stop: bool = False
+    system_stop: bool = False
+    killing: bool = False
+
+    @property
+    def name(self) -> str:
+        """The process name (``process_name`` expanded)."""
+        return self.config.name
+
+    @property
+    def group(self) -> str:
+        """The name of the group the process belongs to."""
+        return self.config.group_name
+
+    @property
+    def statename(self) -> str:
+        """The state's name as supervisord spells it (``RUNNING``)."""
+        return self.state.name
+
+
+class IllegalTransition(Exception):
+    """A fact that is not legal in the process' current state.
+
+    The RPC layer maps it to supervisord's faults from ``state``: starting a process in
+    RUNNING_STATES is ALREADY_STARTED, in UNKNOWN is FAILED, in STOPPING is
+    ABNORMAL_TERMINATION; stopping or signalling a process that is not running is
+    NOT_RUNNING.
+    """
+
+    def __init__(self, process: str, state: ProcessState, fact: Fact) -> None:
+        self.process = process
+        self.state = state
+        self.fact = fact
+        super().__init__(f"{process}: {type(fact).__name__} is not legal in state {state.name}")
+
+
+# --------------------------------------------------------------------------- guards
+
+
+def exit_expected(config: ProcessConfig, returncode: int) -> bool:
+    """Whether an exit is expected: the code is in ``exitcodes``.
+
+    A signal death (negative returncode) is never expected: supervisord tests its -1
+    against exitcodes, which only hold 0..255.
+    """
+    return returncode >= 0 and returncode in config.exitcodes
+
+
+def exited_too_quickly(record: ProcessRecord, now: Instant) -> bool:
+    """An exit before ``startsecs`` passed since the start (a failed start).
+
+    With ``startsecs=0`` nothing is ever too quick. Divergence: supervisord treats an
+    exit at the very instant of the start as not too quick (its clock-rollback guard
+    ``now > laststart``); on a monotonic clock that guard is not needed.
+    """
+    assert record.laststart is not None  # STARTING always has a laststart
+    return now.monotonic - record.laststart.monotonic < record.config.startsecs
+
+
+def restarts_after_exit(config: ProcessConfig, expected: bool) -> bool:
+    """Whether ``autorestart`` restarts a process that exited from RUNNING."""
+    if config.autorestart is AutoRestart.TRUE:
+        return True
+    if config.autorestart is AutoRestart.UNEXPECTED:
+        return not expected
+    return False
+
+
+def gives_up(config: ProcessConfig, backoff: int) -> bool:
+    """BACKOFF -> FATAL once ``backoff > startretries``: after 1 + startretries failures."""
+    return backoff > config.startretries
+
+
+# --------------------------------------------------------------------------- handlers
+
+
+class _Step:
+    """Accumulates the record and the effects while one fact is handled."""
+
+    __slots__ = ("effects", "now", "record", "starts_allowed")
+
+    def __init__(self, record: ProcessRecord, now: Instant, starts_allowed: bool) -> None:
+        self.record = record
+        self.now = now
+        self.starts_allowed = starts_allowed
+        self.effects: list[Effect] = []
+
+    def update(self, **changes: object) -> None:
+        self.record = replace(self.record, **changes)  # type: ignore[arg-type]
+
+    def log(self, level: LogLevel, message: str) -> None:
+        self.effects.append(Log(level=level, message=message))
+
+    def change_state(
+        self,
+        to_state: ProcessState,
+        *,
+        expected: bool | None = None,
+        returncode: int | None = None,
+        run_duration: float | None = None,
+    ) -> None:
+        """Enter ``to_state`` and publish the change (pid/tries as they are now)."""
+        record = self.record
+        self.effects.append(
+            Publish(
+                change=StateChange(
+                    processname=record.name,
+                    groupname=record.group,
+                    from_state=record.state,
+                    to_state=to_state,
+                    at=self.now,
+                    pid=record.pid,
+                    tries=record.backoff,
+                    expected=expected,
+                    returncode=returncode,
+                    run_duration=run_duration,
+                    spawnerr=record.spawnerr,
+                )
+            )
+        )
+        self.update(state=to_state)
+
+    def start_timer(self, kind: TimerKind, deadline: float) -> None:
+        self.effects.append(StartTimer(kind=kind, deadline=deadline))
+        self.update(timer=PendingTimer(kind=kind, deadline=deadline))
+
+    def cancel_timer(self) -> None:
+        if self.record.timer is not None:
+            self.effects.append(CancelTimer(kind=self.record.timer.kind))
+            self.update(timer=None)
+
+    def run_duration(self) -> float | None:
+        laststart = self.record.laststart
+        return None if laststart is None else self.now.monotonic - laststart.monotonic
+
+
+Handler: TypeAlias = Callable[[_Step, Fact], None]
+
+
+def _start(s: _Step) -> None:
+    """supervisord's ``spawn()`` up to the fork: -> STARTING, then ask for a child."""
+    s.cancel_timer()
+    s.update(
+        killing=False,
+        spawnerr=None,
+        exitstatus=None,
+        system_stop=False,
+        administrative_stop=False,
+        laststart=s.now,
+    )
+    s.change_state(ProcessState.STARTING)
+    s.effects.append(Spawn(config=s.record.config))
+
+
+def _enter_backoff(
+    s: _Step,
+    spawnerr: str,
+    *,
+    expected: bool | None = None,
+    returncode: int | None = None,
+    run_duration: float | None = None,
+) -> None:
+    """-> BACKOFF with a linear delay, or straight on to FATAL when out of retries."""
+    s.cancel_timer()
+    backoff = s.record.backoff + 1
+    s.update(spawnerr=spawnerr, backoff=backoff)
+    s.change_state(
+        ProcessState.BACKOFF, expected=expected, returncode=returncode, run_duration=run_duration
+    )
+    s.update(pid=0)
+    if gives_up(s.record.config, backoff):
+        # supervisord gives up on its next poll; we do it in the same step.
+        _give_up(s)
+    else:
+        # supervisord: delay = now + backoff, i.e. 1 s, 2 s, 3 s ... between tries.
+        s.start_timer(TimerKind.BACKOFF, s.now.monotonic + backoff)
+
+
+def _give_up(s: _Step) -> None:
+    """BACKOFF -> FATAL (supervisord's ``give_up``): the retry budget is spent."""
+    s.cancel_timer()
+    s.update(backoff=0, system_stop=True)
+    s.change_state(ProcessState.FATAL)
+    s.log(LogLevel.INFO, f"gave up: {s.record.name} entered FATAL state, too many start retries")
+
+
+def _enter_running(s: _Step) -> None:
+    """STARTING -> RUNNING: the start succeeded, so the backoff counter resets."""
+    s.cancel_timer()
+    s.update(backoff=0)
+    s.change_state(ProcessState.RUNNING)
+    s.log(
+        LogLevel.INFO,
+        f"success: {s.record.name} entered RUNNING state, process has stayed up for "
+        f"> than {s.record.config.startsecs} seconds (startsecs)",
+    )
+
+
+def _kill(s: _Step, sig: signal.Signals, *, as_group: bool) -> None:
+    """supervisord's ``kill()`` for a live child: -> STOPPING, signal, arm stopwaitsecs."""
+    s.cancel_timer()
+    s.update(killing=True)
+    if s.record.state is not ProcessState.STOPPING:
+        s.change_state(ProcessState.STOPPING)
+    record = s.record
+    s.effects.append(SendSignal(pid=record.pid, signal=sig, to_group=as_group))
+    s.start_timer(TimerKind.STOPWAITSECS, s.now.monotonic + record.config.stopwaitsecs)
+
+
+def _stop_child(s: _Step) -> None:
+    """stop() of a STARTING/RUNNING child: send ``stopsignal`` (to the group if asked)."""
+    _require_pid(s, OperatorStop())
+    s.update(administrative_stop=True)
+    _kill(s, s.record.config.stopsignal, as_group=s.record.config.stopasgroup)
+
+
+def _require_pid(s: _Step, fact: Fact) -> None:
+    # STARTING before Spawned has no child yet; the runtime protocol (rule 2) makes this
+    # unreachable, and signalling pid 0 would hit our own process group.
+    if s.record.pid <= 0:
+        raise IllegalTransition(s.record.name, s.record.state, fact)
+
+
+def _on_start(s: _Step, fact: Fact) -> None:
+    _start(s)
+
+
+def _on_autostart(s: _Step, fact: Fact) -> None:
+    if s.record.laststart is None and s.record.config.autostart and s.starts_allowed:
+        _start(s)
+
+
+def _on_ignored(s: _Step, fact: Fact) -> None:
+    """Legal and without effect (e.g. AutoStart of a process that already ran)."""
+
+
+def _on_spawned(s: _Step, fact: Fact) -> None:
+    assert isinstance(fact, Spawned)
+    if s.record.pid:
+        raise IllegalTransition(s.record.name, s.record.state, fact)
+    s.update(pid=fact.pid, spawnerr=None)
+    s.log(LogLevel.INFO, f"spawned: '{s.record.name}' with pid {fact.pid}")
+    config = s.record.config
+    if config.startsecs <= 0:
+        # startsecs=0: RUNNING at once; such a process never counts as a failed start.
+        _enter_running(s)
+    else:
+        assert s.record.laststart is not None
+        s.start_timer(TimerKind.STARTSECS, s.record.laststart.monotonic + config.startsecs)
+
+
+def _on_spawn_failed(s: _Step, fact: Fact) -> None:
+    assert isinstance(fact, SpawnFailed)
+    if s.record.pid:
+        raise IllegalTransition(s.record.name, s.record.state, fact)
+    s.log(LogLevel.INFO, f"spawnerr: {fact.error}")
+    _enter_backoff(s, fact.error)
+
+
+def _on_startsecs_timer(s: _Step, fact: Fact) -> None:
+    _enter_running(s)
+
+
+def _on_backoff_timer(s: _Step, fact: Fact) -> None:
+    # BACKOFF -> STARTING whatever autorestart says: autorestart governs exits from
+    # RUNNING, not failed starts (supervisord's transition()).
+    if s.starts_allowed:
+        _start(s)
+    else:
+        s.update(timer=None)
+
+
+def _on_stopwait_timer(s: _Step, fact: Fact) -> None:
+    # The child ignored stopsignal for stopwaitsecs: SIGKILL (to the group with
+    # killasgroup) and re-arm. A child that survives SIGKILL (uninterruptible sleep)
+    # stays STOPPING and gets SIGKILL again every stopwaitsecs, as in supervisord.
+    record = s.record
+    s.log(LogLevel.WARN, f"killing '{record.name}' ({record.pid}) with SIGKILL")
+    _kill(s, signal.SIGKILL, as_group=record.config.killasgroup)
+
+
+def _on_stop(s: _Step, fact: Fact) -> None:
+    _stop_child(s)
+
+
+def _on_stop_backoff(s: _Step, fact: Fact) -> None:
+    # BACKOFF -> STOPPED so a stop is not blocked behind many retries. supervisord
+    # quirk: the backoff counter is kept, so the next start reports those tries.
+    s.cancel_timer()
+    s.update(administrative_stop=True)
+    s.change_state(ProcessState.STOPPED)
+
+
+def _on_system_stop_backoff(s: _Step, fact: Fact) -> None:
+    _give_up(s)
+
+
+def _on_signal(s: _Step, fact: Fact) -> None:
+    assert isinstance(fact, OperatorSignal)
+    _require_pid(s, fact)
+    # signal() never targets the process group, unlike stop (supervisord).
+    s.effects.append(SendSignal(pid=s.record.pid, signal=fact.signal, to_group=False))
+
+
+def _on_signal_failed(s: _Step, fact: Fact) -> None:
+    assert isinstance(fact, SignalFailed)
+    s.log(LogLevel.CRITICAL, f"unknown problem signalling {s.record.name} ({s.record.pid})")
+    s.cancel_timer()
+    s.update(killing=False)
+    s.change_state(ProcessState.UNKNOWN)
+
+
+def _on_exit_starting(s: _Step, fact: Fact) -> None:
+    assert isinstance(fact, Exited)
+    if exited_too_quickly(s.record, s.now):
+        # A failed start: STARTING -> BACKOFF. supervisord clears exitstatus here.
+        expected = exit_expected(s.record.config, fact.returncode)
+        duration = s.run_duration()
+        s.log(
+            LogLevel.WARN,
+            f"exited: {s.record.name} ({describe_returncode(fact.returncode)}; not expected)",
+        )
+        s.update(exitstatus=None, returncode=fact.returncode, expected=expected, laststop=s.now)
+        _enter_backoff(
+            s,
+            SPAWNERR_TOO_QUICKLY,
+            expected=expected,
+            returncode=fact.returncode,
+            run_duration=duration,
+        )
+        return
+    # startsecs has passed but its timer has not been delivered yet: supervisord
+    # performs STARTING -> RUNNING first, then handles the exit from RUNNING.
+    _enter_running(s)
+    _on_exit_running(s, fact)
+
+
+def _on_exit_running(s: _Step, fact: Fact) -> None:
+    assert isinstance(fact, Exited)
+    config = s.record.config
+    expected = exit_expected(config, fact.returncode)
+    exitstatus = supervisord_exitstatus(fact.returncode)
+    duration = s.run_duration()
+    s.cancel_timer()
+    s.update(backoff=0, exitstatus=exitstatus, returncode=fact.returncode, expected=expected)
+    if expected:
+        s.log(
+            LogLevel.INFO,
+            f"exited: {s.record.name} ({describe_returncode(fact.returncode)}; expected)",
+        )
+    else:
+        s.update(spawnerr=spawnerr_bad_exit_code(exitstatus))
+        s.log(
+            LogLevel.WARN,
+            f"exited: {s.record.name} ({describe_returncode(fact.returncode)}; not expected)",
+        )
+    s.change_state(
+        ProcessState.EXITED,
+        expected=expected,
+        returncode=fact.returncode,
+        run_duration=duration,
+    )
+    s.update(pid=0, laststop=s.now)
+    # supervisord restarts from EXITED on its next poll; we do it in the same step.
+    if s.starts_allowed and restarts_after_exit(config, expected):
+        _start(s)
+
+
+def _on_exit_stopping(s: _Step, fact: Fact) -> None:
+    assert isinstance(fact, Exited)
+    expected = exit_expected(s.record.config, fact.returncode)
+    duration = s.run_duration()
+    s.cancel_timer()
+    s.update(
+        killing=False,
+        exitstatus=supervisord_exitstatus(fact.returncode),
+        returncode=fact.returncode,
+        expected=expected,
+    )
+    level = LogLevel.INFO if expected else LogLevel.WARN
+    s.log(level, f"stopped: {s.record.name} ({describe_returncode(fact.returncode)})")
+    s.change_state(
+        ProcessState.STOPPED,
+        expected=expected,
+        returncode=fact.returncode,
+        run_duration=duration,
+    )
+    s.update(pid=0, laststop=s.now)
+
+
+def _on_exit_unknown(s: _Step, fact: Fact) -> None:
+    # Divergence: supervisord's finish() fails an assertion here. The child is gone, so
+    # we leave UNKNOWN: STOPPED if an operator was stopping it, else like an exit from
+    # RUNNING (without an automatic restart: we lost track of it once already).
+    assert isinstance(fact, Exited)
+    if s.record.administrative_stop:
+        _on_exit_stopping(s, fact)
+        return
+    expected = exit_expected(s.record.config, fact.returncode)
+    duration = s.run_duration()
+    s.update(
+        exitstatus=supervisord_exitstatus(fact.returncode),
+        returncode=fact.returncode,
+        expected=expected,
+    )
+    s.change_state(
+        ProcessState.EXITED, expected=expected, returncode=fact.returncode, run_duration=duration
+    )
+    s.update(pid=0, laststop=s.now)
+
+
+# --------------------------------------------------------------------------- the table
+
+_S = ProcessState
+
+# (state, fact type) -> handler. A pair that is missing here is illegal. TimerFired is
+# dispatched per timer kind (see _TIMER_HANDLERS) after the staleness check in step().
+TRANSITIONS: dict[tuple[ProcessState, type[Fact]], Handler] = {
+    # starting
+    (_S.STOPPED, OperatorStart): _on_start,
+    (_S.EXITED, OperatorStart): _on_start,
+    (_S.FATAL, OperatorStart): _on_start,
+    (_S.STOPPED, AutoStart): _on_autostart,
+    (_S.STARTING, Spawned): _on_spawned,
+    (_S.STARTING, SpawnFailed): _on_spawn_failed,
+    (_S.STARTING, Exited): _on_exit_starting,
+    # running
+    (_S.RUNNING, Exited): _on_exit_running,
+    # stopping
+    (_S.STARTING, OperatorStop): _on_stop,
+    (_S.RUNNING, OperatorStop): _on_stop,
+    (_S.BACKOFF, OperatorStop): _on_stop_backoff,
+    (_S.STARTING, SystemStop): _on_stop,
+    (_S.RUNNING, SystemStop): _on_stop,
+    (_S.BACKOFF, SystemStop): _on_system_stop_backoff,
+    (_S.STOPPING, Exited): _on_exit_stopping,
+    # signals
+    (_S.STARTING, OperatorSignal): _on_signal,
+    (_S.RUNNING, OperatorSignal): _on_signal,
+    (_S.STOPPING, OperatorSignal): _on_signal,
+    (_S.STARTING, SignalFailed): _on_signal_failed,
+    (_S.RUNNING, SignalFailed): _on_signal_failed,
+    (_S.STOPPING, SignalFailed): _on_signal_failed,
+    # lost track
+    (_S.UNKNOWN, Exited): _on_exit_unknown,
+}
+
+# AutoStart and SystemStop are broadcast by the daemon to every process; where they
+# mean nothing they are no-ops rather than errors (supervisord skips such processes).
+for _state in ProcessState:
+    TRANSITIONS.setdefault((_state, AutoStart), _on_ignored)
+    TRANSITIONS.setdefault((_state, SystemStop), _on_ignored)
+del _state
+
+# Which timer each state owns, and what its expiry does.
+_TIMER_HANDLERS: dict[tuple[ProcessState, TimerKind], Handler] = {
+    (_S.STARTING, TimerKind.STARTSECS): _on_startsecs_timer,
+    (_S.BACKOFF, TimerKind.BACKOFF): _on_backoff_timer,
+    (_S.STOPPING, TimerKind.STOPWAITSECS): _on_stopwait_timer,
+}
+
+
+def step(
+    record: ProcessRecord, fact: Fact, now: Instant, *, starts_allowed: bool = True
+) -> tuple[ProcessRecord, tuple[Effect, ...]]:
+    """Apply one fact to a process record.
+
+    Args:
+        record: the process as it is; its ``config`` is the policy (exitcodes,
+            autorestart, startsecs, startretries, stopsignal, stopwaitsecs, ...).
+        fact: what happened.
+        now: when it happened (monotonic for deadlines, wall for reporting).
+        starts_allowed: False while the supervisor shuts down: autostart,
+            autorestart and BACKOFF retries are then suppressed.
+
+    Returns:
+        The new record and the effects to carry out, in order.
+
+    Raises:
+        IllegalTransition: ``fact`` is not legal in ``record.state``.
+    """
+    s = _Step(record, now, starts_allowed)
+    if isinstance(fact, TimerFired):
+        pending = record.timer
+        if pending is None or pending.kind is not fact.kind:
+            # A timer we no longer hold (cancelled, or replaced): not an error.
+            return record, ()
+        s.update(timer=None)
+        timer_handler = _TIMER_HANDLERS.get((record.state, fact.kind))
+        if timer_handler is None:
+            raise IllegalTransition(record.name, record.state, fact)
+        timer_handler(s, fact)
+        return s.record, tuple(s.effects)
+    handler = TRANSITIONS.get((record.state, type(fact)))
+    if handler is None:
+        raise IllegalTransition(record.name, record.state, fact)
+    handler(s, fact)
+    return s.record, tuple(s.effects)
