@@ -1,0 +1,4 @@
+"""Benchmarks that run the real supervisord and our superd side by side.
+
+Entry point: ``python bench/run.py [--quick]`` (see ``bench/README.md``).
+"""
