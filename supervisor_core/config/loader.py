@@ -254,12 +254,14 @@ def _read_includes(
     patterns = reader.text("files", names)
     if patterns is None:
         return []
+    # Read before any included file: a nested [include] would overwrite this key.
+    files_origin = reader.origin_of("files")
     included: list[str] = []
     for pattern in patterns.split():
         full = os.path.join(here, pattern)
         matches = sorted(source.glob(full))
         if not matches:
-            collector.warn(reader.origin_of("files"), "include", f"no file matches {full!r}")
+            collector.warn(files_origin, "include", f"no file matches {full!r}")
             continue
         for filename in matches:
             try:
@@ -267,9 +269,7 @@ def _read_includes(
             except OSError as error:
                 # RawConfigParser.read() skips unreadable files silently; we at least say so.
                 reason = error.strerror or str(error)
-                collector.warn(
-                    reader.origin_of("files"), "include", f"cannot read {filename!r}: {reason}"
-                )
+                collector.warn(files_origin, "include", f"cannot read {filename!r}: {reason}")
                 continue
             headers_before = len(document.sections["include"].files)
             read_ini(text, filename, into=document)
