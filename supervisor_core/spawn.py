@@ -371,6 +371,10 @@ class ChildHandle(Protocol):
         """
         ...
 
+    async def wait_stdin_drained(self) -> None:
+        """Wait until everything queued by ``write_stdin`` is in the pipe (or stdin closed)."""
+        ...
+
     def close_stdin(self) -> None:
         """Close our end of the child's stdin (pending data is dropped)."""
         ...
@@ -412,6 +416,7 @@ class PopenChild:
         self._stdin_fd = stdin_fd
         self._stdin_buffer = bytearray()
         self._stdin_writing = False
+        self._drained: list[asyncio.Future[None]] = []
         self._output: tuple[int | None, int | None] | None = (stdout_fd, stderr_fd)
         self._status: ExitStatus | None = None
         self._callbacks: list[Callable[[ExitStatus], None]] = []
@@ -534,6 +539,22 @@ class PopenChild:
         elif not want_writer and self._stdin_writing:
             self._loop.remove_writer(fd)
         self._stdin_writing = want_writer
+        if not want_writer:
+            self._wake_drained()
+
+    def _wake_drained(self) -> None:
+        for waiter in self._drained:
+            if not waiter.done():
+                waiter.set_result(None)
+        self._drained.clear()
+
+    async def wait_stdin_drained(self) -> None:
+        """Wait until everything queued by ``write_stdin`` is in the pipe (or stdin closed)."""
+        if not self._stdin_buffer or self._stdin_fd is None:
+            return
+        waiter: asyncio.Future[None] = self._loop.create_future()
+        self._drained.append(waiter)
+        await waiter
 
     def _on_stdin_writable(self) -> None:
         # The caller of write_stdin is long gone: a broken pipe here just closes stdin.
@@ -554,6 +575,7 @@ class PopenChild:
                 self._loop.remove_writer(fd)
                 self._stdin_writing = False
             os.close(fd)
+        self._wake_drained()
 
     def close(self) -> None:
         """Release our fds (pidfd, stdin, untaken output). Does not signal the child."""
