@@ -236,10 +236,11 @@ class Controller:
         self._help(action)
 
     def _check_encoding(self) -> None:
-        encoding = getattr(self.stdout, "encoding", None) or ""
-        if not encoding.lower().startswith("utf"):
+        # Streams without an encoding (e.g. StringIO) get no warning, as in supervisorctl.
+        encoding = getattr(self.stdout, "encoding", None)
+        if encoding and not encoding.lower().startswith("utf"):
             self.output(
-                f"Warning: sys.stdout.encoding is set to {encoding or None}, so Unicode "
+                f"Warning: sys.stdout.encoding is set to {encoding}, so Unicode "
                 "output may fail. Check your LANG and PYTHONIOENCODING environment "
                 "settings."
             )
