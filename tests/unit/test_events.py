@@ -1,0 +1,404 @@
+"""Event types, their registry of families, and golden tests of every encoder."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import FrozenInstanceError, dataclass
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from supervisor_core.clock import Instant
+from supervisor_core.events import (
+    PROCESS_STATE_EVENT_TYPES,
+    Event,
+    EventBufferOverflow,
+    EventData,
+    ProcessCommunicationStderr,
+    ProcessCommunicationStdout,
+    ProcessGroupAdded,
+    ProcessGroupRemoved,
+    ProcessLogStderr,
+    ProcessLogStdout,
+    ProcessStateBackoff,
+    ProcessStateExited,
+    ProcessStateFatal,
+    ProcessStateRunning,
+    ProcessStateStarting,
+    ProcessStateStopped,
+    ProcessStateStopping,
+    ProcessStateUnknown,
+    RemoteCommunication,
+    SupervisorStateChangeRunning,
+    SupervisorStateChangeStopping,
+    Tick5,
+    Tick60,
+    Tick3600,
+    UnknownEventType,
+    event_type,
+    event_type_names,
+    families_of,
+    is_abstract,
+    is_subtype,
+    listener_envelope,
+    listener_payload,
+    process_state_event,
+    register_event_type,
+    tick_when,
+    to_json_dict,
+)
+from supervisor_core.states import ProcessState, StateChange
+
+S = ProcessState
+
+SUPERVISORD_TYPES = {
+    "EVENT", "PROCESS_STATE", "PROCESS_STATE_STOPPED", "PROCESS_STATE_EXITED",
+    "PROCESS_STATE_STARTING", "PROCESS_STATE_STOPPING", "PROCESS_STATE_BACKOFF",
+    "PROCESS_STATE_FATAL", "PROCESS_STATE_RUNNING", "PROCESS_STATE_UNKNOWN",
+    "PROCESS_COMMUNICATION", "PROCESS_COMMUNICATION_STDOUT", "PROCESS_COMMUNICATION_STDERR",
+    "PROCESS_LOG", "PROCESS_LOG_STDOUT", "PROCESS_LOG_STDERR", "REMOTE_COMMUNICATION",
+    "SUPERVISOR_STATE_CHANGE", "SUPERVISOR_STATE_CHANGE_RUNNING",
+    "SUPERVISOR_STATE_CHANGE_STOPPING", "TICK", "TICK_5", "TICK_60", "TICK_3600",
+    "PROCESS_GROUP", "PROCESS_GROUP_ADDED", "PROCESS_GROUP_REMOVED",
+}  # fmt: skip
+
+ABSTRACT = {
+    "EVENT", "PROCESS_STATE", "PROCESS_COMMUNICATION", "PROCESS_LOG",
+    "SUPERVISOR_STATE_CHANGE", "TICK", "PROCESS_GROUP",
+}  # fmt: skip
+
+
+def state_kw(**extra: Any) -> dict[str, Any]:
+    return {"processname": "cat", "groupname": "pets", **extra}
+
+
+# (data, exact supervisord 4.3 payload)
+GOLDEN: list[tuple[EventData, str]] = [
+    (
+        ProcessStateStarting(**state_kw(from_state=S.STOPPED, tries=0)),
+        "processname:cat groupname:pets from_state:STOPPED tries:0",
+    ),
+    (
+        ProcessStateStarting(**state_kw(from_state=S.BACKOFF, tries=2, pid=0)),
+        "processname:cat groupname:pets from_state:BACKOFF tries:2",
+    ),
+    (
+        ProcessStateBackoff(**state_kw(from_state=S.STARTING, tries=1, pid=12)),
+        "processname:cat groupname:pets from_state:STARTING tries:1",
+    ),
+    (
+        ProcessStateRunning(**state_kw(from_state=S.STARTING, pid=123, tries=0)),
+        "processname:cat groupname:pets from_state:STARTING pid:123",
+    ),
+    (
+        ProcessStateStopping(**state_kw(from_state=S.RUNNING, pid=123)),
+        "processname:cat groupname:pets from_state:RUNNING pid:123",
+    ),
+    (
+        ProcessStateStopped(**state_kw(from_state=S.STOPPING, pid=123, returncode=-15)),
+        "processname:cat groupname:pets from_state:STOPPING pid:123",
+    ),
+    (
+        ProcessStateStopped(**state_kw(from_state=S.BACKOFF, pid=0)),
+        "processname:cat groupname:pets from_state:BACKOFF pid:0",
+    ),
+    (
+        ProcessStateExited(**state_kw(from_state=S.RUNNING, pid=123, expected=True)),
+        "processname:cat groupname:pets from_state:RUNNING expected:1 pid:123",
+    ),
+    (
+        ProcessStateExited(**state_kw(from_state=S.RUNNING, pid=9, expected=False)),
+        "processname:cat groupname:pets from_state:RUNNING expected:0 pid:9",
+    ),
+    (
+        ProcessStateFatal(**state_kw(from_state=S.BACKOFF, tries=4)),
+        "processname:cat groupname:pets from_state:BACKOFF",
+    ),
+    (
+        ProcessStateUnknown(**state_kw(from_state=S.STOPPING, pid=5)),
+        "processname:cat groupname:pets from_state:STOPPING",
+    ),
+    (
+        ProcessLogStdout(**state_kw(pid=123, data=b"hello\nworld\n")),
+        "processname:cat groupname:pets pid:123 channel:stdout\nhello\nworld\n",
+    ),
+    (
+        ProcessLogStderr(**state_kw(pid=123, data="héllo".encode())),
+        "processname:cat groupname:pets pid:123 channel:stderr\nhéllo",
+    ),
+    (
+        ProcessLogStdout(**state_kw(pid=1, data=b"\xff\xfe")),
+        "processname:cat groupname:pets pid:1 channel:stdout\nUndecodable: b'\\xff\\xfe'",
+    ),
+    (
+        ProcessCommunicationStdout(**state_kw(pid=7, data=b"<x/>")),
+        "processname:cat groupname:pets pid:7\n<x/>",
+    ),
+    (
+        ProcessCommunicationStderr(**state_kw(pid=7, data=b"")),
+        "processname:cat groupname:pets pid:7\n",
+    ),
+    (RemoteCommunication(type="deploy", data="v1.2\nok"), "type:deploy\nv1.2\nok"),
+    (SupervisorStateChangeRunning(), ""),
+    (SupervisorStateChangeStopping(), ""),
+    (Tick5(when=1700000000), "when:1700000000"),
+    (Tick60(when=1699999980), "when:1699999980"),
+    (Tick3600(when=1699999200), "when:1699999200"),
+    (ProcessGroupAdded(groupname="pets"), "groupname:pets\n"),
+    (ProcessGroupRemoved(groupname="pets"), "groupname:pets\n"),
+    (
+        EventBufferOverflow(groupname="listeners", event_type="TICK_5", serial=3),
+        "groupname:listeners event_type:TICK_5",
+    ),
+]
+
+
+@pytest.mark.parametrize(("data", "payload"), GOLDEN, ids=lambda v: getattr(v, "event_name", ""))
+def test_listener_payload_golden(data: EventData, payload: str) -> None:
+    """listener_payload renders each event type exactly as supervisord does."""
+    assert listener_payload(data) == payload
+    stamped = Event(serial=1, wall_time=0.0, monotonic_time=0.0, data=data)
+    assert listener_payload(stamped) == payload
+
+
+def test_every_concrete_type_has_a_golden_payload() -> None:
+    """No registered concrete type of this module lacks a golden payload test."""
+    covered = {data.event_name for data, _ in GOLDEN}
+    mine = {n for n in event_type_names(include_abstract=False) if not n.startswith("TEST_")}
+    assert mine <= covered
+
+
+def _supervisord_payload(data: EventData) -> str:
+    """The payload the real supervisord 4.3 classes render for the same facts."""
+    sup_events = pytest.importorskip("supervisor.events")
+    process = SimpleNamespace(
+        config=SimpleNamespace(name=getattr(data, "processname", "")),
+        group=SimpleNamespace(config=SimpleNamespace(name=getattr(data, "groupname", ""))),
+        pid=getattr(data, "pid", 0),
+        backoff=getattr(data, "tries", 0),
+    )
+    cls = getattr(sup_events.EventTypes, data.event_name)
+    if data.event_name.startswith("PROCESS_STATE_"):
+        expected = getattr(data, "expected", None)
+        event = cls(process, data.from_state, bool(expected))  # type: ignore[attr-defined]
+    elif data.event_name.startswith(("PROCESS_LOG_", "PROCESS_COMMUNICATION_")):
+        event = cls(process, process.pid, data.data)  # type: ignore[attr-defined]
+    elif isinstance(data, RemoteCommunication):
+        event = cls(data.type, data.data)
+    elif data.event_name.startswith("TICK_"):
+        event = cls(data.when, None)  # type: ignore[attr-defined]
+    elif data.event_name.startswith("PROCESS_GROUP_"):
+        event = cls(data.groupname)  # type: ignore[attr-defined]
+    else:
+        event = cls()
+    return str(event.payload())
+
+
+@pytest.mark.parametrize(
+    "data",
+    [d for d, _ in GOLDEN if d.event_name != "EVENT_BUFFER_OVERFLOW"],
+    ids=lambda d: d.event_name,
+)
+def test_payload_matches_real_supervisord(data: EventData) -> None:
+    """Byte for byte the payload of the installed supervisord for the same event."""
+    assert listener_payload(data) == _supervisord_payload(data)
+
+
+def test_listener_envelope_golden() -> None:
+    """The envelope header is protocol 3.0 and len counts payload characters."""
+    data = ProcessStateExited(**state_kw(from_state=S.RUNNING, pid=123, expected=True))
+    event = Event(serial=42, wall_time=1.0, monotonic_time=2.0, data=data)
+    envelope = listener_envelope(event, server="supervisor", pool="listener", pool_serial=7)
+    payload = "processname:cat groupname:pets from_state:RUNNING expected:1 pid:123"
+    assert envelope == (
+        "ver:3.0 server:supervisor serial:42 pool:listener poolserial:7 "
+        f"eventname:PROCESS_STATE_EXITED len:{len(payload)}\n{payload}"
+    )
+    accented = Event(
+        serial=0, wall_time=0, monotonic_time=0, data=RemoteCommunication(type="t", data="é")
+    )
+    header = listener_envelope(accented, server="s", pool="p", pool_serial=0).split("\n")[0]
+    assert header.endswith(" len:8")  # "type:t\né": 8 characters, 9 bytes in UTF-8
+
+
+def test_tick_when_is_supervisords_timeslice() -> None:
+    """TICK's when is the start of the period containing the wall time."""
+    assert tick_when(5, 1700000003.9) == 1700000000
+    assert tick_when(60, 1700000003.9) == 1699999980
+    assert tick_when(3600, 1700000003.9) == 1699999200
+
+
+def test_registry_has_every_supervisord_type_with_its_families() -> None:
+    """Every supervisord 4.3 event type name exists and abstract families are marked."""
+    names = set(event_type_names())
+    assert names >= SUPERVISORD_TYPES
+    assert {n for n in names if is_abstract(n)} >= ABSTRACT
+    assert not any(is_abstract(n) for n in SUPERVISORD_TYPES - ABSTRACT)
+    assert set(event_type_names(include_abstract=False)) & ABSTRACT == set()
+
+
+@pytest.mark.parametrize(
+    ("name", "family", "expected"),
+    [
+        ("PROCESS_STATE_RUNNING", "PROCESS_STATE", True),
+        ("PROCESS_STATE_RUNNING", "EVENT", True),
+        ("PROCESS_STATE_RUNNING", "PROCESS_STATE_RUNNING", True),
+        ("PROCESS_STATE_RUNNING", "PROCESS_STATE_EXITED", False),
+        ("PROCESS_LOG_STDERR", "PROCESS_LOG", True),
+        ("PROCESS_LOG_STDERR", "PROCESS_COMMUNICATION", False),
+        ("PROCESS_COMMUNICATION_STDOUT", "PROCESS_COMMUNICATION", True),
+        ("TICK_60", "TICK", True),
+        ("TICK_60", "PROCESS_STATE", False),
+        ("SUPERVISOR_STATE_CHANGE_STOPPING", "SUPERVISOR_STATE_CHANGE", True),
+        ("PROCESS_GROUP_REMOVED", "PROCESS_GROUP", True),
+        ("REMOTE_COMMUNICATION", "EVENT", True),
+        ("EVENT_BUFFER_OVERFLOW", "EVENT", True),
+        ("EVENT_BUFFER_OVERFLOW", "PROCESS_STATE", False),
+    ],
+)
+def test_is_subtype(name: str, family: str, expected: bool) -> None:
+    """Subscribing to a family receives exactly its members, as supervisord's isinstance."""
+    assert is_subtype(name, family) is expected
+
+
+def test_families_of_lists_ancestors_most_specific_first() -> None:
+    """families_of walks the registered hierarchy, skipping unnamed intermediate classes."""
+    assert families_of("PROCESS_LOG_STDOUT") == ("PROCESS_LOG_STDOUT", "PROCESS_LOG", "EVENT")
+    assert families_of("EVENT") == ("EVENT",)
+
+
+def test_unknown_names_are_rejected_with_the_name() -> None:
+    """An unknown type name raises UnknownEventType (a ValueError) that names it."""
+    with pytest.raises(UnknownEventType, match="PROCESS_STAT"):
+        is_subtype("PROCESS_STAT", "EVENT")
+    with pytest.raises(ValueError, match="NOPE"):
+        event_type("NOPE")
+
+
+@register_event_type("TEST_FAMILY", abstract=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _TestFamily(EventData):
+    groupname: str
+
+
+@register_event_type("TEST_STORM_BEGIN")
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _TestStormBegin(_TestFamily):
+    restarts: int
+
+
+def test_new_types_register_by_name_into_families() -> None:
+    """A later module registers its own type and family; subscriptions see them."""
+    assert event_type("TEST_STORM_BEGIN") is _TestStormBegin
+    assert is_subtype("TEST_STORM_BEGIN", "TEST_FAMILY")
+    assert is_subtype("TEST_STORM_BEGIN", "EVENT")
+    assert not is_subtype("TEST_STORM_BEGIN", "PROCESS_STATE")
+    data = _TestStormBegin(groupname="web", restarts=40)
+    assert listener_payload(data) == "groupname:web restarts:40"
+
+
+def test_registration_rejects_duplicates_bad_names_and_non_events() -> None:
+    """Names are unique, UPPER_SNAKE_CASE, and only EventData subclasses register."""
+    with pytest.raises(ValueError, match="already registered"):
+        register_event_type("TICK_5")(_TestStormBegin)
+    with pytest.raises(ValueError, match="UPPER_SNAKE_CASE"):
+        register_event_type("tick-5")
+    with pytest.raises(TypeError, match="not an EventData"):
+        register_event_type("TEST_NOT_AN_EVENT")(int)  # type: ignore[type-var]
+
+
+def test_event_data_is_frozen_and_slotted() -> None:
+    """Event data cannot be mutated or grow attributes: it is a snapshot."""
+    data = ProcessStateRunning(**state_kw(from_state=S.STARTING, pid=1))
+    with pytest.raises(FrozenInstanceError):
+        data.pid = 2  # type: ignore[misc]
+    assert not hasattr(data, "__dict__")
+
+
+@pytest.mark.parametrize("to_state", list(ProcessState), ids=lambda s: s.name)
+def test_process_state_event_from_state_change(to_state: ProcessState) -> None:
+    """Each StateChange maps to the event type of its target state with every fact kept."""
+    change = StateChange(
+        processname="cat",
+        groupname="pets",
+        from_state=S.RUNNING,
+        to_state=to_state,
+        at=Instant(5.0, 6.0),
+        pid=44,
+        tries=2,
+        expected=False,
+        returncode=-9,
+        run_duration=1.5,
+        spawnerr="Bad exit code -1",
+    )
+    data = process_state_event(change)
+    assert type(data) is PROCESS_STATE_EVENT_TYPES[to_state]
+    assert data.to_state is to_state
+    assert data.event_name == f"PROCESS_STATE_{to_state.name}"
+    assert (data.pid, data.tries, data.returncode, data.signal) == (44, 2, -9, 9)
+    assert (data.run_duration, data.spawnerr, data.expected) == (1.5, "Bad exit code -1", False)
+
+
+def test_to_json_dict_process_state_golden() -> None:
+    """The JSON form is flat, names states and signals, and round-trips through json."""
+    data = ProcessStateExited(
+        **state_kw(from_state=S.RUNNING, pid=123, expected=False, returncode=-9, run_duration=2.5)
+    )
+    event = Event(serial=3, wall_time=1700000000.25, monotonic_time=88.5, data=data)
+    assert to_json_dict(event) == {
+        "serial": 3,
+        "type": "PROCESS_STATE_EXITED",
+        "wall_time": 1700000000.25,
+        "monotonic_time": 88.5,
+        "processname": "cat",
+        "groupname": "pets",
+        "from_state": "RUNNING",
+        "pid": 123,
+        "tries": 0,
+        "expected": False,
+        "returncode": -9,
+        "run_duration": 2.5,
+        "spawnerr": None,
+        "to_state": "EXITED",
+        "signal": 9,
+        "signal_name": "SIGKILL",
+    }
+    assert json.loads(json.dumps(to_json_dict(event))) == to_json_dict(event)
+
+
+def test_to_json_dict_other_types_golden() -> None:
+    """Non-state events carry their fields; bytes become text with bad bytes replaced."""
+    log = Event(
+        serial=0,
+        wall_time=1.0,
+        monotonic_time=2.0,
+        data=ProcessLogStderr(**state_kw(pid=5, data=b"ok\xff")),
+    )
+    assert to_json_dict(log) == {
+        "serial": 0,
+        "type": "PROCESS_LOG_STDERR",
+        "wall_time": 1.0,
+        "monotonic_time": 2.0,
+        "processname": "cat",
+        "groupname": "pets",
+        "pid": 5,
+        "data": "ok\ufffd",
+    }
+    tick = Event(serial=1, wall_time=1.0, monotonic_time=2.0, data=Tick5(when=1700000000))
+    assert to_json_dict(tick) == {
+        "serial": 1,
+        "type": "TICK_5",
+        "wall_time": 1.0,
+        "monotonic_time": 2.0,
+        "when": 1700000000,
+    }
+    running = ProcessStateRunning(**state_kw(from_state=S.STARTING, pid=5))
+    encoded = to_json_dict(Event(serial=2, wall_time=0, monotonic_time=0, data=running))
+    assert (encoded["signal"], "signal_name" in encoded) == (None, False)
+
+
+def test_event_name_property() -> None:
+    """A stamped event reports its data's type name."""
+    event = Event(serial=0, wall_time=0, monotonic_time=0, data=Tick60(when=60))
+    assert event.name == "TICK_60"
