@@ -98,6 +98,7 @@ class FakeControl:
         self.reload_result: control.ReloadResult | Exception = control.ReloadResult()
         self.log_cleared = 0
         self._changed = asyncio.Event()
+        self.start_requested = asyncio.Event()
 
     # --- helpers -------------------------------------------------------------
     def process(self, namespec: str) -> FakeProcess:
@@ -147,6 +148,7 @@ class FakeControl:
     def start_process(self, namespec: str) -> None:
         p = self.process(namespec)
         self.calls.append(f"start {namespec}")
+        self.start_requested.set()
         if p.start_outcome == "nofile":
             raise control.NoFile(f"no such file: /bin/{p.name}")
         if p.start_outcome == "noexec":
