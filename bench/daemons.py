@@ -32,7 +32,7 @@ import psutil
 from bench.config import ConfigLayout, ProgramSpec, fd_budget, render_config
 
 #: How long a daemon may take to answer getState with RUNNING before it is "not available".
-DEFAULT_READY_TIMEOUT = 15.0
+DEFAULT_READY_TIMEOUT = 10.0
 #: How long after SIGTERM before SIGKILL (the config's stopwaitsecs is 5 s).
 STOP_TIMEOUT = 30.0
 POLL_INTERVAL = 0.05
@@ -52,6 +52,8 @@ class DaemonSpec:
 
     name: str
     argv: tuple[str, ...]
+    #: Seconds to wait for getState RUNNING before the daemon counts as not available.
+    ready_timeout: float = DEFAULT_READY_TIMEOUT
 
     def command(self, config: Path) -> list[str]:
         """The foreground command line for ``config`` (``-n -c FILE``, supervisord's flags)."""
@@ -151,6 +153,11 @@ def rpc_proxy(url: str, timeout: float = 10.0) -> xmlrpc.client.ServerProxy:
     return xmlrpc.client.ServerProxy(url, transport=_TimeoutTransport(timeout))
 
 
+def close_proxy(proxy: xmlrpc.client.ServerProxy) -> None:
+    """Close the proxy's kept-alive HTTP connection (xmlrpc keeps one open per proxy)."""
+    proxy("close")()
+
+
 #: What a not-yet-ready or vanished daemon's RPC endpoint can raise.
 RPC_ERRORS: tuple[type[BaseException], ...] = (
     OSError,
@@ -197,7 +204,7 @@ class RunningDaemon:
         self.process = psutil.Process(self._popen.pid)
         return self.launched_at
 
-    def output_tail(self, limit: int = 400) -> str:
+    def output_tail(self, limit: int = 240) -> str:
         """The last ``limit`` characters the daemon printed, on one line."""
         try:
             data = self.output_path.read_bytes()[-limit:]
@@ -209,15 +216,25 @@ class RunningDaemon:
         """The daemon's exit status if it has exited."""
         return None if self._popen is None else self._popen.poll()
 
-    def wait_ready(self, timeout: float = DEFAULT_READY_TIMEOUT) -> float:
+    def wait_ready(self, timeout: float | None = None) -> float:
         """Wait until ``supervisor.getState`` answers RUNNING; returns the instant it did.
 
         Raises:
             DaemonUnavailable: the daemon exited, or did not answer within ``timeout``.
         """
+        if timeout is None:
+            timeout = self.spec.ready_timeout
         deadline = time.perf_counter() + timeout
-        last_error = "no answer"
         probe = rpc_proxy(self.layout.rpc_url, timeout=2.0)
+        try:
+            return self._poll_ready(probe, deadline, timeout)
+        finally:
+            close_proxy(probe)
+
+    def _poll_ready(
+        self, probe: xmlrpc.client.ServerProxy, deadline: float, timeout: float
+    ) -> float:
+        last_error = "no answer"
         while time.perf_counter() < deadline:
             status = self.exited()
             if status is not None:
@@ -253,6 +270,7 @@ class RunningDaemon:
 
     def stop(self, timeout: float = STOP_TIMEOUT) -> None:
         """Stop the daemon by pid (SIGTERM, then SIGKILL) and kill children it left behind."""
+        close_proxy(self.rpc)
         if self._popen is None or self.process is None:
             return
         try:
@@ -286,8 +304,6 @@ class RunningDaemon:
 def running_daemon(
     spec: DaemonSpec,
     programs: Sequence[ProgramSpec],
-    *,
-    ready_timeout: float = DEFAULT_READY_TIMEOUT,
 ) -> Iterator[RunningDaemon]:
     """Write a config for ``programs`` in a fresh temp dir, start ``spec`` on it, wait ready.
 
@@ -312,7 +328,7 @@ def running_daemon(
         daemon = RunningDaemon(spec, layout, config)
         daemon.start()
         try:
-            daemon.wait_ready(ready_timeout)
+            daemon.wait_ready()
             yield daemon
         finally:
             daemon.stop()

@@ -1,0 +1,62 @@
+"""Smoke tests of the benchmark harness with tiny sizes: real supervisord, fake daemons."""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+
+from bench.daemons import DaemonSpec
+from bench.harness import run_scenario
+from bench.scenarios import QUICK
+from bench.scenarios.launch import Launch
+from bench.scenarios.restart import RestartLatency
+from bench.stats import render_markdown
+from tests.peers import require_command
+
+TINY = QUICK.with_overrides(reps=1, programs=3, restart_kills=1)
+
+
+@pytest.mark.e2e
+@pytest.mark.slow
+def test_launch_scenario_measures_the_real_supervisord() -> None:
+    """Against supervisord, the launch scenario yields readiness before all-RUNNING figures."""
+    supervisord = DaemonSpec(name="supervisord", argv=(require_command("supervisord"),))
+    report = run_scenario(Launch(TINY), [supervisord], reps=1)
+    outcome = report.outcomes["supervisord"]
+    assert outcome.unavailable is None
+    assert outcome.runs == 1
+    ready = outcome.summaries["ready_s"].median
+    all_running = outcome.summaries["all_running_s"].median
+    # startsecs=1: RUNNING cannot be reported before a second has passed.
+    assert 0 < ready < all_running
+    assert all_running >= 1.0
+
+
+@pytest.mark.integration
+def test_a_daemon_that_exits_early_is_not_available_and_the_run_goes_on() -> None:
+    """A daemon exiting at once is reported 'not available' with its status, and not retried."""
+    quitter = DaemonSpec(
+        name="superd", argv=(sys.executable, "-c", "import sys; sys.exit('no -n yet')")
+    )
+    report = run_scenario(RestartLatency(TINY), [quitter], reps=2)
+    outcome = report.outcomes["superd"]
+    assert outcome.runs == 0
+    assert outcome.unavailable is not None
+    assert "exited with status 1" in outcome.unavailable
+    assert "no -n yet" in outcome.unavailable
+    assert "| not available |" in render_markdown([report])
+
+
+@pytest.mark.integration
+def test_a_daemon_that_never_answers_is_not_available_within_its_timeout() -> None:
+    """A daemon that runs but never serves getState is 'not available' after the bound."""
+    silent = DaemonSpec(
+        name="superd",
+        argv=(sys.executable, "-c", "import time; time.sleep(60)"),
+        ready_timeout=0.5,
+    )
+    report = run_scenario(Launch(TINY), [silent], reps=1)
+    outcome = report.outcomes["superd"]
+    assert outcome.unavailable is not None
+    assert "never answered getState" in outcome.unavailable
