@@ -13,7 +13,7 @@ import errno
 import os
 import socket
 import stat
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
 from aiohttp import web
@@ -133,7 +133,13 @@ async def serve(
     unix: UnixHttpServerConfig | None = None,
     inet: InetHttpServerConfig | None = None,
     shutdown_timeout: float = DEFAULT_SHUTDOWN_TIMEOUT,
+    on_ready: Callable[[BoundAddresses], None] | None = None,
 ) -> None:
-    """Serve ``app`` until cancelled (run it as a task of the daemon's TaskGroup)."""
-    async with serving(app, unix=unix, inet=inet, shutdown_timeout=shutdown_timeout):
+    """Serve ``app`` until cancelled (run it as a task of the daemon's TaskGroup).
+
+    ``on_ready`` is called once every listener is bound, with the bound addresses.
+    """
+    async with serving(app, unix=unix, inet=inet, shutdown_timeout=shutdown_timeout) as addresses:
+        if on_ready is not None:
+            on_ready(addresses)
         await asyncio.get_running_loop().create_future()
