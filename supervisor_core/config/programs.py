@@ -265,9 +265,14 @@ def processes_from_section(
         name = process_name
         try:
             name = expand(process_name, names)
-            c.process_or_group_name(name)
         except ValueError as error:
             reader.fail("process_name", str(error), process_name)
+        # The default name is the program's, already checked with the section header.
+        if reader.has("process_name"):
+            try:
+                c.process_or_group_name(name)
+            except ValueError as error:
+                reader.fail("process_name", str(error), name)
         if command is None:
             continue
         processes.append(
