@@ -294,3 +294,18 @@ async def test_authentication(tmp_path: Path) -> None:
             assert info.value.errcode == 401
             assert info.value.headers["WWW-Authenticate"] == 'Basic realm="default"'
         assert await server.run(server.proxy("admin", "s3cret").supervisor.getPID) == 4242
+
+
+async def test_bugs_behind_a_method_are_500_and_serving_goes_on(server: Server) -> None:
+    """A control that raises unexpectedly, or a result XML-RPC cannot carry, is HTTP 500 only."""
+
+    def broken() -> str:
+        raise RuntimeError("bug")
+
+    server.fake.identification = broken  # type: ignore[method-assign]
+    server.fake.pid = lambda: 2**40  # type: ignore[method-assign]
+    for method in ("getIdentification", "getPID"):
+        with pytest.raises(xmlrpc.client.ProtocolError) as info:
+            await server.run(getattr(server.proxy().supervisor, method))
+        assert info.value.errcode == 500
+    await still_serves(server)
