@@ -63,7 +63,11 @@ def _open_target(path: str, *, truncate: bool) -> int:
     if std is not None:
         return os.dup(std)
     flags = os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC | (os.O_TRUNC if truncate else os.O_APPEND)
-    return os.open(path, flags, 0o666)
+    # O_NONBLOCK: opening a FIFO nobody reads fails with ENXIO instead of hanging the
+    # daemon. Writes stay blocking, like supervisord's.
+    fd = os.open(path, flags | os.O_NONBLOCK, 0o666)
+    os.set_blocking(fd, True)
+    return fd
 
 
 class RotatingFileWriter:
