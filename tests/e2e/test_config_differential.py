@@ -298,3 +298,87 @@ def test_bad_configs_are_rejected_by_both(path: Path) -> None:
     assert caught.value.problems
     for problem in caught.value.problems:
         assert str(problem).startswith(f"{path}:")
+
+
+_SECTIONS = [
+    "[program:x]",
+    "[program:y]",
+    "[eventlistener:e]",
+    "[group:g]",
+    "[fcgi-program:f]",
+    "[inet_http_server]",
+    "[unix_http_server]",
+    "[DEFAULT]",
+]
+_LINES = [
+    "programs=x",
+    "programs=x,y",
+    "command=/bin/cat",
+    "events=TICK_5",
+    "socket=tcp://h:1",
+    "  continued",
+    "; comment",
+    "# comment",
+]
+_KEYS = sorted(
+    {
+        "command", "process_name", "numprocs", "numprocs_start", "priority", "autostart",
+        "autorestart", "startsecs", "startretries", "exitcodes", "stopsignal", "stopwaitsecs",
+        "stopasgroup", "killasgroup", "redirect_stderr", "environment", "directory", "umask",
+        "serverurl", "stdout_logfile", "stdout_logfile_maxbytes", "stderr_logfile",
+        "stdout_syslog", "stderr_events_enabled", "buffer_size", "events", "socket",
+        "socket_backlog", "socket_mode", "port", "file", "chmod", "username", "password",
+        "loglevel", "logfile_maxbytes", "minfds", "nodaemon", "identifier", "programs", "user",
+    }
+)  # fmt: skip
+_VALUES = [
+    "", "0", "1", "5", "-1", "true", "false", "maybe", "unexpected", "QUIT", "9", "0,1",
+    "256", "10KB", "50MB", "A=1", "A='x y',B=2", "x y z", "/tmp/a.log", "%(here)s/x",
+    "%(program_name)s_%(process_num)d", "%(nope)s", "%", "TICK_5", "PROCESS_STATE",
+    "a,b", "root", "nosuchuser", "022", "unix:///tmp/s.sock", "tcp://localhost:7000",
+    "syslog", "off", "AUTO", "*:9001", "host:", "70000",
+]  # fmt: skip
+
+
+def _random_config() -> Any:
+    from hypothesis import strategies as st
+
+    line = st.one_of(
+        st.sampled_from(_SECTIONS + _LINES),
+        st.builds(lambda k, v: f"{k}={v}", st.sampled_from(_KEYS), st.sampled_from(_VALUES)),
+    )
+    return st.lists(line, max_size=14).map(lambda lines: "[supervisord]\n" + "\n".join(lines))
+
+
+def test_random_configs_are_judged_alike(tmp_path: Path) -> None:
+    """On random small configs both accept or both reject, and accepted ones read the same.
+
+    The one known difference: supervisord checks ``[supervisord] user`` only when it
+    starts (``realize``), after the parsing compared here; we report it while loading.
+    """
+    from hypothesis import given, settings
+
+    path = tmp_path / "random.conf"
+
+    @settings(max_examples=150, deadline=None, derandomize=True)
+    @given(text=_random_config())
+    def judge(text: str) -> None:
+        path.write_text(text)
+        try:
+            ours: Any = superd_view(load(str(path)))
+        except ConfigError as error:
+            ours = error
+        try:
+            theirs: Any = supervisord_view(path)
+        except ValueError as error:
+            theirs = error
+        if isinstance(ours, ConfigError) and not isinstance(theirs, Exception):
+            assert all((p.section, p.option) == ("supervisord", "user") for p in ours.problems), (
+                str(ours)
+            )
+            return
+        assert isinstance(ours, ConfigError) == isinstance(theirs, Exception), (ours, theirs)
+        if not isinstance(ours, ConfigError):
+            assert ours == theirs
+
+    judge()
