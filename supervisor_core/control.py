@@ -11,10 +11,8 @@ Rules of this file:
 - Operations that *wait* (``wait_process_started``, ``wait_process_stopped``) are
   coroutines that the daemon completes from its own state-transition events; they
   never poll. Everything else returns promptly.
-- States are plain ints with supervisord's codes (``STOPPED=0 ... UNKNOWN=1000``
-  and ``SHUTDOWN=-1 ... FATAL=2``); ``supervisor_core.states.ProcessState`` and
-  ``SupervisorState`` are ``IntEnum`` s with the same codes, so the daemon may return
-  its enum members directly.
+- States are ``supervisor_core.states.ProcessState`` / ``SupervisorState``
+  (``IntEnum`` s with supervisord's codes).
 
 Why start and stop are split into an initiating call and a waiting coroutine:
 supervisord's ``startProcessGroup`` spawns every process of the group in priority
@@ -31,17 +29,7 @@ from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 from supervisor_core.config.model import GroupConfig
-
-# supervisord's process state codes (supervisor/states.py), for readers of snapshots
-# that do not want to import the state machine module.
-STOPPED = 0
-STARTING = 10
-RUNNING = 20
-BACKOFF = 30
-STOPPING = 40
-EXITED = 100
-FATAL = 200
-UNKNOWN = 1000
+from supervisor_core.states import ProcessState, SupervisorState
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -57,8 +45,7 @@ class ProcessInfo:
 
     name: str
     group: str
-    state: int  # supervisord's ProcessStates code
-    statename: str  # "RUNNING", "FATAL", ...
+    state: ProcessState
     start: float
     stop: float
     now: float
@@ -67,6 +54,11 @@ class ProcessInfo:
     exitstatus: int  # last exit status, 0 before the first exit
     stdout_logfile: str
     stderr_logfile: str
+
+    @property
+    def statename(self) -> str:
+        """The state's name as supervisord spells it ("RUNNING", "FATAL", ...)."""
+        return self.state.name
 
     @property
     def namespec(self) -> str:
@@ -186,8 +178,8 @@ class SupervisorControl(Protocol):
         """The ``identifier`` option of ``[supervisord]`` (default "supervisor")."""
         ...
 
-    def supervisor_state(self) -> int:
-        """The daemon's state code: FATAL=2, RUNNING=1, RESTARTING=0, SHUTDOWN=-1."""
+    def supervisor_state(self) -> SupervisorState:
+        """The daemon's state: FATAL=2, RUNNING=1, RESTARTING=0, SHUTDOWN=-1."""
         ...
 
     def pid(self) -> int:

@@ -26,6 +26,7 @@ from typing import Any
 from supervisor_core import SUPERVISORD_COMPAT_VERSION, control
 from supervisor_core.http import logfiles, structs
 from supervisor_core.http.faults import Faults, RpcFault, fault_from_error
+from supervisor_core.states import RUNNING_STATES, SIGNALLABLE_STATES, SupervisorState
 
 API_VERSION = "3.0"
 
@@ -186,7 +187,7 @@ class RpcInterface:
 
     def _check_state(self) -> None:
         # supervisord refuses every supervisor.* call while shutting down/restarting.
-        if self._control.supervisor_state() < structs.SUPERVISOR_RUNNING:
+        if self._control.supervisor_state() < SupervisorState.RUNNING:
             raise RpcFault(Faults.SHUTDOWN_STATE)
 
     def _resolve(self, name: object) -> tuple[control.GroupInfo, control.ProcessInfo | None]:
@@ -232,8 +233,8 @@ class RpcInterface:
         return self._control.identification()
 
     async def get_state(self) -> dict[str, int | str]:
-        code = int(self._control.supervisor_state())
-        return {"statecode": code, "statename": structs.SUPERVISOR_STATE_NAMES.get(code, "")}
+        state = SupervisorState(self._control.supervisor_state())
+        return {"statecode": int(state), "statename": state.name}
 
     async def get_pid(self) -> int:
         return self._control.pid()
@@ -299,7 +300,7 @@ class RpcInterface:
         results: list[OperationResult] = []
         started: list[control.ProcessInfo] = []
         for info in processes:
-            if info.state in structs.RUNNING_STATES:
+            if info.state in RUNNING_STATES:
                 continue
             try:
                 self._control.start_process(info.namespec)
@@ -339,7 +340,7 @@ class RpcInterface:
         results: list[OperationResult] = []
         stopping: list[control.ProcessInfo] = []
         for info in processes:
-            if info.state not in structs.RUNNING_STATES:
+            if info.state not in RUNNING_STATES:
                 continue
             try:
                 self._control.stop_process(info.namespec)
@@ -385,7 +386,7 @@ class RpcInterface:
     ) -> list[OperationResult]:
         results: list[OperationResult] = []
         for info in processes:
-            if info.state not in structs.SIGNALLABLE_STATES:
+            if info.state not in SIGNALLABLE_STATES:
                 continue
             try:
                 self._control.signal_process(info.namespec, parse_signal(sig))

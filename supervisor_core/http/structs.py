@@ -14,16 +14,9 @@ from collections.abc import Iterable, Set
 
 from supervisor_core import control
 from supervisor_core.config.model import AUTO, ChannelConfig, GroupConfig, LogFile, ProcessConfig
+from supervisor_core.states import ProcessState
 
 XmlRpcStruct = dict[str, str | int | bool | list[int]]
-
-# State groups as supervisord's predicates use them (supervisor/states.py).
-RUNNING_STATES = frozenset({control.RUNNING, control.BACKOFF, control.STARTING})
-STOPPED_STATES = frozenset({control.STOPPED, control.EXITED, control.FATAL, control.UNKNOWN})
-SIGNALLABLE_STATES = frozenset({control.RUNNING, control.STARTING, control.STOPPING})
-
-SUPERVISOR_STATE_NAMES = {2: "FATAL", 1: "RUNNING", 0: "RESTARTING", -1: "SHUTDOWN"}
-SUPERVISOR_RUNNING = 1
 
 
 def capped_int(value: float) -> int:
@@ -37,14 +30,14 @@ def describe(info: control.ProcessInfo) -> str:
     RUNNING: ``pid 123, uptime 0:01:02``; FATAL/BACKOFF: the spawn error; STOPPED/
     EXITED: the local stop time (``Nov 25 05:43 PM``) or ``Not started``; else "".
     """
-    if info.state == control.RUNNING:
+    if info.state == ProcessState.RUNNING:
         # Whole seconds of UTC wall time, as supervisord computes it; a clock set
         # back shows 0:00:00 rather than a negative uptime.
         uptime = datetime.timedelta(seconds=max(int(info.now) - int(info.start), 0))
         return f"pid {info.pid}, uptime {uptime}"
-    if info.state in (control.FATAL, control.BACKOFF):
+    if info.state in (ProcessState.FATAL, ProcessState.BACKOFF):
         return info.spawnerr or f'unknown error (try "tail {info.name}")'
-    if info.state in (control.STOPPED, control.EXITED):
+    if info.state in (ProcessState.STOPPED, ProcessState.EXITED):
         if not info.start:
             return "Not started"
         stopped = datetime.datetime(*time.localtime(info.stop)[:6])  # noqa: DTZ001 - local wall time on purpose

@@ -14,6 +14,7 @@ import pytest
 
 from supervisor_core.config.model import InetHttpServerConfig
 from supervisor_core.http import AuthPolicy, make_app, serving
+from supervisor_core.states import ProcessState
 from tests.unit.http.fake_control import FakeControl, make_fake, running
 
 pytestmark = pytest.mark.integration
@@ -220,7 +221,7 @@ async def test_a_slow_start_does_not_block_other_requests(server: Server) -> Non
     # Let the fake finish the start: the waiting client then gets True.
     worker = server.fake.process("worker")
     worker.start_outcome = "running"
-    server.fake._set(running(worker), 20)
+    server.fake._set(running(worker), ProcessState.RUNNING)
     assert await asyncio.wait_for(waiting, 30) is True
 
 

@@ -19,17 +19,8 @@ from dataclasses import dataclass, field
 
 from supervisor_core import control
 from supervisor_core.config.model import GroupConfig, GroupKind, ProcessConfig
+from supervisor_core.states import ProcessState, SupervisorState
 
-STATE_NAMES = {
-    control.STOPPED: "STOPPED",
-    control.STARTING: "STARTING",
-    control.RUNNING: "RUNNING",
-    control.BACKOFF: "BACKOFF",
-    control.STOPPING: "STOPPING",
-    control.EXITED: "EXITED",
-    control.FATAL: "FATAL",
-    control.UNKNOWN: "UNKNOWN",
-}
 NOW = 1_700_000_000.0
 
 
@@ -39,7 +30,7 @@ class FakeProcess:
 
     name: str
     group: str
-    state: int = control.STOPPED
+    state: ProcessState = ProcessState.STOPPED
     pid: int = 0
     start: float = 0.0
     stop: float = 0.0
@@ -63,7 +54,6 @@ class FakeProcess:
             name=self.name,
             group=self.group,
             state=self.state,
-            statename=STATE_NAMES[self.state],
             start=self.start,
             stop=self.stop,
             now=now,
@@ -89,7 +79,7 @@ class FakeControl:
         self.groups_by_name = groups
         self.priorities = priorities or {}
         self.main_log = main_logfile
-        self.state = 1
+        self.state = SupervisorState.RUNNING
         self.now = NOW
         self.next_pid = 1000
         self.events: list[tuple[str, str]] = []
@@ -108,7 +98,7 @@ class FakeControl:
                     return p
         raise control.BadName(namespec)
 
-    def _set(self, p: FakeProcess, state: int) -> None:
+    def _set(self, p: FakeProcess, state: ProcessState) -> None:
         # Wake every waiter by setting the current event and replacing it.
         p.state = state
         self._changed.set()
@@ -122,7 +112,7 @@ class FakeControl:
     def identification(self) -> str:
         return "fake-supervisor"
 
-    def supervisor_state(self) -> int:
+    def supervisor_state(self) -> SupervisorState:
         return self.state
 
     def pid(self) -> int:
@@ -153,57 +143,65 @@ class FakeControl:
             raise control.NoFile(f"no such file: /bin/{p.name}")
         if p.start_outcome == "noexec":
             raise control.NotExecutable(f"/bin/{p.name} is not executable")
-        if p.state in (control.RUNNING, control.STARTING, control.BACKOFF):
+        if p.state in (ProcessState.RUNNING, ProcessState.STARTING, ProcessState.BACKOFF):
             raise control.AlreadyStarted(namespec)
         if p.start_outcome == "spawnerr":
             p.spawnerr = "can't find command"
-            self._set(p, control.BACKOFF)
+            self._set(p, ProcessState.BACKOFF)
             raise control.SpawnFailed(namespec)
         p.start = self.now
         p.pid = self.next_pid
         self.next_pid += 1
-        self._set(p, control.STARTING)
+        self._set(p, ProcessState.STARTING)
         loop = asyncio.get_running_loop()
         if p.start_outcome == "running":
-            loop.call_soon(self._set, p, control.RUNNING)
+            loop.call_soon(self._set, p, ProcessState.RUNNING)
         elif p.start_outcome == "abnormal":
             p.pid = 0
-            loop.call_soon(self._set, p, control.BACKOFF)
+            loop.call_soon(self._set, p, ProcessState.BACKOFF)
 
     async def wait_process_started(self, namespec: str) -> None:
         p = self.process(namespec)
 
         def settled() -> bool:
-            return p.state != control.STARTING
+            return p.state != ProcessState.STARTING
 
         await self._wait_for(settled)
         if p.spawnerr:
             raise control.SpawnFailed(namespec)
-        if p.state != control.RUNNING:
+        if p.state != ProcessState.RUNNING:
             raise control.AbnormalTermination(namespec)
 
     def stop_process(self, namespec: str) -> None:
         p = self.process(namespec)
         self.calls.append(f"stop {namespec}")
-        if p.state not in (control.RUNNING, control.STARTING, control.BACKOFF):
+        if p.state not in (ProcessState.RUNNING, ProcessState.STARTING, ProcessState.BACKOFF):
             raise control.NotRunning(namespec)
-        self._set(p, control.STOPPING)
+        self._set(p, ProcessState.STOPPING)
         asyncio.get_running_loop().call_soon(self._stopped, p)
 
     def _stopped(self, p: FakeProcess) -> None:
         p.pid = 0
         p.stop = self.now
-        self._set(p, control.STOPPED)
+        self._set(p, ProcessState.STOPPED)
 
     async def wait_process_stopped(self, namespec: str) -> None:
         p = self.process(namespec)
         await self._wait_for(
-            lambda: p.state in (control.STOPPED, control.EXITED, control.FATAL, control.UNKNOWN)
+            lambda: (
+                p.state
+                in (
+                    ProcessState.STOPPED,
+                    ProcessState.EXITED,
+                    ProcessState.FATAL,
+                    ProcessState.UNKNOWN,
+                )
+            )
         )
 
     def signal_process(self, namespec: str, sig: signal.Signals) -> None:
         p = self.process(namespec)
-        if p.state not in (control.RUNNING, control.STARTING, control.STOPPING):
+        if p.state not in (ProcessState.RUNNING, ProcessState.STARTING, ProcessState.STOPPING):
             raise control.NotRunning(namespec)
         p.signals.append(sig)
 
@@ -238,7 +236,10 @@ class FakeControl:
         group = self.groups_by_name.get(name)
         if group is None:
             raise control.BadName(name)
-        if any(p.state in (control.RUNNING, control.STARTING, control.BACKOFF) for p in group):
+        if any(
+            p.state in (ProcessState.RUNNING, ProcessState.STARTING, ProcessState.BACKOFF)
+            for p in group
+        ):
             raise control.StillRunning(name)
         del self.groups_by_name[name]
 
@@ -311,7 +312,7 @@ def make_fake(tmp_logdir: str | None = None) -> FakeControl:
 
 def running(p: FakeProcess, *, pid: int = 77, start: float = NOW - 62) -> FakeProcess:
     """Put ``p`` in RUNNING as if started at ``start``."""
-    p.state = control.RUNNING
+    p.state = ProcessState.RUNNING
     p.pid = pid
     p.start = start
     return p

@@ -14,6 +14,7 @@ from supervisor.xmlrpc import SystemNamespaceRPCInterface
 from supervisor_core import SUPERVISORD_COMPAT_VERSION, control
 from supervisor_core.http.faults import RpcFault
 from supervisor_core.http.rpc import RpcInterface, parse_signal, split_namespec
+from supervisor_core.states import ProcessState, SupervisorState
 
 from .fake_control import FakeControl, make_fake, running
 
@@ -60,7 +61,7 @@ async def test_identification_and_state(rpc: RpcInterface, fake: FakeControl) ->
     assert await rpc.call("supervisor.getIdentification", ()) == "fake-supervisor"
     assert await rpc.call("supervisor.getPID", ()) == 4242
     assert await rpc.call("supervisor.getState", ()) == {"statecode": 1, "statename": "RUNNING"}
-    fake.state = 2
+    fake.state = SupervisorState.FATAL
     assert await rpc.call("supervisor.getState", ()) == {"statecode": 2, "statename": "FATAL"}
 
 
@@ -69,7 +70,7 @@ async def test_shutdown_state_refuses_supervisor_calls(
     rpc: RpcInterface, fake: FakeControl, state: int
 ) -> None:
     """While restarting or shutting down every supervisor.* call but sendRemoteCommEvent faults."""
-    fake.state = state
+    fake.state = SupervisorState(state)
     assert await fault_of(rpc, "supervisor.getState") == (6, "SHUTDOWN_STATE")
     assert await fault_of(rpc, "supervisor.startProcess", "worker") == (6, "SHUTDOWN_STATE")
     assert await rpc.call("supervisor.sendRemoteCommEvent", ("t", "d")) is True
@@ -181,7 +182,7 @@ async def test_all_config_info(rpc: RpcInterface) -> None:
 async def test_start_process_waits_for_running(rpc: RpcInterface, fake: FakeControl) -> None:
     """startProcess with wait returns True once RUNNING; a second start is ALREADY_STARTED."""
     assert await rpc.call("supervisor.startProcess", ("worker",)) is True
-    assert fake.process("worker").state == control.RUNNING
+    assert fake.process("worker").state == ProcessState.RUNNING
     assert await fault_of(rpc, "supervisor.startProcess", "worker:worker") == (
         60,
         "ALREADY_STARTED: worker",
@@ -194,7 +195,7 @@ async def test_start_process_without_wait_returns_while_starting(
     """wait=False returns as soon as the spawn is under way."""
     fake.process("worker").start_outcome = "hang"
     assert await rpc.call("supervisor.startProcess", ("worker", False)) is True
-    assert fake.process("worker").state == control.STARTING
+    assert fake.process("worker").state == ProcessState.STARTING
 
 
 @pytest.mark.parametrize(
@@ -273,11 +274,11 @@ async def test_stop_process(rpc: RpcInterface, fake: FakeControl) -> None:
     """stopProcess waits until stopped; stopping a stopped process is NOT_RUNNING."""
     running(fake.process("worker"))
     assert await rpc.call("supervisor.stopProcess", ("worker",)) is True
-    assert fake.process("worker").state == control.STOPPED
+    assert fake.process("worker").state == ProcessState.STOPPED
     assert await fault_of(rpc, "supervisor.stopProcess", "worker") == (70, "NOT_RUNNING: worker")
     running(fake.process("worker"))
     assert await rpc.call("supervisor.stopProcess", ("worker", False)) is True
-    assert fake.process("worker").state == control.STOPPING
+    assert fake.process("worker").state == ProcessState.STOPPING
 
 
 async def test_stop_group_and_all(rpc: RpcInterface, fake: FakeControl) -> None:

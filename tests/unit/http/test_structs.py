@@ -19,16 +19,16 @@ from supervisor_core.config.model import (
     ProcessConfig,
 )
 from supervisor_core.http import structs
+from supervisor_core.states import ProcessState
 
 NOW = 1_700_000_000.0
 
 
-def info(state: int, **kw: object) -> control.ProcessInfo:
+def info(state: ProcessState, **kw: object) -> control.ProcessInfo:
     fields: dict[str, object] = {
         "name": "web",
         "group": "web",
         "state": state,
-        "statename": "X",
         "start": 0.0,
         "stop": 0.0,
         "now": NOW,
@@ -45,20 +45,20 @@ def info(state: int, **kw: object) -> control.ProcessInfo:
 @pytest.mark.parametrize(
     ("snapshot", "description"),
     [
-        (info(control.RUNNING, pid=123, start=NOW - 62), "pid 123, uptime 0:01:02"),
-        (info(control.RUNNING, pid=9, start=NOW - 90061), "pid 9, uptime 1 day, 1:01:01"),
-        (info(control.RUNNING, pid=9, start=NOW + 50), "pid 9, uptime 0:00:00"),
-        (info(control.FATAL, spawnerr="can't find command 'x'"), "can't find command 'x'"),
-        (info(control.BACKOFF), 'unknown error (try "tail web")'),
+        (info(ProcessState.RUNNING, pid=123, start=NOW - 62), "pid 123, uptime 0:01:02"),
+        (info(ProcessState.RUNNING, pid=9, start=NOW - 90061), "pid 9, uptime 1 day, 1:01:01"),
+        (info(ProcessState.RUNNING, pid=9, start=NOW + 50), "pid 9, uptime 0:00:00"),
+        (info(ProcessState.FATAL, spawnerr="can't find command 'x'"), "can't find command 'x'"),
+        (info(ProcessState.BACKOFF), 'unknown error (try "tail web")'),
         (
-            info(control.BACKOFF, name="web_0", group="web"),
+            info(ProcessState.BACKOFF, name="web_0", group="web"),
             'unknown error (try "tail web_0")',
         ),
-        (info(control.STOPPED), "Not started"),
-        (info(control.EXITED), "Not started"),
-        (info(control.STARTING), ""),
-        (info(control.STOPPING), ""),
-        (info(control.UNKNOWN), ""),
+        (info(ProcessState.STOPPED), "Not started"),
+        (info(ProcessState.EXITED), "Not started"),
+        (info(ProcessState.STARTING), ""),
+        (info(ProcessState.STOPPING), ""),
+        (info(ProcessState.UNKNOWN), ""),
     ],
 )
 def test_describe(snapshot: control.ProcessInfo, description: str) -> None:
@@ -68,7 +68,7 @@ def test_describe(snapshot: control.ProcessInfo, description: str) -> None:
 
 def test_describe_stopped_shows_local_stop_time() -> None:
     """A stopped process that ran shows its stop time in local time, like 'Nov 14 10:13 PM'."""
-    stopped = info(control.STOPPED, start=NOW - 100, stop=NOW - 10)
+    stopped = info(ProcessState.STOPPED, start=NOW - 100, stop=NOW - 10)
     expected = datetime.datetime(*time.localtime(NOW - 10)[:6]).strftime("%b %d %I:%M %p")  # noqa: DTZ001
     assert structs.describe(stopped) == expected
 
@@ -76,7 +76,7 @@ def test_describe_stopped_shows_local_stop_time() -> None:
 def test_process_info_struct_has_supervisords_keys_and_types() -> None:
     """The struct has exactly getProcessInfo's keys, ints for times, and no None."""
     struct = structs.process_info_struct(
-        info(control.RUNNING, pid=5, start=NOW - 1, stdout_logfile="/l/o", stop=2**40)
+        info(ProcessState.RUNNING, pid=5, start=NOW - 1, stdout_logfile="/l/o", stop=2**40)
     )
     assert set(struct) == {
         "name", "group", "start", "stop", "now", "state", "statename", "spawnerr",
