@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 
 from aiohttp import web
 
@@ -44,6 +44,7 @@ def make_app(
     client_max_size: int = DEFAULT_CLIENT_MAX_SIZE,
     logtail_head: int = 1024,
     logtail_poll_interval: float = 0.1,
+    extra_routes: Iterable[web.AbstractRouteDef] = (),
 ) -> web.Application:
     """Build the control-plane web application over ``control_``.
 
@@ -54,6 +55,9 @@ def make_app(
         client_max_size: largest accepted request body in bytes (413 beyond).
         logtail_head: bytes of history a new ``/logtail`` client gets first.
         logtail_poll_interval: seconds between size checks of a followed log.
+        extra_routes: more routes served by the same app and behind the same auth
+            (e.g. ``/metrics`` from ``exporters.prometheus.metrics_routes``); the
+            core stays unaware of what they serve.
 
     Example:
         app = make_app(control, auth=AuthPolicy.from_configs(unix=u, inet=i))
@@ -70,6 +74,7 @@ def make_app(
     app.router.add_get("/logtail/{namespec}", _logtail)
     app.router.add_get("/logtail/{namespec}/{channel}", _logtail)
     app.router.add_get("/mainlogtail", _mainlogtail)
+    app.router.add_routes(extra_routes)
     app.on_shutdown.append(_stop_tails)
     return app
 
