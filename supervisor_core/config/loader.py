@@ -28,6 +28,7 @@ from supervisor_core.config.expand import environ_expansions, supervisord_expans
 from supervisor_core.config.ini import IniDocument, read_ini
 from supervisor_core.config.model import (
     Config,
+    ExtensionSection,
     GroupConfig,
     GroupKind,
     InetHttpServerConfig,
@@ -229,6 +230,7 @@ def parse(
         rpcinterfaces=tuple(rpcinterfaces),
         included_files=tuple(included),
         unknown_sections=unknown,
+        extension_sections=tuple(_extension_section(document, name) for name in unknown),
         warnings=tuple(collector.warnings),
     )
 
@@ -390,6 +392,17 @@ def _merge_environment(group: GroupConfig, supervisord: SupervisordConfig) -> Gr
         for process in group.processes
     )
     return replace(group, processes=processes)
+
+
+def _extension_section(document: IniDocument, name: str) -> ExtensionSection:
+    """An unknown section's raw keys and their places, for the extension that owns it."""
+    section = document.sections[name]
+    return ExtensionSection(
+        name=name,
+        values=MappingProxyType({key: value.value for key, value in section.values.items()}),
+        origins=MappingProxyType({key: value.origin for key, value in section.values.items()}),
+        origin=section.origin,
+    )
 
 
 def _check_names(document: IniDocument, collector: Collector) -> tuple[str, ...]:

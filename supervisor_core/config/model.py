@@ -256,6 +256,21 @@ class RpcInterfaceConfig:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class ExtensionSection:
+    """A section the core does not interpret (``[exporter:prometheus]``, ``[notifier:x]``).
+
+    Kept as written (continuation lines joined, no ``%(...)s`` expansion, no
+    ``[DEFAULT]`` fallback) with provenance, so the extension that owns the section
+    parses it itself and names ``file:line`` in its errors.
+    """
+
+    name: str
+    values: Mapping[str, str] = field(default_factory=_empty_mapping)
+    origins: Mapping[str, Origin] = field(default_factory=_empty_origins)
+    origin: Origin | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Config:
     """A whole loaded configuration: the main file plus everything it included."""
 
@@ -271,6 +286,8 @@ class Config:
     # Sections superd does not know (e.g. [exporter:x] of later versions, or typos);
     # supervisord ignores unknown sections, so we record instead of failing.
     unknown_sections: tuple[str, ...] = ()
+    # The same sections with their keys, for the extensions that own them.
+    extension_sections: tuple[ExtensionSection, ...] = ()
     warnings: tuple[str, ...] = ()
 
     def group(self, name: str) -> GroupConfig | None:
@@ -283,3 +300,10 @@ class Config:
     def processes(self) -> tuple[ProcessConfig, ...]:
         """Every process of every group, in group order."""
         return tuple(p for g in self.groups for p in g.processes)
+
+    def extension_section(self, name: str) -> ExtensionSection | None:
+        """The uninterpreted section called ``name`` (``exporter:prometheus``), or None."""
+        for section in self.extension_sections:
+            if section.name == name:
+                return section
+        return None
