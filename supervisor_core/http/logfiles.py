@@ -11,9 +11,19 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
 
 from supervisor_core.http.faults import Faults, RpcFault
+from supervisor_core.logs import files
+from supervisor_core.logs.files import TailResult
+
+__all__ = [
+    "TailResult",
+    "read_log",
+    "read_named_log",
+    "tail_log",
+    "tail_named_log",
+    "xml_safe_text",
+]
 
 # Characters outside XML 1.0's Char production.
 _XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
@@ -25,59 +35,21 @@ def xml_safe_text(data: bytes) -> str:
 
 
 def read_log(path: str, offset: int, length: int) -> bytes:
-    """Read ``length`` bytes at ``offset`` (0: to the end; negative offset: from the end).
-
-    A negative ``offset`` reads its absolute value of bytes from the end and then
-    ``length`` must be 0; a negative ``length`` is never valid.
+    """``readLog`` semantics (see :func:`supervisor_core.logs.files.read_log`) as RPC faults.
 
     Raises:
         RpcFault: BAD_ARGUMENTS for an invalid offset/length pair, FAILED when the
-            file cannot be read.
+            file cannot be read, NO_FILE when it does not exist.
     """
-    if offset < 0 and length != 0:
-        raise RpcFault(Faults.BAD_ARGUMENTS)
-    if length < 0:
-        raise RpcFault(Faults.BAD_ARGUMENTS)
     try:
-        with open(path, "rb") as f:
-            if offset < 0:
-                size = f.seek(0, os.SEEK_END)
-                f.seek(max(size + offset, 0))
-                return f.read(-offset)
-            f.seek(offset)
-            return f.read() if length == 0 else f.read(length)
-    except OSError as e:
-        raise RpcFault(Faults.FAILED) from e
-
-
-@dataclass(frozen=True, slots=True)
-class TailResult:
-    """What ``tailProcess*Log`` returns: the bytes, the next offset, and overflow."""
-
-    data: bytes
-    offset: int
-    overflow: bool
+        return files.read_log(path, offset, length)
+    except files.LogReadError as error:
+        raise RpcFault(Faults[error.fault], path if error.fault == "NO_FILE" else None) from None
 
 
 def tail_log(path: str, offset: int, length: int) -> TailResult:
-    """The last ``length`` bytes of the file, unless nothing was added past ``offset``.
-
-    ``overflow`` says the file has grown beyond ``offset + length`` (the client
-    missed bytes); the returned offset is always the file size, for the next call.
-    When ``offset`` is already at or past the end there is nothing new to send. A
-    file that cannot be read yields no data and the given offset, as in supervisord.
-    """
-    try:
-        with open(path, "rb") as f:
-            size = f.seek(0, os.SEEK_END)
-            overflow = size > offset + length
-            if not overflow and offset >= size:
-                return TailResult(b"", size, False)
-            window = max(length, 0)
-            f.seek(max(size - window, 0))
-            return TailResult(f.read(window), size, overflow)
-    except OSError:
-        return TailResult(b"", offset, False)
+    """``tailProcess*Log`` semantics; see :func:`supervisor_core.logs.files.tail_log`."""
+    return files.tail_log(path, offset, length)
 
 
 def read_named_log(path: str | None, offset: int, length: int) -> bytes:

@@ -63,7 +63,6 @@ def test_missing_files(tmp_path: Path) -> None:
     assert info.value.text == "NO_FILE"
     assert tail_named_log(missing, 5, 10).offset == 0
     assert tail_named_log(None, 5, 10).data == b""
-    assert tail_log(missing, 5, 10).offset == 5
 
 
 def test_unreadable_file_is_failed(tmp_path: Path) -> None:
