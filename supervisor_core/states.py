@@ -516,7 +516,10 @@ def _give_up(s: _Step) -> None:
     s.cancel_timer()
     s.update(backoff=0, system_stop=True)
     s.change_state(ProcessState.FATAL)
-    s.log(LogLevel.INFO, f"gave up: {s.record.name} entered FATAL state, too many start retries")
+    s.log(
+        LogLevel.INFO,
+        f"gave up: {s.record.name} entered FATAL state, too many start retries too quickly",
+    )
 
 
 def _enter_running(s: _Step) -> None:
