@@ -40,6 +40,8 @@ _log = logging.getLogger(__name__)
 # One read per wake-up. Large enough to drain a 1 MiB pipe in one go; supervisord reads
 # 128 KiB.
 READ_SIZE = 1 << 20
+# At most this many reads per drain(): enough for a full pipe, finite for a chatty grandchild.
+_DRAIN_READS = 16
 
 
 class Channel(enum.StrEnum):
@@ -191,6 +193,21 @@ class ChannelLog:
             self._deliver(data)
         else:
             self._apply(self._filter.feed(data))
+
+    def drain(self) -> None:
+        """Read what the pipe holds right now, without waiting (the child has exited).
+
+        supervisord drains a dead child's pipes before it reports the exit; a restart
+        that attaches new pipes would otherwise close these with output still in them.
+        Bounded, because a grandchild may keep the pipe open and keep writing.
+        """
+        for _ in range(_DRAIN_READS):
+            if self._fd is None:
+                return
+            before = self.bytes_read
+            self._on_readable()
+            if self._fd is not None and self.bytes_read == before:
+                return  # EAGAIN: nothing more for now
 
     def _apply(self, items: list[Output | Communication]) -> None:
         for item in items:
@@ -399,6 +416,11 @@ class ProcessOutput:
         """Wait until every attached pipe reached EOF (all output is in the logs)."""
         for log in self.channels.values():
             await log.wait_closed()
+
+    def drain(self) -> None:
+        """Read what both pipes hold right now, without waiting (see ``ChannelLog.drain``)."""
+        for log in self.channels.values():
+            log.drain()
 
     def detach(self) -> None:
         """Stop reading both pipes now (closing them) and flush held-back bytes."""
