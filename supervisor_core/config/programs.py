@@ -23,7 +23,6 @@ from dataclasses import dataclass, replace
 from types import MappingProxyType
 
 from supervisor_core.config import converters
-from supervisor_core.config.event_types import EVENT_TYPE_NAMES
 from supervisor_core.config.expand import expand, process_section_expansions
 from supervisor_core.config.model import (
     AUTO,
@@ -367,8 +366,14 @@ def listener_pool(reader: SectionReader, context: ProcessContext) -> GroupConfig
             events = {event.upper() for event in converters.list_of_strings(events_text)}
             if not events:
                 reader.fail("events", "names no event type", events_text)
+    # The bus's registry is the one list of names, so event types this project adds
+    # (and registers) are subscribable by name too.
+    # Imported here: events -> states -> config.model would otherwise be a cycle.
+    from supervisor_core.events import event_type_names
+
+    known = frozenset(event_type_names())
     for event in sorted(events):
-        if event not in EVENT_TYPE_NAMES:
+        if event not in known:
             reader.fail("events", "unknown event type", event)
     if reader.convert("redirect_stderr", False, converters.boolean, names):
         reader.fail(
@@ -382,7 +387,7 @@ def listener_pool(reader: SectionReader, context: ProcessContext) -> GroupConfig
         priority=priority,
         processes=processes,
         buffer_size=buffer_size,
-        events=frozenset(events & EVENT_TYPE_NAMES),
+        events=frozenset(events & known),
         result_handler=result_handler,
         origin=reader.origin,
     )
