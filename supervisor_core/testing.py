@@ -1,8 +1,8 @@
 """Fakes for tests, shipped with the package: virtual time, event capture, a fake runtime.
 
 Rules of this file:
-- Fakes implement the same Protocols as the real collaborators (``Clock``; later
-  ``Spawner``) so tests pass them in instead of monkeypatching internals.
+- Fakes implement the same Protocols as the real collaborators (``Clock``,
+  ``Spawner``/``ChildHandle``) so tests pass them in instead of monkeypatching internals.
 - Nothing here sleeps or reads the real clock: time moves only when a test says so,
   and timers fire in deadline order as it moves (``FakeClock.advance``,
   ``FakeClock.jump_to_next_deadline``).
@@ -10,8 +10,11 @@ Rules of this file:
 
 from __future__ import annotations
 
+import asyncio
+import errno
 import heapq
 import itertools
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -20,6 +23,7 @@ from supervisor_core.bus import EventBus
 from supervisor_core.clock import Instant
 from supervisor_core.config.model import ProcessConfig
 from supervisor_core.events import Event, EventData, listener_payload, process_state_event
+from supervisor_core.spawn import ExitStatus, SpawnError, SpawnRequest, decode_exit
 from supervisor_core.states import (
     CancelTimer,
     Effect,
@@ -218,9 +222,146 @@ def capture_events(bus: EventBus, types: Sequence[str] = ("EVENT",)) -> Iterator
 
 # --------------------------------------------------------------------------- spawner
 
-# FakeSpawner goes here. The ``Spawner`` / ``ChildHandle`` Protocols belong to
-# ``supervisor_core.spawn`` (owned by the spawner work); the fake that implements them
-# is added to this module next to ``FakeClock`` once that Protocol exists.
+
+class FakeChild:
+    """A ``ChildHandle`` with no process behind it; the test decides when it exits.
+
+    ``exit(returncode)`` reaps it at once: exit callbacks run synchronously (not via
+    a loop), so unit tests need no event loop and no sleeping. Signals and stdin are
+    recorded; set ``signal_error`` to make ``send_signal`` fail like the kernel would.
+    """
+
+    def __init__(self, pid: int, request: SpawnRequest) -> None:
+        self._pid = pid
+        self.request = request
+        self.signals: list[tuple[int, bool]] = []
+        """``(signal, to_group)`` for every signal sent, in order."""
+        self.stdin = bytearray()
+        self.stdin_closed = False
+        self.closed = False
+        self.signal_error: OSError | None = None
+        self._status: ExitStatus | None = None
+        self._callbacks: list[Callable[[ExitStatus], None]] = []
+        self._waiters: list[asyncio.Future[ExitStatus]] = []
+
+    def __repr__(self) -> str:
+        return f"<FakeChild pid={self._pid} status={self._status}>"
+
+    @property
+    def pid(self) -> int:
+        """The fake pid."""
+        return self._pid
+
+    @property
+    def returncode(self) -> int | None:
+        """The returncode once ``exit`` was called, else None."""
+        return None if self._status is None else self._status.returncode
+
+    @property
+    def exit_status(self) -> ExitStatus | None:
+        """The exit once ``exit`` was called, else None."""
+        return self._status
+
+    def take_output(self) -> tuple[int | None, int | None]:
+        """No pipes: ``(None, None)``."""
+        return None, None
+
+    def add_exit_callback(self, callback: Callable[[ExitStatus], None]) -> None:
+        """Call ``callback(status)`` at ``exit`` (at once if it already exited)."""
+        if self._status is not None:
+            callback(self._status)
+        else:
+            self._callbacks.append(callback)
+
+    async def wait_exited(self) -> ExitStatus:
+        """Wait for ``exit``."""
+        if self._status is not None:
+            return self._status
+        waiter: asyncio.Future[ExitStatus] = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        return await waiter
+
+    def exit(self, returncode: int) -> None:
+        """The child is reaped with ``returncode`` (``-N``: killed by signal N)."""
+        if self._status is not None:
+            raise RuntimeError(f"{self!r} has already exited")
+        exitcode, sig, core = decode_exit(returncode)
+        self._status = ExitStatus(
+            returncode=returncode, exitcode=exitcode, signal=sig, core_dumped=core
+        )
+        callbacks, self._callbacks = self._callbacks, []
+        for callback in callbacks:
+            callback(self._status)
+        for waiter in self._waiters:
+            if not waiter.done():
+                waiter.set_result(self._status)
+        self._waiters.clear()
+
+    def send_signal(self, sig: int, *, to_group: bool = False) -> None:
+        """Record the signal; raise ``signal_error`` or, once exited, ESRCH."""
+        if self.signal_error is not None:
+            raise self.signal_error
+        if self._status is not None:
+            raise ProcessLookupError(errno.ESRCH, f"process {self._pid} has already exited")
+        self.signals.append((sig, to_group))
+
+    def write_stdin(self, data: bytes) -> None:
+        """Append ``data`` to ``stdin``; EPIPE once stdin is closed."""
+        if self.stdin_closed:
+            raise BrokenPipeError(errno.EPIPE, "process has no open stdin")
+        self.stdin += data
+
+    async def wait_stdin_drained(self) -> None:
+        """Everything is written at once: returns immediately."""
+
+    def close_stdin(self) -> None:
+        """Mark stdin closed."""
+        self.stdin_closed = True
+
+    def close(self) -> None:
+        """Mark the handle closed (and stdin with it)."""
+        self.close_stdin()
+        self.closed = True
+
+
+class FakeSpawner:
+    """A ``Spawner`` handing out ``FakeChild`` ren with sequential pids.
+
+    ``fail_next(message)`` makes the next spawn raise ``SpawnError(message)``.
+
+    Example::
+
+        spawner = FakeSpawner()
+        runtime = ProcessRuntime(config, spawner=spawner, ...)
+        runtime.start_nowait()
+        spawner.latest.exit(1)
+    """
+
+    def __init__(self, *, first_pid: int = 100) -> None:
+        self._pids = itertools.count(first_pid)
+        self.children: list[FakeChild] = []
+        self.requests: list[SpawnRequest] = []
+        self._failures: deque[str] = deque()
+
+    def fail_next(self, message: str, *, times: int = 1) -> None:
+        """Make the next ``times`` spawns fail with ``SpawnError(message)``."""
+        self._failures.extend([message] * times)
+
+    def spawn(self, request: SpawnRequest) -> FakeChild:
+        """Record ``request`` and return a new child (or raise a queued failure)."""
+        self.requests.append(request)
+        if self._failures:
+            raise SpawnError(self._failures.popleft())
+        child = FakeChild(next(self._pids), request)
+        self.children.append(child)
+        return child
+
+    @property
+    def latest(self) -> FakeChild:
+        """The most recently spawned child."""
+        if not self.children:
+            raise LookupError("nothing was spawned")
+        return self.children[-1]
 
 
 # --------------------------------------------------------------------------- machine
