@@ -43,16 +43,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stdout.write(ctl_options.USAGE.format(progname=progname) + "\n")
         return 0
     controller = Controller(resolved, stdout=sys.stdout, stderr=sys.stderr)
-    if resolved.args:
-        try:
+    try:
+        if resolved.args:
             controller.onecmd(" ".join(resolved.args))
-        except KeyboardInterrupt:
-            controller.output("")
-            return 130
-        return controller.exitstatus
-    Shell(controller).run(resolved.history_file)
-    # Like supervisorctl, the shell's exit status is always 0.
-    return 0
+            return controller.exitstatus
+        Shell(controller).run(resolved.history_file)
+        # Like supervisorctl, the shell's exit status is always 0.
+        return 0
+    except KeyboardInterrupt:
+        controller.output("")
+        return 130
+    finally:
+        controller.close()
 
 
 if __name__ == "__main__":

@@ -76,6 +76,8 @@ class SupervisorApi(Protocol):
     def removeProcessGroup(self, name: str) -> bool: ...
     def shutdown(self) -> bool: ...
     def restart(self) -> bool: ...
+    def close(self) -> None:
+        """Release the connection (not a remote call)."""
 
 
 class RpcApi:
@@ -86,7 +88,12 @@ class RpcApi:
     """
 
     def __init__(self, proxy: xmlrpc.client.ServerProxy) -> None:
+        self._proxy = proxy
         self._namespace: Any = proxy.supervisor
+
+    def close(self) -> None:
+        """Close the persistent connection (the next call would reopen it)."""
+        self._proxy("close")()
 
     def _call(self, method: str, *args: object) -> Any:
         return getattr(self._namespace, method)(*args)

@@ -133,6 +133,8 @@ class Controller:
         self._stream_factory = stream_factory
         self._input = input_fn
         self._getpass = getpass_fn
+        self._api: SupervisorApi | None = None
+        self._api_key: tuple[str, str | None, str | None] | None = None
         self._handlers: dict[str, Callable[[str], bool | None]] = {
             name[3:]: getattr(self, name) for name in dir(self) if name.startswith("do_")
         }
@@ -154,8 +156,23 @@ class Controller:
         self.stdout.flush()
 
     def get_supervisor(self) -> SupervisorApi:
-        """A fresh API client for the current server URL and credentials."""
-        return self._api_factory(self.serverurl, self.username, self.password)
+        """The API client for the current server URL and credentials.
+
+        One client (one persistent connection) is kept while the URL and credentials
+        stay the same; ``open`` or a login in the shell replaces it.
+        """
+        key = (self.serverurl, self.username, self.password)
+        if self._api is None or self._api_key != key:
+            self.close()
+            self._api = self._api_factory(*key)
+            self._api_key = key
+        return self._api
+
+    def close(self) -> None:
+        """Close the connection to the server, if one is open."""
+        if self._api is not None:
+            self._api.close()
+            self._api = None
 
     def onecmd(self, line: str) -> bool:
         """Run one command line; True when the shell should stop (``quit``, EOF)."""

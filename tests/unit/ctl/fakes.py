@@ -49,6 +49,7 @@ class FakeApi:
     error: BaseException | None = None
     stdin: list[str] = field(default_factory=list)
     after_stdin: Callable[[FakeApi], None] | None = None
+    closed: bool = False
 
     def _record(self, method: str, *args: object) -> None:
         self.calls.append((method, args))
@@ -241,6 +242,9 @@ class FakeApi:
     def restart(self) -> bool:
         self._record("restart")
         return True
+
+    def close(self) -> None:
+        self.closed = True
 
 
 def refused() -> OSError:
