@@ -1,0 +1,152 @@
+"""Prometheus exporter: bus events (+ psutil samples) -> metrics on ``/metrics``.
+
+The pieces, one job each: ``catalogue`` (names, types, labels: the public API),
+``aggregate`` (pure counters fed by bus events), ``sampling`` (psutil reads of a
+process tree), ``collector`` (renders everything at scrape time), ``http`` (the
+``/metrics`` route and the optional own listener), ``settings``
+(``[exporter:prometheus]``). ``PrometheusExporter`` wires them to one bus and one
+injected registry.
+
+Example (what ``superd`` does)::
+
+    registry = CollectorRegistry()
+    exporter = PrometheusExporter.install(bus=bus, registry=registry, control=daemon)
+    app = make_app(daemon, auth=auth, extra_routes=metrics_routes(registry))
+    settings = settings_from_config(config)
+    if settings.listen is not None:
+        async with serving_metrics(registry, settings.listen):
+            ...
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aiohttp import web
+from prometheus_client import CollectorRegistry, PlatformCollector, ProcessCollector
+
+from exporters.prometheus.aggregate import ProcessMetricsAggregate, ProcessStats
+from exporters.prometheus.catalogue import CATALOGUE, MetricSpec
+from exporters.prometheus.collector import LogBytesSource, StormSource, SupervisorCollector
+from exporters.prometheus.http import (
+    METRICS_PATH,
+    MetricsListenerError,
+    make_metrics_app,
+    metrics_handler,
+    metrics_routes,
+    serving_metrics,
+)
+from exporters.prometheus.sampling import Sampler, TreeSample, sample_tree
+from exporters.prometheus.settings import (
+    ListenAddress,
+    PrometheusSettings,
+    settings_from_config,
+    settings_from_section,
+)
+from supervisor_core import __version__
+from supervisor_core.bus import EventBus, Subscription
+from supervisor_core.control import SupervisorControl
+
+SUBSCRIBER_NAME = "prometheus"
+
+
+@dataclass(slots=True, kw_only=True)
+class PrometheusExporter:
+    """The exporter installed on one bus and one registry; ``close()`` undoes it."""
+
+    registry: CollectorRegistry
+    aggregate: ProcessMetricsAggregate
+    collector: SupervisorCollector
+    subscription: Subscription
+    daemon_collectors: tuple[ProcessCollector | PlatformCollector, ...] = ()
+
+    @classmethod
+    def install(
+        cls,
+        *,
+        bus: EventBus,
+        registry: CollectorRegistry,
+        control: SupervisorControl | None = None,
+        version: str = __version__,
+        log_bytes: LogBytesSource | None = None,
+        storms: StormSource | None = None,
+        sampler: Sampler = sample_tree,
+        daemon_metrics: bool = True,
+    ) -> PrometheusExporter:
+        """Subscribe to ``bus`` and register the collectors on ``registry``.
+
+        Install it before any process starts so the counters see every event.
+
+        Args:
+            bus: the daemon's event bus.
+            registry: a ``CollectorRegistry()`` the caller made (never the global one).
+            control: the daemon's read-only snapshots (``groups()``); None renders
+                the processes the events have named so far.
+            version: the ``version`` label of ``supervisor_info``.
+            log_bytes: bytes captured per ``(group, name)`` and stream, read at
+                scrape time; None leaves ``supervisor_process_log_bytes_total`` out.
+            storms: the ``(group, name)`` pairs in a restart storm now; None: none.
+            sampler: psutil sampling of a process tree (tests inject a fake).
+            daemon_metrics: also register client_python's ``process_*`` and
+                ``python_info`` collectors for superd itself.
+        """
+        aggregate = ProcessMetricsAggregate()
+        collector = SupervisorCollector(
+            aggregate,
+            groups=control.groups if control is not None else None,
+            bus=bus.snapshot,
+            version=version,
+            sampler=sampler,
+            log_bytes=log_bytes,
+            storms=storms,
+        )
+        registry.register(collector)
+        daemon: tuple[ProcessCollector | PlatformCollector, ...] = ()
+        if daemon_metrics:
+            daemon = (ProcessCollector(registry=registry), PlatformCollector(registry=registry))
+        subscription = bus.subscribe(
+            aggregate.observe, name=SUBSCRIBER_NAME, types=ProcessMetricsAggregate.EVENT_TYPES
+        )
+        return cls(
+            registry=registry,
+            aggregate=aggregate,
+            collector=collector,
+            subscription=subscription,
+            daemon_collectors=daemon,
+        )
+
+    def close(self) -> None:
+        """Unsubscribe from the bus and unregister every collector (idempotent)."""
+        self.subscription.close()
+        for collector in (self.collector, *self.daemon_collectors):
+            try:
+                self.registry.unregister(collector)
+            except KeyError:
+                continue  # already unregistered
+
+    def routes(self) -> list[web.RouteDef]:
+        """``GET /metrics`` over this exporter's registry (for ``make_app(extra_routes=)``)."""
+        return metrics_routes(self.registry)
+
+
+__all__ = [
+    "CATALOGUE",
+    "METRICS_PATH",
+    "ListenAddress",
+    "MetricSpec",
+    "MetricsListenerError",
+    "ProcessMetricsAggregate",
+    "ProcessStats",
+    "PrometheusExporter",
+    "PrometheusSettings",
+    "Sampler",
+    "SupervisorCollector",
+    "TreeSample",
+    "make_metrics_app",
+    "metrics_handler",
+    "metrics_routes",
+    "sample_tree",
+    "serving_metrics",
+    "settings_from_config",
+    "settings_from_section",
+]

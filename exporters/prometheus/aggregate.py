@@ -1,0 +1,166 @@
+"""The pure aggregate behind the per-process counters, kept up to date by bus events.
+
+Rules of this file:
+- Pure: ``observe(event)`` is the only input; no clock, no I/O, no psutil. It is a
+  cheap synchronous bus subscriber (it runs on the supervisor's hot path).
+- Everything counted here is derived from the events alone, so the metrics agree
+  with the journal and the traces, which see the same sequence.
+- A restart is a start that followed an exit (or a failed start) with no operator
+  request: every ``BACKOFF -> STARTING`` (the retry timer, never an operator), and
+  an ``EXITED -> STARTING`` stamped at the same monotonic instant as the exit. The
+  state machine (``supervisor_core.states._on_exit_running``) autorestarts in the
+  same step as the exit, so both events carry the same ``at``; an operator's start
+  of an EXITED process is a later step, hence a later instant.
+- Memory is bounded: per process a fixed set of counters plus one counter per
+  observed (from, to) pair, of which the state table allows a handful. A removed
+  group (``PROCESS_GROUP_REMOVED``) is forgotten.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+from exporters.prometheus.catalogue import RUN_DURATION_BUCKETS
+from supervisor_core.events import Event, ProcessGroupRemoved, ProcessStateEvent
+from supervisor_core.states import ProcessState
+
+ProcessKey = tuple[str, str]
+"""``(group, name)`` of one process."""
+
+Transition = tuple[ProcessState, ProcessState]
+"""``(from_state, to_state)``."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RunDurations:
+    """A histogram of run durations: ``counts[i]`` runs lasted <= ``bounds[i]`` seconds
+    and more than ``bounds[i-1]`` (the last count is beyond the last bound: ``+Inf``)."""
+
+    bounds: tuple[float, ...]
+    counts: tuple[int, ...]
+    total: float  # the sum of all observed durations
+
+    @property
+    def count(self) -> int:
+        """How many runs were observed."""
+        return sum(self.counts)
+
+    def cumulative(self) -> list[tuple[str, float]]:
+        """Prometheus buckets: ``(le, runs <= le)``, ending with ``+Inf``."""
+        result: list[tuple[str, float]] = []
+        running = 0
+        for bound, count in zip((*self.bounds, float("inf")), self.counts, strict=True):
+            running += count
+            result.append(("+Inf" if bound == float("inf") else repr(bound), float(running)))
+        return result
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ProcessStats:
+    """What the events say about one process, frozen at one moment."""
+
+    group: str
+    name: str
+    state: ProcessState
+    transitions: Mapping[Transition, int]
+    restarts: int
+    exits_expected: int
+    exits_unexpected: int
+    last_exit_code: int | None  # Popen returncode; None before the first exit
+    last_start_wall: float | None  # unix time of the last STARTING; None before one
+    run_durations: RunDurations
+
+
+@dataclass(slots=True)
+class _Process:
+    """The mutable counters of one process (private to the aggregate)."""
+
+    group: str
+    name: str
+    state: ProcessState = ProcessState.STOPPED
+    transitions: Counter[Transition] = field(default_factory=Counter)
+    restarts: int = 0
+    exits_expected: int = 0
+    exits_unexpected: int = 0
+    last_exit_code: int | None = None
+    last_start_wall: float | None = None
+    exited_at: float | None = None  # monotonic stamp of the last EXITED event
+    run_counts: list[int] = field(default_factory=lambda: [0] * (len(RUN_DURATION_BUCKETS) + 1))
+    run_total: float = 0.0
+
+    def freeze(self) -> ProcessStats:
+        return ProcessStats(
+            group=self.group,
+            name=self.name,
+            state=self.state,
+            transitions=MappingProxyType(dict(self.transitions)),
+            restarts=self.restarts,
+            exits_expected=self.exits_expected,
+            exits_unexpected=self.exits_unexpected,
+            last_exit_code=self.last_exit_code,
+            last_start_wall=self.last_start_wall,
+            run_durations=RunDurations(
+                bounds=RUN_DURATION_BUCKETS, counts=tuple(self.run_counts), total=self.run_total
+            ),
+        )
+
+
+class ProcessMetricsAggregate:
+    """Per-process counters folded from ``PROCESS_STATE`` and ``PROCESS_GROUP`` events.
+
+    Example::
+
+        aggregate = ProcessMetricsAggregate()
+        bus.subscribe(aggregate.observe, name="prometheus", types=aggregate.EVENT_TYPES)
+        aggregate.snapshot()[("web", "web")].restarts
+    """
+
+    EVENT_TYPES: tuple[str, ...] = ("PROCESS_STATE", "PROCESS_GROUP_REMOVED")
+    """The event families ``observe`` needs; subscribe with exactly these."""
+
+    def __init__(self) -> None:
+        self._processes: dict[ProcessKey, _Process] = {}
+
+    def observe(self, event: Event) -> None:
+        """Fold one event in (other types are ignored)."""
+        data = event.data
+        if isinstance(data, ProcessStateEvent):
+            self._observe_state(event, data)
+        elif isinstance(data, ProcessGroupRemoved):
+            for key in [k for k in self._processes if k[0] == data.groupname]:
+                del self._processes[key]
+
+    def _observe_state(self, event: Event, data: ProcessStateEvent) -> None:
+        key = (data.groupname, data.processname)
+        process = self._processes.get(key)
+        if process is None:
+            process = self._processes[key] = _Process(group=key[0], name=key[1])
+        to_state = data.to_state
+        process.transitions[(data.from_state, to_state)] += 1
+        process.state = to_state
+        if to_state is ProcessState.STARTING:
+            process.last_start_wall = event.wall_time
+            if data.from_state is ProcessState.BACKOFF or (
+                data.from_state is ProcessState.EXITED and process.exited_at == event.monotonic_time
+            ):
+                process.restarts += 1
+        if data.returncode is not None:
+            if data.expected:
+                process.exits_expected += 1
+            else:
+                process.exits_unexpected += 1
+            process.last_exit_code = data.returncode
+        if data.run_duration is not None:
+            duration = max(0.0, data.run_duration)
+            process.run_counts[bisect.bisect_left(RUN_DURATION_BUCKETS, duration)] += 1
+            process.run_total += duration
+        if to_state is ProcessState.EXITED:
+            process.exited_at = event.monotonic_time
+
+    def snapshot(self) -> Mapping[ProcessKey, ProcessStats]:
+        """Every known process' stats, frozen, by ``(group, name)``."""
+        return MappingProxyType({key: p.freeze() for key, p in self._processes.items()})

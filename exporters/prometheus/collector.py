@@ -1,0 +1,268 @@
+"""The custom collector: renders every superd metric at scrape time.
+
+Rules of this file:
+- Nothing is stored here: each ``collect()`` reads the aggregate's snapshot, the
+  core's read-only snapshots (``groups()``, the bus' counters) and fresh psutil
+  samples, and builds metric families from them (client_python's
+  ``ProcessCollector`` pattern).
+- Which processes exist comes from ``groups()`` when given (a process that never
+  changed state still shows up, STOPPED); counters for it come from the aggregate,
+  0 before its first event. Without ``groups()`` the aggregate's processes are shown.
+- Series are bounded per process (see ``catalogue``): the state gauge has one series
+  per state, transitions one per (from, to) pair seen, the rest a fixed few.
+- ``collect()`` must run on the event loop's thread (see ``sampling``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
+from prometheus_client.registry import Collector
+
+from exporters.prometheus import catalogue as cat
+from exporters.prometheus.aggregate import (
+    ProcessKey,
+    ProcessMetricsAggregate,
+    ProcessStats,
+    RunDurations,
+)
+from exporters.prometheus.catalogue import CPU_MODES, LOG_STREAMS, RUN_DURATION_BUCKETS, MetricSpec
+from exporters.prometheus.sampling import Sampler, TreeSample, sample_tree
+from supervisor_core.bus import BusSnapshot
+from supervisor_core.control import GroupInfo
+from supervisor_core.events import event_type_names
+from supervisor_core.states import ProcessState
+
+GroupsSource = Callable[[], Sequence[GroupInfo]]
+"""The core's read-only process snapshots (``SupervisorControl.groups``)."""
+
+BusSource = Callable[[], BusSnapshot]
+"""The bus' counters (``EventBus.snapshot``)."""
+
+LogBytesSource = Callable[[], Mapping[ProcessKey, Mapping[str, int]]]
+"""Bytes captured so far per process and stream (``"stdout"``/``"stderr"``)."""
+
+StormSource = Callable[[], Collection[ProcessKey]]
+"""The processes whose restart storm is under way (the storm detector's seam)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Row:
+    """One process to render: who it is, where it stands, and what is known of it."""
+
+    group: str
+    name: str
+    state: ProcessState
+    pid: int
+    start_wall: float | None
+    stats: ProcessStats | None
+
+
+def _family(spec: MetricSpec) -> Metric:
+    labels = list(spec.all_labels)
+    if spec.type is cat.MetricType.COUNTER:
+        return CounterMetricFamily(spec.family, spec.help, labels=labels)
+    if spec.type is cat.MetricType.HISTOGRAM:
+        return HistogramMetricFamily(spec.family, spec.help, labels=labels)
+    return GaugeMetricFamily(spec.family, spec.help, labels=labels)
+
+
+def _add(family: Metric, labels: Sequence[str], value: float) -> None:
+    # CounterMetricFamily and GaugeMetricFamily share this signature.
+    assert isinstance(family, CounterMetricFamily | GaugeMetricFamily)
+    family.add_metric(list(labels), value)
+
+
+def _state_of(code: int) -> ProcessState | None:
+    try:
+        return ProcessState(code)
+    except ValueError:
+        return None
+
+
+class SupervisorCollector(Collector):
+    """Renders superd's metrics from an aggregate, the core's snapshots and psutil.
+
+    Args:
+        aggregate: the per-process counters, fed by the bus.
+        groups: the core's process snapshots; None shows the aggregate's processes.
+        bus: the bus' counters for ``supervisor_events_*``; None leaves them out.
+        version: the ``version`` label of ``supervisor_info``.
+        sampler: psutil sampling of a process tree (injectable for tests).
+        log_bytes: bytes captured per process and stream; None leaves
+            ``supervisor_process_log_bytes_total`` out.
+        storms: processes in a restart storm; None means none (the storm detector
+            plugs in here).
+    """
+
+    def __init__(
+        self,
+        aggregate: ProcessMetricsAggregate,
+        *,
+        groups: GroupsSource | None = None,
+        bus: BusSource | None = None,
+        version: str,
+        sampler: Sampler = sample_tree,
+        log_bytes: LogBytesSource | None = None,
+        storms: StormSource | None = None,
+    ) -> None:
+        self._aggregate = aggregate
+        self._groups = groups
+        self._bus = bus
+        self._version = version
+        self._sampler = sampler
+        self._log_bytes = log_bytes
+        self._storms = storms
+
+    def describe(self) -> Iterator[Metric]:
+        """The metric families, without samples (lets the registry check names
+        without a scrape's worth of work at registration)."""
+        for spec in cat.CATALOGUE:
+            yield _family(spec)
+
+    def _rows(self) -> list[_Row]:
+        stats = self._aggregate.snapshot()
+        if self._groups is None:
+            return [
+                _Row(
+                    group=s.group,
+                    name=s.name,
+                    state=s.state,
+                    pid=0,
+                    start_wall=s.last_start_wall,
+                    stats=s,
+                )
+                for s in stats.values()
+            ]
+        rows: list[_Row] = []
+        for group in self._groups():
+            for info in group.processes:
+                state = _state_of(info.state)
+                if state is None:
+                    continue  # not a state code we know: nothing sensible to show
+                known = stats.get((info.group, info.name))
+                start = info.start if info.start > 0 else None
+                if start is None and known is not None:
+                    start = known.last_start_wall
+                rows.append(
+                    _Row(
+                        group=info.group,
+                        name=info.name,
+                        state=state,
+                        pid=info.pid,
+                        start_wall=start,
+                        stats=known,
+                    )
+                )
+        return rows
+
+    def collect(self) -> Iterator[Metric]:
+        """Every metric family, rendered now."""
+        rows = sorted(self._rows(), key=lambda r: (r.group, r.name))
+        yield from self._lifecycle(rows)
+        yield from self._resources(rows)
+        yield from self._daemon()
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def _lifecycle(self, rows: Sequence[_Row]) -> Iterator[Metric]:
+        state = _family(cat.PROCESS_STATE)
+        up = _family(cat.PROCESS_UP)
+        start = _family(cat.PROCESS_START_TIME)
+        transitions = _family(cat.PROCESS_TRANSITIONS)
+        restarts = _family(cat.PROCESS_RESTARTS)
+        exits = _family(cat.PROCESS_EXITS)
+        last_exit = _family(cat.PROCESS_LAST_EXIT_CODE)
+        durations = HistogramMetricFamily(
+            cat.PROCESS_RUN_DURATION.family,
+            cat.PROCESS_RUN_DURATION.help,
+            labels=list(cat.PROCESS_RUN_DURATION.all_labels),
+        )
+        storm = _family(cat.PROCESS_RESTART_STORM)
+        in_storm = frozenset(self._storms()) if self._storms is not None else frozenset()
+        empty_runs = RunDurations(
+            bounds=RUN_DURATION_BUCKETS, counts=(0,) * (len(RUN_DURATION_BUCKETS) + 1), total=0.0
+        )
+        for row in rows:
+            who = (row.group, row.name)
+            for candidate in ProcessState:
+                _add(state, (*who, candidate.name), 1.0 if candidate is row.state else 0.0)
+            _add(up, who, 1.0 if row.state is ProcessState.RUNNING else 0.0)
+            if row.start_wall is not None:
+                _add(start, who, row.start_wall)
+            stats = row.stats
+            for (from_state, to_state), count in sorted(
+                (stats.transitions if stats else {}).items()
+            ):
+                _add(transitions, (*who, from_state.name, to_state.name), count)
+            _add(restarts, who, stats.restarts if stats else 0)
+            _add(exits, (*who, "true"), stats.exits_expected if stats else 0)
+            _add(exits, (*who, "false"), stats.exits_unexpected if stats else 0)
+            if stats is not None and stats.last_exit_code is not None:
+                _add(last_exit, who, stats.last_exit_code)
+            runs = stats.run_durations if stats else empty_runs
+            durations.add_metric(list(who), runs.cumulative(), runs.total)
+            _add(storm, who, 1.0 if who in in_storm else 0.0)
+        yield from (state, up, start, transitions, restarts, exits, last_exit, durations, storm)
+
+    # ------------------------------------------------------------------ resources
+
+    def _resources(self, rows: Sequence[_Row]) -> Iterator[Metric]:
+        cpu = _family(cat.PROCESS_CPU)
+        rss = _family(cat.PROCESS_RSS)
+        fds = _family(cat.PROCESS_OPEN_FDS)
+        threads = _family(cat.PROCESS_THREADS)
+        members = _family(cat.PROCESS_TREE_PROCESSES)
+        for row in rows:
+            if row.pid <= 0:
+                continue  # no child: absent, not zero
+            sample: TreeSample | None = self._sampler(row.pid)
+            if sample is None:
+                continue
+            who = (row.group, row.name)
+            _add(cpu, (*who, CPU_MODES[0]), sample.cpu_user)
+            _add(cpu, (*who, CPU_MODES[1]), sample.cpu_system)
+            _add(rss, who, sample.rss)
+            if sample.open_fds is not None:
+                _add(fds, who, sample.open_fds)
+            _add(threads, who, sample.threads)
+            _add(members, who, sample.processes)
+        yield from (cpu, rss, fds, threads, members)
+        if self._log_bytes is not None:
+            logged = _family(cat.PROCESS_LOG_BYTES)
+            shown = {(row.group, row.name) for row in rows}
+            for who, streams in sorted(self._log_bytes().items()):
+                if who not in shown:
+                    continue
+                for stream in LOG_STREAMS:
+                    _add(logged, (*who, stream), streams.get(stream, 0))
+            yield logged
+
+    # ------------------------------------------------------------------ daemon
+
+    def _daemon(self) -> Iterator[Metric]:
+        if self._bus is not None:
+            bus = self._bus()
+            events = _family(cat.EVENTS)
+            # Every concrete type from the start, so increase() sees the first one.
+            totals = dict.fromkeys(event_type_names(include_abstract=False), 0)
+            totals.update(bus.events_total)
+            for name, count in sorted(totals.items()):
+                _add(events, (name,), count)
+            dropped = _family(cat.EVENTS_DROPPED)
+            errors = _family(cat.SUBSCRIBER_ERRORS)
+            for subscriber in sorted({*bus.subscribers, *bus.dropped}):
+                _add(dropped, (subscriber,), bus.dropped.get(subscriber, 0))
+            for subscriber in sorted({*bus.subscribers, *bus.subscriber_errors}):
+                _add(errors, (subscriber,), bus.subscriber_errors.get(subscriber, 0))
+            yield from (events, dropped, errors)
+        info = _family(cat.INFO)
+        _add(info, (self._version,), 1.0)
+        yield info

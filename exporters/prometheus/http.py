@@ -1,0 +1,87 @@
+"""Serving a registry over HTTP: the ``/metrics`` route and the optional own listener.
+
+Rules of this file:
+- The registry is injected; the process-global ``prometheus_client.REGISTRY`` is
+  never touched.
+- Content negotiation is client_python's (``choose_encoder``): OpenMetrics when the
+  scraper's ``Accept`` asks for it, the classic text format otherwise; gzip when
+  ``Accept-Encoding`` allows it.
+- Rendering runs on the event loop's thread (see ``collector``): it is a read of
+  in-memory counters plus a few ``/proc`` reads per managed process.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+from aiohttp import web
+from prometheus_client import CollectorRegistry
+from prometheus_client.exposition import choose_encoder
+
+from exporters.prometheus.settings import SECTION, ListenAddress
+
+logger = logging.getLogger(__name__)
+
+METRICS_PATH = "/metrics"
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+class MetricsListenerError(OSError):
+    """The ``[exporter:prometheus]`` listener could not be bound; says which and why."""
+
+
+def metrics_handler(registry: CollectorRegistry) -> Handler:
+    """An aiohttp handler that renders ``registry`` for the scraper's ``Accept``."""
+
+    async def handle(request: web.Request) -> web.StreamResponse:
+        encoder, content_type = choose_encoder(request.headers.get("Accept", ""))
+        response = web.Response(body=encoder(registry), headers={"Content-Type": content_type})
+        response.enable_compression()  # only when Accept-Encoding allows it
+        return response
+
+    return handle
+
+
+def metrics_routes(registry: CollectorRegistry) -> list[web.RouteDef]:
+    """``GET /metrics`` for ``make_app(..., extra_routes=metrics_routes(registry))``."""
+    return [web.get(METRICS_PATH, metrics_handler(registry))]
+
+
+def make_metrics_app(registry: CollectorRegistry) -> web.Application:
+    """A web app serving only ``/metrics``, without auth (the own listener)."""
+    app = web.Application()
+    app.router.add_routes(metrics_routes(registry))
+    return app
+
+
+@contextlib.asynccontextmanager
+async def serving_metrics(
+    registry: CollectorRegistry, listen: ListenAddress
+) -> AsyncIterator[tuple[str, int]]:
+    """Serve ``/metrics`` on ``listen`` while the block runs; yields the bound address.
+
+    A port of 0 picks a free one (the yielded address has the real port).
+
+    Raises:
+        MetricsListenerError: the address cannot be bound (in use, bad host, ...).
+    """
+    runner = web.AppRunner(make_metrics_app(registry), access_log=None)
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, listen.host, listen.port)
+        try:
+            await site.start()
+        except OSError as error:
+            raise MetricsListenerError(
+                error.errno, f"[{SECTION}] listen={listen}: cannot listen: {error.strerror}"
+            ) from error
+        bound = runner.addresses[0]  # (host, port, ...) as the socket reports it
+        logger.info(
+            "serving Prometheus metrics on http://%s:%s%s", bound[0], bound[1], METRICS_PATH
+        )
+        yield (str(bound[0]), int(bound[1]))
+    finally:
+        await runner.cleanup()

@@ -1,0 +1,105 @@
+"""psutil samples of a managed process and its descendants, taken at scrape time.
+
+Rules of this file:
+- One ``oneshot()`` per pid: each member of the tree is read once per scrape.
+- A gone process is absent (``None``), never zero: a zero would draw a false drop in
+  memory and a false counter reset; an absent series is what Prometheus expects.
+  A descendant that vanishes mid-sample is left out; the tree's root vanishing
+  makes the whole sample None.
+- CPU is cumulative seconds: each live member's own time plus the time of the
+  children it has reaped (``children_user``/``children_system``), so work done by
+  short-lived helpers of the program is not lost. A descendant reaped by someone
+  outside the tree (an orphan adopted by init) takes its time with it; Prometheus'
+  ``rate()`` treats that rare decrease as a counter reset.
+- Open fds need the right to read ``/proc/PID/fd`` (same user or root); when any
+  member denies it the tree's count is unknown (None) rather than an undercount.
+- The caller runs this on the event loop's thread, where the supervisor also reaps
+  its children: a pid from the current snapshot cannot be reaped and reused while
+  we sample it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import psutil
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TreeSample:
+    """Resource usage of one process tree at one moment."""
+
+    cpu_user: float  # seconds
+    cpu_system: float  # seconds
+    rss: int  # bytes
+    open_fds: int | None  # None when not readable for some member
+    threads: int
+    processes: int  # live members of the tree, the root included
+
+
+Sampler = Callable[[int], TreeSample | None]
+"""Samples the tree rooted at a pid; None when that process is gone."""
+
+
+@dataclass(slots=True)
+class _Sum:
+    cpu_user: float = 0.0
+    cpu_system: float = 0.0
+    rss: int = 0
+    open_fds: int | None = 0
+    threads: int = 0
+    processes: int = 0
+
+
+def _add(total: _Sum, process: psutil.Process) -> None:
+    """Add one member's usage; raises psutil.NoSuchProcess if it is gone."""
+    with process.oneshot():
+        cpu = process.cpu_times()
+        rss = process.memory_info().rss
+        threads = process.num_threads()
+        try:
+            fds: int | None = process.num_fds()
+        except psutil.AccessDenied:
+            fds = None
+    total.cpu_user += cpu.user + cpu.children_user
+    total.cpu_system += cpu.system + cpu.children_system
+    total.rss += rss
+    total.threads += threads
+    total.open_fds = None if fds is None or total.open_fds is None else total.open_fds + fds
+    total.processes += 1
+
+
+def sample_tree(pid: int) -> TreeSample | None:
+    """Sample the process ``pid`` and all its live descendants; None if it is gone.
+
+    A zombie root (exited, not yet reaped) counts as gone. Example::
+
+        sample = sample_tree(child.pid)
+        if sample is not None:
+            print(sample.rss, sample.cpu_user)
+    """
+    total = _Sum()
+    try:
+        root = psutil.Process(pid)
+        if root.status() == psutil.STATUS_ZOMBIE:
+            return None
+        descendants = root.children(recursive=True)
+        _add(total, root)
+    except (psutil.NoSuchProcess, psutil.AccessDenied):
+        # NoSuchProcess includes ZombieProcess. AccessDenied on the root's own stat
+        # (hidepid=2 /proc mounts): nothing can be known about this tree.
+        return None
+    for member in descendants:
+        try:
+            _add(total, member)
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue  # gone since the listing, or unreadable: left out, not zero
+    return TreeSample(
+        cpu_user=total.cpu_user,
+        cpu_system=total.cpu_system,
+        rss=total.rss,
+        open_fds=total.open_fds,
+        threads=total.threads,
+        processes=total.processes,
+    )
