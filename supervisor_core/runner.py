@@ -1,0 +1,227 @@
+"""Wiring one running daemon: bus, spawner, control-plane servers and Supervisor generations.
+
+Rules of this file:
+- Structured lifetimes: a generation's HTTP listeners are an ``async with
+  serving(...)`` scope around the supervisor's run (aiohttp's AppRunner runs the
+  connection handlers); when the supervisor returns, the listeners close (in-flight
+  requests finish first) before the next generation or the exit. The supervisor's
+  own helper tasks live in its TaskGroup; nothing is an orphan task.
+- A generation ends in SHUTDOWN (return) or RESTARTING (re-read the file, build a
+  new Supervisor on the same bus, so event serials continue without a gap). A file
+  that no longer loads on restart is logged and the previous configuration kept:
+  supervisord would exit instead, leaving every program stopped.
+- The OS prelude (rlimits, privileges, daemonizing, logging set-up) is the CLI's;
+  this module only needs a running loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from supervisor_core.bus import EventBus
+from supervisor_core.clock import Clock, SystemClock
+from supervisor_core.config import Config, ConfigError
+from supervisor_core.config.model import InetHttpServerConfig
+from supervisor_core.daemon import DAEMON_SIGNALS, SignalRecorder, StartupReport
+from supervisor_core.http import AuthPolicy, BoundAddresses, ServerStartError, make_app, serving
+from supervisor_core.logs.mainlog import MainLogHandler
+from supervisor_core.process import ProcessRuntime
+from supervisor_core.spawn import PopenSpawner, Spawner
+from supervisor_core.states import SupervisorState
+from supervisor_core.supervisor import ProcessFactory, ProcessSetup, Supervisor
+
+logger = logging.getLogger(__name__)
+
+ConfigLoader = Callable[[], Config]
+
+
+def server_url(config: Config, bound: BoundAddresses | None = None) -> str | None:
+    """``SUPERVISOR_SERVER_URL`` for children, as supervisord computes it.
+
+    The unix socket is preferred (``unix:///path``), else ``http://host:port`` of the
+    inet server (``localhost`` when it listens on every interface); None without
+    servers. ``bound`` supplies the real port when the config asked for port 0.
+    """
+    if config.unix_http_server is not None:
+        return f"unix://{config.unix_http_server.file}"
+    inet: InetHttpServerConfig | None = config.inet_http_server
+    if inet is None:
+        return None
+    host = inet.host if inet.host not in ("", "*") else "localhost"
+    port = bound.inet[1] if bound is not None and bound.inet is not None else inet.port
+    return f"http://{host}:{port}"
+
+
+def runtime_factory(
+    config: Config,
+    *,
+    bus: EventBus,
+    clock: Clock,
+    spawner: Spawner,
+    serverurl: Callable[[], str | None],
+) -> ProcessFactory:
+    """The factory of real ``ProcessRuntime`` s for ``config``'s ``[supervisord]`` settings.
+
+    ``serverurl`` is read when each process is built.
+    """
+    settings = config.supervisord
+
+    def make(setup: ProcessSetup) -> ProcessRuntime:
+        return ProcessRuntime(
+            setup.config,
+            bus=bus,
+            spawner=spawner,
+            clock=clock,
+            serverurl=serverurl(),
+            childlogdir=settings.childlogdir,
+            identifier=settings.identifier,
+            strip_ansi=settings.strip_ansi,
+            starts_allowed=setup.starts_allowed,
+            stdin_fd=setup.stdin_fd,
+        )
+
+    return make
+
+
+class _SignalRouter:
+    """Hands signals to the current generation; keeps them while none runs."""
+
+    def __init__(self) -> None:
+        self.target: Supervisor | None = None
+        self._pending: deque[signal.Signals] = deque()
+
+    def __call__(self, sig: signal.Signals) -> None:
+        if self.target is not None:
+            self.target.receive_signal(sig)
+        else:
+            self._pending.append(sig)
+
+    def attach(self, supervisor: Supervisor) -> None:
+        self.target = supervisor
+        while self._pending:
+            supervisor.receive_signal(self._pending.popleft())
+
+
+@dataclass(slots=True, kw_only=True)
+class DaemonRun:
+    """Everything :func:`run_daemon` needs besides the config.
+
+    ``reload`` re-reads the configuration (with superd's flags applied) on restart;
+    ``on_started`` runs once the first generation listens (pidfile, startup report);
+    ``on_generation`` sees each new Supervisor (tests subscribe or drive it).
+    """
+
+    reload: ConfigLoader
+    bus: EventBus | None = None
+    clock: Clock | None = None
+    spawner: Spawner | None = None
+    main_log: MainLogHandler | None = None
+    report: StartupReport | None = None
+    on_started: Callable[[], None] | None = None
+    on_generation: Callable[[Supervisor], None] | None = None
+    install_signals: bool = True
+
+
+class StartupError(Exception):
+    """The daemon could not start serving (the message says why)."""
+
+
+async def run_daemon(config: Config, run: DaemonRun) -> int:
+    """Run supervisor generations until shutdown; returns superd's exit status.
+
+    Raises:
+        StartupError: the control-plane listeners could not be bound.
+    """
+    clock = run.clock if run.clock is not None else SystemClock()
+    bus = run.bus if run.bus is not None else EventBus(clock)
+    spawner = run.spawner if run.spawner is not None else PopenSpawner()
+    router = _SignalRouter()
+    loop = asyncio.get_running_loop()
+    recorder = (
+        SignalRecorder(loop, DAEMON_SIGNALS, on_signal=router) if run.install_signals else None
+    )
+    first = True
+    try:
+        while True:
+            mood = await _run_generation(
+                config, run, bus=bus, clock=clock, spawner=spawner, router=router, first=first
+            )
+            first = False
+            if mood is not SupervisorState.RESTARTING:
+                return 0
+            config = _reload(config, run.reload)
+    finally:
+        if recorder is not None:
+            recorder.close()
+
+
+def _reload(current: Config, reload: ConfigLoader) -> Config:
+    try:
+        config = reload()
+    except ConfigError as error:
+        logger.error(
+            "restart: %s did not load, keeping the previous configuration:\n%s",
+            current.path,
+            "\n".join(str(problem) for problem in error.problems),
+        )
+        return current
+    except OSError as error:
+        logger.error("restart: cannot read %s (%s), keeping the previous one", current.path, error)
+        return current
+    for warning in config.warnings:
+        logger.warning("%s", warning)
+    return config
+
+
+async def _run_generation(
+    config: Config,
+    run: DaemonRun,
+    *,
+    bus: EventBus,
+    clock: Clock,
+    spawner: Spawner,
+    router: _SignalRouter,
+    first: bool,
+) -> SupervisorState:
+    unix, inet = config.unix_http_server, config.inet_http_server
+    # Processes are built in supervisor.run(), after the listeners are bound, so the
+    # factory reads the final URL (a TCP port 0 is only known once bound).
+    serverurl = server_url(config)
+    supervisor = Supervisor(
+        config,
+        bus=bus,
+        clock=clock,
+        process_factory=runtime_factory(
+            config, bus=bus, clock=clock, spawner=spawner, serverurl=lambda: serverurl
+        ),
+        read_config=lambda _path: run.reload(),
+        main_log=run.main_log,
+    )
+    async with contextlib.AsyncExitStack() as listeners:
+        if unix is not None or inet is not None:
+            app = make_app(supervisor, auth=AuthPolicy.from_configs(unix=unix, inet=inet))
+            try:
+                # The listeners live exactly as long as this block; closing them lets
+                # in-flight requests (a shutdown() call, say) finish first.
+                bound = await listeners.enter_async_context(serving(app, unix=unix, inet=inet))
+            except ServerStartError as error:
+                raise StartupError(str(error)) from error
+            serverurl = server_url(config, bound)
+        router.attach(supervisor)
+        if run.on_generation is not None:
+            run.on_generation(supervisor)
+        if first:
+            if run.on_started is not None:
+                run.on_started()
+            if run.report is not None:
+                run.report.started()
+        try:
+            return await supervisor.run()
+        finally:
+            router.target = None

@@ -1,0 +1,521 @@
+"""The daemon's core: active groups, start/stop ordering, ticks, moods, and the control seam.
+
+Rules of this file:
+- :class:`Supervisor` owns the active process groups and implements
+  :class:`~supervisor_core.control.SupervisorControl`; processes are built by an
+  injected factory (the real one wraps ``process.ProcessRuntime``), so this module
+  never spawns, and unit tests run it with fakes and a ``FakeClock``.
+- Groups start in ``priority`` order (lowest first; listener pools default to -1),
+  and each group's processes in theirs. Shutdown goes the other way, one group at
+  a time, and waits for the group's processes to be stopped through their
+  ``wait_stopped()`` (event driven, never polled) before touching the next group.
+- The mood is supervisord's: RUNNING, then RESTARTING (HUP, ``restart()``) or
+  SHUTDOWN (TERM/INT/QUIT, ``shutdown()``). :meth:`Supervisor.run` returns the mood
+  it ended in; the caller (``superd``) decides whether to build the next generation.
+- Signals: ``receive_signal`` only records and wakes (called from the loop's signal
+  handler); the run task acts on them.
+- Ticks: one timer per 5 s boundary on the monotonic clock (``call_at``), publishing
+  TICK_5/60/3600 whose ``when`` is the wall-clock boundary, as supervisord's
+  ``timeslice``. An idle daemon wakes only for ticks and I/O.
+- Event listener pools are a later piece of work: today an ``[eventlistener:x]``
+  group runs its processes as plain processes (see :meth:`Supervisor._make_group`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import socket
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+
+from supervisor_core import control
+from supervisor_core.bus import EventBus
+from supervisor_core.clock import Clock
+from supervisor_core.config import ConfigError, diff_configs, load
+from supervisor_core.config.model import Config, GroupConfig, GroupKind, ProcessConfig
+from supervisor_core.events import (
+    TICK_EVENT_TYPES,
+    ProcessGroupAdded,
+    ProcessGroupRemoved,
+    RemoteCommunication,
+    SupervisorStateChangeRunning,
+    SupervisorStateChangeStopping,
+    tick_when,
+)
+from supervisor_core.fcgi import close_fcgi_socket, open_fcgi_socket
+from supervisor_core.groups import ProcessGroup
+from supervisor_core.logs.mainlog import MainLogHandler
+from supervisor_core.process import ProcessRuntime, TimerHandle, Timers
+from supervisor_core.states import SupervisorState
+
+logger = logging.getLogger(__name__)
+
+# --------------------------------------------------------------------------- seams
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ProcessSetup:
+    """What a process factory gets to build one process.
+
+    ``stdin_fd`` is the fcgi group's listening socket (fd 0 of the child) or None;
+    ``starts_allowed`` turns False once the supervisor stops (no autorestart, no
+    BACKOFF retry from then on, as supervisord's ``mood > RESTARTING`` check).
+    """
+
+    config: ProcessConfig
+    group: GroupConfig
+    stdin_fd: int | None
+    starts_allowed: Callable[[], bool]
+
+
+ProcessFactory = Callable[[ProcessSetup], ProcessRuntime]
+"""Builds one process runtime (superd binds bus, spawner, clock, serverurl, ...)."""
+
+ConfigReader = Callable[[str], Config]
+
+
+# --------------------------------------------------------------------------- ticks
+
+# asyncio may run a timer up to its clock resolution early, and the wall and monotonic
+# clocks drift apart slowly; a fire this close to the boundary counts as on it.
+_TICK_TOLERANCE = 0.001
+_TICK_STEP = min(event.period for event in TICK_EVENT_TYPES)
+
+
+class TickScheduler:
+    """Publishes TICK_5/TICK_60/TICK_3600 when their wall-clock period rolls over.
+
+    Like supervisord, the first period is not announced at start: the first TICK_5
+    comes at the next 5 s boundary, with ``when`` equal to that boundary.
+    """
+
+    def __init__(self, bus: EventBus, clock: Clock, timers: Timers) -> None:
+        self._bus = bus
+        self._clock = clock
+        self._timers = timers
+        self._last: dict[int, int] = {}
+        self._handle: TimerHandle | None = None
+
+    def start(self) -> None:
+        """Remember the current periods and schedule the next boundary."""
+        wall = self._clock.wall() + _TICK_TOLERANCE
+        self._last = {event.period: tick_when(event.period, wall) for event in TICK_EVENT_TYPES}
+        self._schedule()
+
+    def stop(self) -> None:
+        """Cancel the pending timer (idempotent)."""
+        handle, self._handle = self._handle, None
+        if handle is not None:
+            handle.cancel()
+
+    def _schedule(self) -> None:
+        now = self._clock.now()
+        boundary = tick_when(_TICK_STEP, now.wall + _TICK_TOLERANCE) + _TICK_STEP
+        self._handle = self._timers.call_at(now.monotonic + (boundary - now.wall), self._fire)
+
+    def _fire(self) -> None:
+        now = self._clock.now()
+        wall = now.wall + _TICK_TOLERANCE
+        for event_type in TICK_EVENT_TYPES:
+            this_tick = tick_when(event_type.period, wall)
+            if this_tick != self._last.get(event_type.period):
+                self._last[event_type.period] = this_tick
+                self._bus.publish(event_type(when=this_tick), at=now)
+        self._schedule()
+
+
+# --------------------------------------------------------------------------- names
+
+
+def split_namespec(namespec: str) -> tuple[str, str | None]:
+    """``group:name`` -> (group, name); ``group:*`` / ``group:`` -> (group, None);
+    ``name`` -> (name, name), as supervisord's ``split_namespec``."""
+    group, sep, name = namespec.partition(":")
+    if not sep:
+        return namespec, namespec
+    if not name or name == "*":
+        return group, None
+    return group, name
+
+
+def _sorted_groups(groups: Sequence[GroupConfig]) -> list[GroupConfig]:
+    # sorted() is stable: equal priorities keep config order, as supervisord's sort.
+    return sorted(groups, key=lambda g: g.priority)
+
+
+# --------------------------------------------------------------------------- supervisor
+
+
+class Supervisor:
+    """The running daemon: groups, ordering, moods, ticks; a ``SupervisorControl``.
+
+    Example::
+
+        supervisor = Supervisor(config, bus=bus, clock=SystemClock(), process_factory=f,
+                                timers=loop)
+        mood = await supervisor.run()  # until shutdown() or restart()
+
+    Args:
+        config: the loaded configuration (``[supervisord]`` overrides already applied).
+        bus: the daemon's event bus.
+        clock: where time is read.
+        process_factory: builds one managed process.
+        timers: schedules the tick timer (the running loop when None).
+        read_config: re-reads the file for ``reload_config`` (default ``config.load``).
+        main_log: the main log handler, for ``clear_log``/``reopen`` and its path.
+    """
+
+    def __init__(
+        self,
+        config: Config,
+        *,
+        bus: EventBus,
+        clock: Clock,
+        process_factory: ProcessFactory,
+        timers: Timers | None = None,
+        read_config: ConfigReader = load,
+        main_log: MainLogHandler | None = None,
+    ) -> None:
+        self._config = config
+        self._bus = bus
+        self._clock = clock
+        self._factory = process_factory
+        self._timers = timers
+        self._read_config = read_config
+        self._main_log = main_log
+        self._groups: dict[str, ProcessGroup] = {}
+        self._sockets: dict[str, socket.socket] = {}
+        self._state = SupervisorState.RUNNING
+        self._stopping = False
+        self._signals: deque[signal.Signals] = deque()
+        self._wake = asyncio.Event()
+        self._ticks: TickScheduler | None = None
+
+    # ------------------------------------------------------------------ lifecycle
+
+    @property
+    def config(self) -> Config:
+        """The most recently loaded configuration."""
+        return self._config
+
+    async def run(self) -> SupervisorState:
+        """Add and start every configured group, serve until asked to stop, stop all.
+
+        Returns SHUTDOWN or RESTARTING: what the daemon should do next.
+        """
+        timers: Timers = self._timers if self._timers is not None else asyncio.get_running_loop()
+        for group_config in _sorted_groups(self._config.groups):
+            with contextlib.suppress(control.Failed):  # logged; the others still run
+                self._add_group(group_config)
+        self._bus.publish(SupervisorStateChangeRunning())
+        self._ticks = TickScheduler(self._bus, self._clock, timers)
+        self._ticks.start()
+        try:
+            for group in self._sorted_active():
+                self._autostart(group)
+            await self._serve_until_stop_requested()
+            self._stopping = True
+            self._bus.publish(SupervisorStateChangeStopping())
+            await self._stop_all_groups()
+        finally:
+            self._stopping = True
+            self._ticks.stop()
+            # Normally everything is stopped by now; when run() is cancelled instead,
+            # at least ask the children to stop rather than leave them unwatched.
+            for group in self._sorted_active():
+                if group.unstopped():
+                    group.system_stop()
+            await self._close_all_groups()
+        return self._state
+
+    async def _serve_until_stop_requested(self) -> None:
+        while True:
+            self._act_on_signals()
+            if self._state is not SupervisorState.RUNNING:
+                return
+            await self._wake.wait()
+            self._wake.clear()
+
+    async def _stop_all_groups(self) -> None:
+        # Signals keep being acted on while we wait (a USR2 during a long stop, a TERM
+        # turning a restart into a shutdown), by a helper task of our own group.
+        async with asyncio.TaskGroup() as tasks:
+            watcher = tasks.create_task(self._act_on_signals_forever())
+            for group in reversed(self._sorted_active()):
+                logger.debug("stopping group %s", group.config.name)
+                await self._stop_group(group)
+            watcher.cancel()
+
+    async def _act_on_signals_forever(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            self._act_on_signals()
+
+    async def _stop_group(self, group: ProcessGroup) -> None:
+        # supervisord's stop_all: reverse priority within the group, BACKOFF gives up.
+        group.system_stop()
+        await group.wait_stopped()
+
+    async def _close_all_groups(self) -> None:
+        for group in reversed(self._sorted_active()):
+            await self._close_group(group)
+        self._groups.clear()
+
+    async def _close_group(self, group: ProcessGroup) -> None:
+        try:
+            await group.aclose()
+        except control.StillRunning:
+            # Only after a failed start-up or a cancelled stop: the children keep
+            # running unwatched, which the log must say.
+            logger.critical("group %s closed with processes still running", group.name)
+        sock = self._sockets.pop(group.name, None)
+        if sock is not None and group.config.socket is not None:
+            close_fcgi_socket(sock, group.config.socket)
+
+    # ------------------------------------------------------------------ signals
+
+    def receive_signal(self, sig: signal.Signals) -> None:
+        """Record ``sig`` for the run task to act on (for ``daemon.SignalRecorder``)."""
+        self._signals.append(sig)
+        self._wake.set()
+
+    def _act_on_signals(self) -> None:
+        while self._signals:
+            sig = self._signals.popleft()
+            if sig in (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT):
+                logger.warning("received %s indicating exit request", sig.name)
+                self._state = SupervisorState.SHUTDOWN
+            elif sig == signal.SIGHUP:
+                if self._state is SupervisorState.SHUTDOWN:
+                    logger.warning(
+                        "ignored %s indicating restart request (shutdown in progress)", sig.name
+                    )
+                else:
+                    logger.warning("received %s indicating restart request", sig.name)
+                    self._state = SupervisorState.RESTARTING
+            elif sig == signal.SIGUSR2:
+                logger.info("received %s indicating log reopen request", sig.name)
+                self.reopen_logs()
+            else:
+                logger.debug("received %s indicating nothing", sig.name)
+
+    def reopen_logs(self) -> None:
+        """Reopen the main log and every child log (SIGUSR2)."""
+        if self._main_log is not None:
+            self._main_log.reopen()
+        for group in self._groups.values():
+            try:
+                group.reopen_logs()
+            except control.Failed as error:
+                logger.error("could not reopen the logs of %s", error.detail)
+
+    # ------------------------------------------------------------------ groups
+
+    def _sorted_active(self) -> list[ProcessGroup]:
+        return sorted(self._groups.values(), key=lambda g: g.priority)
+
+    def _starts_allowed(self) -> bool:
+        return not self._stopping and self._state is SupervisorState.RUNNING
+
+    def _make_group(self, config: GroupConfig) -> ProcessGroup:
+        # Seam for listener pools: an EVENTLISTENER group will get its own group type
+        # (event buffer, dispatch to READY listeners); until then its processes run as
+        # plain processes.
+        sock: socket.socket | None = None
+        if config.kind is GroupKind.FCGI_PROGRAM and config.socket is not None:
+            sock = open_fcgi_socket(config.socket)
+        stdin_fd = sock.fileno() if sock is not None else None
+
+        def make_process(process_config: ProcessConfig) -> ProcessRuntime:
+            return self._factory(
+                ProcessSetup(
+                    config=process_config,
+                    group=config,
+                    stdin_fd=stdin_fd,
+                    starts_allowed=self._starts_allowed,
+                )
+            )
+
+        try:
+            group = ProcessGroup(config, make_process)
+        except BaseException:
+            if sock is not None and config.socket is not None:
+                close_fcgi_socket(sock, config.socket)
+            raise
+        if sock is not None:
+            self._sockets[config.name] = sock
+        return group
+
+    def _add_group(self, config: GroupConfig) -> None:
+        try:
+            group = self._make_group(config)
+        except OSError as error:
+            # An fcgi socket that cannot be bound, an AUTO log that cannot be created:
+            # the group stays out, the daemon keeps running and says why.
+            logger.critical("could not add group %s: %s", config.name, error)
+            raise control.Failed(f"{config.name}: {error}") from error
+        self._groups[config.name] = group
+        self._bus.publish(ProcessGroupAdded(groupname=config.name))
+
+    def _autostart(self, group: ProcessGroup) -> None:
+        if self._starts_allowed():
+            group.autostart()
+
+    def _require_running(self) -> None:
+        if self._state is not SupervisorState.RUNNING:
+            raise control.ShutdownState()
+
+    def resolve(self, namespec: str) -> list[ProcessRuntime]:
+        """The processes ``namespec`` names: ``name``, ``group:name`` or ``group:*``.
+
+        Raises:
+            BadName: no such group or process.
+        """
+        group_name, process_name = split_namespec(namespec)
+        group = self._groups.get(group_name)
+        if group is None:
+            raise control.BadName(namespec)
+        if process_name is None:
+            return list(group)
+        if process_name not in group.processes:
+            raise control.BadName(namespec)
+        return [group.processes[process_name]]
+
+    def _one(self, namespec: str) -> ProcessRuntime:
+        if split_namespec(namespec)[1] is None:
+            raise control.BadName(namespec)
+        return self.resolve(namespec)[0]
+
+    # ------------------------------------------------------------------ SupervisorControl
+
+    def identification(self) -> str:
+        """The ``identifier`` option of ``[supervisord]``."""
+        return self._config.supervisord.identifier
+
+    def supervisor_state(self) -> SupervisorState:
+        """RUNNING, RESTARTING or SHUTDOWN (supervisord's mood)."""
+        return self._state
+
+    def pid(self) -> int:
+        """The daemon's pid."""
+        return os.getpid()
+
+    def main_logfile(self) -> str | None:
+        """The main log's path, or None when there is none."""
+        return self._main_log.writer.path if self._main_log is not None else None
+
+    def groups(self) -> Sequence[control.GroupInfo]:
+        """Snapshots of the active groups, lowest priority first."""
+        return [group.snapshot() for group in self._sorted_active()]
+
+    def config_groups(self) -> Sequence[GroupConfig]:
+        """Every group of the loaded configuration, active or not."""
+        return self._config.groups
+
+    def start_process(self, namespec: str) -> None:
+        """Operator start of one process (see ``SupervisorControl``)."""
+        self._require_running()
+        self._one(namespec).start_nowait()
+
+    async def wait_process_started(self, namespec: str) -> None:
+        """Wait for RUNNING (see ``SupervisorControl``)."""
+        await self._one(namespec).wait_started()
+
+    def stop_process(self, namespec: str) -> None:
+        """Operator stop of one process (see ``SupervisorControl``)."""
+        self._one(namespec).stop_nowait()
+
+    async def wait_process_stopped(self, namespec: str) -> None:
+        """Wait for a stopped state (see ``SupervisorControl``)."""
+        await self._one(namespec).wait_stopped()
+
+    def signal_process(self, namespec: str, sig: signal.Signals) -> None:
+        """Send ``sig`` to one process (see ``SupervisorControl``)."""
+        self._one(namespec).signal(sig)
+
+    def send_process_stdin(self, namespec: str, data: bytes) -> None:
+        """Write to a process's stdin (see ``SupervisorControl``)."""
+        self._one(namespec).write_stdin(data)
+
+    def send_remote_comm_event(self, type_: str, data: str) -> None:
+        """Publish REMOTE_COMMUNICATION."""
+        self._bus.publish(RemoteCommunication(type=type_, data=data))
+
+    async def reload_config(self) -> control.ReloadResult:
+        """Re-read the file; diff its groups against the active ones (supervisord's reread).
+
+        The new file's groups become :meth:`config_groups`; nothing starts or stops.
+        """
+        try:
+            new = self._read_config(self._config.path)
+        except ConfigError as error:
+            raise control.CantReread("\n".join(str(p) for p in error.problems)) from error
+        except OSError as error:
+            raise control.CantReread(f"{self._config.path}: {error.strerror or error}") from error
+        active = replace(self._config, groups=tuple(g.config for g in self._sorted_active()))
+        diff = diff_configs(active, new)
+        self._config = replace(new, supervisord=self._config.supervisord)
+        return control.ReloadResult(
+            added=tuple(g.name for g in diff.added),
+            changed=tuple(g.name for g in diff.changed),
+            removed=tuple(g.name for g in diff.removed),
+        )
+
+    async def add_process_group(self, name: str) -> None:
+        """Activate configured group ``name`` and autostart it (see ``SupervisorControl``)."""
+        self._require_running()
+        config = self._config.group(name)
+        if config is None:
+            raise control.BadName(name)
+        if name in self._groups:
+            raise control.AlreadyAdded(name)
+        self._add_group(config)
+        self._autostart(self._groups[name])
+
+    async def remove_process_group(self, name: str) -> None:
+        """Deactivate a group whose processes are all stopped (see ``SupervisorControl``)."""
+        group = self._groups.get(name)
+        if group is None:
+            raise control.BadName(name)
+        if group.unstopped():
+            raise control.StillRunning(name)
+        del self._groups[name]
+        await self._close_group(group)
+        self._bus.publish(ProcessGroupRemoved(groupname=name))
+
+    def shutdown(self) -> None:
+        """Begin an orderly shutdown."""
+        logger.info("shutdown requested")
+        self._state = SupervisorState.SHUTDOWN
+        self._wake.set()
+
+    def restart(self) -> None:
+        """Begin a restart: stop everything, reload, start again."""
+        if self._state is SupervisorState.SHUTDOWN:
+            return
+        logger.info("restart requested")
+        self._state = SupervisorState.RESTARTING
+        self._wake.set()
+
+    def clear_log(self) -> None:
+        """Remove and reopen the main log."""
+        if self._main_log is None:
+            raise control.NoFile("main log")
+        handler = self._main_log
+        handler.acquire()
+        try:
+            handler.writer.remove()
+        except OSError as error:
+            raise control.Failed(f"{handler.writer.path}: {error}") from error
+        finally:
+            handler.release()
+
+    def clear_process_logs(self, namespec: str) -> None:
+        """Truncate one process's logs (see ``SupervisorControl``)."""
+        self._one(namespec).clear_logs()
