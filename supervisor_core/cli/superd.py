@@ -3,10 +3,19 @@
 from __future__ import annotations
 
 import argparse
+import logging
+import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from supervisor_core import __version__
+
+if TYPE_CHECKING:
+    from supervisor_core.config import Config, ConfigError
+    from supervisor_core.config.model import SupervisordConfig
+    from supervisor_core.logs import MainLogHandler
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -84,14 +93,231 @@ def check_config(path: str | None) -> int:
     return 0
 
 
+def _usage_error(message: str) -> int:
+    # supervisord's usage(): the message, a pointer to -h, exit status 2.
+    print(f"Error: {message}\nFor help, use superd -h", file=sys.stderr)
+    return 2
+
+
+def _find_path(path: str | None) -> str | None:
+    if path is not None:
+        return path
+    from supervisor_core.config import default_search_path, find_config
+
+    found = find_config()
+    if found is None:
+        print(
+            "superd: no configuration file found at "
+            + ", ".join(default_search_path())
+            + "; use -c FILE",
+            file=sys.stderr,
+        )
+    return found
+
+
+def _converters() -> dict[str, Callable[[str], object]]:
+    from supervisor_core.config import converters
+
+    return {
+        "user": str,
+        "umask": converters.octal,
+        "directory": converters.existing_directory,
+        "logfile": converters.existing_dirpath,
+        "logfile_maxbytes": converters.byte_size,
+        "logfile_backups": converters.integer,
+        "loglevel": converters.logging_level,
+        "pidfile": converters.existing_dirpath,
+        "identifier": str,
+        "childlogdir": converters.existing_directory,
+        "minfds": converters.integer,
+        "minprocs": converters.integer,
+    }
+
+
+def apply_overrides(config: Config, args: argparse.Namespace) -> Config:
+    """``config`` with superd's flags applied over ``[supervisord]`` (flags win, as in
+    supervisord), and its paths made absolute before any chdir.
+
+    Raises:
+        ValueError: a flag's value is invalid (the message names the flag).
+    """
+    from supervisor_core.config import converters
+
+    changes: dict[str, object] = {}
+    for option, convert in _converters().items():
+        value = getattr(args, option)
+        if value is None:
+            continue
+        try:
+            changes[option] = convert(value)
+        except ValueError as error:
+            raise ValueError(f"--{option}: {error}: {value!r}") from None
+    for flag in ("nodaemon", "silent", "nocleanup", "strip_ansi"):
+        if getattr(args, flag):
+            changes[flag] = True
+    settings = replace(config.supervisord, **changes)  # type: ignore[arg-type]
+    # supervisord normalizes these at parse time, i.e. relative to where it started.
+    settings = replace(
+        settings,
+        logfile=settings.logfile
+        if settings.logfile == "syslog"
+        else converters.normalize_path(settings.logfile),
+        pidfile=converters.normalize_path(settings.pidfile),
+        childlogdir=converters.normalize_path(settings.childlogdir),
+    )
+    return replace(config, supervisord=settings)
+
+
+class _MainLogFormatter(logging.Formatter):
+    """supervisord's line format, for the foreground copy of the log on stdout."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        from supervisor_core.logs import format_main_log_line
+
+        line = format_main_log_line(record.levelno, record.getMessage(), record.created)
+        if record.exc_info:
+            line += self.formatException(record.exc_info) + "\n"
+        return line.rstrip("\n")
+
+
+def configure_logging(settings: SupervisordConfig, *, foreground: bool) -> MainLogHandler | None:
+    """Install the main log (and stdout when in the foreground and not ``silent``).
+
+    Only this entry point configures logging. Returns the file handler, or None for
+    ``logfile=syslog``, which superd does not support (it logs a warning instead).
+
+    Raises:
+        OSError: the log file cannot be opened.
+    """
+    from supervisor_core.logs import MainLogHandler
+
+    root = logging.getLogger()
+    root.setLevel(int(settings.loglevel))
+    # aiohttp logs every request at INFO; supervisord logs none.
+    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    handler: MainLogHandler | None = None
+    if settings.logfile != "syslog":
+        handler = MainLogHandler(
+            settings.logfile,
+            maxbytes=settings.logfile_maxbytes,
+            backups=settings.logfile_backups,
+        )
+        root.addHandler(handler)
+    if foreground and not settings.silent:
+        stream = logging.StreamHandler(sys.stdout)
+        stream.setFormatter(_MainLogFormatter())
+        root.addHandler(stream)
+    if handler is None:
+        logging.getLogger("supervisor_core").warning("logfile=syslog is not supported")
+    return handler
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the daemon: load, prepare the OS side, detach if asked, serve until shutdown.
+
+    Returns 0 after an orderly shutdown, 2 when the configuration or the environment
+    does not allow starting (nothing is started then).
+    """
+    import asyncio
+
+    from supervisor_core import daemon
+    from supervisor_core.config import ConfigError, load
+    from supervisor_core.runner import DaemonRun, StartupError, run_daemon
+
+    path = _find_path(args.configuration)
+    if path is None:
+        return 2
+    try:
+        loaded = load(path)
+    except ConfigError as error:
+        return _report_config_error(path, error)
+    except OSError as error:
+        return _usage_error(f"could not read config file {path}: {error.strerror or error}")
+    try:
+        config = apply_overrides(loaded, args)
+    except ValueError as error:
+        return _usage_error(str(error))
+    settings = config.supervisord
+    try:
+        messages = daemon.drop_privileges(settings.user)
+        infos = daemon.raise_rlimits(minfds=settings.minfds, minprocs=settings.minprocs)
+    except daemon.DaemonError as error:
+        return _usage_error(str(error))
+    try:
+        main_log = configure_logging(settings, foreground=settings.nodaemon)
+    except OSError as error:
+        return _usage_error(f"could not open logfile {settings.logfile}: {error.strerror}")
+    log = logging.getLogger("supervisor_core.superd")
+    for level, message in messages:
+        log.log(level, "%s", message)
+    for message in infos:
+        log.info("%s", message)
+    for warning in config.warnings:
+        log.warning("%s", warning)
+    report: daemon.StartupReport | None = None
+    if not settings.nodaemon:
+        try:
+            report = daemon.daemonize(settings.directory)
+        except daemon.DaemonError as error:
+            return _usage_error(str(error))
+        os.umask(settings.umask)
+        log.info("daemonizing the superd process")
+    if not settings.nocleanup:
+        for warning in daemon.clear_auto_child_logs(settings.childlogdir, settings.identifier):
+            log.warning("%s", warning)
+
+    pidfile_written = False
+
+    def on_started() -> None:
+        nonlocal pidfile_written
+        # After daemonizing, or the pid would be the parent's.
+        try:
+            daemon.write_pidfile(settings.pidfile)
+        except daemon.DaemonError as error:
+            log.critical("%s", error)
+        else:
+            pidfile_written = True
+            log.info("superd started with pid %s", os.getpid())
+
+    def reload() -> Config:
+        return apply_overrides(load(path), args)
+
+    try:
+        return asyncio.run(
+            run_daemon(
+                config,
+                DaemonRun(reload=reload, main_log=main_log, report=report, on_started=on_started),
+            )
+        )
+    except StartupError as error:
+        log.critical("%s", error)
+        if report is not None:
+            report.failed(str(error))
+            return 2
+        return _usage_error(str(error))
+    finally:
+        if pidfile_written:
+            daemon.remove_file(settings.pidfile)
+        if report is not None:
+            report.failed("the daemon exited before it was ready")
+        logging.shutdown()
+
+
+def _report_config_error(path: str, error: ConfigError) -> int:
+    for problem in error.problems:
+        print(problem, file=sys.stderr)
+    count = len(error.problems)
+    print(f"superd: {count} problem{'s' if count != 1 else ''} in {path}", file=sys.stderr)
+    return 2
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``superd``."""
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.check_config:
         return check_config(args.configuration)
-    parser.print_help()
-    return 0
+    return run(args)
 
 
 if __name__ == "__main__":
