@@ -1,0 +1,44 @@
+"""The event journal: every event on the bus, durably, in SQLite (see docs/journal.md).
+
+Writing (the daemon): :class:`Journal` (``open``/``from_settings``, ``attach(bus)``,
+``next_serial()``, ``flush()``, ``aclose()``). Reading (notebooks, tests, ``/events``):
+:func:`open_journal`. Configuration: :func:`parse_settings` for ``[exporter:journal]``.
+"""
+
+from exporters.journal.events import SupervisorDaemonStart
+from exporters.journal.filters import EventFilter, ProcessSpec
+from exporters.journal.reader import JournalReader, open_journal
+from exporters.journal.retention import RetentionPolicy
+from exporters.journal.rows import SCHEMA_VERSION, JournalRecord, event_json, event_row
+from exporters.journal.settings import (
+    SECTION,
+    JournalSettings,
+    parse_duration,
+    parse_retention,
+    parse_settings,
+)
+from exporters.journal.store import Journal, JournalError, JournalReset, JournalStats
+from exporters.journal.tails import StderrTails
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "SECTION",
+    "EventFilter",
+    "Journal",
+    "JournalError",
+    "JournalReader",
+    "JournalRecord",
+    "JournalReset",
+    "JournalSettings",
+    "JournalStats",
+    "ProcessSpec",
+    "RetentionPolicy",
+    "StderrTails",
+    "SupervisorDaemonStart",
+    "event_json",
+    "event_row",
+    "open_journal",
+    "parse_duration",
+    "parse_retention",
+    "parse_settings",
+]

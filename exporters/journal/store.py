@@ -1,0 +1,607 @@
+"""The journal writer: every event on the bus, durably, in SQLite.
+
+Rules of this file:
+- Lossless. The journal subscribes synchronously (``EventBus.subscribe``) and
+  never drops an event. The callback only appends ``(event, stderr tail)`` to a
+  buffer; one writer thread encodes rows and commits them in batches (every
+  ``batch_size`` events or ``flush_interval`` seconds), so disk latency never sits
+  on the event loop.
+- Backpressure is bounded. When ``max_pending`` events wait (the disk is slower
+  than the event rate), the callback waits at most ``max_block`` seconds for the
+  writer; if the buffer is still full it keeps the event anyway (memory grows,
+  nothing is lost), counts it in ``overflowed`` and logs once until the buffer
+  drains to half. The loop is never stalled for more than ``max_block`` per episode.
+- A failing write (disk full, I/O error) is retried with backoff, keeping the batch;
+  only ``aclose`` gives up after a few last tries and logs how many were lost.
+- One connection, one writing thread (``check_same_thread=False`` because the
+  connection is made on the loop's thread, then used only by the writer). Readers
+  open their own read-only connections (``reader.open_journal``); WAL lets them
+  read while the writer commits.
+- An unusable file (not SQLite, corrupt, or a newer schema) is moved aside, never
+  written into; a fresh journal starts and ``reset`` says where the old one went.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import logging
+import os
+import sqlite3
+import threading
+import time
+from collections import OrderedDict, deque
+from dataclasses import dataclass
+
+from exporters.journal.events import SupervisorDaemonStart
+from exporters.journal.retention import RetentionPolicy
+from exporters.journal.rows import (
+    INSERT_SQL,
+    SCHEMA_SQL,
+    SCHEMA_VERSION,
+    Row,
+    event_json,
+    event_row,
+)
+from exporters.journal.settings import JournalSettings
+from exporters.journal.tails import StderrTails
+from supervisor_core import __version__
+from supervisor_core.bus import EventBus, Subscription
+from supervisor_core.clock import Clock, SystemClock
+from supervisor_core.events import (
+    Event,
+    ProcessGroupRemoved,
+    ProcessLogStderr,
+    ProcessStateBackoff,
+    ProcessStateExited,
+    ProcessStateStarting,
+)
+
+logger = logging.getLogger(__name__)
+
+SUBSCRIBER_NAME = "journal"
+NO_RETENTION = RetentionPolicy()
+# Exit events whose stderr tail can still be asked for by ``event_json`` (live /events).
+_RECENT_TAILS = 1024
+_RETRY_DELAYS = (0.05, 0.2, 1.0, 5.0)
+
+
+class JournalError(Exception):
+    """The journal cannot be used as asked (closed, or a bus that would reuse serials)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class JournalReset:
+    """An unusable journal file was moved aside; a fresh one replaced it."""
+
+    moved_to: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class JournalStats:
+    """The journal's counters at one moment (``Journal.snapshot()``).
+
+    ``committed_serial`` is the last serial known durable; ``pending`` waits for
+    the writer; ``backpressure_waits`` counts times the loop waited for room;
+    ``overflowed`` counts events kept beyond ``max_pending``; ``write_errors``
+    counts failed transactions (retried); ``lost`` counts events given up at close.
+    """
+
+    path: str
+    committed_serial: int | None
+    pending: int
+    written: int
+    batches: int
+    backpressure_waits: int
+    overflowed: int
+    write_errors: int
+    lost: int
+    retention_deleted: int
+
+
+# --------------------------------------------------------------------------- opening
+
+
+def _unusable_reason(path: str) -> str | None:
+    """Why an existing file cannot be our journal, or None when it can (or is absent)."""
+    if not os.path.exists(path) or os.path.getsize(path) == 0:
+        return None
+    try:
+        connection = sqlite3.connect(path, isolation_level=None)
+    except sqlite3.Error as error:
+        return f"cannot be opened: {error}"
+    try:
+        version = int(connection.execute("PRAGMA user_version").fetchone()[0])
+        check = connection.execute("PRAGMA quick_check").fetchone()[0]
+        if check != "ok":
+            return f"corrupt: {check}"
+        tables = {
+            str(row[0])
+            for row in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+        }
+    except sqlite3.DatabaseError as error:
+        return f"corrupt: {error}"
+    finally:
+        connection.close()
+    if version > SCHEMA_VERSION:
+        return (
+            f"written by a newer superd (schema version {version}; "
+            f"this one knows up to {SCHEMA_VERSION})"
+        )
+    if version == 0 and tables:
+        return "not a superd journal (an SQLite file with other tables)"
+    if version == SCHEMA_VERSION and "events" not in tables:
+        return "corrupt: the events table is missing"
+    return None
+
+
+def _move_aside(path: str, tag: str) -> str:
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    target = f"{path}.{tag}-{stamp}"
+    counter = 1
+    while os.path.exists(target):
+        counter += 1
+        target = f"{path}.{tag}-{stamp}.{counter}"
+    os.replace(path, target)
+    # The WAL may hold committed transactions: keep it with its database.
+    for suffix in ("-wal", "-shm"):
+        if os.path.exists(path + suffix):
+            os.replace(path + suffix, target + suffix)
+    return target
+
+
+def _connect(path: str) -> sqlite3.Connection:
+    connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    try:
+        mode = connection.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+        if str(mode).lower() != "wal":
+            raise sqlite3.OperationalError(f"cannot use WAL mode (got {mode!r})")
+        # FULL: a committed batch survives power loss too, at one fsync per batch.
+        connection.execute("PRAGMA synchronous=FULL")
+        version = int(connection.execute("PRAGMA user_version").fetchone()[0])
+        if version == 0:
+            connection.execute("PRAGMA auto_vacuum=INCREMENTAL")
+            connection.execute("BEGIN IMMEDIATE")
+            for statement in SCHEMA_SQL.split(";"):
+                if statement.strip():
+                    connection.execute(statement)
+            connection.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+            connection.execute("COMMIT")
+    except sqlite3.Error:
+        connection.close()
+        raise
+    return connection
+
+
+# --------------------------------------------------------------------------- journal
+
+
+class Journal:
+    """A durable, lossless SQLite journal of every event on a bus.
+
+    Example (what superd does)::
+
+        journal = Journal.from_settings(settings)          # before the bus exists
+        bus = EventBus(clock, first_serial=journal.next_serial())
+        journal.attach(bus)          # subscribes; publishes SUPERVISOR_DAEMON_START
+        ...
+        await journal.aclose()       # after the last event: commits everything
+    """
+
+    def __init__(
+        self,
+        connection: sqlite3.Connection,
+        *,
+        path: str,
+        reset: JournalReset | None = None,
+        retention: RetentionPolicy = NO_RETENTION,
+        stderr_lines: int = 20,
+        batch_size: int = 256,
+        flush_interval: float = 0.05,
+        max_pending: int = 100_000,
+        max_block: float = 0.1,
+        retention_interval: float = 60.0,
+        clock: Clock | None = None,
+    ) -> None:
+        """Use :meth:`open` or :meth:`from_settings`; this takes an open connection."""
+        self.path = path
+        self.reset = reset
+        self.retention = retention
+        self.batch_size = batch_size
+        self.flush_interval = flush_interval
+        self.max_pending = max_pending
+        self.max_block = max_block
+        self.retention_interval = retention_interval
+        self._clock: Clock = clock if clock is not None else SystemClock()
+        self._connection = connection
+        row = connection.execute(
+            "SELECT serial, wall_time FROM events ORDER BY serial DESC LIMIT 1"
+        ).fetchone()
+        self._stored_serial: int | None = None if row is None else int(row[0])
+        self._stored_wall_time: float | None = None if row is None else float(row[1])
+        self._tails = StderrTails(lines=stderr_lines)
+        self._tap_used = False
+        self._recent_tails: OrderedDict[int, tuple[str, ...]] = OrderedDict()
+        # Shared with the writer thread, under _cond.
+        self._cond = threading.Condition()
+        self._pending: deque[tuple[Event, tuple[str, ...] | None]] = deque()
+        self._accepted_serial: int | None = self._stored_serial
+        self._committed_serial: int | None = self._stored_serial
+        self._flush_waiters: list[tuple[int, concurrent.futures.Future[None]]] = []
+        self._retention_waiters: list[concurrent.futures.Future[int]] = []
+        self._closing = False
+        self._overflowing = False
+        self._written = self._batches = self._backpressure_waits = 0
+        self._overflowed = self._write_errors = self._lost = self._retention_deleted = 0
+        self._thread: threading.Thread | None = None
+        self._subscription: Subscription | None = None
+        self._closed = False
+
+    # ---------------------------------------------------------------- construction
+
+    @classmethod
+    def open(cls, path: str, **options: object) -> Journal:
+        """Open (or create) the journal at ``path``; blocking, call it at start-up.
+
+        An unusable file is moved aside (``journal.reset`` says where and why) and
+        a fresh journal is created. ``options`` are the keyword arguments of the
+        constructor (``retention``, ``stderr_lines``, ``batch_size``, ...).
+
+        Raises:
+            OSError, sqlite3.Error: the directory or file cannot be written at all.
+        """
+        directory = os.path.dirname(os.path.abspath(path))
+        os.makedirs(directory, exist_ok=True)
+        reset: JournalReset | None = None
+        reason = _unusable_reason(path)
+        if reason is not None:
+            tag = "newer" if "newer" in reason else "corrupt"
+            moved_to = _move_aside(path, tag)
+            reset = JournalReset(moved_to=moved_to, reason=reason)
+            logger.warning(
+                "journal %s is unusable (%s); moved it to %s and started a fresh one",
+                path,
+                reason,
+                moved_to,
+            )
+        return cls(_connect(path), path=path, reset=reset, **options)  # type: ignore[arg-type]
+
+    @classmethod
+    def from_settings(cls, settings: JournalSettings, **options: object) -> Journal:
+        """:meth:`open` with ``[exporter:journal]`` settings."""
+        return cls.open(
+            settings.path,
+            retention=settings.retention,
+            stderr_lines=settings.stderr_lines,
+            batch_size=settings.batch_size,
+            flush_interval=settings.flush_interval,
+            **options,
+        )
+
+    # ---------------------------------------------------------------- serials
+
+    def last_serial(self) -> int | None:
+        """The newest serial journaled or accepted (None for an empty journal)."""
+        with self._cond:
+            return self._accepted_serial
+
+    def next_serial(self) -> int:
+        """The serial the daemon's bus should start at (``first_serial=``)."""
+        last = self.last_serial()
+        return 0 if last is None else last + 1
+
+    def committed_serial(self) -> int | None:
+        """The newest serial known to be durable on disk."""
+        with self._cond:
+            return self._committed_serial
+
+    # ---------------------------------------------------------------- bus side
+
+    def attach(self, bus: EventBus, *, announce: bool = True) -> Event | None:
+        """Start the writer and subscribe to every event of ``bus``.
+
+        With ``announce`` it publishes ``SUPERVISOR_DAEMON_START`` (and returns it),
+        so call it before anything else publishes.
+
+        Raises:
+            JournalError: already attached or closed, or the bus would reuse
+                serials the journal holds.
+        """
+        if self._closed or self._subscription is not None:
+            raise JournalError(f"journal {self.path} is already attached or closed")
+        next_serial = bus.snapshot().next_serial
+        last = self.last_serial()
+        if last is not None and next_serial <= last:
+            raise JournalError(
+                f"the bus starts at serial {next_serial} but journal {self.path} already "
+                f"holds serial {last}: build the bus with first_serial=journal.next_serial()"
+            )
+        self._thread = threading.Thread(target=self._run, name="journal-writer", daemon=True)
+        self._thread.start()
+        self._subscription = bus.subscribe(self._on_event, name=SUBSCRIBER_NAME)
+        if not announce:
+            return None
+        return bus.publish(
+            SupervisorDaemonStart(
+                pid=os.getpid(),
+                version=__version__,
+                previous_serial=self._stored_serial,
+                previous_wall_time=self._stored_wall_time,
+                journal_reset=None if self.reset is None else self.reset.moved_to,
+                journal_reset_reason=None if self.reset is None else self.reset.reason,
+            )
+        )
+
+    def stderr_tap(self, groupname: str, processname: str, data: bytes) -> None:
+        """Feed a child's stderr output (the core hook; see docs/journal.md).
+
+        Once this has been called, ``PROCESS_LOG_STDERR`` events are no longer
+        used for tails (they would count the same output twice).
+        """
+        self._tap_used = True
+        self._tails.feed(groupname, processname, data)
+
+    def event_json(self, event: Event) -> dict[str, object]:
+        """The JSON object of a live event as the journal records it (tail included)."""
+        return event_json(event, self._recent_tails.get(event.serial))
+
+    def _tail_for(self, event: Event) -> tuple[str, ...] | None:
+        data = event.data
+        if isinstance(data, ProcessLogStderr):
+            if not self._tap_used:
+                self._tails.feed(data.groupname, data.processname, data.data)
+        elif isinstance(data, ProcessStateStarting):
+            self._tails.reset(data.groupname, data.processname)
+        elif isinstance(data, ProcessStateExited | ProcessStateBackoff):
+            if data.returncode is not None and data.expected is not True:
+                tail = self._tails.tail(data.groupname, data.processname)
+                if tail:
+                    self._recent_tails[event.serial] = tail
+                    if len(self._recent_tails) > _RECENT_TAILS:
+                        self._recent_tails.popitem(last=False)
+                    return tail
+        elif isinstance(data, ProcessGroupRemoved):
+            self._tails.forget_group(data.groupname)
+        return None
+
+    def _on_event(self, event: Event) -> None:
+        # Runs inline in EventBus.publish, on the loop: keep it to an append.
+        tail = self._tail_for(event)
+        with self._cond:
+            if len(self._pending) >= self.max_pending and not self._overflowing:
+                self._backpressure_waits += 1
+                self._cond.notify_all()
+                if not self._cond.wait_for(
+                    lambda: len(self._pending) < self.max_pending, timeout=self.max_block
+                ):
+                    self._overflowing = True
+                    logger.warning(
+                        "journal %s: the writer is behind by %d events; buffering beyond "
+                        "the limit (nothing is dropped)",
+                        self.path,
+                        len(self._pending),
+                    )
+            if self._overflowing:
+                if len(self._pending) < self.max_pending // 2:
+                    self._overflowing = False
+                else:
+                    self._overflowed += 1
+            self._pending.append((event, tail))
+            self._accepted_serial = event.serial
+            if len(self._pending) == 1 or len(self._pending) >= self.batch_size:
+                self._cond.notify_all()
+
+    # ---------------------------------------------------------------- async API
+
+    async def flush(self) -> None:
+        """Wait until every event accepted so far is committed."""
+        future: concurrent.futures.Future[None] = concurrent.futures.Future()
+        with self._cond:
+            target = self._accepted_serial
+            if target is None or (
+                self._committed_serial is not None and self._committed_serial >= target
+            ):
+                return
+            if self._thread is None or self._closing:
+                raise JournalError(f"journal {self.path} is not attached, nothing commits")
+            self._flush_waiters.append((target, future))
+            self._cond.notify_all()
+        await asyncio.wrap_future(future)
+
+    async def enforce_retention(self) -> int:
+        """Apply the retention policy now; returns how many events were deleted."""
+        if self._thread is None:
+            return await asyncio.to_thread(self._apply_retention)
+        future: concurrent.futures.Future[int] = concurrent.futures.Future()
+        with self._cond:
+            if self._closing:
+                raise JournalError(f"journal {self.path} is closing")
+            self._retention_waiters.append(future)
+            self._cond.notify_all()
+        return await asyncio.wrap_future(future)
+
+    async def aclose(self) -> None:
+        """Unsubscribe, commit everything pending, stop the writer and close the file."""
+        await asyncio.to_thread(self.close)
+
+    def close(self) -> None:
+        """Blocking :meth:`aclose` (for tests and shutdown paths without a loop)."""
+        if self._closed:
+            return
+        if self._subscription is not None:
+            self._subscription.close()
+        with self._cond:
+            self._closing = True
+            self._cond.notify_all()
+        if self._thread is not None:
+            self._thread.join()
+        self._closed = True
+        self._connection.close()
+
+    def snapshot(self) -> JournalStats:
+        """The journal's counters, frozen."""
+        with self._cond:
+            return JournalStats(
+                path=self.path,
+                committed_serial=self._committed_serial,
+                pending=len(self._pending),
+                written=self._written,
+                batches=self._batches,
+                backpressure_waits=self._backpressure_waits,
+                overflowed=self._overflowed,
+                write_errors=self._write_errors,
+                lost=self._lost,
+                retention_deleted=self._retention_deleted,
+            )
+
+    # ---------------------------------------------------------------- writer thread
+
+    def _take_batch(self) -> tuple[list[tuple[Event, tuple[str, ...] | None]], bool, bool]:
+        """Wait for work; returns (batch, closing, retention requested)."""
+        with self._cond:
+            while not (
+                self._pending or self._closing or self._flush_waiters or self._retention_waiters
+            ):
+                self._cond.wait(timeout=self.retention_interval)
+                if self.retention.enabled and not self._pending:
+                    return [], self._closing, True
+            deadline = time.monotonic() + self.flush_interval
+            while (
+                len(self._pending) < self.batch_size
+                and not (self._closing or self._flush_waiters or self._retention_waiters)
+                and (remaining := deadline - time.monotonic()) > 0
+            ):
+                self._cond.wait(timeout=remaining)
+            # Take more than a batch when behind: fewer, larger transactions catch up.
+            count = min(len(self._pending), self.batch_size * 8)
+            batch = [self._pending.popleft() for _ in range(count)]
+            self._cond.notify_all()  # room for a callback waiting on backpressure
+            return batch, self._closing, bool(self._retention_waiters)
+
+    def _run(self) -> None:
+        next_retention = time.monotonic()
+        while True:
+            batch, closing, retention_asked = self._take_batch()
+            if batch:
+                self._write(batch, closing=closing)
+            now = time.monotonic()
+            if retention_asked or (self.retention.enabled and now >= next_retention):
+                next_retention = now + self.retention_interval
+                deleted = self._apply_retention_logged()
+                with self._cond:
+                    waiters, self._retention_waiters = self._retention_waiters, []
+                for waiter in waiters:
+                    waiter.set_result(deleted)
+            with self._cond:
+                if closing and not self._pending:
+                    self._resolve_flushes(final=True)
+                    return
+
+    def _resolve_flushes(self, *, final: bool = False) -> None:
+        # Called with _cond held.
+        remaining: list[tuple[int, concurrent.futures.Future[None]]] = []
+        for target, future in self._flush_waiters:
+            committed = self._committed_serial
+            if final or (committed is not None and committed >= target):
+                future.set_result(None)
+            else:
+                remaining.append((target, future))
+        self._flush_waiters = remaining
+
+    def _write(self, batch: list[tuple[Event, tuple[str, ...] | None]], *, closing: bool) -> None:
+        rows = [event_row(event, tail) for event, tail in batch]
+        attempt = 0
+        while True:
+            try:
+                self._insert(rows)
+                break
+            except sqlite3.Error as error:
+                with contextlib.suppress(sqlite3.Error):
+                    self._connection.execute("ROLLBACK")
+                attempt += 1
+                with self._cond:
+                    self._write_errors += 1
+                    closing = closing or self._closing
+                if closing and attempt >= len(_RETRY_DELAYS):
+                    with self._cond:
+                        self._lost += len(rows)
+                    logger.error(
+                        "journal %s: giving up on %d events (serials %d-%d) at close: %s",
+                        self.path,
+                        len(rows),
+                        batch[0][0].serial,
+                        batch[-1][0].serial,
+                        error,
+                    )
+                    return
+                delay = _RETRY_DELAYS[min(attempt, len(_RETRY_DELAYS)) - 1]
+                logger.error(
+                    "journal %s: writing %d events failed (%s); retrying in %.2fs",
+                    self.path,
+                    len(rows),
+                    error,
+                    delay,
+                )
+                time.sleep(delay)
+        with self._cond:
+            self._committed_serial = batch[-1][0].serial
+            self._written += len(rows)
+            self._batches += 1
+            self._resolve_flushes()
+
+    def _insert(self, rows: list[Row]) -> None:
+        connection = self._connection
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            connection.executemany(INSERT_SQL, rows)
+        except sqlite3.IntegrityError:
+            # A serial already journaled: attach() prevents it, so this is a bug
+            # elsewhere; keep the first record of each serial and say so.
+            logger.exception("journal %s: duplicate serials in a batch", self.path)
+            connection.executemany(INSERT_SQL.replace("INSERT", "INSERT OR IGNORE", 1), rows)
+        connection.execute("COMMIT")
+
+    def _apply_retention_logged(self) -> int:
+        try:
+            return self._apply_retention()
+        except sqlite3.Error as error:
+            with contextlib.suppress(sqlite3.Error):
+                self._connection.execute("ROLLBACK")
+            logger.error("journal %s: retention pass failed: %s", self.path, error)
+            return 0
+
+    def _apply_retention(self) -> int:
+        """Delete what the policy says is too old or too much; returns the count."""
+        policy = self.retention
+        if not policy.enabled:
+            return 0
+        connection = self._connection
+        deleted = 0
+        newest = "(SELECT MAX(serial) FROM events)"
+        cutoff = policy.age_cutoff(self._clock.wall())
+        if cutoff is not None:
+            cursor = connection.execute(
+                f"DELETE FROM events WHERE wall_time < ? AND serial < {newest}", (cutoff,)
+            )
+            deleted += max(cursor.rowcount, 0)
+        if policy.max_bytes is not None:
+            page_size = int(connection.execute("PRAGMA page_size").fetchone()[0])
+            pages = int(connection.execute("PRAGMA page_count").fetchone()[0])
+            free = int(connection.execute("PRAGMA freelist_count").fetchone()[0])
+            rows = int(connection.execute("SELECT COUNT(*) FROM events").fetchone()[0])
+            excess = policy.excess_rows(used_bytes=(pages - free) * page_size, row_count=rows)
+            if excess:
+                cursor = connection.execute(
+                    "DELETE FROM events WHERE serial IN "
+                    "(SELECT serial FROM events ORDER BY serial LIMIT ?)",
+                    (excess,),
+                )
+                deleted += max(cursor.rowcount, 0)
+        if deleted:
+            connection.execute("PRAGMA incremental_vacuum")
+            connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            with self._cond:
+                self._retention_deleted += deleted
+        return deleted
