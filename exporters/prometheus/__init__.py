@@ -27,7 +27,12 @@ from prometheus_client import CollectorRegistry, PlatformCollector, ProcessColle
 
 from exporters.prometheus.aggregate import ProcessMetricsAggregate, ProcessStats
 from exporters.prometheus.catalogue import CATALOGUE, MetricSpec
-from exporters.prometheus.collector import LogBytesSource, StormSource, SupervisorCollector
+from exporters.prometheus.collector import (
+    LogBytesSource,
+    ProcessSnapshots,
+    StormSource,
+    SupervisorCollector,
+)
 from exporters.prometheus.http import (
     METRICS_PATH,
     MetricsListenerError,
@@ -45,7 +50,6 @@ from exporters.prometheus.settings import (
 )
 from supervisor_core import __version__
 from supervisor_core.bus import EventBus, Subscription
-from supervisor_core.control import SupervisorControl
 
 SUBSCRIBER_NAME = "prometheus"
 
@@ -66,7 +70,7 @@ class PrometheusExporter:
         *,
         bus: EventBus,
         registry: CollectorRegistry,
-        control: SupervisorControl | None = None,
+        control: ProcessSnapshots | None = None,
         version: str = __version__,
         log_bytes: LogBytesSource | None = None,
         storms: StormSource | None = None,
@@ -136,6 +140,7 @@ __all__ = [
     "MetricSpec",
     "MetricsListenerError",
     "ProcessMetricsAggregate",
+    "ProcessSnapshots",
     "ProcessStats",
     "PrometheusExporter",
     "PrometheusSettings",

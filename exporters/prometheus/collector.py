@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from prometheus_client.core import (
     CounterMetricFamily,
@@ -42,6 +43,15 @@ from supervisor_core.states import ProcessState
 
 GroupsSource = Callable[[], Sequence[GroupInfo]]
 """The core's read-only process snapshots (``SupervisorControl.groups``)."""
+
+
+class ProcessSnapshots(Protocol):
+    """The one thing the exporter reads from the daemon (``SupervisorControl`` has it)."""
+
+    def groups(self) -> Sequence[GroupInfo]:
+        """Frozen snapshots of every active group and its processes."""
+        ...
+
 
 BusSource = Callable[[], BusSnapshot]
 """The bus' counters (``EventBus.snapshot``)."""
