@@ -62,10 +62,13 @@ class DaemonSpec:
     @classmethod
     def parse(cls, name: str, command: str) -> DaemonSpec:
         """A spec from a shell-quoted command prefix such as ``".venv/bin/superd"``."""
-        argv = tuple(shlex.split(command))
+        argv = shlex.split(command)
         if not argv:
             raise ValueError(f"daemon {name!r}: empty command")
-        return cls(name=name, argv=argv)
+        if os.sep in argv[0]:
+            # Daemons run with the temp dir as cwd, so a relative path must be resolved here.
+            argv[0] = os.path.abspath(argv[0])
+        return cls(name=name, argv=tuple(argv))
 
 
 def default_daemons() -> list[DaemonSpec]:
@@ -188,19 +191,26 @@ class RunningDaemon:
         return self._popen.pid
 
     def start(self) -> float:
-        """Start the daemon; returns the ``perf_counter`` instant of the launch."""
+        """Start the daemon; returns the ``perf_counter`` instant of the launch.
+
+        Raises:
+            DaemonUnavailable: the command cannot be executed.
+        """
         with self.output_path.open("wb") as output:
             self.launched_at = time.perf_counter()
-            self._popen = subprocess.Popen(
-                self.spec.command(self.config),
-                stdin=subprocess.DEVNULL,
-                stdout=output,
-                stderr=subprocess.STDOUT,
-                cwd=self.layout.workdir,
-                # Own session: a Ctrl-C in the terminal reaches the harness, which then
-                # stops the daemon the orderly way instead of both racing.
-                start_new_session=True,
-            )
+            try:
+                self._popen = subprocess.Popen(
+                    self.spec.command(self.config),
+                    stdin=subprocess.DEVNULL,
+                    stdout=output,
+                    stderr=subprocess.STDOUT,
+                    cwd=self.layout.workdir,
+                    # Own session: a Ctrl-C in the terminal reaches the harness, which then
+                    # stops the daemon the orderly way instead of both racing.
+                    start_new_session=True,
+                )
+            except OSError as error:
+                raise DaemonUnavailable(f"cannot start {self.spec.argv[0]}: {error}") from error
         self.process = psutil.Process(self._popen.pid)
         return self.launched_at
 

@@ -30,15 +30,18 @@ class IdleCpu:
 
     name = "idle_cpu"
     title = "idle"
-    metrics: tuple[MetricSpec, ...] = (
-        MetricSpec(key="cpu_percent", label="daemon CPU, N sleeping programs", unit="% core"),
-        MetricSpec(key="rss_mib", label="daemon RSS, N sleeping programs", unit="MiB"),
-    )
     baseline_label = ""
 
     def __init__(self, profile: Profile) -> None:
         self.programs = profile.programs
         self.window = profile.idle_window
+        n = self.programs
+        self.metrics: tuple[MetricSpec, ...] = (
+            MetricSpec(
+                key="cpu_percent", label=f"daemon CPU, {n} sleeping programs", unit="% core"
+            ),
+            MetricSpec(key="rss_mib", label=f"daemon RSS, {n} sleeping programs", unit="MiB"),
+        )
 
     def params(self) -> Mapping[str, Any]:
         """Number of programs and the measuring window."""

@@ -25,14 +25,18 @@ class Launch:
 
     name = "launch"
     title = "launch"
-    metrics: tuple[MetricSpec, ...] = (
-        MetricSpec(key="ready_s", label="launch → getState RUNNING", unit="s"),
-        MetricSpec(key="all_running_s", label="launch → N programs RUNNING", unit="s"),
-    )
     baseline_label = ""
 
     def __init__(self, profile: Profile) -> None:
         self.programs = profile.programs
+        self.metrics: tuple[MetricSpec, ...] = (
+            MetricSpec(
+                key="ready_s", label=f"launch → getState RUNNING ({self.programs})", unit="s"
+            ),
+            MetricSpec(
+                key="all_running_s", label=f"launch → {self.programs} programs RUNNING", unit="s"
+            ),
+        )
 
     def params(self) -> Mapping[str, Any]:
         """Number of programs (each with startsecs=1)."""

@@ -72,18 +72,6 @@ class RpcLatency:
 
     name = "rpc_latency"
     title = "getAllProcessInfo"
-    metrics: tuple[MetricSpec, ...] = (
-        MetricSpec(key="seq_median_ms", label="sequential, median", unit="ms"),
-        MetricSpec(key="seq_p99_ms", label="sequential, p99", unit="ms"),
-        MetricSpec(key="conc_median_ms", label="C concurrent clients, median", unit="ms"),
-        MetricSpec(key="conc_p99_ms", label="C concurrent clients, p99", unit="ms"),
-        MetricSpec(
-            key="conc_calls_per_s",
-            label="C concurrent clients, throughput",
-            unit="calls/s",
-            lower_is_better=False,
-        ),
-    )
     baseline_label = ""
 
     def __init__(self, profile: Profile) -> None:
@@ -91,6 +79,19 @@ class RpcLatency:
         self.sequential = profile.rpc_sequential_calls
         self.clients = profile.rpc_clients
         self.per_client = profile.rpc_calls_per_client
+        n, c = self.programs, self.clients
+        self.metrics: tuple[MetricSpec, ...] = (
+            MetricSpec(key="seq_median_ms", label=f"{n} programs, sequential, median", unit="ms"),
+            MetricSpec(key="seq_p99_ms", label=f"{n} programs, sequential, p99", unit="ms"),
+            MetricSpec(key="conc_median_ms", label=f"{n} programs, {c} clients, median", unit="ms"),
+            MetricSpec(key="conc_p99_ms", label=f"{n} programs, {c} clients, p99", unit="ms"),
+            MetricSpec(
+                key="conc_calls_per_s",
+                label=f"{n} programs, {c} clients, throughput",
+                unit="calls/s",
+                lower_is_better=False,
+            ),
+        )
 
     def params(self) -> Mapping[str, Any]:
         """Programs, sequential calls, clients (C) and calls per client."""

@@ -60,3 +60,14 @@ def test_a_daemon_that_never_answers_is_not_available_within_its_timeout() -> No
     outcome = report.outcomes["superd"]
     assert outcome.unavailable is not None
     assert "never answered getState" in outcome.unavailable
+
+
+@pytest.mark.integration
+def test_a_daemon_that_cannot_be_executed_is_not_available() -> None:
+    """A command that does not exist is 'not available', naming the command."""
+    missing = DaemonSpec(name="superd", argv=("/nonexistent/superd",))
+    report = run_scenario(Launch(TINY), [missing], reps=1)
+    outcome = report.outcomes["superd"]
+    assert outcome.unavailable is not None
+    assert outcome.unavailable.startswith("cannot start /nonexistent/superd")
+    assert not outcome.failed

@@ -220,6 +220,8 @@ def test_daemon_spec_appends_foreground_flags() -> None:
         "-c",
         "/tmp/x.conf",
     ]
+    relative = DaemonSpec.parse("superd", "bin/superd --flag")
+    assert relative.argv == (str(Path("bin/superd").resolve()), "--flag")
     with pytest.raises(ValueError, match="empty command"):
         DaemonSpec.parse("superd", "  ")
 
