@@ -670,3 +670,34 @@ async def test_group_rejects_duplicate_process_names() -> None:
 
     with pytest.raises(ValueError, match="duplicate process name 'a'"):
         ProcessGroup(group_of(("a", 1), ("a", 2)), make_process)
+
+
+# --------------------------------------------------------------------------- log files
+
+
+async def test_clear_and_reopen_logs(tmp_path: Path) -> None:
+    """clear_logs empties the log; reopen_logs recreates a moved file; failures are Failed."""
+    logdir = tmp_path / "logs"
+    logdir.mkdir()
+    out = logdir / "out.log"
+    w = World(config(stdout=ChannelConfig(logfile=str(out))), childlogdir=str(tmp_path))
+    try:
+        w.runtime.start_nowait()  # opens the file
+        out.write_bytes(b"old output\n")
+        w.runtime.clear_logs()
+        assert out.read_bytes() == b""
+        out.rename(logdir / "out.log.rotated")
+        w.runtime.reopen_logs()
+        assert out.exists()
+        (logdir / "out.log.rotated").unlink()
+        out.unlink()
+        logdir.rmdir()
+        with pytest.raises(control.Failed, match="web"):
+            w.runtime.reopen_logs()
+        with pytest.raises(control.Failed, match="web"):
+            w.runtime.clear_logs()
+        w.runtime.stop_nowait()
+        w.spawner.latest.exit(0)
+        await w.runtime.aclose()
+    finally:
+        w.close()
