@@ -59,7 +59,7 @@ class EventFilter:
         return tuple(
             sorted(
                 name
-                for name in event_type_names()
+                for name in event_type_names(include_abstract=False)
                 if any(is_subtype(name, family) for family in self.types)
             )
         )

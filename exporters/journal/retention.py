@@ -41,6 +41,7 @@ class RetentionPolicy:
         """
         if self.max_bytes is None or used_bytes <= self.max_bytes or row_count <= 1:
             return 0
-        target = self.max_bytes * SIZE_TARGET
-        fraction = (used_bytes - target) / used_bytes
-        return min(row_count - 1, max(1, math.ceil(row_count * fraction)))
+        target = math.floor(self.max_bytes * SIZE_TARGET)
+        # Integer ceil(row_count * (used - target) / used): no float rounding surprises.
+        excess = -(-row_count * (used_bytes - target) // used_bytes)
+        return min(row_count - 1, max(1, excess))

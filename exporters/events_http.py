@@ -1,0 +1,307 @@
+"""``GET /events``: the event history as JSON lines, or a live Server-Sent Events stream.
+
+Rules of this file:
+- One URL, two shapes. ``Accept: text/event-stream`` gets SSE: the journal's
+  history from ``since``, then live events from the bus, each as ``id: <serial>``
+  plus ``data: <json>``; a reconnect with ``Last-Event-ID: N`` resumes at ``N + 1``,
+  so a client sees every event exactly once. Anything else gets JSON lines of the
+  journaled history (``application/x-ndjson``) and the response ends.
+- No gap and no duplicate between history and live: the live subscription is made
+  *before* the history is read; history covers ``[since, first_live)`` after a
+  journal flush, the live buffer everything from ``first_live`` on.
+- A slow client never stalls the daemon: its live events wait in a bounded buffer
+  (``EventBus.subscribe_buffer``); when the buffer overflows (a drop counted by the
+  bus under the client's subscriber name) or a write does not complete within
+  ``write_timeout``, the stream ends and the client is counted as disconnected.
+  It reconnects with ``Last-Event-ID`` and catches up from the journal.
+- Bad queries are 400 with a message naming the parameter: unknown parameters,
+  non-integer or negative ``since``/``limit``, a ``since`` beyond the next serial,
+  unknown event types, bad process names.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
+
+from aiohttp import web
+from multidict import MultiMapping
+
+from exporters.journal import EventFilter, Journal, JournalReader, JournalRecord, open_journal
+from exporters.journal.rows import encode_json
+from supervisor_core.bus import BufferedSubscription, EventBus
+from supervisor_core.events import Event, UnknownEventType
+
+logger = logging.getLogger(__name__)
+
+KNOWN_PARAMETERS = frozenset({"since", "types", "process", "limit"})
+DEFAULT_LIMIT = 10_000
+MAX_LIMIT = 1_000_000
+_HISTORY_PAGE = 500
+
+
+class QueryError(ValueError):
+    """A bad ``/events`` query; the message names the parameter."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EventsQuery:
+    """A validated ``/events`` query."""
+
+    since: int
+    filter: EventFilter
+    limit: int | None
+
+
+def _integer(name: str, text: str, *, maximum: int) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise QueryError(f"{name}: not an integer: {text!r}") from None
+    if value < 0:
+        raise QueryError(f"{name}: must be >= 0, not {value}")
+    if value > maximum:
+        raise QueryError(f"{name}: {value} is beyond {maximum}")
+    return value
+
+
+def parse_query(
+    query: MultiMapping[str], *, next_serial: int, last_event_id: str | None = None
+) -> EventsQuery:
+    """Validate ``/events`` parameters (pure).
+
+    ``since`` may be at most ``next_serial`` (the serial the next event gets);
+    ``Last-Event-ID: N`` overrides it with ``N + 1``. ``types`` and ``process`` may
+    repeat or hold comma-separated lists.
+
+    Raises:
+        QueryError: naming the bad parameter.
+    """
+    unknown = sorted(set(query) - KNOWN_PARAMETERS)
+    if unknown:
+        raise QueryError(
+            f"unknown parameter {unknown[0]!r} (known: {', '.join(sorted(KNOWN_PARAMETERS))})"
+        )
+    for name in ("since", "limit"):
+        if len(query.getall(name, [])) > 1:
+            raise QueryError(f"{name}: given more than once")
+    since = 0
+    if "since" in query:
+        since = _integer("since", query["since"], maximum=next_serial)
+    if last_event_id is not None:
+        since = _integer("Last-Event-ID", last_event_id, maximum=max(next_serial - 1, 0)) + 1
+    limit: int | None = None
+    if "limit" in query:
+        limit = _integer("limit", query["limit"], maximum=MAX_LIMIT)
+    types = [t for value in query.getall("types", []) for t in value.split(",") if t]
+    processes = [p for value in query.getall("process", []) for p in value.split(",") if p]
+    try:
+        filter_ = EventFilter.build(types=types, processes=processes)
+    except UnknownEventType as error:
+        raise QueryError(f"types: unknown event type {error.name!r}") from None
+    except ValueError as error:
+        raise QueryError(f"process: {error}") from None
+    return EventsQuery(since=since, filter=filter_, limit=limit)
+
+
+def sse_message(serial: int, payload: Mapping[str, object]) -> bytes:
+    """One SSE message: ``id: <serial>``, one ``data:`` line of JSON, a blank line."""
+    # encode_json never emits a raw newline (JSON escapes them), so one data line is enough.
+    return f"id: {serial}\ndata: {encode_json(payload)}\n\n".encode()
+
+
+@dataclass(slots=True)
+class EventsStats:
+    """Counters of the endpoint (read by the metrics exporter)."""
+
+    streams_opened: int = 0
+    streams_active: int = 0
+    slow_client_disconnects: int = 0
+
+
+class EventsEndpoint:
+    """The ``/events`` routes over a journal and a bus.
+
+    Example::
+
+        endpoint = EventsEndpoint(journal, bus)
+        app = make_app(control, extra_routes=[*endpoint.routes(), *metrics_routes])
+        ...
+        endpoint.close()  # at shutdown: ends every live stream
+    """
+
+    def __init__(
+        self,
+        journal: Journal,
+        bus: EventBus,
+        *,
+        client_buffer: int = 1000,
+        heartbeat: float = 15.0,
+        write_timeout: float = 10.0,
+    ) -> None:
+        self.journal = journal
+        self.bus = bus
+        self.client_buffer = client_buffer
+        self.heartbeat = heartbeat
+        self.write_timeout = write_timeout
+        self.stats = EventsStats()
+        self._ids = itertools.count(1)
+        self._stopping = asyncio.Event()
+
+    def routes(self) -> list[web.RouteDef]:
+        """The route table entries to pass to ``make_app(extra_routes=...)``."""
+        return [web.get("/events", self.handle)]
+
+    def close(self) -> None:
+        """End every live stream (call before the web server shuts down)."""
+        self._stopping.set()
+
+    # ---------------------------------------------------------------- handler
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        """``GET /events``."""
+        sse = "text/event-stream" in request.headers.get("Accept", "")
+        try:
+            query = parse_query(
+                request.query,
+                next_serial=self.bus.snapshot().next_serial,
+                last_event_id=request.headers.get("Last-Event-ID") if sse else None,
+            )
+        except QueryError as error:
+            raise web.HTTPBadRequest(text=f"/events: {error}\n") from None
+        if sse:
+            return await self._stream(request, query)
+        return await self._json_lines(request, query)
+
+    async def _history(
+        self, query: EventsQuery, until: int, limit: int | None
+    ) -> AsyncIterator[JournalRecord]:
+        """Journaled records in ``[since, until)``, read in pages off the loop."""
+        await self.journal.flush()
+        reader = await asyncio.to_thread(open_journal, self.journal.path)
+        try:
+            since = query.since
+            remaining = limit
+            while remaining is None or remaining > 0:
+                page = _HISTORY_PAGE if remaining is None else min(_HISTORY_PAGE, remaining)
+                records = await asyncio.to_thread(
+                    _read_page, reader, query.filter, since, until, page
+                )
+                for record in records:
+                    yield record
+                if len(records) < page:
+                    return
+                since = records[-1].serial + 1
+                if remaining is not None:
+                    remaining -= len(records)
+        finally:
+            reader.close()
+
+    async def _json_lines(self, request: web.Request, query: EventsQuery) -> web.StreamResponse:
+        until = self.bus.snapshot().next_serial
+        limit = DEFAULT_LIMIT if query.limit is None else query.limit
+        response = web.StreamResponse(headers={"Content-Type": "application/x-ndjson"})
+        response.headers["X-Next-Serial"] = str(until)
+        await response.prepare(request)
+        async for record in self._history(query, until, limit):
+            await response.write(encode_json(record.to_json_dict()).encode() + b"\n")
+        await response.write_eof()
+        return response
+
+    async def _stream(self, request: web.Request, query: EventsQuery) -> web.StreamResponse:
+        name = f"events-http:{next(self._ids)}"
+        types = tuple(query.filter.types) or ("EVENT",)
+        subscription = self.bus.subscribe_buffer(name, maxsize=self.client_buffer, types=types)
+        # Nothing can publish between subscribe_buffer and this line (same loop step).
+        first_live = self.bus.snapshot().next_serial
+        self.stats.streams_opened += 1
+        self.stats.streams_active += 1
+        response = web.StreamResponse(
+            headers={
+                "Content-Type": "text/event-stream",
+                "Cache-Control": "no-cache",
+                "X-Accel-Buffering": "no",
+            }
+        )
+        sent = 0
+        stopper: asyncio.Future[bool] = asyncio.ensure_future(self._stopping.wait())
+        try:
+            await response.prepare(request)
+            if query.since < first_live:
+                async for record in self._history(query, first_live, query.limit):
+                    await self._write(response, sse_message(record.serial, record.to_json_dict()))
+                    sent += 1
+            while query.limit is None or sent < query.limit:
+                if self.bus.dropped(name):
+                    self.stats.slow_client_disconnects += 1
+                    logger.warning(
+                        "/events client %s is too slow (buffer of %d full); disconnecting",
+                        request.remote,
+                        self.client_buffer,
+                    )
+                    break
+                event = await self._next_event(subscription, stopper)
+                if event is None:
+                    break
+                if isinstance(event, bytes):
+                    await self._write(response, event)
+                    continue
+                if event.serial < query.since or not query.filter.matches(event):
+                    continue
+                await self._write(
+                    response, sse_message(event.serial, self.journal.event_json(event))
+                )
+                sent += 1
+        except TimeoutError:
+            self.stats.slow_client_disconnects += 1
+            logger.warning("/events client %s stopped reading; disconnecting", request.remote)
+        except ConnectionError:
+            pass  # the client went away: nothing to tell it
+        finally:
+            stopper.cancel()
+            subscription.close()
+            self.stats.streams_active -= 1
+        return response
+
+    async def _write(self, response: web.StreamResponse, data: bytes) -> None:
+        async with asyncio.timeout(self.write_timeout):
+            await response.write(data)
+
+    async def _next_event(
+        self, subscription: BufferedSubscription, stopper: asyncio.Future[bool]
+    ) -> Event | bytes | None:
+        """The next live event, a heartbeat comment, or None when the stream ends."""
+        if stopper.done():
+            return None
+        with contextlib.suppress(asyncio.QueueEmpty):
+            return subscription.get_nowait()  # the common case under load: no task
+        getter = asyncio.ensure_future(subscription.get())
+        waiting: set[asyncio.Future[Event] | asyncio.Future[bool]] = {getter, stopper}
+        done, _ = await asyncio.wait(
+            waiting, timeout=self.heartbeat, return_when=asyncio.FIRST_COMPLETED
+        )
+        if getter in done:
+            try:
+                return getter.result()
+            except StopAsyncIteration:
+                return None
+        # Cancelling a pending get() leaves any event in the buffer for the next call.
+        getter.cancel()
+        if stopper in done:
+            return None
+        return b": keep-alive\n\n"
+
+
+def _read_page(
+    reader: JournalReader, filter_: EventFilter, since: int, until: int, page: int
+) -> list[JournalRecord]:
+    return list(reader.select(filter_, since=since, until=until, limit=page))
+
+
+def events_routes(journal: Journal, bus: EventBus) -> EventsEndpoint:
+    """``EventsEndpoint(journal, bus)`` with defaults; pass ``.routes()`` to make_app."""
+    return EventsEndpoint(journal, bus)

@@ -1,0 +1,325 @@
+"""The journal's pure parts: row mapping, JSON, filters, settings, retention, stderr tails."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from multidict import MultiDict
+
+from exporters.events_http import QueryError, parse_query, sse_message
+from exporters.journal import (
+    EventFilter,
+    ProcessSpec,
+    RetentionPolicy,
+    StderrTails,
+    SupervisorDaemonStart,
+    event_json,
+    event_row,
+    parse_duration,
+    parse_retention,
+    parse_settings,
+)
+from exporters.journal.rows import COLUMNS, record_from_row
+from supervisor_core.config.errors import ConfigError
+from supervisor_core.config.model import Origin
+from supervisor_core.events import (
+    Event,
+    EventData,
+    ProcessGroupAdded,
+    ProcessStateExited,
+    ProcessStateRunning,
+    Tick5,
+    listener_payload,
+)
+from supervisor_core.states import ProcessState
+
+
+def stamp(data: EventData, serial: int = 7) -> Event:
+    return Event(serial=serial, wall_time=1_700_000_000.5, monotonic_time=1000.25, data=data)
+
+
+EXITED = ProcessStateExited(
+    processname="web",
+    groupname="site",
+    from_state=ProcessState.RUNNING,
+    pid=4242,
+    expected=False,
+    returncode=-9,
+    run_duration=3.5,
+)
+
+
+def test_exit_event_row_has_typed_columns_and_full_payload() -> None:
+    """An unexpected exit maps to typed columns (states, pid, status, signal) plus JSON."""
+    row = dict(zip(COLUMNS, event_row(stamp(EXITED), ["boom", "bye"]), strict=True))
+    assert row["serial"] == 7
+    assert row["type"] == "PROCESS_STATE_EXITED"
+    assert (row["groupname"], row["processname"]) == ("site", "web")
+    assert (row["from_state"], row["to_state"]) == ("RUNNING", "EXITED")
+    assert (row["pid"], row["exit_status"], row["signal"], row["expected"]) == (4242, -9, 9, 0)
+    assert row["run_duration"] == 3.5
+    assert json.loads(str(row["stderr_tail"])) == {"lines": ["boom", "bye"]}
+    payload = json.loads(str(row["payload"]))
+    assert payload["signal_name"] == "SIGKILL"
+    assert payload["wall_time"] == 1_700_000_000.5
+
+
+def test_non_process_event_row_leaves_process_columns_empty() -> None:
+    """A TICK has no group, process, states or exit facts; its payload keeps ``when``."""
+    row = dict(zip(COLUMNS, event_row(stamp(Tick5(when=1_700_000_000))), strict=True))
+    assert row["type"] == "TICK_5"
+    for column in ("groupname", "processname", "from_state", "to_state", "pid", "exit_status"):
+        assert row[column] is None
+    assert row["stderr_tail"] is None
+    assert json.loads(str(row["payload"]))["when"] == 1_700_000_000
+
+
+@pytest.mark.parametrize(
+    ("data", "tail"),
+    [
+        (EXITED, ("a", "b")),
+        (EXITED, None),
+        (
+            ProcessStateRunning(processname="a", groupname="g", from_state=ProcessState.STARTING),
+            None,
+        ),
+        (ProcessGroupAdded(groupname="g"), None),
+        (SupervisorDaemonStart(pid=1, version="1", previous_serial=3), None),
+    ],
+)
+def test_row_round_trip_gives_the_live_json(data: EventData, tail: tuple[str, ...] | None) -> None:
+    """Reading a row back gives the same JSON object ``/events`` sends for the live event."""
+    event = stamp(data)
+    record = record_from_row(event_row(event, tail))
+    assert record.to_json_dict() == event_json(event, tail)
+    assert record.serial == 7
+    assert record.stderr_tail == tail
+
+
+def test_daemon_start_event_renders_for_listeners() -> None:
+    """SUPERVISOR_DAEMON_START is a registered type with a key:value listener payload."""
+    data = SupervisorDaemonStart(pid=10, version="0.1", previous_serial=41)
+    assert data.event_name == "SUPERVISOR_DAEMON_START"
+    assert listener_payload(data).startswith("pid:10 version:0.1 previous_serial:41")
+
+
+# --------------------------------------------------------------------------- filters
+
+
+@pytest.mark.parametrize(
+    ("text", "group", "name", "matches"),
+    [
+        ("web", "any", "web", True),
+        ("web", "any", "db", False),
+        ("site:web", "site", "web", True),
+        ("site:web", "other", "web", False),
+        ("site:*", "site", "db", True),
+        ("site:*", "other", "db", False),
+    ],
+)
+def test_process_spec(text: str, group: str, name: str, matches: bool) -> None:
+    """Process selectors match supervisorctl's name, group:name and group:* forms."""
+    assert ProcessSpec.parse(text).matches(group, name) is matches
+
+
+@pytest.mark.parametrize("text", ["", ":web", "site:", " web"])
+def test_bad_process_spec(text: str) -> None:
+    """Empty halves and stray spaces are rejected."""
+    with pytest.raises(ValueError, match="bad process name"):
+        ProcessSpec.parse(text)
+
+
+def test_filter_by_family_and_process() -> None:
+    """A family selects its members; process selection ignores events without a process."""
+    filter_ = EventFilter.build(types=["PROCESS_STATE"], processes=["site:web"])
+    assert filter_.matches(stamp(EXITED))
+    assert not filter_.matches(stamp(ProcessGroupAdded(groupname="site")))
+    assert "PROCESS_STATE_EXITED" in filter_.concrete_types()
+    assert "PROCESS_STATE" not in filter_.concrete_types()
+    where, params = filter_.sql()
+    assert "type IN" in where
+    assert params[-2:] == ["site", "web"]
+    assert EventFilter().sql() == ("1", [])
+
+
+# --------------------------------------------------------------------------- settings
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"), [("50ms", 0.05), ("30s", 30), ("15m", 900), ("12h", 43200), ("7d", 604800)]
+)
+def test_parse_duration(text: str, seconds: float) -> None:
+    """Durations take ms/s/m/h/d/w suffixes."""
+    assert parse_duration(text) == pytest.approx(seconds)
+
+
+@pytest.mark.parametrize(
+    ("text", "policy"),
+    [
+        ("7d", RetentionPolicy(max_age=604800.0)),
+        ("100MB", RetentionPolicy(max_bytes=100 * 1024 * 1024)),
+        ("7d, 100MB", RetentionPolicy(max_age=604800.0, max_bytes=100 * 1024 * 1024)),
+        ("1GB 2h", RetentionPolicy(max_age=7200.0, max_bytes=1024**3)),
+        ("none", RetentionPolicy()),
+    ],
+)
+def test_parse_retention(text: str, policy: RetentionPolicy) -> None:
+    """Retention combines an age and a size in any order; ``none`` keeps everything."""
+    assert parse_retention(text) == policy
+
+
+@pytest.mark.parametrize("text", ["", "7d 8d", "1MB 2MB", "forever", "0d"])
+def test_bad_retention(text: str) -> None:
+    """Empty, doubled, zero or unknown retention values are refused."""
+    with pytest.raises(ValueError):
+        parse_retention(text)
+
+
+def test_settings_defaults_live_under_childlogdir() -> None:
+    """Without a section the journal is <childlogdir>/superd-journal.sqlite3, 7d/100MB."""
+    settings = parse_settings({}, childlogdir="/var/log/sv")
+    assert settings.path == "/var/log/sv/superd-journal.sqlite3"
+    assert settings.retention == RetentionPolicy(max_age=604800.0, max_bytes=100 * 1024 * 1024)
+    assert settings.stderr_lines == 20
+
+
+def test_settings_parse_every_key() -> None:
+    """Every key is parsed; a relative path is taken from the config file's directory."""
+    settings = parse_settings(
+        {
+            "path": "j.db",
+            "retention": "1h",
+            "stderr_lines": "5",
+            "batch_size": "10",
+            "flush_interval": "10ms",
+        },
+        childlogdir="/tmp",
+        here="/etc/sv",
+    )
+    assert settings.path == "/etc/sv/j.db"
+    assert settings.retention == RetentionPolicy(max_age=3600.0)
+    assert (settings.stderr_lines, settings.batch_size) == (5, 10)
+    assert settings.flush_interval == pytest.approx(0.01)
+
+
+def test_settings_errors_name_every_bad_key_with_its_line() -> None:
+    """Unknown keys and bad values all come back in one ConfigError with file:line."""
+    origins = {"colour": Origin("/c.conf", 3), "stderr_lines": Origin("/c.conf", 4)}
+    with pytest.raises(ConfigError) as info:
+        parse_settings({"colour": "red", "stderr_lines": "-1"}, childlogdir="/tmp", origins=origins)
+    text = str(info.value)
+    assert "/c.conf:3: [exporter:journal] colour: unknown option: 'red'" in text
+    assert "/c.conf:4: [exporter:journal] stderr_lines: must be >= 0: '-1'" in text
+
+
+# --------------------------------------------------------------------------- retention
+
+
+def test_age_cutoff() -> None:
+    """Events older than max_age before now are due; no age limit gives no cutoff."""
+    assert RetentionPolicy(max_age=60).age_cutoff(1000.0) == 940.0
+    assert RetentionPolicy().age_cutoff(1000.0) is None
+
+
+@pytest.mark.parametrize(
+    ("used", "rows", "expected"),
+    [
+        (900, 100, 0),  # under the limit
+        (2000, 100, 55),  # trim to 90% of 1000: delete 55% of the rows
+        (10**9, 100, 99),  # never the newest row
+        (2000, 1, 0),  # a single row stays
+    ],
+)
+def test_excess_rows(used: int, rows: int, expected: int) -> None:
+    """Size retention deletes the oldest share of rows down to 90% of the limit."""
+    policy = RetentionPolicy(max_bytes=1000)
+    assert policy.excess_rows(used_bytes=used, row_count=rows) == expected
+
+
+# --------------------------------------------------------------------------- tails
+
+
+def test_tails_keep_the_last_lines_across_chunks() -> None:
+    """Lines split across chunks are joined; only the last N survive; partial line included."""
+    tails = StderrTails(lines=3)
+    tails.feed("g", "p", b"one\ntw")
+    tails.feed("g", "p", b"o\nthree\r\nfour\nfi")
+    assert tails.tail("g", "p") == ("three", "four", "fi")
+    tails.reset("g", "p")
+    assert tails.tail("g", "p") == ()
+
+
+def test_tails_are_per_process_and_forgotten_with_the_group() -> None:
+    """Each process has its own ring; removing a group forgets its processes."""
+    tails = StderrTails(lines=2)
+    tails.feed("g", "a", b"a1\n")
+    tails.feed("h", "b", b"b1\n")
+    tails.forget_group("g")
+    assert tails.tail("g", "a") == ()
+    assert tails.tail("h", "b") == ("b1",)
+    disabled = StderrTails(lines=0)
+    disabled.feed("g", "a", b"x\n")
+    assert disabled.tail("g", "a") == ()
+
+
+def test_tails_cut_endless_lines() -> None:
+    """A line without newline cannot grow beyond the per-line cap."""
+    tails = StderrTails(lines=1)
+    for _ in range(10):
+        tails.feed("g", "p", b"x" * 4096)
+    assert len(tails.tail("g", "p")[0]) == 4096
+
+
+# --------------------------------------------------------------------------- /events query
+
+
+def query(**params: str) -> MultiDict[str]:
+    return MultiDict(params)
+
+
+def test_parse_query_defaults_and_lists() -> None:
+    """No parameters: since 0, all types, no limit; lists may be comma separated."""
+    q = parse_query(query(), next_serial=10)
+    assert (q.since, q.limit, q.filter) == (0, None, EventFilter())
+    q = parse_query(
+        MultiDict([("types", "TICK_5,PROCESS_STATE"), ("process", "a"), ("process", "g:*")]),
+        next_serial=10,
+    )
+    assert q.filter.types == {"TICK_5", "PROCESS_STATE"}
+    assert len(q.filter.processes) == 2
+
+
+def test_last_event_id_resumes_after_it() -> None:
+    """Last-Event-ID N overrides since and resumes at N + 1."""
+    assert parse_query(query(since="0"), next_serial=10, last_event_id="4").since == 5
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"foo": "1"}, "unknown parameter 'foo'"),
+        ({"since": "-1"}, "since: must be >= 0"),
+        ({"since": "abc"}, "since: not an integer"),
+        ({"since": "11"}, "since: 11 is beyond 10"),
+        ({"since": str(10**30)}, "is beyond 10"),
+        ({"limit": "-5"}, "limit: must be >= 0"),
+        ({"types": "NOPE"}, "types: unknown event type 'NOPE'"),
+        ({"process": "g:"}, "process: bad process name"),
+    ],
+)
+def test_bad_queries_name_the_parameter(params: dict[str, str], message: str) -> None:
+    """Each bad parameter raises QueryError naming it."""
+    with pytest.raises(QueryError, match=message):
+        parse_query(query(**params), next_serial=10)
+
+
+def test_bad_last_event_id() -> None:
+    """A Last-Event-ID that is not a serial the bus has given out is refused."""
+    with pytest.raises(QueryError, match="Last-Event-ID"):
+        parse_query(query(), next_serial=10, last_event_id="10")
+
+
+def test_sse_message_is_one_data_line() -> None:
+    """An SSE message carries the serial as id and the JSON on a single data line."""
+    assert sse_message(3, {"a": "x\ny"}) == b'id: 3\ndata: {"a":"x\\ny"}\n\n'
