@@ -701,3 +701,28 @@ async def test_clear_and_reopen_logs(tmp_path: Path) -> None:
         await w.runtime.aclose()
     finally:
         w.close()
+
+
+async def test_signal_failure_raises_failed(make: Any) -> None:
+    """signalProcess failing with EPERM raises Failed and leaves the process UNKNOWN."""
+    w = make(startsecs=0)
+    w.runtime.start_nowait()
+    w.spawner.latest.signal_error = PermissionError(errno.EPERM, "Operation not permitted")
+    with pytest.raises(control.Failed, match="unknown problem killing web"):
+        w.runtime.signal(signal.SIGUSR1)
+    assert w.runtime.state is S.UNKNOWN
+    assert w.lines.levels[-1] == logging.CRITICAL
+
+
+async def test_unexpected_spawner_oserror_becomes_a_spawn_failure(make: Any) -> None:
+    """An OSError escaping the spawner is a spawn failure (BACKOFF), not a daemon crash."""
+    w = make(startsecs=1)
+
+    def broken(request: Any) -> Any:
+        raise OSError(errno.ENOMEM, "Cannot allocate memory")
+
+    w.spawner.spawn = broken
+    with pytest.raises(control.SpawnFailed):
+        w.runtime.start_nowait()
+    assert w.runtime.state is S.BACKOFF
+    assert "Cannot allocate memory" in w.runtime.snapshot().spawnerr
