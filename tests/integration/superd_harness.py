@@ -1,0 +1,139 @@
+"""Running the real ``superd`` as a subprocess on a temporary config, for integration and e2e tests.
+
+superd is an external peer here: its readiness is awaited by polling XML-RPC
+``getState`` with a bounded deadline (there is no event to await across processes).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import xmlrpc.client
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from supervisor_core.ctl.transport import make_server_proxy
+
+DEADLINE = 20.0
+
+# A program that records its start and its SIGTERM in a shared file, then waits.
+PROGRAM = """\
+import signal, sys
+name, record = sys.argv[1], sys.argv[2]
+def log(what):
+    with open(record, "a") as f:
+        f.write(f"{what} {name}\\n")
+def term(*_):
+    log("stop")
+    sys.exit(0)
+signal.signal(signal.SIGTERM, term)
+log("start")
+while True:
+    signal.pause()
+"""
+
+
+def program_section(name: str, tmp: Path, *, priority: int, extra: str = "") -> str:
+    """A ``[program:name]`` running PROGRAM, recording into ``tmp/record``."""
+    return (
+        f"[program:{name}]\n"
+        f"command = {sys.executable} {tmp / 'prog.py'} {name} {tmp / 'record'}\n"
+        f"priority = {priority}\nstartsecs = 0\nstopwaitsecs = 5\n{extra}\n"
+    )
+
+
+def base_config(tmp: Path, *, nodaemon: bool = True) -> str:
+    """``[supervisord]``, ``[unix_http_server]`` and ``[supervisorctl]`` under ``tmp``."""
+    (tmp / "prog.py").write_text(PROGRAM)
+    return (
+        f"[unix_http_server]\nfile = {tmp / 'sock'}\n\n"
+        f"[supervisord]\nlogfile = {tmp / 'main.log'}\npidfile = {tmp / 'superd.pid'}\n"
+        f"childlogdir = {tmp}\nnodaemon = {'true' if nodaemon else 'false'}\n"
+        f"identifier = itest\nloglevel = debug\n\n"
+        f"[supervisorctl]\nserverurl = unix://{tmp / 'sock'}\n\n"
+    )
+
+
+def wait_for(condition: Callable[[], Any], what: str, deadline: float = DEADLINE) -> Any:
+    """Poll ``condition`` until truthy (bounded); superd is an external process."""
+    end = time.monotonic() + deadline
+    while True:
+        try:
+            value = condition()
+        except (OSError, xmlrpc.client.Fault):
+            value = None
+        if value:
+            return value
+        if time.monotonic() > end:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.05)
+
+
+class Superd:
+    """One ``superd -c config`` subprocess and an XML-RPC client for it."""
+
+    def __init__(self, tmp: Path, text: str, *extra_args: str) -> None:
+        self.tmp = tmp
+        self.config = tmp / "supervisord.conf"
+        self.config.write_text(text)
+        command = [str(Path(sys.executable).parent / "superd"), "-c", str(self.config)]
+        self.process = subprocess.Popen(
+            [*command, *extra_args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            # Its own session: a stray signal to our group never reaches it.
+            start_new_session=True,
+        )
+
+    def call(self, method: str, *args: Any) -> Any:
+        """Call ``supervisor.<method>(*args)`` over the unix socket (a fresh connection)."""
+        with make_server_proxy(f"unix://{self.tmp / 'sock'}", None, None) as proxy:
+            return getattr(proxy.supervisor, method)(*args)
+
+    def wait_running(self) -> None:
+        """Until getState says RUNNING."""
+        wait_for(lambda: self.call("getState")["statename"] == "RUNNING", "RUNNING")
+
+    def states(self) -> dict[str, str]:
+        """namespec -> statename."""
+        infos = self.call("getAllProcessInfo")
+        return {info["name"]: info["statename"] for info in infos}
+
+    def wait_states(self, expected: dict[str, str]) -> None:
+        """Until the processes and their states are exactly ``expected``."""
+        wait_for(lambda: self.states() == expected, f"states {expected}")
+
+    def pids(self) -> list[int]:
+        """pids of every running process."""
+        return [i["pid"] for i in self.call("getAllProcessInfo") if i["pid"]]
+
+    def send(self, sig: signal.Signals) -> None:
+        """Signal superd."""
+        os.kill(self.process.pid, sig)
+
+    def wait_exit(self, timeout: float = DEADLINE) -> int:
+        """superd's exit status."""
+        return self.process.wait(timeout=timeout)
+
+    def record(self) -> list[str]:
+        """Lines PROGRAM wrote ("start a", "stop a", ...)."""
+        path = self.tmp / "record"
+        return path.read_text().splitlines() if path.exists() else []
+
+    def main_log(self) -> str:
+        """The main log's text."""
+        return (self.tmp / "main.log").read_text()
+
+    def close(self) -> None:
+        """Kill superd if a test left it running, and close its pipes."""
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=DEADLINE)
+        for stream in (self.process.stdout, self.process.stderr):
+            if stream is not None:
+                stream.close()

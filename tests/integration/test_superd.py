@@ -1,0 +1,173 @@
+"""The real ``superd`` as a subprocess: priority, signals, reload, logs, pidfile, daemonizing."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import psutil
+import pytest
+
+from tests.integration.superd_harness import (
+    Superd,
+    base_config,
+    program_section,
+    wait_for,
+)
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def cleanup() -> Iterator[list[Superd]]:
+    started: list[Superd] = []
+    yield started
+    for daemon in started:
+        daemon.close()
+
+
+def three_programs(tmp: Path) -> str:
+    return (
+        base_config(tmp)
+        + program_section("c", tmp, priority=30)
+        + program_section("a", tmp, priority=10)
+        + program_section("b", tmp, priority=20)
+    )
+
+
+def spawn_order(log: str) -> list[str]:
+    return re.findall(r"spawned: '(\w+)'", log)
+
+
+def test_priority_start_term_reverse_stop_pidfile(tmp_path: Path, cleanup: list[Superd]) -> None:
+    """Start by priority; TERM stops in reverse, exits 0, leaves no child, removes the pidfile."""
+    superd = Superd(tmp_path, three_programs(tmp_path), "-n")
+    cleanup.append(superd)
+    superd.wait_running()
+    superd.wait_states({"a": "RUNNING", "b": "RUNNING", "c": "RUNNING"})
+    assert spawn_order(superd.main_log()) == ["a", "b", "c"]
+    pidfile = tmp_path / "superd.pid"
+    assert pidfile.read_text() == f"{superd.process.pid}\n"
+    children = superd.pids()
+    wait_for(lambda: len(superd.record()) == 3, "three programs recorded their start")
+
+    superd.send(signal.SIGTERM)
+    assert superd.wait_exit() == 0
+    stops = [line for line in superd.record() if line.startswith("stop")]
+    assert stops == ["stop c", "stop b", "stop a"]
+    assert not any(psutil.pid_exists(pid) for pid in children)
+    assert not pidfile.exists()
+    assert not (tmp_path / "sock").exists()
+    out = superd.process.stdout.read() if superd.process.stdout else ""
+    assert "received SIGTERM indicating exit request" in out  # foreground: log on stdout
+
+
+def test_hup_restarts_with_the_changed_config(tmp_path: Path, cleanup: list[Superd]) -> None:
+    """HUP stops everything, re-reads the file and starts the new set (added, removed, changed)."""
+    superd = Superd(tmp_path, three_programs(tmp_path), "-n")
+    cleanup.append(superd)
+    superd.wait_running()
+    superd.wait_states({"a": "RUNNING", "b": "RUNNING", "c": "RUNNING"})
+    old_b = superd.call("getProcessInfo", "b")["pid"]
+    superd.config.write_text(
+        base_config(tmp_path)
+        + program_section("a", tmp_path, priority=10)
+        + program_section("b", tmp_path, priority=20, extra="environment = CHANGED=1")
+        + program_section("d", tmp_path, priority=40)
+    )
+    superd.send(signal.SIGHUP)
+    superd.wait_states({"a": "RUNNING", "b": "RUNNING", "d": "RUNNING"})
+    superd.wait_running()
+    new_b = superd.call("getProcessInfo", "b")["pid"]
+    assert new_b != old_b
+    assert psutil.Process(new_b).environ().get("CHANGED") == "1"
+    assert superd.call("getPID") == superd.process.pid  # same daemon process
+    assert "received SIGHUP indicating restart request" in superd.main_log()
+    superd.send(signal.SIGTERM)
+    assert superd.wait_exit() == 0
+
+
+def test_usr2_reopens_the_main_log(tmp_path: Path, cleanup: list[Superd]) -> None:
+    """After the main log is renamed, USR2 makes superd write to a new file at the old path."""
+    superd = Superd(tmp_path, base_config(tmp_path) + program_section("a", tmp_path, priority=1))
+    cleanup.append(superd)
+    superd.wait_running()
+    log = tmp_path / "main.log"
+    log.rename(tmp_path / "main.log.1")
+    superd.send(signal.SIGUSR2)
+    wait_for(log.exists, "a new main log")
+    # The USR2 line itself is written before the reopen, to the renamed file.
+    wait_for(lambda: "log reopen request" in (tmp_path / "main.log.1").read_text(), "USR2 line")
+    superd.call("stopProcess", "a")
+    assert "stopped: a" in log.read_text()
+    assert "stopped: a" not in (tmp_path / "main.log.1").read_text()
+    superd.send(signal.SIGINT)
+    assert superd.wait_exit() == 0
+
+
+def test_daemonized_detaches_and_pidfile_holds_the_daemon(tmp_path: Path) -> None:
+    """nodaemon=false: superd returns 0 once serving; the pidfile holds the detached daemon."""
+    text = base_config(tmp_path, nodaemon=False) + program_section("a", tmp_path, priority=1)
+    superd = Superd(tmp_path, text)
+    try:
+        assert superd.wait_exit() == 0
+        pid = int((tmp_path / "superd.pid").read_text())
+        assert pid != superd.process.pid
+        assert superd.call("getPID") == pid
+        daemon = psutil.Process(pid)
+        assert daemon.ppid() != os.getpid()
+        assert os.getsid(pid) != os.getsid(0)  # its own session, no terminal
+        assert daemon.cwd() == "/"
+        superd.wait_states({"a": "RUNNING"})
+        child = superd.call("getProcessInfo", "a")["pid"]
+        superd.call("shutdown")
+        psutil.wait_procs([daemon], timeout=20)
+        assert not psutil.pid_exists(pid)
+        assert not psutil.pid_exists(child)
+        assert not (tmp_path / "superd.pid").exists()
+    finally:
+        superd.close()
+        if (tmp_path / "superd.pid").exists():
+            os.kill(int((tmp_path / "superd.pid").read_text()), signal.SIGKILL)
+
+
+def test_bad_config_exits_2_and_starts_nothing(tmp_path: Path) -> None:
+    """A config with problems prints the check-config listing and exits 2 before starting."""
+    text = three_programs(tmp_path).replace("priority = 20", "priority = twenty")
+    superd = Superd(tmp_path, text, "-n")
+    try:
+        assert superd.wait_exit() == 2
+        err = superd.process.stderr.read() if superd.process.stderr else ""
+        assert "supervisord.conf:" in err
+        assert "priority" in err
+        assert not (tmp_path / "sock").exists()
+        assert not (tmp_path / "record").exists()
+        assert not (tmp_path / "superd.pid").exists()
+    finally:
+        superd.close()
+
+
+def test_bad_flag_value_is_a_usage_error(tmp_path: Path) -> None:
+    """An invalid flag value exits 2 with supervisord's 'Error: ... For help' text."""
+    (tmp_path / "supervisord.conf").write_text(base_config(tmp_path))
+    result = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "superd"),
+            "-c",
+            str(tmp_path / "supervisord.conf"),
+            "--minfds",
+            "lots",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "Error: --minfds: not an integer" in result.stderr
+    assert "For help, use superd -h" in result.stderr
