@@ -119,6 +119,14 @@ class PrometheusExporter:
             daemon_collectors=daemon,
         )
 
+    def attach(self, control: ProcessSnapshots | None) -> None:
+        """Render the processes of ``control`` from now on.
+
+        For a daemon that replaces its supervisor on restart while keeping the bus
+        (``DaemonRun(on_generation=exporter.attach)``): the counters carry on.
+        """
+        self.collector.set_groups(control.groups if control is not None else None)
+
     def close(self) -> None:
         """Unsubscribe from the bus and unregister every collector (idempotent)."""
         self.subscription.close()

@@ -131,6 +131,10 @@ class SupervisorCollector(Collector):
         self._log_bytes = log_bytes
         self._storms = storms
 
+    def set_groups(self, groups: GroupsSource | None) -> None:
+        """Read process snapshots from ``groups`` from now on (a new daemon generation)."""
+        self._groups = groups
+
     def describe(self) -> Iterator[Metric]:
         """The metric families, without samples (lets the registry check names
         without a scrape's worth of work at registration)."""
