@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -171,3 +172,39 @@ def test_bad_flag_value_is_a_usage_error(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "Error: --minfds: not an integer" in result.stderr
     assert "For help, use superd -h" in result.stderr
+
+
+FCGI_CHILD = """\
+import socket, sys
+listener = socket.socket(fileno=0)
+with open(sys.argv[1], "w") as f:
+    f.write(listener.getsockname())
+conn, _ = listener.accept()
+conn.sendall(b"hello from fd 0")
+conn.close()
+listener.accept()
+"""
+
+
+def test_fcgi_program_gets_the_socket_as_fd_0(tmp_path: Path, cleanup: list[Superd]) -> None:
+    """[fcgi-program:x]: superd binds the unix socket with socket_mode and hands it over as fd 0."""
+    (tmp_path / "fcgi.py").write_text(FCGI_CHILD)
+    sock_path = tmp_path / "fcgi.sock"
+    text = base_config(tmp_path) + (
+        "[fcgi-program:web]\n"
+        f"command = {sys.executable} {tmp_path / 'fcgi.py'} {tmp_path / 'seen'}\n"
+        f"socket = unix://{sock_path}\nsocket_mode = 0660\nstartsecs = 0\n"
+    )
+    superd = Superd(tmp_path, text, "-n")
+    cleanup.append(superd)
+    superd.wait_states({"web": "RUNNING"})
+    wait_for(lambda: (tmp_path / "seen").exists() and (tmp_path / "seen").read_text(), "child")
+    assert (tmp_path / "seen").read_text() == str(sock_path)
+    assert oct(sock_path.stat().st_mode & 0o777) == "0o660"
+    with socket.socket(socket.AF_UNIX) as client:
+        client.settimeout(20)
+        client.connect(str(sock_path))
+        assert client.recv(100) == b"hello from fd 0"
+    superd.send(signal.SIGTERM)
+    assert superd.wait_exit() == 0
+    assert not sock_path.exists()
