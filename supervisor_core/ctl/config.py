@@ -13,6 +13,7 @@ import configparser
 import os
 from collections.abc import Mapping
 
+from supervisor_core.config import search
 from supervisor_core.config.model import SupervisorctlConfig
 
 SECTION = "supervisorctl"
@@ -29,23 +30,12 @@ def default_search_paths(argv0: str) -> tuple[str, ...]:
     ``argv0`` is the script path (``.venv/bin/superctl`` searches ``.venv/etc/...``
     and ``.venv/...`` first), then the current directory, then ``/etc``.
     """
-    prefix = os.path.dirname(os.path.dirname(argv0))
-    return (
-        os.path.join(prefix, "etc", "supervisord.conf"),
-        os.path.join(prefix, "supervisord.conf"),
-        "supervisord.conf",
-        "etc/supervisord.conf",
-        "/etc/supervisord.conf",
-        "/etc/supervisor/supervisord.conf",
-    )
+    return search.default_search_path(argv0)
 
 
 def find_config(paths: tuple[str, ...]) -> str | None:
     """The first of ``paths`` that exists, or None."""
-    for path in paths:
-        if os.path.exists(path):
-            return path
-    return None
+    return search.find_config(paths)
 
 
 def normalize_path(path: str) -> str:
