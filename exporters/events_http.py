@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from aiohttp import web
 from multidict import MultiMapping
 
-from exporters.journal import EventFilter, Journal, JournalReader, JournalRecord, open_journal
+from exporters.journal import EventFilter, Journal, JournalRecord, open_journal
 from exporters.journal.rows import encode_json
 from supervisor_core.bus import BufferedSubscription, EventBus
 from supervisor_core.events import Event, UnknownEventType
@@ -182,24 +182,20 @@ class EventsEndpoint:
     ) -> AsyncIterator[JournalRecord]:
         """Journaled records in ``[since, until)``, read in pages off the loop."""
         await self.journal.flush()
-        reader = await asyncio.to_thread(open_journal, self.journal.path)
-        try:
-            since = query.since
-            remaining = limit
-            while remaining is None or remaining > 0:
-                page = _HISTORY_PAGE if remaining is None else min(_HISTORY_PAGE, remaining)
-                records = await asyncio.to_thread(
-                    _read_page, reader, query.filter, since, until, page
-                )
-                for record in records:
-                    yield record
-                if len(records) < page:
-                    return
-                since = records[-1].serial + 1
-                if remaining is not None:
-                    remaining -= len(records)
-        finally:
-            reader.close()
+        since = query.since
+        remaining = limit
+        while remaining is None or remaining > 0:
+            page = _HISTORY_PAGE if remaining is None else min(_HISTORY_PAGE, remaining)
+            records = await asyncio.to_thread(
+                _read_page, self.journal.path, query.filter, since, until, page
+            )
+            for record in records:
+                yield record
+            if len(records) < page:
+                return
+            since = records[-1].serial + 1
+            if remaining is not None:
+                remaining -= len(records)
 
     async def _json_lines(self, request: web.Request, query: EventsQuery) -> web.StreamResponse:
         until = self.bus.snapshot().next_serial
@@ -297,9 +293,12 @@ class EventsEndpoint:
 
 
 def _read_page(
-    reader: JournalReader, filter_: EventFilter, since: int, until: int, page: int
+    path: str, filter_: EventFilter, since: int, until: int, page: int
 ) -> list[JournalRecord]:
-    return list(reader.select(filter_, since=since, until=until, limit=page))
+    # Opened, read and closed in the worker thread: a cancelled request can never
+    # close a connection another thread is still reading (SQLite would crash).
+    with open_journal(path) as reader:
+        return list(reader.select(filter_, since=since, until=until, limit=page))
 
 
 def events_routes(journal: Journal, bus: EventBus) -> EventsEndpoint:

@@ -33,6 +33,7 @@ import threading
 import time
 from collections import OrderedDict, deque
 from dataclasses import dataclass
+from typing import TypeVar
 
 from exporters.journal.events import SupervisorDaemonStart
 from exporters.journal.retention import RetentionPolicy
@@ -59,6 +60,7 @@ from supervisor_core.events import (
 )
 
 logger = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 SUBSCRIBER_NAME = "journal"
 NO_RETENTION = RetentionPolicy()
@@ -99,6 +101,12 @@ class JournalStats:
     write_errors: int
     lost: int
     retention_deleted: int
+
+
+def _settle(future: concurrent.futures.Future[_T], value: _T) -> None:
+    # The awaiting side may have been cancelled (a client went away) meanwhile.
+    with contextlib.suppress(concurrent.futures.InvalidStateError):
+        future.set_result(value)
 
 
 # --------------------------------------------------------------------------- opening
@@ -493,7 +501,7 @@ class Journal:
                 with self._cond:
                     waiters, self._retention_waiters = self._retention_waiters, []
                 for waiter in waiters:
-                    waiter.set_result(deleted)
+                    _settle(waiter, deleted)
             with self._cond:
                 if closing and not self._pending:
                     self._resolve_flushes(final=True)
@@ -505,7 +513,7 @@ class Journal:
         for target, future in self._flush_waiters:
             committed = self._committed_serial
             if final or (committed is not None and committed >= target):
-                future.set_result(None)
+                _settle(future, None)
             else:
                 remaining.append((target, future))
         self._flush_waiters = remaining
