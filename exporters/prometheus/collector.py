@@ -15,6 +15,7 @@ Rules of this file:
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -37,9 +38,11 @@ from exporters.prometheus.aggregate import (
 from exporters.prometheus.catalogue import CPU_MODES, LOG_STREAMS, RUN_DURATION_BUCKETS, MetricSpec
 from exporters.prometheus.sampling import Sampler, TreeSample, sample_tree
 from supervisor_core.bus import BusSnapshot
-from supervisor_core.control import GroupInfo
+from supervisor_core.control import ControlError, GroupInfo
 from supervisor_core.events import event_type_names
 from supervisor_core.states import ProcessState
+
+logger = logging.getLogger(__name__)
 
 GroupsSource = Callable[[], Sequence[GroupInfo]]
 """The core's read-only process snapshots (``SupervisorControl.groups``)."""
@@ -141,9 +144,21 @@ class SupervisorCollector(Collector):
         for spec in cat.CATALOGUE:
             yield _family(spec)
 
+    def _snapshot_groups(self) -> Sequence[GroupInfo] | None:
+        if self._groups is None:
+            return None
+        try:
+            return self._groups()
+        except ControlError as error:
+            # A daemon shutting down may refuse snapshots; the scrape still answers
+            # from the events alone rather than failing.
+            logger.debug("process snapshots unavailable (%s); rendering from events", error)
+            return None
+
     def _rows(self) -> list[_Row]:
         stats = self._aggregate.snapshot()
-        if self._groups is None:
+        groups = self._snapshot_groups()
+        if groups is None:
             return [
                 _Row(
                     group=s.group,
@@ -156,7 +171,7 @@ class SupervisorCollector(Collector):
                 for s in stats.values()
             ]
         rows: list[_Row] = []
-        for group in self._groups():
+        for group in groups:
             for info in group.processes:
                 state = _state_of(info.state)
                 if state is None:

@@ -23,7 +23,7 @@ from exporters.prometheus.catalogue import RUN_DURATION_BUCKETS
 from supervisor_core import __version__
 from supervisor_core.bus import EventBus
 from supervisor_core.config.model import AutoRestart, ProcessConfig
-from supervisor_core.control import GroupInfo, ProcessInfo
+from supervisor_core.control import GroupInfo, ProcessInfo, ShutdownState
 from supervisor_core.events import ProcessGroupRemoved
 from supervisor_core.states import (
     IllegalTransition,
@@ -344,6 +344,20 @@ def test_processes_come_from_the_snapshot() -> None:
     assert w.value("supervisor_process_start_time_seconds", group="batch", name="idle") is None
     assert w.value("supervisor_process_last_exit_code", group="batch", name="idle") is None
     assert not [s for s in w.series() if s[1].get("name") == "gone"]
+
+
+def test_a_refused_snapshot_falls_back_to_the_events() -> None:
+    """A daemon shutting down (ShutdownState from groups()) still gets scraped."""
+    w = World()
+    h = w.harness(config())
+    run_until_running(w, h)
+
+    def refuse() -> Sequence[GroupInfo]:
+        raise ShutdownState()
+
+    w.exporter.collector.set_groups(refuse)
+    assert w.value("supervisor_process_up", **web(w)) == 1
+    assert w.value("supervisor_process_restarts_total", **web(w)) == 0
 
 
 def test_without_snapshots_the_events_name_the_processes() -> None:
