@@ -775,6 +775,20 @@ class Controller:
 
     # -- foreground ---------------------------------------------------------------------
 
+    def do_events(self, arg: str) -> None:
+        """``events [--since N] [--follow] [--json] [NAME...]``: see ``ctl.events``."""
+        from supervisor_core.ctl.events import run_events
+
+        status = run_events(
+            arg,
+            serverurl=self.serverurl,
+            username=self.username,
+            password=self.password,
+            stdout=self.stdout,
+        )
+        if status:
+            self.exitstatus = status
+
     def do_fg(self, arg: str) -> None:
         """Attach to a running process: its output here, our input to its stdin."""
         if not self.upcheck():
