@@ -160,6 +160,11 @@ class EventsEndpoint:
         """End every live stream (call before the web server shuts down)."""
         self._stopping.set()
 
+    def resume(self) -> None:
+        """Accept streams again after :meth:`close` (a new daemon generation serves)."""
+        if self._stopping.is_set():
+            self._stopping = asyncio.Event()
+
     # ---------------------------------------------------------------- handler
 
     async def handle(self, request: web.Request) -> web.StreamResponse:

@@ -21,7 +21,7 @@ import contextlib
 import logging
 import signal
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from supervisor_core.bus import EventBus
@@ -29,6 +29,7 @@ from supervisor_core.clock import Clock, SystemClock
 from supervisor_core.config import Config, ConfigError
 from supervisor_core.config.model import InetHttpServerConfig
 from supervisor_core.daemon import DAEMON_SIGNALS, SignalRecorder, StartupReport
+from supervisor_core.extensions import Extension, first_serial
 from supervisor_core.http import AuthPolicy, BoundAddresses, ServerStartError, make_app, serving
 from supervisor_core.logs.mainlog import MainLogHandler
 from supervisor_core.process import ProcessRuntime
@@ -114,7 +115,8 @@ class DaemonRun:
 
     ``reload`` re-reads the configuration (with superd's flags applied) on restart;
     ``on_started`` runs once the first generation listens (pidfile, startup report);
-    ``on_generation`` sees each new Supervisor (tests subscribe or drive it).
+    ``on_generation`` sees each new Supervisor (tests subscribe or drive it);
+    ``extensions`` are driven through their lifecycle (``supervisor_core.extensions``).
     """
 
     reload: ConfigLoader
@@ -126,6 +128,7 @@ class DaemonRun:
     on_started: Callable[[], None] | None = None
     on_generation: Callable[[Supervisor], None] | None = None
     install_signals: bool = True
+    extensions: Sequence[Extension] = ()
 
 
 class StartupError(Exception):
@@ -139,7 +142,11 @@ async def run_daemon(config: Config, run: DaemonRun) -> int:
         StartupError: the control-plane listeners could not be bound.
     """
     clock = run.clock if run.clock is not None else SystemClock()
-    bus = run.bus if run.bus is not None else EventBus(clock)
+    bus = (
+        run.bus
+        if run.bus is not None
+        else EventBus(clock, first_serial=first_serial(run.extensions))
+    )
     spawner = run.spawner if run.spawner is not None else PopenSpawner()
     router = _SignalRouter()
     loop = asyncio.get_running_loop()
@@ -148,17 +155,32 @@ async def run_daemon(config: Config, run: DaemonRun) -> int:
     )
     first = True
     try:
-        while True:
-            mood = await _run_generation(
-                config, run, bus=bus, clock=clock, spawner=spawner, router=router, first=first
-            )
-            first = False
-            if mood is not SupervisorState.RESTARTING:
-                return 0
-            config = _reload(config, run.reload)
+        async with contextlib.AsyncExitStack() as extension_scope:
+            # Extensions close last (LIFO after their listeners), after the last event.
+            extension_scope.push_async_callback(_close_extensions, run.extensions)
+            for extension in run.extensions:
+                extension.install(bus)
+            for extension in run.extensions:
+                await extension_scope.enter_async_context(extension.serving())
+            while True:
+                mood = await _run_generation(
+                    config, run, bus=bus, clock=clock, spawner=spawner, router=router, first=first
+                )
+                first = False
+                if mood is not SupervisorState.RESTARTING:
+                    return 0
+                config = _reload(config, run.reload)
     finally:
         if recorder is not None:
             recorder.close()
+
+
+async def _close_extensions(extensions: Sequence[Extension]) -> None:
+    for extension in reversed(extensions):
+        try:
+            await extension.aclose()
+        except Exception:  # one broken exporter must not keep the others from closing
+            logger.exception("extension %s failed to close", extension.name)
 
 
 def _reload(current: Config, reload: ConfigLoader) -> Config:
@@ -205,7 +227,11 @@ async def _run_generation(
     )
     async with contextlib.AsyncExitStack() as listeners:
         if unix is not None or inet is not None:
-            app = make_app(supervisor, auth=AuthPolicy.from_configs(unix=unix, inet=inet))
+            app = make_app(
+                supervisor,
+                auth=AuthPolicy.from_configs(unix=unix, inet=inet),
+                extra_routes=[route for ext in run.extensions for route in ext.routes()],
+            )
             try:
                 # The listeners live exactly as long as this block; closing them lets
                 # in-flight requests (a shutdown() call, say) finish first.
@@ -214,6 +240,8 @@ async def _run_generation(
                 raise StartupError(str(error)) from error
             serverurl = server_url(config, bound)
         router.attach(supervisor)
+        for extension in run.extensions:
+            extension.attach(supervisor)
         if run.on_generation is not None:
             run.on_generation(supervisor)
         if first:
@@ -225,3 +253,5 @@ async def _run_generation(
             return await supervisor.run()
         finally:
             router.target = None
+            for extension in run.extensions:
+                extension.detach()

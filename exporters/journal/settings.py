@@ -3,7 +3,9 @@
 Keys (all optional)::
 
     [exporter:journal]
-    path = %(here)s/journal.sqlite3   ; default: <childlogdir>/superd-journal.sqlite3
+    enabled = true                    ; false: no journal (and no /events)
+    path = journal.sqlite3            ; relative to the config file
+                                      ; default: <childlogdir>/superd-journal.sqlite3
     retention = 7d, 100MB             ; by age and/or size; "none" keeps everything
     stderr_lines = 20                 ; stderr lines kept with an unexpected exit (0: off)
     batch_size = 256                  ; events per transaction at most
@@ -21,7 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from exporters.journal.retention import RetentionPolicy
-from supervisor_core.config.converters import byte_size
+from supervisor_core.config.converters import boolean, byte_size
 from supervisor_core.config.errors import ConfigError, Problem
 from supervisor_core.config.model import Origin
 
@@ -77,6 +79,7 @@ class JournalSettings:
     """How the journal is kept (see the module docstring for the keys)."""
 
     path: str
+    enabled: bool = True
     retention: RetentionPolicy = DEFAULT_RETENTION
     stderr_lines: int = 20
     batch_size: int = 256
@@ -122,13 +125,16 @@ def parse_settings(
         )
 
     path = os.path.join(childlogdir, DEFAULT_FILENAME)
+    enabled = True
     retention = DEFAULT_RETENTION
     stderr_lines = 20
     batch_size = 256
     flush_interval = 0.05
     for key, raw in values.items():
         try:
-            if key == "path":
+            if key == "enabled":
+                enabled = boolean(raw)
+            elif key == "path":
                 if not raw.strip():
                     raise ValueError("empty path")
                 path = os.path.normpath(os.path.join(here or os.getcwd(), raw.strip()))
@@ -148,6 +154,7 @@ def parse_settings(
         raise ConfigError(problems)
     return JournalSettings(
         path=path,
+        enabled=enabled,
         retention=retention,
         stderr_lines=stderr_lines,
         batch_size=batch_size,

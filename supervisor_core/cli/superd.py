@@ -73,14 +73,15 @@ def check_config(path: str | None) -> int:
                 file=sys.stderr,
             )
             return 2
+    from supervisor_core.extensions import check_extensions, discover_extensions
+
+    # Discovered first: extensions register their event types, which events= may name.
+    factories = discover_extensions()
     try:
         config = load(path)
+        check_extensions(factories, config)
     except ConfigError as error:
-        for problem in error.problems:
-            print(problem, file=sys.stderr)
-        count = len(error.problems)
-        print(f"superd: {count} problem{'s' if count != 1 else ''} in {path}", file=sys.stderr)
-        return 2
+        return _report_config_error(path, error)
     for warning in config.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     processes = len(config.processes())
@@ -222,13 +223,16 @@ def run(args: argparse.Namespace) -> int:
 
     from supervisor_core import daemon
     from supervisor_core.config import ConfigError, load
+    from supervisor_core.extensions import Extension, check_extensions, discover_extensions
     from supervisor_core.runner import DaemonRun, StartupError, run_daemon
 
     path = _find_path(args.configuration)
     if path is None:
         return 2
+    factories = discover_extensions()
     try:
         loaded = load(path)
+        check_extensions(factories, loaded)
     except ConfigError as error:
         return _report_config_error(path, error)
     except OSError as error:
@@ -266,6 +270,21 @@ def run(args: argparse.Namespace) -> int:
         for warning in daemon.clear_auto_child_logs(settings.childlogdir, settings.identifier):
             log.warning("%s", warning)
 
+    # Opened after daemonizing: an extension may start a thread (the journal's
+    # writer), and threads do not survive fork().
+    extensions: list[Extension] = []
+    for factory in factories:
+        try:
+            extension = factory.open(config)
+        except (OSError, ValueError) as error:
+            log.critical("extension %s could not start: %s", factory.name, error)
+            if report is not None:
+                report.failed(f"extension {factory.name} could not start: {error}")
+                return 2
+            return _usage_error(f"extension {factory.name} could not start: {error}")
+        if extension is not None:
+            extensions.append(extension)
+
     pidfile_written = False
 
     def on_started() -> None:
@@ -286,7 +305,13 @@ def run(args: argparse.Namespace) -> int:
         return asyncio.run(
             run_daemon(
                 config,
-                DaemonRun(reload=reload, main_log=main_log, report=report, on_started=on_started),
+                DaemonRun(
+                    reload=reload,
+                    main_log=main_log,
+                    report=report,
+                    on_started=on_started,
+                    extensions=extensions,
+                ),
             )
         )
     except StartupError as error:

@@ -1,0 +1,158 @@
+"""The shipped exporters as superd extensions (entry points of ``supervisor_core.extensions``).
+
+Each factory parses its own section (``[exporter:prometheus]``, ``[exporter:journal]``)
+and builds an :class:`~supervisor_core.extensions.Extension` that superd drives; see
+``supervisor_core/extensions.py`` for the lifecycle. Both are on by default: a superd
+is observable without a line of new configuration.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+from collections.abc import AsyncIterator, Sequence
+
+from aiohttp import web
+from prometheus_client import CollectorRegistry
+
+from exporters.events_http import EventsEndpoint
+from exporters.journal import Journal, JournalSettings, parse_settings
+from exporters.prometheus import PrometheusExporter, settings_from_config
+from exporters.prometheus.http import metrics_routes, serving_metrics
+from exporters.prometheus.settings import PrometheusSettings
+from supervisor_core.bus import EventBus
+from supervisor_core.config.model import Config
+from supervisor_core.control import SupervisorControl
+from supervisor_core.extensions import Extension
+
+logger = logging.getLogger(__name__)
+
+JOURNAL_SECTION = "exporter:journal"
+
+
+def journal_settings(config: Config) -> JournalSettings:
+    """``[exporter:journal]`` of ``config`` (defaults when absent); raises ConfigError."""
+    section = config.extension_section(JOURNAL_SECTION)
+    return parse_settings(
+        section.values if section is not None else {},
+        childlogdir=config.supervisord.childlogdir,
+        origins=section.origins if section is not None else None,
+        origin=section.origin if section is not None else None,
+        here=os.path.dirname(os.path.abspath(config.path)),
+    )
+
+
+class PrometheusExtension(Extension):
+    """``/metrics`` on the control plane (same auth), plus ``listen=`` without auth."""
+
+    name = "prometheus"
+
+    def __init__(self, settings: PrometheusSettings) -> None:
+        self.settings = settings
+        self.registry = CollectorRegistry()
+        self.exporter: PrometheusExporter | None = None
+
+    def install(self, bus: EventBus) -> None:
+        self.exporter = PrometheusExporter.install(bus=bus, registry=self.registry)
+
+    def routes(self) -> Sequence[web.AbstractRouteDef]:
+        return metrics_routes(self.registry)
+
+    def attach(self, control: SupervisorControl) -> None:
+        if self.exporter is not None:
+            self.exporter.attach(control)
+
+    @contextlib.asynccontextmanager
+    async def serving(self) -> AsyncIterator[None]:
+        if self.settings.listen is None:
+            yield
+            return
+        async with serving_metrics(self.registry, self.settings.listen) as (host, port):
+            logger.info("serving /metrics without auth on %s:%s", host, port)
+            yield
+
+    async def aclose(self) -> None:
+        if self.exporter is not None:
+            self.exporter.close()
+            self.exporter = None
+
+
+class PrometheusFactory:
+    """Entry point ``prometheus``."""
+
+    name = "prometheus"
+
+    def check(self, config: Config) -> None:
+        settings_from_config(config)
+
+    def open(self, config: Config) -> Extension | None:
+        return PrometheusExtension(settings_from_config(config))
+
+
+class JournalExtension(Extension):
+    """The SQLite journal (lossless subscriber) and ``/events`` over it."""
+
+    name = "journal"
+
+    def __init__(self, journal: Journal) -> None:
+        self.journal = journal
+        self.endpoint: EventsEndpoint | None = None
+
+    def first_serial(self) -> int | None:
+        # The bus continues where the journal ends, so serials never repeat across runs.
+        return self.journal.next_serial()
+
+    def install(self, bus: EventBus) -> None:
+        self.journal.attach(bus)
+        self.endpoint = EventsEndpoint(self.journal, bus)
+
+    def routes(self) -> Sequence[web.AbstractRouteDef]:
+        return self.endpoint.routes() if self.endpoint is not None else ()
+
+    def attach(self, control: SupervisorControl) -> None:
+        if self.endpoint is not None:
+            self.endpoint.resume()
+
+    def detach(self) -> None:
+        # Live SSE streams would otherwise hold the listeners open at a restart.
+        if self.endpoint is not None:
+            self.endpoint.close()
+
+    async def aclose(self) -> None:
+        if self.endpoint is not None:
+            self.endpoint.close()
+        await self.journal.aclose()
+
+
+class JournalFactory:
+    """Entry point ``journal``."""
+
+    name = "journal"
+
+    def check(self, config: Config) -> None:
+        journal_settings(config)
+
+    def open(self, config: Config) -> Extension | None:
+        settings = journal_settings(config)
+        if not settings.enabled:
+            return None
+        journal = Journal.from_settings(settings)
+        if journal.reset is not None:
+            logger.warning(
+                "journal: %s was unusable (%s); moved it to %s and started a fresh one",
+                settings.path,
+                journal.reset.reason,
+                journal.reset.moved_to,
+            )
+        logger.info("journal: %s (next serial %d)", settings.path, journal.next_serial())
+        return JournalExtension(journal)
+
+
+__all__ = [
+    "JournalExtension",
+    "JournalFactory",
+    "PrometheusExtension",
+    "PrometheusFactory",
+    "journal_settings",
+]

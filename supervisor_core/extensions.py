@@ -1,0 +1,123 @@
+"""Extensions: how parts outside the core (the exporters) ride along with superd.
+
+Rules of this file:
+- The core never imports ``exporters`` (the import contract). superd finds
+  extensions through the entry-point group ``supervisor_core.extensions``; each
+  entry point names an :class:`ExtensionFactory`. Installing the distribution is
+  what makes the shipped exporters (metrics, journal, /events, storms) present.
+- One lifecycle, driven by superd and ``runner.run_daemon``::
+
+      factory.check(config)        # --check-config and start-up: ConfigError names file:line
+      ext = factory.open(config)   # blocking, after daemonizing, before the bus exists
+      ext.first_serial()           # the bus starts at the highest any extension asks for
+      ext.install(bus)             # subscribe; publish start-up events
+      ext.routes()                 # added to the control plane's HTTP app (same auth)
+      ext.attach(control)          # each daemon generation (HUP builds a new one)
+      ext.detach()                 # end of a generation, before its listeners close
+      async with ext.serving():    # listeners of its own, for the whole run
+      await ext.aclose()           # after the last event
+
+- An extension's section is read once per run: a HUP reloads programs, not exporters
+  (supervisord ignores these sections, so nothing there can be reloaded by it either).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Sequence
+from importlib.metadata import entry_points
+from typing import Protocol, runtime_checkable
+
+from aiohttp import web
+
+from supervisor_core.bus import EventBus
+from supervisor_core.config.errors import ConfigError, Problem
+from supervisor_core.config.model import Config
+from supervisor_core.control import SupervisorControl
+
+ENTRY_POINT_GROUP = "supervisor_core.extensions"
+
+logger = logging.getLogger(__name__)
+
+
+class Extension:
+    """Base class with the no-op default of every lifecycle hook; override what you need."""
+
+    name: str = "extension"
+
+    def first_serial(self) -> int | None:
+        """The serial the bus must start at (an extension holding history), or None."""
+        return None
+
+    def install(self, bus: EventBus) -> None:
+        """Subscribe to the bus (once per run)."""
+
+    def routes(self) -> Sequence[web.AbstractRouteDef]:
+        """Routes to add to the control plane's HTTP app."""
+        return ()
+
+    def attach(self, control: SupervisorControl) -> None:
+        """A new daemon generation is running (start-up, or after a HUP restart)."""
+
+    def detach(self) -> None:
+        """The current generation ends; its HTTP listeners are about to close."""
+
+    @contextlib.asynccontextmanager
+    async def serving(self) -> AsyncIterator[None]:
+        """Run listeners of the extension's own for the whole daemon run."""
+        yield
+
+    async def aclose(self) -> None:
+        """Release everything; called once, after the last event was published."""
+
+
+@runtime_checkable
+class ExtensionFactory(Protocol):
+    """What an entry point of the ``supervisor_core.extensions`` group names."""
+
+    name: str
+
+    def check(self, config: Config) -> None:
+        """Validate this extension's sections of ``config``; raise ``ConfigError``."""
+
+    def open(self, config: Config) -> Extension | None:
+        """Build the extension for ``config`` (None when the config turns it off)."""
+
+
+def discover_extensions() -> list[ExtensionFactory]:
+    """Every installed extension factory, sorted by entry-point name.
+
+    An entry point that fails to load is logged and skipped: a broken optional
+    exporter must not keep the programs from being supervised.
+    """
+    factories: list[ExtensionFactory] = []
+    for point in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda p: p.name):
+        try:
+            loaded = point.load()
+        except Exception:  # any import failure of a plug-in is reported the same way
+            logger.exception("extension %s (%s) could not be loaded", point.name, point.value)
+            continue
+        factory = loaded() if isinstance(loaded, type) else loaded
+        if not isinstance(factory, ExtensionFactory):
+            logger.error("extension %s (%s) is not an ExtensionFactory", point.name, point.value)
+            continue
+        factories.append(factory)
+    return factories
+
+
+def check_extensions(factories: Sequence[ExtensionFactory], config: Config) -> None:
+    """Run every factory's check; one ``ConfigError`` with all problems, or nothing."""
+    problems: list[Problem] = []
+    for factory in factories:
+        try:
+            factory.check(config)
+        except ConfigError as error:
+            problems.extend(error.problems)
+    if problems:
+        raise ConfigError(problems)
+
+
+def first_serial(extensions: Sequence[Extension]) -> int:
+    """The serial a new bus starts at: the highest any extension asks for (default 0)."""
+    return max((s for e in extensions if (s := e.first_serial()) is not None), default=0)

@@ -1,0 +1,70 @@
+"""The extension seam: discovery through entry points, checks, and the bus's first serial."""
+
+from __future__ import annotations
+
+import pytest
+
+from supervisor_core.config import parse
+from supervisor_core.config.errors import ConfigError, Problem
+from supervisor_core.config.model import Config, Origin
+from supervisor_core.extensions import (
+    Extension,
+    ExtensionFactory,
+    check_extensions,
+    discover_extensions,
+    first_serial,
+)
+
+CONFIG = "[supervisord]\n[program:a]\ncommand = /bin/true\n"
+
+
+class Failing:
+    """A factory whose check reports one problem."""
+
+    def __init__(self, name: str, line: int) -> None:
+        self.name = name
+        self.line = line
+
+    def check(self, config: Config) -> None:
+        raise ConfigError(
+            [Problem(origin=Origin(config.path, self.line), section=None, reason=self.name)]
+        )
+
+    def open(self, config: Config) -> Extension | None:
+        return None
+
+
+class Holding(Extension):
+    """An extension that holds history up to ``serial``."""
+
+    def __init__(self, serial: int | None) -> None:
+        self.serial = serial
+
+    def first_serial(self) -> int | None:
+        return self.serial
+
+
+def test_shipped_exporters_are_discovered() -> None:
+    """The installed distribution registers the journal and Prometheus factories."""
+    factories = discover_extensions()
+    assert [f.name for f in factories] == ["journal", "prometheus"]
+    assert all(isinstance(f, ExtensionFactory) for f in factories)
+
+
+def test_checks_are_collected_into_one_error() -> None:
+    """Every factory is checked; all problems come back in one ConfigError."""
+    config = parse(CONFIG, "/etc/x.conf")
+    with pytest.raises(ConfigError) as info:
+        check_extensions([Failing("one", 3), Failing("two", 7)], config)
+    assert [str(p) for p in info.value.problems] == ["/etc/x.conf:3: one", "/etc/x.conf:7: two"]
+
+
+def test_default_sections_pass_the_shipped_checks() -> None:
+    """A plain supervisord.conf needs no exporter section."""
+    check_extensions(discover_extensions(), parse(CONFIG, "/etc/x.conf"))
+
+
+def test_first_serial_is_the_highest_asked_for() -> None:
+    """The bus starts where the extension with the most history ends (0 without any)."""
+    assert first_serial([]) == 0
+    assert first_serial([Holding(None), Holding(41), Holding(7)]) == 41
