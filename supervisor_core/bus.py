@@ -323,6 +323,18 @@ class EventBus:
                     event.name,
                 )
 
+    def count_dropped(self, name: str, count: int = 1) -> None:
+        """Count ``count`` events that subscriber ``name`` received but had to discard.
+
+        For subscribers that keep their own buffer (event listener pools, which
+        re-buffer rejected events at the head, something a ``BufferedSubscription``
+        cannot do); the drops show in ``dropped`` and ``snapshot()`` like the bus' own.
+        """
+        if count < 0:
+            raise ValueError(f"count_dropped {name!r}: count must be >= 0, not {count}")
+        if count:
+            self._dropped[name] += count
+
     # ---------------------------------------------------------------- introspection
 
     def dropped(self, name: str) -> int:
