@@ -31,6 +31,7 @@ import os
 import signal as signal_module
 from collections import deque
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import Protocol
 
 from supervisor_core import control
@@ -133,6 +134,11 @@ class ProcessRuntime:
             BACKOFF retries are then suppressed; supervisord's ``mood > RESTARTING``).
         base_environment: superd's environment for children (default ``os.environ``).
         stdin_fd: for ``[fcgi-program:x]``, the socket handed to the child as fd 0.
+        on_listener_output: for an ``[eventlistener:x]`` process, called with
+            ``(pid of the run, raw stdout bytes)`` for every read and ``b""`` at EOF,
+            for the listener protocol; its stdout is still logged to the file (as
+            supervisord's listener dispatcher does) but emits no PROCESS_LOG events
+            and has no capture mode.
 
     Raises:
         OSError: an AUTO log file cannot be created in ``childlogdir``.
@@ -165,6 +171,7 @@ class ProcessRuntime:
         starts_allowed: Callable[[], bool] = _always,
         base_environment: Mapping[str, str] | None = None,
         stdin_fd: int | None = None,
+        on_listener_output: Callable[[int, bytes], None] | None = None,
     ) -> None:
         self._record = ProcessRecord(config=config)
         self._bus = bus
@@ -184,13 +191,25 @@ class ProcessRuntime:
             )
             if isinstance(channel_config.logfile, Auto)
         )
+        output_config = config
+        on_stdout_read: Callable[[bytes], None] | None = None
+        if on_listener_output is not None:
+            # supervisord's listener stdout is the protocol: logged, never an event.
+            output_config = replace(
+                config, stdout=replace(config.stdout, events_enabled=False, capture_maxbytes=0)
+            )
+
+            def on_stdout_read(data: bytes) -> None:
+                on_listener_output(self._output_pid, data)
+
         self._output = ProcessOutput.from_config(
-            config,
+            output_config,
             childlogdir=childlogdir,
             identifier=identifier,
             strip_ansi=strip_ansi,
             on_log=self._on_log,
             on_communication=self._on_communication,
+            on_stdout_read=on_stdout_read,
         )
         self._child: ChildHandle | None = None
         self._output_pid = 0  # pid of the run whose pipes are being read

@@ -85,6 +85,7 @@ def runtime_factory(
             strip_ansi=settings.strip_ansi,
             starts_allowed=setup.starts_allowed,
             stdin_fd=setup.stdin_fd,
+            on_listener_output=setup.on_listener_output,
         )
 
     return make

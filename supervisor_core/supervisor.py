@@ -17,8 +17,9 @@ Rules of this file:
 - Ticks: one timer per 5 s boundary on the monotonic clock (``call_at``), publishing
   TICK_5/60/3600 whose ``when`` is the wall-clock boundary, as supervisord's
   ``timeslice``. An idle daemon wakes only for ticks and I/O.
-- Event listener pools are a later piece of work: today an ``[eventlistener:x]``
-  group runs its processes as plain processes (see :meth:`Supervisor._make_group`).
+- An ``[eventlistener:x]`` group is a ``pools.ListenerPool`` (see
+  :meth:`Supervisor._make_group`): a process group that subscribes to the bus and
+  speaks the listener protocol with its processes.
 """
 
 from __future__ import annotations
@@ -49,7 +50,9 @@ from supervisor_core.events import (
 )
 from supervisor_core.fcgi import close_fcgi_socket, open_fcgi_socket
 from supervisor_core.groups import ProcessGroup
+from supervisor_core.listeners import BadResultHandler
 from supervisor_core.logs.mainlog import MainLogHandler
+from supervisor_core.pools import ListenerPool
 from supervisor_core.process import ProcessRuntime, TimerHandle, Timers
 from supervisor_core.states import SupervisorState
 
@@ -64,13 +67,16 @@ class ProcessSetup:
 
     ``stdin_fd`` is the fcgi group's listening socket (fd 0 of the child) or None;
     ``starts_allowed`` turns False once the supervisor stops (no autorestart, no
-    BACKOFF retry from then on, as supervisord's ``mood > RESTARTING`` check).
+    BACKOFF retry from then on, as supervisord's ``mood > RESTARTING`` check);
+    ``on_listener_output`` is set for an event listener (``ProcessRuntime``'s
+    ``on_listener_output``: its stdout goes to its pool's protocol parser).
     """
 
     config: ProcessConfig
     group: GroupConfig
     stdin_fd: int | None
     starts_allowed: Callable[[], bool]
+    on_listener_output: Callable[[int, bytes], None] | None = None
 
 
 ProcessFactory = Callable[[ProcessSetup], ProcessRuntime]
@@ -324,9 +330,8 @@ class Supervisor:
         return not self._stopping and self._state is SupervisorState.RUNNING
 
     def _make_group(self, config: GroupConfig) -> ProcessGroup:
-        # Seam for listener pools: an EVENTLISTENER group will get its own group type
-        # (event buffer, dispatch to READY listeners); until then its processes run as
-        # plain processes.
+        if config.kind is GroupKind.EVENTLISTENER:
+            return self._make_pool(config)
         sock: socket.socket | None = None
         if config.kind is GroupKind.FCGI_PROGRAM and config.socket is not None:
             sock = open_fcgi_socket(config.socket)
@@ -351,6 +356,30 @@ class Supervisor:
         if sock is not None:
             self._sockets[config.name] = sock
         return group
+
+    def _make_pool(self, config: GroupConfig) -> ListenerPool:
+        def make_listener(
+            process_config: ProcessConfig, on_output: Callable[[int, bytes], None]
+        ) -> ProcessRuntime:
+            return self._factory(
+                ProcessSetup(
+                    config=process_config,
+                    group=config,
+                    stdin_fd=None,
+                    starts_allowed=self._starts_allowed,
+                    on_listener_output=on_output,
+                )
+            )
+
+        try:
+            return ListenerPool(
+                config,
+                make_listener,
+                bus=self._bus,
+                identifier=self._config.supervisord.identifier,
+            )
+        except BadResultHandler as error:
+            raise OSError(str(error)) from error  # reported by _add_group like the others
 
     def _add_group(self, config: GroupConfig) -> None:
         try:

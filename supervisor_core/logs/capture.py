@@ -54,6 +54,8 @@ class Channel(enum.StrEnum):
 OnLog = Callable[[Channel, bytes], None]
 OnCommunication = Callable[[Channel, bytes], None]
 OnError = Callable[[Channel, OSError], None]
+OnRead = Callable[[bytes], None]
+"""Sees every raw chunk read from a pipe (before filtering); ``b""`` once at EOF."""
 
 
 class LogOpenError(Exception):
@@ -102,8 +104,10 @@ class ChannelLog:
         on_log: OnLog | None = None,
         on_communication: OnCommunication | None = None,
         on_error: OnError | None = None,
+        on_read: OnRead | None = None,
     ) -> None:
         self.channel = channel
+        self._on_read = on_read
         self.settings = settings
         self.name = name
         self._strip_ansi = strip_ansi
@@ -187,8 +191,13 @@ class ChannelLog:
             data = b""  # EIO and friends: the other end is gone
         if not data:
             self.detach()
+            if self._on_read is not None:
+                self._on_read(b"")
             return
         self.bytes_read += len(data)
+        if self._on_read is not None:
+            # An event listener's stdout: the protocol parser sees the raw bytes.
+            self._on_read(data)
         if self._filter is None:
             self._deliver(data)
         else:
@@ -307,6 +316,7 @@ class ProcessOutput:
         on_log: OnLog | None = None,
         on_communication: OnCommunication | None = None,
         on_error: OnError | None = None,
+        on_stdout_read: OnRead | None = None,
     ) -> None:
         self.name = name
         self.channels: Mapping[Channel, ChannelLog] = {
@@ -318,6 +328,7 @@ class ProcessOutput:
                 on_log=on_log,
                 on_communication=on_communication,
                 on_error=on_error,
+                on_read=on_stdout_read if channel is Channel.STDOUT else None,
             )
             for channel, settings in ((Channel.STDOUT, stdout), (Channel.STDERR, stderr))
         }
@@ -333,6 +344,7 @@ class ProcessOutput:
         on_log: OnLog | None = None,
         on_communication: OnCommunication | None = None,
         on_error: OnError | None = None,
+        on_stdout_read: OnRead | None = None,
     ) -> ProcessOutput:
         """Build from a process config, creating AUTO log files in ``childlogdir``.
 
@@ -365,6 +377,7 @@ class ProcessOutput:
             on_log=on_log,
             on_communication=on_communication,
             on_error=on_error,
+            on_stdout_read=on_stdout_read,
         )
 
     def logfile(self, channel: Channel) -> str | None:
