@@ -271,8 +271,14 @@ class RpcInterface:
         return True
 
     async def get_all_config_info(self) -> list[structs.XmlRpcStruct]:
-        active = {g.name for g in self._control.groups()}
-        return structs.all_config_info(self._control.config_groups(), active)
+        groups = self._control.groups()
+        logfiles = {
+            (p.group, p.name): (p.stdout_logfile, p.stderr_logfile)
+            for g in groups
+            for p in g.processes
+        }
+        active = {g.name for g in groups}
+        return structs.all_config_info(self._control.config_groups(), active, logfiles)
 
     # --- starting and stopping -------------------------------------------------------
 

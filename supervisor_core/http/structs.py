@@ -10,7 +10,7 @@ import datetime
 import pwd
 import time
 import xmlrpc.client
-from collections.abc import Iterable, Set
+from collections.abc import Iterable, Mapping, Set
 
 from supervisor_core import control
 from supervisor_core.config.model import AUTO, ChannelConfig, GroupConfig, LogFile, ProcessConfig
@@ -72,9 +72,11 @@ def operation_result(
     return {"name": info.name, "group": info.group, "status": status, "description": description}
 
 
-def _logfile_value(logfile: LogFile) -> str:
+def _logfile_value(logfile: LogFile, resolved: str | None) -> str:
+    # supervisord names an AUTO log when it reads the config, so it reports that
+    # path; ours is named when the process is created: report it when there is one.
     if logfile is AUTO:
-        return "auto"
+        return resolved or "auto"
     if logfile is None:
         return "none"
     return str(logfile)
@@ -92,19 +94,30 @@ def _uid_value(user: str | None) -> int | str:
         return "none"
 
 
-def _channel_fields(prefix: str, channel: ChannelConfig) -> XmlRpcStruct:
+def _channel_fields(prefix: str, channel: ChannelConfig, resolved: str | None) -> XmlRpcStruct:
     return {
         f"{prefix}_capture_maxbytes": channel.capture_maxbytes,
         f"{prefix}_events_enabled": channel.events_enabled,
-        f"{prefix}_logfile": _logfile_value(channel.logfile),
+        f"{prefix}_logfile": _logfile_value(channel.logfile, resolved),
         f"{prefix}_logfile_backups": channel.logfile_backups,
         f"{prefix}_logfile_maxbytes": channel.logfile_maxbytes,
         f"{prefix}_syslog": channel.syslog,
     }
 
 
-def config_info_struct(group: GroupConfig, process: ProcessConfig, *, inuse: bool) -> XmlRpcStruct:
-    """One ``getAllConfigInfo`` entry (XML-RPC has no None: supervisord sends "none")."""
+def config_info_struct(
+    group: GroupConfig,
+    process: ProcessConfig,
+    *,
+    inuse: bool,
+    logfiles: tuple[str, str] | None = None,
+) -> XmlRpcStruct:
+    """One ``getAllConfigInfo`` entry (XML-RPC has no None: supervisord sends "none").
+
+    ``logfiles`` are the running process's resolved (stdout, stderr) log paths,
+    reported for channels configured as AUTO (else "auto").
+    """
+    stdout, stderr = logfiles if logfiles is not None else (None, None)
     struct: XmlRpcStruct = {
         "autostart": process.autostart,
         "directory": process.directory if process.directory is not None else "none",
@@ -122,17 +135,32 @@ def config_info_struct(group: GroupConfig, process: ProcessConfig, *, inuse: boo
         "startsecs": process.startsecs,
         "stopsignal": int(process.stopsignal),
         "stopwaitsecs": process.stopwaitsecs,
-        "serverurl": process.serverurl if process.serverurl is not None else "auto",
+        # None is AUTO in the model as in supervisord, which reports it as "none".
+        "serverurl": process.serverurl if process.serverurl is not None else "none",
     }
-    struct.update(_channel_fields("stdout", process.stdout))
-    struct.update(_channel_fields("stderr", process.stderr))
+    struct.update(_channel_fields("stdout", process.stdout, stdout))
+    struct.update(_channel_fields("stderr", process.stderr, stderr))
     return struct
 
 
-def all_config_info(groups: Iterable[GroupConfig], active: Set[str]) -> list[XmlRpcStruct]:
-    """Every configured process flattened, sorted by process name as supervisord does."""
+def all_config_info(
+    groups: Iterable[GroupConfig],
+    active: Set[str],
+    logfiles: Mapping[tuple[str, str], tuple[str, str]] | None = None,
+) -> list[XmlRpcStruct]:
+    """Every configured process flattened, sorted by process name as supervisord does.
+
+    ``logfiles`` maps ``(group, process)`` of existing processes to their resolved
+    (stdout, stderr) log paths.
+    """
+    known = logfiles or {}
     structs = [
-        config_info_struct(group, process, inuse=group.name in active)
+        config_info_struct(
+            group,
+            process,
+            inuse=group.name in active,
+            logfiles=known.get((group.name, process.name)),
+        )
         for group in groups
         for process in group.processes
     ]

@@ -116,7 +116,10 @@ def _supervisord_config_info_keys() -> set[str]:
 
 
 def test_config_info_struct_matches_supervisord() -> None:
-    """getAllConfigInfo entries have supervisord's keys; None and AUTO become 'none'/'auto'."""
+    """getAllConfigInfo entries have supervisord's keys; None and AUTO become 'none'/'auto'.
+
+    serverurl None (AUTO in the model, as in supervisord) is reported 'none' like supervisord.
+    """
     process = ProcessConfig(
         name="cat",
         program_name="cat",
@@ -136,11 +139,30 @@ def test_config_info_struct_matches_supervisord() -> None:
     assert struct["stdout_logfile"] == "auto"
     assert struct["stderr_logfile"] == "none"
     assert struct["directory"] == "none"
-    assert struct["serverurl"] == "auto"
+    assert struct["serverurl"] == "none"
     assert struct["uid"] == 0
     assert struct["inuse"] is True
     assert struct["group_prio"] == 5
     xmlrpc.client.dumps(([struct],))
+
+
+def test_config_info_reports_resolved_auto_logfiles() -> None:
+    """An AUTO log of an existing process is reported by its path; explicit paths are kept."""
+    process = ProcessConfig(
+        name="cat",
+        program_name="cat",
+        group_name="g",
+        command="/bin/cat",
+        stdout=ChannelConfig(logfile=AUTO),
+        stderr=ChannelConfig(logfile="/var/log/cat.err"),
+    )
+    group = GroupConfig(name="g", kind=GroupKind.PROGRAM, processes=(process,))
+    paths = {("g", "cat"): ("/tmp/cat-stdout---supervisor-abc.log", "/var/log/cat.err")}
+    (struct,) = structs.all_config_info([group], {"g"}, paths)
+    assert struct["stdout_logfile"] == "/tmp/cat-stdout---supervisor-abc.log"
+    assert struct["stderr_logfile"] == "/var/log/cat.err"
+    (inactive,) = structs.all_config_info([group], set())
+    assert inactive["stdout_logfile"] == "auto"
 
 
 def test_config_info_is_sorted_by_name_and_marks_inactive_groups() -> None:
