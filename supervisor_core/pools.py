@@ -313,22 +313,20 @@ class ListenerPool(ProcessGroup):
         self._discarded(self._buffer.rebuffer(entry), "event buffer overflowed")
 
     def _discarded(self, entry: Entry | None, why: str) -> None:
+        """An overflow discard: logged at ERROR, counted, published."""
         if entry is None:
             return
-        self._dropped += 1
-        self._bus.count_dropped(subscriber_name(self.name))
-        _log.error(
-            "pool %s %s, discarding event %s (%s)",
-            self.name,
-            why,
-            entry.event.serial,
-            entry.event.name,
-        )
+        self._count_drop(logging.ERROR, "pool %s %s, discarding event %s (%s)", entry, why)
         self._bus.publish(
             EventBufferOverflow(
                 groupname=self.name, event_type=entry.event.name, serial=entry.event.serial
             )
         )
+
+    def _count_drop(self, level: int, message: str, entry: Entry, why: str) -> None:
+        self._dropped += 1
+        self._bus.count_dropped(subscriber_name(self.name))
+        _log.log(level, message, self.name, why, entry.event.serial, entry.event.name)
 
     def _dispatch(self) -> None:
         if self._dispatching:
@@ -383,22 +381,19 @@ class ListenerPool(ProcessGroup):
         subscription, self._subscription = self._subscription, None
         if subscription is not None:
             subscription.close()
+            # Events still waiting when the pool goes (removal, shutdown) can never be
+            # delivered: counted and logged, though not an overflow.
             for entry in self._buffer.clear():
-                self._discarded(entry, "was closed")
+                self._count_drop(
+                    logging.WARNING, "pool %s %s: event %s (%s) undelivered", entry, "was closed"
+                )
             for name, slot in self._slots.items():
-                self._count_stranded(name, slot)
+                held = slot.connection.abandon()
+                if held is not None:
+                    self._count_drop(
+                        logging.WARNING,
+                        "pool %s %s: event %s (%s) unanswered",
+                        held,
+                        f"was closed while {name} held it",
+                    )
         await super().aclose()
-
-    def _count_stranded(self, name: str, slot: _Slot) -> None:
-        entry = slot.connection.abandon()
-        if entry is None:
-            return
-        self._dropped += 1
-        self._bus.count_dropped(subscriber_name(self.name))
-        _log.error(
-            "pool %s was closed while %s held event %s (%s): counted as dropped",
-            self.name,
-            name,
-            entry.event.serial,
-            entry.event.name,
-        )
