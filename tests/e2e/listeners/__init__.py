@@ -1,0 +1,1 @@
+"""Event listener scripts and helpers for the listener e2e tests."""
