@@ -1,0 +1,285 @@
+// superd web UI: keeps the status table live from /events (Server-Sent Events).
+//
+// The page works without this script (plain forms, server-rendered rows). With it:
+// rows change state, pid and description in place as events arrive, a feed lists
+// the last events, and a Restarts column counts automatic restarts. When the server
+// has no /events (the journal extension is off: 404) the page says so and offers a
+// manual refresh; it never polls. All text goes in through textContent, never HTML.
+"use strict";
+
+(function () {
+  const HISTORY_SERIALS = 1000; // how far back the feed and the restart counts start
+  const TYPES = "PROCESS_STATE,PROCESS_GROUP,SUPERVISOR_STATE_CHANGE";
+  const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                  "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+
+  const body = document.body;
+  if (!body.classList.contains("page-status")) {
+    return;
+  }
+
+  // Confirm the bulk actions (a form submitter carries data-confirm).
+  document.addEventListener("submit", function (event) {
+    const button = event.submitter;
+    if (button && button.dataset.confirm && !window.confirm(button.dataset.confirm)) {
+      event.preventDefault();
+    }
+  });
+
+  const rows = new Map();
+  for (const tr of document.querySelectorAll("tr[data-namespec]")) {
+    rows.set(tr.dataset.namespec, {
+      tr: tr,
+      start: parseFloat(tr.dataset.start) || 0,
+      stop: 0,
+      restarts: 0,
+      exitedAt: null,
+    });
+  }
+  const skew = (parseFloat(body.dataset.serverNow) || Date.now() / 1000) - Date.now() / 1000;
+  const live = document.getElementById("live");
+  const feedSection = document.getElementById("feed-section");
+  const feed = document.getElementById("feed");
+  const feedSize = parseInt(feed ? feed.dataset.size : "50", 10) || 50;
+  let stale = false;
+
+  function serverNow() {
+    return Date.now() / 1000 + skew;
+  }
+
+  function stateClass(state) {
+    if (state === "RUNNING") return "state-running";
+    if (state === "FATAL" || state === "BACKOFF") return "state-error";
+    return "state-nominal";
+  }
+
+  function pad2(n) {
+    return String(n).padStart(2, "0");
+  }
+
+  // Python's str(timedelta): "0:01:02", "1 day, 2:03:04", "3 days, 0:00:00".
+  function uptime(seconds) {
+    let s = Math.max(0, Math.floor(seconds));
+    const days = Math.floor(s / 86400);
+    s -= days * 86400;
+    const clock = Math.floor(s / 3600) + ":" + pad2(Math.floor(s / 60) % 60) + ":" + pad2(s % 60);
+    if (days === 0) return clock;
+    return days + (days === 1 ? " day, " : " days, ") + clock;
+  }
+
+  // supervisord's stop time: "Nov 25 05:43 PM", local time.
+  function stopTime(wall) {
+    const d = new Date(wall * 1000);
+    const h = d.getHours() % 12 === 0 ? 12 : d.getHours() % 12;
+    return MONTHS[d.getMonth()] + " " + pad2(d.getDate()) + " " + pad2(h) + ":" +
+      pad2(d.getMinutes()) + " " + (d.getHours() < 12 ? "AM" : "PM");
+  }
+
+  function clockTime(wall) {
+    const d = new Date(wall * 1000);
+    return pad2(d.getHours()) + ":" + pad2(d.getMinutes()) + ":" + pad2(d.getSeconds());
+  }
+
+  function namespecOf(event) {
+    if (event.groupname === event.processname) return event.processname;
+    return event.groupname + ":" + event.processname;
+  }
+
+  function describe(row, state, name, spawnerr) {
+    const pid = row.tr.dataset.pid;
+    if (state === "RUNNING") return "pid " + pid + ", uptime " + uptime(serverNow() - row.start);
+    if (state === "FATAL" || state === "BACKOFF") {
+      return spawnerr || 'unknown error (try "tail ' + name + '")';
+    }
+    if (state === "STOPPED" || state === "EXITED") {
+      return row.start ? stopTime(row.stop || serverNow()) : "Not started";
+    }
+    return "";
+  }
+
+  function setLive(kind, text, withRefresh) {
+    if (!live) return;
+    live.hidden = false;
+    live.className = "live " + kind;
+    live.textContent = text;
+    if (withRefresh) {
+      live.append(" ");
+      const a = document.createElement("a");
+      a.href = "index.html";
+      a.textContent = "Refresh";
+      live.append(a);
+    }
+  }
+
+  function markStale(why) {
+    if (stale) return;
+    stale = true;
+    setLive("on", "Live (" + why + ": refresh to see the new table)", true);
+  }
+
+  function applyState(event, isLive) {
+    const name = namespecOf(event);
+    const row = rows.get(name);
+    if (!row) {
+      if (isLive) markStale("new process " + name);
+      return null;
+    }
+    const state = event.to_state;
+    let restarted = false;
+    if (state === "STARTING") {
+      row.start = event.wall_time;
+      if (event.from_state === "BACKOFF" ||
+          (event.from_state === "EXITED" && row.exitedAt === event.monotonic_time)) {
+        // The core restarts in the same step as the exit (same monotonic stamp);
+        // an operator's start of an EXITED process comes later. Same rule as
+        // supervisor_process_restarts_total.
+        row.restarts += 1;
+        restarted = true;
+      }
+    }
+    if (state === "EXITED") row.exitedAt = event.monotonic_time;
+    if (state === "STOPPED" || state === "EXITED" || state === "FATAL") row.stop = event.wall_time;
+    const tr = row.tr;
+    tr.dataset.state = state;
+    tr.dataset.pid = (state === "STARTING" || state === "RUNNING" || state === "STOPPING")
+      ? String(event.pid || 0) : "0";
+    const badge = tr.querySelector("td.state .badge");
+    badge.textContent = state;
+    badge.className = "badge " + stateClass(state);
+    tr.querySelector("td.desc").textContent = describe(row, state, event.processname, event.spawnerr);
+    tr.querySelector("td.restarts").textContent = String(row.restarts);
+    for (const button of tr.querySelectorAll("button[data-states]")) {
+      button.hidden = !button.dataset.states.split(" ").includes(state);
+    }
+    if (isLive) {
+      tr.classList.remove("flash");
+      void tr.offsetWidth; // restart the animation
+      tr.classList.add("flash");
+    }
+    return restarted ? row.restarts : null;
+  }
+
+  function exitText(event) {
+    if (event.returncode === null || event.returncode === undefined) return "";
+    if (event.returncode < 0) return "killed by " + (event.signal_name || "signal " + -event.returncode);
+    return "exit " + event.returncode;
+  }
+
+  function addToFeed(event, restartNumber) {
+    if (!feed) return;
+    const li = document.createElement("li");
+    const time = document.createElement("time");
+    time.textContent = clockTime(event.wall_time);
+    li.append(time);
+    const who = document.createElement("span");
+    who.className = "who";
+    who.textContent = event.processname ? namespecOf(event)
+      : (event.groupname ? "group " + event.groupname : "superd");
+    li.append(who);
+    const what = document.createElement("span");
+    what.className = "what";
+    if (event.to_state) {
+      what.textContent = event.from_state + " \u2192 " + event.to_state;
+      if (event.to_state === "FATAL" || event.to_state === "BACKOFF") what.classList.add("bad");
+    } else {
+      what.textContent = event.type;
+    }
+    li.append(what);
+    const details = [];
+    if (event.pid) details.push("pid " + event.pid);
+    const exit = exitText(event);
+    if (exit) details.push(exit);
+    if (event.expected === false) details.push("unexpected");
+    if (restartNumber !== null) details.push("restart #" + restartNumber);
+    if (event.spawnerr && event.to_state !== "RUNNING") details.push(event.spawnerr);
+    const rest = document.createElement("span");
+    rest.textContent = details.join(", ");
+    if (event.expected === false) rest.className = "bad";
+    li.append(rest);
+    li.dataset.serial = String(event.serial);
+    feed.prepend(li);
+    while (feed.children.length > feedSize) feed.lastElementChild.remove();
+  }
+
+  function handle(event, firstLive) {
+    const isLive = event.serial >= firstLive;
+    let restartNumber = null;
+    if (event.to_state) {
+      restartNumber = applyState(event, isLive);
+    } else if (event.type === "SUPERVISOR_STATE_CHANGE_STOPPING" && isLive) {
+      const daemon = document.querySelector(".masthead .daemon strong");
+      if (daemon) {
+        daemon.textContent = "SHUTDOWN";
+        daemon.className = "state-error";
+      }
+    } else if (event.type && event.type.indexOf("PROCESS_GROUP_") === 0 && isLive) {
+      markStale("process groups changed");
+    }
+    addToFeed(event, restartNumber);
+  }
+
+  function tick() {
+    for (const [, row] of rows) {
+      if (row.tr.dataset.state === "RUNNING") {
+        row.tr.querySelector("td.desc").textContent =
+          describe(row, "RUNNING", row.tr.dataset.namespec, "");
+      }
+    }
+  }
+
+  function follow(nextSerial) {
+    const since = Math.max(0, nextSerial - HISTORY_SERIALS);
+    const source = new EventSource("events?since=" + since + "&types=" + TYPES);
+    source.onopen = function () {
+      if (!stale) setLive("on", "Live: following /events", false);
+    };
+    source.onmessage = function (message) {
+      let event;
+      try {
+        event = JSON.parse(message.data);
+      } catch (error) {
+        return; // not ours to show
+      }
+      handle(event, nextSerial);
+    };
+    source.onerror = function () {
+      if (source.readyState === EventSource.CLOSED) {
+        setLive("off", "Live updates stopped (the server ended /events).", true);
+      } else {
+        setLive("", "Reconnecting to /events\u2026", false);
+      }
+    };
+    for (const cell of document.querySelectorAll(".restarts")) cell.hidden = false;
+    if (feedSection) feedSection.hidden = false;
+    window.setInterval(tick, 1000);
+  }
+
+  function start() {
+    if (typeof window.EventSource !== "function" || typeof window.fetch !== "function") {
+      setLive("off", "Live updates need a newer browser.", true);
+      return;
+    }
+    window.fetch("events?limit=0", {
+      headers: { Accept: "application/x-ndjson" },
+      credentials: "same-origin",
+      cache: "no-store",
+    }).then(function (response) {
+      if (response.status === 404) {
+        setLive("off",
+          "Live updates are off: this server has no /events (the journal extension is disabled).",
+          true);
+        return;
+      }
+      if (!response.ok) {
+        setLive("off", "Live updates are off: /events answered " + response.status + ".", true);
+        return;
+      }
+      const next = parseInt(response.headers.get("X-Next-Serial") || "0", 10) || 0;
+      follow(next);
+    }).catch(function () {
+      setLive("off", "Live updates are off: /events could not be reached.", true);
+    });
+  }
+
+  start();
+})();
