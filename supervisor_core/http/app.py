@@ -1,4 +1,4 @@
-"""The aiohttp application of the control plane: ``/RPC2``, ``/logtail``, ``/mainlogtail``.
+"""The aiohttp application of the control plane: ``/RPC2``, ``/logtail``, ``/mainlogtail``, web UI.
 
 Rules of this file:
 - Handlers translate HTTP to calls on :class:`~supervisor_core.http.rpc.RpcInterface`
@@ -21,6 +21,7 @@ from supervisor_core.http import logtail
 from supervisor_core.http.auth import REALM, AuthPolicy
 from supervisor_core.http.faults import RpcFault
 from supervisor_core.http.rpc import RpcInterface
+from supervisor_core.http.web import WebUI
 from supervisor_core.http.xmlrpc import RequestError, decode_request, encode_fault, encode_response
 
 logger = logging.getLogger(__name__)
@@ -74,6 +75,8 @@ def make_app(
     app.router.add_get("/logtail/{namespec}", _logtail)
     app.router.add_get("/logtail/{namespec}/{channel}", _logtail)
     app.router.add_get("/mainlogtail", _mainlogtail)
+    # The web UI (status and tail pages) behind the same auth as /RPC2.
+    app.router.add_routes(WebUI(control_).routes())
     app.router.add_routes(extra_routes)
     app.on_shutdown.append(_stop_tails)
     return app
