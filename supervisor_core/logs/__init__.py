@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 from supervisor_core.logs.capture import (
+    PIPE_SIZE,
     READ_SIZE,
     Channel,
     ChannelLog,
@@ -42,6 +43,7 @@ from supervisor_core.logs.mainlog import MainLogHandler, format_main_log_line
 __all__ = [
     "BEGIN_TOKEN",
     "END_TOKEN",
+    "PIPE_SIZE",
     "READ_SIZE",
     "AnsiStripper",
     "Channel",

@@ -2,10 +2,17 @@
 
 Rules of this file:
 - Reading is event driven: ``loop.add_reader`` on the non-blocking pipe, one large
-  ``os.read`` (``READ_SIZE``) per wake-up, so a flood from one child cannot starve the
-  loop and a quiet child costs nothing.
-- The fast path is read -> write. ``ChannelFilter`` (capture mode, ANSI stripping) only
-  runs when the channel needs it; callbacks run only when configured.
+  transfer (up to ``READ_SIZE``) per wake-up, so a flood from one child cannot starve
+  the loop and a quiet child costs nothing.
+- The fast path is pipe -> file inside the kernel (``RotatingFileWriter.splice_from``,
+  splice(2)) when nothing needs to see the bytes: a regular log file, no filter, no
+  callbacks, no syslog. Otherwise reads go into one reused buffer (``os.readv``; a
+  fresh 1 MiB ``os.read`` allocation per chunk costs more than the copy itself) and
+  bytes objects are made only for filters and callbacks. ``ChannelFilter`` (capture
+  mode, ANSI stripping) only runs when the channel needs it.
+- A pipe that comes back full on a read is grown once to ``PIPE_SIZE``
+  (F_SETPIPE_SZ), so a chatty child costs one wake-up per MiB, not per 64 KiB; quiet
+  pipes keep the kernel's default and count nothing against the user's pipe quota.
 - ``on_log(channel, data)`` fires per chunk, not per line, exactly where supervisord
   emits PROCESS_LOG_STDOUT/STDERR: once per read (split at capture tokens), only when
   ``*_events_enabled``, with the data after ANSI stripping, including data that
@@ -25,6 +32,7 @@ import asyncio
 import contextlib
 import enum
 import errno
+import fcntl
 import logging
 import os
 import syslog
@@ -40,6 +48,30 @@ _log = logging.getLogger(__name__)
 # One read per wake-up. Large enough to drain a 1 MiB pipe in one go; supervisord reads
 # 128 KiB.
 READ_SIZE = 1 << 20
+# What a busy pipe is grown to: the default /proc/sys/fs/pipe-max-size.
+PIPE_SIZE = 1 << 20
+# The kernel's default pipe capacity: a transfer this large means the pipe was full.
+_DEFAULT_PIPE_SIZE = 1 << 16
+# splice(2) errors that mean "not here" (file system or target without splice support).
+_NO_SPLICE = frozenset({errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP, errno.EXDEV})
+
+
+class _ReadBuffer:
+    """The one buffer every channel reads into (the loop runs one read at a time).
+
+    Allocated on first use: a daemon whose channels all splice never touches it.
+    """
+
+    def __init__(self) -> None:
+        self._buffer: bytearray | None = None
+
+    def get(self) -> bytearray:
+        if self._buffer is None:
+            self._buffer = bytearray(READ_SIZE)
+        return self._buffer
+
+
+_READ_BUFFER = _ReadBuffer()
 # At most this many reads per drain(): enough for a full pipe, finite for a chatty grandchild.
 _DRAIN_READS = 16
 
@@ -120,6 +152,10 @@ class ChannelLog:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._eof: asyncio.Future[None] | None = None
         self._failing = False
+        self._splice = True
+        self._pipe_grown = False
+        self.pipe_size: int | None = None
+        """The capacity the current (or last) pipe was grown to; None while never grown."""
         self.bytes_read = 0
         """Bytes read from the pipe (before filtering): the log_bytes_total metric."""
         self.bytes_written = 0
@@ -163,6 +199,8 @@ class ChannelLog:
         self.detach()
         os.set_blocking(fd, False)
         self._fd = fd
+        self._pipe_grown = False
+        self.pipe_size = None
         self._loop = loop
         self._eof = loop.create_future()
         self._filter = (
@@ -179,22 +217,73 @@ class ChannelLog:
         if self._eof is not None:
             await asyncio.shield(self._eof)
 
+    def _can_splice(self) -> bool:
+        return (
+            self._splice
+            and self._filter is None
+            and self._on_read is None
+            and self._on_log is None
+            and not self.settings.syslog
+            and self._writer is not None
+            and self._writer.seekable
+        )
+
+    def _grow_pipe(self, fd: int) -> None:
+        # Once per attached pipe; EPERM (over the user's pipe quota) or EBUSY just
+        # leaves the pipe as it is.
+        self._pipe_grown = True
+        with contextlib.suppress(OSError):
+            self.pipe_size = fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, PIPE_SIZE)
+
     def _on_readable(self) -> None:
         fd = self._fd
         if fd is None:  # pragma: no cover - reader removed before the callback ran
             return
+        writer = self._writer
+        if writer is not None and self._can_splice():
+            try:
+                moved = writer.splice_from(fd, READ_SIZE)
+            except BlockingIOError:
+                return
+            except OSError as error:
+                if error.errno in _NO_SPLICE:
+                    self._splice = False
+                # Otherwise (ENOSPC, ...) the read path below takes this chunk and
+                # reports the failed write the usual way.
+            else:
+                if moved:
+                    self.bytes_read += moved
+                    self.bytes_written += moved
+                    self._failing = False
+                    if moved >= _DEFAULT_PIPE_SIZE and not self._pipe_grown:
+                        self._grow_pipe(fd)
+                    return
+                # 0: end of file, which the read below sees too.
+        buffer = _READ_BUFFER.get()
         try:
-            data = os.read(fd, READ_SIZE)
+            count = os.readv(fd, [buffer])
         except BlockingIOError:
             return
         except OSError:
-            data = b""  # EIO and friends: the other end is gone
-        if not data:
+            count = 0  # EIO and friends: the other end is gone
+        if not count:
             self.detach()
             if self._on_read is not None:
                 self._on_read(b"")
             return
-        self.bytes_read += len(data)
+        if count >= _DEFAULT_PIPE_SIZE and not self._pipe_grown:
+            self._grow_pipe(fd)
+        self.bytes_read += count
+        if (
+            self._filter is None
+            and self._on_read is None
+            and self._on_log is None
+            and not self.settings.syslog
+        ):
+            # Only the file sees these bytes: write straight from the buffer.
+            self._write(memoryview(buffer)[:count])
+            return
+        data = bytes(memoryview(buffer)[:count])
         if self._on_read is not None:
             # An event listener's stdout: the protocol parser sees the raw bytes.
             self._on_read(data)
@@ -229,7 +318,7 @@ class ChannelLog:
             else:
                 self._deliver(item.data)
 
-    def _deliver(self, data: bytes) -> None:
+    def _write(self, data: bytes | memoryview) -> None:
         writer = self._writer
         if writer is not None:
             try:
@@ -239,6 +328,9 @@ class ChannelLog:
             else:
                 self.bytes_written += len(data)
                 self._failing = False
+
+    def _deliver(self, data: bytes) -> None:
+        self._write(data)
         if self.settings.syslog:
             text = data.decode("utf-8", "replace")
             for line in text.rstrip("\n").split("\n"):

@@ -16,6 +16,7 @@ from supervisor_core.config.model import AUTO, ChannelConfig, ProcessConfig
 from supervisor_core.logs import (
     BEGIN_TOKEN,
     END_TOKEN,
+    PIPE_SIZE,
     READ_SIZE,
     Channel,
     ChannelSettings,
@@ -338,3 +339,22 @@ async def test_output_survives_multiple_runs(tmp_path: Path) -> None:
         await run_captured(py(f"print({index})"), output)
     output.close()
     assert path.read_bytes() == b"0\n1\n2\n"
+
+
+async def test_busy_pipe_grows_and_quiet_pipe_does_not(tmp_path: Path) -> None:
+    """A pipe that comes back full is grown to PIPE_SIZE once; a one-line channel is left alone."""
+    output = ProcessOutput(
+        name="grow",
+        stdout=ChannelSettings(logfile=str(tmp_path / "out.log")),
+        stderr=ChannelSettings(logfile=str(tmp_path / "err.log")),
+    )
+    code = "import os, sys\nsys.stderr.write('one line\\n')\nos.write(1, b'x' * (8 << 20))\n"
+    assert await run_captured(py(code), output) == 0
+    stdout_log = output.channels[Channel.STDOUT]
+    stderr_log = output.channels[Channel.STDERR]
+    output.close()
+    assert stdout_log.pipe_size == PIPE_SIZE
+    assert stderr_log.pipe_size is None
+    assert (tmp_path / "out.log").read_bytes() == b"x" * (8 << 20)
+    assert (tmp_path / "err.log").read_bytes() == b"one line\n"
+    assert stdout_log.bytes_read == stdout_log.bytes_written == 8 << 20

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import re
@@ -301,3 +302,72 @@ def test_main_log_handler_rotates(tmp_path: Path) -> None:
     text = path.read_text() + (tmp_path / "superd.log.1").read_text()
     assert text.count(" INFO message number ") == 3
     assert os.path.getsize(tmp_path / "superd.log.1") >= 60
+
+
+def test_splice_from_appends_at_the_end_and_rotates(tmp_path: Path) -> None:
+    """splice_from moves pipe bytes after existing content and rotates like write."""
+    path = tmp_path / "app.log"
+    path.write_bytes(b"old\n")
+    writer = RotatingFileWriter(str(path), maxbytes=12, backups=1)
+    reader, sender = os.pipe()
+    try:
+        os.write(sender, b"spliced\n")
+        assert writer.splice_from(reader, 1 << 20) == 8
+        # 4 + 8 bytes reached maxbytes=12: rotated, like a write of the same chunk.
+        assert (tmp_path / "app.log.1").read_bytes() == b"old\nspliced\n"
+        assert path.read_bytes() == b""
+        os.write(sender, b"next")
+        assert writer.splice_from(reader, 1 << 20) == 4
+        writer.write(b"+w")
+        assert path.read_bytes() == b"next+w"
+        os.close(sender)
+        sender = -1
+        assert writer.splice_from(reader, 1 << 20) == 0
+    finally:
+        writer.close()
+        os.close(reader)
+        if sender != -1:
+            os.close(sender)
+
+
+def test_splice_from_follows_an_external_truncate(tmp_path: Path) -> None:
+    """After a copytruncate-style truncation, spliced bytes land at the new end (no hole)."""
+    path = tmp_path / "app.log"
+    writer = RotatingFileWriter(str(path))
+    reader, sender = os.pipe()
+    try:
+        os.write(sender, b"before truncation\n")
+        writer.splice_from(reader, 1 << 20)
+        os.truncate(path, 0)
+        os.write(sender, b"after\n")
+        writer.splice_from(reader, 1 << 20)
+        writer.write(b"written\n")
+        assert path.read_bytes() == b"after\nwritten\n"
+    finally:
+        writer.close()
+        os.close(reader)
+        os.close(sender)
+
+
+def test_splice_from_refuses_non_regular_targets_and_empty_pipes(tmp_path: Path) -> None:
+    """A FIFO target raises EINVAL (the caller falls back to read+write); an empty pipe EAGAIN."""
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    keep_open = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+    fifo_writer = RotatingFileWriter(str(fifo))
+    file_writer = RotatingFileWriter(str(tmp_path / "app.log"))
+    reader, sender = os.pipe()
+    os.set_blocking(reader, False)
+    try:
+        os.write(sender, b"data")
+        with pytest.raises(OSError) as refused:
+            fifo_writer.splice_from(reader, 1 << 20)
+        assert refused.value.errno == errno.EINVAL
+        assert file_writer.splice_from(reader, 1 << 20) == 4
+        with pytest.raises(BlockingIOError):
+            file_writer.splice_from(reader, 1 << 20)
+    finally:
+        fifo_writer.close()
+        file_writer.close()
+        for fd in (keep_open, reader, sender):
+            os.close(fd)
