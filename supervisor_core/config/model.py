@@ -125,6 +125,15 @@ class ProcessConfig:
     # Merged environment: [supervisord] environment overlaid by the program's own.
     environment: Mapping[str, str] = field(default_factory=_empty_mapping)
     serverurl: str | None = None  # None means AUTO (computed from the http servers)
+    # Restart damping (superd only; supervisord ignores these options). The defaults
+    # turn it off: see supervisor_core/damping.py and docs/config.md.
+    backoff_initial: float = 0.0
+    backoff_factor: float = 2.0
+    backoff_max: float = 300.0
+    backoff_jitter: float = 0.0
+    backoff_reset: float = 60.0
+    startlimit_burst: int = 0
+    startlimit_interval: float = 10.0
     origin: Origin | None = None
     key_origins: Mapping[str, Origin] = field(default_factory=_empty_origins, compare=False)
 
@@ -206,6 +215,8 @@ class SupervisordConfig:
     strip_ansi: bool = False
     environment: Mapping[str, str] = field(default_factory=_empty_mapping)
     identifier: str = "supervisor"
+    # superd only (supervisord ignores it): stderr lines carried by exit events.
+    stderr_tail_lines: int = 20
     origin: Origin | None = None
     key_origins: Mapping[str, Origin] = field(default_factory=_empty_origins, compare=False)
 
