@@ -28,7 +28,14 @@ from dataclasses import dataclass
 from types import MappingProxyType
 
 from supervisor_core.clock import Clock, Instant
-from supervisor_core.events import Event, EventData, event_type, families_of, is_abstract
+from supervisor_core.events import (
+    ROOT_FAMILY,
+    Event,
+    EventData,
+    event_type,
+    families_of,
+    is_abstract,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -59,7 +66,9 @@ class _Filter:
     def accepts(self, name: str) -> bool:
         hit = self._cache.get(name)
         if hit is None:
-            hit = not self.families.isdisjoint(families_of(name))
+            # EVENT is everything here, including superd's listener opt-in types
+            # (families_of leaves EVENT out for those, for listener pools only).
+            hit = ROOT_FAMILY in self.families or not self.families.isdisjoint(families_of(name))
             self._cache[name] = hit
         return hit
 

@@ -10,7 +10,11 @@ Rules of this file:
 - Types form families through the class hierarchy, as in supervisord: subscribing to
   ``PROCESS_STATE`` receives every ``PROCESS_STATE_*``. Each type registers its name
   with ``@register_event_type``; later types (``PROCESS_STORM_BEGIN``, ...) register
-  the same way, at import time, from any module.
+  the same way, at import time, from any module. A type registered with
+  ``listener_opt_in=True`` (superd's own types: restart storms, ...) is left out of
+  the root family ``EVENT`` in ``families_of``: a supervisord listener pool with
+  ``events=EVENT`` never receives it, only a pool that names it (or its own family).
+  The bus treats ``EVENT`` as "everything", so in-process subscribers still see it.
 - Encoders (``listener_payload``, ``listener_envelope``, ``to_json_dict``) are pure
   functions; ``listener_payload`` reproduces supervisord 4.3's payload text byte for
   byte (tests/unit/test_events.py pins each one).
@@ -32,6 +36,8 @@ from supervisor_core.states import ProcessState, StateChange
 
 _REGISTRY: dict[str, type[EventData]] = {}
 _ABSTRACT: set[str] = set()
+_OPT_IN: set[str] = set()
+ROOT_FAMILY = "EVENT"
 _NAME_RE = re.compile(r"[A-Z][A-Z0-9_]*\Z")
 
 _T = TypeVar("_T", bound="type[EventData]")
@@ -45,11 +51,15 @@ class UnknownEventType(ValueError):
         super().__init__(f"unknown event type: {name!r}")
 
 
-def register_event_type(name: str, *, abstract: bool = False) -> Callable[[_T], _T]:
+def register_event_type(
+    name: str, *, abstract: bool = False, listener_opt_in: bool = False
+) -> Callable[[_T], _T]:
     """Class decorator: give an ``EventData`` subclass its supervisord-style name.
 
     Put it *above* ``@dataclass``. ``abstract`` types are families only subscribed to,
     never published (``PROCESS_STATE``). Names are unique and UPPER_SNAKE_CASE.
+    ``listener_opt_in`` types (and their subtypes) are not delivered through the root
+    family ``EVENT`` to listener pools: a listener must ask for them by name.
 
     Example::
 
@@ -71,6 +81,10 @@ def register_event_type(name: str, *, abstract: bool = False) -> Callable[[_T], 
         _REGISTRY[name] = cls
         if abstract:
             _ABSTRACT.add(name)
+        if listener_opt_in or any(
+            getattr(base, "event_name", None) in _OPT_IN for base in cls.__mro__[1:]
+        ):
+            _OPT_IN.add(name)
         return cls
 
     return decorate
@@ -101,14 +115,25 @@ def is_subtype(name: str, family: str) -> bool:
 
 
 def families_of(name: str) -> tuple[str, ...]:
-    """``name`` and every registered family it belongs to, most specific first."""
+    """``name`` and every registered family it belongs to, most specific first.
+
+    An opt-in type (``listener_opt_in``) does not list the root family ``EVENT``.
+    """
+    opt_in = name in _OPT_IN
     return tuple(
         klass.event_name
         for klass in event_type(name).__mro__
         if isinstance(klass, type)
         and issubclass(klass, EventData)
         and _REGISTRY.get(klass.event_name) is klass
+        and not (opt_in and klass.event_name == ROOT_FAMILY)
     )
+
+
+def is_listener_opt_in(name: str) -> bool:
+    """Whether a listener pool receives ``name`` only when it asks for it by name."""
+    event_type(name)
+    return name in _OPT_IN
 
 
 # --------------------------------------------------------------------------- data
@@ -130,8 +155,12 @@ class ProcessStateEvent(EventData):
     supervisord's listener payload shows only some of these fields per type (see
     ``listener_payload``); all of them are facts at the moment of the change:
     ``pid`` (0 when no child), ``tries`` (the backoff counter), and for changes
-    caused by an exit: ``expected``, ``returncode`` (Popen: ``-N`` = signal N) and
-    ``run_duration`` (monotonic seconds from the start to the exit).
+    caused by an exit: ``expected``, ``returncode`` (Popen: ``-N`` = signal N),
+    ``run_duration`` (monotonic seconds from the start to the exit) and superd's exit
+    forensics: ``core_dumped``, ``oom_killed`` (None: cannot be told),
+    ``oom_evidence`` and ``stderr_tail`` (the run's last stderr lines). None of these
+    is in supervisord's listener payload; the forensic fields are None on changes
+    that no exit caused and are then left out of ``to_json_dict``.
     """
 
     to_state: ClassVar[ProcessState]
@@ -145,6 +174,10 @@ class ProcessStateEvent(EventData):
     returncode: int | None = None
     run_duration: float | None = None
     spawnerr: str | None = None
+    core_dumped: bool | None = None
+    oom_killed: bool | None = None
+    oom_evidence: str | None = None
+    stderr_tail: tuple[str, ...] | None = None
 
     @property
     def signal(self) -> int | None:
@@ -238,6 +271,7 @@ PROCESS_STATE_EVENT_TYPES: Mapping[ProcessState, type[ProcessStateEvent]] = Mapp
 def process_state_event(change: StateChange) -> ProcessStateEvent:
     """The event data for a transition the state machine published."""
     cls = PROCESS_STATE_EVENT_TYPES[change.to_state]
+    forensics = change.forensics
     return cls(
         processname=change.processname,
         groupname=change.groupname,
@@ -248,6 +282,10 @@ def process_state_event(change: StateChange) -> ProcessStateEvent:
         returncode=change.returncode,
         run_duration=change.run_duration,
         spawnerr=change.spawnerr,
+        core_dumped=None if forensics is None else forensics.core_dumped,
+        oom_killed=None if forensics is None else forensics.oom_killed,
+        oom_evidence=None if forensics is None else forensics.oom_evidence,
+        stderr_tail=None if forensics is None else forensics.stderr_tail,
     )
 
 
@@ -498,7 +536,17 @@ def listener_payload(event: Event | EventData) -> str:
     if isinstance(data, EventBufferOverflow):
         return f"groupname:{data.groupname} event_type:{data.event_type}"
     # Types registered later: their fields as key:value pairs, in declaration order.
-    return " ".join(f"{f.name}:{_json_value(getattr(data, f.name))}" for f in fields(data))
+    return " ".join(f"{f.name}:{_payload_value(getattr(data, f.name))}" for f in fields(data))
+
+
+def _payload_value(value: object) -> object:
+    # Listener payloads are space-separated key:value tokens: sequences are joined
+    # with commas (no spaces), None is empty.
+    if isinstance(value, tuple | list):
+        return ",".join(str(_payload_value(item)) for item in value)
+    if value is None:
+        return ""
+    return _json_value(value)
 
 
 def listener_envelope(event: Event, *, server: str, pool: str, pool_serial: int) -> str:
@@ -515,9 +563,15 @@ def listener_envelope(event: Event, *, server: str, pool: str, pool_serial: int)
 
 
 JsonScalar: TypeAlias = str | int | float | bool | None
+JsonValue: TypeAlias = JsonScalar | list[str]
+
+# Exit forensics: left out of the JSON form when no exit caused the change (None).
+_OPTIONAL_STATE_FIELDS = frozenset({"core_dumped", "oom_killed", "oom_evidence", "stderr_tail"})
 
 
-def _json_value(value: object) -> JsonScalar:
+def _json_value(value: object) -> JsonValue:
+    if isinstance(value, tuple) and all(isinstance(item, str) for item in value):
+        return list(value)
     if isinstance(value, Enum):
         return value.name
     if isinstance(value, bytes):
@@ -527,21 +581,26 @@ def _json_value(value: object) -> JsonScalar:
     return str(value)
 
 
-def to_json_dict(event: Event) -> dict[str, JsonScalar]:
+def to_json_dict(event: Event) -> dict[str, JsonValue]:
     """A flat JSON object for an event: stamp, ``type``, then the data's fields.
 
     States are names (``"RUNNING"``); bytes are UTF-8 text with undecodable bytes
-    replaced. Process state events add ``to_state`` and ``signal``.
+    replaced; tuples of text (``stderr_tail``) are lists. Process state events add
+    ``to_state`` and ``signal``, and carry the exit forensics only when set.
     """
-    result: dict[str, JsonScalar] = {
+    result: dict[str, JsonValue] = {
         "serial": event.serial,
         "type": event.name,
         "wall_time": event.wall_time,
         "monotonic_time": event.monotonic_time,
     }
     data = event.data
+    state_event = isinstance(data, ProcessStateEvent)
     for f in fields(data):
-        result[f.name] = _json_value(getattr(data, f.name))
+        value = getattr(data, f.name)
+        if value is None and state_event and f.name in _OPTIONAL_STATE_FIELDS:
+            continue
+        result[f.name] = _json_value(value)
     if isinstance(data, ProcessStateEvent):
         result["to_state"] = data.to_state.name
         result["signal"] = data.signal

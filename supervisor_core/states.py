@@ -14,7 +14,12 @@ Rules of this file:
   give_up, transition), including its quirks, which are marked "supervisord quirk".
   Differences are marked "divergence" and say why.
 - Each state owns at most one timer: STARTING the ``startsecs`` timer, BACKOFF the
-  retry delay, STOPPING the ``stopwaitsecs`` deadline. Leaving the state cancels it.
+  retry delay, STOPPING the ``stopwaitsecs`` deadline, EXITED the damped restart
+  delay (only with ``backoff_initial > 0``). Leaving the state cancels it.
+- Restart damping (``backoff_*``, ``startlimit_*``; superd only) is decided by the
+  pure functions of ``damping.py`` from the record's history (``restart_streak``,
+  ``start_times``) and ``now``; with the defaults it is off and every transition,
+  effect and log line is supervisord's.
 
 Protocol the runtime (``process.py``) follows:
 1. Feed facts for one process one at a time; carry out the returned effects in order
@@ -51,6 +56,15 @@ from typing import TypeAlias
 
 from supervisor_core.clock import Instant
 from supervisor_core.config.model import AutoRestart, LogLevel, ProcessConfig
+from supervisor_core.damping import (
+    BackoffPolicy,
+    StartLimit,
+    backoff_delay,
+    jitter_rng,
+    recent_starts,
+    start_limit_reached,
+    streak_after,
+)
 
 # --------------------------------------------------------------------------- states
 
@@ -96,6 +110,14 @@ SIGNALLABLE_STATES = frozenset({ProcessState.RUNNING, ProcessState.STARTING, Pro
 # spawnerr strings a client sees through getProcessInfo / supervisorctl status; they
 # are part of the compatibility surface, so they match supervisord's.
 SPAWNERR_TOO_QUICKLY = "Exited too quickly (process log may have details)"
+
+
+def spawnerr_start_limit(limit: StartLimit) -> str:
+    """The spawnerr of a process the start limit sent to FATAL (superd only)."""
+    return (
+        f"Start limit reached: {limit.burst} starts within {limit.interval:g} seconds "
+        "(startlimit_burst/startlimit_interval)"
+    )
 
 
 def spawnerr_bad_exit_code(exitstatus: int) -> str:
@@ -175,10 +197,32 @@ class SpawnFailed:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class ExitForensics:
+    """What the runtime learnt about an exit besides its status (``forensics.py``).
+
+    - ``core_dumped``: the kernel reported a core dump (``WCOREDUMP``).
+    - ``oom_killed``: the kernel OOM killer ended the child (True), did not (False),
+      or it cannot be told on this machine (None); ``oom_evidence`` says how it was
+      judged (which counter rose).
+    - ``stderr_tail``: the last lines the run wrote on stderr (on stdout with
+      ``redirect_stderr``), oldest first.
+    """
+
+    core_dumped: bool = False
+    oom_killed: bool | None = None
+    oom_evidence: str | None = None
+    stderr_tail: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Exited:
-    """The child was reaped. ``returncode`` follows Popen: ``-N`` = killed by signal N."""
+    """The child was reaped. ``returncode`` follows Popen: ``-N`` = killed by signal N.
+
+    ``forensics`` travels unchanged into the ``StateChange`` the exit causes.
+    """
 
     returncode: int
+    forensics: ExitForensics | None = None
 
 
 class TimerKind(enum.Enum):
@@ -187,6 +231,7 @@ class TimerKind(enum.Enum):
     STARTSECS = "startsecs"  # STARTING -> RUNNING once the child stayed up
     BACKOFF = "backoff"  # BACKOFF -> STARTING after the linear retry delay
     STOPWAITSECS = "stopwaitsecs"  # STOPPING -> SIGKILL when the child ignores stopsignal
+    RESTART = "restart"  # EXITED -> STARTING after the damped delay (backoff_initial > 0)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -225,8 +270,8 @@ class StateChange:
 
     ``pid`` is the process id at the moment of the change (the dead child's pid for
     EXITED and STOPPED after an exit, 0 when there is no child); ``tries`` is the
-    backoff counter at that moment. ``returncode``, ``expected`` and ``run_duration``
-    are set on changes caused by an exit.
+    backoff counter at that moment. ``returncode``, ``expected``, ``run_duration``
+    and ``forensics`` are set on changes caused by an exit.
     """
 
     processname: str
@@ -240,6 +285,7 @@ class StateChange:
     returncode: int | None = None
     run_duration: float | None = None
     spawnerr: str | None = None
+    forensics: ExitForensics | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -320,6 +366,9 @@ class ProcessRecord:
     - ``administrative_stop`` / ``system_stop``: the last stop came from an operator
       / from the supervisor itself (shutdown or giving up).
     - ``killing``: a stop signal was sent and the exit is awaited.
+    - ``restart_streak``: consecutive short runs (shorter than ``backoff_reset``)
+      ending with the last exit: the backoff step (``damping.streak_after``).
+    - ``start_times``: monotonic times of the starts the start limit still counts.
     """
 
     config: ProcessConfig
@@ -336,6 +385,8 @@ class ProcessRecord:
     administrative_stop: bool = False
     system_stop: bool = False
     killing: bool = False
+    restart_streak: int = 0
+    start_times: tuple[float, ...] = ()
 
     @property
     def name(self) -> str:
@@ -433,6 +484,7 @@ class _Step:
         expected: bool | None = None,
         returncode: int | None = None,
         run_duration: float | None = None,
+        forensics: ExitForensics | None = None,
     ) -> None:
         """Enter ``to_state`` and publish the change (pid/tries as they are now)."""
         record = self.record
@@ -450,6 +502,7 @@ class _Step:
                     returncode=returncode,
                     run_duration=run_duration,
                     spawnerr=record.spawnerr,
+                    forensics=forensics,
                 )
             )
         )
@@ -482,6 +535,9 @@ def _start(s: _Step) -> None:
         system_stop=False,
         administrative_stop=False,
         laststart=s.now,
+        start_times=recent_starts(
+            StartLimit.from_config(s.record.config), s.record.start_times, s.now.monotonic
+        ),
     )
     s.change_state(ProcessState.STARTING)
     s.effects.append(Spawn(config=s.record.config))
@@ -494,21 +550,69 @@ def _enter_backoff(
     expected: bool | None = None,
     returncode: int | None = None,
     run_duration: float | None = None,
+    forensics: ExitForensics | None = None,
 ) -> None:
     """-> BACKOFF with a linear delay, or straight on to FATAL when out of retries."""
     s.cancel_timer()
     backoff = s.record.backoff + 1
-    s.update(spawnerr=spawnerr, backoff=backoff)
+    policy = BackoffPolicy.from_config(s.record.config)
+    streak = streak_after(policy, s.record.restart_streak, run_duration)
+    s.update(spawnerr=spawnerr, backoff=backoff, restart_streak=streak)
     s.change_state(
-        ProcessState.BACKOFF, expected=expected, returncode=returncode, run_duration=run_duration
+        ProcessState.BACKOFF,
+        expected=expected,
+        returncode=returncode,
+        run_duration=run_duration,
+        forensics=forensics,
     )
     s.update(pid=0)
     if gives_up(s.record.config, backoff):
         # supervisord gives up on its next poll; we do it in the same step.
         _give_up(s)
+    elif policy.enabled:
+        # superd's damping: the exponential sequence replaces the linear one.
+        delay = backoff_delay(policy, streak, jitter_rng(s.record.name, streak, s.now.wall))
+        s.start_timer(TimerKind.BACKOFF, s.now.monotonic + delay)
     else:
         # supervisord: delay = now + backoff, i.e. 1 s, 2 s, 3 s ... between tries.
         s.start_timer(TimerKind.BACKOFF, s.now.monotonic + backoff)
+
+
+def _auto_start(s: _Step) -> None:
+    """An automatic start (autorestart, BACKOFF retry), unless the start limit forbids it."""
+    limit = StartLimit.from_config(s.record.config)
+    if start_limit_reached(limit, s.record.start_times, s.now.monotonic):
+        _give_up_start_limit(s, limit)
+    else:
+        _start(s)
+
+
+def _give_up_start_limit(s: _Step, limit: StartLimit) -> None:
+    """EXITED/BACKOFF -> FATAL: ``startlimit_burst`` starts within ``startlimit_interval``."""
+    s.cancel_timer()
+    s.update(backoff=0, system_stop=True, spawnerr=spawnerr_start_limit(limit))
+    s.change_state(ProcessState.FATAL)
+    s.log(
+        LogLevel.INFO,
+        f"gave up: {s.record.name} entered FATAL state, {limit.burst} starts within "
+        f"{limit.interval:g} seconds (startlimit_burst)",
+    )
+
+
+def _restart_after_exit(s: _Step) -> None:
+    """EXITED -> STARTING at once (supervisord), or after the damped delay."""
+    policy = BackoffPolicy.from_config(s.record.config)
+    if not policy.enabled:
+        _auto_start(s)
+        return
+    streak = s.record.restart_streak
+    delay = backoff_delay(policy, streak, jitter_rng(s.record.name, streak, s.now.wall))
+    s.log(
+        LogLevel.INFO,
+        f"backoff: {s.record.name} restarts in {delay:.3g} seconds "
+        f"({streak} short run(s) in a row)",
+    )
+    s.start_timer(TimerKind.RESTART, s.now.monotonic + delay)
 
 
 def _give_up(s: _Step) -> None:
@@ -560,6 +664,9 @@ def _require_pid(s: _Step, fact: Fact) -> None:
 
 
 def _on_start(s: _Step, fact: Fact) -> None:
+    # An operator decided: the damping history starts afresh (a fixed program should
+    # not inherit the backoff step or start-limit budget of its broken runs).
+    s.update(restart_streak=0, start_times=())
     _start(s)
 
 
@@ -603,9 +710,32 @@ def _on_backoff_timer(s: _Step, fact: Fact) -> None:
     # BACKOFF -> STARTING whatever autorestart says: autorestart governs exits from
     # RUNNING, not failed starts (supervisord's transition()).
     if s.starts_allowed:
-        _start(s)
+        _auto_start(s)
     else:
         s.update(timer=None)
+
+
+def _on_restart_timer(s: _Step, fact: Fact) -> None:
+    # The damped restart of an EXITED process is due (the daemon may be stopping).
+    if s.starts_allowed:
+        _auto_start(s)
+    else:
+        s.update(timer=None)
+
+
+def _on_stop_exited(s: _Step, fact: Fact) -> None:
+    # superd's damping: an operator stop cancels a pending restart, EXITED -> STOPPED
+    # (as a stop of BACKOFF does). Without one, EXITED is not running: NOT_RUNNING.
+    if s.record.timer is None:
+        raise IllegalTransition(s.record.name, s.record.state, fact)
+    s.cancel_timer()
+    s.update(administrative_stop=True)
+    s.change_state(ProcessState.STOPPED)
+
+
+def _on_system_stop_exited(s: _Step, fact: Fact) -> None:
+    # Shutdown: a pending damped restart must not fire (and nothing else changes).
+    s.cancel_timer()
 
 
 def _on_stopwait_timer(s: _Step, fact: Fact) -> None:
@@ -665,6 +795,7 @@ def _on_exit_starting(s: _Step, fact: Fact) -> None:
             expected=expected,
             returncode=fact.returncode,
             run_duration=duration,
+            forensics=fact.forensics,
         )
         return
     # startsecs has passed but its timer has not been delivered yet: supervisord
@@ -680,7 +811,14 @@ def _on_exit_running(s: _Step, fact: Fact) -> None:
     exitstatus = supervisord_exitstatus(fact.returncode)
     duration = s.run_duration()
     s.cancel_timer()
-    s.update(backoff=0, exitstatus=exitstatus, returncode=fact.returncode, expected=expected)
+    streak = streak_after(BackoffPolicy.from_config(config), s.record.restart_streak, duration)
+    s.update(
+        backoff=0,
+        exitstatus=exitstatus,
+        returncode=fact.returncode,
+        expected=expected,
+        restart_streak=streak,
+    )
     if expected:
         s.log(
             LogLevel.INFO,
@@ -697,11 +835,12 @@ def _on_exit_running(s: _Step, fact: Fact) -> None:
         expected=expected,
         returncode=fact.returncode,
         run_duration=duration,
+        forensics=fact.forensics,
     )
     s.update(pid=0, laststop=s.now)
     # supervisord restarts from EXITED on its next poll; we do it in the same step.
     if s.starts_allowed and restarts_after_exit(config, expected):
-        _start(s)
+        _restart_after_exit(s)
 
 
 def _on_exit_stopping(s: _Step, fact: Fact) -> None:
@@ -722,6 +861,7 @@ def _on_exit_stopping(s: _Step, fact: Fact) -> None:
         expected=expected,
         returncode=fact.returncode,
         run_duration=duration,
+        forensics=fact.forensics,
     )
     s.update(pid=0, laststop=s.now)
 
@@ -742,7 +882,11 @@ def _on_exit_unknown(s: _Step, fact: Fact) -> None:
         expected=expected,
     )
     s.change_state(
-        ProcessState.EXITED, expected=expected, returncode=fact.returncode, run_duration=duration
+        ProcessState.EXITED,
+        expected=expected,
+        returncode=fact.returncode,
+        run_duration=duration,
+        forensics=fact.forensics,
     )
     s.update(pid=0, laststop=s.now)
 
@@ -771,6 +915,7 @@ TRANSITIONS: dict[tuple[ProcessState, type[Fact]], Handler] = {
     (_S.STARTING, SystemStop): _on_stop,
     (_S.RUNNING, SystemStop): _on_stop,
     (_S.BACKOFF, SystemStop): _on_system_stop_backoff,
+    (_S.EXITED, SystemStop): _on_system_stop_exited,
     (_S.STOPPING, Exited): _on_exit_stopping,
     # signals
     (_S.STARTING, OperatorSignal): _on_signal,
@@ -781,6 +926,13 @@ TRANSITIONS: dict[tuple[ProcessState, type[Fact]], Handler] = {
     (_S.STOPPING, SignalFailed): _on_signal_failed,
     # lost track
     (_S.UNKNOWN, Exited): _on_exit_unknown,
+}
+
+# Rows that only restart damping (superd's backoff_* options) makes reachable: an
+# operator stop of an EXITED process whose damped restart is pending. Kept apart so
+# the supervisord table above stays exactly supervisord's.
+DAMPING_TRANSITIONS: dict[tuple[ProcessState, type[Fact]], Handler] = {
+    (_S.EXITED, OperatorStop): _on_stop_exited,
 }
 
 # AutoStart and SystemStop are broadcast by the daemon to every process; where they
@@ -795,6 +947,7 @@ _TIMER_HANDLERS: dict[tuple[ProcessState, TimerKind], Handler] = {
     (_S.STARTING, TimerKind.STARTSECS): _on_startsecs_timer,
     (_S.BACKOFF, TimerKind.BACKOFF): _on_backoff_timer,
     (_S.STOPPING, TimerKind.STOPWAITSECS): _on_stopwait_timer,
+    (_S.EXITED, TimerKind.RESTART): _on_restart_timer,
 }
 
 
@@ -829,7 +982,8 @@ def step(
             raise IllegalTransition(record.name, record.state, fact)
         timer_handler(s, fact)
         return s.record, tuple(s.effects)
-    handler = TRANSITIONS.get((record.state, type(fact)))
+    key = (record.state, type(fact))
+    handler = TRANSITIONS.get(key) or DAMPING_TRANSITIONS.get(key)
     if handler is None:
         raise IllegalTransition(record.name, record.state, fact)
     handler(s, fact)

@@ -13,6 +13,7 @@ Rules of this file:
 from __future__ import annotations
 
 import grp
+import math
 import os
 import pwd
 import shlex
@@ -56,6 +57,25 @@ def integer(text: str) -> int:
         return int(text)
     except ValueError:
         raise ValueError("not an integer") from None
+
+
+def non_negative_integer(text: str) -> int:
+    """An ``integer`` that is 0 or more (superd's own counting options)."""
+    value = integer(text)
+    if value < 0:
+        raise ValueError("must be 0 or more")
+    return value
+
+
+def non_negative_number(text: str) -> float:
+    """Seconds or a ratio: a finite decimal number that is 0 or more (``0.5``, ``30``)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError("not a number") from None
+    if not math.isfinite(value) or value < 0:
+        raise ValueError("must be a finite number, 0 or more")
+    return value
 
 
 def byte_size(text: str) -> int:

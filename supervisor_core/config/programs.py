@@ -21,6 +21,7 @@ import signal
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from types import MappingProxyType
+from typing import Any
 
 from supervisor_core.config import converters
 from supervisor_core.config.expand import expand, process_section_expansions
@@ -39,6 +40,18 @@ from supervisor_core.config.model import (
 )
 from supervisor_core.config.reader import SectionReader
 
+# superd's restart damping (supervisord ignores unknown options; docs/config.md).
+DAMPING_OPTIONS = frozenset(
+    {
+        "backoff_initial",
+        "backoff_factor",
+        "backoff_max",
+        "backoff_jitter",
+        "backoff_reset",
+        "startlimit_burst",
+        "startlimit_interval",
+    }
+)
 PROGRAM_OPTIONS = frozenset(
     {
         "command",
@@ -62,6 +75,7 @@ PROGRAM_OPTIONS = frozenset(
         "umask",
         "serverurl",
     }
+    | DAMPING_OPTIONS
     | {
         f"{channel}_{suffix}"
         for channel in ("stdout", "stderr")
@@ -84,6 +98,7 @@ FCGI_PROGRAM_OPTIONS = PROGRAM_OPTIONS | {
 }
 GROUP_OPTIONS = frozenset({"programs", "priority"})
 DEFAULT_RESULT_HANDLER = "supervisor.dispatchers:default_handler"
+_DAMPING_DEFAULTS = ProcessConfig(name="", program_name="", group_name="", command="")
 
 _SECTION_KINDS = {
     "program": ProgramKind.PROGRAM,
@@ -164,6 +179,45 @@ def _channel(
     )
 
 
+def _damping(reader: SectionReader, names: Mapping[str, object]) -> dict[str, Any]:
+    """The restart damping options (``backoff_*``, ``startlimit_*``), checked together."""
+    c = converters
+    default = _DAMPING_DEFAULTS
+    values: dict[str, Any] = {
+        "backoff_initial": reader.convert(
+            "backoff_initial", default.backoff_initial, c.non_negative_number, names
+        ),
+        "backoff_factor": reader.convert(
+            "backoff_factor", default.backoff_factor, c.non_negative_number, names
+        ),
+        "backoff_max": reader.convert(
+            "backoff_max", default.backoff_max, c.non_negative_number, names
+        ),
+        "backoff_jitter": reader.convert(
+            "backoff_jitter", default.backoff_jitter, c.non_negative_number, names
+        ),
+        "backoff_reset": reader.convert(
+            "backoff_reset", default.backoff_reset, c.non_negative_number, names
+        ),
+        "startlimit_burst": reader.convert(
+            "startlimit_burst", default.startlimit_burst, c.non_negative_integer, names
+        ),
+        "startlimit_interval": reader.convert(
+            "startlimit_interval", default.startlimit_interval, c.non_negative_number, names
+        ),
+    }
+    if reader.has("backoff_factor") and values["backoff_factor"] < 1:
+        reader.fail("backoff_factor", "must be 1 or more (the delay never shrinks)")
+    if reader.has("backoff_jitter") and values["backoff_jitter"] > 1:
+        reader.fail("backoff_jitter", "must be between 0 and 1 (a fraction of the delay)")
+    if values["backoff_max"] < values["backoff_initial"]:
+        option = "backoff_max" if reader.has("backoff_max") else "backoff_initial"
+        reader.fail(option, "backoff_max must not be smaller than backoff_initial")
+    if reader.has("startlimit_interval") and values["startlimit_interval"] <= 0:
+        reader.fail("startlimit_interval", "must be more than 0 seconds")
+    return values
+
+
 def processes_from_section(
     reader: SectionReader,
     context: ProcessContext,
@@ -220,6 +274,7 @@ def processes_from_section(
         reader.fail(
             option, "process_name must contain %(process_num) when numprocs > 1", process_name
         )
+    damping = _damping(reader, names)
     if stopasgroup and not killasgroup:
         reader.fail("killasgroup", "cannot be false when stopasgroup is true")
     if not reader.has("command"):
@@ -301,6 +356,7 @@ def processes_from_section(
                 stderr=stderr,
                 environment=MappingProxyType(environment),
                 serverurl=serverurl,
+                **damping,
                 origin=reader.origin,
                 key_origins=key_origins,
             )

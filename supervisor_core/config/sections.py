@@ -46,6 +46,8 @@ SUPERVISORD_OPTIONS = frozenset(
         "strip_ansi",
         "environment",
         "identifier",
+        # superd only (supervisord ignores unknown options): see docs/config.md.
+        "stderr_tail_lines",
     }
 )
 UNIX_HTTP_SERVER_OPTIONS = frozenset({"file", "chmod", "chown", "username", "password"})
@@ -112,6 +114,9 @@ def read_supervisord(
         strip_ansi=reader.convert("strip_ansi", False, c.boolean, names),
         environment=MappingProxyType(environment),
         identifier=_or_default(reader.text("identifier", names), default.identifier),
+        stderr_tail_lines=reader.convert(
+            "stderr_tail_lines", default.stderr_tail_lines, c.non_negative_integer, names
+        ),
         origin=reader.origin,
         key_origins=_key_origins(reader),
     )
