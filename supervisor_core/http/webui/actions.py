@@ -159,9 +159,10 @@ class ActionRunner:
                 return await self._run_one(action, info.namespec)
         except TimeoutError:
             state = self._state_of(info.namespec)
+            where = "gone" if state is None else state.name
             return Outcome(
                 message=(
-                    f"ERROR: Process {info.namespec}: still {state} after {self._timeout:g}s;"
+                    f"ERROR: Process {info.namespec}: still {where} after {self._timeout:g}s;"
                     " it carries on without the page waiting"
                 ),
                 ok=False,
