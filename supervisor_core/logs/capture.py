@@ -17,6 +17,10 @@ Rules of this file:
   emits PROCESS_LOG_STDOUT/STDERR: once per read (split at capture tokens), only when
   ``*_events_enabled``, with the data after ANSI stripping, including data that
   capture mode diverts from the file.
+- The channel that feeds exit events' ``stderr_tail`` (stderr, or stdout with
+  ``redirect_stderr``) keeps its last ``TAIL_BYTES`` in a ``TailBuffer`` per read;
+  when the pipe is spliced into the log file those bytes never reach user space, so
+  the tail is then read back from the end of the file, once, at the exit.
 - ``on_communication(channel, data)`` fires once per ``BEGIN ... END`` block, where
   supervisord emits PROCESS_COMMUNICATION_STDOUT/STDERR.
 - A failing log write (disk full, closed /dev/stdout reader) never raises into the
@@ -42,6 +46,7 @@ from dataclasses import dataclass
 from supervisor_core.config.model import ChannelConfig, ProcessConfig
 from supervisor_core.logs.files import RotatingFileWriter, resolve_logfile
 from supervisor_core.logs.filters import ChannelFilter, Communication, Output
+from supervisor_core.logs.tail import TAIL_BYTES, TailBuffer, last_lines
 
 _log = logging.getLogger(__name__)
 
@@ -137,8 +142,12 @@ class ChannelLog:
         on_communication: OnCommunication | None = None,
         on_error: OnError | None = None,
         on_read: OnRead | None = None,
+        keep_tail: bool = False,
     ) -> None:
         self.channel = channel
+        self._tail = TailBuffer() if keep_tail else None
+        self._spliced = False  # this run went (partly) pipe -> file inside the kernel
+        self._run_start = 0  # bytes_read when this run's pipe was attached
         self._on_read = on_read
         self.settings = settings
         self.name = name
@@ -201,6 +210,10 @@ class ChannelLog:
         self._fd = fd
         self._pipe_grown = False
         self.pipe_size = None
+        if self._tail is not None:
+            self._tail.clear()
+        self._spliced = False
+        self._run_start = self.bytes_read
         self._loop = loop
         self._eof = loop.create_future()
         self._filter = (
@@ -252,6 +265,7 @@ class ChannelLog:
                 # reports the failed write the usual way.
             else:
                 if moved:
+                    self._spliced = True
                     self.bytes_read += moved
                     self.bytes_written += moved
                     self._failing = False
@@ -274,6 +288,8 @@ class ChannelLog:
         if count >= _DEFAULT_PIPE_SIZE and not self._pipe_grown:
             self._grow_pipe(fd)
         self.bytes_read += count
+        if self._tail is not None:
+            self._tail.feed(memoryview(buffer)[:count])
         if (
             self._filter is None
             and self._on_read is None
@@ -291,6 +307,32 @@ class ChannelLog:
             self._deliver(data)
         else:
             self._apply(self._filter.feed(data))
+
+    def tail_lines(self, lines: int) -> tuple[str, ...]:
+        """The last ``lines`` lines of the current (or last) run; () when not kept."""
+        if self._tail is None or lines <= 0:
+            return ()
+        if self._spliced:
+            return self._file_tail(lines)
+        return last_lines(self._tail.data(), lines, truncated=self._tail.truncated)
+
+    def _file_tail(self, lines: int) -> tuple[str, ...]:
+        # The run's bytes went into the file by splice(2): read its end back (at most
+        # TAIL_BYTES, and no further back than this run; a rotation during the run
+        # leaves only what the current file holds).
+        path = self.settings.logfile
+        run_bytes = self.bytes_read - self._run_start
+        if path is None or run_bytes <= 0:
+            return ()
+        try:
+            with open(path, "rb") as handle:
+                size = handle.seek(0, os.SEEK_END)
+                want = min(TAIL_BYTES, run_bytes, size)
+                handle.seek(size - want)
+                data = handle.read(want)
+        except OSError:
+            return ()
+        return last_lines(data, lines, truncated=run_bytes > len(data))
 
     def drain(self) -> None:
         """Read what the pipe holds right now, without waiting (the child has exited).
@@ -409,8 +451,10 @@ class ProcessOutput:
         on_communication: OnCommunication | None = None,
         on_error: OnError | None = None,
         on_stdout_read: OnRead | None = None,
+        tail_channel: Channel | None = None,
     ) -> None:
         self.name = name
+        self.tail_channel = tail_channel
         self.channels: Mapping[Channel, ChannelLog] = {
             channel: ChannelLog(
                 channel,
@@ -421,6 +465,7 @@ class ProcessOutput:
                 on_communication=on_communication,
                 on_error=on_error,
                 on_read=on_stdout_read if channel is Channel.STDOUT else None,
+                keep_tail=channel is tail_channel,
             )
             for channel, settings in ((Channel.STDOUT, stdout), (Channel.STDERR, stderr))
         }
@@ -470,7 +515,15 @@ class ProcessOutput:
             on_communication=on_communication,
             on_error=on_error,
             on_stdout_read=on_stdout_read,
+            # With redirect_stderr the child's stderr arrives on stdout.
+            tail_channel=Channel.STDOUT if config.redirect_stderr else Channel.STDERR,
         )
+
+    def tail_lines(self, lines: int) -> tuple[str, ...]:
+        """The last ``lines`` lines of the tail channel's current (or last) run."""
+        if self.tail_channel is None:
+            return ()
+        return self.channels[self.tail_channel].tail_lines(lines)
 
     def logfile(self, channel: Channel) -> str | None:
         """The log file of ``channel`` (for the RPC read/tail methods)."""
