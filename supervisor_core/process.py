@@ -45,6 +45,7 @@ from supervisor_core.events import (
     ProcessLogStdout,
     process_state_event,
 )
+from supervisor_core.forensics import OomCounters, judge_oom, read_oom_counters
 from supervisor_core.logs import Channel, LogOpenError, ProcessOutput
 from supervisor_core.spawn import (
     ChildHandle,
@@ -62,6 +63,7 @@ from supervisor_core.states import (
     CancelTimer,
     Effect,
     Exited,
+    ExitForensics,
     Fact,
     IllegalTransition,
     Log,
@@ -139,6 +141,8 @@ class ProcessRuntime:
             for the listener protocol; its stdout is still logged to the file (as
             supervisord's listener dispatcher does) but emits no PROCESS_LOG events
             and has no capture mode.
+        stderr_tail_lines: how many last lines of stderr (stdout with
+            ``redirect_stderr``) exit events carry (``[supervisord] stderr_tail_lines``).
 
     Raises:
         OSError: an AUTO log file cannot be created in ``childlogdir``.
@@ -172,8 +176,11 @@ class ProcessRuntime:
         base_environment: Mapping[str, str] | None = None,
         stdin_fd: int | None = None,
         on_listener_output: Callable[[int, bytes], None] | None = None,
+        stderr_tail_lines: int = 20,
     ) -> None:
         self._record = ProcessRecord(config=config)
+        self._stderr_tail_lines = stderr_tail_lines
+        self._oom_before: OomCounters | None = None  # read at the spawn of this run
         self._bus = bus
         self._spawner = spawner
         self._clock = clock
@@ -370,7 +377,10 @@ class ProcessRuntime:
             control.Failed: the signal could not be sent (the process is now UNKNOWN).
         """
         self._check_open()
-        if self._record.state not in RUNNING_STATES:
+        record = self._record
+        # An EXITED process whose damped restart is pending (backoff_*) can be stopped.
+        restart_pending = record.state is ProcessState.EXITED and record.timer is not None
+        if record.state not in RUNNING_STATES and not restart_pending:
             raise control.NotRunning(self.namespec)
         self._signal_error = None
         self._feed(OperatorStop())
@@ -627,6 +637,7 @@ class ProcessRuntime:
             return
         self._child = child
         self._output_pid = child.pid
+        self._oom_before = read_oom_counters()
         stdout_fd, stderr_fd = child.take_output()
         if stdout_fd is None and stderr_fd is None:
             self._output.detach()
@@ -679,7 +690,18 @@ class ProcessRuntime:
         self._output.drain()
         child.close()
         self._child = None
-        self._feed_from_loop(Exited(returncode=status.returncode))
+        oom_killed, oom_evidence = judge_oom(
+            self._oom_before,
+            read_oom_counters() if status.signal == signal_module.SIGKILL else None,
+            status.returncode,
+        )
+        forensics = ExitForensics(
+            core_dumped=status.core_dumped,
+            oom_killed=oom_killed,
+            oom_evidence=oom_evidence,
+            stderr_tail=self._output.tail_lines(self._stderr_tail_lines),
+        )
+        self._feed_from_loop(Exited(returncode=status.returncode, forensics=forensics))
 
     def _on_log(self, channel: Channel, data: bytes) -> None:
         event_type = ProcessLogStdout if channel is Channel.STDOUT else ProcessLogStderr

@@ -86,6 +86,7 @@ def runtime_factory(
             starts_allowed=setup.starts_allowed,
             stdin_fd=setup.stdin_fd,
             on_listener_output=setup.on_listener_output,
+            stderr_tail_lines=settings.stderr_tail_lines,
         )
 
     return make
