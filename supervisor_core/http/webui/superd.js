@@ -191,7 +191,9 @@
     if (exit) details.push(exit);
     if (event.expected === false) details.push("unexpected");
     if (restartNumber !== null) details.push("restart #" + restartNumber);
-    if (event.spawnerr && event.to_state !== "RUNNING") details.push(event.spawnerr);
+    if (event.spawnerr && (event.to_state === "BACKOFF" || event.to_state === "FATAL")) {
+      details.push(event.spawnerr);
+    }
     const rest = document.createElement("span");
     rest.textContent = details.join(", ");
     if (event.expected === false) rest.className = "bad";

@@ -1,0 +1,211 @@
+"""A real Chromium (Debian package, driven by Playwright) against a real superd's web UI.
+
+The browser logs in with the ``[inet_http_server]`` credentials, stops and starts a
+program with the page's buttons, watches a killed program come back through
+``/events`` without reloading, and opens the tail page. Every wait is Playwright's
+``expect``/``wait_for_function`` with a bounded timeout; superd's side is checked over
+XML-RPC. The browser never downloads anything: ``executable_path`` is the Debian
+``/usr/bin/chromium`` and the flags turn off its background networking.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from tests.integration.superd_harness import Superd, base_config, wait_for
+from tests.peers import missing_peer
+
+if TYPE_CHECKING:
+    from playwright.sync_api import BrowserContext, Page
+
+pytestmark = [pytest.mark.e2e, pytest.mark.integration]
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+TIMEOUT_MS = 20_000
+USER, PASSWORD = "op", "s3cret"
+
+# Says hello on stdout (for the tail page), then waits for its stop signal.
+HELLO = """\
+import signal, sys
+print(f"hello from {sys.argv[1]} <b>not bold</b>", flush=True)
+signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+while True:
+    signal.pause()
+"""
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 right now (superd binds it a moment later)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def web_config(tmp: Path, port: int, extra: str = "") -> str:
+    """Two programs, alpha and beta, and an inet server with basic auth."""
+    (tmp / "hello.py").write_text(HELLO)
+    programs = "".join(
+        f"[program:{name}]\ncommand = {sys.executable} {tmp / 'hello.py'} {name}\n"
+        "startsecs = 0\nstopwaitsecs = 5\n\n"
+        for name in ("alpha", "beta")
+    )
+    return (
+        base_config(tmp)
+        + f"[inet_http_server]\nport = 127.0.0.1:{port}\n"
+        + f"username = {USER}\npassword = {PASSWORD}\n\n"
+        + programs
+        + extra
+    )
+
+
+@pytest.fixture
+def chromium() -> Iterator[Any]:
+    """Playwright's Chromium type, or skip (locally) / fail (CI=true) without the peers."""
+    if not os.access(CHROMIUM, os.X_OK):
+        missing_peer(f"{CHROMIUM} not installed (Debian package chromium)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        missing_peer("the playwright Python package is not installed (test extra)")
+        raise AssertionError("unreachable") from None
+    with sync_playwright() as playwright:
+        yield playwright.chromium
+
+
+@contextmanager
+def browser(chromium: Any, profile: Path) -> Iterator[BrowserContext]:
+    """A fresh Chromium profile that answers superd's basic-auth challenge."""
+    context: BrowserContext = chromium.launch_persistent_context(
+        str(profile),
+        executable_path=CHROMIUM,
+        args=CHROMIUM_ARGS,
+        headless=True,
+        http_credentials={"username": USER, "password": PASSWORD},
+    )
+    context.set_default_timeout(TIMEOUT_MS)
+    try:
+        yield context
+    finally:
+        context.close()
+
+
+@contextmanager
+def running_superd(tmp: Path, text: str) -> Iterator[Superd]:
+    superd = Superd(tmp, text, "-n")
+    try:
+        superd.wait_states({"alpha": "RUNNING", "beta": "RUNNING"})
+        yield superd
+        superd.send(signal.SIGTERM)
+        assert superd.wait_exit() == 0
+    finally:
+        superd.close()
+
+
+def row(page: Page, namespec: str) -> Any:
+    return page.locator(f'tr[data-namespec="{namespec}"]')
+
+
+def test_operator_session_in_chromium(chromium: Any, tmp_path: Path) -> None:
+    """Stop/start from the page agree with XML-RPC; a killed program's row updates live."""
+    from playwright.sync_api import expect
+
+    port = free_port()
+    with (
+        running_superd(tmp_path, web_config(tmp_path, port)) as superd,
+        browser(chromium, tmp_path / "profile") as context,
+    ):
+        page = context.pages[0] if context.pages else context.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        response = page.goto(f"http://127.0.0.1:{port}/")
+        assert response is not None
+        assert response.status == 200
+        for name in ("alpha", "beta"):
+            expect(row(page, name).locator(".badge")).to_have_text("RUNNING")
+        expect(page.locator("#live")).to_have_text("Live: following /events")
+
+        # Stop alpha with its button: the page waits for STOPPED and says so.
+        row(page, "alpha").locator('button[value="stop"]').click()
+        expect(page.locator(".message.ok")).to_have_text("Process alpha stopped")
+        expect(row(page, "alpha").locator(".badge")).to_have_text("STOPPED")
+        assert superd.call("getProcessInfo", "alpha")["statename"] == "STOPPED"
+        expect(row(page, "alpha").locator('button[value="stop"]')).to_be_hidden()
+
+        row(page, "alpha").locator('button[value="start"]').click()
+        expect(page.locator(".message.ok")).to_have_text("Process alpha started")
+        expect(row(page, "alpha").locator(".badge")).to_have_text("RUNNING")
+        assert superd.call("getProcessInfo", "alpha")["statename"] == "RUNNING"
+
+        # Kill beta behind the page's back: /events brings the new pid, no reload.
+        expect(page.locator("#live")).to_have_text("Live: following /events")
+        page.evaluate("window.__sameDocument = true")
+        old_pid = superd.call("getProcessInfo", "beta")["pid"]
+        os.kill(old_pid, signal.SIGKILL)
+        page.wait_for_function(
+            """([name, old]) => {
+                const tr = document.querySelector(`tr[data-namespec="${name}"]`);
+                return tr.dataset.state === "RUNNING" && !["0", old].includes(tr.dataset.pid);
+            }""",
+            arg=["beta", str(old_pid)],
+            timeout=TIMEOUT_MS,
+        )
+        assert page.evaluate("window.__sameDocument") is True
+        new_pid = int(row(page, "beta").get_attribute("data-pid") or "0")
+        wait_for(lambda: superd.call("getProcessInfo", "beta")["pid"] == new_pid, "beta's pid")
+        expect(row(page, "beta").locator("td.desc")).to_contain_text(f"pid {new_pid}, uptime")
+        expect(row(page, "beta").locator("td.restarts")).to_have_text("1")
+        expect(row(page, "alpha").locator("td.restarts")).to_have_text("0")
+        expect(page.locator("#feed li").first).to_contain_text("beta")
+        expect(page.locator("#feed")).to_contain_text("killed by SIGKILL, unexpected")
+        page.screenshot(path=str(tmp_path / "status.png"), full_page=True)
+
+        # The tail page: alpha's stdout, escaped, and the link for tail -f.
+        row(page, "alpha").locator("td.name a").click()
+        expect(page).to_have_url(re.compile(r"/tail\.html\?processname=alpha$"))
+        expect(page.locator("#tail")).to_contain_text("hello from alpha <b>not bold</b>")
+        expect(page.locator('a.tailf[href="logtail/alpha"]')).to_be_visible()
+        page.screenshot(path=str(tmp_path / "tail.png"), full_page=True)
+        assert errors == []
+
+
+def test_without_events_the_page_offers_a_manual_refresh(chromium: Any, tmp_path: Path) -> None:
+    """With the journal (and so /events) off, the page says so and links a refresh."""
+    from playwright.sync_api import expect
+
+    port = free_port()
+    text = web_config(tmp_path, port, "[exporter:journal]\nenabled = false\n")
+    with (
+        running_superd(tmp_path, text) as superd,
+        browser(chromium, tmp_path / "profile") as context,
+    ):
+        page = context.new_page()
+        page.goto(f"http://127.0.0.1:{port}/index.html")
+        live = page.locator("#live")
+        expect(live).to_contain_text("Live updates are off")
+        expect(live.locator('a[href="index.html"]')).to_have_text("Refresh")
+        expect(page.locator("#feed-section")).to_be_hidden()
+        # The forms work all the same.
+        row(page, "beta").locator('button[value="stop"]').click()
+        expect(page.locator(".message.ok")).to_have_text("Process beta stopped")
+        assert superd.call("getProcessInfo", "beta")["statename"] == "STOPPED"
