@@ -94,14 +94,25 @@ def _integer(value: object, argument: str) -> int:
     raise RpcFault(Faults.INCORRECT_PARAMETERS, f"{argument} must be an integer")
 
 
+def _group_name(value: object) -> str:
+    # supervisord looks group names up in a dict, so a wrongly typed one is simply
+    # not found: BAD_NAME naming the value, not INCORRECT_PARAMETERS.
+    if not isinstance(value, str):
+        raise RpcFault(Faults.BAD_NAME, value)
+    return value
+
+
 def _flag(value: object, argument: str) -> bool:
     if isinstance(value, bool | int):
         return bool(value)
     raise RpcFault(Faults.INCORRECT_PARAMETERS, f"{argument} must be a boolean")
 
 
-def parse_signal(value: object) -> signal.Signals:
+def parse_signal(value: object) -> signal.Signals | int:
     """A signal given as a number (``9``, ``"9"``) or a name (``"HUP"``, ``"sigterm"``).
+
+    Returns the :class:`signal.Signals` member, or the plain int 0: like supervisord
+    (and ``kill -0``) signal 0 is accepted as a probe that sends nothing.
 
     Raises:
         RpcFault: BAD_SIGNAL naming the value as given.
@@ -117,6 +128,8 @@ def parse_signal(value: object) -> signal.Signals:
             name = name if name.startswith("SIG") else f"SIG{name}"
             member = signal.Signals.__members__.get(name)
             number = None if member is None else int(member)
+    if number == 0:
+        return 0
     try:
         if number is not None:
             return signal.Signals(number)
@@ -211,7 +224,7 @@ class RpcInterface:
         return process
 
     def _group(self, name: object) -> control.GroupInfo:
-        group_name = _text(name, "name")
+        group_name = _group_name(name)
         for group in self._control.groups():
             if group.name == group_name:
                 return group
@@ -263,11 +276,11 @@ class RpcInterface:
         return [[list(result.added), list(result.changed), list(result.removed)]]
 
     async def add_process_group(self, name: object) -> bool:
-        await self._control.add_process_group(_text(name, "name"))
+        await self._control.add_process_group(_group_name(name))
         return True
 
     async def remove_process_group(self, name: object) -> bool:
-        await self._control.remove_process_group(_text(name, "name"))
+        await self._control.remove_process_group(_group_name(name))
         return True
 
     async def get_all_config_info(self) -> list[structs.XmlRpcStruct]:
@@ -378,7 +391,7 @@ class RpcInterface:
         group, process = self._resolve(name)
         if process is None:
             return self._signal_many(group.processes, sig)
-        self._control.signal_process(process.namespec, parse_signal(sig))
+        self._send_signal(process, parse_signal(sig))
         return True
 
     async def signal_process_group(self, name: object, sig: object) -> Any:
@@ -395,7 +408,7 @@ class RpcInterface:
             if info.state not in SIGNALLABLE_STATES:
                 continue
             try:
-                self._control.signal_process(info.namespec, parse_signal(sig))
+                self._send_signal(info, parse_signal(sig))
             except RpcFault as fault:
                 results.append(_failed(info, fault))
             except control.ControlError as e:
@@ -403,6 +416,13 @@ class RpcInterface:
             else:
                 results.append(_ok(info))
         return results
+
+    def _send_signal(self, info: control.ProcessInfo, sig: signal.Signals | int) -> None:
+        if isinstance(sig, signal.Signals):
+            self._control.signal_process(info.namespec, sig)
+        elif info.state not in SIGNALLABLE_STATES:
+            # Signal 0 sends nothing; like kill(pid, 0) it only needs a live process.
+            raise RpcFault(Faults.NOT_RUNNING, info.namespec)
 
     async def send_process_stdin(self, name: object, chars: object) -> bool:
         if isinstance(chars, str):

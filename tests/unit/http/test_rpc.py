@@ -103,7 +103,6 @@ async def test_wrong_argument_count_is_incorrect_parameters(
         ("supervisor.readLog", ("x", 0), "offset must be an integer"),
         ("supervisor.readLog", (0, [1]), "length must be an integer"),
         ("supervisor.getProcessInfo", ({"a": 1},), "name must be a string"),
-        ("supervisor.addProcessGroup", (1,), "name must be a string"),
         ("supervisor.sendRemoteCommEvent", (1, "d"), "type must be a string"),
         ("system.methodHelp", (1,), "name must be a string"),
         ("system.multicall", ("x",), "calls must be an array"),
@@ -344,6 +343,28 @@ async def test_signal_group_and_all(rpc: RpcInterface, fake: FakeControl) -> Non
 def test_parse_signal(value: object, expected: signal.Signals) -> None:
     """Signals are accepted by name (any case, with or without SIG) or number."""
     assert parse_signal(value) is expected
+
+
+async def test_signal_zero_is_a_probe(rpc: RpcInterface, fake: FakeControl) -> None:
+    """Signal 0 (0 or "0") succeeds on a running process, sends nothing, faults on a stopped one."""
+    worker = running(fake.process("worker"))
+    assert await rpc.call("supervisor.signalProcess", ("worker", 0)) is True
+    assert await rpc.call("supervisor.signalProcess", ("worker", "0")) is True
+    assert worker.signals == []
+    assert await fault_of(rpc, "supervisor.signalProcess", "web:web_0", 0) == (
+        70,
+        "NOT_RUNNING: web:web_0",
+    )
+    result = await rpc.call("supervisor.signalAllProcesses", ("0",))
+    assert [(r["name"], r["status"]) for r in result] == [("worker", 80)]
+
+
+async def test_wrongly_typed_group_names_are_bad_names(rpc: RpcInterface) -> None:
+    """Group-name arguments of the wrong type are BAD_NAME naming the value, as in supervisord."""
+    assert await fault_of(rpc, "supervisor.signalProcessGroup", 1, "HUP") == (10, "BAD_NAME: 1")
+    assert await fault_of(rpc, "supervisor.startProcessGroup", [], True) == (10, "BAD_NAME: []")
+    assert await fault_of(rpc, "supervisor.addProcessGroup", 3) == (10, "BAD_NAME: 3")
+    assert await fault_of(rpc, "supervisor.removeProcessGroup", 3) == (10, "BAD_NAME: 3")
 
 
 @pytest.mark.parametrize("value", ["", "SIG", "NOPE", "99999", -1, 1.5, "SIG_DFL"])
