@@ -18,7 +18,6 @@ from exporters.journal.settings import (
     parse_settings,
 )
 from exporters.journal.store import Journal, JournalError, JournalReset, JournalStats
-from exporters.journal.tails import StderrTails
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -33,7 +32,6 @@ __all__ = [
     "JournalStats",
     "ProcessSpec",
     "RetentionPolicy",
-    "StderrTails",
     "SupervisorDaemonStart",
     "event_json",
     "event_row",

@@ -88,9 +88,11 @@ def encode_json(payload: Mapping[str, object]) -> str:
 def event_json(event: Event, stderr_tail: Sequence[str] | None = None) -> dict[str, object]:
     """The JSON object of an event as the journal and ``/events`` show it.
 
-    ``to_json_dict`` plus ``stderr_tail`` (a list of lines) when one was recorded.
+    ``to_json_dict`` plus ``stderr_tail`` (a list of lines) when one was recorded;
+    the event's own ``stderr_tail`` is replaced by what the journal recorded.
     """
     result: dict[str, object] = dict(to_json_dict(event))
+    result.pop("stderr_tail", None)
     if stderr_tail is not None:
         result["stderr_tail"] = list(stderr_tail)
     return result
@@ -99,6 +101,8 @@ def event_json(event: Event, stderr_tail: Sequence[str] | None = None) -> dict[s
 def event_row(event: Event, stderr_tail: Sequence[str] | None = None) -> Row:
     """The row (in ``COLUMNS`` order) that records ``event``."""
     payload = to_json_dict(event)
+    # The tail lives in its own column (as recorded), not twice in the payload.
+    payload.pop("stderr_tail", None)
     data = event.data
     from_state = to_state = None
     exit_status = signal = expected = None

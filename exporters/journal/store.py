@@ -46,18 +46,10 @@ from exporters.journal.rows import (
     event_row,
 )
 from exporters.journal.settings import JournalSettings
-from exporters.journal.tails import StderrTails
 from supervisor_core import __version__
 from supervisor_core.bus import EventBus, Subscription
 from supervisor_core.clock import Clock, SystemClock
-from supervisor_core.events import (
-    Event,
-    ProcessGroupRemoved,
-    ProcessLogStderr,
-    ProcessStateBackoff,
-    ProcessStateExited,
-    ProcessStateStarting,
-)
+from supervisor_core.events import Event, ProcessStateBackoff, ProcessStateExited
 
 logger = logging.getLogger(__name__)
 _T = TypeVar("_T")
@@ -229,8 +221,9 @@ class Journal:
         ).fetchone()
         self._stored_serial: int | None = None if row is None else int(row[0])
         self._stored_wall_time: float | None = None if row is None else float(row[1])
-        self._tails = StderrTails(lines=stderr_lines)
-        self._tap_used = False
+        if stderr_lines < 0:
+            raise ValueError(f"stderr lines must be >= 0, not {stderr_lines}")
+        self.stderr_lines = stderr_lines
         self._recent_tails: OrderedDict[int, tuple[str, ...]] = OrderedDict()
         # Shared with the writer thread, under _cond.
         self._cond = threading.Condition()
@@ -342,37 +335,25 @@ class Journal:
             )
         )
 
-    def stderr_tap(self, groupname: str, processname: str, data: bytes) -> None:
-        """Feed a child's stderr output (the core hook; see docs/journal.md).
-
-        Once this has been called, ``PROCESS_LOG_STDERR`` events are no longer
-        used for tails (they would count the same output twice).
-        """
-        self._tap_used = True
-        self._tails.feed(groupname, processname, data)
-
     def event_json(self, event: Event) -> dict[str, object]:
         """The JSON object of a live event as the journal records it (tail included)."""
         return event_json(event, self._recent_tails.get(event.serial))
 
     def _tail_for(self, event: Event) -> tuple[str, ...] | None:
+        # The core carries the run's stderr tail on exit events (stderr_tail); the
+        # journal keeps it, cut to stderr_lines, for unexpected exits.
         data = event.data
-        if isinstance(data, ProcessLogStderr):
-            if not self._tap_used:
-                self._tails.feed(data.groupname, data.processname, data.data)
-        elif isinstance(data, ProcessStateStarting):
-            self._tails.reset(data.groupname, data.processname)
-        elif isinstance(data, ProcessStateExited | ProcessStateBackoff):
-            if data.returncode is not None and data.expected is not True:
-                tail = self._tails.tail(data.groupname, data.processname)
-                if tail:
-                    self._recent_tails[event.serial] = tail
-                    if len(self._recent_tails) > _RECENT_TAILS:
-                        self._recent_tails.popitem(last=False)
-                    return tail
-        elif isinstance(data, ProcessGroupRemoved):
-            self._tails.forget_group(data.groupname)
-        return None
+        if not isinstance(data, ProcessStateExited | ProcessStateBackoff):
+            return None
+        if data.returncode is None or data.expected is True or not data.stderr_tail:
+            return None
+        if self.stderr_lines == 0:
+            return None
+        tail = data.stderr_tail[-self.stderr_lines :]
+        self._recent_tails[event.serial] = tail
+        if len(self._recent_tails) > _RECENT_TAILS:
+            self._recent_tails.popitem(last=False)
+        return tail
 
     def _on_event(self, event: Event) -> None:
         # Runs inline in EventBus.publish, on the loop: keep it to an append.

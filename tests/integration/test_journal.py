@@ -9,6 +9,7 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -21,7 +22,6 @@ from supervisor_core.events import (
     ProcessLogStderr,
     ProcessStateExited,
     ProcessStateRunning,
-    ProcessStateStarting,
     Tick5,
 )
 from supervisor_core.states import ProcessState
@@ -69,29 +69,27 @@ async def test_many_events_are_all_committed_in_order(tmp_path: Path) -> None:
 
 
 async def test_unexpected_exit_carries_the_stderr_tail(tmp_path: Path) -> None:
-    """The EXITED row holds the last stderr lines of that run only, the RUNNING row none."""
+    """The EXITED row holds the last stderr_lines of the tail the core put on the event."""
     journal = Journal.open(str(tmp_path / "j.db"), stderr_lines=2)
     bus = EventBus(SystemClock(), first_serial=journal.next_serial())
     journal.attach(bus, announce=False)
-    log = ProcessLogStderr(processname="web", groupname="web", pid=99, data=b"old run\n")
-    bus.publish(log)
-    starting = ProcessStateStarting(
-        processname="web", groupname="web", from_state=ProcessState.EXITED
-    )
-    bus.publish(starting)
     bus.publish(
         ProcessStateRunning(processname="web", groupname="web", from_state=ProcessState.STARTING)
     )
-    journal.stderr_tap("web", "web", b"a\nb\nTraceback\nValueError: x")
-    crash = bus.publish(exited("web", 1))
+    crash = bus.publish(
+        replace(exited("web", 1), stderr_tail=("a", "b", "Traceback", "ValueError: x"))
+    )
+    clean = bus.publish(replace(exited("web", 0), expected=True, stderr_tail=("bye",)))
     await journal.flush()
     assert journal.event_json(crash)["stderr_tail"] == ["Traceback", "ValueError: x"]
+    assert "stderr_tail" not in journal.event_json(clean)
     await journal.aclose()
     with open_journal(str(tmp_path / "j.db")) as reader:
-        records = {r.type: r for r in reader.events(process=["web"])}
-    assert records["PROCESS_STATE_EXITED"].stderr_tail == ("Traceback", "ValueError: x")
-    assert records["PROCESS_STATE_EXITED"].exit_status == 1
-    assert records["PROCESS_STATE_RUNNING"].stderr_tail is None
+        records = {r.serial: r for r in reader.events(process=["web"])}
+    assert records[crash.serial].stderr_tail == ("Traceback", "ValueError: x")
+    assert records[crash.serial].exit_status == 1
+    assert "stderr_tail" not in records[crash.serial].payload
+    assert records[clean.serial].stderr_tail is None
 
 
 async def test_restart_continues_the_serial_and_announces_itself(tmp_path: Path) -> None:

@@ -12,7 +12,6 @@ from exporters.journal import (
     EventFilter,
     ProcessSpec,
     RetentionPolicy,
-    StderrTails,
     SupervisorDaemonStart,
     event_json,
     event_row,
@@ -235,40 +234,6 @@ def test_excess_rows(used: int, rows: int, expected: int) -> None:
     """Size retention deletes the oldest share of rows down to 90% of the limit."""
     policy = RetentionPolicy(max_bytes=1000)
     assert policy.excess_rows(used_bytes=used, row_count=rows) == expected
-
-
-# --------------------------------------------------------------------------- tails
-
-
-def test_tails_keep_the_last_lines_across_chunks() -> None:
-    """Lines split across chunks are joined; only the last N survive; partial line included."""
-    tails = StderrTails(lines=3)
-    tails.feed("g", "p", b"one\ntw")
-    tails.feed("g", "p", b"o\nthree\r\nfour\nfi")
-    assert tails.tail("g", "p") == ("three", "four", "fi")
-    tails.reset("g", "p")
-    assert tails.tail("g", "p") == ()
-
-
-def test_tails_are_per_process_and_forgotten_with_the_group() -> None:
-    """Each process has its own ring; removing a group forgets its processes."""
-    tails = StderrTails(lines=2)
-    tails.feed("g", "a", b"a1\n")
-    tails.feed("h", "b", b"b1\n")
-    tails.forget_group("g")
-    assert tails.tail("g", "a") == ()
-    assert tails.tail("h", "b") == ("b1",)
-    disabled = StderrTails(lines=0)
-    disabled.feed("g", "a", b"x\n")
-    assert disabled.tail("g", "a") == ()
-
-
-def test_tails_cut_endless_lines() -> None:
-    """A line without newline cannot grow beyond the per-line cap."""
-    tails = StderrTails(lines=1)
-    for _ in range(10):
-        tails.feed("g", "p", b"x" * 4096)
-    assert len(tails.tail("g", "p")[0]) == 4096
 
 
 # --------------------------------------------------------------------------- /events query
