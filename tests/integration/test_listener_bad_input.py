@@ -28,7 +28,8 @@ def config(tmp: Path) -> str:
     for mode in MODES:
         # process 0 misbehaves, process 1 records (same priority: process 0 is asked first).
         text += (
-            f"[eventlistener:{mode}]\nnumprocs = 2\nprocess_name = %(program_name)s_%(process_num)d\n"
+            f"[eventlistener:{mode}]\nnumprocs = 2\n"
+            "process_name = %(program_name)s_%(process_num)d\n"
             f"command = {PYTHON} {HERE / 'misbehaving.py'} {mode} {tmp}/{mode}.jsonl "
             "%(process_num)d\nevents = REMOTE_COMMUNICATION\nstartsecs = 1\n\n"
         )
