@@ -379,3 +379,15 @@ async def test_pages_need_the_servers_credentials(fake: FakeControl) -> None:
         assert (await c.get("/", headers=good)).status == 200
         wrong = {"Authorization": "Basic " + base64.b64encode(b"op:nope").decode()}
         assert (await c.get("/", headers=wrong)).status == 401
+
+
+async def test_restartall_that_hangs_times_out_with_a_message(fake: FakeControl) -> None:
+    """A bulk action that outlasts action_timeout reports so instead of hanging the browser."""
+    fake.process("broken").start_outcome = "hang"
+    app = web.Application()
+    app.router.add_routes(WebUI(fake, action_timeout=0.05).routes())
+    async with TestClient(TestServer(app, host="127.0.0.1")) as c:
+        message, ok = await act(c, action="restartall")
+    assert not ok
+    assert message == "ERROR: not done after 0.05s; the table shows where it is"
+    assert fake.process("broken").state is ProcessState.STARTING
