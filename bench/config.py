@@ -97,8 +97,13 @@ def render_program(program: ProgramSpec) -> str:
     return "\n".join(lines) + "\n"
 
 
-def render_config(layout: ConfigLayout, programs: Sequence[ProgramSpec]) -> str:
-    """A complete supervisord.conf for ``programs`` laid out under ``layout.workdir``."""
+def render_config(
+    layout: ConfigLayout, programs: Sequence[ProgramSpec], extra_sections: str = ""
+) -> str:
+    """A complete supervisord.conf for ``programs`` laid out under ``layout.workdir``.
+
+    ``extra_sections`` (e.g. an ``[eventlistener:x]``) is appended as written.
+    """
     workdir = _check_value("workdir", str(layout.workdir))
     head = f"""\
 [unix_http_server]
@@ -122,7 +127,8 @@ supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface
 [supervisorctl]
 serverurl=unix://{workdir}/supervisor.sock
 """
-    return head + "".join("\n" + render_program(p) for p in programs)
+    body = "".join("\n" + render_program(p) for p in programs)
+    return head + body + ("\n" + extra_sections if extra_sections else "")
 
 
 def fd_budget(programs: int) -> int:

@@ -314,8 +314,11 @@ class RunningDaemon:
 def running_daemon(
     spec: DaemonSpec,
     programs: Sequence[ProgramSpec],
+    extra_sections: str = "",
 ) -> Iterator[RunningDaemon]:
     """Write a config for ``programs`` in a fresh temp dir, start ``spec`` on it, wait ready.
+
+    ``extra_sections`` go into the config as written (see ``config.render_config``).
 
     The daemon is stopped and the directory removed on exit, whatever happened.
 
@@ -334,7 +337,7 @@ def running_daemon(
         )
         layout.childlogdir.mkdir()
         config = workdir / "supervisord.conf"
-        config.write_text(render_config(layout, programs))
+        config.write_text(render_config(layout, programs, extra_sections))
         daemon = RunningDaemon(spec, layout, config)
         daemon.start()
         try:

@@ -34,6 +34,8 @@ class Profile:
     rpc_sequential_calls: int
     rpc_clients: int
     rpc_calls_per_client: int
+    storm_programs: int = 8
+    storm_window: float = 10.0
 
     def with_overrides(self, **changes: Any) -> Profile:
         """A copy with the non-None ``changes`` applied."""
@@ -61,6 +63,8 @@ QUICK = Profile(
     rpc_sequential_calls=50,
     rpc_clients=100,
     rpc_calls_per_client=2,
+    storm_programs=4,
+    storm_window=3.0,
 )
 
 
@@ -98,6 +102,7 @@ def all_scenarios(profile: Profile) -> list[Scenario]:
     """Every scenario, in report order."""
     from bench.scenarios.idle_cpu import IdleCpu
     from bench.scenarios.launch import Launch
+    from bench.scenarios.listener_storm import ListenerStorm
     from bench.scenarios.log_throughput import LogThroughput
     from bench.scenarios.restart import RestartLatency
     from bench.scenarios.rpc_latency import RpcLatency
@@ -108,4 +113,5 @@ def all_scenarios(profile: Profile) -> list[Scenario]:
         IdleCpu(profile),
         Launch(profile),
         RpcLatency(profile),
+        ListenerStorm(profile),
     ]
