@@ -110,13 +110,12 @@ def message_location(outcome: Outcome) -> str:
     return "index.html?" + urlencode(params)
 
 
-def _first_values(items: Mapping[str, object] | object) -> dict[str, str]:
+def _first_values(items: Mapping[str, object]) -> dict[str, str]:
     # supervisord keeps the first of repeated keys; non-text (file uploads) is ignored.
     result: dict[str, str] = {}
-    if isinstance(items, Mapping):
-        for key, value in items.items():
-            if isinstance(value, str):
-                result.setdefault(key, value)
+    for key, value in items.items():
+        if isinstance(value, str):
+            result.setdefault(key, value)
     return result
 
 
