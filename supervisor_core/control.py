@@ -24,7 +24,7 @@ an implementation happens to suspend.
 from __future__ import annotations
 
 import signal
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
@@ -201,6 +201,17 @@ class SupervisorControl(Protocol):
 
         This is what ``addProcessGroup`` can add and what ``getAllConfigInfo`` lists;
         after a ``reload_config`` it reflects the newly read file.
+        """
+        ...
+
+    def snapshot_key(self) -> Hashable:
+        """A value that is equal between two calls when :meth:`groups` answers the same.
+
+        "The same" ignores the fraction of a second of ``ProcessInfo.now``, which
+        every rendering truncates. The control plane caches what it builds from
+        :meth:`groups` (the encoded ``getAllProcessInfo``) under this key; an
+        implementation that cannot tell returns a new ``object()`` every time, which
+        disables that caching.
         """
         ...
 

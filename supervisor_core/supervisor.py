@@ -31,7 +31,7 @@ import os
 import signal
 import socket
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, replace
 
 from supervisor_core import control
@@ -442,6 +442,22 @@ class Supervisor:
     def groups(self) -> Sequence[control.GroupInfo]:
         """Snapshots of the active groups, lowest priority first."""
         return [group.snapshot() for group in self._sorted_active()]
+
+    def snapshot_key(self) -> Hashable:
+        """Equal between two calls when ``groups()`` answers the same (see ``SupervisorControl``).
+
+        Records are frozen and replaced at every step, runtimes and groups are
+        replaced when the configuration changes, and ``now`` counts in whole seconds:
+        a tuple of those (held, so no identity can be reused) is equal exactly when a
+        snapshot would be.
+        """
+        parts: list[object] = [int(self._clock.wall())]
+        for group in self._sorted_active():
+            parts.append(group)
+            for runtime in group:
+                parts.append(runtime)
+                parts.append(runtime.record)
+        return tuple(parts)
 
     def config_groups(self) -> Sequence[GroupConfig]:
         """Every group of the loaded configuration, active or not."""

@@ -22,7 +22,12 @@ from supervisor_core.http.auth import REALM, AuthPolicy
 from supervisor_core.http.faults import RpcFault
 from supervisor_core.http.rpc import RpcInterface
 from supervisor_core.http.web import WebUI
-from supervisor_core.http.xmlrpc import RequestError, decode_request, encode_fault, encode_response
+from supervisor_core.http.xmlrpc import (
+    RequestError,
+    ResultEncodingError,
+    decode_request,
+    encode_fault,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -116,14 +121,12 @@ async def _rpc2(request: web.Request) -> web.Response:
         raise web.HTTPBadRequest(text=f"{e}\n") from e
     rpc = request.app[RPC_KEY]
     try:
-        result = await rpc.call(method, params)
+        return _xml(await rpc.call_encoded(method, params))
     except RpcFault as fault:
         return _xml(encode_fault(fault))
-    try:
-        return _xml(encode_response(result))
-    except (TypeError, OverflowError) as e:
+    except ResultEncodingError as e:
         # A result XML-RPC cannot carry (None, an int over 32 bits) is our bug.
-        logger.exception("XML-RPC method %s() returned an unmarshallable result", method)
+        logger.exception("%s", e)
         raise web.HTTPInternalServerError() from e
 
 

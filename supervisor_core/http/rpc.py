@@ -19,13 +19,14 @@ import asyncio
 import logging
 import signal
 import xmlrpc.client
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from supervisor_core import SUPERVISORD_COMPAT_VERSION, control
 from supervisor_core.http import logfiles, structs
 from supervisor_core.http.faults import Faults, RpcFault, fault_from_error
+from supervisor_core.http.xmlrpc import encode_result
 from supervisor_core.states import RUNNING_STATES, SIGNALLABLE_STATES, SupervisorState
 
 API_VERSION = "3.0"
@@ -171,6 +172,8 @@ class RpcInterface:
     def __init__(self, control_: control.SupervisorControl) -> None:
         self._control = control_
         self._methods = {spec.name: spec for spec in self._specs()}
+        # (snapshot_key, encoded body) of the last getAllProcessInfo answer.
+        self._all_info: tuple[Hashable, bytes] | None = None
 
     @property
     def methods(self) -> Mapping[str, MethodSpec]:
@@ -195,6 +198,32 @@ class RpcInterface:
             return await spec.handler(*params)
         except control.ControlError as e:
             raise fault_from_error(e) from e
+
+    async def call_encoded(self, method: str, params: Sequence[Any]) -> bytes:
+        """``call`` and encode the result as an XML-RPC ``methodResponse``.
+
+        ``getAllProcessInfo`` is answered from the last encoded body while the
+        control's ``snapshot_key()`` is unchanged: encoding 500 structs is ~8 ms of
+        CPU, so 100 concurrent pollers would otherwise queue behind each other.
+
+        Raises:
+            RpcFault: as ``call``.
+            ResultEncodingError: the result cannot be encoded (a bug).
+        """
+        spec = self._methods.get(method)
+        if spec is None or spec.handler != self.get_all_process_info or params:
+            return encode_result(method, await self.call(method, params))
+        if spec.checks_state:
+            self._check_state()
+        key = self._control.snapshot_key()
+        cached = self._all_info
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        body = encode_result(method, await self.get_all_process_info())
+        # A snapshot that straddled a second (or a change) is not stored under ``key``.
+        if self._control.snapshot_key() == key:
+            self._all_info = (key, body)
+        return body
 
     # --- helpers ---------------------------------------------------------------------
 

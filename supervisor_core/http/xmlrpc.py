@@ -55,6 +55,26 @@ def encode_response(value: Any) -> bytes:
     return xmlrpc.client.dumps((value,), methodresponse=True).encode("utf-8")
 
 
+class ResultEncodingError(Exception):
+    """A method returned a value XML-RPC cannot carry (None, an int over 32 bits): our bug."""
+
+    def __init__(self, method: str) -> None:
+        super().__init__(f"XML-RPC method {method}() returned an unmarshallable result")
+        self.method = method
+
+
+def encode_result(method: str, value: Any) -> bytes:
+    """``encode_response`` for the result of ``method``.
+
+    Raises:
+        ResultEncodingError: ``value`` cannot be encoded (chained to the cause).
+    """
+    try:
+        return encode_response(value)
+    except (TypeError, OverflowError) as e:
+        raise ResultEncodingError(method) from e
+
+
 def encode_fault(fault: RpcFault) -> bytes:
     """Encode a fault as a ``methodResponse`` carrying ``<fault>``."""
     return xmlrpc.client.dumps(xmlrpc.client.Fault(int(fault.code), fault.text)).encode("utf-8")

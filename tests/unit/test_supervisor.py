@@ -400,3 +400,17 @@ async def test_control_operations_reach_the_process(world: World) -> None:
     assert supervisor.main_logfile() is None
     with pytest.raises(control.NoFile):
         supervisor.clear_log()
+
+
+async def test_snapshot_key_changes_exactly_when_a_snapshot_would(world: World) -> None:
+    """snapshot_key holds while groups() answers the same; a transition or a new second moves it."""
+    key = world.supervisor.snapshot_key()
+    assert world.supervisor.snapshot_key() == key
+    world.clock.set_wall(1_700_000_002.9)  # same whole second: descriptions are unchanged
+    assert world.supervisor.snapshot_key() == key
+    world.clock.set_wall(1_700_000_003.0)
+    next_second = world.supervisor.snapshot_key()
+    assert next_second != key
+    world.supervisor.start_process("manual")
+    assert world.supervisor.snapshot_key() != next_second
+    assert world.supervisor.groups()[4].processes[0].state is not ProcessState.STOPPED

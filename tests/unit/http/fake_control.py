@@ -121,6 +121,10 @@ class FakeControl:
     def main_logfile(self) -> str | None:
         return self.main_log
 
+    def snapshot_key(self) -> object:
+        # Processes here are mutable: never claim two answers are the same.
+        return object()
+
     def groups(self) -> Sequence[control.GroupInfo]:
         names = sorted(self.groups_by_name, key=lambda n: self.priorities.get(n, 999))
         return [
