@@ -165,7 +165,13 @@ def test_listener_payload_golden(data: EventData, payload: str) -> None:
 def test_every_concrete_type_has_a_golden_payload() -> None:
     """No registered concrete type of this module lacks a golden payload test."""
     covered = {data.event_name for data, _ in GOLDEN}
-    mine = {n for n in event_type_names(include_abstract=False) if not n.startswith("TEST_")}
+    # Types that other modules register (the journal's, the storm detector's) are
+    # golden-tested where they are defined.
+    mine = {
+        n
+        for n in event_type_names(include_abstract=False)
+        if event_type(n).__module__ == "supervisor_core.events"
+    }
     assert mine <= covered
 
 
