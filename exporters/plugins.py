@@ -2,8 +2,13 @@
 
 Each factory parses its own section (``[exporter:prometheus]``, ``[exporter:journal]``)
 and builds an :class:`~supervisor_core.extensions.Extension` that superd drives; see
-``supervisor_core/extensions.py`` for the lifecycle. Both are on by default: a superd
+``supervisor_core/extensions.py`` for the lifecycle. All are on by default: a superd
 is observable without a line of new configuration.
+
+The storm detector (``[exporter:storms]``) and the Prometheus exporter are separate
+extensions: the detector publishes STORM events on the bus, and the Prometheus
+extension derives ``supervisor_process_restart_storm`` from those events
+(``exporters.storms.ActiveStorms``), so neither looks the other up.
 """
 
 from __future__ import annotations
@@ -21,6 +26,8 @@ from exporters.journal import Journal, JournalSettings, parse_settings
 from exporters.prometheus import PrometheusExporter, settings_from_config
 from exporters.prometheus.http import metrics_routes, serving_metrics
 from exporters.prometheus.settings import PrometheusSettings
+from exporters.storms import ActiveStorms, StormExporterSettings, StormMonitor
+from exporters.storms import settings_from_config as storm_settings_from_config
 from supervisor_core.bus import EventBus
 from supervisor_core.config.model import Config
 from supervisor_core.control import SupervisorControl
@@ -52,9 +59,14 @@ class PrometheusExtension(Extension):
         self.settings = settings
         self.registry = CollectorRegistry()
         self.exporter: PrometheusExporter | None = None
+        self.storms: ActiveStorms | None = None
 
     def install(self, bus: EventBus) -> None:
-        self.exporter = PrometheusExporter.install(bus=bus, registry=self.registry)
+        # The storm gauge follows the STORM events the storm extension publishes.
+        self.storms = ActiveStorms.install(bus)
+        self.exporter = PrometheusExporter.install(
+            bus=bus, registry=self.registry, storms=self.storms
+        )
 
     def routes(self) -> Sequence[web.AbstractRouteDef]:
         return metrics_routes(self.registry)
@@ -76,6 +88,9 @@ class PrometheusExtension(Extension):
         if self.exporter is not None:
             self.exporter.close()
             self.exporter = None
+        if self.storms is not None:
+            self.storms.close()
+            self.storms = None
 
 
 class PrometheusFactory:
@@ -149,10 +164,45 @@ class JournalFactory:
         return JournalExtension(journal)
 
 
+class StormExtension(Extension):
+    """The restart-storm detector on the bus (STORM events) and ``/storms``."""
+
+    name = "storms"
+
+    def __init__(self, settings: StormExporterSettings) -> None:
+        self.monitor = StormMonitor(settings)
+
+    def install(self, bus: EventBus) -> None:
+        self.monitor.install(bus)
+
+    def routes(self) -> Sequence[web.AbstractRouteDef]:
+        return self.monitor.routes()
+
+    async def aclose(self) -> None:
+        self.monitor.close()
+
+
+class StormFactory:
+    """Entry point ``storms``."""
+
+    name = "storms"
+
+    def check(self, config: Config) -> None:
+        storm_settings_from_config(config)
+
+    def open(self, config: Config) -> Extension | None:
+        settings = storm_settings_from_config(config)
+        if not settings.enabled:
+            return None
+        return StormExtension(settings)
+
+
 __all__ = [
     "JournalExtension",
     "JournalFactory",
     "PrometheusExtension",
     "PrometheusFactory",
+    "StormExtension",
+    "StormFactory",
     "journal_settings",
 ]

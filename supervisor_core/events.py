@@ -546,7 +546,7 @@ def _payload_value(value: object) -> object:
         return ",".join(str(_payload_value(item)) for item in value)
     if value is None:
         return ""
-    return _json_value(value)
+    return _json_scalar(value)
 
 
 def listener_envelope(event: Event, *, server: str, pool: str, pool_serial: int) -> str:
@@ -563,15 +563,19 @@ def listener_envelope(event: Event, *, server: str, pool: str, pool_serial: int)
 
 
 JsonScalar: TypeAlias = str | int | float | bool | None
-JsonValue: TypeAlias = JsonScalar | list[str]
+JsonValue: TypeAlias = JsonScalar | list[JsonScalar]
 
 # Exit forensics: left out of the JSON form when no exit caused the change (None).
 _OPTIONAL_STATE_FIELDS = frozenset({"core_dumped", "oom_killed", "oom_evidence", "stderr_tail"})
 
 
 def _json_value(value: object) -> JsonValue:
-    if isinstance(value, tuple) and all(isinstance(item, str) for item in value):
-        return list(value)
+    if isinstance(value, tuple):
+        return [_json_scalar(item) for item in value]
+    return _json_scalar(value)
+
+
+def _json_scalar(value: object) -> JsonScalar:
     if isinstance(value, Enum):
         return value.name
     if isinstance(value, bytes):

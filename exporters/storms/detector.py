@@ -1,0 +1,448 @@
+"""The restart-storm detector: a pure reducer over a stream of process observations.
+
+Rules of this file:
+- Pure: observations in (``Observation``: a time, a process, what happened), storm
+  begins and ends out (``StormChange``). No clock, no bus, no I/O. Time passes only
+  through ``feed`` and ``advance(now)``, so the live daemon (``exporters.storms.live``),
+  alert tests and notebooks replaying a journal get the same storms from the same
+  history.
+- One time axis per detector: ``at`` (monotonic seconds in the daemon, anything
+  increasing in a notebook) decides windows; ``wall`` is only reported.
+
+The rules (defaults in ``StormSettings``):
+
+- An *exit* is a PROCESS_STATE_EXITED (from RUNNING) or a PROCESS_STATE_BACKOFF (a
+  failed start). It *counts* when it was unexpected, a failed start, or its run was
+  shorter than ``short_run`` seconds.
+- A process storm begins at the ``burst``-th counted exit inside a sliding
+  ``window`` (its ``start`` is the first of those exits). It ends once the process
+  has stayed RUNNING for ``window`` seconds (hysteresis: ``end`` is that moment),
+  or when it is stopped (STOPPED) or gives up (FATAL).
+- A group storm begins when ``group_burst`` processes of one group are in a storm
+  at once and ends when fewer than half of that (rounded up) still are; a host
+  storm likewise with ``host_burst`` processes of any group (many programs at once:
+  look for a common cause). Their ``restarts``, exit codes and run durations are
+  those of the member processes' exits while the group/host storm lasted.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+import signal
+import statistics
+from collections import deque
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+
+__all__ = [
+    "ChangeKind",
+    "Observation",
+    "ObservationKind",
+    "Storm",
+    "StormChange",
+    "StormDetector",
+    "StormScope",
+    "StormSettings",
+    "detect_storms",
+]
+
+
+class ObservationKind(enum.Enum):
+    """What happened to a process, as far as storms are concerned."""
+
+    EXIT = "exit"  # EXITED, or BACKOFF after a failed start
+    RUNNING = "running"
+    STOPPED = "stopped"
+    FATAL = "fatal"
+
+
+class StormScope(enum.Enum):
+    """Who a storm is about."""
+
+    PROCESS = "process"
+    GROUP = "group"
+    HOST = "host"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Observation:
+    """One fact about one process (from an event, a journal row, or a plain record).
+
+    ``returncode`` follows Popen (``-N`` = killed by signal N; None for a spawn
+    failure); ``failed_start`` marks a BACKOFF (a start that did not reach RUNNING).
+    ``wall`` defaults to ``at``.
+    """
+
+    at: float
+    group: str
+    name: str
+    kind: ObservationKind
+    returncode: int | None = None
+    expected: bool | None = None
+    run_duration: float | None = None
+    failed_start: bool = False
+    wall: float | None = None
+
+    @property
+    def wall_time(self) -> float:
+        """``wall``, or ``at`` when no wall time was given."""
+        return self.at if self.wall is None else self.wall
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StormSettings:
+    """The detector's thresholds (``[exporter:storms]``, see docs/storms.md)."""
+
+    burst: int = 5
+    window: float = 60.0
+    short_run: float = 10.0
+    group_burst: int = 2
+    host_burst: int = 5
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Storm:
+    """A storm, under way (``end`` None) or over.
+
+    ``group``/``name`` are empty where the scope has none (a host storm has neither,
+    a group storm no name); ``members`` are the ``group:name`` of the processes
+    involved. ``restarts`` counts the exits during the storm; ``exit_codes`` and
+    ``signals`` are the distinct ones seen, ``median_run_duration`` is over the runs
+    that ended in those exits. ``reason`` says why it ended: ``recovered`` (RUNNING
+    for ``window``), ``stopped``, ``fatal``, or ``subsided`` (group/host).
+    """
+
+    scope: StormScope
+    group: str
+    name: str
+    start: float
+    end: float | None = None
+    restarts: int = 0
+    exit_codes: tuple[int, ...] = ()
+    signals: tuple[str, ...] = ()
+    median_run_duration: float | None = None
+    members: tuple[str, ...] = ()
+    reason: str | None = None
+
+    @property
+    def key(self) -> tuple[StormScope, str, str]:
+        """What identifies the storm's subject."""
+        return (self.scope, self.group, self.name)
+
+    @property
+    def duration(self) -> float | None:
+        """Seconds from start to end (None while under way)."""
+        return None if self.end is None else self.end - self.start
+
+
+class ChangeKind(enum.Enum):
+    """A storm began or ended."""
+
+    BEGIN = "begin"
+    END = "end"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StormChange:
+    """A storm began (``storm.end`` None) or ended; ``at`` is on the detector's axis."""
+
+    kind: ChangeKind
+    storm: Storm
+    at: float
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"SIG{number}"
+
+
+@dataclass(slots=True)
+class _Tally:
+    """Exits accumulated by a storm while it lasts."""
+
+    start: float
+    restarts: int = 0
+    codes: set[int] = field(default_factory=set)
+    signals: set[str] = field(default_factory=set)
+    durations: list[float] = field(default_factory=list)
+    members: set[str] = field(default_factory=set)
+
+    def add(self, observation: Observation) -> None:
+        self.restarts += 1
+        code = observation.returncode
+        if code is not None and code >= 0:
+            self.codes.add(code)
+        elif code is not None:
+            self.signals.add(_signal_name(-code))
+        if observation.run_duration is not None:
+            self.durations.append(observation.run_duration)
+        self.members.add(f"{observation.group}:{observation.name}")
+
+    def storm(
+        self, scope: StormScope, group: str, name: str, end: float | None, reason: str | None
+    ) -> Storm:
+        return Storm(
+            scope=scope,
+            group=group,
+            name=name,
+            start=self.start,
+            end=end,
+            restarts=self.restarts,
+            exit_codes=tuple(sorted(self.codes)),
+            signals=tuple(sorted(self.signals)),
+            median_run_duration=statistics.median(self.durations) if self.durations else None,
+            members=tuple(sorted(self.members)),
+            reason=reason,
+        )
+
+
+@dataclass(slots=True)
+class _Process:
+    """One process' recent exits and storm."""
+
+    exits: deque[Observation] = field(default_factory=deque)
+    running_since: Observation | None = None
+    tally: _Tally | None = None
+
+
+class StormDetector:
+    """Turns observations into storm begins and ends; see the module docstring.
+
+    Example::
+
+        detector = StormDetector(StormSettings(burst=3, window=10))
+        for observation in observations:
+            for change in detector.feed(observation):
+                print(change.kind, change.storm)
+        detector.advance(now)     # ends storms whose process has stayed up long enough
+    """
+
+    def __init__(self, settings: StormSettings | None = None) -> None:
+        self.settings = settings if settings is not None else StormSettings()
+        self._processes: dict[tuple[str, str], _Process] = {}
+        self._groups: dict[str, _Tally] = {}
+        self._host: _Tally | None = None
+        self._now = -math.inf
+
+    # ------------------------------------------------------------------ queries
+
+    def current(self) -> tuple[Storm, ...]:
+        """Every storm under way: processes, then groups, then the host."""
+        result: list[Storm] = []
+        for (group, name), process in sorted(self._processes.items()):
+            if process.tally is not None:
+                result.append(process.tally.storm(StormScope.PROCESS, group, name, None, None))
+        for group, tally in sorted(self._groups.items()):
+            result.append(tally.storm(StormScope.GROUP, group, "", None, None))
+        if self._host is not None:
+            result.append(self._host.storm(StormScope.HOST, "", "", None, None))
+        return tuple(result)
+
+    def in_storm(self) -> frozenset[tuple[str, str]]:
+        """The ``(group, name)`` of every process in a storm now."""
+        return frozenset(k for k, p in self._processes.items() if p.tally is not None)
+
+    def next_deadline(self) -> float | None:
+        """The earliest time at which ``advance`` would end a storm (None: no such time)."""
+        deadlines = [
+            process.running_since.at + self.settings.window
+            for process in self._processes.values()
+            if process.tally is not None and process.running_since is not None
+        ]
+        return min(deadlines, default=None)
+
+    # ------------------------------------------------------------------ input
+
+    def advance(self, now: float) -> list[StormChange]:
+        """Let time pass until ``now``: end storms of processes RUNNING for ``window``."""
+        changes: list[StormChange] = []
+        self._now = max(self._now, now)
+        window = self.settings.window
+        due = sorted(
+            (process.running_since.at + window, key)
+            for key, process in self._processes.items()
+            if process.tally is not None
+            and process.running_since is not None
+            and now - process.running_since.at >= window
+        )
+        for deadline, key in due:
+            process = self._processes[key]
+            assert process.running_since is not None
+            wall = process.running_since.wall_time + window
+            changes.extend(self._end_process(key, process, deadline, wall, "recovered"))
+        return changes
+
+    def feed(self, observation: Observation) -> list[StormChange]:
+        """Apply one observation (after letting time pass up to it)."""
+        changes = self.advance(observation.at)
+        key = (observation.group, observation.name)
+        process = self._processes.get(key)
+        if process is None:
+            process = self._processes[key] = _Process()
+        kind = observation.kind
+        if kind is ObservationKind.RUNNING:
+            process.running_since = observation
+        elif kind is ObservationKind.EXIT:
+            process.running_since = None
+            changes.extend(self._on_exit(key, process, observation))
+        else:
+            process.running_since = None
+            process.exits.clear()
+            reason = "stopped" if kind is ObservationKind.STOPPED else "fatal"
+            changes.extend(
+                self._end_process(key, process, observation.at, observation.wall_time, reason)
+            )
+        return changes
+
+    def forget(self, group: str, *, at: float, wall: float) -> list[StormChange]:
+        """A group was removed at ``at``: its processes' storms end as ``stopped``."""
+        changes = self.advance(at)
+        for key in [k for k in self._processes if k[0] == group]:
+            changes.extend(self._end_process(key, self._processes[key], at, wall, "stopped"))
+            del self._processes[key]
+        return changes
+
+    # ------------------------------------------------------------------ rules
+
+    def counts(self, observation: Observation) -> bool:
+        """Whether an exit counts towards a storm (unexpected, failed start, short run)."""
+        if observation.failed_start or observation.expected is not True:
+            return True
+        duration = observation.run_duration
+        return duration is not None and duration < self.settings.short_run
+
+    def _on_exit(
+        self, key: tuple[str, str], process: _Process, observation: Observation
+    ) -> Iterator[StormChange]:
+        settings = self.settings
+        if process.tally is not None:
+            process.tally.add(observation)
+            self._add_to_scopes(observation)
+            return
+        if not self.counts(observation):
+            return
+        exits = process.exits
+        exits.append(observation)
+        while exits and observation.at - exits[0].at >= settings.window:
+            exits.popleft()
+        if len(exits) < settings.burst:
+            return
+        tally = _Tally(start=exits[0].wall_time)
+        for past in exits:
+            tally.add(past)
+        exits.clear()
+        process.tally = tally
+        # A group or host storm already under way gains a member.
+        for scope_tally in (self._groups.get(key[0]), self._host):
+            if scope_tally is not None:
+                scope_tally.members.add(f"{key[0]}:{key[1]}")
+        storm = tally.storm(StormScope.PROCESS, key[0], key[1], None, None)
+        yield StormChange(kind=ChangeKind.BEGIN, storm=storm, at=observation.at)
+        yield from self._scopes_after_change(observation.at, observation.wall_time)
+
+    def _add_to_scopes(self, observation: Observation) -> None:
+        group = self._groups.get(observation.group)
+        if group is not None:
+            group.add(observation)
+        if self._host is not None:
+            self._host.add(observation)
+
+    def _end_process(
+        self,
+        key: tuple[str, str],
+        process: _Process,
+        at: float,
+        wall: float | None,
+        reason: str,
+    ) -> Iterator[StormChange]:
+        tally = process.tally
+        if tally is None:
+            return
+        process.tally = None
+        end = wall if wall is not None else at
+        storm = tally.storm(StormScope.PROCESS, key[0], key[1], end, reason)
+        yield StormChange(kind=ChangeKind.END, storm=storm, at=at)
+        yield from self._scopes_after_change(at, end)
+
+    def _scopes_after_change(self, at: float, wall: float) -> Iterator[StormChange]:
+        """Begin or end group and host storms after a process storm began or ended."""
+        settings = self.settings
+        stormy = sorted(self.in_storm())
+        per_group: dict[str, int] = {}
+        for group, _ in stormy:
+            per_group[group] = per_group.get(group, 0) + 1
+        for group in sorted(set(per_group) | set(self._groups)):
+            count = per_group.get(group, 0)
+            tally = self._groups.get(group)
+            if tally is None and settings.group_burst > 0 and count >= settings.group_burst:
+                tally = self._groups[group] = self._seed(wall, [k for k in stormy if k[0] == group])
+                yield StormChange(
+                    kind=ChangeKind.BEGIN,
+                    storm=tally.storm(StormScope.GROUP, group, "", None, None),
+                    at=at,
+                )
+            elif tally is not None and count < math.ceil(settings.group_burst / 2):
+                del self._groups[group]
+                yield StormChange(
+                    kind=ChangeKind.END,
+                    storm=tally.storm(StormScope.GROUP, group, "", wall, "subsided"),
+                    at=at,
+                )
+        count = len(stormy)
+        if self._host is None and settings.host_burst > 0 and count >= settings.host_burst:
+            self._host = self._seed(wall, stormy)
+            yield StormChange(
+                kind=ChangeKind.BEGIN,
+                storm=self._host.storm(StormScope.HOST, "", "", None, None),
+                at=at,
+            )
+        elif self._host is not None and count < math.ceil(settings.host_burst / 2):
+            host, self._host = self._host, None
+            yield StormChange(
+                kind=ChangeKind.END,
+                storm=host.storm(StormScope.HOST, "", "", wall, "subsided"),
+                at=at,
+            )
+
+    def _seed(self, wall: float, members: list[tuple[str, str]]) -> _Tally:
+        """A group/host tally starting now, with the members in a storm so far."""
+        tally = _Tally(start=wall)
+        tally.members.update(f"{group}:{name}" for group, name in members)
+        return tally
+
+
+def detect_storms(
+    observations: Iterable[Observation],
+    settings: StormSettings | None = None,
+    *,
+    until: float | None = None,
+) -> list[Storm]:
+    """Every storm of a history, in the order they began (for notebooks and alerts).
+
+    ``until`` lets time pass after the last observation (on the ``at`` axis), so a
+    process that recovered by then has its storm ended; storms still under way have
+    ``end`` None.
+    """
+    detector = StormDetector(settings)
+    began: dict[tuple[StormScope, str, str], int] = {}
+    storms: list[Storm] = []
+
+    def record(changes: list[StormChange]) -> None:
+        for change in changes:
+            if change.kind is ChangeKind.BEGIN:
+                began[change.storm.key] = len(storms)
+                storms.append(change.storm)
+            else:
+                storms[began.pop(change.storm.key)] = change.storm
+
+    for observation in observations:
+        record(detector.feed(observation))
+    if until is not None:
+        record(detector.advance(until))
+    current = {storm.key: storm for storm in detector.current()}
+    for key, index in began.items():
+        storms[index] = current.get(key, storms[index])
+    return storms

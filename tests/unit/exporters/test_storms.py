@@ -1,0 +1,410 @@
+"""The restart-storm detector on scripted histories, its settings, events and live wiring."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from exporters.storms import (
+    ActiveStorms,
+    ChangeKind,
+    Observation,
+    ObservationKind,
+    ProcessStormBegin,
+    ProcessStormEnd,
+    Storm,
+    StormDetector,
+    StormExporterSettings,
+    StormMonitor,
+    StormScope,
+    StormSettings,
+    detect_storms,
+    observation_from_event,
+    observation_from_record,
+    parse_settings,
+    settings_from_config,
+    storm_event,
+    storm_from_event,
+)
+from exporters.storms.detector import StormChange
+from supervisor_core.bus import EventBus
+from supervisor_core.config import parse
+from supervisor_core.config.errors import ConfigError
+from supervisor_core.config.model import Origin
+from supervisor_core.events import (
+    ProcessGroupRemoved,
+    ProcessStateBackoff,
+    ProcessStateExited,
+    ProcessStateRunning,
+    ProcessStateStarting,
+    families_of,
+    is_listener_opt_in,
+    listener_payload,
+    to_json_dict,
+)
+from supervisor_core.states import ProcessState
+from supervisor_core.testing import FakeClock
+
+K = ObservationKind
+SETTINGS = StormSettings(burst=3, window=10.0, short_run=5.0, group_burst=2, host_burst=5)
+
+
+def crash_loop(
+    name: str,
+    *,
+    start: float,
+    crashes: int,
+    every: float,
+    group: str | None = None,
+    returncode: int = 1,
+) -> Iterator[Observation]:
+    """A process that reaches RUNNING and crashes ``every`` seconds later, ``crashes`` times."""
+    group = group if group is not None else name
+    t = start
+    for _ in range(crashes):
+        yield Observation(at=t, group=group, name=name, kind=K.RUNNING)
+        t += every
+        yield Observation(
+            at=t,
+            group=group,
+            name=name,
+            kind=K.EXIT,
+            returncode=returncode,
+            expected=False,
+            run_duration=every,
+        )
+
+
+def running(name: str, at: float, group: str | None = None) -> Observation:
+    return Observation(at=at, group=group or name, name=name, kind=K.RUNNING)
+
+
+def process_storms(storms: list[Storm]) -> list[Storm]:
+    return [s for s in storms if s.scope is StormScope.PROCESS]
+
+
+def test_one_storm_begins_at_burst_and_ends_after_window_of_running() -> None:
+    """3 crashes within 10 s begin a storm; RUNNING for 10 s ends it, at exactly that moment."""
+    history = [
+        *crash_loop("web", start=0.0, crashes=5, every=0.5, returncode=-9),
+        running("web", 20.0),
+    ]
+    storms = detect_storms(history, SETTINGS, until=40.0)
+    assert len(storms) == 1
+    storm = storms[0]
+    assert storm.scope is StormScope.PROCESS
+    assert (storm.group, storm.name) == ("web", "web")
+    assert storm.start == 0.5  # the first exit of the burst
+    assert storm.end == 30.0  # RUNNING since 20 s, for the window of 10 s
+    assert storm.reason == "recovered"
+    assert storm.restarts == 5
+    assert storm.signals == ("SIGKILL",)
+    assert storm.exit_codes == ()
+    assert storm.median_run_duration == 0.5
+
+
+def test_storm_is_under_way_until_the_window_has_passed() -> None:
+    """Before the hysteresis window passes, the storm has no end and is current."""
+    detector = StormDetector(SETTINGS)
+    changes: list[StormChange] = []
+    for observation in crash_loop("web", start=0.0, crashes=3, every=1.0):
+        changes.extend(detector.feed(observation))
+    assert [c.kind for c in changes] == [ChangeKind.BEGIN]
+    assert changes[0].storm.end is None
+    detector.feed(running("web", 4.0))
+    assert detector.next_deadline() == 14.0
+    assert detector.advance(13.9) == []
+    assert detector.in_storm() == {("web", "web")}
+    ended = detector.advance(14.0)
+    assert [c.kind for c in ended] == [ChangeKind.END]
+    assert detector.current() == ()
+
+
+def test_two_storms_separated_by_a_healthy_period() -> None:
+    """A crash loop, a healthy hour, another crash loop: two storms, each with its exits."""
+    history = [
+        *crash_loop("web", start=0.0, crashes=4, every=1.0, returncode=2),
+        running("web", 10.0),
+        *crash_loop("web", start=3600.0, crashes=3, every=0.2, returncode=3),
+    ]
+    storms = detect_storms(history, SETTINGS)
+    assert [(s.start, s.end, s.restarts, s.exit_codes) for s in storms] == [
+        (1.0, 20.0, 4, (2,)),
+        (3600.2, None, 3, (3,)),
+    ]
+
+
+def test_a_flapping_program_below_burst_is_no_storm() -> None:
+    """Two bad exits per window, forever, never reach burst=3: no storm at all."""
+    history: list[Observation] = []
+    for cycle in range(50):
+        base = cycle * 12.0
+        history.extend(crash_loop("flappy", start=base, crashes=2, every=1.0))
+        history.append(running("flappy", base + 2.0))
+    assert detect_storms(history, SETTINGS, until=10_000.0) == []
+
+
+def test_expected_long_runs_do_not_count_but_short_ones_do() -> None:
+    """Expected exits count only when the run was shorter than short_run."""
+    detector = StormDetector(SETTINGS)
+    long_ok = Observation(
+        at=1.0, group="g", name="p", kind=K.EXIT, returncode=0, expected=True, run_duration=9.0
+    )
+    short_ok = Observation(
+        at=1.0, group="g", name="p", kind=K.EXIT, returncode=0, expected=True, run_duration=1.0
+    )
+    failed = Observation(at=1.0, group="g", name="p", kind=K.EXIT, failed_start=True)
+    assert not detector.counts(long_ok)
+    assert detector.counts(short_ok)
+    assert detector.counts(failed)
+
+
+@pytest.mark.parametrize(("kind", "reason"), [(K.STOPPED, "stopped"), (K.FATAL, "fatal")])
+def test_stop_or_fatal_ends_a_storm_at_once(kind: ObservationKind, reason: str) -> None:
+    """An operator stop or FATAL ends the storm at that moment, with that reason."""
+    history = [
+        *crash_loop("web", start=0.0, crashes=3, every=0.5),
+        Observation(at=2.0, group="web", name="web", kind=kind),
+    ]
+    storms = detect_storms(history, SETTINGS)
+    assert [(s.end, s.reason) for s in storms] == [(2.0, reason)]
+
+
+def test_a_host_wide_storm_of_ten_programs() -> None:
+    """Ten programs crashing together: ten process storms, one host storm, which subsides."""
+    history: list[Observation] = []
+    for index in range(10):
+        history.extend(crash_loop(f"p{index}", start=index * 0.01, crashes=3, every=0.5))
+    history.sort(key=lambda o: o.at)
+    history.extend(running(f"p{index}", 5.0 + index) for index in range(10))
+    storms = detect_storms(history, SETTINGS, until=100.0)
+    assert len(process_storms(storms)) == 10
+    hosts = [s for s in storms if s.scope is StormScope.HOST]
+    assert len(hosts) == 1
+    host = hosts[0]
+    assert host.members[:5] == tuple(f"p{i}:p{i}" for i in range(5))
+    assert set(host.members) == {f"p{i}:p{i}" for i in range(10)}
+    # It subsides when fewer than ceil(5 / 2) = 3 programs are still stormy: the 8th
+    # recovery (RUNNING at 12 s, + window).
+    assert host.end == 22.0
+    assert host.reason == "subsided"
+    assert not [s for s in storms if s.scope is StormScope.GROUP]  # one process per group
+
+
+def test_group_storm_of_one_groups_processes() -> None:
+    """Two processes of one group storming at once make a group storm."""
+    history = sorted(
+        [
+            *crash_loop("w0", group="web", start=0.0, crashes=3, every=0.5),
+            *crash_loop("w1", group="web", start=0.1, crashes=3, every=0.5),
+        ],
+        key=lambda o: o.at,
+    )
+    storms = detect_storms(history, SETTINGS)
+    groups = [s for s in storms if s.scope is StormScope.GROUP]
+    assert len(groups) == 1
+    assert groups[0].group == "web"
+    assert groups[0].members == ("web:w0", "web:w1")
+    assert groups[0].end is None
+
+
+def test_removing_a_group_ends_its_storms() -> None:
+    """forget() ends the storms of a removed group as stopped."""
+    detector = StormDetector(SETTINGS)
+    for observation in crash_loop("web", start=0.0, crashes=3, every=0.5):
+        detector.feed(observation)
+    changes = detector.forget("web", at=3.0, wall=1003.0)
+    assert [(c.kind, c.storm.end, c.storm.reason) for c in changes] == [
+        (ChangeKind.END, 1003.0, "stopped")
+    ]
+    assert detector.current() == ()
+
+
+# --------------------------------------------------------------------------- settings
+
+
+def test_settings_defaults_and_values() -> None:
+    """Absent keys take the documented defaults; durations accept suffixes."""
+    assert parse_settings({}) == StormExporterSettings()
+    settings = parse_settings({"burst": "4", "window": "2m", "short_run": "1.5", "host_burst": "0"})
+    assert settings.detector == StormSettings(burst=4, window=120.0, short_run=1.5, host_burst=0)
+
+
+def test_settings_errors_name_file_and_line() -> None:
+    """Every bad key is reported at once as file:line: [exporter:storms] key: reason."""
+    origins = {"burst": Origin("/etc/s.conf", 3), "window": Origin("/etc/s.conf", 4)}
+    origins["colour"] = Origin("/etc/s.conf", 5)
+    with pytest.raises(ConfigError) as caught:
+        parse_settings({"burst": "0", "window": "soon", "colour": "red"}, origins=origins)
+    text = str(caught.value)
+    assert "/etc/s.conf:3: [exporter:storms] burst: must be >= 1: '0'" in text
+    assert "/etc/s.conf:4: [exporter:storms] window:" in text
+    assert "/etc/s.conf:5: [exporter:storms] colour: unknown option: 'red'" in text
+
+
+def test_settings_from_a_config_file(tmp_path: Path) -> None:
+    """The section is read from a loaded supervisord.conf (which supervisord would ignore)."""
+    text = "[supervisord]\n[exporter:storms]\nburst = 7\nenabled = false\n"
+    config = parse(text, str(tmp_path / "supervisord.conf"))
+    settings = settings_from_config(config)
+    assert settings.detector.burst == 7
+    assert not settings.enabled
+
+
+# --------------------------------------------------------------------------- events
+
+
+def test_storm_events_are_listener_opt_in() -> None:
+    """STORM types are not in the EVENT family for listener pools, but are in STORM."""
+    assert is_listener_opt_in("PROCESS_STORM_BEGIN")
+    assert "EVENT" not in families_of("PROCESS_STORM_BEGIN")
+    assert families_of("PROCESS_STORM_END") == ("PROCESS_STORM_END", "STORM")
+    assert "EVENT" in families_of("PROCESS_STATE_EXITED")
+
+
+def test_storm_event_payload_and_json() -> None:
+    """A storm event renders as key:value tokens for listeners and round-trips to a Storm."""
+    storm = Storm(
+        scope=StormScope.PROCESS,
+        group="web",
+        name="web",
+        start=10.5,
+        end=None,
+        restarts=3,
+        exit_codes=(1, 2),
+        signals=("SIGKILL",),
+        median_run_duration=0.25,
+        members=("web:web",),
+    )
+    data = storm_event(StormChange(kind=ChangeKind.BEGIN, storm=storm, at=1.0))
+    assert isinstance(data, ProcessStormBegin)
+    assert listener_payload(data) == (
+        "processname:web groupname:web scope:process start:10.5 end: restarts:3 "
+        "exit_codes:1,2 signals:SIGKILL median_run_duration:0.25 members:web:web reason:"
+    )
+    assert storm_from_event(data) == storm
+    bus = EventBus(FakeClock())
+    event = bus.publish(data)
+    as_json = to_json_dict(event)
+    assert as_json["exit_codes"] == [1, 2]
+    assert json.loads(json.dumps(as_json)) == as_json
+
+
+def test_observations_from_events_and_records() -> None:
+    """EXITED and BACKOFF are exits, RUNNING/STOPPED/FATAL their kinds, others ignored."""
+    bus = EventBus(FakeClock())
+    exited = bus.publish(
+        ProcessStateExited(
+            processname="a",
+            groupname="g",
+            from_state=ProcessState.RUNNING,
+            returncode=-9,
+            expected=False,
+            run_duration=0.2,
+        )
+    )
+    backoff = bus.publish(
+        ProcessStateBackoff(processname="a", groupname="g", from_state=ProcessState.STARTING)
+    )
+    starting = bus.publish(
+        ProcessStateStarting(processname="a", groupname="g", from_state=ProcessState.STOPPED)
+    )
+    observation = observation_from_event(exited)
+    assert observation is not None
+    assert (observation.kind, observation.returncode, observation.run_duration) == (
+        K.EXIT,
+        -9,
+        0.2,
+    )
+    failed = observation_from_event(backoff)
+    assert failed is not None
+    assert failed.failed_start
+    assert observation_from_event(starting) is None
+    from exporters.journal.rows import event_row, record_from_row
+
+    record = record_from_row(event_row(exited))
+    replayed = observation_from_record(record)
+    assert replayed is not None
+    assert (replayed.kind, replayed.returncode, replayed.at) == (K.EXIT, -9, exited.wall_time)
+
+
+# --------------------------------------------------------------------------- live
+
+
+def test_monitor_publishes_begin_and_end_and_feeds_the_gauge() -> None:
+    """On a bus: crashes publish PROCESS_STORM_BEGIN, the hysteresis timer publishes END."""
+    clock = FakeClock()
+    bus = EventBus(clock)
+    monitor = StormMonitor(
+        StormExporterSettings(detector=StormSettings(burst=3, window=5.0)),
+        clock=clock,
+        timers=clock,
+    )
+    monitor.install(bus)
+    gauge = ActiveStorms.install(bus)
+    seen: list[str] = []
+    bus.subscribe(lambda e: seen.append(e.name), name="test", types=("STORM",))
+
+    def publish_exit() -> None:
+        bus.publish(
+            ProcessStateRunning(processname="w", groupname="g", from_state=ProcessState.STARTING)
+        )
+        clock.advance(0.2)
+        bus.publish(
+            ProcessStateExited(
+                processname="w",
+                groupname="g",
+                from_state=ProcessState.RUNNING,
+                returncode=1,
+                expected=False,
+                run_duration=0.2,
+            )
+        )
+
+    for _ in range(3):
+        publish_exit()
+    assert seen == ["PROCESS_STORM_BEGIN"]
+    assert gauge() == {("g", "w")}
+    assert [s.name for s in monitor.current()] == ["w"]
+    bus.publish(
+        ProcessStateRunning(processname="w", groupname="g", from_state=ProcessState.STARTING)
+    )
+    clock.jump_to_next_deadline()
+    assert seen == ["PROCESS_STORM_BEGIN", "PROCESS_STORM_END"]
+    assert gauge() == frozenset()
+    ended = monitor.ended()
+    assert len(ended) == 1
+    assert ended[0].reason == "recovered"
+    assert monitor.ended(since=(ended[0].end or 0) + 1) == ()
+    bus.publish(ProcessGroupRemoved(groupname="g"))
+    monitor.close()
+    gauge.close()
+
+
+def test_monitor_ends_storms_of_a_removed_group() -> None:
+    """PROCESS_GROUP_REMOVED ends the group's storms (reason stopped)."""
+    clock = FakeClock()
+    bus = EventBus(clock)
+    monitor = StormMonitor(
+        StormExporterSettings(detector=StormSettings(burst=1, window=5.0)),
+        clock=clock,
+        timers=clock,
+    )
+    monitor.install(bus)
+    ends: list[ProcessStormEnd] = []
+    bus.subscribe(
+        lambda e: ends.append(e.data) if isinstance(e.data, ProcessStormEnd) else None,
+        name="t",
+        types=("PROCESS_STORM_END",),
+    )
+    bus.publish(
+        ProcessStateExited(
+            processname="w", groupname="g", from_state=ProcessState.RUNNING, returncode=1
+        )
+    )
+    bus.publish(ProcessGroupRemoved(groupname="g"))
+    assert [e.reason for e in ends] == ["stopped"]
+    monitor.close()

@@ -1,0 +1,127 @@
+"""Exit forensics: the OOM verdict from counters, the stderr tail buffer, event encodings."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from supervisor_core.clock import Instant
+from supervisor_core.events import (
+    Event,
+    ProcessStateExited,
+    ProcessStateRunning,
+    listener_payload,
+    process_state_event,
+    to_json_dict,
+)
+from supervisor_core.forensics import OomCounters, judge_oom, oom_counter_paths
+from supervisor_core.logs.tail import TailBuffer, last_lines
+from supervisor_core.states import ExitForensics, ProcessState, StateChange
+
+BEFORE = OomCounters(cgroup=3, system=10, cgroup_file="/sys/fs/cgroup/x/memory.events")
+
+
+@pytest.mark.parametrize(
+    ("after", "returncode", "verdict"),
+    [
+        (BEFORE, 1, (False, None)),
+        (BEFORE, -15, (False, None)),
+        (
+            OomCounters(cgroup=4, system=11, cgroup_file=BEFORE.cgroup_file),
+            -9,
+            (True, "/sys/fs/cgroup/x/memory.events: oom_kill +1 during the run"),
+        ),
+        (
+            OomCounters(cgroup=3, system=12, cgroup_file=BEFORE.cgroup_file),
+            -9,
+            (True, "/proc/vmstat: oom_kill +2 during the run (system-wide: best guess)"),
+        ),
+        (BEFORE, -9, (False, "SIGKILL, but no oom_kill counter rose during the run")),
+        (None, -9, (None, "no OOM counters were read for this run")),
+    ],
+)
+def test_oom_verdicts(
+    after: OomCounters | None, returncode: int, verdict: tuple[bool | None, str | None]
+) -> None:
+    """Only SIGKILL deaths can be OOM kills; a rising counter says which evidence."""
+    assert judge_oom(BEFORE, after, returncode) == verdict
+
+
+def test_oom_verdict_without_counters() -> None:
+    """A machine without any counter gives None ("cannot tell")."""
+    empty = OomCounters()
+    verdict, evidence = judge_oom(empty, empty, -9)
+    assert verdict is None
+    assert evidence is not None
+
+
+def test_cgroup_paths_v1_and_v2(tmp_path: Path) -> None:
+    """/proc/self/cgroup lines resolve to memory.events (v2) or memory.oom_control (v1)."""
+    missing = tmp_path / "cgroup"
+    missing.write_text("0::/nowhere-that-exists-xyz\n")
+    assert oom_counter_paths(str(missing)) is None
+    assert oom_counter_paths(str(tmp_path / "absent")) is None
+
+
+def test_tail_buffer_keeps_the_last_bytes_and_lines() -> None:
+    """Chunks of any split; the buffer keeps limit bytes; lines come out oldest first."""
+    tail = TailBuffer(limit=32)
+    tail.feed(b"one\ntw")
+    tail.feed(b"o\nthree\r\n")
+    assert last_lines(tail.data(), 2, truncated=tail.truncated) == ("two", "three")
+    tail.feed(b"x" * 40 + b"\nlast")
+    assert tail.truncated
+    assert len(tail.data()) == 32
+    # The first, cut line is dropped; the unterminated last one counts.
+    assert last_lines(tail.data(), 5, truncated=True) == ("last",)
+    tail.clear()
+    assert last_lines(tail.data(), 5) == ()
+    assert last_lines(b"a\n", 0) == ()
+    assert last_lines(b"\xff\n", 1) == ("\ufffd",)
+
+
+def _exited(forensics: ExitForensics | None) -> ProcessStateExited:
+    change = StateChange(
+        processname="cat",
+        groupname="pets",
+        from_state=ProcessState.RUNNING,
+        to_state=ProcessState.EXITED,
+        at=Instant(1.0, 2.0),
+        pid=7,
+        expected=False,
+        returncode=-9,
+        run_duration=0.5,
+        forensics=forensics,
+    )
+    data = process_state_event(change)
+    assert isinstance(data, ProcessStateExited)
+    return data
+
+
+def test_forensics_stay_out_of_the_listener_payload() -> None:
+    """The supervisord payload is byte-identical with and without forensics."""
+    plain = _exited(None)
+    rich = _exited(ExitForensics(core_dumped=True, oom_killed=True, stderr_tail=("boom",)))
+    expected = "processname:cat groupname:pets from_state:RUNNING expected:0 pid:7"
+    assert listener_payload(plain) == listener_payload(rich) == expected
+
+
+def test_forensics_in_json_only_when_an_exit_caused_the_change() -> None:
+    """to_json_dict carries core_dumped/oom_killed/stderr_tail from exits, nothing otherwise."""
+    rich = _exited(
+        ExitForensics(core_dumped=True, oom_killed=True, oom_evidence="x", stderr_tail=("a", "b"))
+    )
+    as_json = to_json_dict(Event(serial=1, wall_time=2.0, monotonic_time=1.0, data=rich))
+    assert as_json["stderr_tail"] == ["a", "b"]
+    assert (as_json["core_dumped"], as_json["oom_killed"], as_json["oom_evidence"]) == (
+        True,
+        True,
+        "x",
+    )
+    assert json.loads(json.dumps(as_json)) == as_json
+    running = ProcessStateRunning(processname="c", groupname="p", from_state=ProcessState.STARTING)
+    plain = to_json_dict(Event(serial=2, wall_time=2.0, monotonic_time=1.0, data=running))
+    assert "stderr_tail" not in plain
+    assert "oom_killed" not in plain
