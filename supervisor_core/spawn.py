@@ -57,9 +57,11 @@ __all__ = [
 
 # supervisord's fallback when neither the program's environment nor superd's has PATH.
 DEFAULT_PATH = ("/bin", "/usr/bin", "/usr/local/bin")
-# Large child->parent pipes let a chatty child write big chunks between our reads; it is
-# best effort (the kernel caps it with /proc/sys/fs/pipe-max-size for non-root).
-DEFAULT_PIPE_SIZE = 1 << 20
+# Child->parent pipes keep the kernel's default size: the capacity of every pipe counts
+# against the user's pipe quota (/proc/sys/fs/pipe-user-pages-soft, 64 MiB), and above
+# it the kernel gives *every* new pipe of that user one or two pages. Output capture
+# grows the pipes of chatty children only (``logs.capture.PIPE_SIZE``).
+DEFAULT_PIPE_SIZE: int | None = None
 
 
 class SpawnError(Exception):
