@@ -789,6 +789,20 @@ class Controller:
         if status:
             self.exitstatus = status
 
+    def do_storms(self, arg: str) -> None:
+        """``storms [--since WHEN] [--json] [NAME...]``: see ``ctl.storms``."""
+        from supervisor_core.ctl.storms import run_storms
+
+        status = run_storms(
+            arg,
+            serverurl=self.serverurl,
+            username=self.username,
+            password=self.password,
+            stdout=self.stdout,
+        )
+        if status:
+            self.exitstatus = status
+
     def do_fg(self, arg: str) -> None:
         """Attach to a running process: its output here, our input to its stdin."""
         if not self.upcheck():
