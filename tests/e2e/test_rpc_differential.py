@@ -35,8 +35,9 @@ from tests.e2e.ctl_diff import (
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
 
-# Programs only this test needs: no logs at all, a missing and an unexecutable command,
-# and one that ignores SIGTERM so that a shutdown lasts long enough to be observed.
+# Programs only this test needs: no logs at all, missing and unexecutable commands
+# (started by hand, and autostarted into FATAL), a slow starter, and one that ignores
+# SIGTERM so that a shutdown lasts long enough to be observed.
 RPC_CONFIG = (
     CONFIG
     + """
@@ -54,6 +55,19 @@ autostart=false
 [program:noexec]
 command=/etc/passwd
 autostart=false
+
+[program:lost]
+command=/nonexistent/lost
+startretries=0
+
+[program:unexecutable]
+command=/etc/passwd
+startretries=0
+
+[program:slowstart]
+command={python} -c "import time; time.sleep(1000)"
+autostart=false
+startsecs=1
 
 [program:stubborn]
 command={python} -c "import signal as s, time; s.signal(s.SIGTERM, s.SIG_IGN); time.sleep(1000)"
@@ -314,6 +328,20 @@ def start_stop_calls() -> list[Step]:
         Call(stg, ("nope",)),
         Call(spg, ("nope",)),
         Call(spg, ("x:a",)),
+        Call(st, ("slowstart", False)),
+        Call("supervisor.getProcessInfo", ("slowstart",)),
+        Call(st, ("slowstart",)),
+        Call(sp, ("slowstart",)),
+        Call(st, ("slowstart", False)),
+        Call(sp, ("slowstart", True)),
+        Call("supervisor.getProcessInfo", ("slowstart",)),
+        Call(st, ("slowstart", True)),
+        Call("supervisor.getProcessInfo", ("slowstart",)),
+        Call(sp, ("slowstart",)),
+        Call(st, ("quick",), settle=True),
+        Call(st, ("quick", True), settle=True),
+        Call(st, ("lost",)),
+        Call(st, ("unexecutable",)),
         Call(st, ("quick", False), settle=True),
         Call("supervisor.getProcessInfo", ("quick",)),
         Call(spa, (), unordered=True),
@@ -405,7 +433,7 @@ def table(methods: list[str]) -> list[Step]:
         Call("supervisor.getAllProcessInfo", (1,)),
         Call("supervisor.getAllConfigInfo"),
     ]
-    for name in (PROCESS, "x:a", STOPPED, "dup:dup_00", "quick", "nolog"):
+    for name in (PROCESS, "x:a", STOPPED, "dup:dup_00", "quick", "nolog", "lost", "unexecutable"):
         steps.append(Call(pi, (name,)))
     for bad in ("x:*", "x:", "x", "nope", "x:zz", "nope:*", ":a"):
         steps.append(Call(pi, (bad,)))
