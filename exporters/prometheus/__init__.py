@@ -41,7 +41,7 @@ from exporters.prometheus.http import (
     metrics_routes,
     serving_metrics,
 )
-from exporters.prometheus.sampling import Sampler, TreeSample, sample_tree
+from exporters.prometheus.sampling import Sampler, TreeSample, sample_tree, sample_trees
 from exporters.prometheus.settings import (
     ListenAddress,
     PrometheusSettings,
@@ -74,7 +74,7 @@ class PrometheusExporter:
         version: str = __version__,
         log_bytes: LogBytesSource | None = None,
         storms: StormSource | None = None,
-        sampler: Sampler = sample_tree,
+        sampler: Sampler | None = None,
         daemon_metrics: bool = True,
     ) -> PrometheusExporter:
         """Subscribe to ``bus`` and register the collectors on ``registry``.
@@ -90,7 +90,7 @@ class PrometheusExporter:
             log_bytes: bytes captured per ``(group, name)`` and stream, read at
                 scrape time; None leaves ``supervisor_process_log_bytes_total`` out.
             storms: the ``(group, name)`` pairs in a restart storm now; None: none.
-            sampler: psutil sampling of a process tree (tests inject a fake).
+            sampler: samples one process tree (tests inject a fake); None: psutil.
             daemon_metrics: also register client_python's ``process_*`` and
                 ``python_info`` collectors for superd itself.
         """
@@ -159,6 +159,7 @@ __all__ = [
     "metrics_handler",
     "metrics_routes",
     "sample_tree",
+    "sample_trees",
     "serving_metrics",
     "settings_from_config",
     "settings_from_section",

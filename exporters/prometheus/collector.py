@@ -36,7 +36,7 @@ from exporters.prometheus.aggregate import (
     RunDurations,
 )
 from exporters.prometheus.catalogue import CPU_MODES, LOG_STREAMS, RUN_DURATION_BUCKETS, MetricSpec
-from exporters.prometheus.sampling import Sampler, TreeSample, sample_tree
+from exporters.prometheus.sampling import Sampler, TreeSample, sample_trees
 from supervisor_core.bus import BusSnapshot
 from supervisor_core.control import ControlError, GroupInfo
 from supervisor_core.events import event_type_names
@@ -108,7 +108,8 @@ class SupervisorCollector(Collector):
         groups: the core's process snapshots; None shows the aggregate's processes.
         bus: the bus' counters for ``supervisor_events_*``; None leaves them out.
         version: the ``version`` label of ``supervisor_info``.
-        sampler: psutil sampling of a process tree (injectable for tests).
+        sampler: samples one process tree (tests inject a fake); None: psutil,
+            with one scan of ``/proc`` per scrape for every tree (``sample_trees``).
         log_bytes: bytes captured per process and stream; None leaves
             ``supervisor_process_log_bytes_total`` out.
         storms: processes in a restart storm; None means none (the storm detector
@@ -122,7 +123,7 @@ class SupervisorCollector(Collector):
         groups: GroupsSource | None = None,
         bus: BusSource | None = None,
         version: str,
-        sampler: Sampler = sample_tree,
+        sampler: Sampler | None = None,
         log_bytes: LogBytesSource | None = None,
         storms: StormSource | None = None,
     ) -> None:
@@ -249,10 +250,14 @@ class SupervisorCollector(Collector):
         fds = _family(cat.PROCESS_OPEN_FDS)
         threads = _family(cat.PROCESS_THREADS)
         members = _family(cat.PROCESS_TREE_PROCESSES)
+        # No child: absent, not zero.
+        pids = [row.pid for row in rows if row.pid > 0]
+        sampler = self._sampler
+        samples = sample_trees(pids) if sampler is None else {pid: sampler(pid) for pid in pids}
         for row in rows:
             if row.pid <= 0:
-                continue  # no child: absent, not zero
-            sample: TreeSample | None = self._sampler(row.pid)
+                continue
+            sample: TreeSample | None = samples.get(row.pid)
             if sample is None:
                 continue
             who = (row.group, row.name)

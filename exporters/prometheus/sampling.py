@@ -13,6 +13,9 @@ Rules of this file:
   ``rate()`` treats that rare decrease as a counter reset.
 - Open fds need the right to read ``/proc/PID/fd`` (same user or root); when any
   member denies it the tree's count is unknown (None) rather than an undercount.
+- Descendants come from one scan of ``/proc`` per scrape (``sample_trees``):
+  psutil's ``children()`` scans all of ``/proc`` for *every* root, which made a
+  scrape of 500 processes cost 500 scans (seconds, on the loop).
 - The caller runs this on the event loop's thread, where the supervisor also reaps
   its children: a pid from the current snapshot cannot be reaped and reused while
   we sample it.
@@ -20,7 +23,8 @@ Rules of this file:
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import psutil
@@ -70,10 +74,50 @@ def _add(total: _Sum, process: psutil.Process) -> None:
     total.processes += 1
 
 
-def sample_tree(pid: int) -> TreeSample | None:
+def children_index(proc: str = "/proc") -> dict[int, list[int]]:
+    """Parent pid -> child pids, from one scan of ``/proc/*/stat``.
+
+    Processes that vanish during the scan are left out.
+    """
+    index: dict[int, list[int]] = {}
+    for entry in os.listdir(proc):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"{proc}/{entry}/stat", "rb") as file:
+                stat = file.read()
+        except OSError:
+            continue
+        # "pid (comm) state ppid ...": comm may hold spaces and parentheses.
+        fields = stat[stat.rfind(b")") + 2 :].split(b" ", 2)
+        if len(fields) >= 2 and fields[1].isdigit():
+            index.setdefault(int(fields[1]), []).append(int(entry))
+    return index
+
+
+def _descendants(pid: int, children: Mapping[int, Sequence[int]]) -> list[psutil.Process]:
+    found: list[psutil.Process] = []
+    pending = list(children.get(pid, ()))
+    seen = {pid}
+    while pending:
+        member = pending.pop()
+        if member in seen:
+            continue
+        seen.add(member)
+        try:
+            found.append(psutil.Process(member))
+        except psutil.NoSuchProcess:
+            continue
+        pending.extend(children.get(member, ()))
+    return found
+
+
+def sample_tree(pid: int, children: Mapping[int, Sequence[int]] | None = None) -> TreeSample | None:
     """Sample the process ``pid`` and all its live descendants; None if it is gone.
 
-    A zombie root (exited, not yet reaped) counts as gone. Example::
+    A zombie root (exited, not yet reaped) counts as gone. ``children`` is a
+    ``children_index()`` to find descendants in (default: psutil scans ``/proc``).
+    Example::
 
         sample = sample_tree(child.pid)
         if sample is not None:
@@ -84,7 +128,9 @@ def sample_tree(pid: int) -> TreeSample | None:
         root = psutil.Process(pid)
         if root.status() == psutil.STATUS_ZOMBIE:
             return None
-        descendants = root.children(recursive=True)
+        descendants = (
+            root.children(recursive=True) if children is None else _descendants(pid, children)
+        )
         _add(total, root)
     except (psutil.NoSuchProcess, psutil.AccessDenied):
         # NoSuchProcess includes ZombieProcess. AccessDenied on the root's own stat
@@ -103,3 +149,9 @@ def sample_tree(pid: int) -> TreeSample | None:
         threads=total.threads,
         processes=total.processes,
     )
+
+
+def sample_trees(pids: Iterable[int]) -> dict[int, TreeSample | None]:
+    """``sample_tree`` for every pid, over one scan of ``/proc``."""
+    children = children_index()
+    return {pid: sample_tree(pid, children) for pid in pids}

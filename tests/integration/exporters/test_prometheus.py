@@ -23,6 +23,7 @@ from exporters.prometheus import (
     PrometheusExporter,
     metrics_routes,
     sample_tree,
+    sample_trees,
     serving_metrics,
 )
 from supervisor_core.bus import EventBus
@@ -95,6 +96,20 @@ def test_sample_tree_of_a_gone_process_is_none(tree_child: subprocess.Popen[str]
     assert sample_tree(tree_child.pid) is None
     tree_child.wait(timeout=30)
     assert sample_tree(tree_child.pid) is None
+
+
+def test_sample_trees_share_one_proc_scan(tree_child: subprocess.Popen[str]) -> None:
+    """sample_trees finds the same tree members as psutil's children() and None for a gone pid."""
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait(timeout=30)
+    samples = sample_trees([tree_child.pid, gone.pid])
+    alone = sample_tree(tree_child.pid)
+    together = samples[tree_child.pid]
+    assert alone is not None
+    assert together is not None
+    assert together.processes == alone.processes == 2
+    assert together.threads == alone.threads
+    assert samples[gone.pid] is None
 
 
 def test_collector_samples_the_pid_of_the_snapshot(tree_child: subprocess.Popen[str]) -> None:
