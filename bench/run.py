@@ -45,7 +45,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--log-mib", type=int, help="MiB the log-throughput writer produces")
     parser.add_argument(
         "--scenarios",
-        help="comma-separated subset of: restart,log_throughput,idle_cpu,launch,rpc_latency",
+        help="comma-separated subset of: restart, log_throughput, idle_cpu, launch, rpc_latency, "
+        "metrics_scrape, listener_storm, crash_storm",
     )
     parser.add_argument(
         "--daemons", default="supervisord,superd", help="comma-separated daemons to run"

@@ -36,6 +36,9 @@ class Profile:
     rpc_calls_per_client: int
     storm_programs: int = 8
     storm_window: float = 10.0
+    crash_programs: int = 20
+    crash_window: float = 20.0
+    metrics_scrapes: int = 100
 
     def with_overrides(self, **changes: Any) -> Profile:
         """A copy with the non-None ``changes`` applied."""
@@ -65,6 +68,8 @@ QUICK = Profile(
     rpc_calls_per_client=2,
     storm_programs=4,
     storm_window=3.0,
+    crash_window=5.0,
+    metrics_scrapes=30,
 )
 
 
@@ -100,10 +105,12 @@ class Scenario(Protocol):
 
 def all_scenarios(profile: Profile) -> list[Scenario]:
     """Every scenario, in report order."""
+    from bench.scenarios.crash_storm import CrashStorm
     from bench.scenarios.idle_cpu import IdleCpu
     from bench.scenarios.launch import Launch
     from bench.scenarios.listener_storm import ListenerStorm
     from bench.scenarios.log_throughput import LogThroughput
+    from bench.scenarios.metrics_scrape import MetricsScrape
     from bench.scenarios.restart import RestartLatency
     from bench.scenarios.rpc_latency import RpcLatency
 
@@ -113,5 +120,7 @@ def all_scenarios(profile: Profile) -> list[Scenario]:
         IdleCpu(profile),
         Launch(profile),
         RpcLatency(profile),
+        MetricsScrape(profile),
         ListenerStorm(profile),
+        CrashStorm(profile),
     ]
