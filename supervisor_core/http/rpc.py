@@ -539,17 +539,19 @@ class RpcInterface:
     async def list_methods(self) -> list[str]:
         return sorted(self._methods)
 
-    async def method_help(self, name: object) -> str:
-        spec = self._methods.get(_text(name, "name"))
+    def _method_named(self, name: object) -> MethodSpec:
+        # Any value that names no method (a number included) is SIGNATURE_UNSUPPORTED,
+        # as supervisord compares it with each method name.
+        spec = self._methods.get(name) if isinstance(name, str) else None
         if spec is None:
             raise RpcFault(Faults.SIGNATURE_UNSUPPORTED)
-        return spec.help()
+        return spec
+
+    async def method_help(self, name: object) -> str:
+        return self._method_named(name).help()
 
     async def method_signature(self, name: object) -> list[str]:
-        spec = self._methods.get(_text(name, "name"))
-        if spec is None:
-            raise RpcFault(Faults.SIGNATURE_UNSUPPORTED)
-        return spec.signature()
+        return self._method_named(name).signature()
 
     async def multicall(self, calls: object) -> list[Any]:
         # Like supervisord, a successful call contributes its bare value (not wrapped

@@ -104,7 +104,6 @@ async def test_wrong_argument_count_is_incorrect_parameters(
         ("supervisor.readLog", (0, [1]), "length must be an integer"),
         ("supervisor.getProcessInfo", ({"a": 1},), "name must be a string"),
         ("supervisor.sendRemoteCommEvent", (1, "d"), "type must be a string"),
-        ("system.methodHelp", (1,), "name must be a string"),
         ("system.multicall", ("x",), "calls must be an array"),
     ],
 )
@@ -357,6 +356,12 @@ async def test_signal_zero_is_a_probe(rpc: RpcInterface, fake: FakeControl) -> N
     )
     result = await rpc.call("supervisor.signalAllProcesses", ("0",))
     assert [(r["name"], r["status"]) for r in result] == [("worker", 80)]
+
+
+async def test_help_of_a_non_string_is_signature_unsupported(rpc: RpcInterface) -> None:
+    """methodHelp/methodSignature of a value that names no method is SIGNATURE_UNSUPPORTED."""
+    assert await fault_of(rpc, "system.methodHelp", 1) == (4, "SIGNATURE_UNSUPPORTED")
+    assert await fault_of(rpc, "system.methodSignature", []) == (4, "SIGNATURE_UNSUPPORTED")
 
 
 async def test_wrongly_typed_group_names_are_bad_names(rpc: RpcInterface) -> None:
