@@ -408,6 +408,7 @@ def multicall_calls() -> list[Call]:
         Call(mc, (mixed,)),
         Call(mc, ([{"methodName": "supervisor.getProcessInfo", "params": [PROCESS]}],)),
         Call(mc, ()),
+        Call(mc, ("x",), ours=2),
     ]
 
 
@@ -422,6 +423,8 @@ def table(methods: list[str]) -> list[Step]:
         Call("system.methodSignature", ("supervisor",)),
         Call("system.methodHelp", ("nope.nope",)),
         Call("system.methodSignature", ()),
+        Call("system.methodSignature", (1,)),
+        Call("system.methodHelp", (1,)),
         Call("system.listMethods", (1,)),
     ]
     for m in ("getAPIVersion", "getVersion", "getSupervisorVersion", "getIdentification"):
@@ -465,6 +468,7 @@ def table(methods: list[str]) -> list[Step]:
         Call(sp, (PROCESS,)),
         Call("supervisor.sendRemoteCommEvent", ("type", "data")),
         Call("supervisor.sendRemoteCommEvent", ("type",)),
+        Call("supervisor.sendRemoteCommEvent", (1, 2), ours=2),
     ]
     for m in ("supervisor.clearProcessLogs", "supervisor.clearProcessLog"):
         steps += [
