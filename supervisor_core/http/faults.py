@@ -6,32 +6,10 @@ protocol: supervisorctl and other clients switch on the code and print the strin
 
 from __future__ import annotations
 
-import enum
-
 from supervisor_core import control
+from supervisor_core.faults import Faults
 
-
-class Faults(enum.IntEnum):
-    """supervisord's fault codes (``supervisor.xmlrpc.Faults``)."""
-
-    UNKNOWN_METHOD = 1
-    INCORRECT_PARAMETERS = 2
-    BAD_ARGUMENTS = 3
-    SIGNATURE_UNSUPPORTED = 4
-    SHUTDOWN_STATE = 6
-    BAD_NAME = 10
-    BAD_SIGNAL = 11
-    NO_FILE = 20
-    NOT_EXECUTABLE = 21
-    FAILED = 30
-    ABNORMAL_TERMINATION = 40
-    SPAWN_ERROR = 50
-    ALREADY_STARTED = 60
-    NOT_RUNNING = 70
-    SUCCESS = 80
-    ALREADY_ADDED = 90
-    STILL_RUNNING = 91
-    CANT_REREAD = 92
+__all__ = ["Faults", "RpcFault", "fault_from_error"]
 
 
 class RpcFault(Exception):
