@@ -1,0 +1,525 @@
+"""Bus events -> OpenTelemetry spans: one span per run, one trace per restart episode.
+
+Rules of this file:
+- Pure apart from the tracer: the builder reads nothing but the events it is fed
+  (and the program configs ``describe`` returns), never a clock. Every span start,
+  end and span-event time is the wall time of the bus event that caused it, so a
+  span says when things happened, not when they were exported.
+- The ``TracerProvider`` is injected (tests pass one with an ``InMemorySpanExporter``);
+  nothing here touches the global provider.
+- A *run* is one attempt to run a child: it starts at ``PROCESS_STATE_STARTING`` (the
+  spawn) and ends at the event that reports the child gone or never born: BACKOFF
+  (a failed start), EXITED, or STOPPED. Its status is ERROR when the run failed: a
+  spawn error, an exit during ``startsecs``, or an exit from RUNNING whose code is not
+  in ``exitcodes`` (``expected`` false). A stop the operator asked for is never an
+  error, whatever the exit code.
+- An *episode* is a root span; the runs it holds are its children, so they share its
+  trace id. An episode opens at a STARTING while none is open for the process and
+  ends (see ``EpisodeOutcome``) when the process
+    * is STOPPED (operator or shutdown): at that event;
+    * goes FATAL: at that event, status ERROR;
+    * has stayed RUNNING for ``episode_quiet`` seconds: at its RUNNING event (the
+      run keeps going; its span outlives its parent, which OTLP allows);
+    * has stayed EXITED for ``episode_quiet`` seconds without a new start: at its
+      EXITED event, status ERROR if that exit was unexpected.
+  "Stayed for" is measured on the events' monotonic clock and noticed at the next
+  event on the bus (TICK_5 comes every 5 seconds), so the end *time* does not depend
+  on when it is noticed. A start from EXITED within ``episode_quiet`` (autorestart,
+  a damped restart, or an operator start) continues the episode.
+- Single-threaded, like the bus: ``observe`` is a synchronous bus callback.
+"""
+
+from __future__ import annotations
+
+import enum
+import shlex
+import signal as signal_module
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from os.path import basename
+
+from opentelemetry import trace
+from opentelemetry.semconv._incubating.attributes import process_attributes as process_attrs
+from opentelemetry.semconv.attributes import error_attributes
+from opentelemetry.trace import Span, SpanKind, Status, StatusCode, TracerProvider
+from opentelemetry.util.types import AttributeValue
+
+from exporters.storms.events import ProcessStormBegin, ProcessStormEnd
+from supervisor_core import __version__
+from supervisor_core.config.model import ProcessConfig
+from supervisor_core.events import (
+    Event,
+    ProcessGroupRemoved,
+    ProcessStateBackoff,
+    ProcessStateEvent,
+    ProcessStateExited,
+    ProcessStateFatal,
+    ProcessStateRunning,
+    ProcessStateStarting,
+    ProcessStateStopped,
+)
+
+INSTRUMENTATION_NAME = "supervisor_core.otel"
+
+# superd's own attributes (no semantic convention covers a supervisor's view).
+ATTR_GROUP = "supervisor.group"
+ATTR_PROCESS = "supervisor.process"
+ATTR_NAMESPEC = "supervisor.namespec"
+ATTR_RUN_NUMBER = "supervisor.run.number"
+ATTR_RUN_DURATION = "supervisor.run.duration"
+ATTR_RUN_OUTCOME = "supervisor.run.outcome"
+ATTR_TRIES = "supervisor.tries"
+ATTR_EXPECTED = "supervisor.exit.expected"
+ATTR_SIGNAL = "supervisor.exit.signal"
+ATTR_SIGNAL_NAME = "supervisor.exit.signal_name"
+ATTR_CORE_DUMPED = "supervisor.exit.core_dumped"
+ATTR_OOM_KILLED = "supervisor.exit.oom_killed"
+ATTR_STDERR_TAIL = "supervisor.exit.stderr_tail"
+ATTR_SPAWNERR = "supervisor.spawnerr"
+ATTR_SERIAL = "supervisor.event.serial"
+ATTR_FROM_STATE = "supervisor.from_state"
+ATTR_EPISODE_RUNS = "supervisor.episode.runs"
+ATTR_EPISODE_FAILED_RUNS = "supervisor.episode.failed_runs"
+ATTR_EPISODE_OUTCOME = "supervisor.episode.outcome"
+ATTR_STORM_RESTARTS = "supervisor.storm.restarts"
+ATTR_STORM_REASON = "supervisor.storm.reason"
+
+Describe = Callable[[str, str], ProcessConfig | None]
+"""``(groupname, processname)`` -> the process' current config, or None."""
+
+
+def _describe_nothing(groupname: str, processname: str) -> None:
+    return None
+
+
+class EpisodeOutcome(enum.Enum):
+    """How an episode ended (attribute ``supervisor.episode.outcome``)."""
+
+    STOPPED = "stopped"  # STOPPED: an operator or the shutdown stopped it
+    FATAL = "fatal"  # FATAL: superd gave up starting it
+    RUNNING = "running"  # it stayed RUNNING for episode_quiet
+    EXITED = "exited"  # it stayed EXITED for episode_quiet (no autorestart)
+    REMOVED = "removed"  # its group was removed from the configuration
+    CLOSED = "closed"  # the exporter closed while the episode was still open
+
+
+def wall_ns(wall_time: float) -> int:
+    """Epoch seconds (float) -> epoch nanoseconds, without the float's ns rounding.
+
+    ``int(t * 1e9)`` loses ~100 ns at today's epoch; splitting off the whole
+    seconds keeps the fraction exact to the float's resolution.
+    """
+    seconds = int(wall_time)
+    return seconds * 1_000_000_000 + round((wall_time - seconds) * 1_000_000_000)
+
+
+def namespec(groupname: str, processname: str) -> str:
+    """``group:name``, or ``name`` when they match (supervisorctl's spelling)."""
+    return processname if groupname == processname else f"{groupname}:{processname}"
+
+
+def signal_name(number: int) -> str:
+    """``SIGKILL`` for 9; ``signal 99`` for a number without a name."""
+    try:
+        return signal_module.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
+
+
+def process_attributes(
+    config: ProcessConfig, *, command_line: bool = False
+) -> dict[str, AttributeValue]:
+    """The semantic conventions' ``process.*`` attributes a program's config tells.
+
+    ``process.command`` and ``process.executable.name`` come from the first word of
+    ``command`` (what superd executes, before PATH lookup); ``process.command_line``
+    only when asked for, since command lines can hold secrets (the conventions say
+    not to collect it by default).
+    """
+    attributes: dict[str, AttributeValue] = {}
+    try:
+        words = shlex.split(config.command)
+    except ValueError:  # unbalanced quotes: superd itself could not run it either
+        words = config.command.split()
+    if words:
+        attributes[process_attrs.PROCESS_COMMAND] = words[0]
+        attributes[process_attrs.PROCESS_EXECUTABLE_NAME] = basename(words[0])
+    if command_line:
+        attributes[process_attrs.PROCESS_COMMAND_LINE] = config.command
+    if config.directory is not None:
+        attributes[process_attrs.PROCESS_WORKING_DIRECTORY] = config.directory
+    if config.user is not None:
+        attributes[process_attrs.PROCESS_OWNER] = config.user
+    return attributes
+
+
+def exit_attributes(data: ProcessStateEvent, *, stderr_tail: bool) -> dict[str, AttributeValue]:
+    """What a state change caused by an exit says about it (empty for other changes)."""
+    attributes: dict[str, AttributeValue] = {}
+    if data.returncode is not None:
+        if data.returncode >= 0:
+            attributes[process_attrs.PROCESS_EXIT_CODE] = data.returncode
+        else:
+            attributes[ATTR_SIGNAL] = -data.returncode
+            attributes[ATTR_SIGNAL_NAME] = signal_name(-data.returncode)
+    if data.expected is not None:
+        attributes[ATTR_EXPECTED] = data.expected
+    if data.run_duration is not None:
+        attributes[ATTR_RUN_DURATION] = data.run_duration
+    if data.core_dumped is not None:
+        attributes[ATTR_CORE_DUMPED] = data.core_dumped
+    if data.oom_killed is not None:
+        attributes[ATTR_OOM_KILLED] = data.oom_killed
+    if stderr_tail and data.stderr_tail:
+        attributes[ATTR_STDERR_TAIL] = list(data.stderr_tail)
+    return attributes
+
+
+def state_event_attributes(event: Event, data: ProcessStateEvent) -> dict[str, AttributeValue]:
+    """The attributes of the span event recording one state transition."""
+    attributes: dict[str, AttributeValue] = {
+        ATTR_SERIAL: event.serial,
+        ATTR_FROM_STATE: data.from_state.name,
+    }
+    if data.pid:
+        attributes[process_attrs.PROCESS_PID] = data.pid
+    if isinstance(data, ProcessStateStarting | ProcessStateBackoff):
+        attributes[ATTR_TRIES] = data.tries
+    if data.spawnerr and not isinstance(data, ProcessStateRunning):
+        attributes[ATTR_SPAWNERR] = data.spawnerr
+    return attributes
+
+
+@dataclass(slots=True, kw_only=True)
+class _Episode:
+    span: Span
+    runs: int = 0
+    failed_runs: int = 0
+    # The event the process has rested in since (RUNNING of the current run, or the
+    # EXITED after the last run); the episode ends there after episode_quiet.
+    rest: Event | None = None
+    last_exit_unexpected: bool = False
+
+
+@dataclass(slots=True, kw_only=True)
+class _Run:
+    span: Span
+    pid: int = 0
+
+
+@dataclass(slots=True, kw_only=True)
+class _Track:
+    """What the builder holds for one process between events."""
+
+    episode: _Episode | None = None
+    run: _Run | None = None
+
+    @property
+    def idle(self) -> bool:
+        return self.episode is None and self.run is None
+
+
+class SpanBuilder:
+    """Turns the bus' events into run and episode spans (see the module's rules).
+
+    Example::
+
+        provider = TracerProvider()
+        provider.add_span_processor(SimpleSpanProcessor(InMemorySpanExporter()))
+        builder = SpanBuilder(provider, episode_quiet=60.0)
+        bus.subscribe(builder.observe, name="otel")
+        ...
+        builder.close()
+
+    Args:
+        tracer_provider: where spans go; never the global one.
+        episode_quiet: seconds of RUNNING (or of EXITED without a new start) that
+            end an episode.
+        describe: the current config of a process, for its ``process.*``
+            attributes (None: only what the events say).
+        command_line: record ``process.command_line`` (off by default: secrets).
+        stderr_tail: record the run's stderr tail on its exit (on by default).
+        parent_pid: superd's pid, recorded as ``process.parent_pid`` on runs.
+    """
+
+    def __init__(
+        self,
+        tracer_provider: TracerProvider,
+        *,
+        episode_quiet: float = 60.0,
+        describe: Describe = _describe_nothing,
+        command_line: bool = False,
+        stderr_tail: bool = True,
+        parent_pid: int | None = None,
+    ) -> None:
+        if not episode_quiet > 0:
+            raise ValueError(f"episode_quiet must be more than 0 seconds, not {episode_quiet}")
+        self._tracer = tracer_provider.get_tracer(INSTRUMENTATION_NAME, __version__)
+        self.episode_quiet = episode_quiet
+        self._describe = describe
+        self._command_line = command_line
+        self._stderr_tail = stderr_tail
+        self._parent_pid = parent_pid
+        self._tracks: dict[tuple[str, str], _Track] = {}
+        self._last: Event | None = None
+
+    # ------------------------------------------------------------------ public
+
+    def observe(self, event: Event) -> None:
+        """Feed one bus event (a synchronous bus callback; any type is accepted)."""
+        self._last = event
+        self._settle(event)
+        data = event.data
+        if isinstance(data, ProcessStateEvent):
+            self._on_state(event, data)
+        elif isinstance(data, ProcessStormBegin | ProcessStormEnd):
+            self._on_storm(event, data)
+        elif isinstance(data, ProcessGroupRemoved):
+            self._on_group_removed(event, data.groupname)
+
+    def open_episodes(self) -> Mapping[str, int]:
+        """namespec -> runs so far, for every episode still open (introspection)."""
+        return {
+            namespec(group, name): track.episode.runs
+            for (group, name), track in self._tracks.items()
+            if track.episode is not None
+        }
+
+    def close(self) -> None:
+        """End every open span: runs at the last event's time, episodes at their rest.
+
+        Called when the exporter shuts down after the last event; normally the
+        shutdown's STOPPED events have ended everything already.
+        """
+        last = self._last
+        for track in self._tracks.values():
+            if track.run is not None and last is not None:
+                track.run.span.set_attribute(ATTR_RUN_OUTCOME, "open")
+                track.run.span.end(end_time=wall_ns(last.wall_time))
+                track.run = None
+            episode = track.episode
+            if episode is not None:
+                end = episode.rest if episode.rest is not None else last
+                if end is not None:
+                    self._end_episode(track, EpisodeOutcome.CLOSED, end)
+        self._tracks.clear()
+
+    # ------------------------------------------------------------------ episodes
+
+    def _settle(self, now: Event) -> None:
+        """End every episode whose process has rested for ``episode_quiet`` by ``now``."""
+        for track in self._tracks.values():
+            episode = track.episode
+            if episode is None or episode.rest is None:
+                continue
+            if now.monotonic_time - episode.rest.monotonic_time < self.episode_quiet:
+                continue
+            outcome = (
+                EpisodeOutcome.RUNNING
+                if isinstance(episode.rest.data, ProcessStateRunning)
+                else EpisodeOutcome.EXITED
+            )
+            self._end_episode(track, outcome, episode.rest)
+        self._forget_idle()
+
+    def _open_episode(self, track: _Track, event: Event, data: ProcessStateEvent) -> _Episode:
+        attributes: dict[str, AttributeValue] = {
+            ATTR_GROUP: data.groupname,
+            ATTR_PROCESS: data.processname,
+            ATTR_NAMESPEC: namespec(data.groupname, data.processname),
+        }
+        span = self._tracer.start_span(
+            f"episode {namespec(data.groupname, data.processname)}",
+            # A root: a fresh trace id per episode, whatever context the caller has.
+            context=trace.set_span_in_context(trace.INVALID_SPAN),
+            kind=SpanKind.INTERNAL,
+            attributes=attributes,
+            start_time=wall_ns(event.wall_time),
+        )
+        track.episode = _Episode(span=span)
+        return track.episode
+
+    def _end_episode(self, track: _Track, outcome: EpisodeOutcome, at: Event) -> None:
+        episode = track.episode
+        if episode is None:
+            return
+        span = episode.span
+        span.set_attribute(ATTR_EPISODE_RUNS, episode.runs)
+        span.set_attribute(ATTR_EPISODE_FAILED_RUNS, episode.failed_runs)
+        span.set_attribute(ATTR_EPISODE_OUTCOME, outcome.value)
+        if outcome is EpisodeOutcome.FATAL:
+            spawnerr = at.data.spawnerr if isinstance(at.data, ProcessStateEvent) else None
+            span.set_status(Status(StatusCode.ERROR, f"FATAL: {spawnerr or 'gave up'}"))
+        elif outcome is EpisodeOutcome.EXITED and episode.last_exit_unexpected:
+            span.set_status(Status(StatusCode.ERROR, "exited unexpectedly, not restarted"))
+        span.end(end_time=wall_ns(at.wall_time))
+        track.episode = None
+
+    def _forget_idle(self) -> None:
+        for key in [key for key, track in self._tracks.items() if track.idle]:
+            del self._tracks[key]
+
+    # ------------------------------------------------------------------ runs
+
+    def _run_attributes(self, data: ProcessStateEvent, number: int) -> dict[str, AttributeValue]:
+        attributes: dict[str, AttributeValue] = {
+            ATTR_GROUP: data.groupname,
+            ATTR_PROCESS: data.processname,
+            ATTR_NAMESPEC: namespec(data.groupname, data.processname),
+            ATTR_RUN_NUMBER: number,
+            ATTR_TRIES: data.tries,
+        }
+        config = self._describe(data.groupname, data.processname)
+        if config is not None:
+            attributes.update(process_attributes(config, command_line=self._command_line))
+        if self._parent_pid is not None:
+            attributes[process_attrs.PROCESS_PARENT_PID] = self._parent_pid
+        return attributes
+
+    def _start_run(self, track: _Track, event: Event, data: ProcessStateEvent) -> None:
+        if track.run is not None:  # cannot happen with the core's machine; stay consistent
+            self._end_run(track, event, data, outcome="superseded", error=None)
+        episode = track.episode or self._open_episode(track, event, data)
+        episode.runs += 1
+        episode.rest = None
+        span = self._tracer.start_span(
+            f"run {namespec(data.groupname, data.processname)}",
+            context=trace.set_span_in_context(episode.span),
+            kind=SpanKind.INTERNAL,
+            attributes=self._run_attributes(data, episode.runs),
+            start_time=wall_ns(event.wall_time),
+        )
+        track.run = _Run(span=span)
+
+    def _see_pid(self, run: _Run, pid: int) -> None:
+        # STARTING is published before the fork, so the pid arrives with a later event.
+        if pid and pid != run.pid:
+            run.pid = pid
+            run.span.set_attribute(process_attrs.PROCESS_PID, pid)
+
+    def _end_run(
+        self,
+        track: _Track,
+        event: Event,
+        data: ProcessStateEvent,
+        *,
+        outcome: str,
+        error: tuple[str, str] | None,
+    ) -> None:
+        """End the run at ``event``; ``error`` is (error.type, description) for ERROR."""
+        run = track.run
+        if run is None:
+            return
+        self._see_pid(run, data.pid)
+        span = run.span
+        span.set_attributes(exit_attributes(data, stderr_tail=self._stderr_tail))
+        span.set_attribute(ATTR_RUN_OUTCOME, outcome)
+        if error is not None:
+            error_type, description = error
+            span.set_attribute(error_attributes.ERROR_TYPE, error_type)
+            if data.spawnerr:
+                span.set_attribute(ATTR_SPAWNERR, data.spawnerr)
+            span.set_status(Status(StatusCode.ERROR, description))
+            if track.episode is not None:
+                track.episode.failed_runs += 1
+        span.end(end_time=wall_ns(event.wall_time))
+        track.run = None
+
+    # ------------------------------------------------------------------ dispatch
+
+    def _on_state(self, event: Event, data: ProcessStateEvent) -> None:
+        key = (data.groupname, data.processname)
+        track = self._tracks.get(key)
+        if track is None:
+            track = self._tracks[key] = _Track()
+        if isinstance(data, ProcessStateStarting):
+            self._start_run(track, event, data)
+        self._record_transition(track, event, data)
+        episode = track.episode
+        if isinstance(data, ProcessStateRunning):
+            if track.run is not None:
+                self._see_pid(track.run, data.pid)
+            if episode is not None:
+                episode.rest = event
+        elif isinstance(data, ProcessStateBackoff):
+            self._end_run(track, event, data, outcome="backoff", error=_failed_start(data))
+        elif isinstance(data, ProcessStateExited):
+            unexpected = data.expected is False
+            error = _exit_error(data, "exited unexpectedly") if unexpected else None
+            self._end_run(track, event, data, outcome="exited", error=error)
+            if episode is not None:
+                episode.rest = event
+                episode.last_exit_unexpected = unexpected
+        elif isinstance(data, ProcessStateStopped):
+            self._end_run(track, event, data, outcome="stopped", error=None)
+            self._end_episode(track, EpisodeOutcome.STOPPED, event)
+        elif isinstance(data, ProcessStateFatal):
+            self._end_run(track, event, data, outcome="fatal", error=("FATAL", "FATAL"))
+            self._end_episode(track, EpisodeOutcome.FATAL, event)
+        else:  # STOPPING, UNKNOWN: the child is still there, but not resting
+            if track.run is not None:
+                self._see_pid(track.run, data.pid)
+            if episode is not None:
+                episode.rest = None
+        if track.idle:
+            del self._tracks[key]
+
+    def _record_transition(self, track: _Track, event: Event, data: ProcessStateEvent) -> None:
+        """The transition as a span event: on the run, or on the episode between runs."""
+        target = track.run.span if track.run is not None else None
+        if target is None and track.episode is not None:
+            target = track.episode.span
+        if target is None:
+            return
+        attributes = state_event_attributes(event, data)
+        attributes.update(exit_attributes(data, stderr_tail=False))
+        target.add_event(data.event_name, attributes, timestamp=wall_ns(event.wall_time))
+
+    def _on_storm(self, event: Event, data: ProcessStormBegin | ProcessStormEnd) -> None:
+        track = self._tracks.get((data.groupname, data.processname))
+        if track is None or track.episode is None:
+            return
+        attributes: dict[str, AttributeValue] = {
+            ATTR_SERIAL: event.serial,
+            ATTR_STORM_RESTARTS: data.restarts,
+        }
+        if data.reason:
+            attributes[ATTR_STORM_REASON] = data.reason
+        track.episode.span.add_event(
+            data.event_name, attributes, timestamp=wall_ns(event.wall_time)
+        )
+
+    def _on_group_removed(self, event: Event, groupname: str) -> None:
+        for (group, _), track in self._tracks.items():
+            if group == groupname and track.run is None and track.episode is not None:
+                rest = track.episode.rest
+                self._end_episode(track, EpisodeOutcome.REMOVED, rest or event)
+        self._forget_idle()
+
+
+def _failed_start(data: ProcessStateEvent) -> tuple[str, str]:
+    """error.type and description of a start that failed (-> BACKOFF)."""
+    if data.returncode is None:
+        return "spawn_error", f"spawn error: {data.spawnerr or 'unknown'}"
+    return _exit_error(data, "exited too quickly")
+
+
+def _exit_error(data: ProcessStateEvent, what: str) -> tuple[str, str]:
+    """error.type (signal name or exit code) and description of a bad exit."""
+    if data.signal is not None:
+        name = signal_name(data.signal)
+        return name, f"{what}: terminated by {name}"
+    return str(data.returncode), f"{what}: exit status {data.returncode}"
+
+
+__all__ = [
+    "INSTRUMENTATION_NAME",
+    "Describe",
+    "EpisodeOutcome",
+    "SpanBuilder",
+    "exit_attributes",
+    "namespec",
+    "process_attributes",
+    "signal_name",
+    "wall_ns",
+]
