@@ -408,3 +408,27 @@ def test_monitor_ends_storms_of_a_removed_group() -> None:
     bus.publish(ProcessGroupRemoved(groupname="g"))
     assert [e.reason for e in ends] == ["stopped"]
     monitor.close()
+
+
+# --------------------------------------------------------------------------- listener pools
+
+
+@pytest.mark.parametrize(
+    ("events", "delivered"),
+    [({"EVENT"}, False), ({"PROCESS_STORM_BEGIN"}, True), ({"STORM"}, True)],
+)
+def test_listener_pools_get_storm_events_only_when_they_ask_by_name(
+    events: set[str], delivered: bool
+) -> None:
+    """A supervisord pool with events=EVENT never buffers a storm; one naming it does."""
+    from tests.unit.test_pools import Harness
+
+    harness = Harness(events=events)
+    harness.start()
+    storm = Storm(scope=StormScope.PROCESS, group="web", name="web", start=1.0, restarts=3)
+    serial = harness.bus.publish(
+        storm_event(StormChange(kind=ChangeKind.BEGIN, storm=storm, at=1.0))
+    ).serial
+    assert (serial in harness.buffered()) is delivered
+    if "EVENT" in events:  # the pool does take every supervisord type
+        assert harness.remote("still delivered") in harness.buffered()
