@@ -122,7 +122,17 @@ def streams(records: list[dict[str, Any]]) -> dict[str, list[tuple[str, str]]]:
         stream, name, payload = normalise(record)
         if stream == "ticks":
             continue  # how many ticks fit in the run is timing; checked separately
-        result[stream].append((name, payload))
+        entries = result[stream]
+        if name.startswith("PROCESS_LOG_") and entries and entries[-1][0] == name:
+            # One event per read, in both daemons: how output splits into reads
+            # ("hello" then "\n", or "hello\n") is the kernel's timing, not a
+            # difference. Consecutive chunks of one run and channel are joined.
+            last_head, _, last_data = entries[-1][1].partition("\n")
+            head, _, data = payload.partition("\n")
+            if head == last_head:
+                entries[-1] = (name, f"{head}\n{last_data}{data}")
+                continue
+        entries.append((name, payload))
     return dict(result)
 
 
