@@ -1,0 +1,155 @@
+"""superd's OTel exporter sends real OTLP/HTTP to a loopback receiver that decodes the protobuf."""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import itertools
+import os
+import signal
+import socket
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import web
+
+pytest.importorskip("opentelemetry.exporter.otlp.proto.http")
+
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+    ExportTraceServiceRequest,
+    ExportTraceServiceResponse,
+)
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
+
+from tests.integration.superd_harness import Superd, base_config, program_section, wait_for
+
+pytestmark = pytest.mark.integration
+
+
+class Receiver:
+    """An OTLP/HTTP trace receiver on 127.0.0.1: decodes every POST /v1/traces."""
+
+    def __init__(self) -> None:
+        self.requests: list[ExportTraceServiceRequest] = []
+        self.port = 0
+
+    async def handle(self, request: web.Request) -> web.Response:
+        body = await request.read()
+        if request.headers.get("Content-Encoding") == "gzip":
+            body = gzip.decompress(body)
+        message = ExportTraceServiceRequest()
+        message.ParseFromString(body)
+        self.requests.append(message)
+        return web.Response(
+            body=ExportTraceServiceResponse().SerializeToString(),
+            content_type="application/x-protobuf",
+        )
+
+    def spans(self) -> list[tuple[dict[str, Any], Span]]:
+        """(resource attributes, span) for every span received."""
+        return [
+            (attributes(resource_spans.resource.attributes), span)
+            for message in self.requests
+            for resource_spans in message.resource_spans
+            for scope_spans in resource_spans.scope_spans
+            for span in scope_spans.spans
+        ]
+
+
+def value(any_value: AnyValue) -> Any:
+    kind = any_value.WhichOneof("value")
+    if kind == "array_value":
+        return [value(item) for item in any_value.array_value.values]
+    return getattr(any_value, kind) if kind else None
+
+
+def attributes(pairs: Any) -> dict[str, Any]:
+    items: list[KeyValue] = list(pairs)
+    return {pair.key: value(pair.value) for pair in items}
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[Receiver]:
+    receiver = Receiver()
+    app = web.Application()
+    app.router.add_post("/v1/traces", receiver.handle)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    receiver.port = sock.getsockname()[1]
+    await web.SockSite(runner, sock).start()
+    yield receiver
+    await runner.cleanup()
+
+
+async def test_a_program_killed_twice_is_one_trace_of_three_runs(
+    tmp_path: Path, receiver: Receiver
+) -> None:
+    """Two SIGKILLs then a shutdown: 3 run spans in one trace, ERROR on the killed ones."""
+    text = (
+        base_config(tmp_path)
+        + program_section("a", tmp_path, priority=1, extra="autorestart = true")
+        + f"[exporter:otel]\nendpoint = http://127.0.0.1:{receiver.port}\n"
+        "episode_quiet = 1h\ntimeout = 10\n"
+    )
+    superd = Superd(tmp_path, text, "-n")
+    try:
+        await asyncio.to_thread(superd.wait_states, {"a": "RUNNING"})
+        pids: list[int] = []
+        for _ in range(2):
+            pid = superd.call("getProcessInfo", "a")["pid"]
+            pids.append(pid)
+            os.kill(pid, signal.SIGKILL)
+            await asyncio.to_thread(
+                wait_for,
+                lambda old=pid: superd.call("getProcessInfo", "a")["pid"] not in (0, old),
+                "a restarted with a new pid",
+            )
+            await asyncio.to_thread(superd.wait_states, {"a": "RUNNING"})
+        pids.append(superd.call("getProcessInfo", "a")["pid"])
+        superd.send(signal.SIGTERM)
+        # superd flushes its batch before it exits; the receiver answers meanwhile.
+        assert await asyncio.to_thread(superd.wait_exit) == 0
+    finally:
+        superd.close()
+
+    received = receiver.spans()
+    runs = sorted(
+        (s for _, s in received if s.name == "run a"), key=lambda s: s.start_time_unix_nano
+    )
+    episodes = [s for _, s in received if s.name == "episode a"]
+    assert len(runs) == 3, [s.name for _, s in received]
+    assert len(episodes) == 1
+    (episode,) = episodes
+    assert {run.trace_id for run in runs} == {episode.trace_id}
+    assert {run.parent_span_id for run in runs} == {episode.span_id}
+    assert episode.parent_span_id == b""
+    assert [run.status.code for run in runs] == [
+        Status.STATUS_CODE_ERROR,
+        Status.STATUS_CODE_ERROR,
+        Status.STATUS_CODE_UNSET,
+    ]
+    run_attributes = [attributes(run.attributes) for run in runs]
+    assert [a["process.pid"] for a in run_attributes] == pids
+    assert [a.get("error.type") for a in run_attributes] == ["SIGKILL", "SIGKILL", None]
+    assert [a["supervisor.run.outcome"] for a in run_attributes] == ["exited", "exited", "stopped"]
+    assert run_attributes[0]["supervisor.exit.signal"] == 9
+    assert run_attributes[0]["process.executable.name"] == os.path.basename(
+        run_attributes[0]["process.command"]
+    )
+    # Times come from the events: the exit and the autorestart share one instant.
+    for earlier, later in itertools.pairwise(runs):
+        assert earlier.end_time_unix_nano == later.start_time_unix_nano
+    assert [e.name for e in runs[0].events][:2] == [
+        "PROCESS_STATE_STARTING",
+        "PROCESS_STATE_RUNNING",
+    ]
+    assert runs[0].events[-1].name == "PROCESS_STATE_EXITED"
+    assert attributes(episode.attributes)["supervisor.episode.outcome"] == "stopped"
+    resource = received[0][0]
+    assert resource["service.name"] == "superd"
+    assert resource["supervisor.identifier"] == "itest"
