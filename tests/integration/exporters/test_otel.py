@@ -153,3 +153,20 @@ async def test_a_program_killed_twice_is_one_trace_of_three_runs(
     resource = received[0][0]
     assert resource["service.name"] == "superd"
     assert resource["supervisor.identifier"] == "itest"
+
+
+def test_a_bad_otel_section_stops_superd_naming_the_line(tmp_path: Path) -> None:
+    """superd refuses to start on a bad [exporter:otel] key, naming file:line and the key."""
+    text = base_config(tmp_path) + "[exporter:otel]\nendpoint = ftp://collector\n"
+    superd = Superd(tmp_path, text, "-n")
+    try:
+        assert superd.wait_exit() != 0
+        assert superd.process.stderr is not None
+        stderr = superd.process.stderr.read()
+    finally:
+        superd.close()
+    line = text.splitlines().index("endpoint = ftp://collector") + 1
+    assert (
+        f"{superd.config}:{line}: [exporter:otel] endpoint: not an http:// or https:// URL"
+        in stderr
+    )
