@@ -1,0 +1,337 @@
+"""exporters.notebook: DataFrames, storms, prose and plots from a journal the real writer wrote."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
+from typing import ClassVar
+
+import pandas as pd
+import pytest
+from matplotlib.figure import Figure
+
+from exporters.journal import Journal
+from exporters.notebook import (
+    PostMortem,
+    events_frame,
+    load,
+    notices_frame,
+    plot_restarts_per_minute,
+    plot_run_durations,
+    plot_timeline,
+    prometheus_alerts,
+    read_records,
+    restarts_frame,
+    restarts_per_minute,
+    runs_frame,
+    storms_frame,
+    summarize,
+)
+from exporters.storms import ProcessStormBegin, StormSettings
+from supervisor_core.bus import EventBus
+from supervisor_core.events import (
+    ProcessStateBackoff,
+    ProcessStateEvent,
+    ProcessStateExited,
+    ProcessStateFatal,
+    ProcessStateRunning,
+    ProcessStateStarting,
+    ProcessStateStopped,
+    ProcessStateStopping,
+)
+from supervisor_core.states import ProcessState as S
+from supervisor_core.testing import FakeClock
+
+WALL = 1_700_000_000.0  # 2023-11-14 22:13:20 UTC
+CRASHES = 7
+TAIL = ("Traceback (most recent call last):", "ConnectionRefusedError: db:5432")
+
+
+class Script:
+    """Publishes a scripted history on a bus that the real Journal records."""
+
+    def __init__(self, path: Path) -> None:
+        self.clock = FakeClock(wall=WALL)
+        self.bus = EventBus(self.clock)
+        self.journal = Journal.open(str(path))
+        self.journal.attach(self.bus, announce=False)
+
+    def state(
+        self, cls: type[ProcessStateEvent], name: str, from_state: S, **fields: object
+    ) -> None:
+        self.bus.publish(
+            cls(processname=name, groupname=name, from_state=from_state, **fields)  # type: ignore[arg-type]
+        )
+
+    def run(self, name: str, seconds: float, *, restart: bool, **exit_fields: object) -> None:
+        """STARTING, RUNNING, then an exit ``seconds`` later."""
+        self.state(ProcessStateStarting, name, S.EXITED if restart else S.STOPPED)
+        self.state(ProcessStateRunning, name, S.STARTING, pid=100)
+        self.clock.advance(seconds)
+        self.state(
+            ProcessStateExited, name, S.RUNNING, pid=100, run_duration=seconds, **exit_fields
+        )
+
+    def close(self) -> None:
+        self.journal.close()
+
+
+@pytest.fixture
+def journal_path(tmp_path: Path) -> Path:
+    """A crash loop of 'api' with a storm event, a failed start of 'worker', a quiet 'web'."""
+    path = tmp_path / "journal.sqlite3"
+    script = Script(path)
+    script.run("web", 5.0, restart=False, expected=True, returncode=0)
+    for index in range(CRASHES):
+        script.run(
+            "api",
+            0.5,
+            restart=index > 0,
+            expected=False,
+            returncode=1 if index < CRASHES - 1 else -9,
+            stderr_tail=TAIL,
+        )
+        if index == 3:
+            script.bus.publish(
+                ProcessStormBegin(
+                    processname="api", groupname="api", scope="process", start=WALL, restarts=4
+                )
+            )
+        script.clock.advance(0.1)
+    # One more start of api that an operator stops.
+    script.state(ProcessStateStarting, "api", S.EXITED)
+    script.state(ProcessStateRunning, "api", S.STARTING, pid=101)
+    script.clock.advance(2.0)
+    script.state(ProcessStateStopping, "api", S.RUNNING, pid=101)
+    script.state(
+        ProcessStateStopped,
+        "api",
+        S.STOPPING,
+        pid=101,
+        returncode=-15,
+        run_duration=2.0,
+        expected=False,
+    )
+    # worker: a failed start, a retry from BACKOFF, FATAL.
+    script.state(ProcessStateStarting, "worker", S.STOPPED)
+    script.clock.advance(0.2)
+    script.state(
+        ProcessStateBackoff, "worker", S.STARTING, returncode=2, run_duration=0.2, expected=False
+    )
+    script.state(ProcessStateStarting, "worker", S.BACKOFF)
+    script.clock.advance(0.2)
+    script.state(
+        ProcessStateBackoff, "worker", S.STARTING, returncode=2, run_duration=0.2, expected=False
+    )
+    script.state(ProcessStateFatal, "worker", S.BACKOFF)
+    # web is still running at the end of the journal.
+    script.state(ProcessStateStarting, "web", S.EXITED)
+    script.state(ProcessStateRunning, "web", S.STARTING, pid=300)
+    script.close()
+    return path
+
+
+def test_runs_frame_has_one_row_per_run_with_exit_and_duration(journal_path: Path) -> None:
+    """Every spawn-to-exit is one run with its outcome, exit text, duration and stderr tail."""
+    runs = runs_frame(read_records(str(journal_path)))
+    api = runs[runs["process"] == "api:api"]
+    assert list(api["outcome"]) == ["crash"] * CRASHES + ["stopped"]
+    assert list(api["exit"]) == ["code 1"] * (CRASHES - 1) + ["SIGKILL", "SIGTERM"]
+    assert list(api["duration"]) == [0.5] * CRASHES + [2.0]
+    assert (api["end"] - api["start"]).dt.total_seconds().round(6).tolist() == [0.5] * CRASHES + [
+        2.0
+    ]
+    assert api["stderr_tail"].iloc[0] == list(TAIL)
+    assert api["stderr_tail"].iloc[-1] == []  # a stop records no tail
+    assert set(api["pid"][:CRASHES]) == {100}
+    worker = runs[runs["process"] == "worker:worker"]
+    assert list(worker["outcome"]) == ["failed start", "failed start"]
+    assert list(worker["pid"].isna()) == [True, True]
+    web = runs[runs["process"] == "web:web"]
+    assert list(web["outcome"]) == ["exit", "running"]
+    assert pd.isna(web["end"].iloc[-1])
+    assert web["start"].iloc[0] == pd.Timestamp(WALL, unit="s", tz="UTC")
+
+
+def test_restarts_are_starts_after_an_exit_or_backoff(journal_path: Path) -> None:
+    """A restart is STARTING from EXITED/BACKOFF: api's crashes and worker's retry, web's rerun."""
+    records = read_records(str(journal_path))
+    restarts = restarts_frame(records)
+    assert restarts["process"].value_counts().to_dict() == {
+        "api:api": CRASHES,
+        "worker:worker": 1,
+        "web:web": 1,
+    }
+    per_minute = restarts_per_minute(restarts)
+    assert int(per_minute.to_numpy().sum()) == CRASHES + 2
+    assert restarts_per_minute(restarts.iloc[0:0]).empty
+
+
+def test_storms_frame_replays_the_detector_and_notices_show_the_storm_event(
+    journal_path: Path,
+) -> None:
+    """The detector finds api's storm; the journaled STORM event says superd noticed it."""
+    records = read_records(str(journal_path))
+    storms = storms_frame(records, StormSettings(burst=3, window=60))
+    process_storms = storms[storms["scope"] == "process"]
+    assert list(process_storms["process"]) == ["api:api"]
+    storm = process_storms.iloc[0]
+    assert storm["restarts"] == CRASHES
+    assert storm["exit_codes"] == [1]
+    assert storm["signals"] == ["SIGKILL"]
+    assert storm["reason"] == "stopped"
+    notices = notices_frame(records)
+    assert list(notices["who"]) == ["superd storm detector"]
+    assert list(notices["process"]) == ["api:api"]
+    assert "PROCESS_STORM_BEGIN" in notices["what"].iloc[0]
+
+
+def test_summary_tells_who_restarted_how_often_why_and_who_noticed(journal_path: Path) -> None:
+    """The narrative names the count, the window, the exits, the stderr tail and the notice."""
+    report = load(str(journal_path), storm_settings=StormSettings(burst=3, window=60))
+    stories = summarize(report)
+    assert stories[0].startswith(f"api:api restarted {CRASHES} times between 2023-11-14 22:13:")
+    api = stories[0]
+    assert f"Exits: code 1 \u00d7{CRASHES - 1}, SIGKILL \u00d71." in api
+    assert "    | ConnectionRefusedError: db:5432" in api
+    assert "Restart storm from 2023-11-14 22:13:" in api
+    assert f"{CRASHES} restarts (code 1, SIGKILL), ended: stopped." in api
+    assert "Noticed by superd storm detector at 2023-11-14 22:13:" in api
+    assert "It was stopped at" in api
+    worker = next(s for s in stories if s.startswith("worker:worker"))
+    assert "restarted 1 time between" in worker
+    assert "Exits: code 2 \u00d72." in worker
+    assert "Nobody noticed" in worker
+
+
+def test_time_and_process_filters_select_records(journal_path: Path) -> None:
+    """since/until bound wall time; process takes superctl names."""
+    records = read_records(str(journal_path), process=["worker"])
+    assert {r.processname for r in records} == {"worker"}
+    everything = read_records(str(journal_path))
+    middle = everything[len(everything) // 2].wall_time
+    later = read_records(str(journal_path), since=middle)
+    assert later
+    assert all(r.wall_time >= middle for r in later)
+    assert all(r.wall_time < middle for r in read_records(str(journal_path), until=middle))
+    assert len(events_frame(everything)) == sum(
+        1 for r in everything if r.type.startswith("PROCESS_STATE_")
+    )
+
+
+def test_an_empty_range_gives_empty_frames_and_says_so(journal_path: Path) -> None:
+    """A range with no events yields empty frames, a plain sentence and plots that still draw."""
+    report = load(str(journal_path), since=WALL + 10_000)
+    assert report.runs.empty
+    assert report.storms.empty
+    assert summarize(report) == ["No process restarted in this journal range."]
+    for plot in (plot_timeline, plot_restarts_per_minute, plot_run_durations):
+        assert isinstance(plot(report), Figure)
+
+
+def test_plots_draw_runs_restarts_and_durations(journal_path: Path) -> None:
+    """Each plot draws one bar per run, a line per restarting process, a histogram per process."""
+    report = load(str(journal_path), storm_settings=StormSettings(burst=3, window=60))
+    timeline = plot_timeline(report)
+    (axes,) = timeline.axes
+    assert len(axes.patches) == len(report.runs)  # one bar per run
+    assert [t.get_text() for t in axes.get_yticklabels()] == ["api:api", "web:web", "worker:worker"]
+    assert len(axes.collections) == 1  # api's storm shading
+    (restarts,) = plot_restarts_per_minute(report).axes
+    assert len(restarts.lines) == 3
+    (durations,) = plot_run_durations(report).axes
+    assert durations.get_xscale() == "log"
+    assert durations.patches
+
+
+def test_a_missing_journal_is_an_error(tmp_path: Path) -> None:
+    """A path that is not a journal raises instead of producing an empty report."""
+    import sqlite3
+
+    with pytest.raises(sqlite3.OperationalError):
+        load(str(tmp_path / "nope.sqlite3"))
+
+
+class _FakePrometheus(BaseHTTPRequestHandler):
+    """Answers /api/v1/query_range with two samples of one firing ALERTS series."""
+
+    answer: ClassVar[dict[str, object]] = {}
+    queries: ClassVar[list[str]] = []
+
+    def do_GET(self) -> None:
+        type(self).queries.append(self.path)
+        body = json.dumps(type(self).answer).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def fake_prometheus() -> Iterator[str]:
+    server = HTTPServer(("127.0.0.1", 0), _FakePrometheus)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+def test_prometheus_alerts_become_notices(journal_path: Path, fake_prometheus: str) -> None:
+    """ALERTS series from query_range become first/last firing rows and 'Prometheus' notices."""
+    _FakePrometheus.answer = {
+        "status": "success",
+        "data": {
+            "resultType": "matrix",
+            "result": [
+                {
+                    "metric": {
+                        "__name__": "ALERTS",
+                        "alertname": "ProcessRestartStorm",
+                        "alertstate": "firing",
+                        "group": "api",
+                        "name": "api",
+                        "instance": "h:1",
+                        "severity": "critical",
+                    },
+                    "values": [[WALL + 2, "1"], [WALL + 3, "1"]],
+                }
+            ],
+        },
+    }
+    alerts = prometheus_alerts(fake_prometheus, start=WALL, end=WALL + 60, step=1)
+    assert "ALERTS%7Balertstate%3D%22firing%22%7D" in _FakePrometheus.queries[-1]
+    assert alerts.to_dict("records") == [
+        {
+            "alertname": "ProcessRestartStorm",
+            "process": "api:api",
+            "instance": "h:1",
+            "severity": "critical",
+            "first_firing": pd.Timestamp(WALL + 2, unit="s", tz="UTC"),
+            "last_firing": pd.Timestamp(WALL + 3, unit="s", tz="UTC"),
+        }
+    ]
+    report = load(str(journal_path), prometheus_url=fake_prometheus)
+    assert "Prometheus" in set(report.notices["who"])
+    story = next(s for s in summarize(report) if s.startswith("api:api"))
+    assert "Noticed by Prometheus at 2023-11-14 22:13:22 UTC: alert ProcessRestartStorm" in story
+    _FakePrometheus.answer = {"status": "error", "error": "bad query"}
+    with pytest.raises(ValueError, match="bad query"):
+        prometheus_alerts(fake_prometheus, start=WALL, end=WALL + 1)
+
+
+def test_postmortem_is_a_frozen_bundle_of_frames(journal_path: Path) -> None:
+    """load() returns every frame at once; the bundle cannot be rebound."""
+    report = load(str(journal_path))
+    assert isinstance(report, PostMortem)
+    with pytest.raises(AttributeError):
+        report.runs = pd.DataFrame()  # type: ignore[misc]
