@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import logging
 import os
 import socket
 import stat
@@ -19,6 +20,8 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from supervisor_core.config.model import InetHttpServerConfig, UnixHttpServerConfig
+
+logger = logging.getLogger(__name__)
 
 # How long shutdown waits for in-flight requests (a stopProcess waiting for its
 # child, say) before closing their connections.
@@ -71,6 +74,12 @@ def _prepare_unix_path(config: UnixHttpServerConfig) -> None:
     os.unlink(path)
 
 
+def _warn_if_open(section: str, username: str | None) -> None:
+    # supervisord's own wording, so that log watchers keyed on it keep working.
+    if not username:
+        logger.critical("Server %r running without any HTTP authentication checking", section)
+
+
 @contextlib.asynccontextmanager
 async def serving(
     app: web.Application,
@@ -106,6 +115,7 @@ async def serving(
                 ) from e
             unix_inode = os.stat(unix.file).st_ino
             bound_unix = unix.file
+            _warn_if_open("unix_http_server", unix.username)
         if inet is not None:
             site = web.TCPSite(runner, bind_host(inet.host), inet.port)
             try:
@@ -118,6 +128,7 @@ async def serving(
                 if isinstance(address, tuple):
                     bound_inet = (str(address[0]), int(address[1]))
                     break
+            _warn_if_open("inet_http_server", inet.username)
         yield BoundAddresses(unix=bound_unix, inet=bound_inet)
     finally:
         await runner.cleanup()

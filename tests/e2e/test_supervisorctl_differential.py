@@ -79,7 +79,6 @@ _DAEMON_LINE_MASKS: list[tuple[re.Pattern[str], str | None]] = [
     (re.compile(r"^WARN No file matches via include \"(.*)\"$"), r"WARN no file matches \1"),
     (re.compile(r"^WARN \S+: \[include\] no file matches '(.*)'$"), r"WARN no file matches \1"),
     (re.compile(r"^INFO RPC interface 'supervisor' initialized$"), None),
-    (re.compile(r"^CRIT Server '\w+' running without any HTTP authentication checking$"), None),
     (re.compile(r"^INFO journal: "), None),
 ]
 

@@ -79,12 +79,23 @@ async def test_unix_socket_serves_rpc_with_mode_and_is_removed(
     assert not exists(sock)
 
 
-async def test_credentials_are_per_listener(tmp_path: Path, fake: FakeControl) -> None:
-    """One app on both listeners: the open unix socket needs nothing, the TCP port its password."""
+async def test_credentials_are_per_listener(
+    tmp_path: Path, fake: FakeControl, caplog: pytest.LogCaptureFixture
+) -> None:
+    """One app on both listeners: the open unix socket needs nothing, the TCP port its password.
+
+    The open listener is reported critical in supervisord's words; the protected one is not.
+    """
     unix = UnixHttpServerConfig(file=str(tmp_path / "s.sock"))
     inet = InetHttpServerConfig(host="127.0.0.1", port=0, username="u", password="p")
     app = make_app(fake, auth=AuthPolicy.from_configs(unix=unix, inet=inet))
     async with serving(app, unix=unix, inet=inet) as bound:
+        assert [(r.levelname, r.getMessage()) for r in caplog.records] == [
+            (
+                "CRITICAL",
+                "Server 'unix_http_server' running without any HTTP authentication checking",
+            )
+        ]
         assert bound.inet is not None
         url = f"http://127.0.0.1:{bound.inet[1]}/RPC2"
         async with aiohttp.ClientSession() as session:
