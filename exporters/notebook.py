@@ -586,6 +586,9 @@ def plot_timeline(report: PostMortem, ax: Axes | None = None) -> Figure:
             left=start,
             height=0.6,
             color=OUTCOME_COLOURS.get(str(run["outcome"]), "black"),
+            # Back-to-back runs of a crash loop stay distinguishable.
+            edgecolor="white",
+            linewidth=0.5,
         )
     for storm in _records(report.storms):
         if storm["scope"] == "process" and storm["process"] in processes:
