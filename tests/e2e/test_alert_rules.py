@@ -14,6 +14,7 @@ import json
 import os
 import signal
 import subprocess
+import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -22,6 +23,7 @@ import aiohttp
 import pytest
 
 from exporters.alerts import RULES_PATH, RULES_TEST_PATH, AlertConfig, Thresholds, rules_text
+from exporters.notebook import prometheus_alerts
 from tests.e2e.test_prometheus_scrape import free_port
 from tests.integration.superd_harness import Superd, base_config
 from tests.peers import require_command
@@ -163,6 +165,7 @@ async def test_a_crash_loop_fires_restart_storm_and_flapping_in_prometheus(
     _superd, metrics_port = crash_loop
     wanted = {"ProcessRestartStorm", "ProcessFlapping"}
     seen: dict[str, dict[str, object]] = {}
+    started = time.time()
     async with (
         prometheus_with_rules(tmp_path, metrics_port, rules_text(FAST)) as base,
         aiohttp.ClientSession() as session,
@@ -179,6 +182,16 @@ async def test_a_crash_loop_fires_restart_storm_and_flapping_in_prometheus(
         except TimeoutError:
             log = (tmp_path / "prometheus.log").read_text(errors="replace")[-2000:]
             pytest.fail(f"alerts firing: {sorted(seen)}; wanted {sorted(wanted)}\n{log}")
+        # The notebook's reader of alert history sees the same alert over the HTTP API.
+        history = await asyncio.to_thread(
+            prometheus_alerts,
+            base,
+            start=started - 5,
+            end=time.time() + 1,
+            step=1,
+            alertnames=["ProcessRestartStorm"],
+        )
+        assert "crashy:crashy" in set(history["process"])
     for name in wanted:
         labels = seen[name]["labels"]
         assert isinstance(labels, dict)
