@@ -81,14 +81,18 @@ class Superd:
         self.config = tmp / "supervisord.conf"
         self.config.write_text(text)
         command = [str(Path(sys.executable).parent / "superd"), "-c", str(self.config)]
-        self.process = subprocess.Popen(
-            [*command, *extra_args],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            # Its own session: a stray signal to our group never reaches it.
-            start_new_session=True,
-        )
+        # Files, not pipes: a foreground superd logs to stdout, and a pipe nobody
+        # reads fills up (64 KiB) and blocks the daemon in the middle of a test.
+        self.stdout_path = tmp / "superd.stdout"
+        self.stderr_path = tmp / "superd.stderr"
+        with open(self.stdout_path, "wb") as out, open(self.stderr_path, "wb") as err:
+            self.process = subprocess.Popen(
+                [*command, *extra_args],
+                stdout=out,
+                stderr=err,
+                # Its own session: a stray signal to our group never reaches it.
+                start_new_session=True,
+            )
 
     def call(self, method: str, *args: Any) -> Any:
         """Call ``supervisor.<method>(*args)`` over the unix socket (a fresh connection)."""
@@ -125,15 +129,20 @@ class Superd:
         path = self.tmp / "record"
         return path.read_text().splitlines() if path.exists() else []
 
+    def stdout_text(self) -> str:
+        """What superd wrote on stdout so far (its log, in the foreground)."""
+        return self.stdout_path.read_text(errors="replace")
+
+    def stderr_text(self) -> str:
+        """What superd wrote on stderr so far."""
+        return self.stderr_path.read_text(errors="replace")
+
     def main_log(self) -> str:
         """The main log's text."""
         return (self.tmp / "main.log").read_text()
 
     def close(self) -> None:
-        """Kill superd if a test left it running, and close its pipes."""
+        """Kill superd if a test left it running."""
         if self.process.poll() is None:
             self.process.kill()
             self.process.wait(timeout=DEADLINE)
-        for stream in (self.process.stdout, self.process.stderr):
-            if stream is not None:
-                stream.close()

@@ -64,7 +64,7 @@ def test_priority_start_term_reverse_stop_pidfile(tmp_path: Path, cleanup: list[
     assert not any(psutil.pid_exists(pid) for pid in children)
     assert not pidfile.exists()
     assert not (tmp_path / "sock").exists()
-    out = superd.process.stdout.read() if superd.process.stdout else ""
+    out = superd.stdout_text()
     assert "received SIGTERM indicating exit request" in out  # foreground: log on stdout
 
 
@@ -143,7 +143,7 @@ def test_bad_config_exits_2_and_starts_nothing(tmp_path: Path) -> None:
     superd = Superd(tmp_path, text, "-n")
     try:
         assert superd.wait_exit() == 2
-        err = superd.process.stderr.read() if superd.process.stderr else ""
+        err = superd.stderr_text()
         assert "supervisord.conf:" in err
         assert "priority" in err
         assert not (tmp_path / "sock").exists()

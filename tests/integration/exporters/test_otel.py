@@ -161,8 +161,7 @@ def test_a_bad_otel_section_stops_superd_naming_the_line(tmp_path: Path) -> None
     superd = Superd(tmp_path, text, "-n")
     try:
         assert superd.wait_exit() != 0
-        assert superd.process.stderr is not None
-        stderr = superd.process.stderr.read()
+        stderr = superd.stderr_text()
     finally:
         superd.close()
     line = text.splitlines().index("endpoint = ftp://collector") + 1
