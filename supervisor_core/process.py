@@ -3,7 +3,9 @@
 Rules of this file:
 - All decisions are ``states.step``'s. This module only turns OS happenings into
   facts (spawned, spawn failed, exited, timer fired, signal failed) and effects into
-  OS actions (spawn, signal, timers, bus events, main-log lines), in order.
+  OS actions (spawn, signal, timers, bus events, main-log lines), in order, except
+  that a ``Spawn`` is carried out first in its step (the restart latency is the
+  fork's, not the fan-out's); no other effect depends on it having happened.
 - Facts are fed one at a time (``states`` protocol rule 1): facts caused by effects,
   or arriving while effects are carried out, wait in a queue until the current
   effects are done. Nothing here awaits while feeding, so a step is atomic.
@@ -565,6 +567,15 @@ class ProcessRuntime:
         self._record, effects = step(
             self._record, fact, self._clock.now(), starts_allowed=self._starts_allowed()
         )
+        spawns = [effect for effect in effects if isinstance(effect, Spawn)]
+        if spawns and effects[0] is not spawns[0]:
+            # A restart after an exit forks first: the EXITED/STARTING events and the
+            # "exited:" line (bus fan-out, listener pools, the main log) then cost the
+            # restart nothing. Events and log lines keep their order, and the spawn's
+            # outcome is a queued fact, fed only after every effect of this step.
+            for spawn in spawns:
+                self._spawn(spawn.config)
+            effects = tuple(effect for effect in effects if not isinstance(effect, Spawn))
         for effect in effects:
             self._apply(effect)
 

@@ -23,7 +23,9 @@ Rules of this file:
 
 Protocol the runtime (``process.py``) follows:
 1. Feed facts for one process one at a time; carry out the returned effects in order
-   before feeding the next fact.
+   before feeding the next fact. A ``Spawn`` may be carried out ahead of the other
+   effects of its step (its outcome is the next fact, rule 2, and no other effect
+   depends on it), so an autorestart forks before the exit is fanned out.
 2. After a ``Spawn`` effect, the next fact for that process is ``Spawned(pid)`` or
    ``SpawnFailed(error)``.
 3. ``SendSignal``: ``os.kill(-pid if to_group else pid, signal)``. ``ESRCH`` means the

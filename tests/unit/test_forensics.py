@@ -16,7 +16,7 @@ from supervisor_core.events import (
     process_state_event,
     to_json_dict,
 )
-from supervisor_core.forensics import OomCounters, judge_oom, oom_counter_paths
+from supervisor_core.forensics import OomCounters, judge_oom, oom_counter_paths, read_oom_counters
 from supervisor_core.logs.tail import TailBuffer, last_lines
 from supervisor_core.states import ExitForensics, ProcessState, StateChange
 
@@ -125,3 +125,18 @@ def test_forensics_in_json_only_when_an_exit_caused_the_change() -> None:
     plain = to_json_dict(Event(serial=2, wall_time=2.0, monotonic_time=1.0, data=running))
     assert "stderr_tail" not in plain
     assert "oom_killed" not in plain
+
+
+def test_counters_are_re_read_from_the_same_file(tmp_path: Path) -> None:
+    """The counter file stays open; a later read sees the value the file holds then."""
+    counters = tmp_path / "memory.events"
+    counters.write_bytes(b"low 0\noom 3\noom_kill 2\n")
+    assert read_oom_counters(str(counters)).cgroup == 2
+    with counters.open("r+b") as handle:  # same inode, as cgroupfs regenerates it
+        handle.write(b"low 0\noom 3\noom_kill 7\n")
+    assert read_oom_counters(str(counters)).cgroup == 7
+    counters.write_bytes(b"oom_kill 5")  # first line, no trailing newline
+    assert read_oom_counters(str(counters)).cgroup == 5
+    counters.write_bytes(b"oom_kill_disable 0\nunder_oom 0\n")
+    assert read_oom_counters(str(counters)).cgroup is None
+    assert read_oom_counters(str(tmp_path / "absent")).cgroup is None

@@ -726,3 +726,30 @@ async def test_unexpected_spawner_oserror_becomes_a_spawn_failure(make: Any) -> 
         w.runtime.start_nowait()
     assert w.runtime.state is S.BACKOFF
     assert "Cannot allocate memory" in w.runtime.snapshot().spawnerr
+
+
+async def test_autorestart_forks_before_the_exit_is_fanned_out(make: Any) -> None:
+    """An autorestart spawns before EXITED is published; events and log lines keep their order."""
+    w = make(startsecs=0, autorestart=AutoRestart.TRUE)
+    w.runtime.start_nowait()
+    children_when_published: list[tuple[str, int]] = []
+    w.bus.subscribe(
+        lambda event: children_when_published.append(
+            (event.data.event_name, len(w.spawner.children))
+        ),
+        name="spawn-order",
+        types=("PROCESS_STATE",),
+    )
+    with capture_events(w.bus, ("PROCESS_STATE",)) as captured:
+        w.spawner.latest.exit(-signal.SIGKILL)
+    assert children_when_published[0] == ("PROCESS_STATE_EXITED", 2)
+    assert states(captured) == [
+        ("PROCESS_STATE_EXITED", "RUNNING", 0, 100),
+        ("PROCESS_STATE_STARTING", "EXITED", 0, 0),
+        ("PROCESS_STATE_RUNNING", "STARTING", 0, 101),
+    ]
+    exited = next(index for index, line in enumerate(w.lines.messages) if "exited:" in line)
+    spawned = next(
+        index for index, line in enumerate(w.lines.messages) if "spawned:" in line and "101" in line
+    )
+    assert exited < spawned
