@@ -21,6 +21,9 @@ Rules of this file:
 - Dispatch happens at once (inside the bus callback, after ``READY``, after a
   listener becomes RUNNING): the oldest event goes to the first listener, in
   priority order, that is RUNNING and READY (supervisord's ``_dispatchEvent``).
+  Before buffering an event the pool reads, without waiting, the answers already
+  in the pipes of listeners that owe one, so a burst does not overflow the buffer
+  of a listener that keeps up.
   Writing never blocks (``write_stdin`` queues); a write refused (EPIPE, no child)
   skips that listener, as supervisord does.
 """
@@ -82,6 +85,9 @@ _RUN_ENDED = frozenset(
 )
 
 Entry = Buffered[Event]
+
+# Listeners whose next bytes move them towards READY: worth reading before buffering.
+_OWES_AN_ANSWER = frozenset({EventListenerState.BUSY, EventListenerState.ACKNOWLEDGED})
 
 
 def subscriber_name(pool: str) -> str:
@@ -226,10 +232,29 @@ class ListenerPool(ProcessGroup):
         if self._subscribed(event.name) and not (
             isinstance(data, EventBufferOverflow) and data.groupname == self.name
         ):
+            self._read_answers()
             self._discarded(self._buffer.accept(event), "event buffer overflowed")
         if isinstance(data, ProcessStateEvent) and data.groupname == self.name:
             self._on_listener_state(data)
         self._dispatch()
+
+    def _read_answers(self) -> None:
+        """Read the answers waiting in the pipes of listeners that owe one.
+
+        A burst (several children exiting in one pass of the loop) publishes more
+        events than ``buffer_size`` before the loop gets to the listeners' stdout
+        readers; a listener on another core has often answered ``RESULT``/``READY``
+        by then. Reading those answers now (a non-blocking read per BUSY or
+        ACKNOWLEDGED listener, dispatching from ``_on_output``) keeps a prompt
+        listener's buffer from overflowing. supervisord reads listener output only in
+        its next poll, which is where its crash-storm discards come from.
+        """
+        if self._dispatching:
+            return
+        for slot in self._slots.values():
+            runtime = slot.runtime
+            if runtime is not None and runtime.pid and slot.connection.state in _OWES_AN_ANSWER:
+                runtime.read_stdout_nowait()
 
     def _on_listener_state(self, data: ProcessStateEvent) -> None:
         slot = self._slots.get(data.processname)

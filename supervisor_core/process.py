@@ -497,6 +497,18 @@ class ProcessRuntime:
                 with contextlib.suppress(FileNotFoundError):
                     os.remove(candidate)
 
+    def read_stdout_nowait(self) -> None:
+        """Read what the child's stdout pipe holds right now, without waiting.
+
+        For a listener pool: a listener's answer (``RESULT``, ``READY``) may sit in
+        the pipe while the loop is still busy with other callbacks; reading it before
+        buffering the next event lets a prompt listener take that event at once
+        instead of the buffer overflowing in a burst. The bytes go where any read's
+        go (``on_listener_output``, the log file); nothing happens when no pipe is
+        attached or it is empty.
+        """
+        self._output.channels[Channel.STDOUT].drain()
+
     async def wait_output_closed(self) -> None:
         """Wait until the current run's pipes reached EOF (all its output is logged)."""
         await self._output.wait_closed()
