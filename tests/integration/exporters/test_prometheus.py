@@ -109,6 +109,12 @@ def test_sample_trees_share_one_proc_scan(tree_child: subprocess.Popen[str]) -> 
     assert together is not None
     assert together.processes == alone.processes == 2
     assert together.threads == alone.threads
+    # /proc/PID/stat read directly agrees with psutil's readings of the same tree.
+    assert together.open_fds == alone.open_fds
+    assert abs(together.rss - alone.rss) <= 4 * MB
+    assert abs(together.cpu_user - alone.cpu_user) <= 0.1
+    assert abs(together.cpu_system - alone.cpu_system) <= 0.1
+    assert together.cpu_user + together.cpu_system >= 0.3
     assert samples[gone.pid] is None
 
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
-from exporters.prometheus.sampling import children_index
+import pytest
+
+from exporters.prometheus.sampling import children_index, sample_trees
 
 
 def _process(proc: Path, pid: int, comm: str, ppid: int) -> None:
@@ -26,3 +29,37 @@ def test_children_index_reads_ppid_after_the_last_parenthesis(tmp_path: Path) ->
         1: [10],
         10: [11, 12],
     }
+
+
+def _full_stat(pid: int, ppid: int, state: str, utime: int, stime: int, threads: int) -> str:
+    # proc(5) fields 1..24: pid (comm) state ppid pgrp session tty tpgid flags minflt
+    # cminflt majflt cmajflt utime stime cutime cstime priority nice num_threads
+    # itrealvalue starttime vsize rss ...
+    return (
+        f"{pid} (x y) {state} {ppid} {pid} {pid} 0 -1 0 0 0 0 0 {utime} {stime} 1 2 20 0 "
+        f"{threads} 0 100 4096 25 18446744073709551615 0\n"
+    )
+
+
+def test_sample_trees_sums_a_tree_from_one_scan(tmp_path: Path) -> None:
+    """CPU ticks (own + reaped children), threads, pages and fds summed; zombie root is None."""
+    for pid, ppid, state in ((10, 1, "S"), (11, 10, "S"), (12, 11, "R"), (20, 1, "Z")):
+        (tmp_path / str(pid) / "fd").mkdir(parents=True)
+        (tmp_path / str(pid) / "stat").write_text(_full_stat(pid, ppid, state, 100, 50, 2))
+        for fd in range(3):
+            (tmp_path / str(pid) / "fd" / str(fd)).touch()
+    samples = sample_trees([10, 11, 20, 99], proc=str(tmp_path))
+    ticks = os.sysconf("SC_CLK_TCK")
+    tree = samples[10]
+    assert tree is not None
+    assert tree.processes == 3
+    assert tree.threads == 6
+    assert tree.open_fds == 9
+    assert tree.rss == 3 * 25 * os.sysconf("SC_PAGE_SIZE")
+    assert tree.cpu_user == pytest.approx(3 * 101 / ticks)
+    assert tree.cpu_system == pytest.approx(3 * 52 / ticks)
+    subtree = samples[11]
+    assert subtree is not None
+    assert subtree.processes == 2
+    assert samples[20] is None  # zombie
+    assert samples[99] is None  # gone
