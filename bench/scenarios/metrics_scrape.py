@@ -112,7 +112,7 @@ class MetricsScrape:
             MetricSpec(key="median_ms", label=f"{n} programs, median", unit="ms"),
             MetricSpec(key="p99_ms", label=f"{n} programs, p99", unit="ms"),
             MetricSpec(key="body_kib", label=f"{n} programs, bytes per scrape", unit="KiB"),
-            MetricSpec(key="psutil_ms", label=f"psutil sampling of {n} trees", unit="ms"),
+            MetricSpec(key="psutil_ms", label=f"/proc sampling of {n} trees", unit="ms"),
         )
 
     def params(self) -> Mapping[str, Any]:

@@ -124,6 +124,10 @@ class ProcessMetricsAggregate:
 
     def __init__(self) -> None:
         self._processes: dict[ProcessKey, _Process] = {}
+        # Frozen stats of processes with no event since their last snapshot: a scrape
+        # of a quiet fleet reuses them (and the collector its rendered samples, which
+        # it keys on their identity).
+        self._frozen: dict[ProcessKey, ProcessStats] = {}
 
     def observe(self, event: Event) -> None:
         """Fold one event in (other types are ignored)."""
@@ -133,9 +137,11 @@ class ProcessMetricsAggregate:
         elif isinstance(data, ProcessGroupRemoved):
             for key in [k for k in self._processes if k[0] == data.groupname]:
                 del self._processes[key]
+                self._frozen.pop(key, None)
 
     def _observe_state(self, event: Event, data: ProcessStateEvent) -> None:
         key = (data.groupname, data.processname)
+        self._frozen.pop(key, None)
         process = self._processes.get(key)
         if process is None:
             process = self._processes[key] = _Process(group=key[0], name=key[1])
@@ -162,5 +168,13 @@ class ProcessMetricsAggregate:
             process.exited_at = event.monotonic_time
 
     def snapshot(self) -> Mapping[ProcessKey, ProcessStats]:
-        """Every known process' stats, frozen, by ``(group, name)``."""
-        return MappingProxyType({key: p.freeze() for key, p in self._processes.items()})
+        """Every known process' stats, frozen, by ``(group, name)``.
+
+        A process with no event since the previous snapshot gives the same
+        ``ProcessStats`` object again.
+        """
+        frozen = self._frozen
+        for key, process in self._processes.items():
+            if key not in frozen:
+                frozen[key] = process.freeze()
+        return MappingProxyType(dict(frozen))

@@ -1,7 +1,7 @@
 """The custom collector: renders every superd metric at scrape time.
 
 Rules of this file:
-- Nothing is stored here: each ``collect()`` reads the aggregate's snapshot, the
+- No counter is stored here: each ``collect()`` reads the aggregate's snapshot, the
   core's read-only snapshots (``groups()``, the bus' counters) and fresh psutil
   samples, and builds metric families from them (client_python's
   ``ProcessCollector`` pattern).
@@ -11,6 +11,11 @@ Rules of this file:
 - Series are bounded per process (see ``catalogue``): the state gauge has one series
   per state, transitions one per (from, to) pair seen, the rest a fixed few.
 - ``collect()`` must run on the event loop's thread (see ``sampling``).
+- A process whose inputs did not change since the previous scrape (the same
+  frozen ``ProcessStats`` object, state, start time and storm flag; an equal
+  ``TreeSample``; equal log byte counts) contributes the very same ``Sample``
+  objects again, so neither ``add_metric`` nor, in ``text``, the formatting of its
+  lines is repeated. The only state kept is that cache of the last scrape's rows.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from prometheus_client.core import (
     Metric,
 )
 from prometheus_client.registry import Collector
+from prometheus_client.samples import Sample
 
 from exporters.prometheus import catalogue as cat
 from exporters.prometheus.aggregate import (
@@ -100,6 +106,94 @@ def _state_of(code: int) -> ProcessState | None:
         return None
 
 
+_Parts = tuple[list[Sample], ...]
+"""One process' samples, one list per family, in the families' order."""
+
+_LifecycleKey = tuple[ProcessState, float | None, ProcessStats | None, bool]
+"""What one process' lifecycle samples are rendered from: state, start, stats, storm."""
+
+_EMPTY_RUNS = RunDurations(
+    bounds=RUN_DURATION_BUCKETS, counts=(0,) * (len(RUN_DURATION_BUCKETS) + 1), total=0.0
+)
+
+
+def _same_lifecycle(old: _LifecycleKey, new: _LifecycleKey) -> bool:
+    # Stats by identity: the aggregate hands out the same object until an event
+    # changes that process (ProcessStats equality would compare its mappings).
+    return old[0] is new[0] and old[1] == new[1] and old[2] is new[2] and old[3] == new[3]
+
+
+def _lifecycle_families() -> tuple[Metric, ...]:
+    """state, up, start, transitions, restarts, exits, last exit, durations, storm."""
+    durations = HistogramMetricFamily(
+        cat.PROCESS_RUN_DURATION.family,
+        cat.PROCESS_RUN_DURATION.help,
+        labels=list(cat.PROCESS_RUN_DURATION.all_labels),
+    )
+    return (
+        _family(cat.PROCESS_STATE),
+        _family(cat.PROCESS_UP),
+        _family(cat.PROCESS_START_TIME),
+        _family(cat.PROCESS_TRANSITIONS),
+        _family(cat.PROCESS_RESTARTS),
+        _family(cat.PROCESS_EXITS),
+        _family(cat.PROCESS_LAST_EXIT_CODE),
+        durations,
+        _family(cat.PROCESS_RESTART_STORM),
+    )
+
+
+def _lifecycle_parts(row: _Row, *, storm: bool) -> _Parts:
+    """One process' lifecycle samples, rendered into families of its own."""
+    state, up, start, transitions, restarts, exits, last_exit, durations, storm_family = (
+        _lifecycle_families()
+    )
+    who = (row.group, row.name)
+    for candidate in ProcessState:
+        _add(state, (*who, candidate.name), 1.0 if candidate is row.state else 0.0)
+    _add(up, who, 1.0 if row.state is ProcessState.RUNNING else 0.0)
+    if row.start_wall is not None:
+        _add(start, who, row.start_wall)
+    stats = row.stats
+    for (from_state, to_state), count in sorted((stats.transitions if stats else {}).items()):
+        _add(transitions, (*who, from_state.name, to_state.name), count)
+    _add(restarts, who, stats.restarts if stats else 0)
+    _add(exits, (*who, "true"), stats.exits_expected if stats else 0)
+    _add(exits, (*who, "false"), stats.exits_unexpected if stats else 0)
+    if stats is not None and stats.last_exit_code is not None:
+        _add(last_exit, who, stats.last_exit_code)
+    runs = stats.run_durations if stats else _EMPTY_RUNS
+    assert isinstance(durations, HistogramMetricFamily)
+    durations.add_metric(list(who), runs.cumulative(), runs.total)
+    _add(storm_family, who, 1.0 if storm else 0.0)
+    families = (state, up, start, transitions, restarts, exits, last_exit, durations, storm_family)
+    return tuple(family.samples for family in families)
+
+
+def _resource_families() -> tuple[Metric, ...]:
+    """cpu, rss, fds, threads, tree members."""
+    return (
+        _family(cat.PROCESS_CPU),
+        _family(cat.PROCESS_RSS),
+        _family(cat.PROCESS_OPEN_FDS),
+        _family(cat.PROCESS_THREADS),
+        _family(cat.PROCESS_TREE_PROCESSES),
+    )
+
+
+def _resource_parts(who: ProcessKey, sample: TreeSample) -> _Parts:
+    """One process tree's resource samples, rendered into families of its own."""
+    cpu, rss, fds, threads, members = _resource_families()
+    _add(cpu, (*who, CPU_MODES[0]), sample.cpu_user)
+    _add(cpu, (*who, CPU_MODES[1]), sample.cpu_system)
+    _add(rss, who, sample.rss)
+    if sample.open_fds is not None:
+        _add(fds, who, sample.open_fds)
+    _add(threads, who, sample.threads)
+    _add(members, who, sample.processes)
+    return tuple(family.samples for family in (cpu, rss, fds, threads, members))
+
+
 class SupervisorCollector(Collector):
     """Renders superd's metrics from an aggregate, the core's snapshots and psutil.
 
@@ -134,6 +228,10 @@ class SupervisorCollector(Collector):
         self._sampler = sampler
         self._log_bytes = log_bytes
         self._storms = storms
+        # Last scrape's samples per process: (inputs, samples per family).
+        self._lifecycle_rows: dict[ProcessKey, tuple[_LifecycleKey, _Parts]] = {}
+        self._resource_rows: dict[ProcessKey, tuple[TreeSample, _Parts]] = {}
+        self._log_rows: dict[ProcessKey, tuple[tuple[int, ...], _Parts]] = {}
 
     def set_groups(self, groups: GroupsSource | None) -> None:
         """Read process snapshots from ``groups`` from now on (a new daemon generation)."""
@@ -203,57 +301,32 @@ class SupervisorCollector(Collector):
     # ------------------------------------------------------------------ lifecycle
 
     def _lifecycle(self, rows: Sequence[_Row]) -> Iterator[Metric]:
-        state = _family(cat.PROCESS_STATE)
-        up = _family(cat.PROCESS_UP)
-        start = _family(cat.PROCESS_START_TIME)
-        transitions = _family(cat.PROCESS_TRANSITIONS)
-        restarts = _family(cat.PROCESS_RESTARTS)
-        exits = _family(cat.PROCESS_EXITS)
-        last_exit = _family(cat.PROCESS_LAST_EXIT_CODE)
-        durations = HistogramMetricFamily(
-            cat.PROCESS_RUN_DURATION.family,
-            cat.PROCESS_RUN_DURATION.help,
-            labels=list(cat.PROCESS_RUN_DURATION.all_labels),
-        )
-        storm = _family(cat.PROCESS_RESTART_STORM)
+        families = _lifecycle_families()
         in_storm = frozenset(self._storms()) if self._storms is not None else frozenset()
-        empty_runs = RunDurations(
-            bounds=RUN_DURATION_BUCKETS, counts=(0,) * (len(RUN_DURATION_BUCKETS) + 1), total=0.0
-        )
+        previous, current = self._lifecycle_rows, {}
         for row in rows:
             who = (row.group, row.name)
-            for candidate in ProcessState:
-                _add(state, (*who, candidate.name), 1.0 if candidate is row.state else 0.0)
-            _add(up, who, 1.0 if row.state is ProcessState.RUNNING else 0.0)
-            if row.start_wall is not None:
-                _add(start, who, row.start_wall)
-            stats = row.stats
-            for (from_state, to_state), count in sorted(
-                (stats.transitions if stats else {}).items()
-            ):
-                _add(transitions, (*who, from_state.name, to_state.name), count)
-            _add(restarts, who, stats.restarts if stats else 0)
-            _add(exits, (*who, "true"), stats.exits_expected if stats else 0)
-            _add(exits, (*who, "false"), stats.exits_unexpected if stats else 0)
-            if stats is not None and stats.last_exit_code is not None:
-                _add(last_exit, who, stats.last_exit_code)
-            runs = stats.run_durations if stats else empty_runs
-            durations.add_metric(list(who), runs.cumulative(), runs.total)
-            _add(storm, who, 1.0 if who in in_storm else 0.0)
-        yield from (state, up, start, transitions, restarts, exits, last_exit, durations, storm)
+            key = (row.state, row.start_wall, row.stats, who in in_storm)
+            hit = previous.get(who)
+            if hit is not None and _same_lifecycle(hit[0], key):
+                parts = hit[1]
+            else:
+                parts = _lifecycle_parts(row, storm=key[3])
+            current[who] = (key, parts)
+            for family, part in zip(families, parts, strict=True):
+                family.samples.extend(part)
+        self._lifecycle_rows = current
+        yield from families
 
     # ------------------------------------------------------------------ resources
 
     def _resources(self, rows: Sequence[_Row]) -> Iterator[Metric]:
-        cpu = _family(cat.PROCESS_CPU)
-        rss = _family(cat.PROCESS_RSS)
-        fds = _family(cat.PROCESS_OPEN_FDS)
-        threads = _family(cat.PROCESS_THREADS)
-        members = _family(cat.PROCESS_TREE_PROCESSES)
+        families = _resource_families()
         # No child: absent, not zero.
         pids = [row.pid for row in rows if row.pid > 0]
         sampler = self._sampler
         samples = sample_trees(pids) if sampler is None else {pid: sampler(pid) for pid in pids}
+        previous, current = self._resource_rows, {}
         for row in rows:
             if row.pid <= 0:
                 continue
@@ -261,22 +334,32 @@ class SupervisorCollector(Collector):
             if sample is None:
                 continue
             who = (row.group, row.name)
-            _add(cpu, (*who, CPU_MODES[0]), sample.cpu_user)
-            _add(cpu, (*who, CPU_MODES[1]), sample.cpu_system)
-            _add(rss, who, sample.rss)
-            if sample.open_fds is not None:
-                _add(fds, who, sample.open_fds)
-            _add(threads, who, sample.threads)
-            _add(members, who, sample.processes)
-        yield from (cpu, rss, fds, threads, members)
+            hit = previous.get(who)
+            parts = hit[1] if hit is not None and hit[0] == sample else _resource_parts(who, sample)
+            current[who] = (sample, parts)
+            for family, part in zip(families, parts, strict=True):
+                family.samples.extend(part)
+        self._resource_rows = current
+        yield from families
         if self._log_bytes is not None:
             logged = _family(cat.PROCESS_LOG_BYTES)
             shown = {(row.group, row.name) for row in rows}
+            previous_logs, current_logs = self._log_rows, {}
             for who, streams in sorted(self._log_bytes().items()):
                 if who not in shown:
                     continue
-                for stream in LOG_STREAMS:
-                    _add(logged, (*who, stream), streams.get(stream, 0))
+                counts = tuple(streams.get(stream, 0) for stream in LOG_STREAMS)
+                log_hit = previous_logs.get(who)
+                if log_hit is not None and log_hit[0] == counts:
+                    log_parts = log_hit[1]
+                else:
+                    single = _family(cat.PROCESS_LOG_BYTES)
+                    for stream, count in zip(LOG_STREAMS, counts, strict=True):
+                        _add(single, (*who, stream), count)
+                    log_parts = (single.samples,)
+                current_logs[who] = (counts, log_parts)
+                logged.samples.extend(log_parts[0])
+            self._log_rows = current_logs
             yield logged
 
     # ------------------------------------------------------------------ daemon

@@ -7,7 +7,8 @@ Rules of this file:
   scraper's ``Accept`` asks for it, the classic text format otherwise; gzip when
   ``Accept-Encoding`` allows it.
 - Rendering runs on the event loop's thread (see ``collector``): it is a read of
-  in-memory counters plus a few ``/proc`` reads per managed process.
+  in-memory counters plus a few ``/proc`` reads per managed process, and only the
+  samples that changed since the previous scrape are formatted (``exposition``).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import choose_encoder
 
+from exporters.prometheus.exposition import CachingEncoder
 from exporters.prometheus.settings import SECTION, ListenAddress
 
 logger = logging.getLogger(__name__)
@@ -34,11 +36,20 @@ class MetricsListenerError(OSError):
 
 
 def metrics_handler(registry: CollectorRegistry) -> Handler:
-    """An aiohttp handler that renders ``registry`` for the scraper's ``Accept``."""
+    """An aiohttp handler that renders ``registry`` for the scraper's ``Accept``.
+
+    One ``CachingEncoder`` per negotiated format (content type) reuses the lines of
+    samples that did not change since that format's previous scrape.
+    """
+    encoders: dict[str, CachingEncoder] = {}
 
     async def handle(request: web.Request) -> web.StreamResponse:
         encoder, content_type = choose_encoder(request.headers.get("Accept", ""))
-        response = web.Response(body=encoder(registry), headers={"Content-Type": content_type})
+        cached = encoders.get(content_type)
+        if cached is None:
+            cached = encoders[content_type] = CachingEncoder(encoder)
+        body = cached.render(registry)
+        response = web.Response(body=body, headers={"Content-Type": content_type})
         response.enable_compression()  # only when Accept-Encoding allows it
         return response
 
