@@ -6,10 +6,12 @@ so a green CI run can never hide a peer that was not installed.
 
 from __future__ import annotations
 
+import importlib
 import os
 import shutil
 import sys
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -41,3 +43,12 @@ def require_command(name: str) -> str:
         missing_peer(f"command {name!r} not found in the venv or on PATH")
         raise AssertionError("unreachable")
     return found
+
+
+def require_module(name: str) -> ModuleType:
+    """``import name``, or skip (locally) / fail (under CI) when it is not installed."""
+    try:
+        return importlib.import_module(name)
+    except ImportError as error:
+        missing_peer(f"module {name!r} cannot be imported: {error}")
+        raise AssertionError("unreachable") from error

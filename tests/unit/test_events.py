@@ -49,6 +49,7 @@ from supervisor_core.events import (
     to_json_dict,
 )
 from supervisor_core.states import ProcessState, StateChange
+from tests.peers import require_module
 
 S = ProcessState
 
@@ -177,7 +178,7 @@ def test_every_concrete_type_has_a_golden_payload() -> None:
 
 def _supervisord_payload(data: EventData) -> str:
     """The payload the real supervisord 4.3 classes render for the same facts."""
-    sup_events = pytest.importorskip("supervisor.events")
+    sup_events = require_module("supervisor.events")
     process = SimpleNamespace(
         config=SimpleNamespace(name=getattr(data, "processname", "")),
         group=SimpleNamespace(config=SimpleNamespace(name=getattr(data, "groupname", ""))),

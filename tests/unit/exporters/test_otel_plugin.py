@@ -19,6 +19,7 @@ from supervisor_core.config import parse
 from supervisor_core.config.errors import ConfigError
 from supervisor_core.config.model import Config, Origin
 from supervisor_core.extensions import ExtensionFactory, discover_extensions
+from tests.peers import require_module
 
 BASE = "[supervisord]\nidentifier = box1\n\n[program:web]\ncommand = /bin/cat -n\nuser = nobody\n"
 
@@ -169,7 +170,7 @@ def test_bad_settings_are_reported_by_check(tmp_path: Path) -> None:
 
 def sdk_rig(config: Config) -> tuple[Any, Any]:
     """An OtelExtension on a provider exporting to memory, and that exporter."""
-    pytest.importorskip("opentelemetry.sdk")
+    require_module("opentelemetry.sdk")
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import SimpleSpanProcessor
     from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -235,7 +236,7 @@ async def test_extension_builds_spans_from_bus_events_with_the_programs_config(
 
 def test_from_config_builds_a_resource_and_an_otlp_batch_provider(tmp_path: Path) -> None:
     """service.name, host.name and superd's identifier describe the resource."""
-    pytest.importorskip("opentelemetry.sdk")
+    require_module("opentelemetry.sdk")
     import asyncio
     import socket
 
