@@ -223,6 +223,9 @@ class StormDetector:
     def __init__(self, settings: StormSettings | None = None) -> None:
         self.settings = settings if settings is not None else StormSettings()
         self._processes: dict[tuple[str, str], _Process] = {}
+        # Keys of the processes whose tally is not None (in a storm): time passing
+        # only concerns them, so a feed costs O(storms), not O(processes).
+        self._stormy: set[tuple[str, str]] = set()
         self._groups: dict[str, _Tally] = {}
         self._host: _Tally | None = None
         self._now = -math.inf
@@ -243,14 +246,14 @@ class StormDetector:
 
     def in_storm(self) -> frozenset[tuple[str, str]]:
         """The ``(group, name)`` of every process in a storm now."""
-        return frozenset(k for k, p in self._processes.items() if p.tally is not None)
+        return frozenset(self._stormy)
 
     def next_deadline(self) -> float | None:
         """The earliest time at which ``advance`` would end a storm (None: no such time)."""
         deadlines = [
-            process.running_since.at + self.settings.window
-            for process in self._processes.values()
-            if process.tally is not None and process.running_since is not None
+            since.at + self.settings.window
+            for key in self._stormy
+            if (since := self._processes[key].running_since) is not None
         ]
         return min(deadlines, default=None)
 
@@ -260,13 +263,14 @@ class StormDetector:
         """Let time pass until ``now``: end storms of processes RUNNING for ``window``."""
         changes: list[StormChange] = []
         self._now = max(self._now, now)
+        if not self._stormy:
+            return changes
         window = self.settings.window
         due = sorted(
-            (process.running_since.at + window, key)
-            for key, process in self._processes.items()
-            if process.tally is not None
-            and process.running_since is not None
-            and now - process.running_since.at >= window
+            (since.at + window, key)
+            for key in self._stormy
+            if (since := self._processes[key].running_since) is not None
+            and now - since.at >= window
         )
         for deadline, key in due:
             process = self._processes[key]
@@ -303,6 +307,7 @@ class StormDetector:
         for key in [k for k in self._processes if k[0] == group]:
             changes.extend(self._end_process(key, self._processes[key], at, wall, "stopped"))
             del self._processes[key]
+            self._stormy.discard(key)
         return changes
 
     # ------------------------------------------------------------------ rules
@@ -335,6 +340,7 @@ class StormDetector:
             tally.add(past)
         exits.clear()
         process.tally = tally
+        self._stormy.add(key)
         # A group or host storm already under way gains a member.
         for scope_tally in (self._groups.get(key[0]), self._host):
             if scope_tally is not None:
@@ -362,6 +368,7 @@ class StormDetector:
         if tally is None:
             return
         process.tally = None
+        self._stormy.discard(key)
         end = wall if wall is not None else at
         storm = tally.storm(StormScope.PROCESS, key[0], key[1], end, reason)
         yield StormChange(kind=ChangeKind.END, storm=storm, at=at)
