@@ -46,7 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--scenarios",
         help="comma-separated subset of: restart, log_throughput, idle_cpu, launch, rpc_latency, "
-        "metrics_scrape, listener_storm, crash_storm",
+        "metrics_scrape, listener_storm, crash_storm, event_throughput, journal_storm",
     )
     parser.add_argument(
         "--daemons", default="supervisord,superd", help="comma-separated daemons to run"

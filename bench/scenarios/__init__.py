@@ -39,6 +39,8 @@ class Profile:
     crash_programs: int = 20
     crash_window: float = 20.0
     metrics_scrapes: int = 100
+    bus_events: int = 200_000
+    journal_window: float = 10.0
 
     def with_overrides(self, **changes: Any) -> Profile:
         """A copy with the non-None ``changes`` applied."""
@@ -70,6 +72,8 @@ QUICK = Profile(
     storm_window=3.0,
     crash_window=5.0,
     metrics_scrapes=30,
+    bus_events=50_000,
+    journal_window=4.0,
 )
 
 
@@ -106,7 +110,9 @@ class Scenario(Protocol):
 def all_scenarios(profile: Profile) -> list[Scenario]:
     """Every scenario, in report order."""
     from bench.scenarios.crash_storm import CrashStorm
+    from bench.scenarios.event_throughput import EventThroughput
     from bench.scenarios.idle_cpu import IdleCpu
+    from bench.scenarios.journal_storm import JournalStorm
     from bench.scenarios.launch import Launch
     from bench.scenarios.listener_storm import ListenerStorm
     from bench.scenarios.log_throughput import LogThroughput
@@ -123,4 +129,6 @@ def all_scenarios(profile: Profile) -> list[Scenario]:
         MetricsScrape(profile),
         ListenerStorm(profile),
         CrashStorm(profile),
+        EventThroughput(profile),
+        JournalStorm(profile),
     ]
