@@ -225,7 +225,7 @@ class StormDetector:
         self._processes: dict[tuple[str, str], _Process] = {}
         # Keys of the processes whose tally is not None (in a storm): time passing
         # only concerns them, so a feed costs O(storms), not O(processes).
-        self._stormy: set[tuple[str, str]] = set()
+        self._stormy: dict[tuple[str, str], _Process] = {}
         self._groups: dict[str, _Tally] = {}
         self._host: _Tally | None = None
         self._now = -math.inf
@@ -252,8 +252,8 @@ class StormDetector:
         """The earliest time at which ``advance`` would end a storm (None: no such time)."""
         deadlines = [
             since.at + self.settings.window
-            for key in self._stormy
-            if (since := self._processes[key].running_since) is not None
+            for process in self._stormy.values()
+            if (since := process.running_since) is not None
         ]
         return min(deadlines, default=None)
 
@@ -268,9 +268,8 @@ class StormDetector:
         window = self.settings.window
         due = sorted(
             (since.at + window, key)
-            for key in self._stormy
-            if (since := self._processes[key].running_since) is not None
-            and now - since.at >= window
+            for key, process in self._stormy.items()
+            if (since := process.running_since) is not None and now - since.at >= window
         )
         for deadline, key in due:
             process = self._processes[key]
@@ -307,7 +306,7 @@ class StormDetector:
         for key in [k for k in self._processes if k[0] == group]:
             changes.extend(self._end_process(key, self._processes[key], at, wall, "stopped"))
             del self._processes[key]
-            self._stormy.discard(key)
+            self._stormy.pop(key, None)
         return changes
 
     # ------------------------------------------------------------------ rules
@@ -340,7 +339,7 @@ class StormDetector:
             tally.add(past)
         exits.clear()
         process.tally = tally
-        self._stormy.add(key)
+        self._stormy[key] = process
         # A group or host storm already under way gains a member.
         for scope_tally in (self._groups.get(key[0]), self._host):
             if scope_tally is not None:
@@ -368,7 +367,7 @@ class StormDetector:
         if tally is None:
             return
         process.tally = None
-        self._stormy.discard(key)
+        self._stormy.pop(key, None)
         end = wall if wall is not None else at
         storm = tally.storm(StormScope.PROCESS, key[0], key[1], end, reason)
         yield StormChange(kind=ChangeKind.END, storm=storm, at=at)
