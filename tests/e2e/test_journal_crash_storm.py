@@ -20,7 +20,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from exporters.journal import open_journal
+from exporters.journal import JournalRecord, open_journal
 from tests.integration.superd_harness import Superd, wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -130,8 +130,14 @@ def test_sigkill_mid_storm_loses_no_committed_event(tmp_path: Path) -> None:
     try:
         second.wait_running()
         second.call("stopProcessGroup", "crash", True)
-        with open_journal(str(journal_path)) as journal:
-            after = list(journal.events())
+
+        def committed() -> list[JournalRecord] | None:
+            with open_journal(str(journal_path)) as journal:
+                records = list(journal.events())
+            return records if len(records) > len(before) else None
+
+        # The writer commits in batches (50 ms): await the new run's first commit.
+        after: list[JournalRecord] = wait_for(committed, "the new run's events committed")
         serials = [record.serial for record in after]
         assert serials[: len(before)] == before  # nothing committed was lost
         assert serials == list(range(len(serials)))  # continues with no gap or duplicate
