@@ -11,12 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import signal
 import subprocess
 import time
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from collections.abc import Iterator
 from pathlib import Path
 
 import aiohttp
@@ -24,7 +22,7 @@ import pytest
 
 from exporters.alerts import RULES_PATH, RULES_TEST_PATH, AlertConfig, Thresholds, rules_text
 from exporters.notebook import prometheus_alerts
-from tests.e2e.test_prometheus_scrape import free_port
+from tests.e2e.prometheus_server import free_port, prometheus
 from tests.integration.superd_harness import Superd, base_config
 from tests.peers import require_command
 
@@ -107,42 +105,6 @@ def crash_loop(tmp_path: Path) -> Iterator[tuple[Superd, int]]:
         superd.close()
 
 
-@asynccontextmanager
-async def prometheus_with_rules(tmp_path: Path, target_port: int, rules: str) -> AsyncIterator[str]:
-    """A real Prometheus scraping 127.0.0.1:target_port every second with ``rules`` loaded."""
-    binary = require_command("prometheus")
-    (tmp_path / "rules.yml").write_text(rules)
-    config = tmp_path / "prometheus.yml"
-    config.write_text(
-        "global: {scrape_interval: 1s, evaluation_interval: 1s}\n"
-        f"rule_files: ['{tmp_path / 'rules.yml'}']\n"
-        "scrape_configs:\n"
-        "  - job_name: superd\n"
-        f"    static_configs: [{{targets: ['127.0.0.1:{target_port}']}}]\n"
-    )
-    port = free_port()
-    log = (tmp_path / "prometheus.log").open("wb")
-    process = await asyncio.create_subprocess_exec(
-        binary,
-        f"--config.file={config}",
-        f"--web.listen-address=127.0.0.1:{port}",
-        f"--storage.tsdb.path={tmp_path / 'tsdb'}",
-        stdout=log,
-        stderr=log,
-    )
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        if process.returncode is None:
-            os.kill(process.pid, signal.SIGTERM)
-        try:
-            await asyncio.wait_for(process.wait(), timeout=30)
-        except TimeoutError:
-            os.kill(process.pid, signal.SIGKILL)
-            await process.wait()
-        log.close()
-
-
 async def firing_alerts(session: aiohttp.ClientSession, base: str) -> list[dict[str, object]]:
     """Prometheus' firing alerts (empty while it is still starting)."""
     try:
@@ -167,7 +129,7 @@ async def test_a_crash_loop_fires_restart_storm_and_flapping_in_prometheus(
     seen: dict[str, dict[str, object]] = {}
     started = time.time()
     async with (
-        prometheus_with_rules(tmp_path, metrics_port, rules_text(FAST)) as base,
+        prometheus(tmp_path, ("127.0.0.1", metrics_port), rules=rules_text(FAST)) as base,
         aiohttp.ClientSession() as session,
     ):
         try:

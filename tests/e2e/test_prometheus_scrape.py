@@ -11,10 +11,8 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import sys
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from pathlib import Path
 
 import aiohttp
@@ -29,18 +27,12 @@ from supervisor_core.events import Event, ProcessStateEvent
 from supervisor_core.runner import DaemonRun, run_daemon
 from supervisor_core.states import ProcessState
 from supervisor_core.supervisor import Supervisor
-from tests.peers import require_command
+from tests.e2e.prometheus_server import prometheus
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 KILLS = 3
 DEADLINE = 60.0  # seconds for any one condition; generous for a loaded 2-core machine
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 class Watcher:
@@ -68,40 +60,6 @@ class Watcher:
             and e.data.processname == name
             and e.data.to_state is ProcessState.RUNNING
         )
-
-
-@asynccontextmanager
-async def prometheus(tmp_path: Path, target: tuple[str, int]) -> AsyncIterator[str]:
-    """A real Prometheus scraping ``target`` every second; yields its base URL."""
-    binary = require_command("prometheus")
-    config = tmp_path / "prometheus.yml"
-    config.write_text(
-        "global: {scrape_interval: 1s, evaluation_interval: 1s}\n"
-        "scrape_configs:\n"
-        "  - job_name: superd\n"
-        f"    static_configs: [{{targets: ['{target[0]}:{target[1]}']}}]\n"
-    )
-    port = free_port()
-    log = (tmp_path / "prometheus.log").open("wb")
-    process = await asyncio.create_subprocess_exec(
-        binary,
-        f"--config.file={config}",
-        f"--web.listen-address=127.0.0.1:{port}",
-        f"--storage.tsdb.path={tmp_path / 'tsdb'}",
-        stdout=log,
-        stderr=log,
-    )
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        if process.returncode is None:
-            os.kill(process.pid, signal.SIGTERM)
-        try:
-            await asyncio.wait_for(process.wait(), timeout=30)
-        except TimeoutError:
-            os.kill(process.pid, signal.SIGKILL)
-            await process.wait()
-        log.close()
 
 
 async def query(session: aiohttp.ClientSession, base: str, promql: str) -> float | None:

@@ -1,0 +1,63 @@
+"""A real Prometheus (Debian's ``prometheus``) for e2e tests, started and stopped by pid."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from tests.peers import require_command
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@asynccontextmanager
+async def prometheus(
+    tmp_path: Path, target: tuple[str, int], *, rules: str | None = None
+) -> AsyncIterator[str]:
+    """Prometheus scraping ``target`` every second (evaluating ``rules`` if given).
+
+    Yields its base URL; stops it (TERM, then KILL after 30 s) on exit.
+    """
+    binary = require_command("prometheus")
+    rule_files = ""
+    if rules is not None:
+        (tmp_path / "rules.yml").write_text(rules)
+        rule_files = f"rule_files: ['{tmp_path / 'rules.yml'}']\n"
+    config = tmp_path / "prometheus.yml"
+    config.write_text(
+        "global: {scrape_interval: 1s, evaluation_interval: 1s}\n"
+        + rule_files
+        + "scrape_configs:\n"
+        "  - job_name: superd\n"
+        f"    static_configs: [{{targets: ['{target[0]}:{target[1]}']}}]\n"
+    )
+    port = free_port()
+    with (tmp_path / "prometheus.log").open("wb") as log:
+        process = await asyncio.create_subprocess_exec(
+            binary,
+            f"--config.file={config}",
+            f"--web.listen-address=127.0.0.1:{port}",
+            f"--storage.tsdb.path={tmp_path / 'tsdb'}",
+            stdout=log,
+            stderr=log,
+        )
+        try:
+            yield f"http://127.0.0.1:{port}"
+        finally:
+            if process.returncode is None:
+                os.kill(process.pid, signal.SIGTERM)
+            try:
+                await asyncio.wait_for(process.wait(), timeout=30)
+            except TimeoutError:
+                os.kill(process.pid, signal.SIGKILL)
+                await process.wait()
