@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.test_prometheus_scrape import free_port
+from tests.e2e.prometheus_server import free_port
 from tests.integration.superd_harness import Superd, base_config, wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
