@@ -345,24 +345,11 @@ class RpcInterface:
     async def _start_many(
         self, processes: Sequence[control.ProcessInfo], *, wait: bool
     ) -> list[OperationResult]:
-        results: list[OperationResult] = []
-        started: list[control.ProcessInfo] = []
-        for info in processes:
-            if info.state in RUNNING_STATES:
-                continue
-            try:
-                self._control.start_process(info.namespec)
-            except control.ControlError as e:
-                results.append(_failed(info, fault_from_error(e)))
-                continue
-            if wait:
-                started.append(info)
-            else:
-                results.append(_ok(info))
-        results += await asyncio.gather(
-            *(self._outcome(info, self._control.wait_process_started) for info in started)
+        # supervisord skips the ones already started, and reports nothing for them.
+        todo = [info for info in processes if info.state not in RUNNING_STATES]
+        return await self._act_on_many(
+            todo, self._control.start_process, self._control.wait_process_started, wait=wait
         )
-        return results
 
     async def stop_process(self, name: object, wait: object = True) -> Any:
         wait_ = _flag(wait, "wait")
@@ -385,23 +372,38 @@ class RpcInterface:
     async def _stop_many(
         self, processes: Sequence[control.ProcessInfo], *, wait: bool
     ) -> list[OperationResult]:
+        # supervisord skips the ones not running, and reports nothing for them.
+        todo = [info for info in processes if info.state in RUNNING_STATES]
+        return await self._act_on_many(
+            todo, self._control.stop_process, self._control.wait_process_stopped, wait=wait
+        )
+
+    async def _act_on_many(
+        self,
+        processes: Sequence[control.ProcessInfo],
+        act: Callable[[str], None],
+        waiter: Callable[[str], Awaitable[None]],
+        *,
+        wait: bool,
+    ) -> list[OperationResult]:
+        """Act on every process in order, then await the acted-on ones together.
+
+        A process the daemon refuses is reported at once with its fault; without
+        ``wait`` the others are reported as successes right away.
+        """
         results: list[OperationResult] = []
-        stopping: list[control.ProcessInfo] = []
+        acted: list[control.ProcessInfo] = []
         for info in processes:
-            if info.state not in RUNNING_STATES:
-                continue
             try:
-                self._control.stop_process(info.namespec)
+                act(info.namespec)
             except control.ControlError as e:
                 results.append(_failed(info, fault_from_error(e)))
                 continue
             if wait:
-                stopping.append(info)
+                acted.append(info)
             else:
                 results.append(_ok(info))
-        results += await asyncio.gather(
-            *(self._outcome(info, self._control.wait_process_stopped) for info in stopping)
-        )
+        results += await asyncio.gather(*(self._outcome(info, waiter) for info in acted))
         return results
 
     @staticmethod
