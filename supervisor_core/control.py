@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 from supervisor_core.config.model import GroupConfig
-from supervisor_core.states import ProcessState, SupervisorState
+from supervisor_core.lifecycle import ProcessState, Requester, SupervisorState
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -217,8 +217,10 @@ class SupervisorControl(Protocol):
 
     # --- process control ----------------------------------------------------------
 
-    def start_process(self, namespec: str) -> None:
+    def start_process(self, namespec: str, requester: Requester) -> None:
         """Spawn one process now, without waiting for it to reach RUNNING.
+
+        ``requester`` says who asked (the cause and origin of the transition).
 
         Raises:
             BadName: no such process.
@@ -242,8 +244,10 @@ class SupervisorControl(Protocol):
         """
         ...
 
-    def stop_process(self, namespec: str) -> None:
+    def stop_process(self, namespec: str, requester: Requester) -> None:
         """Send the stop signal (``stopsignal``) to a running process, without waiting.
+
+        ``requester`` says who asked (the cause and origin of the transition).
 
         Raises:
             BadName: no such process.
@@ -260,8 +264,8 @@ class SupervisorControl(Protocol):
         """
         ...
 
-    def signal_process(self, namespec: str, sig: signal.Signals) -> None:
-        """Send ``sig`` to the process.
+    def signal_process(self, namespec: str, sig: signal.Signals, requester: Requester) -> None:
+        """Send ``sig`` to the process (``requester`` says who asked).
 
         Raises:
             BadName: no such process.

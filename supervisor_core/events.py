@@ -26,11 +26,11 @@ import re
 import signal as signal_module
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
-from enum import Enum
+from enum import Enum, StrEnum
 from types import MappingProxyType
 from typing import ClassVar, TypeAlias, TypeVar
 
-from supervisor_core.states import ProcessState, StateChange
+from supervisor_core.lifecycle import Cause, ProcessState
 
 # --------------------------------------------------------------------------- registry
 
@@ -152,6 +152,10 @@ class EventData:
 class ProcessStateEvent(EventData):
     """A process changed state. Subclasses name the state it entered.
 
+    The state machine (``states.step``) builds these: the event *is* the transition.
+    ``cause`` says why it happened (``lifecycle.Cause``) and ``origin`` who asked,
+    for requested ones; ``run`` numbers the process' starts (the run the transition
+    belongs to) and ``episode`` is the run that opened its restart episode.
     supervisord's listener payload shows only some of these fields per type (see
     ``listener_payload``); all of them are facts at the moment of the change:
     ``pid`` (0 when no child), ``tries`` (the backoff counter), and for changes
@@ -168,6 +172,10 @@ class ProcessStateEvent(EventData):
     processname: str
     groupname: str
     from_state: ProcessState
+    cause: Cause
+    origin: str | None = None
+    run: int = 0
+    episode: int = 0
     pid: int = 0
     tries: int = 0
     expected: bool | None = None
@@ -266,27 +274,6 @@ PROCESS_STATE_EVENT_TYPES: Mapping[ProcessState, type[ProcessStateEvent]] = Mapp
         )
     }
 )
-
-
-def process_state_event(change: StateChange) -> ProcessStateEvent:
-    """The event data for a transition the state machine published."""
-    cls = PROCESS_STATE_EVENT_TYPES[change.to_state]
-    forensics = change.forensics
-    return cls(
-        processname=change.processname,
-        groupname=change.groupname,
-        from_state=change.from_state,
-        pid=change.pid,
-        tries=change.tries,
-        expected=change.expected,
-        returncode=change.returncode,
-        run_duration=change.run_duration,
-        spawnerr=change.spawnerr,
-        core_dumped=None if forensics is None else forensics.core_dumped,
-        oom_killed=None if forensics is None else forensics.oom_killed,
-        oom_evidence=None if forensics is None else forensics.oom_evidence,
-        stderr_tail=None if forensics is None else forensics.stderr_tail,
-    )
 
 
 @register_event_type("PROCESS_LOG", abstract=True)
@@ -565,8 +552,11 @@ def listener_envelope(event: Event, *, server: str, pool: str, pool_serial: int)
 JsonScalar: TypeAlias = str | int | float | bool | None
 JsonValue: TypeAlias = JsonScalar | list[JsonScalar]
 
-# Exit forensics: left out of the JSON form when no exit caused the change (None).
-_OPTIONAL_STATE_FIELDS = frozenset({"core_dumped", "oom_killed", "oom_evidence", "stderr_tail"})
+# Exit forensics: left out of the JSON form when no exit caused the change (None);
+# so is the origin of a transition nobody asked for.
+_OPTIONAL_STATE_FIELDS = frozenset(
+    {"origin", "core_dumped", "oom_killed", "oom_evidence", "stderr_tail"}
+)
 
 
 def _json_value(value: object) -> JsonValue:
@@ -576,6 +566,8 @@ def _json_value(value: object) -> JsonValue:
 
 
 def _json_scalar(value: object) -> JsonScalar:
+    if isinstance(value, StrEnum):
+        return value.value  # a cause: "autorestart"
     if isinstance(value, Enum):
         return value.name
     if isinstance(value, bytes):

@@ -17,8 +17,8 @@ from types import MappingProxyType
 
 from supervisor_core import control
 from supervisor_core.config.model import GroupConfig, ProcessConfig
+from supervisor_core.lifecycle import AUTOSTART, SHUTDOWN, STOPPED_STATES, Requester
 from supervisor_core.process import ProcessRuntime
-from supervisor_core.states import STOPPED_STATES
 
 __all__ = ["ProcessFactory", "ProcessGroup"]
 
@@ -98,15 +98,15 @@ class ProcessGroup:
         except KeyError:
             raise control.BadName(f"{self.name}:{name}") from None
 
-    def autostart(self) -> None:
+    def autostart(self, requester: Requester = AUTOSTART) -> None:
         """Start every ``autostart=true`` process that never ran, in priority order."""
         for runtime in self._processes.values():
-            runtime.autostart()
+            runtime.autostart(requester)
 
-    def system_stop(self) -> None:
-        """Stop everything for a shutdown, in reverse priority order (``stop_all``)."""
+    def system_stop(self, requester: Requester = SHUTDOWN) -> None:
+        """Stop everything for a shutdown or reload, in reverse priority order (``stop_all``)."""
         for runtime in reversed(self._processes.values()):
-            runtime.system_stop()
+            runtime.system_stop(requester)
 
     def unstopped(self) -> list[ProcessRuntime]:
         """The runtimes not in a stopped state (supervisord's get_unstopped_processes)."""

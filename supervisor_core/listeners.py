@@ -38,7 +38,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from supervisor_core.states import EventListenerState
+from supervisor_core.lifecycle import EventListenerState
 
 __all__ = [
     "DEFAULT_RESULT_HANDLER",

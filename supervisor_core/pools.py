@@ -46,6 +46,7 @@ from supervisor_core.events import (
     listener_envelope,
 )
 from supervisor_core.groups import ProcessGroup
+from supervisor_core.lifecycle import EventListenerState, ProcessState
 from supervisor_core.listeners import (
     Accepted,
     BecameReady,
@@ -60,7 +61,6 @@ from supervisor_core.listeners import (
     resolve_result_handler,
 )
 from supervisor_core.process import ProcessRuntime
-from supervisor_core.states import EventListenerState, ProcessState
 
 __all__ = [
     "ListenerInfo",

@@ -13,9 +13,11 @@ Rules of this file:
   exit callback (a pidfd on the loop), deadlines are ``call_at`` timers on the
   monotonic clock (``loop.call_at`` by default; tests pass a ``FakeClock``), waits
   (``wait_started``/``wait_stopped``) are futures completed from transitions.
-- Operator calls check the state *before* feeding the fact and raise the domain
-  errors of ``supervisor_core.control`` exactly where supervisord's RPC methods
-  raise their faults, so the control plane only maps errors to fault codes.
+- Requests (start, stop, signal) are fed as facts carrying their ``Requester``; the
+  machine decides whether the state allows them and refuses with a typed error,
+  which ``_REFUSALS`` maps one to one to the domain errors of
+  ``supervisor_core.control`` (supervisord's faults). Nothing here checks a state
+  the machine also checks.
 - A callback from the loop (exit, timer) never raises: an unexpected
   ``IllegalTransition`` there is logged and dropped, the daemon keeps running.
 - Output of a run is read until EOF even after the child exited (a grandchild may
@@ -36,7 +38,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Protocol
 
-from supervisor_core import control
+from supervisor_core import control, states
 from supervisor_core.bus import EventBus
 from supervisor_core.clock import Clock
 from supervisor_core.config.model import Auto, ProcessConfig
@@ -45,9 +47,10 @@ from supervisor_core.events import (
     ProcessCommunicationStdout,
     ProcessLogStderr,
     ProcessLogStdout,
-    process_state_event,
+    ProcessStateEvent,
 )
 from supervisor_core.forensics import OomCounters, judge_oom, read_oom_counters
+from supervisor_core.lifecycle import AUTOSTART, SHUTDOWN, STOPPED_STATES, ProcessState, Requester
 from supervisor_core.logs import Channel, LogOpenError, ProcessOutput
 from supervisor_core.spawn import (
     ChildHandle,
@@ -58,9 +61,6 @@ from supervisor_core.spawn import (
     get_execv_args,
 )
 from supervisor_core.states import (
-    RUNNING_STATES,
-    SIGNALLABLE_STATES,
-    STOPPED_STATES,
     AutoStart,
     CancelTimer,
     Effect,
@@ -73,7 +73,6 @@ from supervisor_core.states import (
     OperatorStart,
     OperatorStop,
     ProcessRecord,
-    ProcessState,
     Publish,
     SendSignal,
     SignalFailed,
@@ -81,7 +80,6 @@ from supervisor_core.states import (
     Spawned,
     SpawnFailed,
     StartTimer,
-    StateChange,
     SystemStop,
     TimerFired,
     TimerKind,
@@ -117,6 +115,21 @@ def _always() -> bool:
     return True
 
 
+def _refusal_error(refusal: states.IllegalTransition, namespec: str) -> control.ControlError:
+    """The control error for a request the machine refused (one to one)."""
+    if isinstance(refusal, states.AlreadyStarted):
+        return control.AlreadyStarted(namespec)
+    if isinstance(refusal, states.StillStopping):
+        # supervisord's spawn() refuses while the old child lives; its wait then
+        # finds a state other than STARTING/RUNNING.
+        return control.AbnormalTermination(namespec)
+    if isinstance(refusal, states.StateUnknown):
+        return control.Failed(f"{namespec} is in an unknown process state")
+    if isinstance(refusal, states.NotRunning):
+        return control.NotRunning(namespec)
+    return control.Failed(str(refusal))
+
+
 class ProcessRuntime:
     """One managed process: spawns, watches and stops its child, and publishes events.
 
@@ -145,6 +158,8 @@ class ProcessRuntime:
             and has no capture mode.
         stderr_tail_lines: how many last lines of stderr (stdout with
             ``redirect_stderr``) exit events carry (``[supervisord] stderr_tail_lines``).
+        oom_counters: reads the OOM-kill counters at a spawn and after a SIGKILL
+            death (``forensics.read_oom_counters``; tests pass a fake).
 
     Raises:
         OSError: an AUTO log file cannot be created in ``childlogdir``.
@@ -154,9 +169,9 @@ class ProcessRuntime:
         runtime = ProcessRuntime(config, bus=bus, spawner=PopenSpawner(), clock=clock,
                                  serverurl=None, childlogdir="/tmp", identifier="supervisor",
                                  strip_ansi=False)
-        runtime.start_nowait()
+        runtime.start_nowait(requester)
         await runtime.wait_started()      # RUNNING, or raises control.SpawnFailed
-        runtime.stop_nowait()
+        runtime.stop_nowait(requester)
         await runtime.wait_stopped()
         await runtime.aclose()
     """
@@ -179,10 +194,12 @@ class ProcessRuntime:
         stdin_fd: int | None = None,
         on_listener_output: Callable[[int, bytes], None] | None = None,
         stderr_tail_lines: int = 20,
+        oom_counters: Callable[[], OomCounters] = read_oom_counters,
     ) -> None:
         self._record = ProcessRecord(config=config)
         self._stderr_tail_lines = stderr_tail_lines
         self._oom_before: OomCounters | None = None  # read at the spawn of this run
+        self._oom_counters = oom_counters
         self._bus = bus
         self._spawner = spawner
         self._clock = clock
@@ -225,7 +242,6 @@ class ProcessRuntime:
         self._timer_handles: dict[TimerKind, TimerHandle] = {}
         self._queue: deque[Fact] = deque()
         self._feeding = False
-        self._signal_error: str | None = None
         self._start_waiters: list[asyncio.Future[None]] = []
         self._stop_waiters: list[asyncio.Future[None]] = []
         self._closed = False
@@ -303,11 +319,15 @@ class ProcessRuntime:
 
     # ------------------------------------------------------------------ operations
 
-    def autostart(self) -> None:
-        """Start the process if ``autostart=true`` and it never ran (daemon start-up)."""
-        self._feed_from_loop(AutoStart())
+    def autostart(self, requester: Requester = AUTOSTART) -> None:
+        """Start the process if ``autostart=true`` and it never ran.
 
-    def start_nowait(self) -> None:
+        ``requester`` is AUTOSTART at daemon start-up, UPDATE for a group added at
+        run time, RELOAD after the daemon restarted itself.
+        """
+        self._feed_from_loop(AutoStart(requester=requester))
+
+    def start_nowait(self, requester: Requester) -> None:
         """Spawn the child now (supervisord's ``startProcess`` up to its wait).
 
         With ``startsecs=0`` the process is RUNNING when this returns.
@@ -334,16 +354,7 @@ class ProcessRuntime:
             if error.message.startswith("can't find command"):
                 raise control.NoFile(error.message) from None
             raise control.NotExecutable(error.message) from None
-        state = self._record.state
-        if state in RUNNING_STATES:
-            raise control.AlreadyStarted(namespec)
-        if state is ProcessState.UNKNOWN:
-            raise control.Failed(f"{namespec} is in an unknown process state")
-        if state is ProcessState.STOPPING:
-            # supervisord's spawn() refuses while the old child lives; its wait then
-            # finds a state other than STARTING/RUNNING.
-            raise control.AbnormalTermination(namespec)
-        self._feed(OperatorStart())
+        self._request(OperatorStart(requester=requester))
         if self._record.spawnerr:
             raise control.SpawnFailed(namespec)
 
@@ -369,7 +380,7 @@ class ProcessRuntime:
             with contextlib.suppress(ValueError):
                 self._start_waiters.remove(waiter)
 
-    def stop_nowait(self) -> None:
+    def stop_nowait(self, requester: Requester) -> None:
         """Send ``stopsignal`` (supervisord's ``stopProcess`` up to its wait).
 
         A BACKOFF process goes straight to STOPPED.
@@ -379,15 +390,7 @@ class ProcessRuntime:
             control.Failed: the signal could not be sent (the process is now UNKNOWN).
         """
         self._check_open()
-        record = self._record
-        # An EXITED process whose damped restart is pending (backoff_*) can be stopped.
-        restart_pending = record.state is ProcessState.EXITED and record.timer is not None
-        if record.state not in RUNNING_STATES and not restart_pending:
-            raise control.NotRunning(self.namespec)
-        self._signal_error = None
-        self._feed(OperatorStop())
-        if self._signal_error is not None:
-            raise control.Failed(self._signal_error)
+        self._request(OperatorStop(requester=requester))
 
     async def wait_stopped(self) -> None:
         """Wait until STOPPED, EXITED, FATAL or UNKNOWN (at once if it already is).
@@ -406,15 +409,15 @@ class ProcessRuntime:
             with contextlib.suppress(ValueError):
                 self._stop_waiters.remove(waiter)
 
-    def system_stop(self) -> None:
-        """Stop as part of a shutdown (supervisord's ``stop_all``); never raises.
+    def system_stop(self, requester: Requester = SHUTDOWN) -> None:
+        """Stop as part of a shutdown or reload (supervisord's ``stop_all``); never raises.
 
         STARTING/RUNNING get ``stopsignal``, BACKOFF gives up (-> FATAL), anything
         else is left alone. Pair it with ``starts_allowed`` returning False.
         """
-        self._feed_from_loop(SystemStop())
+        self._feed_from_loop(SystemStop(requester=requester))
 
-    def signal(self, sig: int) -> None:
+    def signal(self, sig: int, requester: Requester) -> None:
         """Send ``sig`` to the child (``signalProcess``; never to the group).
 
         Raises:
@@ -426,12 +429,7 @@ class ProcessRuntime:
             signum = signal_module.Signals(sig)
         except ValueError:
             raise control.BadSignal(str(sig)) from None
-        if self._record.state not in SIGNALLABLE_STATES or not self._record.pid:
-            raise control.NotRunning(self.namespec)
-        self._signal_error = None
-        self._feed(OperatorSignal(signal=signum))
-        if self._signal_error is not None:
-            raise control.Failed(self._signal_error)
+        self._request(OperatorSignal(signal=signum, requester=requester))
 
     def write_stdin(self, data: bytes) -> None:
         """Queue ``data`` for the child's stdin (``sendProcessStdin``); never blocks.
@@ -560,6 +558,21 @@ class ProcessRuntime:
         finally:
             self._feeding = False
 
+    def _request(self, fact: OperatorStart | OperatorStop | OperatorSignal) -> None:
+        """Feed a request; raise its refusal, or the failure of a signal it sent.
+
+        UNKNOWN is entered only when a signal cannot be delivered, and a request is
+        refused in UNKNOWN (except a start, which fails before any signal): landing
+        there means this request's signal failed.
+        """
+        try:
+            self._feed(fact)
+        except states.IllegalTransition as refusal:
+            raise _refusal_error(refusal, self.namespec) from None
+        record = self._record
+        if record.state is ProcessState.UNKNOWN and record.signal_error is not None:
+            raise control.Failed(record.signal_error)
+
     def _feed_from_loop(self, fact: Fact) -> None:
         """Feed a fact that nobody can be told about (loop callbacks): log, never raise."""
         try:
@@ -593,7 +606,7 @@ class ProcessRuntime:
 
     def _apply(self, effect: Effect) -> None:
         if isinstance(effect, Publish):
-            self._publish(effect.change)
+            self._publish(effect)
         elif isinstance(effect, Spawn):
             self._spawn(effect.config)
         elif isinstance(effect, SendSignal):
@@ -607,12 +620,13 @@ class ProcessRuntime:
 
     # ------------------------------------------------------------------ effects
 
-    def _publish(self, change: StateChange) -> None:
-        self._bus.publish(process_state_event(change), at=change.at)
-        start_outcome = self._start_outcome(change.to_state, change.spawnerr)
+    def _publish(self, effect: Publish) -> None:
+        event: ProcessStateEvent = effect.event
+        self._bus.publish(event, at=effect.at)
+        start_outcome = self._start_outcome(event.to_state, event.spawnerr)
         if not isinstance(start_outcome, _Pending):
             self._resolve_waiters(self._start_waiters, start_outcome)
-        if change.to_state in STOPPED_STATES:
+        if event.to_state in STOPPED_STATES:
             self._resolve_waiters(self._stop_waiters, None)
 
     def _start_outcome(
@@ -660,7 +674,7 @@ class ProcessRuntime:
             return
         self._child = child
         self._output_pid = child.pid
-        self._oom_before = read_oom_counters()
+        self._oom_before = self._oom_counters()
         stdout_fd, stderr_fd = child.take_output()
         if stdout_fd is None and stderr_fd is None:
             self._output.detach()
@@ -679,7 +693,6 @@ class ProcessRuntime:
             return  # ESRCH: it exited; the exit callback follows
         except OSError as error:
             message = f"unknown problem killing {self.name} ({effect.pid}): {error}"
-            self._signal_error = message
             self._queue.append(SignalFailed(error=message))
 
     def _timer_scheduler(self) -> Timers:
@@ -715,7 +728,7 @@ class ProcessRuntime:
         self._child = None
         oom_killed, oom_evidence = judge_oom(
             self._oom_before,
-            read_oom_counters() if status.signal == signal_module.SIGKILL else None,
+            self._oom_counters() if status.signal == signal_module.SIGKILL else None,
             status.returncode,
         )
         forensics = ExitForensics(

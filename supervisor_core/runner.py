@@ -31,10 +31,10 @@ from supervisor_core.config.model import InetHttpServerConfig
 from supervisor_core.daemon import DAEMON_SIGNALS, SignalRecorder, StartupReport
 from supervisor_core.extensions import Extension, first_serial
 from supervisor_core.http import AuthPolicy, BoundAddresses, ServerStartError, make_app, serving
+from supervisor_core.lifecycle import AUTOSTART, RELOAD, SupervisorState
 from supervisor_core.logs.mainlog import MainLogHandler
 from supervisor_core.process import ProcessRuntime
 from supervisor_core.spawn import PopenSpawner, Spawner
-from supervisor_core.states import SupervisorState
 from supervisor_core.supervisor import ProcessFactory, ProcessSetup, Supervisor
 
 logger = logging.getLogger(__name__)
@@ -226,6 +226,7 @@ async def _run_generation(
         ),
         read_config=lambda _path: run.reload(),
         main_log=run.main_log,
+        startup=AUTOSTART if first else RELOAD,
     )
     async with contextlib.AsyncExitStack() as listeners:
         if unix is not None or inet is not None:

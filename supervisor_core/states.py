@@ -8,8 +8,13 @@ Rules of this file:
 - ``step(record, fact, now)`` is the only way a ``ProcessRecord`` changes. Records,
   facts and effects are frozen dataclasses; ``step`` returns a new record.
 - Every legal (state, fact) pair is a row of ``TRANSITIONS``; any other pair raises
-  ``IllegalTransition`` naming process, state and fact. Policy guards (``exitcodes``,
-  ``autorestart``, ``startsecs``, ``startretries``) are the small functions beside it.
+  ``IllegalTransition`` naming process, state and fact: for a request, the typed
+  refusal (``AlreadyStarted``, ``NotRunning``, ...) that the runtime maps one to one to
+  the control plane's error, so nothing checks a state twice.
+- Every transition carries its ``Cause`` (``lifecycle``): the request's, or what the
+  machine reacted to. A restart is a start whose cause is an automatic one.
+- Policy guards (``exitcodes``, ``autorestart``, ``startsecs``, ``startretries``) are
+  the small functions beside the table.
 - The semantics are supervisord 4.3's ``Subprocess`` (spawn, finish, kill, stop,
   give_up, transition), including its quirks, which are marked "supervisord quirk".
   Differences are marked "divergence" and say why.
@@ -35,8 +40,9 @@ Protocol the runtime (``process.py``) follows:
    (``loop.call_at(deadline, ...)`` on the monotonic clock) which feeds
    ``TimerFired(kind)``; ``CancelTimer(kind)`` cancels it. A ``TimerFired`` for a
    timer the record no longer holds is ignored, so a cancel race is harmless.
-5. ``Publish(change)``: build the event with ``events.process_state_event(change)``
-   and publish it on the bus with ``at=change.at``.
+5. ``Publish(event, at)``: publish ``event`` on the bus, stamped ``at``. The event is
+   the transition: the one frozen record (with its ``cause``) that every consumer
+   reads; nothing downstream re-derives why it happened.
 6. Automatic starts (autostart, autorestart, BACKOFF retries) happen only when
    ``step(..., starts_allowed=True)``; pass False once the supervisor is shutting down
    (supervisord checks ``mood > RESTARTING`` for exactly these three).
@@ -44,8 +50,8 @@ Protocol the runtime (``process.py``) follows:
 Example::
 
     record = ProcessRecord(config=config)
-    record, effects = step(record, OperatorStart(), clock.now())
-    # effects == (Publish(StateChange(STOPPED -> STARTING ...)), Spawn(config))
+    record, effects = step(record, OperatorStart(requester=operator), clock.now())
+    # effects == (Publish(ProcessStateStarting(cause=Cause.OPERATOR, ...)), Spawn(config))
 """
 
 from __future__ import annotations
@@ -67,47 +73,17 @@ from supervisor_core.damping import (
     start_limit_reached,
     streak_after,
 )
+from supervisor_core.events import PROCESS_STATE_EVENT_TYPES, ProcessStateEvent
+from supervisor_core.lifecycle import (
+    AUTOSTART,
+    RUNNING_STATES,
+    SHUTDOWN,
+    Cause,
+    ProcessState,
+    Requester,
+)
 
 # --------------------------------------------------------------------------- states
-
-
-class ProcessState(enum.IntEnum):
-    """A process' state, with supervisord's numeric codes (getProcessInfo ``state``)."""
-
-    STOPPED = 0
-    STARTING = 10
-    RUNNING = 20
-    BACKOFF = 30
-    STOPPING = 40
-    EXITED = 100
-    FATAL = 200
-    UNKNOWN = 1000
-
-
-class SupervisorState(enum.IntEnum):
-    """The daemon's own state (``getState``), with supervisord's codes."""
-
-    FATAL = 2
-    RUNNING = 1
-    RESTARTING = 0
-    SHUTDOWN = -1
-
-
-class EventListenerState(enum.IntEnum):
-    """Where an event listener is in the listener protocol, with supervisord's codes."""
-
-    READY = 10
-    BUSY = 20
-    ACKNOWLEDGED = 30
-    UNKNOWN = 40
-
-
-# supervisord's groupings, used by the RPC layer to choose fault codes.
-STOPPED_STATES = frozenset(
-    {ProcessState.STOPPED, ProcessState.EXITED, ProcessState.FATAL, ProcessState.UNKNOWN}
-)
-RUNNING_STATES = frozenset({ProcessState.RUNNING, ProcessState.BACKOFF, ProcessState.STARTING})
-SIGNALLABLE_STATES = frozenset({ProcessState.RUNNING, ProcessState.STARTING, ProcessState.STOPPING})
 
 # spawnerr strings a client sees through getProcessInfo / supervisorctl status; they
 # are part of the compatibility surface, so they match supervisord's.
@@ -152,7 +128,9 @@ def describe_returncode(returncode: int) -> str:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class OperatorStart:
-    """An operator asked to start the process (``startProcess``)."""
+    """Somebody asked to start the process (``startProcess``); ``requester`` says who."""
+
+    requester: Requester
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -160,13 +138,19 @@ class AutoStart:
     """The daemon has loaded the process: start it if ``autostart`` says so.
 
     A no-op unless the process is STOPPED and was never started (supervisord's
-    ``state == STOPPED and not laststart`` in ``transition``).
+    ``state == STOPPED and not laststart`` in ``transition``). ``requester`` tells
+    a daemon start-up (AUTOSTART) from a reload (RELOAD) and a group added at run
+    time (UPDATE).
     """
+
+    requester: Requester = AUTOSTART
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class OperatorStop:
-    """An operator asked to stop the process (``stopProcess``)."""
+    """Somebody asked to stop the process (``stopProcess``); ``requester`` says who."""
+
+    requester: Requester
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -174,14 +158,18 @@ class SystemStop:
     """The supervisor is shutting down and stops this process (its ``stop_all``).
 
     Unlike ``OperatorStop``, BACKOFF goes to FATAL and a stopped process is a no-op.
+    ``requester`` is SHUTDOWN or RELOAD.
     """
+
+    requester: Requester = SHUTDOWN
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class OperatorSignal:
-    """An operator asked to send ``signal`` to the process (``signalProcess``)."""
+    """Somebody asked to send ``signal`` to the process (``signalProcess``)."""
 
     signal: signal.Signals
+    requester: Requester
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -220,7 +208,7 @@ class ExitForensics:
 class Exited:
     """The child was reaped. ``returncode`` follows Popen: ``-N`` = killed by signal N.
 
-    ``forensics`` travels unchanged into the ``StateChange`` the exit causes.
+    ``forensics`` travels unchanged into the event of the transition the exit causes.
     """
 
     returncode: int
@@ -267,34 +255,15 @@ Fact: TypeAlias = (
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class StateChange:
-    """One transition, with the facts an event about it needs.
+class Publish:
+    """Publish ``event`` on the bus, stamped ``at`` (the moment of the transition).
 
-    ``pid`` is the process id at the moment of the change (the dead child's pid for
-    EXITED and STOPPED after an exit, 0 when there is no child); ``tries`` is the
-    backoff counter at that moment. ``returncode``, ``expected``, ``run_duration``
-    and ``forensics`` are set on changes caused by an exit.
+    ``event`` is the transition itself: the machine builds the one frozen record
+    that every consumer reads (``events.ProcessStateEvent``), cause included.
     """
 
-    processname: str
-    groupname: str
-    from_state: ProcessState
-    to_state: ProcessState
+    event: ProcessStateEvent
     at: Instant
-    pid: int = 0
-    tries: int = 0
-    expected: bool | None = None
-    returncode: int | None = None
-    run_duration: float | None = None
-    spawnerr: str | None = None
-    forensics: ExitForensics | None = None
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Publish:
-    """Publish an event for ``change`` (see ``events.process_state_event``)."""
-
-    change: StateChange
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -371,6 +340,12 @@ class ProcessRecord:
     - ``restart_streak``: consecutive short runs (shorter than ``backoff_reset``)
       ending with the last exit: the backoff step (``damping.streak_after``).
     - ``start_times``: monotonic times of the starts the start limit still counts.
+    - ``runs``: how many starts so far (the ``run`` of every event of the current
+      run); ``episode``: the run that opened the current restart episode (see
+      ``_start``); ``last_run_long``: the last run lasted at least ``backoff_reset``.
+    - ``stop_requester``: who asked for the stop under way (the cause of its STOPPING
+      and of the STOPPED that follows).
+    - ``signal_error``: why the last signal could not be delivered (UNKNOWN).
     """
 
     config: ProcessConfig
@@ -389,6 +364,11 @@ class ProcessRecord:
     killing: bool = False
     restart_streak: int = 0
     start_times: tuple[float, ...] = ()
+    runs: int = 0
+    episode: int = 0
+    last_run_long: bool = False
+    stop_requester: Requester | None = None
+    signal_error: str | None = None
 
     @property
     def name(self) -> str:
@@ -409,10 +389,9 @@ class ProcessRecord:
 class IllegalTransition(Exception):
     """A fact that is not legal in the process' current state.
 
-    The RPC layer maps it to supervisord's faults from ``state``: starting a process in
-    RUNNING_STATES is ALREADY_STARTED, in UNKNOWN is FAILED, in STOPPING is
-    ABNORMAL_TERMINATION; stopping or signalling a process that is not running is
-    NOT_RUNNING.
+    Raised for facts the runtime feeds out of protocol (a bug, logged and dropped);
+    the subclasses below are *refusals* of requests, which the runtime maps one to
+    one to the control plane's errors (``process._REFUSALS``).
     """
 
     def __init__(self, process: str, state: ProcessState, fact: Fact) -> None:
@@ -420,6 +399,38 @@ class IllegalTransition(Exception):
         self.state = state
         self.fact = fact
         super().__init__(f"{process}: {type(fact).__name__} is not legal in state {state.name}")
+
+
+class AlreadyStarted(IllegalTransition):
+    """A start was requested while STARTING, RUNNING or BACKOFF (ALREADY_STARTED)."""
+
+
+class StillStopping(IllegalTransition):
+    """A start was requested while the old child is still STOPPING (ABNORMAL_TERMINATION)."""
+
+
+class StateUnknown(IllegalTransition):
+    """A start was requested in UNKNOWN: the old child's fate is unknown (FAILED)."""
+
+
+class NotRunning(IllegalTransition):
+    """A stop or signal was requested while there is no child to stop (NOT_RUNNING)."""
+
+
+def _refusal(record: ProcessRecord, fact: Fact) -> IllegalTransition:
+    """The typed error for a fact with no row in the table in ``record.state``."""
+    state = record.state
+    refusal: type[IllegalTransition] = IllegalTransition
+    if isinstance(fact, OperatorStart):
+        if state in RUNNING_STATES:
+            refusal = AlreadyStarted
+        elif state is ProcessState.STOPPING:
+            refusal = StillStopping
+        elif state is ProcessState.UNKNOWN:
+            refusal = StateUnknown
+    elif isinstance(fact, OperatorStop | OperatorSignal):
+        refusal = NotRunning
+    return refusal(record.name, state, fact)
 
 
 # --------------------------------------------------------------------------- guards
@@ -482,32 +493,36 @@ class _Step:
     def change_state(
         self,
         to_state: ProcessState,
+        cause: Cause,
         *,
+        origin: str | None = None,
         expected: bool | None = None,
         returncode: int | None = None,
         run_duration: float | None = None,
         forensics: ExitForensics | None = None,
     ) -> None:
-        """Enter ``to_state`` and publish the change (pid/tries as they are now)."""
+        """Enter ``to_state`` and publish the transition (pid/tries as they are now)."""
         record = self.record
-        self.effects.append(
-            Publish(
-                change=StateChange(
-                    processname=record.name,
-                    groupname=record.group,
-                    from_state=record.state,
-                    to_state=to_state,
-                    at=self.now,
-                    pid=record.pid,
-                    tries=record.backoff,
-                    expected=expected,
-                    returncode=returncode,
-                    run_duration=run_duration,
-                    spawnerr=record.spawnerr,
-                    forensics=forensics,
-                )
-            )
+        event = PROCESS_STATE_EVENT_TYPES[to_state](
+            processname=record.name,
+            groupname=record.group,
+            from_state=record.state,
+            cause=cause,
+            origin=origin or None,
+            run=record.runs,
+            episode=record.episode,
+            pid=record.pid,
+            tries=record.backoff,
+            expected=expected,
+            returncode=returncode,
+            run_duration=run_duration,
+            spawnerr=record.spawnerr,
+            core_dumped=None if forensics is None else forensics.core_dumped,
+            oom_killed=None if forensics is None else forensics.oom_killed,
+            oom_evidence=None if forensics is None else forensics.oom_evidence,
+            stderr_tail=None if forensics is None else forensics.stderr_tail,
         )
+        self.effects.append(Publish(event=event, at=self.now))
         self.update(state=to_state)
 
     def start_timer(self, kind: TimerKind, deadline: float) -> None:
@@ -523,12 +538,26 @@ class _Step:
         laststart = self.record.laststart
         return None if laststart is None else self.now.monotonic - laststart.monotonic
 
+    def run_ended(self, duration: float | None) -> None:
+        """Remember whether the run that just ended was long (it closes an episode)."""
+        reset = BackoffPolicy.from_config(self.record.config).reset
+        self.update(last_run_long=duration is not None and duration >= reset)
+
 
 Handler: TypeAlias = Callable[[_Step, Fact], None]
 
 
-def _start(s: _Step) -> None:
-    """supervisord's ``spawn()`` up to the fork: -> STARTING, then ask for a child."""
+def _start(s: _Step, cause: Cause, origin: str | None = None) -> None:
+    """supervisord's ``spawn()`` up to the fork: -> STARTING, then ask for a child.
+
+    A run opens a new restart *episode* unless it is an automatic restart after a
+    short run (shorter than ``backoff_reset``): an episode is a request and the
+    automatic restarts of the short runs that followed it, which is what a restart
+    storm is made of (OTel gives each episode one trace).
+    """
+    record = s.record
+    runs = record.runs + 1
+    continues = cause.is_automatic_restart and record.episode and not record.last_run_long
     s.cancel_timer()
     s.update(
         killing=False,
@@ -536,18 +565,23 @@ def _start(s: _Step) -> None:
         exitstatus=None,
         system_stop=False,
         administrative_stop=False,
+        stop_requester=None,
+        signal_error=None,
         laststart=s.now,
+        runs=runs,
+        episode=record.episode if continues else runs,
         start_times=recent_starts(
-            StartLimit.from_config(s.record.config), s.record.start_times, s.now.monotonic
+            StartLimit.from_config(record.config), record.start_times, s.now.monotonic
         ),
     )
-    s.change_state(ProcessState.STARTING)
+    s.change_state(ProcessState.STARTING, cause, origin=origin)
     s.effects.append(Spawn(config=s.record.config))
 
 
 def _enter_backoff(
     s: _Step,
     spawnerr: str,
+    cause: Cause,
     *,
     expected: bool | None = None,
     returncode: int | None = None,
@@ -560,8 +594,10 @@ def _enter_backoff(
     policy = BackoffPolicy.from_config(s.record.config)
     streak = streak_after(policy, s.record.restart_streak, run_duration)
     s.update(spawnerr=spawnerr, backoff=backoff, restart_streak=streak)
+    s.run_ended(run_duration)
     s.change_state(
         ProcessState.BACKOFF,
+        cause,
         expected=expected,
         returncode=returncode,
         run_duration=run_duration,
@@ -570,7 +606,7 @@ def _enter_backoff(
     s.update(pid=0)
     if gives_up(s.record.config, backoff):
         # supervisord gives up on its next poll; we do it in the same step.
-        _give_up(s)
+        _give_up(s, Cause.STARTRETRIES)
     elif policy.enabled:
         # superd's damping: the exponential sequence replaces the linear one.
         delay = backoff_delay(policy, streak, jitter_rng(s.record.name, streak, s.now.wall))
@@ -580,20 +616,20 @@ def _enter_backoff(
         s.start_timer(TimerKind.BACKOFF, s.now.monotonic + backoff)
 
 
-def _auto_start(s: _Step) -> None:
+def _auto_start(s: _Step, cause: Cause) -> None:
     """An automatic start (autorestart, BACKOFF retry), unless the start limit forbids it."""
     limit = StartLimit.from_config(s.record.config)
     if start_limit_reached(limit, s.record.start_times, s.now.monotonic):
         _give_up_start_limit(s, limit)
     else:
-        _start(s)
+        _start(s, cause)
 
 
 def _give_up_start_limit(s: _Step, limit: StartLimit) -> None:
     """EXITED/BACKOFF -> FATAL: ``startlimit_burst`` starts within ``startlimit_interval``."""
     s.cancel_timer()
     s.update(backoff=0, system_stop=True, spawnerr=spawnerr_start_limit(limit))
-    s.change_state(ProcessState.FATAL)
+    s.change_state(ProcessState.FATAL, Cause.STARTLIMIT)
     s.log(
         LogLevel.INFO,
         f"gave up: {s.record.name} entered FATAL state, {limit.burst} starts within "
@@ -605,7 +641,7 @@ def _restart_after_exit(s: _Step) -> None:
     """EXITED -> STARTING at once (supervisord), or after the damped delay."""
     policy = BackoffPolicy.from_config(s.record.config)
     if not policy.enabled:
-        _auto_start(s)
+        _auto_start(s, Cause.AUTORESTART)
         return
     streak = s.record.restart_streak
     delay = backoff_delay(policy, streak, jitter_rng(s.record.name, streak, s.now.wall))
@@ -617,11 +653,11 @@ def _restart_after_exit(s: _Step) -> None:
     s.start_timer(TimerKind.RESTART, s.now.monotonic + delay)
 
 
-def _give_up(s: _Step) -> None:
-    """BACKOFF -> FATAL (supervisord's ``give_up``): the retry budget is spent."""
+def _give_up(s: _Step, cause: Cause, origin: str | None = None) -> None:
+    """BACKOFF -> FATAL (supervisord's ``give_up``): retries spent, or shutting down."""
     s.cancel_timer()
     s.update(backoff=0, system_stop=True)
-    s.change_state(ProcessState.FATAL)
+    s.change_state(ProcessState.FATAL, cause, origin=origin)
     s.log(
         LogLevel.INFO,
         f"gave up: {s.record.name} entered FATAL state, too many start retries too quickly",
@@ -632,7 +668,7 @@ def _enter_running(s: _Step) -> None:
     """STARTING -> RUNNING: the start succeeded, so the backoff counter resets."""
     s.cancel_timer()
     s.update(backoff=0)
-    s.change_state(ProcessState.RUNNING)
+    s.change_state(ProcessState.RUNNING, Cause.STARTSECS)
     s.log(
         LogLevel.INFO,
         f"success: {s.record.name} entered RUNNING state, process has stayed up for "
@@ -645,16 +681,18 @@ def _kill(s: _Step, sig: signal.Signals, *, as_group: bool) -> None:
     s.cancel_timer()
     s.update(killing=True)
     if s.record.state is not ProcessState.STOPPING:
-        s.change_state(ProcessState.STOPPING)
+        requester = s.record.stop_requester
+        assert requester is not None  # set by every stop before it kills
+        s.change_state(ProcessState.STOPPING, requester.cause, origin=requester.origin)
     record = s.record
     s.effects.append(SendSignal(pid=record.pid, signal=sig, to_group=as_group))
     s.start_timer(TimerKind.STOPWAITSECS, s.now.monotonic + record.config.stopwaitsecs)
 
 
-def _stop_child(s: _Step) -> None:
+def _stop_child(s: _Step, fact: OperatorStop | SystemStop) -> None:
     """stop() of a STARTING/RUNNING child: send ``stopsignal`` (to the group if asked)."""
-    _require_pid(s, OperatorStop())
-    s.update(administrative_stop=True)
+    _require_pid(s, fact)
+    s.update(administrative_stop=True, stop_requester=fact.requester)
     _kill(s, s.record.config.stopsignal, as_group=s.record.config.stopasgroup)
 
 
@@ -662,19 +700,21 @@ def _require_pid(s: _Step, fact: Fact) -> None:
     # STARTING before Spawned has no child yet; the runtime protocol (rule 2) makes this
     # unreachable, and signalling pid 0 would hit our own process group.
     if s.record.pid <= 0:
-        raise IllegalTransition(s.record.name, s.record.state, fact)
+        raise NotRunning(s.record.name, s.record.state, fact)
 
 
 def _on_start(s: _Step, fact: Fact) -> None:
-    # An operator decided: the damping history starts afresh (a fixed program should
+    assert isinstance(fact, OperatorStart)
+    # Somebody decided: the damping history starts afresh (a fixed program should
     # not inherit the backoff step or start-limit budget of its broken runs).
     s.update(restart_streak=0, start_times=())
-    _start(s)
+    _start(s, fact.requester.cause, fact.requester.origin)
 
 
 def _on_autostart(s: _Step, fact: Fact) -> None:
+    assert isinstance(fact, AutoStart)
     if s.record.laststart is None and s.record.config.autostart and s.starts_allowed:
-        _start(s)
+        _start(s, fact.requester.cause, fact.requester.origin)
 
 
 def _on_ignored(s: _Step, fact: Fact) -> None:
@@ -701,7 +741,7 @@ def _on_spawn_failed(s: _Step, fact: Fact) -> None:
     if s.record.pid:
         raise IllegalTransition(s.record.name, s.record.state, fact)
     s.log(LogLevel.INFO, f"spawnerr: {fact.error}")
-    _enter_backoff(s, fact.error)
+    _enter_backoff(s, fact.error, Cause.SPAWN_ERROR)
 
 
 def _on_startsecs_timer(s: _Step, fact: Fact) -> None:
@@ -712,7 +752,7 @@ def _on_backoff_timer(s: _Step, fact: Fact) -> None:
     # BACKOFF -> STARTING whatever autorestart says: autorestart governs exits from
     # RUNNING, not failed starts (supervisord's transition()).
     if s.starts_allowed:
-        _auto_start(s)
+        _auto_start(s, Cause.RETRY)
     else:
         s.update(timer=None)
 
@@ -720,19 +760,20 @@ def _on_backoff_timer(s: _Step, fact: Fact) -> None:
 def _on_restart_timer(s: _Step, fact: Fact) -> None:
     # The damped restart of an EXITED process is due (the daemon may be stopping).
     if s.starts_allowed:
-        _auto_start(s)
+        _auto_start(s, Cause.DAMPED)
     else:
         s.update(timer=None)
 
 
 def _on_stop_exited(s: _Step, fact: Fact) -> None:
-    # superd's damping: an operator stop cancels a pending restart, EXITED -> STOPPED
-    # (as a stop of BACKOFF does). Without one, EXITED is not running: NOT_RUNNING.
+    # superd's damping: a stop cancels a pending restart, EXITED -> STOPPED (as a
+    # stop of BACKOFF does). Without one, EXITED is not running: NOT_RUNNING.
+    assert isinstance(fact, OperatorStop)
     if s.record.timer is None:
-        raise IllegalTransition(s.record.name, s.record.state, fact)
+        raise NotRunning(s.record.name, s.record.state, fact)
     s.cancel_timer()
-    s.update(administrative_stop=True)
-    s.change_state(ProcessState.STOPPED)
+    s.update(administrative_stop=True, stop_requester=fact.requester)
+    s.change_state(ProcessState.STOPPED, fact.requester.cause, origin=fact.requester.origin)
 
 
 def _on_system_stop_exited(s: _Step, fact: Fact) -> None:
@@ -750,19 +791,22 @@ def _on_stopwait_timer(s: _Step, fact: Fact) -> None:
 
 
 def _on_stop(s: _Step, fact: Fact) -> None:
-    _stop_child(s)
+    assert isinstance(fact, OperatorStop | SystemStop)
+    _stop_child(s, fact)
 
 
 def _on_stop_backoff(s: _Step, fact: Fact) -> None:
     # BACKOFF -> STOPPED so a stop is not blocked behind many retries. supervisord
     # quirk: the backoff counter is kept, so the next start reports those tries.
+    assert isinstance(fact, OperatorStop)
     s.cancel_timer()
-    s.update(administrative_stop=True)
-    s.change_state(ProcessState.STOPPED)
+    s.update(administrative_stop=True, stop_requester=fact.requester)
+    s.change_state(ProcessState.STOPPED, fact.requester.cause, origin=fact.requester.origin)
 
 
 def _on_system_stop_backoff(s: _Step, fact: Fact) -> None:
-    _give_up(s)
+    assert isinstance(fact, SystemStop)
+    _give_up(s, fact.requester.cause, fact.requester.origin)
 
 
 def _on_signal(s: _Step, fact: Fact) -> None:
@@ -776,8 +820,8 @@ def _on_signal_failed(s: _Step, fact: Fact) -> None:
     assert isinstance(fact, SignalFailed)
     s.log(LogLevel.CRITICAL, f"unknown problem signalling {s.record.name} ({s.record.pid})")
     s.cancel_timer()
-    s.update(killing=False)
-    s.change_state(ProcessState.UNKNOWN)
+    s.update(killing=False, signal_error=fact.error)
+    s.change_state(ProcessState.UNKNOWN, Cause.SIGNAL_ERROR)
 
 
 def _on_exit_starting(s: _Step, fact: Fact) -> None:
@@ -794,6 +838,7 @@ def _on_exit_starting(s: _Step, fact: Fact) -> None:
         _enter_backoff(
             s,
             SPAWNERR_TOO_QUICKLY,
+            Cause.EXIT,
             expected=expected,
             returncode=fact.returncode,
             run_duration=duration,
@@ -821,6 +866,7 @@ def _on_exit_running(s: _Step, fact: Fact) -> None:
         expected=expected,
         restart_streak=streak,
     )
+    s.run_ended(duration)
     if expected:
         s.log(
             LogLevel.INFO,
@@ -834,6 +880,7 @@ def _on_exit_running(s: _Step, fact: Fact) -> None:
         )
     s.change_state(
         ProcessState.EXITED,
+        Cause.EXIT,
         expected=expected,
         returncode=fact.returncode,
         run_duration=duration,
@@ -849,6 +896,8 @@ def _on_exit_stopping(s: _Step, fact: Fact) -> None:
     assert isinstance(fact, Exited)
     expected = exit_expected(s.record.config, fact.returncode)
     duration = s.run_duration()
+    requester = s.record.stop_requester
+    assert requester is not None  # STOPPING is only entered by a stop
     s.cancel_timer()
     s.update(
         killing=False,
@@ -856,10 +905,13 @@ def _on_exit_stopping(s: _Step, fact: Fact) -> None:
         returncode=fact.returncode,
         expected=expected,
     )
+    s.run_ended(duration)
     level = LogLevel.INFO if expected else LogLevel.WARN
     s.log(level, f"stopped: {s.record.name} ({describe_returncode(fact.returncode)})")
     s.change_state(
         ProcessState.STOPPED,
+        requester.cause,
+        origin=requester.origin,
         expected=expected,
         returncode=fact.returncode,
         run_duration=duration,
@@ -870,7 +922,7 @@ def _on_exit_stopping(s: _Step, fact: Fact) -> None:
 
 def _on_exit_unknown(s: _Step, fact: Fact) -> None:
     # Divergence: supervisord's finish() fails an assertion here. The child is gone, so
-    # we leave UNKNOWN: STOPPED if an operator was stopping it, else like an exit from
+    # we leave UNKNOWN: STOPPED if somebody was stopping it, else like an exit from
     # RUNNING (without an automatic restart: we lost track of it once already).
     assert isinstance(fact, Exited)
     if s.record.administrative_stop:
@@ -883,8 +935,10 @@ def _on_exit_unknown(s: _Step, fact: Fact) -> None:
         returncode=fact.returncode,
         expected=expected,
     )
+    s.run_ended(duration)
     s.change_state(
         ProcessState.EXITED,
+        Cause.EXIT,
         expected=expected,
         returncode=fact.returncode,
         run_duration=duration,
@@ -970,7 +1024,9 @@ def step(
         The new record and the effects to carry out, in order.
 
     Raises:
-        IllegalTransition: ``fact`` is not legal in ``record.state``.
+        AlreadyStarted, StillStopping, StateUnknown, NotRunning: a request that the
+            state refuses (the runtime maps each to its control error).
+        IllegalTransition: any other fact that is not legal in ``record.state``.
     """
     s = _Step(record, now, starts_allowed)
     if isinstance(fact, TimerFired):
@@ -987,6 +1043,6 @@ def step(
     key = (record.state, type(fact))
     handler = TRANSITIONS.get(key) or DAMPING_TRANSITIONS.get(key)
     if handler is None:
-        raise IllegalTransition(record.name, record.state, fact)
+        raise _refusal(record, fact)
     handler(s, fact)
     return s.record, tuple(s.effects)

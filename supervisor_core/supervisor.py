@@ -50,11 +50,18 @@ from supervisor_core.events import (
 )
 from supervisor_core.fcgi import close_fcgi_socket, open_fcgi_socket
 from supervisor_core.groups import ProcessGroup
+from supervisor_core.lifecycle import (
+    AUTOSTART,
+    RELOAD,
+    SHUTDOWN,
+    Cause,
+    Requester,
+    SupervisorState,
+)
 from supervisor_core.listeners import BadResultHandler
 from supervisor_core.logs.mainlog import MainLogHandler
 from supervisor_core.pools import ListenerPool
 from supervisor_core.process import ProcessRuntime, TimerHandle, Timers
-from supervisor_core.states import SupervisorState
 
 logger = logging.getLogger(__name__)
 
@@ -149,6 +156,21 @@ def split_namespec(namespec: str) -> tuple[str, str | None]:
     return group, name
 
 
+def _parent_pid(pid: int) -> int | None:
+    """The parent of ``pid`` from ``/proc/PID/stat`` (None when it is gone)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            stat = handle.read()
+    except OSError:
+        return None
+    # The command name (field 2) is in parentheses and may hold spaces or ')'.
+    fields = stat[stat.rfind(b")") + 2 :].split()
+    try:
+        return int(fields[1])
+    except (IndexError, ValueError):
+        return None
+
+
 def _sorted_groups(groups: Sequence[GroupConfig]) -> list[GroupConfig]:
     # sorted() is stable: equal priorities keep config order, as supervisord's sort.
     return sorted(groups, key=lambda g: g.priority)
@@ -174,6 +196,8 @@ class Supervisor:
         timers: schedules the tick timer (the running loop when None).
         read_config: re-reads the file for ``reload_config`` (default ``config.load``).
         main_log: the main log handler, for ``clear_log``/``reopen`` and its path.
+        startup: who starts the autostart processes: AUTOSTART for the daemon's first
+            generation, RELOAD for one built after a restart (SIGHUP, ``restart()``).
     """
 
     def __init__(
@@ -186,8 +210,10 @@ class Supervisor:
         timers: Timers | None = None,
         read_config: ConfigReader = load,
         main_log: MainLogHandler | None = None,
+        startup: Requester = AUTOSTART,
     ) -> None:
         self._config = config
+        self._startup = startup
         self._bus = bus
         self._clock = clock
         self._factory = process_factory
@@ -223,7 +249,7 @@ class Supervisor:
         self._ticks.start()
         try:
             for group in self._sorted_active():
-                self._autostart(group)
+                self._autostart(group, self._startup)
             await self._serve_until_stop_requested()
             self._stopping = True
             self._bus.publish(SupervisorStateChangeStopping())
@@ -235,7 +261,7 @@ class Supervisor:
             # at least ask the children to stop rather than leave them unwatched.
             for group in self._sorted_active():
                 if group.unstopped():
-                    group.system_stop()
+                    group.system_stop(self._stop_requester())
             await self._close_all_groups()
         return self._state
 
@@ -263,9 +289,12 @@ class Supervisor:
             self._wake.clear()
             self._act_on_signals()
 
+    def _stop_requester(self) -> Requester:
+        return RELOAD if self._state is SupervisorState.RESTARTING else SHUTDOWN
+
     async def _stop_group(self, group: ProcessGroup) -> None:
         # supervisord's stop_all: reverse priority within the group, BACKOFF gives up.
-        group.system_stop()
+        group.system_stop(self._stop_requester())
         await group.wait_stopped()
 
     async def _close_all_groups(self) -> None:
@@ -392,9 +421,9 @@ class Supervisor:
         self._groups[config.name] = group
         self._bus.publish(ProcessGroupAdded(groupname=config.name))
 
-    def _autostart(self, group: ProcessGroup) -> None:
+    def _autostart(self, group: ProcessGroup, requester: Requester) -> None:
         if self._starts_allowed():
-            group.autostart()
+            group.autostart(requester)
 
     def _require_running(self) -> None:
         if self._state is not SupervisorState.RUNNING:
@@ -463,26 +492,49 @@ class Supervisor:
         """Every group of the loaded configuration, active or not."""
         return self._config.groups
 
-    def start_process(self, namespec: str) -> None:
-        """Operator start of one process (see ``SupervisorControl``)."""
+    def start_process(self, namespec: str, requester: Requester) -> None:
+        """Requested start of one process (see ``SupervisorControl``)."""
         self._require_running()
-        self._one(namespec).start_nowait()
+        self._one(namespec).start_nowait(self._attributed(requester))
 
     async def wait_process_started(self, namespec: str) -> None:
         """Wait for RUNNING (see ``SupervisorControl``)."""
         await self._one(namespec).wait_started()
 
-    def stop_process(self, namespec: str) -> None:
-        """Operator stop of one process (see ``SupervisorControl``)."""
-        self._one(namespec).stop_nowait()
+    def stop_process(self, namespec: str, requester: Requester) -> None:
+        """Requested stop of one process (see ``SupervisorControl``)."""
+        self._one(namespec).stop_nowait(self._attributed(requester))
 
     async def wait_process_stopped(self, namespec: str) -> None:
         """Wait for a stopped state (see ``SupervisorControl``)."""
         await self._one(namespec).wait_stopped()
 
-    def signal_process(self, namespec: str, sig: signal.Signals) -> None:
+    def signal_process(self, namespec: str, sig: signal.Signals, requester: Requester) -> None:
         """Send ``sig`` to one process (see ``SupervisorControl``)."""
-        self._one(namespec).signal(sig)
+        self._one(namespec).signal(sig, self._attributed(requester))
+
+    def _attributed(self, requester: Requester) -> Requester:
+        """A request made by one of our own event listeners is the listener's.
+
+        superlance's memmon or httpok restart programs through XML-RPC; when the
+        channel names the peer process (a unix socket's SO_PEERCRED), a request from
+        a listener process, or from a child of one (``command=sh -c ...``), gets the
+        cause LISTENER and the listener's name as its origin.
+        """
+        pid = requester.peer_pid
+        if requester.cause is not Cause.OPERATOR or pid is None:
+            return requester
+        candidates = {pid, _parent_pid(pid)}
+        for group in self._groups.values():
+            if not isinstance(group, ListenerPool):
+                continue
+            for runtime in group:
+                if runtime.pid and runtime.pid in candidates:
+                    origin = f"listener {runtime.namespec} (pid {runtime.pid})"
+                    if requester.origin:
+                        origin = f"{origin}, {requester.origin}"
+                    return Requester(cause=Cause.LISTENER, origin=origin, peer_pid=pid)
+        return requester
 
     def send_process_stdin(self, namespec: str, data: bytes) -> None:
         """Write to a process's stdin (see ``SupervisorControl``)."""
@@ -521,7 +573,7 @@ class Supervisor:
         if name in self._groups:
             raise control.AlreadyAdded(name)
         self._add_group(config)
-        self._autostart(self._groups[name])
+        self._autostart(self._groups[name], Requester(cause=Cause.UPDATE, origin=f"group {name}"))
 
     async def remove_process_group(self, name: str) -> None:
         """Deactivate a group whose processes are all stopped (see ``SupervisorControl``)."""

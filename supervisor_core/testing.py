@@ -1,4 +1,4 @@
-"""Fakes for tests, shipped with the package: virtual time, event capture, a fake runtime.
+"""Fakes for tests, shipped with the package: virtual time, event capture, a rigged runtime.
 
 Rules of this file:
 - Fakes implement the same Protocols as the real collaborators (``Clock``,
@@ -17,31 +17,17 @@ import itertools
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from supervisor_core.bus import EventBus
 from supervisor_core.clock import Instant
 from supervisor_core.config.model import ProcessConfig
-from supervisor_core.events import Event, EventData, listener_payload, process_state_event
+from supervisor_core.events import Event, EventData, listener_payload
+from supervisor_core.forensics import OomCounters
+from supervisor_core.lifecycle import AUTOSTART, Cause, ProcessState, Requester
+from supervisor_core.process import ProcessRuntime
 from supervisor_core.spawn import ExitStatus, SpawnError, SpawnRequest, decode_exit
-from supervisor_core.states import (
-    CancelTimer,
-    Effect,
-    Exited,
-    Fact,
-    Log,
-    ProcessRecord,
-    ProcessState,
-    Publish,
-    SendSignal,
-    Spawn,
-    Spawned,
-    SpawnFailed,
-    StartTimer,
-    TimerFired,
-    TimerKind,
-    step,
-)
+from supervisor_core.states import ProcessRecord
 
 # --------------------------------------------------------------------------- clock
 
@@ -207,7 +193,7 @@ def capture_events(bus: EventBus, types: Sequence[str] = ("EVENT",)) -> Iterator
     Example::
 
         with capture_events(bus, types=("PROCESS_STATE",)) as captured:
-            harness.feed(OperatorStart())
+            rig.start()
         assert captured.names() == ["PROCESS_STATE_STARTING"]
     """
     captured = CapturedEvents()
@@ -364,32 +350,27 @@ class FakeSpawner:
         return self.children[-1]
 
 
-# --------------------------------------------------------------------------- machine
+# --------------------------------------------------------------------------- runtime
+
+# Requests made by a test: an operator, as a person at supervisorctl would be.
+TEST_OPERATOR = Requester(cause=Cause.OPERATOR, origin="test")
 
 
-SpawnOutcome = int | str  # a pid for Spawned, an error text for SpawnFailed
+class RuntimeRig:
+    """The real ``ProcessRuntime`` of one process, with fakes for its injected parts.
 
-
-def _sequential_pids(start: int = 100) -> Callable[[ProcessConfig], SpawnOutcome]:
-    pids = itertools.count(start)
-    return lambda config: next(pids)
-
-
-class MachineHarness:
-    """A fake runtime for one process: ``step`` plus effects carried out in virtual time.
-
-    ``StartTimer``/``CancelTimer`` become ``FakeClock`` timers that feed
-    ``TimerFired``; ``Publish`` goes to the bus; ``Spawn`` asks ``spawn(config)``
-    for a pid (feeds ``Spawned``) or an error text (feeds ``SpawnFailed``);
-    ``SendSignal`` is recorded in ``signals``. Facts caused by effects are fed after
-    the current effects are done, as the real runtime does.
+    ``FakeClock`` is both its clock and its timer wheel, ``FakeSpawner`` hands out
+    ``FakeChild`` ren that exit when the test says, the OOM probe reads nothing, and
+    the process logs nowhere (its ``[program:x]`` log options are set to NONE: these
+    rigs are for the machine and its events, the log path has its own tests). No
+    event loop is needed: exits and timers run synchronously.
 
     Example::
 
-        harness = MachineHarness(config)
-        harness.feed(OperatorStart())
-        harness.exit(1)          # Exited(returncode=1)
-        harness.clock.jump_to_next_deadline()
+        rig = RuntimeRig(config)
+        rig.start()
+        rig.clock.jump_to_next_deadline()   # startsecs: RUNNING
+        rig.exit(1)                         # EXITED, then autorestart: STARTING
     """
 
     def __init__(
@@ -398,71 +379,64 @@ class MachineHarness:
         *,
         clock: FakeClock | None = None,
         bus: EventBus | None = None,
-        spawn: Callable[[ProcessConfig], SpawnOutcome] | None = None,
+        spawner: FakeSpawner | None = None,
         starts_allowed: bool = True,
     ) -> None:
         self.clock = clock if clock is not None else FakeClock()
         self.bus = bus if bus is not None else EventBus(self.clock)
-        self.spawn = spawn if spawn is not None else _sequential_pids()
+        self.spawner = spawner if spawner is not None else FakeSpawner()
         self.starts_allowed = starts_allowed
-        self.record = ProcessRecord(config=config)
-        self.effects: list[Effect] = []
-        self.signals: list[SendSignal] = []
-        self.logs: list[Log] = []
-        self._timers: dict[TimerKind, FakeTimer] = {}
-        self._queue: list[Fact] = []
-        self._feeding = False
+        quiet = replace(
+            config,
+            stdout=replace(config.stdout, logfile=None),
+            stderr=replace(config.stderr, logfile=None),
+        )
+        self.runtime = ProcessRuntime(
+            quiet,
+            bus=self.bus,
+            spawner=self.spawner,
+            clock=self.clock,
+            timers=self.clock,
+            serverurl=None,
+            childlogdir="/nonexistent",  # never used: nothing is AUTO
+            identifier="supervisor",
+            strip_ansi=False,
+            starts_allowed=lambda: self.starts_allowed,
+            oom_counters=OomCounters,
+        )
 
     @property
     def state(self) -> ProcessState:
-        """The record's current state."""
-        return self.record.state
+        """The process' current state."""
+        return self.runtime.state
 
-    def feed(self, fact: Fact) -> None:
-        """Step the machine with ``fact`` (and any facts its effects cause)."""
-        self._queue.append(fact)
-        if self._feeding:
-            return
-        self._feeding = True
-        try:
-            while self._queue:
-                next_fact = self._queue.pop(0)
-                self.record, effects = step(
-                    self.record, next_fact, self.clock.now(), starts_allowed=self.starts_allowed
-                )
-                for effect in effects:
-                    self._apply(effect)
-        finally:
-            self._feeding = False
+    @property
+    def record(self) -> ProcessRecord:
+        """The state machine's record."""
+        return self.runtime.record
+
+    @property
+    def child(self) -> FakeChild:
+        """The most recently spawned child."""
+        return self.spawner.latest
+
+    def start(self, requester: Requester = TEST_OPERATOR) -> None:
+        """A requested start (``startProcess``)."""
+        self.runtime.start_nowait(requester)
+
+    def autostart(self, requester: Requester = AUTOSTART) -> None:
+        """The daemon's autostart."""
+        self.runtime.autostart(requester)
+
+    def stop(self, requester: Requester = TEST_OPERATOR) -> None:
+        """A requested stop (``stopProcess``)."""
+        self.runtime.stop_nowait(requester)
 
     def exit(self, returncode: int) -> None:
-        """The child exits with ``returncode`` (negative: killed by that signal)."""
-        self.feed(Exited(returncode=returncode))
+        """The current child exits with ``returncode`` (negative: killed by that signal)."""
+        self.spawner.latest.exit(returncode)
 
-    def _apply(self, effect: Effect) -> None:
-        self.effects.append(effect)
-        if isinstance(effect, Publish):
-            self.bus.publish(process_state_event(effect.change), at=effect.change.at)
-        elif isinstance(effect, Spawn):
-            outcome = self.spawn(effect.config)
-            if isinstance(outcome, int):
-                self._queue.append(Spawned(pid=outcome))
-            else:
-                self._queue.append(SpawnFailed(error=outcome))
-        elif isinstance(effect, SendSignal):
-            self.signals.append(effect)
-        elif isinstance(effect, StartTimer):
-            self._cancel(effect.kind)
-            kind = effect.kind
-            self._timers[kind] = self.clock.call_at(
-                effect.deadline, lambda: self.feed(TimerFired(kind=kind))
-            )
-        elif isinstance(effect, CancelTimer):
-            self._cancel(effect.kind)
-        else:
-            self.logs.append(effect)
-
-    def _cancel(self, kind: TimerKind) -> None:
-        timer = self._timers.pop(kind, None)
-        if timer is not None:
-            timer.cancel()
+    def run_until_running(self) -> None:
+        """Let ``startsecs`` pass (the process must be STARTING)."""
+        while self.state is ProcessState.STARTING and self.clock.jump_to_next_deadline():
+            pass

@@ -41,7 +41,8 @@ async def _measure(events: int, workdir: Path) -> tuple[float, float]:
     from supervisor_core.config.loader import parse
     from supervisor_core.events import process_state_event
     from supervisor_core.extensions import discover_extensions, first_serial
-    from supervisor_core.states import ProcessState, StateChange
+    from supervisor_core.lifecycle import ProcessState
+    from supervisor_core.states import StateChange
 
     config_path = workdir / "supervisord.conf"
     config = parse(

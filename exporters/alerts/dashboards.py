@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from exporters.alerts.rules import AlertConfig, selector, state_code_expression
 from exporters.prometheus import catalogue
-from supervisor_core.states import ProcessState
+from supervisor_core.lifecycle import ProcessState
 
 __all__ = ["DASHBOARD_UID", "DATASOURCE_VARIABLE", "overview_dashboard"]
 

@@ -22,7 +22,7 @@ import re
 from dataclasses import dataclass, field
 
 from exporters.prometheus import catalogue
-from supervisor_core.states import ProcessState
+from supervisor_core.lifecycle import ProcessState
 
 __all__ = [
     "PROCESS_KEY",

@@ -26,7 +26,7 @@ from types import MappingProxyType
 
 from exporters.prometheus.catalogue import RUN_DURATION_BUCKETS
 from supervisor_core.events import Event, ProcessGroupRemoved, ProcessStateEvent
-from supervisor_core.states import ProcessState
+from supervisor_core.lifecycle import ProcessState
 
 ProcessKey = tuple[str, str]
 """``(group, name)`` of one process."""

@@ -46,7 +46,7 @@ from exporters.prometheus.sampling import Sampler, TreeSample, sample_trees
 from supervisor_core.bus import BusSnapshot
 from supervisor_core.control import ControlError, GroupInfo
 from supervisor_core.events import event_type_names
-from supervisor_core.states import ProcessState
+from supervisor_core.lifecycle import ProcessState
 
 logger = logging.getLogger(__name__)
 

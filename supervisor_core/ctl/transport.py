@@ -19,6 +19,8 @@ import xmlrpc.client
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from supervisor_core import __version__
+
 # The URL ServerProxy is built with; only its path ("/RPC2") is used on the wire.
 PLACEHOLDER_URL = "http://127.0.0.1"
 _UNIX_PREFIX = "unix://"
@@ -73,6 +75,9 @@ class SupervisorTransport(xmlrpc.client.Transport):
     Keeps one persistent connection; sends basic auth when both a username and a
     password are configured (an empty password counts, as in supervisorctl).
     """
+
+    # Names superctl in the origin of the transitions it causes (journal, web page).
+    user_agent = f"superctl/{__version__}"
 
     def __init__(self, serverurl: str, username: str | None, password: str | None) -> None:
         super().__init__()

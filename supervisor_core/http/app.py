@@ -20,6 +20,7 @@ from supervisor_core import control
 from supervisor_core.http import logtail
 from supervisor_core.http.auth import REALM, AuthPolicy
 from supervisor_core.http.faults import RpcFault
+from supervisor_core.http.requesters import requester_of
 from supervisor_core.http.rpc import RpcInterface
 from supervisor_core.http.web import WebUI
 from supervisor_core.http.xmlrpc import (
@@ -121,7 +122,7 @@ async def _rpc2(request: web.Request) -> web.Response:
         raise web.HTTPBadRequest(text=f"{e}\n") from e
     rpc = request.app[RPC_KEY]
     try:
-        return _xml(await rpc.call_encoded(method, params))
+        return _xml(await rpc.call_encoded(method, params, requester_of(request, "xmlrpc")))
     except RpcFault as fault:
         return _xml(encode_fault(fault))
     except ResultEncodingError as e:

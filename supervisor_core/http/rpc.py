@@ -16,6 +16,7 @@ Rules of this file:
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import signal
 import xmlrpc.client
@@ -27,11 +28,23 @@ from supervisor_core import SUPERVISORD_COMPAT_VERSION, control
 from supervisor_core.http import logfiles, structs
 from supervisor_core.http.faults import Faults, RpcFault, fault_from_error
 from supervisor_core.http.xmlrpc import encode_result
-from supervisor_core.states import RUNNING_STATES, SIGNALLABLE_STATES, SupervisorState
+from supervisor_core.lifecycle import (
+    RUNNING_STATES,
+    SIGNALLABLE_STATES,
+    Cause,
+    Requester,
+    SupervisorState,
+)
 
 API_VERSION = "3.0"
 
 logger = logging.getLogger(__name__)
+
+# A call made without saying who makes it (an embedding, a test) is an operator's.
+_UNNAMED = Requester(cause=Cause.OPERATOR, origin="xmlrpc")
+_REQUESTER: contextvars.ContextVar[Requester] = contextvars.ContextVar(
+    "rpc_requester", default=_UNNAMED
+)
 
 Handler = Callable[..., Awaitable[Any]]
 OperationResult = dict[str, str | int]
@@ -180,8 +193,13 @@ class RpcInterface:
         """Every published method by its full dotted name."""
         return self._methods
 
-    async def call(self, method: str, params: Sequence[Any]) -> Any:
+    async def call(
+        self, method: str, params: Sequence[Any], requester: Requester = _UNNAMED
+    ) -> Any:
         """Run one method and return its result.
+
+        ``requester`` (who is calling: ``http.requesters.requester_of``) becomes the
+        cause and origin of the transitions a start, stop or signal causes.
 
         Raises:
             RpcFault: the fault supervisord would return (unknown method, wrong
@@ -194,12 +212,19 @@ class RpcInterface:
             raise RpcFault(Faults.INCORRECT_PARAMETERS)
         if spec.checks_state:
             self._check_state()
+        # The handlers' signatures are supervisord's (the client's parameters only);
+        # who is calling travels beside them, for this call and its multicall parts.
+        token = _REQUESTER.set(requester)
         try:
             return await spec.handler(*params)
         except control.ControlError as e:
             raise fault_from_error(e) from e
+        finally:
+            _REQUESTER.reset(token)
 
-    async def call_encoded(self, method: str, params: Sequence[Any]) -> bytes:
+    async def call_encoded(
+        self, method: str, params: Sequence[Any], requester: Requester = _UNNAMED
+    ) -> bytes:
         """``call`` and encode the result as an XML-RPC ``methodResponse``.
 
         ``getAllProcessInfo`` is answered from the last encoded body while the
@@ -212,7 +237,7 @@ class RpcInterface:
         """
         spec = self._methods.get(method)
         if spec is None or spec.handler != self.get_all_process_info or params:
-            return encode_result(method, await self.call(method, params))
+            return encode_result(method, await self.call(method, params, requester))
         if spec.checks_state:
             self._check_state()
         key = self._control.snapshot_key()
@@ -330,7 +355,7 @@ class RpcInterface:
         if process is None:
             return await self._start_many(group.processes, wait=wait_)
         namespec = process.namespec
-        self._control.start_process(namespec)
+        self._control.start_process(namespec, _REQUESTER.get())
         if wait_:
             await self._control.wait_process_started(namespec)
         return True
@@ -357,7 +382,7 @@ class RpcInterface:
         if process is None:
             return await self._stop_many(group.processes, wait=wait_)
         namespec = process.namespec
-        self._control.stop_process(namespec)
+        self._control.stop_process(namespec, _REQUESTER.get())
         if wait_:
             await self._control.wait_process_stopped(namespec)
         return True
@@ -381,7 +406,7 @@ class RpcInterface:
     async def _act_on_many(
         self,
         processes: Sequence[control.ProcessInfo],
-        act: Callable[[str], None],
+        act: Callable[[str, Requester], None],
         waiter: Callable[[str], Awaitable[None]],
         *,
         wait: bool,
@@ -393,9 +418,10 @@ class RpcInterface:
         """
         results: list[OperationResult] = []
         acted: list[control.ProcessInfo] = []
+        requester = _REQUESTER.get()
         for info in processes:
             try:
-                act(info.namespec)
+                act(info.namespec, requester)
             except control.ControlError as e:
                 results.append(_failed(info, fault_from_error(e)))
                 continue
@@ -450,7 +476,7 @@ class RpcInterface:
 
     def _send_signal(self, info: control.ProcessInfo, sig: signal.Signals | int) -> None:
         if isinstance(sig, signal.Signals):
-            self._control.signal_process(info.namespec, sig)
+            self._control.signal_process(info.namespec, sig, _REQUESTER.get())
         elif info.state not in SIGNALLABLE_STATES:
             # Signal 0 sends nothing; like kill(pid, 0) it only needs a live process.
             raise RpcFault(Faults.NOT_RUNNING, info.namespec)

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping, Set
 
 from supervisor_core import control
 from supervisor_core.config.model import AUTO, ChannelConfig, GroupConfig, LogFile, ProcessConfig
-from supervisor_core.states import ProcessState
+from supervisor_core.lifecycle import ProcessState
 
 XmlRpcStruct = dict[str, str | int | bool | list[int]]
 

@@ -34,6 +34,7 @@ from aiohttp import web
 
 from supervisor_core import control
 from supervisor_core.http import logfiles
+from supervisor_core.http.requesters import requester_of
 from supervisor_core.http.webui import render
 from supervisor_core.http.webui.actions import Action, ActionRunner, Outcome, echo, find_process
 from supervisor_core.logs import files
@@ -172,7 +173,9 @@ class WebUI:
             refused = self._refusal(request, action_text)
             if refused is not None:
                 return self._status_page(Outcome(message=refused, ok=False), status=403)
-            outcome = await self._runner.run(action_text, form.get("processname"))
+            outcome = await self._runner.run(
+                action_text, form.get("processname"), requester_of(request, "web")
+            )
             if outcome is not None:
                 raise web.HTTPSeeOther(message_location(outcome), headers=SECURITY_HEADERS)
         outcome = None

@@ -24,8 +24,8 @@ from supervisor_core.bus import EventBus
 from supervisor_core.clock import SystemClock
 from supervisor_core.config import parse
 from supervisor_core.events import Event, ProcessStateEvent
+from supervisor_core.lifecycle import ProcessState
 from supervisor_core.runner import DaemonRun, run_daemon
-from supervisor_core.states import ProcessState
 from supervisor_core.supervisor import Supervisor
 from tests.e2e.prometheus_server import prometheus
 

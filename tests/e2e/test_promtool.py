@@ -14,7 +14,8 @@ from prometheus_client import CollectorRegistry
 from exporters.prometheus import ListenAddress, PrometheusExporter, serving_metrics
 from supervisor_core.bus import EventBus
 from supervisor_core.config.model import ProcessConfig
-from supervisor_core.states import OperatorStart, OperatorStop, ProcessState
+from supervisor_core.lifecycle import ProcessState
+from supervisor_core.states import OperatorStart, OperatorStop
 from supervisor_core.testing import FakeClock, MachineHarness
 from tests.peers import require_command
 from tests.unit.http.fake_control import FakeControl, FakeProcess

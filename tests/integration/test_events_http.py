@@ -19,7 +19,7 @@ from supervisor_core.bus import EventBus
 from supervisor_core.clock import SystemClock
 from supervisor_core.events import ProcessGroupAdded, ProcessStateRunning, Tick5
 from supervisor_core.http import make_app
-from supervisor_core.states import ProcessState
+from supervisor_core.lifecycle import ProcessState
 from tests.unit.http.fake_control import make_fake
 
 pytestmark = pytest.mark.integration

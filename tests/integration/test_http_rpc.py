@@ -14,7 +14,7 @@ import pytest
 
 from supervisor_core.config.model import InetHttpServerConfig
 from supervisor_core.http import AuthPolicy, make_app, serving
-from supervisor_core.states import ProcessState
+from supervisor_core.lifecycle import ProcessState
 from tests.unit.http.fake_control import FakeControl, make_fake, running
 
 pytestmark = pytest.mark.integration

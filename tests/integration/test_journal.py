@@ -24,7 +24,7 @@ from supervisor_core.events import (
     ProcessStateRunning,
     Tick5,
 )
-from supervisor_core.states import ProcessState
+from supervisor_core.lifecycle import ProcessState
 from supervisor_core.testing import FakeClock
 
 pytestmark = pytest.mark.integration

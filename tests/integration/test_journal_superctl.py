@@ -20,7 +20,7 @@ from supervisor_core.config.model import InetHttpServerConfig, UnixHttpServerCon
 from supervisor_core.ctl.events import run_events
 from supervisor_core.events import ProcessStateExited, ProcessStateRunning, Tick5
 from supervisor_core.http import AuthPolicy, make_app, serving
-from supervisor_core.states import ProcessState
+from supervisor_core.lifecycle import ProcessState
 from tests.unit.http.fake_control import make_fake
 
 pytestmark = pytest.mark.integration

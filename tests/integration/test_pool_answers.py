@@ -22,10 +22,10 @@ from supervisor_core.config.model import (
     ProgramKind,
 )
 from supervisor_core.events import RemoteCommunication
+from supervisor_core.lifecycle import EventListenerState
 from supervisor_core.pools import ListenerOutput, ListenerPool
 from supervisor_core.process import ProcessRuntime
 from supervisor_core.spawn import SpawnRequest
-from supervisor_core.states import EventListenerState
 from supervisor_core.testing import FakeChild, FakeClock, FakeSpawner
 
 pytestmark = pytest.mark.integration

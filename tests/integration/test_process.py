@@ -32,9 +32,9 @@ from supervisor_core.events import (
     ProcessLogStdout,
     ProcessStateEvent,
 )
+from supervisor_core.lifecycle import ProcessState
 from supervisor_core.process import ProcessRuntime
 from supervisor_core.spawn import ChildHandle, PopenSpawner, SpawnRequest
-from supervisor_core.states import ProcessState
 from supervisor_core.testing import capture_events
 
 pytestmark = pytest.mark.integration

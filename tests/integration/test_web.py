@@ -15,7 +15,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from supervisor_core.config.model import InetHttpServerConfig
 from supervisor_core.http import AuthPolicy, make_app
 from supervisor_core.http.web import WebUI
-from supervisor_core.states import ProcessState, SupervisorState
+from supervisor_core.lifecycle import ProcessState, SupervisorState
 from tests.unit.http.fake_control import FakeControl, make_fake, running
 
 pytestmark = pytest.mark.integration

@@ -17,7 +17,7 @@ from supervisor_core.events import (
     Tick5,
     UnknownEventType,
 )
-from supervisor_core.states import ProcessState
+from supervisor_core.lifecycle import ProcessState
 from supervisor_core.testing import FakeClock, capture_events
 
 

@@ -20,6 +20,7 @@ from supervisor_core.damping import (
     start_limit_reached,
     streak_after,
 )
+from supervisor_core.lifecycle import ProcessState
 from supervisor_core.states import (
     Exited,
     ExitForensics,
@@ -27,7 +28,6 @@ from supervisor_core.states import (
     OperatorStart,
     OperatorStop,
     ProcessRecord,
-    ProcessState,
     Publish,
     Spawn,
     Spawned,

@@ -48,7 +48,8 @@ from supervisor_core.events import (
     tick_when,
     to_json_dict,
 )
-from supervisor_core.states import ProcessState, StateChange
+from supervisor_core.lifecycle import ProcessState
+from supervisor_core.states import StateChange
 from tests.peers import require_module
 
 S = ProcessState

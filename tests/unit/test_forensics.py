@@ -17,8 +17,9 @@ from supervisor_core.events import (
     to_json_dict,
 )
 from supervisor_core.forensics import OomCounters, judge_oom, oom_counter_paths, read_oom_counters
+from supervisor_core.lifecycle import ProcessState
 from supervisor_core.logs.tail import TailBuffer, last_lines
-from supervisor_core.states import ExitForensics, ProcessState, StateChange
+from supervisor_core.states import ExitForensics, StateChange
 
 BEFORE = OomCounters(cgroup=3, system=10, cgroup_file="/sys/fs/cgroup/x/memory.events")
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from supervisor_core.lifecycle import EventListenerState as S
 from supervisor_core.listeners import (
     DEFAULT_RESULT_HANDLER,
     Accepted,
@@ -18,7 +19,6 @@ from supervisor_core.listeners import (
     default_result_handler,
     resolve_result_handler,
 )
-from supervisor_core.states import EventListenerState as S
 
 
 def busy(event: str = "ev") -> ListenerConnection[str]:

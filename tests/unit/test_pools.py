@@ -20,11 +20,11 @@ from supervisor_core.config.model import (
     ProgramKind,
 )
 from supervisor_core.events import ProcessGroupAdded, RemoteCommunication, Tick5, Tick60
+from supervisor_core.lifecycle import EventListenerState as L
+from supervisor_core.lifecycle import ProcessState
 from supervisor_core.listeners import BadResultHandler
 from supervisor_core.pools import ListenerOutput, ListenerPool, subscriber_name
 from supervisor_core.process import ProcessRuntime
-from supervisor_core.states import EventListenerState as L
-from supervisor_core.states import ProcessState
 from supervisor_core.testing import FakeChild, FakeClock, FakeSpawner, capture_events
 
 NO_LOG = ChannelConfig(logfile=None)

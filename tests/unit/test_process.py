@@ -30,8 +30,8 @@ from supervisor_core.config.model import (
 from supervisor_core.events import ProcessStateEvent
 from supervisor_core.groups import ProcessGroup
 from supervisor_core.http.structs import describe
+from supervisor_core.lifecycle import ProcessState
 from supervisor_core.process import ProcessRuntime
-from supervisor_core.states import ProcessState
 from supervisor_core.testing import FakeClock, FakeSpawner, capture_events
 
 S = ProcessState

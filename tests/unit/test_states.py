@@ -17,11 +17,14 @@ import pytest
 from supervisor_core.clock import Instant
 from supervisor_core.config.model import AutoRestart, ProcessConfig
 from supervisor_core.events import listener_payload, process_state_event
-from supervisor_core.states import (
+from supervisor_core.lifecycle import (
     RUNNING_STATES,
     SIGNALLABLE_STATES,
-    SPAWNERR_TOO_QUICKLY,
     STOPPED_STATES,
+    ProcessState,
+)
+from supervisor_core.states import (
+    SPAWNERR_TOO_QUICKLY,
     TRANSITIONS,
     AutoStart,
     CancelTimer,
@@ -35,7 +38,6 @@ from supervisor_core.states import (
     OperatorStop,
     PendingTimer,
     ProcessRecord,
-    ProcessState,
     Publish,
     SendSignal,
     SignalFailed,

@@ -21,10 +21,10 @@ from supervisor_core.config import Config, ConfigError, parse
 from supervisor_core.config.errors import Problem
 from supervisor_core.config.model import Origin
 from supervisor_core.events import Tick5, Tick60, Tick3600
+from supervisor_core.lifecycle import ProcessState, SupervisorState
 from supervisor_core.logs import MainLogHandler
 from supervisor_core.process import ProcessRuntime
 from supervisor_core.spawn import SpawnRequest
-from supervisor_core.states import ProcessState, SupervisorState
 from supervisor_core.supervisor import ProcessSetup, Supervisor, TickScheduler, split_namespec
 from supervisor_core.testing import FakeChild, FakeClock, FakeSpawner, capture_events
 

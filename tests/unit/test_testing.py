@@ -8,11 +8,8 @@ import pytest
 
 from supervisor_core.clock import Clock, SystemClock
 from supervisor_core.config.model import AutoRestart, ProcessConfig
-from supervisor_core.states import (
-    OperatorStart,
-    OperatorStop,
-    ProcessState,
-)
+from supervisor_core.lifecycle import ProcessState
+from supervisor_core.states import OperatorStart, OperatorStop
 from supervisor_core.testing import FakeClock, MachineHarness, capture_events
 
 S = ProcessState

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from supervisor_core import control
 from supervisor_core.http.faults import Faults
 from supervisor_core.http.rpc import OperationResult, RpcInterface, split_namespec
-from supervisor_core.states import RUNNING_STATES, ProcessState, SupervisorState
+from supervisor_core.lifecycle import RUNNING_STATES, ProcessState, Requester, SupervisorState
 
 # Names and messages echo what the client sent; keep them to a readable size.
 MAX_ECHOED_CHARS = 200
@@ -133,12 +133,15 @@ class ActionRunner:
         self._timeout = timeout
         self._clock = clock
 
-    async def run(self, action_text: str | None, processname: str | None) -> Outcome | None:
+    async def run(
+        self, action_text: str | None, processname: str | None, requester: Requester
+    ) -> Outcome | None:
         """Run the action a form asks for; None when it asks for none.
 
         Args:
             action_text: the ``action`` form value as sent.
             processname: the ``processname`` form value as sent (a namespec), or None.
+            requester: who asks (the cause and origin of the transitions).
         """
         action = parse_action(action_text)
         if action is None or isinstance(action, Outcome):
@@ -148,7 +151,7 @@ class ActionRunner:
         if self._control.supervisor_state() < SupervisorState.RUNNING:
             return Outcome(message="ERROR: superd is shutting down; nothing was done", ok=False)
         if not action.needs_process:
-            return await self._run_all(action)
+            return await self._run_all(action, requester)
         if not processname:
             return Outcome(message=f"ERROR: action {action.value!r} needs a processname", ok=False)
         info = find_process(self._control.groups(), processname)
@@ -156,7 +159,7 @@ class ActionRunner:
             return Outcome(message=f"No such process named {echo(processname)}", ok=False)
         try:
             async with asyncio.timeout(self._timeout):
-                return await self._run_one(action, info.namespec)
+                return await self._run_one(action, info.namespec, requester)
         except TimeoutError:
             state = self._state_of(info.namespec)
             where = "gone" if state is None else state.name
@@ -172,29 +175,29 @@ class ActionRunner:
 
     # --------------------------------------------------------------- one process
 
-    async def _run_one(self, action: Action, namespec: str) -> Outcome:
+    async def _run_one(self, action: Action, namespec: str, requester: Requester) -> Outcome:
         if action is Action.START:
-            await self._start(namespec)
+            await self._start(namespec, requester)
             return Outcome(message=f"Process {namespec} started")
         if action is Action.STOP:
-            self._control.stop_process(namespec)
+            self._control.stop_process(namespec, requester)
             await self._control.wait_process_stopped(namespec)
             return Outcome(message=f"Process {namespec} stopped")
         if action is Action.RESTART:
             if self._state_of(namespec) in RUNNING_STATES:
                 try:
-                    self._control.stop_process(namespec)
+                    self._control.stop_process(namespec, requester)
                 except control.NotRunning:
                     pass  # it stopped by itself meanwhile: start it all the same
                 else:
                     await self._control.wait_process_stopped(namespec)
-            await self._start(namespec)
+            await self._start(namespec, requester)
             return Outcome(message=f"Process {namespec} restarted")
         self._control.clear_process_logs(namespec)
         return Outcome(message=f"Log for {namespec} cleared")
 
-    async def _start(self, namespec: str) -> None:
-        self._control.start_process(namespec)
+    async def _start(self, namespec: str, requester: Requester) -> None:
+        self._control.start_process(namespec, requester)
         await self._control.wait_process_started(namespec)
 
     def _state_of(self, namespec: str) -> ProcessState | None:
@@ -214,13 +217,15 @@ class ActionRunner:
 
     # --------------------------------------------------------------- every process
 
-    async def _run_all(self, action: Action) -> Outcome:
+    async def _run_all(self, action: Action, requester: Requester) -> Outcome:
         results: list[OperationResult] = []
         try:
             async with asyncio.timeout(self._timeout):
-                results += await self._rpc.stop_all_processes(True)
+                results += await self._rpc.call("supervisor.stopAllProcesses", [True], requester)
                 if action is Action.RESTARTALL:
-                    results += await self._rpc.start_all_processes(True)
+                    results += await self._rpc.call(
+                        "supervisor.startAllProcesses", [True], requester
+                    )
         except TimeoutError:
             return Outcome(
                 message=f"ERROR: not done after {self._timeout:g}s; the table shows where it is",

@@ -23,7 +23,7 @@ from importlib import resources
 from supervisor_core import SUPERVISORD_COMPAT_VERSION, __version__, control
 from supervisor_core.http.structs import describe
 from supervisor_core.http.webui.actions import Action, Outcome
-from supervisor_core.states import ProcessState, SupervisorState
+from supervisor_core.lifecycle import ProcessState, SupervisorState
 
 FEED_SIZE = 50
 """How many events the live feed keeps."""

@@ -30,7 +30,7 @@ from supervisor_core.bus import EventBus
 from supervisor_core.clock import SystemClock
 from supervisor_core.http import AuthPolicy, make_app
 from supervisor_core.http.auth import Credentials
-from supervisor_core.states import ProcessState
+from supervisor_core.lifecycle import ProcessState
 from tests.unit.http.fake_control import FakeControl, FakeProcess
 
 pytestmark = pytest.mark.integration

@@ -284,7 +284,7 @@ def test_dashboard_panels_have_unique_ids_valid_datasources_and_fit_the_grid() -
 
 def test_state_timeline_maps_every_state_code_back_to_its_name() -> None:
     """The state timeline's value mappings cover supervisord's eight state codes."""
-    from supervisor_core.states import ProcessState
+    from supervisor_core.lifecycle import ProcessState
 
     panels = overview_dashboard(AlertConfig())["panels"]
     assert isinstance(panels, list)

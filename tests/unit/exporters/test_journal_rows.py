@@ -31,7 +31,7 @@ from supervisor_core.events import (
     Tick5,
     listener_payload,
 )
-from supervisor_core.states import ProcessState
+from supervisor_core.lifecycle import ProcessState
 
 
 def stamp(data: EventData, serial: int = 7) -> Event:

@@ -42,7 +42,7 @@ from supervisor_core.events import (
     ProcessStateStopped,
     ProcessStateStopping,
 )
-from supervisor_core.states import ProcessState as S
+from supervisor_core.lifecycle import ProcessState as S
 from supervisor_core.testing import FakeClock
 
 WALL = 1_700_000_000.0  # 2023-11-14 22:13:20 UTC

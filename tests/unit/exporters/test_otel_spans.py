@@ -29,7 +29,8 @@ from supervisor_core.events import (
     ProcessStateStopped,
     Tick5,
 )
-from supervisor_core.states import OperatorStart, OperatorStop, ProcessState
+from supervisor_core.lifecycle import ProcessState
+from supervisor_core.states import OperatorStart, OperatorStop
 from supervisor_core.testing import CapturedEvents, FakeClock, MachineHarness, capture_events
 
 QUIET = 60.0

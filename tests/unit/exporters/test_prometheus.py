@@ -25,12 +25,8 @@ from supervisor_core.bus import EventBus
 from supervisor_core.config.model import AutoRestart, ProcessConfig
 from supervisor_core.control import GroupInfo, ProcessInfo, ShutdownState
 from supervisor_core.events import ProcessGroupRemoved
-from supervisor_core.states import (
-    IllegalTransition,
-    OperatorStart,
-    OperatorStop,
-    ProcessState,
-)
+from supervisor_core.lifecycle import ProcessState
+from supervisor_core.states import IllegalTransition, OperatorStart, OperatorStop
 from supervisor_core.testing import FakeClock, MachineHarness, capture_events
 
 REPO = Path(__file__).resolve().parents[3]

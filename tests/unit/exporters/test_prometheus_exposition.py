@@ -16,7 +16,8 @@ from prometheus_client.registry import Collector
 
 from exporters.prometheus import TreeSample
 from exporters.prometheus.exposition import CachingEncoder
-from supervisor_core.states import OperatorStop, ProcessState
+from supervisor_core.lifecycle import ProcessState
+from supervisor_core.states import OperatorStop
 from tests.unit.exporters.test_prometheus import World, config, process_info, run_until_running
 
 ENCODERS = (

@@ -45,7 +45,7 @@ from supervisor_core.events import (
     listener_payload,
     to_json_dict,
 )
-from supervisor_core.states import ProcessState
+from supervisor_core.lifecycle import ProcessState
 from supervisor_core.testing import FakeClock
 
 K = ObservationKind

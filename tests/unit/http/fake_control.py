@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 from supervisor_core import control
 from supervisor_core.config.model import GroupConfig, GroupKind, ProcessConfig
-from supervisor_core.states import ProcessState, SupervisorState
+from supervisor_core.lifecycle import ProcessState, SupervisorState
 
 NOW = 1_700_000_000.0
 

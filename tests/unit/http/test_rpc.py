@@ -14,7 +14,7 @@ from supervisor.xmlrpc import SystemNamespaceRPCInterface
 from supervisor_core import SUPERVISORD_COMPAT_VERSION, control
 from supervisor_core.http.faults import RpcFault
 from supervisor_core.http.rpc import RpcInterface, parse_signal, split_namespec
-from supervisor_core.states import ProcessState, SupervisorState
+from supervisor_core.lifecycle import ProcessState, SupervisorState
 
 from .fake_control import FakeControl, make_fake, running
 

@@ -12,7 +12,7 @@ from supervisor_core import control
 from supervisor_core.http.faults import RpcFault
 from supervisor_core.http.rpc import RpcInterface
 from supervisor_core.http.xmlrpc import ResultEncodingError
-from supervisor_core.states import SupervisorState
+from supervisor_core.lifecycle import SupervisorState
 
 from .fake_control import FakeControl, make_fake
 

@@ -19,7 +19,7 @@ from supervisor_core.config.model import (
     ProcessConfig,
 )
 from supervisor_core.http import structs
-from supervisor_core.states import ProcessState
+from supervisor_core.lifecycle import ProcessState
 
 NOW = 1_700_000_000.0
 

@@ -10,7 +10,7 @@ from supervisor_core import control
 from supervisor_core.http.web import TAIL_MAX, cross_site_refusal, message_location, tail_limit
 from supervisor_core.http.webui import render
 from supervisor_core.http.webui.actions import Action, Outcome, echo, find_process, parse_action
-from supervisor_core.states import ProcessState, SupervisorState
+from supervisor_core.lifecycle import ProcessState, SupervisorState
 
 from .fake_control import NOW, FakeProcess, make_fake, running
 
