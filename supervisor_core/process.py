@@ -58,7 +58,6 @@ from supervisor_core.spawn import (
     Spawner,
     SpawnError,
     SpawnRequest,
-    get_execv_args,
 )
 from supervisor_core.states import (
     AutoStart,
@@ -345,7 +344,7 @@ class ProcessRuntime:
         namespec = config.namespec
         try:
             # supervisord checks the command before anything else (NO_FILE/NOT_EXECUTABLE).
-            get_execv_args(
+            self._spawner.check_command(
                 config.command,
                 environment=config.environment,
                 base_environment=self._base_environment,

@@ -389,6 +389,23 @@ class ChildHandle(Protocol):
 class Spawner(Protocol):
     """Starts children. The real one is ``PopenSpawner``; tests may pass a fake."""
 
+    def check_command(
+        self,
+        command: str,
+        *,
+        environment: Mapping[str, str] | None,
+        base_environment: Mapping[str, str] | None,
+    ) -> None:
+        """Check that ``command`` can be executed, before anything else of a start.
+
+        supervisord's ``startProcess`` answers NO_FILE / NOT_EXECUTABLE from this
+        check before it looks at the process' state.
+
+        Raises:
+            SpawnError: supervisord's text (``can't find command 'x'``, ...).
+        """
+        ...
+
     def spawn(self, request: SpawnRequest) -> ChildHandle:
         """Start the child described by ``request``.
 
@@ -627,6 +644,16 @@ class PopenSpawner:
         """
         self._loop = loop
         self._pipe_size = pipe_size
+
+    def check_command(
+        self,
+        command: str,
+        *,
+        environment: Mapping[str, str] | None,
+        base_environment: Mapping[str, str] | None,
+    ) -> None:
+        """Find the file ``command`` executes (see ``get_execv_args``)."""
+        get_execv_args(command, environment=environment, base_environment=base_environment)
 
     def spawn(self, request: SpawnRequest) -> PopenChild:
         """Start the child described by ``request`` (call on the loop's thread).

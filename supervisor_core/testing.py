@@ -15,7 +15,7 @@ import errno
 import heapq
 import itertools
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 
@@ -324,6 +324,8 @@ class FakeSpawner:
     """
 
     def __init__(self, *, first_pid: int = 100) -> None:
+        self.missing_commands: set[str] = set()
+        """Commands ``check_command`` reports as not found (NO_FILE)."""
         self._pids = itertools.count(first_pid)
         self.children: list[FakeChild] = []
         self.requests: list[SpawnRequest] = []
@@ -332,6 +334,17 @@ class FakeSpawner:
     def fail_next(self, message: str, *, times: int = 1) -> None:
         """Make the next ``times`` spawns fail with ``SpawnError(message)``."""
         self._failures.extend([message] * times)
+
+    def check_command(
+        self,
+        command: str,
+        *,
+        environment: Mapping[str, str] | None,
+        base_environment: Mapping[str, str] | None,
+    ) -> None:
+        """Every command exists, except those in ``missing_commands``."""
+        if command in self.missing_commands:
+            raise SpawnError(f"can't find command {command!r}")
 
     def spawn(self, request: SpawnRequest) -> FakeChild:
         """Record ``request`` and return a new child (or raise a queued failure)."""

@@ -15,8 +15,7 @@ from exporters.prometheus import ListenAddress, PrometheusExporter, serving_metr
 from supervisor_core.bus import EventBus
 from supervisor_core.config.model import ProcessConfig
 from supervisor_core.lifecycle import ProcessState
-from supervisor_core.states import OperatorStart, OperatorStop
-from supervisor_core.testing import FakeClock, MachineHarness
+from supervisor_core.testing import FakeClock, RuntimeRig
 from tests.peers import require_command
 from tests.unit.http.fake_control import FakeControl, FakeProcess
 
@@ -49,7 +48,7 @@ def busy_registry(live_pid: int) -> CollectorRegistry:
     PrometheusExporter.install(bus=bus, registry=registry, control=control)
     bus.subscribe_buffer("slow", maxsize=1)
 
-    def harness(name: str, group: str, **options: object) -> MachineHarness:
+    def harness(name: str, group: str, **options: object) -> RuntimeRig:
         cfg = ProcessConfig(
             name=name,
             program_name=name,
@@ -57,25 +56,25 @@ def busy_registry(live_pid: int) -> CollectorRegistry:
             command="/bin/true",
             **options,  # type: ignore[arg-type]
         )
-        return MachineHarness(cfg, clock=clock, bus=bus)
+        return RuntimeRig(cfg, clock=clock, bus=bus)
 
     web = harness("web", "web")
-    web.feed(OperatorStart())
+    web.start()
     clock.jump_to_next_deadline()
     for _ in range(3):
         clock.advance(42)
         web.exit(-9)
         clock.jump_to_next_deadline()
     flaky = harness("worker_0", "jobs", startsecs=10, startretries=1)
-    flaky.feed(OperatorStart())
+    flaky.start()
     for _ in range(2):
         clock.advance(0.2)
         flaky.exit(2)
         clock.jump_to_next_deadline()
     stopped = harness("worker_1", "jobs")
-    stopped.feed(OperatorStart())
+    stopped.start()
     clock.jump_to_next_deadline()
-    stopped.feed(OperatorStop())
+    stopped.stop()
     stopped.exit(0)
     return registry
 

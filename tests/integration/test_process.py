@@ -35,7 +35,7 @@ from supervisor_core.events import (
 from supervisor_core.lifecycle import ProcessState
 from supervisor_core.process import ProcessRuntime
 from supervisor_core.spawn import ChildHandle, PopenSpawner, SpawnRequest
-from supervisor_core.testing import capture_events
+from supervisor_core.testing import TEST_OPERATOR, capture_events
 
 pytestmark = pytest.mark.integration
 
@@ -48,16 +48,16 @@ def py(code: str) -> str:
     return f"{PY} -c {shlex.quote(code)}"
 
 
-class CountingSpawner:
+class CountingSpawner(PopenSpawner):
     """The real PopenSpawner, counting spawns."""
 
     def __init__(self) -> None:
-        self.inner = PopenSpawner()
+        super().__init__()
         self.spawns = 0
 
     def spawn(self, request: SpawnRequest) -> ChildHandle:
         self.spawns += 1
-        return self.inner.spawn(request)
+        return super().spawn(request)
 
 
 class EventWaiter:
@@ -164,7 +164,7 @@ class Env:
     async def aclose(self) -> None:
         for runtime in self.runtimes:
             if runtime.state in (ProcessState.STARTING, ProcessState.RUNNING, ProcessState.BACKOFF):
-                runtime.stop_nowait()
+                runtime.stop_nowait(TEST_OPERATOR)
             await asyncio.wait_for(runtime.wait_stopped(), WAIT)
             await runtime.aclose()
         self.waiter.close()
@@ -220,11 +220,11 @@ async def test_start_then_stop_event_sequence(env: Env) -> None:
     """start -> STARTING, RUNNING; stop -> STOPPING, STOPPED, with pids and tries."""
     runtime = env.runtime(py(SLEEPER), startsecs=1)
     with capture_events(env.bus, ("PROCESS_STATE",)) as captured:
-        runtime.start_nowait()
+        runtime.start_nowait(TEST_OPERATOR)
         pid = runtime.pid
         assert pid > 0
         await asyncio.wait_for(runtime.wait_started(), WAIT)
-        runtime.stop_nowait()
+        runtime.stop_nowait(TEST_OPERATOR)
         await asyncio.wait_for(runtime.wait_stopped(), WAIT)
     assert state_rows(captured.events) == [
         ("PROCESS_STATE_STARTING", "STOPPED", 0),
@@ -250,7 +250,7 @@ async def test_start_then_stop_event_sequence(env: Env) -> None:
 async def test_autorestart_after_sigkill_with_a_new_pid(env: Env) -> None:
     """A RUNNING child killed with SIGKILL is EXITED, then STARTING, RUNNING with a new pid."""
     runtime = env.runtime(py(SLEEPER), startsecs=0, autorestart=AutoRestart.TRUE)
-    runtime.start_nowait()
+    runtime.start_nowait(TEST_OPERATOR)
     assert runtime.state == ProcessState.RUNNING
     first = runtime.pid
     with capture_events(env.bus, ("PROCESS_STATE",)) as captured:
@@ -278,7 +278,7 @@ async def test_fail_fast_backoff_then_fatal_with_exactly_three_spawns(env: Env) 
     """A command that exits at once with startretries=2: 3 spawns, BACKOFF x3, then FATAL."""
     runtime = env.runtime("/bin/false", startsecs=10, startretries=2)
     with capture_events(env.bus, ("PROCESS_STATE",)) as captured:
-        runtime.start_nowait()
+        runtime.start_nowait(TEST_OPERATOR)
         await env.waiter.until(has("PROCESS_STATE_FATAL"))
     assert state_rows(captured.events) == [
         ("PROCESS_STATE_STARTING", "STOPPED", 0),
@@ -306,7 +306,7 @@ async def test_fail_fast_backoff_then_fatal_with_exactly_three_spawns(env: Env) 
 async def test_wait_started_raises_spawnfailed_for_a_real_quick_exit(env: Env) -> None:
     """startProcess(wait=True) semantics: a child dying before startsecs is SPAWN_ERROR."""
     runtime = env.runtime(py("raise SystemExit(3)"), startsecs=10, startretries=0)
-    runtime.start_nowait()
+    runtime.start_nowait(TEST_OPERATOR)
     with pytest.raises(control.SpawnFailed):
         await asyncio.wait_for(runtime.wait_started(), WAIT)
 
@@ -326,11 +326,11 @@ async def test_child_ignoring_sigterm_is_killed_after_stopwaitsecs(env: Env) -> 
         stopwaitsecs=1,
         stdout=ChannelConfig(logfile=None, events_enabled=True),
     )
-    runtime.start_nowait()
+    runtime.start_nowait(TEST_OPERATOR)
     pid = runtime.pid
     await env.waiter.until(log_contains(b"ready"))
     with capture_events(env.bus, ("PROCESS_STATE",)) as captured:
-        runtime.stop_nowait()
+        runtime.stop_nowait(TEST_OPERATOR)
         await asyncio.wait_for(runtime.wait_stopped(), WAIT)
     assert state_rows(captured.events) == [
         ("PROCESS_STATE_STOPPING", "RUNNING", 0),
@@ -360,13 +360,13 @@ async def test_stopasgroup_kills_grandchildren(env: Env) -> None:
         stopasgroup=True,
         stdout=ChannelConfig(logfile=None, events_enabled=True),
     )
-    runtime.start_nowait()
+    runtime.start_nowait(TEST_OPERATOR)
     await env.waiter.until(log_contains(b"\n", "stdout"))
     line = b"".join(e.data.data for e in env.waiter.events if isinstance(e.data, ProcessLogStdout))
     grandchild = int(line.split()[1])
     assert psutil.Process(grandchild).ppid() == runtime.pid
     grandchild_gone = asyncio.ensure_future(wait_pidfd(grandchild))
-    runtime.stop_nowait()
+    runtime.stop_nowait(TEST_OPERATOR)
     await asyncio.wait_for(runtime.wait_stopped(), WAIT)
     await grandchild_gone  # it terminated (pidfd readable): bounded by WAIT
     alive = psutil.pid_exists(grandchild) and (
@@ -392,7 +392,7 @@ async def test_user_nobody_runs_as_nobody(env: Env) -> None:
         autorestart=AutoRestart.FALSE,
         stdout=ChannelConfig(logfile=None, events_enabled=True),
     )
-    runtime.start_nowait()
+    runtime.start_nowait(TEST_OPERATOR)
     await env.waiter.until(log_contains(b"\n"))
     await asyncio.wait_for(runtime.wait_stopped(), WAIT)
     output = b"".join(
@@ -423,7 +423,7 @@ async def test_log_and_communication_events_carry_the_data(env: Env, tmp_path: P
         stdout=ChannelConfig(logfile=str(stdout_log), events_enabled=True, capture_maxbytes=1024),
         stderr=ChannelConfig(logfile=None, events_enabled=True),
     )
-    runtime.start_nowait()
+    runtime.start_nowait(TEST_OPERATOR)
     pid = runtime.pid
     await asyncio.wait_for(runtime.wait_stopped(), WAIT)
     await asyncio.wait_for(runtime.wait_output_closed(), WAIT)
@@ -458,9 +458,9 @@ async def test_auto_logfile_collects_output_across_restarts(env: Env) -> None:
         autorestart=AutoRestart.TRUE,
         stdout=ChannelConfig(),
     )
-    runtime.start_nowait()
+    runtime.start_nowait(TEST_OPERATOR)
     await env.waiter.until(has("PROCESS_STATE_EXITED", 3))
-    runtime.stop_nowait()
+    runtime.stop_nowait(TEST_OPERATOR)
     await asyncio.wait_for(runtime.wait_stopped(), WAIT)
     await asyncio.wait_for(runtime.wait_output_closed(), WAIT)
     path = runtime.stdout_logfile
@@ -498,10 +498,10 @@ async def test_no_zombies_or_fd_leaks_after_1000_cycles(tmp_path: Path) -> None:
         autorestart=AutoRestart.TRUE,
         stdout=ChannelConfig(),  # AUTO: a real log file written every cycle
     )
-    runtime.start_nowait()
+    runtime.start_nowait(TEST_OPERATOR)
     await env.waiter.until(has("PROCESS_STATE_EXITED", cycles), limit=120)
     if runtime.state == ProcessState.RUNNING:
-        runtime.stop_nowait()
+        runtime.stop_nowait(TEST_OPERATOR)
     await asyncio.wait_for(runtime.wait_stopped(), WAIT)
     await asyncio.wait_for(runtime.wait_output_closed(), WAIT)
     await runtime.aclose()

@@ -26,6 +26,7 @@ from exporters.storms import (
 from supervisor_core.config.model import AutoRestart, ChannelConfig
 from supervisor_core.events import Event, ProcessStateEvent, ProcessStateExited
 from supervisor_core.forensics import oom_counter_paths
+from supervisor_core.testing import TEST_OPERATOR
 from tests.integration.test_process import WAIT, Env, has, py
 
 pytestmark = pytest.mark.integration
@@ -64,7 +65,7 @@ async def test_crash_loop_then_fix_gives_one_storm_begin_and_one_end(
     )
     runtime = env.runtime(py(code), startsecs=0, autorestart=AutoRestart.TRUE)
     try:
-        runtime.start_nowait()
+        runtime.start_nowait(TEST_OPERATOR)
         await env.waiter.until(has("PROCESS_STORM_BEGIN"))
         flag.unlink()
         await env.waiter.until(has("PROCESS_STORM_END"), limit=WAIT + 10)
@@ -112,7 +113,7 @@ async def test_stderr_tail_of_a_spliced_log_file(env: Env, tmp_path: Path) -> No
         autorestart=AutoRestart.FALSE,
         stderr=ChannelConfig(logfile=str(log)),
     )
-    runtime.start_nowait()
+    runtime.start_nowait(TEST_OPERATOR)
     await env.waiter.until(has("PROCESS_STATE_EXITED"))
     exited = state_events(env.waiter.events, "PROCESS_STATE_EXITED")[0].data
     assert isinstance(exited, ProcessStateExited)
@@ -132,9 +133,9 @@ async def test_backoff_delays_follow_the_configured_sequence(env: Env) -> None:
         backoff_max=1.2,
         backoff_reset=30.0,
     )
-    runtime.start_nowait()
+    runtime.start_nowait(TEST_OPERATOR)
     await env.waiter.until(has("PROCESS_STATE_STARTING", 5))
-    runtime.stop_nowait()  # EXITED with a restart pending, or STARTING/RUNNING
+    runtime.stop_nowait(TEST_OPERATOR)  # EXITED with a restart pending, or STARTING/RUNNING
     events = [e for e in env.waiter.events if isinstance(e.data, ProcessStateEvent)]
     delays = []
     for index, event in enumerate(events):
@@ -157,7 +158,7 @@ async def test_start_limit_ends_fatal_after_exactly_burst_starts(env: Env) -> No
         startlimit_burst=3,
         startlimit_interval=60.0,
     )
-    runtime.start_nowait()
+    runtime.start_nowait(TEST_OPERATOR)
     await env.waiter.until(has("PROCESS_STATE_FATAL"))
     assert env.spawner.spawns == 3
     assert env.waiter.count("PROCESS_STATE_STARTING") == 3
@@ -167,9 +168,9 @@ async def test_start_limit_ends_fatal_after_exactly_burst_starts(env: Env) -> No
 async def test_without_new_options_it_restarts_at_once_forever(env: Env) -> None:
     """supervisord's behaviour: every exit from RUNNING restarts in the same step, no limit."""
     runtime = env.runtime(py("import sys; sys.exit(1)"), startsecs=0, autorestart=AutoRestart.TRUE)
-    runtime.start_nowait()
+    runtime.start_nowait(TEST_OPERATOR)
     await env.waiter.until(has("PROCESS_STATE_EXITED", 6))
-    runtime.stop_nowait()
+    runtime.stop_nowait(TEST_OPERATOR)
     events = [e for e in env.waiter.events if isinstance(e.data, ProcessStateEvent)]
     exits = [i for i, e in enumerate(events) if e.name == "PROCESS_STATE_EXITED"][:6]
     for index in exits:
@@ -231,7 +232,7 @@ async def test_oom_killed_child_is_reported_as_such(env: Env, memory_cgroup: Pat
     script = f"echo $$ > {procs} && exec {sys.executable} -c {shlex.quote(hog)}"
     command = f"/bin/sh -c {shlex.quote(script)}"
     runtime = env.runtime(command, startsecs=0, autorestart=AutoRestart.FALSE)
-    runtime.start_nowait()
+    runtime.start_nowait(TEST_OPERATOR)
     await env.waiter.until(has("PROCESS_STATE_EXITED"))
     exited = state_events(env.waiter.events, "PROCESS_STATE_EXITED")[0].data
     assert isinstance(exited, ProcessStateExited)

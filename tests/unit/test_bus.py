@@ -17,13 +17,17 @@ from supervisor_core.events import (
     Tick5,
     UnknownEventType,
 )
-from supervisor_core.lifecycle import ProcessState
+from supervisor_core.lifecycle import Cause, ProcessState
 from supervisor_core.testing import FakeClock, capture_events
 
 
 def running(pid: int = 1) -> ProcessStateRunning:
     return ProcessStateRunning(
-        processname="web", groupname="web", from_state=ProcessState.STARTING, pid=pid
+        processname="web",
+        groupname="web",
+        from_state=ProcessState.STARTING,
+        cause=Cause.STARTSECS,
+        pid=pid,
     )
 
 
@@ -117,7 +121,9 @@ def test_abstract_and_unregistered_types_cannot_be_published(bus: EventBus) -> N
         bus.publish(EventData())
     with pytest.raises(TypeError, match="abstract"):
         bus.publish(
-            ProcessStateEvent(processname="x", groupname="x", from_state=ProcessState.STOPPED)
+            ProcessStateEvent(
+                processname="x", groupname="x", from_state=ProcessState.STOPPED, cause=Cause.EXIT
+            )
         )
     assert bus.snapshot().next_serial == 0
 

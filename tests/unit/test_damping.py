@@ -38,6 +38,7 @@ from supervisor_core.states import (
     spawnerr_start_limit,
     step,
 )
+from supervisor_core.testing import TEST_OPERATOR
 
 S = ProcessState
 POLICY = BackoffPolicy(initial=1.0, factor=2.0, maximum=10.0, jitter=0.0, reset=60.0)
@@ -158,7 +159,7 @@ class Machine:
         follow: list[Any] = []
         for effect in effects:
             if isinstance(effect, Publish):
-                change = effect.change
+                change = effect.event
                 self.changes.append((change.from_state.name, change.to_state.name))
             if isinstance(effect, Spawn):
                 self.pid += 1
@@ -193,7 +194,7 @@ class Machine:
 def test_default_config_restarts_at_once_forever() -> None:
     """Without the new options an exit from RUNNING restarts in the same step, endlessly."""
     machine = Machine(config(autorestart=AutoRestart.TRUE))
-    machine.feed(OperatorStart())
+    machine.feed(OperatorStart(requester=TEST_OPERATOR))
     for _ in range(50):
         machine.run_for(2.0)
         machine.feed(Exited(returncode=1))
@@ -208,7 +209,7 @@ def test_backoff_delays_restarts_after_running_exits() -> None:
     machine = Machine(
         config(backoff_initial=1.0, backoff_factor=2.0, backoff_max=5.0, backoff_reset=30.0)
     )
-    machine.feed(OperatorStart())
+    machine.feed(OperatorStart(requester=TEST_OPERATOR))
     waits = []
     for _ in range(5):
         machine.run_for(1.5)
@@ -227,7 +228,7 @@ def test_backoff_delays_restarts_after_running_exits() -> None:
 def test_backoff_applies_to_failed_starts_too() -> None:
     """With backoff enabled, BACKOFF retries follow the exponential sequence, not 1, 2, 3 s."""
     machine = Machine(config(backoff_initial=0.5, backoff_factor=3.0, startretries=5))
-    machine.feed(OperatorStart())
+    machine.feed(OperatorStart(requester=TEST_OPERATOR))
     waits = []
     for _ in range(3):
         machine.feed(Exited(returncode=1))  # before startsecs: a failed start
@@ -239,26 +240,26 @@ def test_backoff_applies_to_failed_starts_too() -> None:
 def test_stop_cancels_a_pending_damped_restart() -> None:
     """Stopping EXITED with a restart pending goes to STOPPED; without one it is illegal."""
     machine = Machine(config(backoff_initial=5.0))
-    machine.feed(OperatorStart())
+    machine.feed(OperatorStart(requester=TEST_OPERATOR))
     machine.run_for(2.0)
     machine.feed(Exited(returncode=1))
-    effects = machine.feed(OperatorStop())
+    effects = machine.feed(OperatorStop(requester=TEST_OPERATOR))
     assert machine.record.state is S.STOPPED
     assert machine.record.timer is None
     assert machine.changes[-1] == ("EXITED", "STOPPED")
     assert any(type(e).__name__ == "CancelTimer" for e in effects)
     plain = Machine(config(autorestart=AutoRestart.FALSE))
-    plain.feed(OperatorStart())
+    plain.feed(OperatorStart(requester=TEST_OPERATOR))
     plain.run_for(2.0)
     plain.feed(Exited(returncode=1))
     with pytest.raises(IllegalTransition):
-        plain.feed(OperatorStop())
+        plain.feed(OperatorStop(requester=TEST_OPERATOR))
 
 
 def test_shutdown_cancels_a_pending_damped_restart() -> None:
     """SystemStop in EXITED cancels the restart timer; a stale fire then changes nothing."""
     machine = Machine(config(backoff_initial=5.0))
-    machine.feed(OperatorStart())
+    machine.feed(OperatorStart(requester=TEST_OPERATOR))
     machine.run_for(2.0)
     machine.feed(Exited(returncode=1))
     machine.feed(SystemStop(), starts_allowed=False)
@@ -270,7 +271,7 @@ def test_shutdown_cancels_a_pending_damped_restart() -> None:
 def test_restart_timer_during_shutdown_does_not_start() -> None:
     """A damped restart that comes due while starts are not allowed is dropped."""
     machine = Machine(config(backoff_initial=1.0))
-    machine.feed(OperatorStart())
+    machine.feed(OperatorStart(requester=TEST_OPERATOR))
     machine.run_for(2.0)
     machine.feed(Exited(returncode=1))
     machine.now += 1.0
@@ -284,7 +285,7 @@ def test_start_limit_sends_the_process_fatal_after_burst_starts() -> None:
     machine = Machine(
         config(autorestart=AutoRestart.TRUE, startlimit_burst=3, startlimit_interval=60.0)
     )
-    machine.feed(OperatorStart())
+    machine.feed(OperatorStart(requester=TEST_OPERATOR))
     for _ in range(3):
         machine.run_for(2.0)
         machine.feed(Exited(returncode=1))
@@ -295,7 +296,7 @@ def test_start_limit_sends_the_process_fatal_after_burst_starts() -> None:
     assert machine.record.spawnerr == limit_text
     assert "startlimit_burst" in limit_text
     # An operator start is a fresh budget.
-    machine.feed(OperatorStart())
+    machine.feed(OperatorStart(requester=TEST_OPERATOR))
     assert machine.record.state is S.STARTING
     assert machine.record.start_times == (machine.now,)
 
@@ -309,7 +310,7 @@ def test_start_limit_spares_slow_restarts() -> None:
     machine = Machine(
         config(autorestart=AutoRestart.TRUE, startlimit_burst=2, startlimit_interval=5.0)
     )
-    machine.feed(OperatorStart())
+    machine.feed(OperatorStart(requester=TEST_OPERATOR))
     for _ in range(10):
         machine.run_for(6.0)
         machine.feed(Exited(returncode=1))
@@ -320,7 +321,7 @@ def test_start_limit_spares_slow_restarts() -> None:
 def test_start_limit_applies_to_backoff_retries() -> None:
     """A BACKOFF retry that would exceed the limit ends FATAL with the limit's spawnerr."""
     machine = Machine(config(startretries=10, startlimit_burst=2, startlimit_interval=60.0))
-    machine.feed(OperatorStart())
+    machine.feed(OperatorStart(requester=TEST_OPERATOR))
     machine.feed(Exited(returncode=1))
     machine.fire()
     machine.feed(Exited(returncode=1))
@@ -333,11 +334,12 @@ def test_start_limit_applies_to_backoff_retries() -> None:
 def test_exit_forensics_reach_the_state_change() -> None:
     """The Exited fact's forensics travel unchanged into the EXITED change."""
     machine = Machine(config(autorestart=AutoRestart.FALSE))
-    machine.feed(OperatorStart())
+    machine.feed(OperatorStart(requester=TEST_OPERATOR))
     machine.run_for(2.0)
     forensics = ExitForensics(core_dumped=True, oom_killed=False, stderr_tail=("boom",))
     effects = machine.feed(Exited(returncode=-6, forensics=forensics))
-    published = [e.change for e in effects if isinstance(e, Publish)]
-    assert published[-1].forensics == forensics
+    published = [e.event for e in effects if isinstance(e, Publish)]
+    exited = published[-1]
+    assert (exited.core_dumped, exited.oom_killed, exited.stderr_tail) == (True, False, ("boom",))
     timers = [e for e in effects if isinstance(e, StartTimer)]
     assert timers == []

@@ -9,9 +9,7 @@ from typing import Any
 
 import pytest
 
-from supervisor_core.clock import Instant
 from supervisor_core.events import (
-    PROCESS_STATE_EVENT_TYPES,
     Event,
     EventBufferOverflow,
     EventData,
@@ -43,13 +41,11 @@ from supervisor_core.events import (
     is_subtype,
     listener_envelope,
     listener_payload,
-    process_state_event,
     register_event_type,
     tick_when,
     to_json_dict,
 )
-from supervisor_core.lifecycle import ProcessState
-from supervisor_core.states import StateChange
+from supervisor_core.lifecycle import Cause, ProcessState
 from tests.peers import require_module
 
 S = ProcessState
@@ -71,8 +67,12 @@ ABSTRACT = {
 }  # fmt: skip
 
 
-def state_kw(**extra: Any) -> dict[str, Any]:
+def names_kw(**extra: Any) -> dict[str, Any]:
     return {"processname": "cat", "groupname": "pets", **extra}
+
+
+def state_kw(**extra: Any) -> dict[str, Any]:
+    return names_kw(cause=Cause.EXIT, **extra)
 
 
 # (data, exact supervisord 4.3 payload)
@@ -122,23 +122,23 @@ GOLDEN: list[tuple[EventData, str]] = [
         "processname:cat groupname:pets from_state:STOPPING",
     ),
     (
-        ProcessLogStdout(**state_kw(pid=123, data=b"hello\nworld\n")),
+        ProcessLogStdout(**names_kw(pid=123, data=b"hello\nworld\n")),
         "processname:cat groupname:pets pid:123 channel:stdout\nhello\nworld\n",
     ),
     (
-        ProcessLogStderr(**state_kw(pid=123, data="héllo".encode())),
+        ProcessLogStderr(**names_kw(pid=123, data="héllo".encode())),
         "processname:cat groupname:pets pid:123 channel:stderr\nhéllo",
     ),
     (
-        ProcessLogStdout(**state_kw(pid=1, data=b"\xff\xfe")),
+        ProcessLogStdout(**names_kw(pid=1, data=b"\xff\xfe")),
         "processname:cat groupname:pets pid:1 channel:stdout\nUndecodable: b'\\xff\\xfe'",
     ),
     (
-        ProcessCommunicationStdout(**state_kw(pid=7, data=b"<x/>")),
+        ProcessCommunicationStdout(**names_kw(pid=7, data=b"<x/>")),
         "processname:cat groupname:pets pid:7\n<x/>",
     ),
     (
-        ProcessCommunicationStderr(**state_kw(pid=7, data=b"")),
+        ProcessCommunicationStderr(**names_kw(pid=7, data=b"")),
         "processname:cat groupname:pets pid:7\n",
     ),
     (RemoteCommunication(type="deploy", data="v1.2\nok"), "type:deploy\nv1.2\nok"),
@@ -324,34 +324,18 @@ def test_event_data_is_frozen_and_slotted() -> None:
     assert not hasattr(data, "__dict__")
 
 
-@pytest.mark.parametrize("to_state", list(ProcessState), ids=lambda s: s.name)
-def test_process_state_event_from_state_change(to_state: ProcessState) -> None:
-    """Each StateChange maps to the event type of its target state with every fact kept."""
-    change = StateChange(
-        processname="cat",
-        groupname="pets",
-        from_state=S.RUNNING,
-        to_state=to_state,
-        at=Instant(5.0, 6.0),
-        pid=44,
-        tries=2,
-        expected=False,
-        returncode=-9,
-        run_duration=1.5,
-        spawnerr="Bad exit code -1",
-    )
-    data = process_state_event(change)
-    assert type(data) is PROCESS_STATE_EVENT_TYPES[to_state]
-    assert data.to_state is to_state
-    assert data.event_name == f"PROCESS_STATE_{to_state.name}"
-    assert (data.pid, data.tries, data.returncode, data.signal) == (44, 2, -9, 9)
-    assert (data.run_duration, data.spawnerr, data.expected) == (1.5, "Bad exit code -1", False)
-
-
 def test_to_json_dict_process_state_golden() -> None:
     """The JSON form is flat, names states and signals, and round-trips through json."""
     data = ProcessStateExited(
-        **state_kw(from_state=S.RUNNING, pid=123, expected=False, returncode=-9, run_duration=2.5)
+        **state_kw(
+            from_state=S.RUNNING,
+            pid=123,
+            expected=False,
+            returncode=-9,
+            run_duration=2.5,
+            run=4,
+            episode=2,
+        )
     )
     event = Event(serial=3, wall_time=1700000000.25, monotonic_time=88.5, data=data)
     assert to_json_dict(event) == {
@@ -362,6 +346,9 @@ def test_to_json_dict_process_state_golden() -> None:
         "processname": "cat",
         "groupname": "pets",
         "from_state": "RUNNING",
+        "cause": "exit",
+        "run": 4,
+        "episode": 2,
         "pid": 123,
         "tries": 0,
         "expected": False,
@@ -381,7 +368,7 @@ def test_to_json_dict_other_types_golden() -> None:
         serial=0,
         wall_time=1.0,
         monotonic_time=2.0,
-        data=ProcessLogStderr(**state_kw(pid=5, data=b"ok\xff")),
+        data=ProcessLogStderr(**names_kw(pid=5, data=b"ok\xff")),
     )
     assert to_json_dict(log) == {
         "serial": 0,

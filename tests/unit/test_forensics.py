@@ -8,18 +8,26 @@ from pathlib import Path
 import pytest
 
 from supervisor_core.clock import Instant
+from supervisor_core.config.model import ProcessConfig
 from supervisor_core.events import (
     Event,
     ProcessStateExited,
     ProcessStateRunning,
     listener_payload,
-    process_state_event,
     to_json_dict,
 )
 from supervisor_core.forensics import OomCounters, judge_oom, oom_counter_paths, read_oom_counters
-from supervisor_core.lifecycle import ProcessState
+from supervisor_core.lifecycle import Cause, ProcessState, Requester
 from supervisor_core.logs.tail import TailBuffer, last_lines
-from supervisor_core.states import ExitForensics, StateChange
+from supervisor_core.states import (
+    Exited,
+    ExitForensics,
+    OperatorStart,
+    ProcessRecord,
+    Publish,
+    Spawned,
+    step,
+)
 
 BEFORE = OomCounters(cgroup=3, system=10, cgroup_file="/sys/fs/cgroup/x/memory.events")
 
@@ -84,19 +92,18 @@ def test_tail_buffer_keeps_the_last_bytes_and_lines() -> None:
 
 
 def _exited(forensics: ExitForensics | None) -> ProcessStateExited:
-    change = StateChange(
-        processname="cat",
-        groupname="pets",
-        from_state=ProcessState.RUNNING,
-        to_state=ProcessState.EXITED,
-        at=Instant(1.0, 2.0),
-        pid=7,
-        expected=False,
-        returncode=-9,
-        run_duration=0.5,
-        forensics=forensics,
-    )
-    data = process_state_event(change)
+    """The EXITED event the state machine publishes for a SIGKILL death with ``forensics``."""
+    config = ProcessConfig(name="cat", program_name="cat", group_name="pets", command="/bin/cat")
+    record = ProcessRecord(config=config)
+    facts = (OperatorStart(requester=Requester(cause=Cause.OPERATOR)), Spawned(pid=7))
+    for fact in facts:
+        record, _ = step(record, fact, Instant(1.0, 2.0))
+    record, effects = step(record, Exited(returncode=-9, forensics=forensics), Instant(3.0, 4.0))
+    (data,) = [
+        e.event
+        for e in effects
+        if isinstance(e, Publish) and isinstance(e.event, ProcessStateExited)
+    ]
     assert isinstance(data, ProcessStateExited)
     return data
 
@@ -122,7 +129,9 @@ def test_forensics_in_json_only_when_an_exit_caused_the_change() -> None:
         "x",
     )
     assert json.loads(json.dumps(as_json)) == as_json
-    running = ProcessStateRunning(processname="c", groupname="p", from_state=ProcessState.STARTING)
+    running = ProcessStateRunning(
+        processname="c", groupname="p", from_state=ProcessState.STARTING, cause=Cause.STARTSECS
+    )
     plain = to_json_dict(Event(serial=2, wall_time=2.0, monotonic_time=1.0, data=running))
     assert "stderr_tail" not in plain
     assert "oom_killed" not in plain

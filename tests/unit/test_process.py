@@ -32,7 +32,8 @@ from supervisor_core.groups import ProcessGroup
 from supervisor_core.http.structs import describe
 from supervisor_core.lifecycle import ProcessState
 from supervisor_core.process import ProcessRuntime
-from supervisor_core.testing import FakeClock, FakeSpawner, capture_events
+from supervisor_core.spawn import PopenSpawner
+from supervisor_core.testing import TEST_OPERATOR, FakeClock, FakeSpawner, capture_events
 
 S = ProcessState
 NO_LOG = ChannelConfig(logfile=None)
@@ -129,7 +130,7 @@ async def test_start_publishes_starting_then_running_after_startsecs(make: Any) 
     """An operator start is STARTING at once and RUNNING once the startsecs timer fires."""
     w = make(startsecs=1)
     with capture_events(w.bus, ("PROCESS_STATE",)) as captured:
-        w.runtime.start_nowait()
+        w.runtime.start_nowait(TEST_OPERATOR)
         assert w.runtime.state is S.STARTING
         assert w.runtime.pid == 100
         w.clock.jump_to_next_deadline()
@@ -149,7 +150,7 @@ async def test_start_publishes_starting_then_running_after_startsecs(make: Any) 
 async def test_spawn_request_carries_config_and_serverurl(make: Any) -> None:
     """The spawner gets the command, user, environment and superd's serverurl (AUTO)."""
     w = make(command="/bin/sleep 5", user="nobody", environment={"A": "1"})
-    w.runtime.start_nowait()
+    w.runtime.start_nowait(TEST_OPERATOR)
     request = w.spawner.requests[0]
     assert request.command == "/bin/sleep 5"
     assert request.user == "nobody"
@@ -161,7 +162,7 @@ async def test_spawn_request_carries_config_and_serverurl(make: Any) -> None:
 async def test_crash_is_exited_then_restarted_with_a_new_pid(make: Any) -> None:
     """An unexpected exit from RUNNING publishes EXITED (expected 0) and restarts."""
     w = make(startsecs=1)
-    w.runtime.start_nowait()
+    w.runtime.start_nowait(TEST_OPERATOR)
     w.clock.jump_to_next_deadline()
     with capture_events(w.bus, ("PROCESS_STATE",)) as captured:
         w.spawner.latest.exit(-signal.SIGKILL)
@@ -188,7 +189,7 @@ async def test_fail_fast_backs_off_then_gives_up_after_startretries(make: Any) -
     """startretries=2: three spawns, BACKOFF after each, then FATAL, tries counting up."""
     w = make(startsecs=1, startretries=2)
     with capture_events(w.bus, ("PROCESS_STATE",)) as captured:
-        w.runtime.start_nowait()
+        w.runtime.start_nowait(TEST_OPERATOR)
         for _ in range(3):
             w.spawner.latest.exit(1)
             w.clock.jump_to_next_deadline()
@@ -215,7 +216,7 @@ async def test_fail_fast_backs_off_then_gives_up_after_startretries(make: Any) -
 async def test_backoff_delay_grows_linearly(make: Any) -> None:
     """The retry after the n-th failure comes n seconds later (supervisord's backoff)."""
     w = make(startsecs=1, startretries=5)
-    w.runtime.start_nowait()
+    w.runtime.start_nowait(TEST_OPERATOR)
     delays = []
     for _ in range(3):
         w.spawner.latest.exit(1)
@@ -228,10 +229,10 @@ async def test_backoff_delay_grows_linearly(make: Any) -> None:
 async def test_stop_sends_stopsignal_to_group_and_publishes_stopping_stopped(make: Any) -> None:
     """stop: STOPPING with stopsignal (to the group with stopasgroup), STOPPED at exit."""
     w = make(startsecs=0, stopsignal=signal.SIGINT, stopasgroup=True)
-    w.runtime.start_nowait()
+    w.runtime.start_nowait(TEST_OPERATOR)
     child = w.spawner.latest
     with capture_events(w.bus, ("PROCESS_STATE",)) as captured:
-        w.runtime.stop_nowait()
+        w.runtime.stop_nowait(TEST_OPERATOR)
         assert child.signals == [(signal.SIGINT, True)]
         child.exit(-signal.SIGINT)
     assert states(captured) == [
@@ -246,9 +247,9 @@ async def test_stop_sends_stopsignal_to_group_and_publishes_stopping_stopped(mak
 async def test_stop_escalates_to_sigkill_after_stopwaitsecs(make: Any) -> None:
     """A child ignoring stopsignal gets SIGKILL after stopwaitsecs (to the group: killasgroup)."""
     w = make(startsecs=0, stopwaitsecs=3, killasgroup=True)
-    w.runtime.start_nowait()
+    w.runtime.start_nowait(TEST_OPERATOR)
     child = w.spawner.latest
-    w.runtime.stop_nowait()
+    w.runtime.stop_nowait(TEST_OPERATOR)
     start = w.clock.monotonic()
     w.clock.jump_to_next_deadline()
     assert w.clock.monotonic() - start == 3
@@ -262,21 +263,21 @@ async def test_stop_escalates_to_sigkill_after_stopwaitsecs(make: Any) -> None:
 async def test_signal_failure_makes_the_process_unknown(make: Any) -> None:
     """A signal error other than ESRCH is SignalFailed: UNKNOWN, and stop raises Failed."""
     w = make(startsecs=0)
-    w.runtime.start_nowait()
+    w.runtime.start_nowait(TEST_OPERATOR)
     w.spawner.latest.signal_error = PermissionError(errno.EPERM, "Operation not permitted")
     with pytest.raises(control.Failed, match="unknown problem killing web"):
-        w.runtime.stop_nowait()
+        w.runtime.stop_nowait(TEST_OPERATOR)
     assert w.runtime.state is S.UNKNOWN
     with pytest.raises(control.Failed, match="unknown process state"):
-        w.runtime.start_nowait()
+        w.runtime.start_nowait(TEST_OPERATOR)
 
 
 async def test_esrch_while_stopping_is_ignored(make: Any) -> None:
     """A child that is already gone when signalled is not an error: its exit follows."""
     w = make(startsecs=0)
-    w.runtime.start_nowait()
+    w.runtime.start_nowait(TEST_OPERATOR)
     w.spawner.latest.signal_error = ProcessLookupError(errno.ESRCH, "No such process")
-    w.runtime.stop_nowait()
+    w.runtime.stop_nowait(TEST_OPERATOR)
     assert w.runtime.state is S.STOPPING
     w.spawner.latest.exit(0)
     assert w.runtime.state is S.STOPPED
@@ -287,7 +288,7 @@ async def test_spawn_error_is_backoff_with_spawnerr(make: Any) -> None:
     w = make(startsecs=1)
     w.spawner.fail_next("couldn't setuid to nobody: EPERM")
     with pytest.raises(control.SpawnFailed) as raised:
-        w.runtime.start_nowait()
+        w.runtime.start_nowait(TEST_OPERATOR)
     assert raised.value.detail == "web"
     info = w.runtime.snapshot()
     assert info.state is S.BACKOFF
@@ -311,10 +312,15 @@ async def test_spawn_error_is_backoff_with_spawnerr(make: Any) -> None:
 async def test_start_checks_the_command_first(
     make: Any, command: str, error: type[control.ControlError]
 ) -> None:
-    """start raises NoFile / NotExecutable like supervisord, before any state change."""
+    """start raises NoFile / NotExecutable like supervisord, before any state change.
+
+    The check is the spawner's (PopenSpawner's here, the real one): a fake spawner
+    would accept any command.
+    """
     w = make(command=command)
+    w.spawner.check_command = PopenSpawner().check_command  # type: ignore[method-assign]
     with pytest.raises(error):
-        w.runtime.start_nowait()
+        w.runtime.start_nowait(TEST_OPERATOR)
     assert w.runtime.state is S.STOPPED
     assert w.spawner.requests == []
 
@@ -322,39 +328,39 @@ async def test_start_checks_the_command_first(
 async def test_start_refused_in_running_states_and_stopping(make: Any) -> None:
     """start raises AlreadyStarted in STARTING/RUNNING/BACKOFF, AbnormalTermination in STOPPING."""
     w = make(startsecs=1)
-    w.runtime.start_nowait()
+    w.runtime.start_nowait(TEST_OPERATOR)
     with pytest.raises(control.AlreadyStarted):
-        w.runtime.start_nowait()  # STARTING
+        w.runtime.start_nowait(TEST_OPERATOR)  # STARTING
     w.spawner.latest.exit(1)
     with pytest.raises(control.AlreadyStarted):
-        w.runtime.start_nowait()  # BACKOFF
+        w.runtime.start_nowait(TEST_OPERATOR)  # BACKOFF
     w.clock.jump_to_next_deadline()
     w.clock.jump_to_next_deadline()
     assert w.runtime.state is S.RUNNING
     with pytest.raises(control.AlreadyStarted):
-        w.runtime.start_nowait()
-    w.runtime.stop_nowait()
+        w.runtime.start_nowait(TEST_OPERATOR)
+    w.runtime.stop_nowait(TEST_OPERATOR)
     with pytest.raises(control.AbnormalTermination):
-        w.runtime.start_nowait()
+        w.runtime.start_nowait(TEST_OPERATOR)
 
 
 async def test_stop_and_signal_refused_when_not_running(make: Any) -> None:
     """stop and signal raise NotRunning on a stopped process; a bad number is BadSignal."""
     w = make()
     with pytest.raises(control.NotRunning):
-        w.runtime.stop_nowait()
+        w.runtime.stop_nowait(TEST_OPERATOR)
     with pytest.raises(control.NotRunning):
-        w.runtime.signal(signal.SIGHUP)
+        w.runtime.signal(signal.SIGHUP, TEST_OPERATOR)
     with pytest.raises(control.BadSignal):
-        w.runtime.signal(12345)
+        w.runtime.signal(12345, TEST_OPERATOR)
 
 
 async def test_stop_in_backoff_goes_straight_to_stopped(make: Any) -> None:
     """Stopping a BACKOFF process cancels the retry and publishes STOPPED."""
     w = make(startsecs=1)
-    w.runtime.start_nowait()
+    w.runtime.start_nowait(TEST_OPERATOR)
     w.spawner.latest.exit(1)
-    w.runtime.stop_nowait()
+    w.runtime.stop_nowait(TEST_OPERATOR)
     assert w.runtime.state is S.STOPPED
     assert w.clock.pending() == 0
 
@@ -362,8 +368,8 @@ async def test_stop_in_backoff_goes_straight_to_stopped(make: Any) -> None:
 async def test_signal_goes_to_the_child_only(make: Any) -> None:
     """signalProcess sends the signal to the child, never to its group."""
     w = make(startsecs=0, stopasgroup=True)
-    w.runtime.start_nowait()
-    w.runtime.signal(signal.SIGHUP)
+    w.runtime.start_nowait(TEST_OPERATOR)
+    w.runtime.signal(signal.SIGHUP, TEST_OPERATOR)
     assert w.spawner.latest.signals == [(signal.SIGHUP, False)]
     assert w.runtime.state is S.RUNNING
 
@@ -374,7 +380,7 @@ async def test_signal_goes_to_the_child_only(make: Any) -> None:
 async def test_wait_started_completes_on_running(make: Any) -> None:
     """wait_started returns once the startsecs timer moved the process to RUNNING."""
     w = make(startsecs=5)
-    w.runtime.start_nowait()
+    w.runtime.start_nowait(TEST_OPERATOR)
     waiter = asyncio.ensure_future(w.runtime.wait_started())
     await asyncio.sleep(0)
     assert not waiter.done()
@@ -385,7 +391,7 @@ async def test_wait_started_completes_on_running(make: Any) -> None:
 async def test_wait_started_raises_spawnfailed_on_a_quick_exit(make: Any) -> None:
     """A child that exits before startsecs makes wait_started raise SpawnFailed."""
     w = make(startsecs=5)
-    w.runtime.start_nowait()
+    w.runtime.start_nowait(TEST_OPERATOR)
     waiter = asyncio.ensure_future(w.runtime.wait_started())
     await asyncio.sleep(0)
     w.spawner.latest.exit(3)
@@ -396,10 +402,10 @@ async def test_wait_started_raises_spawnfailed_on_a_quick_exit(make: Any) -> Non
 async def test_wait_started_raises_abnormal_termination_when_stopped(make: Any) -> None:
     """A process stopped while STARTING makes wait_started raise AbnormalTermination."""
     w = make(startsecs=5)
-    w.runtime.start_nowait()
+    w.runtime.start_nowait(TEST_OPERATOR)
     waiter = asyncio.ensure_future(w.runtime.wait_started())
     await asyncio.sleep(0)
-    w.runtime.stop_nowait()
+    w.runtime.stop_nowait(TEST_OPERATOR)
     with pytest.raises(control.AbnormalTermination):
         await asyncio.wait_for(waiter, 1)
 
@@ -409,10 +415,10 @@ async def test_wait_started_when_already_decided(make: Any) -> None:
     w = make(startsecs=0, startretries=0)
     with pytest.raises(control.AbnormalTermination):
         await w.runtime.wait_started()  # never started
-    w.runtime.start_nowait()
+    w.runtime.start_nowait(TEST_OPERATOR)
     await w.runtime.wait_started()
     w2 = make(startsecs=1, startretries=0)
-    w2.runtime.start_nowait()
+    w2.runtime.start_nowait(TEST_OPERATOR)
     w2.spawner.latest.exit(1)
     assert w2.runtime.state is S.FATAL
     with pytest.raises(control.SpawnFailed):
@@ -422,8 +428,8 @@ async def test_wait_started_when_already_decided(make: Any) -> None:
 async def test_wait_stopped_completes_on_stopped_and_logs_waiting(make: Any) -> None:
     """wait_stopped returns once the child exited after the stop signal."""
     w = make(startsecs=0)
-    w.runtime.start_nowait()
-    w.runtime.stop_nowait()
+    w.runtime.start_nowait(TEST_OPERATOR)
+    w.runtime.stop_nowait(TEST_OPERATOR)
     waiter = asyncio.ensure_future(w.runtime.wait_stopped())
     await asyncio.sleep(0)
     assert not waiter.done()
@@ -441,7 +447,7 @@ async def test_write_stdin(make: Any) -> None:
     w = make(startsecs=0, stopwaitsecs=5)
     with pytest.raises(control.NotRunning):
         w.runtime.write_stdin(b"x")
-    w.runtime.start_nowait()
+    w.runtime.start_nowait(TEST_OPERATOR)
     w.runtime.write_stdin(b"hello ")
     w.runtime.write_stdin(b"world")
     await w.runtime.wait_stdin_drained()
@@ -449,7 +455,7 @@ async def test_write_stdin(make: Any) -> None:
     w.spawner.latest.close_stdin()
     with pytest.raises(control.NoFile):
         w.runtime.write_stdin(b"x")
-    w.runtime.stop_nowait()
+    w.runtime.stop_nowait(TEST_OPERATOR)
     with pytest.raises(control.NotRunning):
         w.runtime.write_stdin(b"x")
 
@@ -465,14 +471,14 @@ async def test_snapshot_fields_and_descriptions(make: Any) -> None:
     assert describe(info) == "Not started"
     assert (info.stdout_logfile, info.stderr_logfile) == ("", "")
     started_wall = w.clock.wall()
-    w.runtime.start_nowait()
+    w.runtime.start_nowait(TEST_OPERATOR)
     w.clock.jump_to_next_deadline()
     w.clock.advance(61)
     info = w.runtime.snapshot()
     assert info.start == started_wall
     assert info.now == w.clock.wall()
     assert describe(info) == "pid 100, uptime 0:01:02"
-    w.runtime.stop_nowait()
+    w.runtime.stop_nowait(TEST_OPERATOR)
     w.spawner.latest.exit(0)
     info = w.runtime.snapshot()
     assert info.state is S.STOPPED
@@ -494,10 +500,10 @@ async def test_auto_logfiles_are_named_once_and_removed_on_request(tmp_path: Pat
         assert out is not None
         assert Path(out).name.startswith("web-stdout---supervisor-")
         assert w.runtime.stderr_logfile == str(fixed)
-        w.runtime.start_nowait()  # opens both files
+        w.runtime.start_nowait(TEST_OPERATOR)  # opens both files
         assert exists(fixed)
         assert w.runtime.snapshot().stdout_logfile == out
-        w.runtime.stop_nowait()
+        w.runtime.stop_nowait(TEST_OPERATOR)
         w.spawner.latest.exit(0)
         await w.runtime.aclose()
         w.runtime.remove_logs()
@@ -519,7 +525,7 @@ async def test_autostart_starts_once_and_respects_starts_allowed(make: Any) -> N
     w.allowed = True
     w.runtime.autostart()
     assert w.runtime.state is S.RUNNING
-    w.runtime.stop_nowait()
+    w.runtime.stop_nowait(TEST_OPERATOR)
     w.spawner.latest.exit(0)
     w.runtime.autostart()  # it already ran
     assert w.runtime.state is S.STOPPED
@@ -531,7 +537,7 @@ async def test_autostart_starts_once_and_respects_starts_allowed(make: Any) -> N
 async def test_no_restart_while_shutting_down(make: Any) -> None:
     """With starts_allowed False an exit is not followed by an automatic restart."""
     w = make(startsecs=0, autorestart=AutoRestart.TRUE)
-    w.runtime.start_nowait()
+    w.runtime.start_nowait(TEST_OPERATOR)
     w.allowed = False
     w.spawner.latest.exit(-signal.SIGKILL)
     assert w.runtime.state is S.EXITED
@@ -544,12 +550,12 @@ async def test_no_restart_while_shutting_down(make: Any) -> None:
 async def test_system_stop_gives_up_backoff_and_stops_running(make: Any) -> None:
     """system_stop: BACKOFF -> FATAL, RUNNING -> STOPPING, STOPPED untouched; never raises."""
     backoff = make(startsecs=1)
-    backoff.runtime.start_nowait()
+    backoff.runtime.start_nowait(TEST_OPERATOR)
     backoff.spawner.latest.exit(1)
     backoff.runtime.system_stop()
     assert backoff.runtime.state is S.FATAL
     running = make(startsecs=0)
-    running.runtime.start_nowait()
+    running.runtime.start_nowait(TEST_OPERATOR)
     running.runtime.system_stop()
     assert running.runtime.state is S.STOPPING
     idle = make()
@@ -560,28 +566,28 @@ async def test_system_stop_gives_up_backoff_and_stops_running(make: Any) -> None
 async def test_aclose_requires_stopped_and_releases_everything(make: Any) -> None:
     """aclose refuses a running process; afterwards timers are cancelled and calls refused."""
     w = make(startsecs=1)
-    w.runtime.start_nowait()
+    w.runtime.start_nowait(TEST_OPERATOR)
     with pytest.raises(control.StillRunning):
         await w.runtime.aclose()
     w.spawner.latest.exit(1)  # BACKOFF still is a running state
     with pytest.raises(control.StillRunning):
         await w.runtime.aclose()
-    w.runtime.stop_nowait()
+    w.runtime.stop_nowait(TEST_OPERATOR)
     await w.runtime.aclose()
     await w.runtime.aclose()  # idempotent
     assert w.clock.pending() == 0
     with pytest.raises(control.Failed):
-        w.runtime.start_nowait()
+        w.runtime.start_nowait(TEST_OPERATOR)
 
 
 async def test_late_callbacks_after_aclose_are_harmless(make: Any) -> None:
     """An exit arriving for a child we stopped watching (aclose in UNKNOWN) changes nothing."""
     w = make(startsecs=0)
-    w.runtime.start_nowait()
+    w.runtime.start_nowait(TEST_OPERATOR)
     child = w.spawner.latest
     child.signal_error = PermissionError(errno.EPERM, "nope")
     with pytest.raises(control.Failed):
-        w.runtime.stop_nowait()
+        w.runtime.stop_nowait(TEST_OPERATOR)
     await w.runtime.aclose()
     child.signal_error = None
     child.exit(0)
@@ -682,7 +688,7 @@ async def test_clear_and_reopen_logs(tmp_path: Path) -> None:
     out = logdir / "out.log"
     w = World(config(stdout=ChannelConfig(logfile=str(out))), childlogdir=str(tmp_path))
     try:
-        w.runtime.start_nowait()  # opens the file
+        w.runtime.start_nowait(TEST_OPERATOR)  # opens the file
         out.write_bytes(b"old output\n")
         w.runtime.clear_logs()
         assert out.read_bytes() == b""
@@ -696,7 +702,7 @@ async def test_clear_and_reopen_logs(tmp_path: Path) -> None:
             w.runtime.reopen_logs()
         with pytest.raises(control.Failed, match="web"):
             w.runtime.clear_logs()
-        w.runtime.stop_nowait()
+        w.runtime.stop_nowait(TEST_OPERATOR)
         w.spawner.latest.exit(0)
         await w.runtime.aclose()
     finally:
@@ -706,10 +712,10 @@ async def test_clear_and_reopen_logs(tmp_path: Path) -> None:
 async def test_signal_failure_raises_failed(make: Any) -> None:
     """signalProcess failing with EPERM raises Failed and leaves the process UNKNOWN."""
     w = make(startsecs=0)
-    w.runtime.start_nowait()
+    w.runtime.start_nowait(TEST_OPERATOR)
     w.spawner.latest.signal_error = PermissionError(errno.EPERM, "Operation not permitted")
     with pytest.raises(control.Failed, match="unknown problem killing web"):
-        w.runtime.signal(signal.SIGUSR1)
+        w.runtime.signal(signal.SIGUSR1, TEST_OPERATOR)
     assert w.runtime.state is S.UNKNOWN
     assert w.lines.levels[-1] == logging.CRITICAL
 
@@ -723,7 +729,7 @@ async def test_unexpected_spawner_oserror_becomes_a_spawn_failure(make: Any) -> 
 
     w.spawner.spawn = broken
     with pytest.raises(control.SpawnFailed):
-        w.runtime.start_nowait()
+        w.runtime.start_nowait(TEST_OPERATOR)
     assert w.runtime.state is S.BACKOFF
     assert "Cannot allocate memory" in w.runtime.snapshot().spawnerr
 
@@ -731,7 +737,7 @@ async def test_unexpected_spawner_oserror_becomes_a_spawn_failure(make: Any) -> 
 async def test_autorestart_forks_before_the_exit_is_fanned_out(make: Any) -> None:
     """An autorestart spawns before EXITED is published; events and log lines keep their order."""
     w = make(startsecs=0, autorestart=AutoRestart.TRUE)
-    w.runtime.start_nowait()
+    w.runtime.start_nowait(TEST_OPERATOR)
     children_when_published: list[tuple[str, int]] = []
     w.bus.subscribe(
         lambda event: children_when_published.append(

@@ -16,12 +16,14 @@ import pytest
 
 from supervisor_core.clock import Instant
 from supervisor_core.config.model import AutoRestart, ProcessConfig
-from supervisor_core.events import listener_payload, process_state_event
+from supervisor_core.events import ProcessStateEvent, listener_payload
 from supervisor_core.lifecycle import (
     RUNNING_STATES,
     SIGNALLABLE_STATES,
     STOPPED_STATES,
+    Cause,
     ProcessState,
+    Requester,
 )
 from supervisor_core.states import (
     SPAWNERR_TOO_QUICKLY,
@@ -45,7 +47,6 @@ from supervisor_core.states import (
     Spawned,
     SpawnFailed,
     StartTimer,
-    StateChange,
     SystemStop,
     TimerFired,
     TimerKind,
@@ -55,7 +56,17 @@ from supervisor_core.states import (
 )
 
 S = ProcessState
+OP = Requester(cause=Cause.OPERATOR, origin="test")
+START_OP = OperatorStart(requester=OP)
+STOP_OP = OperatorStop(requester=OP)
 T0 = 1000.0
+
+
+def signal_op(sig: signal.Signals) -> OperatorSignal:
+    """An operator's ``signalProcess``."""
+    return OperatorSignal(signal=sig, requester=OP)
+
+
 WALL0 = 1_700_000_000.0
 
 
@@ -93,8 +104,8 @@ class Script:
         self.all_effects.extend(self.last)
         return self.last
 
-    def changes(self) -> list[StateChange]:
-        return [e.change for e in self.all_effects if isinstance(e, Publish)]
+    def changes(self) -> list[ProcessStateEvent]:
+        return [e.event for e in self.all_effects if isinstance(e, Publish)]
 
 
 def render(effects: tuple[Effect, ...], now: float) -> list[str]:
@@ -102,7 +113,8 @@ def render(effects: tuple[Effect, ...], now: float) -> list[str]:
     out: list[str] = []
     for effect in effects:
         if isinstance(effect, Publish):
-            out.append(f"{effect.change.from_state.name}->{effect.change.to_state.name}")
+            event = effect.event
+            out.append(f"{event.from_state.name}->{event.to_state.name} {event.cause.value}")
         elif isinstance(effect, Spawn):
             out.append("spawn")
         elif isinstance(effect, SendSignal):
@@ -118,11 +130,11 @@ def render(effects: tuple[Effect, ...], now: float) -> list[str]:
 
 
 # Setup histories (dt seconds before each fact) that reach each state.
-START = [(0.0, OperatorStart())]
+START = [(0.0, START_OP)]
 STARTING = [*START, (0.0, Spawned(pid=42))]
 RUNNING = [*STARTING, (1.0, TimerFired(kind=TimerKind.STARTSECS))]
 BACKOFF = [*STARTING, (0.2, Exited(returncode=1))]
-STOPPING = [*RUNNING, (5.0, OperatorStop())]
+STOPPING = [*RUNNING, (5.0, STOP_OP)]
 EXITED = [*RUNNING, (5.0, Exited(returncode=0))]  # expected: no autorestart by default
 FATAL = [*START, (0.0, SpawnFailed(error="boom"))] + [
     step_
@@ -136,10 +148,11 @@ ROWS: list[
     tuple[str, dict[str, Any], list[tuple[float, Fact | None]], Fact, list[str], ProcessState]
 ] = [
     # ---- starting
-    ("stopped+start", {}, [], OperatorStart(), ["STOPPED->STARTING", "spawn"], S.STARTING),
-    ("exited+start", {}, EXITED, OperatorStart(), ["EXITED->STARTING", "spawn"], S.STARTING),
-    ("fatal+start", {}, FATAL, OperatorStart(), ["FATAL->STARTING", "spawn"], S.STARTING),
-    ("stopped+autostart", {}, [], AutoStart(), ["STOPPED->STARTING", "spawn"], S.STARTING),
+    ("stopped+start", {}, [], START_OP, ["STOPPED->STARTING operator", "spawn"], S.STARTING),
+    ("exited+start", {}, EXITED, START_OP, ["EXITED->STARTING operator", "spawn"], S.STARTING),
+    ("fatal+start", {}, FATAL, START_OP, ["FATAL->STARTING operator", "spawn"], S.STARTING),
+    ("stopped+autostart", {}, [], AutoStart(), ["STOPPED->STARTING autostart", "spawn"],
+     S.STARTING),
     ("autostart=false", {"autostart": False}, [], AutoStart(), [], S.STOPPED),
     ("autostart after a run", {}, [*STOPPING, (0, Exited(returncode=-15))], AutoStart(), [],
      S.STOPPED),
@@ -147,55 +160,61 @@ ROWS: list[
     ("spawned", {}, START, Spawned(pid=7), ["timer startsecs +1"], S.STARTING),
     ("spawned startsecs=5", {"startsecs": 5}, START, Spawned(pid=7), ["timer startsecs +5"],
      S.STARTING),
-    ("spawned startsecs=0", {"startsecs": 0}, START, Spawned(pid=7), ["STARTING->RUNNING"],
+    ("spawned startsecs=0", {"startsecs": 0}, START, Spawned(pid=7),
+     ["STARTING->RUNNING startsecs"],
      S.RUNNING),
     ("spawn failed", {}, START, SpawnFailed(error="ENOENT"),
-     ["STARTING->BACKOFF", "timer backoff +1"], S.BACKOFF),
+     ["STARTING->BACKOFF spawn_error", "timer backoff +1"], S.BACKOFF),
     ("startsecs passed", {}, STARTING, TimerFired(kind=TimerKind.STARTSECS),
-     ["STARTING->RUNNING"], S.RUNNING),
+     ["STARTING->RUNNING startsecs"], S.RUNNING),
     ("exit too quickly", {}, STARTING, Exited(returncode=0),
-     ["cancel startsecs", "STARTING->BACKOFF", "timer backoff +1"], S.BACKOFF),
+     ["cancel startsecs", "STARTING->BACKOFF exit", "timer backoff +1"], S.BACKOFF),
     ("exit after startsecs, timer not yet delivered", {}, [*STARTING, (1.5, None)],
      Exited(returncode=3),
-     ["cancel startsecs", "STARTING->RUNNING", "RUNNING->EXITED", "EXITED->STARTING", "spawn"],
+     ["cancel startsecs", "STARTING->RUNNING startsecs", "RUNNING->EXITED exit",
+      "EXITED->STARTING autorestart", "spawn"],
      S.STARTING),
     ("backoff delay passed", {}, BACKOFF, TimerFired(kind=TimerKind.BACKOFF),
-     ["BACKOFF->STARTING", "spawn"], S.STARTING),
+     ["BACKOFF->STARTING retry", "spawn"], S.STARTING),
     ("backoff retries whatever autorestart says", {"autorestart": AutoRestart.FALSE}, BACKOFF,
-     TimerFired(kind=TimerKind.BACKOFF), ["BACKOFF->STARTING", "spawn"], S.STARTING),
+     TimerFired(kind=TimerKind.BACKOFF), ["BACKOFF->STARTING retry", "spawn"], S.STARTING),
     # ---- exits from RUNNING: autorestart x expected
     ("exit expected, autorestart=unexpected", {}, RUNNING, Exited(returncode=0),
-     ["RUNNING->EXITED"], S.EXITED),
+     ["RUNNING->EXITED exit"], S.EXITED),
     ("exit unexpected, autorestart=unexpected", {}, RUNNING, Exited(returncode=1),
-     ["RUNNING->EXITED", "EXITED->STARTING", "spawn"], S.STARTING),
+     ["RUNNING->EXITED exit", "EXITED->STARTING autorestart", "spawn"], S.STARTING),
     ("exit expected, autorestart=true", {"autorestart": AutoRestart.TRUE}, RUNNING,
-     Exited(returncode=0), ["RUNNING->EXITED", "EXITED->STARTING", "spawn"], S.STARTING),
+     Exited(returncode=0), ["RUNNING->EXITED exit", "EXITED->STARTING autorestart", "spawn"],
+     S.STARTING),
     ("exit unexpected, autorestart=true", {"autorestart": AutoRestart.TRUE}, RUNNING,
-     Exited(returncode=1), ["RUNNING->EXITED", "EXITED->STARTING", "spawn"], S.STARTING),
+     Exited(returncode=1), ["RUNNING->EXITED exit", "EXITED->STARTING autorestart", "spawn"],
+     S.STARTING),
     ("exit expected, autorestart=false", {"autorestart": AutoRestart.FALSE}, RUNNING,
-     Exited(returncode=0), ["RUNNING->EXITED"], S.EXITED),
+     Exited(returncode=0), ["RUNNING->EXITED exit"], S.EXITED),
     ("exit unexpected, autorestart=false", {"autorestart": AutoRestart.FALSE}, RUNNING,
-     Exited(returncode=1), ["RUNNING->EXITED"], S.EXITED),
+     Exited(returncode=1), ["RUNNING->EXITED exit"], S.EXITED),
     ("killed by a signal is unexpected", {}, RUNNING, Exited(returncode=-9),
-     ["RUNNING->EXITED", "EXITED->STARTING", "spawn"], S.STARTING),
+     ["RUNNING->EXITED exit", "EXITED->STARTING autorestart", "spawn"], S.STARTING),
     ("exitcodes=0,2 makes 2 expected", {"exitcodes": frozenset({0, 2})}, RUNNING,
-     Exited(returncode=2), ["RUNNING->EXITED"], S.EXITED),
+     Exited(returncode=2), ["RUNNING->EXITED exit"], S.EXITED),
     ("exitcodes=2 makes 0 unexpected", {"exitcodes": frozenset({2})}, RUNNING,
-     Exited(returncode=0), ["RUNNING->EXITED", "EXITED->STARTING", "spawn"], S.STARTING),
+     Exited(returncode=0), ["RUNNING->EXITED exit", "EXITED->STARTING autorestart", "spawn"],
+     S.STARTING),
     # ---- stopping
-    ("stop running", {}, RUNNING, OperatorStop(),
-     ["RUNNING->STOPPING", "SIGTERM pid 42", "timer stopwaitsecs +10"], S.STOPPING),
-    ("stop starting", {}, STARTING, OperatorStop(),
-     ["cancel startsecs", "STARTING->STOPPING", "SIGTERM pid 42", "timer stopwaitsecs +10"],
+    ("stop running", {}, RUNNING, STOP_OP,
+     ["RUNNING->STOPPING operator", "SIGTERM pid 42", "timer stopwaitsecs +10"], S.STOPPING),
+    ("stop starting", {}, STARTING, STOP_OP,
+     ["cancel startsecs", "STARTING->STOPPING operator", "SIGTERM pid 42",
+      "timer stopwaitsecs +10"],
      S.STOPPING),
     ("stop with stopsignal and stopasgroup",
      {"stopsignal": signal.SIGINT, "stopasgroup": True, "stopwaitsecs": 3}, RUNNING,
-     OperatorStop(), ["RUNNING->STOPPING", "SIGINT group 42", "timer stopwaitsecs +3"],
+     STOP_OP, ["RUNNING->STOPPING operator", "SIGINT group 42", "timer stopwaitsecs +3"],
      S.STOPPING),
-    ("stop backoff", {}, BACKOFF, OperatorStop(), ["cancel backoff", "BACKOFF->STOPPED"],
+    ("stop backoff", {}, BACKOFF, STOP_OP, ["cancel backoff", "BACKOFF->STOPPED operator"],
      S.STOPPED),
     ("exit while stopping", {}, STOPPING, Exited(returncode=-15),
-     ["cancel stopwaitsecs", "STOPPING->STOPPED"], S.STOPPED),
+     ["cancel stopwaitsecs", "STOPPING->STOPPED operator"], S.STOPPED),
     ("stopwaitsecs passed: SIGKILL", {}, STOPPING, TimerFired(kind=TimerKind.STOPWAITSECS),
      ["SIGKILL pid 42", "timer stopwaitsecs +10"], S.STOPPING),
     ("stopwaitsecs passed: SIGKILL to the group with killasgroup",
@@ -203,38 +222,39 @@ ROWS: list[
      TimerFired(kind=TimerKind.STOPWAITSECS), ["SIGKILL group 42", "timer stopwaitsecs +10"],
      S.STOPPING),
     ("killasgroup alone does not signal the group on stop", {"killasgroup": True}, RUNNING,
-     OperatorStop(), ["RUNNING->STOPPING", "SIGTERM pid 42", "timer stopwaitsecs +10"],
+     STOP_OP, ["RUNNING->STOPPING operator", "SIGTERM pid 42", "timer stopwaitsecs +10"],
      S.STOPPING),
     # ---- shutdown
     ("system stop running", {}, RUNNING, SystemStop(),
-     ["RUNNING->STOPPING", "SIGTERM pid 42", "timer stopwaitsecs +10"], S.STOPPING),
+     ["RUNNING->STOPPING shutdown", "SIGTERM pid 42", "timer stopwaitsecs +10"], S.STOPPING),
     ("system stop starting", {}, STARTING, SystemStop(),
-     ["cancel startsecs", "STARTING->STOPPING", "SIGTERM pid 42", "timer stopwaitsecs +10"],
+     ["cancel startsecs", "STARTING->STOPPING shutdown", "SIGTERM pid 42",
+      "timer stopwaitsecs +10"],
      S.STOPPING),
     ("system stop backoff gives up", {}, BACKOFF, SystemStop(),
-     ["cancel backoff", "BACKOFF->FATAL"], S.FATAL),
+     ["cancel backoff", "BACKOFF->FATAL shutdown"], S.FATAL),
     ("system stop stopped", {}, [], SystemStop(), [], S.STOPPED),
     ("system stop exited", {}, EXITED, SystemStop(), [], S.EXITED),
     ("system stop fatal", {}, FATAL, SystemStop(), [], S.FATAL),
     ("system stop stopping", {}, STOPPING, SystemStop(), [], S.STOPPING),
     ("system stop unknown", {}, UNKNOWN, SystemStop(), [], S.UNKNOWN),
     # ---- signals
-    ("signal running", {}, RUNNING, OperatorSignal(signal=signal.SIGHUP), ["SIGHUP pid 42"],
+    ("signal running", {}, RUNNING, signal_op(signal.SIGHUP), ["SIGHUP pid 42"],
      S.RUNNING),
-    ("signal starting", {}, STARTING, OperatorSignal(signal=signal.SIGUSR1), ["SIGUSR1 pid 42"],
+    ("signal starting", {}, STARTING, signal_op(signal.SIGUSR1), ["SIGUSR1 pid 42"],
      S.STARTING),
     ("signal stopping (never the group)", {"stopasgroup": True}, STOPPING,
-     OperatorSignal(signal=signal.SIGUSR2), ["SIGUSR2 pid 42"], S.STOPPING),
+     signal_op(signal.SIGUSR2), ["SIGUSR2 pid 42"], S.STOPPING),
     ("kill fails while stopping", {}, STOPPING, SignalFailed(error="EPERM"),
-     ["cancel stopwaitsecs", "STOPPING->UNKNOWN"], S.UNKNOWN),
+     ["cancel stopwaitsecs", "STOPPING->UNKNOWN signal_error"], S.UNKNOWN),
     ("signal fails while running", {}, RUNNING, SignalFailed(error="EPERM"),
-     ["RUNNING->UNKNOWN"], S.UNKNOWN),
+     ["RUNNING->UNKNOWN signal_error"], S.UNKNOWN),
     ("signal fails while starting", {}, STARTING, SignalFailed(error="EPERM"),
-     ["cancel startsecs", "STARTING->UNKNOWN"], S.UNKNOWN),
+     ["cancel startsecs", "STARTING->UNKNOWN signal_error"], S.UNKNOWN),
     ("exit from unknown after a stop", {}, UNKNOWN, Exited(returncode=0),
-     ["UNKNOWN->STOPPED"], S.STOPPED),
+     ["UNKNOWN->STOPPED operator"], S.STOPPED),
     ("exit from unknown, no stop asked", {}, [*RUNNING, (1, SignalFailed(error="EPERM"))],
-     Exited(returncode=1), ["UNKNOWN->EXITED"], S.EXITED),
+     Exited(returncode=1), ["UNKNOWN->EXITED exit"], S.EXITED),
 ]
 # fmt: on
 
@@ -279,9 +299,9 @@ def test_every_table_row_has_a_scripted_test() -> None:
 
 
 FACTS: list[Fact] = [
-    OperatorStart(),
-    OperatorStop(),
-    OperatorSignal(signal=signal.SIGHUP),
+    START_OP,
+    STOP_OP,
+    signal_op(signal.SIGHUP),
     Spawned(pid=9),
     SpawnFailed(error="x"),
     Exited(returncode=0),
@@ -324,7 +344,7 @@ def test_start_request_faults_follow_supervisord_state_groups() -> None:
 def test_stop_or_signal_without_a_pid_is_illegal(state: ProcessState) -> None:
     """Signalling before Spawned would hit pid 0 (our own group), so it is refused."""
     record = ProcessRecord(config=config(), state=state, pid=0, laststart=Instant(T0, WALL0))
-    for fact in (OperatorStop(), OperatorSignal(signal=signal.SIGHUP)):
+    for fact in (STOP_OP, signal_op(signal.SIGHUP)):
         with pytest.raises(IllegalTransition):
             step(record, fact, Instant(T0, WALL0))
 
@@ -332,7 +352,7 @@ def test_stop_or_signal_without_a_pid_is_illegal(state: ProcessState) -> None:
 def test_second_spawned_is_illegal() -> None:
     """A Spawned or SpawnFailed for a process that already has a child is a runtime bug."""
     script = Script(config())
-    script(OperatorStart())
+    script(START_OP)
     script(Spawned(pid=5))
     for fact in (Spawned(pid=6), SpawnFailed(error="x")):
         with pytest.raises(IllegalTransition):
@@ -346,7 +366,7 @@ def test_second_spawned_is_illegal() -> None:
 def test_fatal_after_exactly_one_plus_startretries_failed_starts(startretries: int) -> None:
     """The process gives up on the (1 + startretries)-th failed start, not before."""
     script = Script(config(startretries=startretries))
-    script(OperatorStart())
+    script(START_OP)
     failures = 0
     while script.record.state is not S.FATAL:
         assert script.record.state is S.STARTING
@@ -370,7 +390,7 @@ def test_fatal_after_exactly_one_plus_startretries_failed_starts(startretries: i
 def test_backoff_delay_is_linear_in_the_number_of_tries() -> None:
     """The BACKOFF delay is 1 s, then 2 s, then 3 s (supervisord's now + backoff)."""
     script = Script(config(startretries=3))
-    script(OperatorStart())
+    script(START_OP)
     delays = []
     for _ in range(3):
         effects = script(SpawnFailed(error="ENOENT"))
@@ -385,7 +405,7 @@ def test_backoff_delay_is_linear_in_the_number_of_tries() -> None:
 def test_tries_in_starting_and_backoff_payloads() -> None:
     """STARTING carries the tries so far, BACKOFF the tries including this failure."""
     script = Script(config(startretries=2))
-    script(OperatorStart())
+    script(START_OP)
     script(SpawnFailed(error="ENOENT"))
     script.wait(1)
     script(TimerFired(kind=TimerKind.BACKOFF))
@@ -395,7 +415,7 @@ def test_tries_in_starting_and_backoff_payloads() -> None:
     script.wait(2)
     script(TimerFired(kind=TimerKind.BACKOFF))
     script(SpawnFailed(error="ENOENT"))
-    payloads = [listener_payload(process_state_event(c)) for c in script.changes()]
+    payloads = [listener_payload(c) for c in script.changes()]
     assert payloads == [
         "processname:web groupname:web from_state:STOPPED tries:0",
         "processname:web groupname:web from_state:STARTING tries:1",
@@ -410,7 +430,7 @@ def test_tries_in_starting_and_backoff_payloads() -> None:
 def test_startsecs_zero_never_counts_as_a_failed_start() -> None:
     """With startsecs=0 an instant exit is RUNNING -> EXITED, never BACKOFF or FATAL."""
     script = Script(config(startsecs=0, startretries=0, autorestart=AutoRestart.TRUE))
-    script(OperatorStart())
+    script(START_OP)
     for pid in range(5):
         script(Spawned(pid=200 + pid))
         assert script.record.state is S.RUNNING
@@ -423,7 +443,7 @@ def test_startsecs_zero_never_counts_as_a_failed_start() -> None:
 def test_running_resets_the_backoff_counter() -> None:
     """Reaching RUNNING resets the tries, so later failures get the full retry budget."""
     script = Script(config(startretries=1))
-    script(OperatorStart())
+    script(START_OP)
     script(SpawnFailed(error="x"))
     assert script.record.backoff == 1
     script.wait(1)(TimerFired(kind=TimerKind.BACKOFF))
@@ -438,16 +458,16 @@ def test_running_resets_the_backoff_counter() -> None:
 def test_stop_in_backoff_keeps_the_tries_like_supervisord() -> None:
     """supervisord quirk: BACKOFF -> STOPPED keeps the counter, so a start reports it."""
     script = Script(config(startretries=3))
-    script(OperatorStart())
+    script(START_OP)
     script(SpawnFailed(error="x"))
     script.wait(1)(TimerFired(kind=TimerKind.BACKOFF))
     script(SpawnFailed(error="x"))
-    effects = script(OperatorStop())
-    (change,) = [e.change for e in effects if isinstance(e, Publish)]
+    effects = script(STOP_OP)
+    (change,) = [e.event for e in effects if isinstance(e, Publish)]
     assert (change.from_state, change.to_state, change.pid) == (S.BACKOFF, S.STOPPED, 0)
     assert script.record.administrative_stop is True
-    effects = script(OperatorStart())
-    (change,) = [e.change for e in effects if isinstance(e, Publish)]
+    effects = script(START_OP)
+    (change,) = [e.event for e in effects if isinstance(e, Publish)]
     assert change.tries == 2
 
 
@@ -456,7 +476,7 @@ def test_child_that_survives_sigkill_stays_stopping() -> None:
     script = Script(config(stopwaitsecs=4))
     for dt, fact in RUNNING:
         script.wait(dt)(fact)
-    script(OperatorStop())
+    script(STOP_OP)
     kills = []
     for _ in range(3):
         script.wait(4)
@@ -507,7 +527,7 @@ def test_autorestart_suppressed_during_shutdown() -> None:
 def test_exit_facts_recorded_like_getprocessinfo_needs() -> None:
     """An exit records laststart/laststop on both clocks, exitstatus, spawnerr, pid 0."""
     script = Script(config(autorestart=AutoRestart.FALSE))
-    script(OperatorStart())
+    script(START_OP)
     start = script.instant()
     script(Spawned(pid=77))
     script.wait(1)(TimerFired(kind=TimerKind.STARTSECS))
@@ -520,7 +540,7 @@ def test_exit_facts_recorded_like_getprocessinfo_needs() -> None:
     assert (record.pid, record.exitstatus, record.returncode) == (0, -1, -11)
     assert record.spawnerr == "Bad exit code -1"
     assert record.expected is False
-    (change,) = [e.change for e in effects if isinstance(e, Publish)]
+    (change,) = [e.event for e in effects if isinstance(e, Publish)]
     assert (change.pid, change.returncode, change.run_duration) == (77, -11, 61)
     assert change.expected is False
 
@@ -528,14 +548,14 @@ def test_exit_facts_recorded_like_getprocessinfo_needs() -> None:
 def test_too_quick_exit_clears_exitstatus_and_sets_spawnerr() -> None:
     """A failed start records supervisord's spawnerr and no exitstatus, but keeps the code."""
     script = Script(config())
-    script(OperatorStart())
+    script(START_OP)
     script(Spawned(pid=5))
     script.wait(0.25)
     effects = script(Exited(returncode=3))
     assert script.record.exitstatus is None
     assert script.record.returncode == 3
     assert script.record.spawnerr == SPAWNERR_TOO_QUICKLY
-    (change,) = [e.change for e in effects if isinstance(e, Publish)]
+    (change,) = [e.event for e in effects if isinstance(e, Publish)]
     assert (change.pid, change.returncode, change.run_duration) == (5, 3, 0.25)
 
 
@@ -547,7 +567,7 @@ def test_start_clears_previous_run_facts() -> None:
     script(Exited(returncode=1))
     assert script.record.exitstatus == 1
     assert script.record.administrative_stop is True
-    script(OperatorStart())
+    script(START_OP)
     record = script.record
     assert (record.spawnerr, record.exitstatus, record.administrative_stop) == (None, None, False)
     assert record.killing is False
@@ -556,7 +576,7 @@ def test_start_clears_previous_run_facts() -> None:
 def test_spawnerr_from_spawn_failure_and_cleared_on_spawn() -> None:
     """SpawnFailed's error becomes spawnerr; a later Spawned clears it."""
     script = Script(config())
-    script(OperatorStart())
+    script(START_OP)
     script(SpawnFailed(error="can't find command '/bin/web'"))
     assert script.record.spawnerr == "can't find command '/bin/web'"
     script.wait(1)(TimerFired(kind=TimerKind.BACKOFF))
@@ -571,7 +591,7 @@ def test_stopped_exit_status_and_expectation() -> None:
     for dt, fact in STOPPING:
         script.wait(dt)(fact)
     effects = script(Exited(returncode=-15))
-    (change,) = [e.change for e in effects if isinstance(e, Publish)]
+    (change,) = [e.event for e in effects if isinstance(e, Publish)]
     assert change.expected is False
     assert change.returncode == -15
     assert script.record.exitstatus == -1
@@ -583,8 +603,8 @@ def test_step_is_pure() -> None:
     """step never mutates its input record and is deterministic."""
     record = ProcessRecord(config=config())
     now = Instant(T0, WALL0)
-    first = step(record, OperatorStart(), now)
-    second = step(record, OperatorStart(), now)
+    first = step(record, START_OP, now)
+    second = step(record, START_OP, now)
     assert first == second
     assert record.state is S.STOPPED
 

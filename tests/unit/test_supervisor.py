@@ -26,7 +26,7 @@ from supervisor_core.logs import MainLogHandler
 from supervisor_core.process import ProcessRuntime
 from supervisor_core.spawn import SpawnRequest
 from supervisor_core.supervisor import ProcessSetup, Supervisor, TickScheduler, split_namespec
-from supervisor_core.testing import FakeChild, FakeClock, FakeSpawner, capture_events
+from supervisor_core.testing import TEST_OPERATOR, FakeChild, FakeClock, FakeSpawner, capture_events
 
 
 class ExitingChild(FakeChild):
@@ -194,7 +194,7 @@ async def test_resolve_names(world: World) -> None:
         with pytest.raises(control.BadName):
             supervisor.resolve(bad)
     with pytest.raises(control.BadName):
-        supervisor.start_process("pool:*")
+        supervisor.start_process("pool:*", TEST_OPERATOR)
 
 
 async def test_start_in_priority_order_listeners_first(world: World) -> None:
@@ -292,7 +292,7 @@ async def test_start_refused_once_shutting_down(world: World) -> None:
     """After shutdown() the control plane gets ShutdownState for starts and group adds."""
     world.supervisor.shutdown()
     with pytest.raises(control.ShutdownState):
-        world.supervisor.start_process("manual")
+        world.supervisor.start_process("manual", TEST_OPERATOR)
     with pytest.raises(control.ShutdownState):
         await world.supervisor.add_process_group("early")
     await world.finish()
@@ -351,7 +351,7 @@ async def test_reload_diff_then_add_and_remove(world: World) -> None:
         await world.supervisor.remove_process_group("manual")  # never started
         with pytest.raises(control.StillRunning):
             await world.supervisor.remove_process_group("late")
-        world.supervisor.stop_process("late")
+        world.supervisor.stop_process("late", TEST_OPERATOR)
         await world.supervisor.wait_process_stopped("late")
         await world.supervisor.remove_process_group("late")
         await world.supervisor.add_process_group("late")
@@ -384,7 +384,7 @@ async def test_reload_of_a_broken_file_is_cant_reread(world: World) -> None:
 async def test_control_operations_reach_the_process(world: World) -> None:
     """start/stop/signal/stdin/remote-comm go to the named process or the bus."""
     supervisor = world.supervisor
-    supervisor.start_process("manual")
+    supervisor.start_process("manual", TEST_OPERATOR)
     await supervisor.wait_process_started("manual")
     child = world.spawner.latest
     supervisor.send_process_stdin("manual", b"hello")
@@ -392,7 +392,7 @@ async def test_control_operations_reach_the_process(world: World) -> None:
     with capture_events(world.bus, ("REMOTE_COMMUNICATION",)) as events:
         supervisor.send_remote_comm_event("kind", "body")
     assert len(events) == 1
-    supervisor.signal_process("manual", signal.SIGUSR1)
+    supervisor.signal_process("manual", signal.SIGUSR1, TEST_OPERATOR)
     assert child.signals[0] == (signal.SIGUSR1, False)
     await supervisor.wait_process_stopped("manual")  # ExitingChild dies of it
     assert supervisor.identification() == "unit"
@@ -411,6 +411,6 @@ async def test_snapshot_key_changes_exactly_when_a_snapshot_would(world: World) 
     world.clock.set_wall(1_700_000_003.0)
     next_second = world.supervisor.snapshot_key()
     assert next_second != key
-    world.supervisor.start_process("manual")
+    world.supervisor.start_process("manual", TEST_OPERATOR)
     assert world.supervisor.snapshot_key() != next_second
     assert world.supervisor.groups()[4].processes[0].state is not ProcessState.STOPPED

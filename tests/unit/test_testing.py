@@ -1,4 +1,4 @@
-"""The shipped fakes: FakeClock's timer wheel, capture_events, and MachineHarness histories."""
+"""The shipped fakes: FakeClock's timer wheel, capture_events, and RuntimeRig histories."""
 
 from __future__ import annotations
 
@@ -6,11 +6,11 @@ import signal
 
 import pytest
 
+from supervisor_core import control
 from supervisor_core.clock import Clock, SystemClock
 from supervisor_core.config.model import AutoRestart, ProcessConfig
-from supervisor_core.lifecycle import ProcessState
-from supervisor_core.states import OperatorStart, OperatorStop
-from supervisor_core.testing import FakeClock, MachineHarness, capture_events
+from supervisor_core.lifecycle import Cause, ProcessState
+from supervisor_core.testing import FakeClock, RuntimeRig, capture_events
 
 S = ProcessState
 
@@ -92,77 +92,90 @@ def test_jump_to_next_deadline() -> None:
 
 def test_capture_events_collects_only_inside_the_block() -> None:
     """capture_events subscribes for the with-block only and keeps the order."""
-    harness = MachineHarness(config())
-    with capture_events(harness.bus) as captured:
-        harness.feed(OperatorStart())
-    harness.feed(OperatorStop())
+    rig = RuntimeRig(config())
+    with capture_events(rig.bus) as captured:
+        rig.start()
+    rig.stop()
     assert captured.names() == ["PROCESS_STATE_STARTING"]
     assert captured.payloads() == ["processname:web groupname:web from_state:STOPPED tries:0"]
     assert len(captured) == 1
     assert captured[0].serial == 0
     assert [d.event_name for d in captured.data()] == ["PROCESS_STATE_STARTING"]
-    assert harness.bus.snapshot().subscribers == ()
+    assert rig.bus.snapshot().subscribers == ()
 
 
-def test_harness_history_to_fatal_in_virtual_time() -> None:
+def test_rig_history_to_fatal_in_virtual_time() -> None:
     """A command that dies at once goes STARTING/BACKOFF four times, then FATAL, in 6 s."""
-    harness = MachineHarness(config(startretries=3))
-    start = harness.clock.monotonic()
-    with capture_events(harness.bus) as captured:
-        harness.feed(OperatorStart())
-        while harness.state is not S.FATAL:
-            if harness.state is S.STARTING:
-                harness.exit(1)
+    rig = RuntimeRig(config(startretries=3))
+    start = rig.clock.monotonic()
+    with capture_events(rig.bus) as captured:
+        rig.start()
+        while rig.state is not S.FATAL:
+            if rig.state is S.STARTING:
+                rig.exit(1)
             else:
-                assert harness.clock.jump_to_next_deadline()
+                assert rig.clock.jump_to_next_deadline()
     assert [e.data.to_state for e in captured] == [  # type: ignore[attr-defined]
         S.STARTING, S.BACKOFF, S.STARTING, S.BACKOFF,
         S.STARTING, S.BACKOFF, S.STARTING, S.BACKOFF, S.FATAL,
     ]  # fmt: skip
-    assert harness.clock.monotonic() - start == 1 + 2 + 3
+    assert [e.data.cause for e in captured] == [  # type: ignore[attr-defined]
+        Cause.OPERATOR, Cause.EXIT, Cause.RETRY, Cause.EXIT,
+        Cause.RETRY, Cause.EXIT, Cause.RETRY, Cause.EXIT, Cause.STARTRETRIES,
+    ]  # fmt: skip
+    assert rig.clock.monotonic() - start == 1 + 2 + 3
     assert captured.serials() == list(range(9))
-    assert harness.clock.pending() == 0
+    assert rig.clock.pending() == 0
 
 
-def test_harness_startsecs_timer_makes_running() -> None:
+def test_rig_startsecs_timer_makes_running() -> None:
     """The startsecs timer fires through the fake clock and the process is RUNNING."""
-    harness = MachineHarness(config(startsecs=3))
-    harness.feed(OperatorStart())
-    assert harness.record.pid == 100
-    harness.clock.advance(2.9)
-    assert harness.state is S.STARTING
-    harness.clock.advance(0.1)
-    assert harness.state is S.RUNNING
+    rig = RuntimeRig(config(startsecs=3))
+    rig.start()
+    assert rig.record.pid == 100
+    rig.clock.advance(2.9)
+    assert rig.state is S.STARTING
+    rig.clock.advance(0.1)
+    assert rig.state is S.RUNNING
 
 
-def test_harness_stop_escalates_to_sigkill_and_cancels_on_exit() -> None:
+def test_rig_stop_escalates_to_sigkill_and_cancels_on_exit() -> None:
     """A stop sends stopsignal, SIGKILL after stopwaitsecs, and the exit cancels the timer."""
-    harness = MachineHarness(config(startsecs=0, stopwaitsecs=5, killasgroup=True))
-    harness.feed(OperatorStart())
-    harness.feed(OperatorStop())
-    harness.clock.advance(5)
-    harness.exit(-signal.SIGKILL)
-    assert [(s.signal, s.to_group) for s in harness.signals] == [
-        (signal.SIGTERM, False),
-        (signal.SIGKILL, True),
-    ]
-    assert harness.state is S.STOPPED
-    assert harness.clock.pending() == 0
-    assert any("SIGKILL" in log.message for log in harness.logs)
+    rig = RuntimeRig(config(startsecs=0, stopwaitsecs=5, killasgroup=True))
+    rig.start()
+    rig.stop()
+    rig.clock.advance(5)
+    child = rig.child
+    rig.exit(-signal.SIGKILL)
+    assert child.signals == [(signal.SIGTERM, False), (signal.SIGKILL, True)]
+    assert rig.state is S.STOPPED
+    assert rig.clock.pending() == 0
 
 
-def test_harness_spawn_failures_feed_spawn_failed() -> None:
-    """A spawn function returning text feeds SpawnFailed, which becomes spawnerr."""
-    harness = MachineHarness(config(), spawn=lambda cfg: f"can't find command {cfg.command!r}")
-    harness.feed(OperatorStart())
-    assert harness.state is S.BACKOFF
-    assert harness.record.spawnerr == "can't find command '/bin/web'"
+def test_rig_spawn_failures_feed_spawn_failed() -> None:
+    """A spawn the FakeSpawner fails becomes spawnerr, and the start is SPAWN_ERROR."""
+    rig = RuntimeRig(config())
+    rig.spawner.fail_next("can't find command '/bin/web'")
+    with pytest.raises(control.SpawnFailed):
+        rig.start()
+    assert rig.state is S.BACKOFF
+    assert rig.record.spawnerr == "can't find command '/bin/web'"
 
 
-def test_harness_autorestart_respects_starts_allowed() -> None:
+def test_rig_missing_command_is_no_file_before_any_transition() -> None:
+    """A command the spawner reports missing is NO_FILE, and nothing changes state."""
+    rig = RuntimeRig(config())
+    rig.spawner.missing_commands.add("/bin/web")
+    with capture_events(rig.bus) as captured, pytest.raises(control.NoFile):
+        rig.start()
+    assert rig.state is S.STOPPED
+    assert len(captured) == 0
+
+
+def test_rig_autorestart_respects_starts_allowed() -> None:
     """With starts_allowed=False (shutdown) an unexpected exit is not restarted."""
-    harness = MachineHarness(config(startsecs=0, autorestart=AutoRestart.TRUE))
-    harness.feed(OperatorStart())
-    harness.starts_allowed = False
-    harness.exit(1)
-    assert harness.state is S.EXITED
+    rig = RuntimeRig(config(startsecs=0, autorestart=AutoRestart.TRUE))
+    rig.start()
+    rig.starts_allowed = False
+    rig.exit(1)
+    assert rig.state is S.EXITED

@@ -31,7 +31,7 @@ from supervisor_core.events import (
     Tick5,
     listener_payload,
 )
-from supervisor_core.lifecycle import ProcessState
+from supervisor_core.lifecycle import Cause, ProcessState
 
 
 def stamp(data: EventData, serial: int = 7) -> Event:
@@ -42,6 +42,7 @@ EXITED = ProcessStateExited(
     processname="web",
     groupname="site",
     from_state=ProcessState.RUNNING,
+    cause=Cause.EXIT,
     pid=4242,
     expected=False,
     returncode=-9,
@@ -80,7 +81,12 @@ def test_non_process_event_row_leaves_process_columns_empty() -> None:
         (EXITED, ("a", "b")),
         (EXITED, None),
         (
-            ProcessStateRunning(processname="a", groupname="g", from_state=ProcessState.STARTING),
+            ProcessStateRunning(
+                processname="a",
+                groupname="g",
+                from_state=ProcessState.STARTING,
+                cause=Cause.STARTSECS,
+            ),
             None,
         ),
         (ProcessGroupAdded(groupname="g"), None),

@@ -201,8 +201,7 @@ async def test_extension_builds_spans_from_bus_events_with_the_programs_config(
     import os
 
     from supervisor_core.bus import EventBus
-    from supervisor_core.states import OperatorStart, OperatorStop
-    from supervisor_core.testing import FakeClock, MachineHarness
+    from supervisor_core.testing import FakeClock, RuntimeRig
 
     config = load(tmp_path)
     extension, exporter = sdk_rig(config)
@@ -210,15 +209,15 @@ async def test_extension_builds_spans_from_bus_events_with_the_programs_config(
     bus = EventBus(clock)
     extension.install(bus)
     (process,) = config.processes()
-    harness = MachineHarness(process, clock=clock, bus=bus)
-    harness.feed(OperatorStart())
+    harness = RuntimeRig(process, clock=clock, bus=bus)
+    harness.start()
     clock.jump_to_next_deadline()
     # A reload changes the command: runs that start afterwards describe the new one.
     reloaded = parse(BASE.replace("/bin/cat -n", "/usr/bin/tac"), config.path)
     extension.attach(FakeControl(reloaded))
-    harness.feed(OperatorStop())
+    harness.stop()
     harness.exit(0)
-    harness.feed(OperatorStart())
+    harness.start()
     extension.detach()
     await extension.aclose()
 

@@ -30,8 +30,13 @@ from supervisor_core.events import (
     Tick5,
 )
 from supervisor_core.lifecycle import ProcessState
-from supervisor_core.states import OperatorStart, OperatorStop
-from supervisor_core.testing import CapturedEvents, FakeClock, MachineHarness, capture_events
+from supervisor_core.testing import (
+    CapturedEvents,
+    FakeClock,
+    FakeSpawner,
+    RuntimeRig,
+    capture_events,
+)
 
 QUIET = 60.0
 
@@ -53,7 +58,7 @@ def config(**overrides: object) -> ProcessConfig:
 class Rig:
     """A machine harness whose bus feeds a SpanBuilder with an in-memory exporter."""
 
-    harness: MachineHarness
+    harness: RuntimeRig
     builder: SpanBuilder
     exporter: InMemorySpanExporter
     events: CapturedEvents
@@ -77,7 +82,7 @@ class Rig:
 
     def start_running(self) -> None:
         """Operator start; the child survives startsecs."""
-        self.harness.feed(OperatorStart())
+        self.harness.start()
         self.clock.jump_to_next_deadline()
         assert self.harness.state is ProcessState.RUNNING
 
@@ -108,14 +113,9 @@ def make_rig(
     )
     bus.subscribe(builder.observe, name="otel")
     with capture_events(bus) as events:
-        harness = MachineHarness(process, clock=clock, bus=bus, spawn=_pids(4242))
+        harness = RuntimeRig(process, clock=clock, bus=bus, spawner=FakeSpawner(first_pid=4242))
         yield Rig(harness=harness, builder=builder, exporter=exporter, events=events)
     provider.shutdown()
-
-
-def _pids(first: int) -> object:
-    counter = iter(range(first, first + 1000))
-    return lambda config: next(counter)
 
 
 @pytest.fixture
@@ -139,7 +139,7 @@ def test_a_run_killed_twice_is_three_runs_in_one_trace(rig: Rig) -> None:
     rig.run_for(3)
     rig.harness.exit(-9)
     rig.run_for(4)
-    rig.harness.feed(OperatorStop())
+    rig.harness.stop()
     rig.harness.exit(-15)
 
     (episode,) = rig.named("episode")
@@ -185,7 +185,7 @@ def test_span_times_are_the_events_wall_times(rig: Rig) -> None:
     rig.run_for(2.5)
     rig.harness.exit(-9)
     rig.run_for(1.5)
-    rig.harness.feed(OperatorStop())
+    rig.harness.stop()
     rig.clock.advance(0.75)
     rig.harness.exit(0)
 
@@ -211,7 +211,7 @@ def test_transitions_are_span_events_with_serials(rig: Rig) -> None:
     """Each transition of a run is a span event named after its event type, with its serial."""
     rig.start_running()
     rig.run_for(2)
-    rig.harness.feed(OperatorStop())
+    rig.harness.stop()
     rig.harness.exit(0)
 
     (run,) = rig.named("run")
@@ -247,7 +247,7 @@ def test_a_run_that_stays_running_ends_the_episode_at_its_running_event(rig: Rig
     rig.run_for(QUIET + 5)  # the second run lasts
     rig.harness.exit(-11)  # and dies much later: a new episode begins with the restart
     rig.run_for(1)
-    rig.harness.feed(OperatorStop())
+    rig.harness.stop()
     rig.harness.exit(0)
 
     episodes = by_start(rig.named("episode"))
@@ -292,7 +292,7 @@ def test_a_tick_after_the_quiet_period_exports_the_episode(rig: Rig) -> None:
 def test_failed_starts_until_fatal_are_error_runs_and_an_error_episode() -> None:
     """Exits during startsecs are ERROR runs; FATAL ends the episode with ERROR status."""
     for rig in make_rig(config(startsecs=5, startretries=2)):
-        rig.harness.feed(OperatorStart())
+        rig.harness.start()
         for _ in range(3):
             rig.clock.advance(0.5)
             rig.harness.exit(2)
@@ -326,7 +326,7 @@ def test_a_spawn_error_is_an_error_run_without_a_pid() -> None:
     """A child that cannot be created is a run with error.type spawn_error and no pid."""
     for rig in make_rig(config(startretries=0)):
         rig.harness.spawn = lambda config: "can't find command '/usr/bin/nope'"
-        rig.harness.feed(OperatorStart())
+        rig.harness.start()
         (run,) = rig.named("run")
         assert run.status.status_code is StatusCode.ERROR
         assert run.status.description == "spawn error: can't find command '/usr/bin/nope'"
@@ -375,7 +375,7 @@ def test_an_operator_start_soon_after_an_exit_continues_the_episode() -> None:
         rig.clock.advance(10)
         rig.tick()
         rig.start_running()
-        rig.harness.feed(OperatorStop())
+        rig.harness.stop()
         rig.harness.exit(0)
         runs = rig.named("run")
         (episode,) = rig.named("episode")
@@ -389,10 +389,10 @@ def test_an_operator_start_soon_after_an_exit_continues_the_episode() -> None:
 def test_stop_during_backoff_ends_the_episode_and_records_on_it() -> None:
     """BACKOFF -> STOPPED has no run: the transition is an event of the episode, which ends."""
     for rig in make_rig(config(startsecs=5, startretries=3)):
-        rig.harness.feed(OperatorStart())
+        rig.harness.start()
         rig.harness.exit(1)
         assert rig.harness.state is ProcessState.BACKOFF
-        rig.harness.feed(OperatorStop())
+        rig.harness.stop()
         (episode,) = rig.named("episode")
         assert event_names(episode) == ["PROCESS_STATE_STOPPED"]
         assert episode.attributes is not None
@@ -404,7 +404,7 @@ def test_process_attributes_come_from_the_config() -> None:
     process = config(directory="/srv/web", user="www-data")
     for rig in make_rig(process, describe=True, parent_pid=77):
         rig.start_running()
-        rig.harness.feed(OperatorStop())
+        rig.harness.stop()
         rig.harness.exit(0)
         (run,) = rig.named("run")
         assert run.attributes is not None
@@ -462,7 +462,7 @@ def test_storm_events_are_recorded_on_the_episode(rig: Rig) -> None:
     rig.harness.bus.publish(
         ProcessStormBegin(processname="db", groupname="db", scope="process", start=1.0)
     )
-    rig.harness.feed(OperatorStop())
+    rig.harness.stop()
     rig.harness.exit(0)
     (episode,) = rig.named("episode")
     assert event_names(episode) == ["PROCESS_STORM_BEGIN"]

@@ -1,12 +1,11 @@
 """The Prometheus exporter over scripted histories: real state machine, real bus, fake clock.
 
-Histories run through ``MachineHarness`` (the real ``step`` with effects carried out in
-virtual time), so what is counted is what the daemon would publish.
+Histories run through ``RuntimeRig`` (the real ``ProcessRuntime`` with a fake spawner
+and virtual time), so what is counted is what the daemon would publish.
 """
 
 from __future__ import annotations
 
-import itertools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -23,11 +22,10 @@ from exporters.prometheus.catalogue import RUN_DURATION_BUCKETS
 from supervisor_core import __version__
 from supervisor_core.bus import EventBus
 from supervisor_core.config.model import AutoRestart, ProcessConfig
-from supervisor_core.control import GroupInfo, ProcessInfo, ShutdownState
+from supervisor_core.control import ControlError, GroupInfo, ProcessInfo, ShutdownState
 from supervisor_core.events import ProcessGroupRemoved
 from supervisor_core.lifecycle import ProcessState
-from supervisor_core.states import IllegalTransition, OperatorStart, OperatorStop
-from supervisor_core.testing import FakeClock, MachineHarness, capture_events
+from supervisor_core.testing import FakeClock, FakeSpawner, RuntimeRig, capture_events
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -58,7 +56,7 @@ class FakeSampler:
 class FakeSnapshots:
     """The daemon's ``groups()`` from harness records (or a fixed list)."""
 
-    harnesses: list[MachineHarness] = field(default_factory=list)
+    harnesses: list[RuntimeRig] = field(default_factory=list)
     extra: list[ProcessInfo] = field(default_factory=list)
 
     def groups(self) -> Sequence[GroupInfo]:
@@ -69,7 +67,7 @@ class FakeSnapshots:
         return [GroupInfo(name=g, priority=999, processes=tuple(p)) for g, p in by_group.items()]
 
 
-def info(h: MachineHarness) -> ProcessInfo:
+def info(h: RuntimeRig) -> ProcessInfo:
     r = h.record
     return process_info(
         r.name,
@@ -107,7 +105,7 @@ class World:
         self.registry = CollectorRegistry()
         self.sampler = FakeSampler()
         self.snapshots = FakeSnapshots()
-        self.pids = itertools.count(100)  # one pid space for every harness
+        self.spawner = FakeSpawner()  # one pid space for every harness
         self.exporter = PrometheusExporter.install(
             bus=self.bus,
             registry=self.registry,
@@ -116,8 +114,8 @@ class World:
             daemon_metrics=False,
         )
 
-    def harness(self, cfg: ProcessConfig) -> MachineHarness:
-        h = MachineHarness(cfg, clock=self.clock, bus=self.bus, spawn=lambda c: next(self.pids))
+    def harness(self, cfg: ProcessConfig) -> RuntimeRig:
+        h = RuntimeRig(cfg, clock=self.clock, bus=self.bus, spawner=self.spawner)
         self.snapshots.harnesses.append(h)
         return h
 
@@ -132,8 +130,8 @@ def web(w: World, **labels: str) -> dict[str, str]:
     return {"group": "web", "name": "web", **labels}
 
 
-def run_until_running(w: World, h: MachineHarness) -> None:
-    h.feed(OperatorStart())
+def run_until_running(w: World, h: RuntimeRig) -> None:
+    h.start()
     w.clock.jump_to_next_deadline()  # startsecs
     assert h.state is ProcessState.RUNNING
 
@@ -187,7 +185,7 @@ def test_operator_start_of_an_exited_process_is_not_a_restart() -> None:
     h.exit(0)
     assert h.state is ProcessState.EXITED
     w.clock.advance(30)
-    h.feed(OperatorStart())
+    h.start()
     assert w.value("supervisor_process_restarts_total", **web(w)) == 0
     assert w.value("supervisor_process_exits_total", **web(w, expected="true")) == 1
     assert w.value("supervisor_process_last_exit_code", **web(w)) == 0
@@ -204,7 +202,7 @@ def test_backoff_retries_are_restarts_until_fatal() -> None:
     """Failed starts retried from BACKOFF count as restarts; giving up ends in FATAL."""
     w = World()
     h = w.harness(config(startsecs=5, startretries=2))
-    h.feed(OperatorStart())
+    h.start()
     for _ in range(3):
         w.clock.advance(0.5)
         h.exit(1)  # too quickly: BACKOFF (or FATAL after the last try)
@@ -222,10 +220,9 @@ def test_backoff_retries_are_restarts_until_fatal() -> None:
 def test_spawn_failures_retried_are_restarts_without_exits() -> None:
     """A spawn error goes to BACKOFF with no exit: a retry is a restart, not an exit."""
     w = World()
-    outcomes = iter(["ENOENT", 101])
-    h = MachineHarness(config(), clock=w.clock, bus=w.bus, spawn=lambda c: next(outcomes))
-    w.snapshots.harnesses.append(h)
-    h.feed(OperatorStart())
+    h = w.harness(config())
+    w.spawner.fail_next("ENOENT")
+    h.start()
     assert h.state is ProcessState.BACKOFF
     w.clock.jump_to_next_deadline()
     assert w.value("supervisor_process_restarts_total", **web(w)) == 1
@@ -239,7 +236,7 @@ def test_operator_stop_counts_the_exit_and_no_restart() -> None:
     w = World()
     h = w.harness(config(autorestart=AutoRestart.TRUE))
     run_until_running(w, h)
-    h.feed(OperatorStop())
+    h.stop()
     w.clock.advance(0.25)
     h.exit(-15)
     assert h.state is ProcessState.STOPPED
@@ -290,12 +287,12 @@ def test_any_history_agrees_with_the_event_stream(
                     if h.record.pid:
                         h.exit(int(arg))
                 elif action == "start":
-                    h.feed(OperatorStart())
+                    h.start()
                 elif action == "stop":
-                    h.feed(OperatorStop())
+                    h.stop()
                 else:
                     w.clock.jump_to_next_deadline()
-            except IllegalTransition:
+            except ControlError:
                 continue
     series = w.series()
     transitions = sum(v for n, _, v in series if n == "supervisor_process_transitions_total")
@@ -328,7 +325,7 @@ def test_processes_come_from_the_snapshot() -> None:
     snapshot no longer has is not shown at all."""
     w = World()
     h = w.harness(config("gone"))
-    h.feed(OperatorStart())
+    h.start()
     w.snapshots.harnesses.clear()
     w.snapshots.extra.append(process_info("idle", "batch", ProcessState.STOPPED))
     assert w.value("supervisor_process_state", group="batch", name="idle", state="STOPPED") == 1

@@ -17,7 +17,6 @@ from prometheus_client.registry import Collector
 from exporters.prometheus import TreeSample
 from exporters.prometheus.exposition import CachingEncoder
 from supervisor_core.lifecycle import ProcessState
-from supervisor_core.states import OperatorStop
 from tests.unit.exporters.test_prometheus import World, config, process_info, run_until_running
 
 ENCODERS = (
@@ -47,7 +46,7 @@ def test_every_scrape_equals_the_encoder_output() -> None:
     encoders = [CachingEncoder(encoder) for encoder in ENCODERS]
     for step in range(4):
         if step == 2:
-            second.feed(OperatorStop())
+            second.stop()
             second.exit(-15)
         if step == 3:
             w.sampler.samples[first.record.pid] = TreeSample(
@@ -74,7 +73,7 @@ def test_unchanged_processes_hand_out_the_same_sample_objects() -> None:
         ]
 
     before_quiet, before_busy = samples_of("quiet"), samples_of("busy")
-    busy.feed(OperatorStop())
+    busy.stop()
     busy.exit(-15)
     after_quiet, after_busy = samples_of("quiet"), samples_of("busy")
     assert before_quiet

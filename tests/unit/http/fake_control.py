@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 from supervisor_core import control
 from supervisor_core.config.model import GroupConfig, GroupKind, ProcessConfig
-from supervisor_core.lifecycle import ProcessState, SupervisorState
+from supervisor_core.lifecycle import ProcessState, Requester, SupervisorState
 
 NOW = 1_700_000_000.0
 
@@ -84,6 +84,7 @@ class FakeControl:
         self.next_pid = 1000
         self.events: list[tuple[str, str]] = []
         self.calls: list[str] = []
+        self.requesters: list[Requester] = []
         self.configured = tuple(config_groups)
         self.reload_result: control.ReloadResult | Exception = control.ReloadResult()
         self.log_cleared = 0
@@ -139,8 +140,9 @@ class FakeControl:
     def config_groups(self) -> Sequence[GroupConfig]:
         return self.configured
 
-    def start_process(self, namespec: str) -> None:
+    def start_process(self, namespec: str, requester: Requester) -> None:
         p = self.process(namespec)
+        self.requesters.append(requester)
         self.calls.append(f"start {namespec}")
         self.start_requested.set()
         if p.start_outcome == "nofile":
@@ -176,8 +178,9 @@ class FakeControl:
         if p.state != ProcessState.RUNNING:
             raise control.AbnormalTermination(namespec)
 
-    def stop_process(self, namespec: str) -> None:
+    def stop_process(self, namespec: str, requester: Requester) -> None:
         p = self.process(namespec)
+        self.requesters.append(requester)
         self.calls.append(f"stop {namespec}")
         if p.state not in (ProcessState.RUNNING, ProcessState.STARTING, ProcessState.BACKOFF):
             raise control.NotRunning(namespec)
@@ -203,8 +206,9 @@ class FakeControl:
             )
         )
 
-    def signal_process(self, namespec: str, sig: signal.Signals) -> None:
+    def signal_process(self, namespec: str, sig: signal.Signals, requester: Requester) -> None:
         p = self.process(namespec)
+        self.requesters.append(requester)
         if p.state not in (ProcessState.RUNNING, ProcessState.STARTING, ProcessState.STOPPING):
             raise control.NotRunning(namespec)
         p.signals.append(sig)
