@@ -111,6 +111,17 @@ class Cause(enum.StrEnum):
 
 
 AUTOMATIC_RESTART_CAUSES = frozenset({Cause.AUTORESTART, Cause.DAMPED, Cause.RETRY})
+START_CAUSES: tuple[Cause, ...] = (
+    Cause.AUTOSTART,
+    Cause.OPERATOR,
+    Cause.LISTENER,
+    Cause.UPDATE,
+    Cause.RELOAD,
+    Cause.AUTORESTART,
+    Cause.DAMPED,
+    Cause.RETRY,
+)
+"""The causes a STARTING transition can carry (``supervisor_process_starts_total``)."""
 REQUESTED_CAUSES = frozenset(
     {
         Cause.AUTOSTART,

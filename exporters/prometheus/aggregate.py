@@ -5,12 +5,11 @@ Rules of this file:
   cheap synchronous bus subscriber (it runs on the supervisor's hot path).
 - Everything counted here is derived from the events alone, so the metrics agree
   with the journal and the traces, which see the same sequence.
-- A restart is a start that followed an exit (or a failed start) with no operator
-  request: every ``BACKOFF -> STARTING`` (the retry timer, never an operator), and
-  an ``EXITED -> STARTING`` stamped at the same monotonic instant as the exit. The
-  state machine (``supervisor_core.states._on_exit_running``) autorestarts in the
-  same step as the exit, so both events carry the same ``at``; an operator's start
-  of an EXITED process is a later step, hence a later instant.
+- Starts are counted by the ``cause`` the state machine put on their STARTING
+  event, and a restart is a start whose cause is an automatic restart
+  (``lifecycle.AUTOMATIC_RESTART_CAUSES``: autorestart, damped, retry). Nothing here
+  infers a cause from states or timestamps: the journal, the web page, the notebook
+  and the traces count the same field.
 - Memory is bounded: per process a fixed set of counters plus one counter per
   observed (from, to) pair, of which the state table allows a handful. A removed
   group (``PROCESS_GROUP_REMOVED``) is forgotten.
@@ -26,7 +25,7 @@ from types import MappingProxyType
 
 from exporters.prometheus.catalogue import RUN_DURATION_BUCKETS
 from supervisor_core.events import Event, ProcessGroupRemoved, ProcessStateEvent
-from supervisor_core.lifecycle import ProcessState
+from supervisor_core.lifecycle import Cause, ProcessState
 
 ProcessKey = tuple[str, str]
 """``(group, name)`` of one process."""
@@ -68,6 +67,7 @@ class ProcessStats:
     state: ProcessState
     transitions: Mapping[Transition, int]
     restarts: int
+    starts: Mapping[Cause, int]
     exits_expected: int
     exits_unexpected: int
     last_exit_code: int | None  # Popen returncode; None before the first exit
@@ -84,11 +84,11 @@ class _Process:
     state: ProcessState = ProcessState.STOPPED
     transitions: Counter[Transition] = field(default_factory=Counter)
     restarts: int = 0
+    starts: Counter[Cause] = field(default_factory=Counter)
     exits_expected: int = 0
     exits_unexpected: int = 0
     last_exit_code: int | None = None
     last_start_wall: float | None = None
-    exited_at: float | None = None  # monotonic stamp of the last EXITED event
     run_counts: list[int] = field(default_factory=lambda: [0] * (len(RUN_DURATION_BUCKETS) + 1))
     run_total: float = 0.0
 
@@ -99,6 +99,7 @@ class _Process:
             state=self.state,
             transitions=MappingProxyType(dict(self.transitions)),
             restarts=self.restarts,
+            starts=MappingProxyType(dict(self.starts)),
             exits_expected=self.exits_expected,
             exits_unexpected=self.exits_unexpected,
             last_exit_code=self.last_exit_code,
@@ -150,9 +151,8 @@ class ProcessMetricsAggregate:
         process.state = to_state
         if to_state is ProcessState.STARTING:
             process.last_start_wall = event.wall_time
-            if data.from_state is ProcessState.BACKOFF or (
-                data.from_state is ProcessState.EXITED and process.exited_at == event.monotonic_time
-            ):
+            process.starts[data.cause] += 1
+            if data.cause.is_automatic_restart:
                 process.restarts += 1
         if data.returncode is not None:
             if data.expected:
@@ -164,8 +164,6 @@ class ProcessMetricsAggregate:
             duration = max(0.0, data.run_duration)
             process.run_counts[bisect.bisect_left(RUN_DURATION_BUCKETS, duration)] += 1
             process.run_total += duration
-        if to_state is ProcessState.EXITED:
-            process.exited_at = event.monotonic_time
 
     def snapshot(self) -> Mapping[ProcessKey, ProcessStats]:
         """Every known process' stats, frozen, by ``(group, name)``.

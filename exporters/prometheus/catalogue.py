@@ -75,7 +75,10 @@ PROCESS_TRANSITIONS = _process(
 PROCESS_RESTARTS = _process(
     "restarts_total",
     C,
-    "Starts that followed an exit (or a failed start) without an operator request.",
+    "Automatic restarts: starts caused by autorestart, a damped restart or a BACKOFF retry.",
+)
+PROCESS_STARTS = _process(
+    "starts_total", C, "Every start of the process, by the cause its event carries.", "cause"
 )
 PROCESS_EXITS = _process(
     "exits_total", C, "Exits of the process, by whether the code was in exitcodes.", "expected"
@@ -122,6 +125,7 @@ CATALOGUE: tuple[MetricSpec, ...] = (
     PROCESS_START_TIME,
     PROCESS_TRANSITIONS,
     PROCESS_RESTARTS,
+    PROCESS_STARTS,
     PROCESS_EXITS,
     PROCESS_LAST_EXIT_CODE,
     PROCESS_RUN_DURATION,

@@ -46,7 +46,7 @@ from exporters.prometheus.sampling import Sampler, TreeSample, sample_trees
 from supervisor_core.bus import BusSnapshot
 from supervisor_core.control import ControlError, GroupInfo
 from supervisor_core.events import event_type_names
-from supervisor_core.lifecycle import ProcessState
+from supervisor_core.lifecycle import START_CAUSES, ProcessState
 
 logger = logging.getLogger(__name__)
 
@@ -124,7 +124,7 @@ def _same_lifecycle(old: _LifecycleKey, new: _LifecycleKey) -> bool:
 
 
 def _lifecycle_families() -> tuple[Metric, ...]:
-    """state, up, start, transitions, restarts, exits, last exit, durations, storm."""
+    """state, up, start, transitions, restarts, starts, exits, last exit, durations, storm."""
     durations = HistogramMetricFamily(
         cat.PROCESS_RUN_DURATION.family,
         cat.PROCESS_RUN_DURATION.help,
@@ -136,6 +136,7 @@ def _lifecycle_families() -> tuple[Metric, ...]:
         _family(cat.PROCESS_START_TIME),
         _family(cat.PROCESS_TRANSITIONS),
         _family(cat.PROCESS_RESTARTS),
+        _family(cat.PROCESS_STARTS),
         _family(cat.PROCESS_EXITS),
         _family(cat.PROCESS_LAST_EXIT_CODE),
         durations,
@@ -143,9 +144,9 @@ def _lifecycle_families() -> tuple[Metric, ...]:
     )
 
 
-def _lifecycle_parts(row: _Row, *, storm: bool) -> _Parts:
+def _lifecycle_parts(row: _Row, *, storm_on: bool) -> _Parts:
     """One process' lifecycle samples, rendered into families of its own."""
-    state, up, start, transitions, restarts, exits, last_exit, durations, storm_family = (
+    state, up, start, transitions, restarts, starts, exits, last_exit, durations, storm = (
         _lifecycle_families()
     )
     who = (row.group, row.name)
@@ -158,6 +159,11 @@ def _lifecycle_parts(row: _Row, *, storm: bool) -> _Parts:
     for (from_state, to_state), count in sorted((stats.transitions if stats else {}).items()):
         _add(transitions, (*who, from_state.name, to_state.name), count)
     _add(restarts, who, stats.restarts if stats else 0)
+    # Every cause is a series from the start (0 until it happens), so rate() and
+    # increase() see the first start of each kind.
+    started = stats.starts if stats else {}
+    for cause in START_CAUSES:
+        _add(starts, (*who, cause.value), started.get(cause, 0))
     _add(exits, (*who, "true"), stats.exits_expected if stats else 0)
     _add(exits, (*who, "false"), stats.exits_unexpected if stats else 0)
     if stats is not None and stats.last_exit_code is not None:
@@ -165,8 +171,8 @@ def _lifecycle_parts(row: _Row, *, storm: bool) -> _Parts:
     runs = stats.run_durations if stats else _EMPTY_RUNS
     assert isinstance(durations, HistogramMetricFamily)
     durations.add_metric(list(who), runs.cumulative(), runs.total)
-    _add(storm_family, who, 1.0 if storm else 0.0)
-    families = (state, up, start, transitions, restarts, exits, last_exit, durations, storm_family)
+    _add(storm, who, 1.0 if storm_on else 0.0)
+    families = (state, up, start, transitions, restarts, starts, exits, last_exit, durations, storm)
     return tuple(family.samples for family in families)
 
 
@@ -311,7 +317,7 @@ class SupervisorCollector(Collector):
             if hit is not None and _same_lifecycle(hit[0], key):
                 parts = hit[1]
             else:
-                parts = _lifecycle_parts(row, storm=key[3])
+                parts = _lifecycle_parts(row, storm_on=key[3])
             current[who] = (key, parts)
             for family, part in zip(families, parts, strict=True):
                 family.samples.extend(part)

@@ -28,6 +28,7 @@ from supervisor_core.lifecycle import (
 from supervisor_core.states import (
     SPAWNERR_TOO_QUICKLY,
     TRANSITIONS,
+    AlreadyStarted,
     AutoStart,
     CancelTimer,
     Effect,
@@ -35,6 +36,7 @@ from supervisor_core.states import (
     Fact,
     IllegalTransition,
     Log,
+    NotRunning,
     OperatorSignal,
     OperatorStart,
     OperatorStop,
@@ -47,6 +49,8 @@ from supervisor_core.states import (
     Spawned,
     SpawnFailed,
     StartTimer,
+    StateUnknown,
+    StillStopping,
     SystemStop,
     TimerFired,
     TimerKind,
@@ -628,3 +632,134 @@ def test_record_names() -> None:
     """The record exposes name, group and statename as supervisord spells them."""
     record = ProcessRecord(config=config(), state=S.BACKOFF)
     assert (record.name, record.group, record.statename) == ("web", "web", "BACKOFF")
+
+
+# --------------------------------------------------------------------------- causes
+
+
+def causes(script: Script) -> list[tuple[str, str, int, int]]:
+    """(to_state, cause, run, episode) of every transition so far."""
+    return [(c.to_state.name, c.cause.value, c.run, c.episode) for c in script.changes()]
+
+
+@pytest.mark.parametrize(
+    ("state_setup", "fact", "refusal"),
+    [
+        (RUNNING, START_OP, AlreadyStarted),
+        (STARTING, START_OP, AlreadyStarted),
+        (BACKOFF, START_OP, AlreadyStarted),
+        (STOPPING, START_OP, StillStopping),
+        (UNKNOWN, START_OP, StateUnknown),
+        ([], STOP_OP, NotRunning),
+        (EXITED, STOP_OP, NotRunning),
+        (FATAL, signal_op(signal.SIGHUP), NotRunning),
+        (START, signal_op(signal.SIGHUP), NotRunning),  # STARTING before the child exists
+    ],
+)
+def test_requests_are_refused_with_typed_errors(
+    state_setup: list[tuple[float, Fact | None]], fact: Fact, refusal: type[IllegalTransition]
+) -> None:
+    """A request the state does not allow raises the one refusal the control plane maps."""
+    script = Script(config())
+    for dt, setup_fact in state_setup:
+        script.wait(dt)
+        if setup_fact is not None:
+            script(setup_fact)
+    before = script.record
+    with pytest.raises(refusal) as raised:
+        script(fact)
+    assert type(raised.value) is refusal
+    assert script.record is before
+
+
+def test_internal_protocol_errors_are_plain_illegal_transitions() -> None:
+    """A fact out of the runtime protocol is an IllegalTransition, not a request refusal."""
+    script = Script(config())
+    with pytest.raises(IllegalTransition) as raised:
+        script(Exited(returncode=0))
+    assert type(raised.value) is IllegalTransition
+
+
+def test_runs_and_episodes_number_a_crash_loop_and_its_requests() -> None:
+    """Automatic restarts of short runs stay in the episode a request opened."""
+    script = Script(config(autorestart=AutoRestart.TRUE))
+    script(AutoStart())
+    script(Spawned(pid=1))
+    script.wait(2)(Exited(returncode=1))  # a short run: autorestart, same episode
+    script(Spawned(pid=2))
+    script.wait(2)(Exited(returncode=1))
+    script(Spawned(pid=3))
+    script.wait(120)(Exited(returncode=1))  # a long run (> backoff_reset 60 s): new episode
+    script(Spawned(pid=4))
+    script.wait(2)(STOP_OP)
+    script(Exited(returncode=-15))
+    script.wait(2)(START_OP)  # a request: new episode
+    assert causes(script) == [
+        ("STARTING", "autostart", 1, 1),
+        ("RUNNING", "startsecs", 1, 1),
+        ("EXITED", "exit", 1, 1),
+        ("STARTING", "autorestart", 2, 1),
+        ("RUNNING", "startsecs", 2, 1),
+        ("EXITED", "exit", 2, 1),
+        ("STARTING", "autorestart", 3, 1),
+        ("RUNNING", "startsecs", 3, 1),
+        ("EXITED", "exit", 3, 1),
+        ("STARTING", "autorestart", 4, 4),
+        ("STOPPING", "operator", 4, 4),  # stopped while STARTING
+        ("STOPPED", "operator", 4, 4),
+        ("STARTING", "operator", 5, 5),
+    ]
+    assert [c.origin for c in script.changes()][-3:] == ["test", "test", "test"]
+
+
+def test_damped_restart_and_start_limit_causes() -> None:
+    """A delayed restart is DAMPED; the start limit's refusal is STARTLIMIT."""
+    script = Script(
+        config(
+            autorestart=AutoRestart.TRUE,
+            startsecs=0,
+            backoff_initial=0.5,
+            startlimit_burst=2,
+            startlimit_interval=60,
+        )
+    )
+    script(START_OP)
+    script(Spawned(pid=1))
+    script.wait(1)(Exited(returncode=1))
+    script.wait(0.5)(TimerFired(kind=TimerKind.RESTART))
+    script(Spawned(pid=2))
+    script.wait(1)(Exited(returncode=1))
+    script.wait(1)(TimerFired(kind=TimerKind.RESTART))
+    assert [(c.to_state.name, c.cause.value) for c in script.changes()] == [
+        ("STARTING", "operator"),
+        ("RUNNING", "startsecs"),
+        ("EXITED", "exit"),
+        ("STARTING", "damped"),
+        ("RUNNING", "startsecs"),
+        ("EXITED", "exit"),
+        ("FATAL", "startlimit"),
+    ]
+
+
+def test_reload_stops_and_autostarts_say_so() -> None:
+    """A SystemStop and an AutoStart carry the requester's cause (reload, update)."""
+    reload_ = Requester(cause=Cause.RELOAD)
+    update = Requester(cause=Cause.UPDATE, origin="group web")
+    script = Script(config())
+    script(AutoStart(requester=update))
+    script(Spawned(pid=1))
+    script.wait(2)(TimerFired(kind=TimerKind.STARTSECS))
+    script(SystemStop(requester=reload_))
+    script(Exited(returncode=-15))
+    assert [(c.to_state.name, c.cause.value, c.origin) for c in script.changes()] == [
+        ("STARTING", "update", "group web"),
+        ("RUNNING", "startsecs", None),
+        ("STOPPING", "reload", None),
+        ("STOPPED", "reload", None),
+    ]
+
+
+def test_a_requester_must_carry_a_requested_cause() -> None:
+    """Requester refuses a cause nobody can ask for (the machine's own causes)."""
+    with pytest.raises(ValueError, match="autorestart"):
+        Requester(cause=Cause.AUTORESTART)

@@ -22,9 +22,15 @@ from exporters.prometheus.catalogue import RUN_DURATION_BUCKETS
 from supervisor_core import __version__
 from supervisor_core.bus import EventBus
 from supervisor_core.config.model import AutoRestart, ProcessConfig
-from supervisor_core.control import ControlError, GroupInfo, ProcessInfo, ShutdownState
+from supervisor_core.control import (
+    ControlError,
+    GroupInfo,
+    ProcessInfo,
+    ShutdownState,
+    SpawnFailed,
+)
 from supervisor_core.events import ProcessGroupRemoved
-from supervisor_core.lifecycle import ProcessState
+from supervisor_core.lifecycle import Cause, ProcessState
 from supervisor_core.testing import FakeClock, FakeSpawner, RuntimeRig, capture_events
 
 REPO = Path(__file__).resolve().parents[3]
@@ -222,7 +228,8 @@ def test_spawn_failures_retried_are_restarts_without_exits() -> None:
     w = World()
     h = w.harness(config())
     w.spawner.fail_next("ENOENT")
-    h.start()
+    with pytest.raises(SpawnFailed):
+        h.start()
     assert h.state is ProcessState.BACKOFF
     w.clock.jump_to_next_deadline()
     assert w.value("supervisor_process_restarts_total", **web(w)) == 1
@@ -314,7 +321,8 @@ def test_any_history_agrees_with_the_event_stream(
     for _, labels, _ in series:
         assert not pids & set(labels.values())
         assert set(labels) <= {"group", "name", "state", "from_state", "to_state", "expected",
-                               "le", "mode", "stream", "type", "subscriber", "version"}  # fmt: skip
+                               "le", "mode", "stream", "type", "subscriber", "version",
+                               "cause"}  # fmt: skip
 
 
 # --------------------------------------------------------------------------- snapshot
@@ -515,3 +523,33 @@ def test_catalogue_names_follow_conventions(spec: object) -> None:
     assert spec.name.startswith("supervisor_")
     assert spec.name.endswith("_total") == (spec.type is MetricType.COUNTER)
     assert not {"pid", "command", "timestamp"} & set(spec.all_labels)
+
+
+def test_damped_restarts_are_restarts_and_operator_starts_are_not() -> None:
+    """With restart damping every delayed restart counts (cause damped), as the events say;
+    an operator's restart is a start by cause operator and no restart."""
+    w = World()
+    h = w.harness(
+        config(
+            autorestart=AutoRestart.TRUE,
+            startsecs=0,
+            backoff_initial=0.3,
+            backoff_factor=1.0,
+            backoff_max=0.3,
+        )
+    )
+    with capture_events(w.bus, types=("PROCESS_STATE_STARTING",)) as starts:
+        h.start()
+        for _ in range(9):
+            w.clock.advance(0.3)
+            h.exit(1)
+            w.clock.jump_to_next_deadline()  # the damped delay: STARTING again
+        h.stop()
+        h.exit(-15)
+        h.start()
+    damped = [e for e in starts if e.data.cause is Cause.DAMPED]  # type: ignore[attr-defined]
+    assert len(damped) == 9
+    assert w.value("supervisor_process_restarts_total", **web(w)) == 9
+    assert w.value("supervisor_process_starts_total", **web(w, cause="damped")) == 9
+    assert w.value("supervisor_process_starts_total", **web(w, cause="operator")) == 2
+    assert w.value("supervisor_process_starts_total", **web(w, cause="autorestart")) == 0
