@@ -19,7 +19,7 @@ from supervisor_core.bus import EventBus
 from supervisor_core.clock import SystemClock
 from supervisor_core.events import ProcessGroupAdded, ProcessStateRunning, Tick5
 from supervisor_core.http import make_app
-from supervisor_core.lifecycle import ProcessState
+from supervisor_core.lifecycle import Cause, ProcessState
 from tests.unit.http.fake_control import make_fake
 
 pytestmark = pytest.mark.integration
@@ -73,7 +73,11 @@ async def sse_events(response: aiohttp.ClientResponse) -> AsyncIterator[tuple[in
 
 def running(name: str) -> ProcessStateRunning:
     return ProcessStateRunning(
-        processname=name, groupname=name, from_state=ProcessState.STARTING, pid=7
+        cause=Cause.STARTSECS,
+        processname=name,
+        groupname=name,
+        from_state=ProcessState.STARTING,
+        pid=7,
     )
 
 

@@ -24,7 +24,7 @@ from supervisor_core.events import (
     ProcessStateRunning,
     Tick5,
 )
-from supervisor_core.lifecycle import ProcessState
+from supervisor_core.lifecycle import Cause, ProcessState
 from supervisor_core.testing import FakeClock
 
 pytestmark = pytest.mark.integration
@@ -42,6 +42,7 @@ def read_bytes(path: str) -> bytes:
 
 def exited(name: str, returncode: int) -> ProcessStateExited:
     return ProcessStateExited(
+        cause=Cause.EXIT,
         processname=name,
         groupname=name,
         from_state=ProcessState.RUNNING,
@@ -74,7 +75,12 @@ async def test_unexpected_exit_carries_the_stderr_tail(tmp_path: Path) -> None:
     bus = EventBus(SystemClock(), first_serial=journal.next_serial())
     journal.attach(bus, announce=False)
     bus.publish(
-        ProcessStateRunning(processname="web", groupname="web", from_state=ProcessState.STARTING)
+        ProcessStateRunning(
+            processname="web",
+            groupname="web",
+            from_state=ProcessState.STARTING,
+            cause=Cause.STARTSECS,
+        )
     )
     crash = bus.publish(
         replace(exited("web", 1), stderr_tail=("a", "b", "Traceback", "ValueError: x"))

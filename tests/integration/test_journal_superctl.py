@@ -20,7 +20,7 @@ from supervisor_core.config.model import InetHttpServerConfig, UnixHttpServerCon
 from supervisor_core.ctl.events import run_events
 from supervisor_core.events import ProcessStateExited, ProcessStateRunning, Tick5
 from supervisor_core.http import AuthPolicy, make_app, serving
-from supervisor_core.lifecycle import ProcessState
+from supervisor_core.lifecycle import Cause, ProcessState
 from tests.unit.http.fake_control import make_fake
 
 pytestmark = pytest.mark.integration
@@ -56,11 +56,17 @@ async def server(tmp_path: Path) -> AsyncIterator[Server]:
 
 def publish_history(bus: EventBus) -> None:
     bus.publish(
-        ProcessStateRunning(processname="web", groupname="web", from_state=ProcessState.STARTING)
+        ProcessStateRunning(
+            processname="web",
+            groupname="web",
+            from_state=ProcessState.STARTING,
+            cause=Cause.STARTSECS,
+        )
     )
     bus.publish(Tick5(when=1_700_000_000))
     bus.publish(
         ProcessStateExited(
+            cause=Cause.EXIT,
             processname="web",
             groupname="web",
             from_state=ProcessState.RUNNING,
