@@ -32,7 +32,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 HOG = "import time\nchunks = []\nwhile True:\n    chunks.append(bytearray(4_000_000))\n    time.sleep(0.05)\n"  # noqa: E501
 SLEEPER = (
-    "import signal, time\nsignal.signal(signal.SIGTERM, lambda *_: exit(0))\ntime.sleep(3600)\n"  # noqa: E501
+    "import signal, time\nsignal.signal(signal.SIGTERM, lambda *_: exit(0))\ntime.sleep(3600)\n"
 )
 
 
@@ -80,7 +80,7 @@ class Daemon:
 
     def get(self, path: str) -> str:
         url = f"http://127.0.0.1:{self.port}{path}"
-        with urllib.request.urlopen(url, timeout=10) as response:  # noqa: S310 (loopback)
+        with urllib.request.urlopen(url, timeout=10) as response:
             return str(response.read().decode())
 
     def starts_in_journal(self) -> Counter[tuple[str, str]]:
