@@ -31,7 +31,7 @@ from exporters.storms import settings_from_config as storm_settings_from_config
 from supervisor_core.bus import EventBus
 from supervisor_core.config.model import Config
 from supervisor_core.control import SupervisorControl
-from supervisor_core.extensions import Extension
+from supervisor_core.extensions import DaemonView, Extension
 
 logger = logging.getLogger(__name__)
 
@@ -71,9 +71,9 @@ class PrometheusExtension(Extension):
     def routes(self) -> Sequence[web.AbstractRouteDef]:
         return metrics_routes(self.registry)
 
-    def attach(self, control: SupervisorControl) -> None:
+    def attach(self, control: DaemonView) -> None:
         if self.exporter is not None:
-            self.exporter.attach(control)
+            self.exporter.attach(control, log_bytes=control.output_bytes)
 
     @contextlib.asynccontextmanager
     async def serving(self) -> AsyncIterator[None]:

@@ -19,13 +19,16 @@ Rules of this file:
 
 - An extension's section is read once per run: a HUP reloads programs, not exporters
   (supervisord ignores these sections, so nothing there can be reloaded by it either).
+- What ``attach`` hands over is a :class:`DaemonView`: the control seam plus read-only
+  counters the control plane has no use for. An extension reads snapshots and counters
+  through it and never holds a live process.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from importlib.metadata import entry_points
 from typing import Protocol, runtime_checkable
 
@@ -39,6 +42,20 @@ from supervisor_core.control import SupervisorControl
 ENTRY_POINT_GROUP = "supervisor_core.extensions"
 
 logger = logging.getLogger(__name__)
+
+
+class DaemonView(SupervisorControl, Protocol):
+    """What an extension sees of one running daemon generation (``Supervisor`` has it)."""
+
+    def output_bytes(self) -> Mapping[tuple[str, str], Mapping[str, int]]:
+        """Bytes read so far from each active process' stdout and stderr pipes.
+
+        Keyed by ``(group, name)``, then by stream (``"stdout"``, ``"stderr"``); with
+        ``redirect_stderr`` the child's stderr is counted under stdout. The counts cover
+        every run of the process since its group was added, whether or not a log file
+        keeps the bytes, and are read at call time (nothing is copied in between).
+        """
+        ...
 
 
 class Extension:
@@ -57,7 +74,7 @@ class Extension:
         """Routes to add to the control plane's HTTP app."""
         return ()
 
-    def attach(self, control: SupervisorControl) -> None:
+    def attach(self, control: DaemonView) -> None:
         """A new daemon generation is running (start-up, or after a HUP restart)."""
 
     def detach(self) -> None:

@@ -472,6 +472,17 @@ class Supervisor:
         """Snapshots of the active groups, lowest priority first."""
         return [group.snapshot() for group in self._sorted_active()]
 
+    def output_bytes(self) -> dict[tuple[str, str], dict[str, int]]:
+        """Bytes read so far from each active process' pipes, by ``(group, name)``
+        and stream (``"stdout"``/``"stderr"``); see ``extensions.DaemonView``."""
+        return {
+            (group.name, runtime.name): {
+                str(channel): count for channel, count in runtime.output_bytes().items()
+            }
+            for group in self._sorted_active()
+            for runtime in group
+        }
+
     def snapshot_key(self) -> Hashable:
         """Equal between two calls when ``groups()`` answers the same (see ``SupervisorControl``).
 

@@ -10,7 +10,8 @@ injected registry.
 Example (what ``superd`` does)::
 
     registry = CollectorRegistry()
-    exporter = PrometheusExporter.install(bus=bus, registry=registry, control=daemon)
+    exporter = PrometheusExporter.install(bus=bus, registry=registry)
+    exporter.attach(daemon, log_bytes=daemon.output_bytes)  # each daemon generation
     app = make_app(daemon, auth=auth, extra_routes=metrics_routes(registry))
     settings = settings_from_config(config)
     if settings.listen is not None:
@@ -119,13 +120,18 @@ class PrometheusExporter:
             daemon_collectors=daemon,
         )
 
-    def attach(self, control: ProcessSnapshots | None) -> None:
-        """Render the processes of ``control`` from now on.
+    def attach(
+        self, control: ProcessSnapshots | None, *, log_bytes: LogBytesSource | None = None
+    ) -> None:
+        """Render the processes of ``control`` (and their ``log_bytes``) from now on.
 
         For a daemon that replaces its supervisor on restart while keeping the bus
-        (``DaemonRun(on_generation=exporter.attach)``): the counters carry on.
+        (``DaemonRun(on_generation=exporter.attach)``): the counters carry on. superd
+        passes its generation's ``output_bytes`` as ``log_bytes`` (``exporters.plugins``);
+        None leaves ``supervisor_process_log_bytes_total`` out.
         """
         self.collector.set_groups(control.groups if control is not None else None)
+        self.collector.set_log_bytes(log_bytes)
 
     def close(self) -> None:
         """Unsubscribe from the bus and unregister every collector (idempotent)."""

@@ -4,8 +4,10 @@ Rules of this file:
 - Names here are public API (DESIGN.md, "Observability contract"): add, never rename.
 - Every per-process metric carries ``group`` and ``name`` first; no label ever holds
   a pid, a timestamp or a command line, so the series count per process is bounded.
-- The collector takes names and help texts from here, and a test checks that
-  ``docs/metrics.md`` documents every entry, so code and docs cannot drift apart.
+- The collector takes names and help texts from here. An e2e test scrapes a real
+  superd and checks that every entry, and every name docs/metrics.md, the dashboards
+  and the rule files use, is served, and that every served family is documented
+  (tests/e2e/test_metrics_served.py): catalogue, docs and scrape cannot drift apart.
 """
 
 from __future__ import annotations

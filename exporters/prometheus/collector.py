@@ -243,6 +243,10 @@ class SupervisorCollector(Collector):
         """Read process snapshots from ``groups`` from now on (a new daemon generation)."""
         self._groups = groups
 
+    def set_log_bytes(self, log_bytes: LogBytesSource | None) -> None:
+        """Read captured byte counts from ``log_bytes`` from now on (None: leave them out)."""
+        self._log_bytes = log_bytes
+
     def describe(self) -> Iterator[Metric]:
         """The metric families, without samples (lets the registry check names
         without a scrape's worth of work at registration)."""
