@@ -27,6 +27,7 @@ from supervisor_core.events import Event, ProcessStateEvent
 from supervisor_core.lifecycle import ProcessState
 from supervisor_core.runner import DaemonRun, run_daemon
 from supervisor_core.supervisor import Supervisor
+from supervisor_core.testing import TEST_OPERATOR
 from tests.e2e.prometheus_server import prometheus
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -144,7 +145,7 @@ async def test_promql_matches_what_the_daemon_did(tmp_path: Path) -> None:
                 assert info.pid > 0
                 os.kill(info.pid, signal.SIGKILL)
                 await watcher.wait_for(lambda k=kill: watcher.running_count("crashy") == 1 + k)
-            supervisor.stop_process("steady")
+            supervisor.stop_process("steady", TEST_OPERATOR)
             await supervisor.wait_process_stopped("steady")
             await await_query(
                 session, base, f"supervisor_process_restarts_total{crashy}", baseline + KILLS
