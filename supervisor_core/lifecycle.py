@@ -85,9 +85,18 @@ class Cause(enum.StrEnum):
     """``autorestart`` started it again after a restart-damping delay (``backoff_*``)."""
     RETRY = "retry"
     """A failed start is retried out of BACKOFF (``startretries``)."""
+    DEPENDENCY = "dependency"
+    """A start or stop made for a dependency (``depends_on``): a dependency started for
+    a dependent that was started, a dependent stopped before what it depends on."""
     # -- what the machine reacted to
     STARTSECS = "startsecs"
     """The child stayed up for ``startsecs``: STARTING -> RUNNING."""
+    READY = "ready"
+    """The child was found ready (``ready=`` notify, tcp, http, command): -> RUNNING."""
+    READY_TIMEOUT = "ready_timeout"
+    """The child was not ready within ``ready_timeout``: a failed start, -> BACKOFF."""
+    WATCHDOG = "watchdog"
+    """The child stopped sending ``WATCHDOG=1`` for ``watchdog_timeout`` and was killed."""
     EXIT = "exit"
     """The child exited without being asked to (from STARTING, RUNNING or UNKNOWN)."""
     SPAWN_ERROR = "spawn_error"
@@ -117,6 +126,7 @@ START_CAUSES: tuple[Cause, ...] = (
     Cause.LISTENER,
     Cause.UPDATE,
     Cause.RELOAD,
+    Cause.DEPENDENCY,
     Cause.AUTORESTART,
     Cause.DAMPED,
     Cause.RETRY,
@@ -130,6 +140,7 @@ REQUESTED_CAUSES = frozenset(
         Cause.UPDATE,
         Cause.RELOAD,
         Cause.SHUTDOWN,
+        Cause.DEPENDENCY,
     }
 )
 

@@ -63,7 +63,13 @@ from dataclasses import dataclass, field, replace
 from typing import TypeAlias
 
 from supervisor_core.clock import Instant
-from supervisor_core.config.model import AutoRestart, LogLevel, ProcessConfig
+from supervisor_core.config.model import (
+    AutoRestart,
+    LogLevel,
+    ProcessConfig,
+    ReadyCheck,
+    ReadyKind,
+)
 from supervisor_core.damping import (
     BackoffPolicy,
     StartLimit,
@@ -96,6 +102,14 @@ def spawnerr_start_limit(limit: StartLimit) -> str:
         f"Start limit reached: {limit.burst} starts within {limit.interval:g} seconds "
         "(startlimit_burst/startlimit_interval)"
     )
+
+
+SPAWNERR_EXITED_BEFORE_READY = "Exited before it was ready (process log may have details)"
+
+
+def spawnerr_not_ready(timeout: float) -> str:
+    """The spawnerr of a start that was not ready within ``ready_timeout`` (superd only)."""
+    return f"Not ready within {timeout:g} seconds (ready_timeout)"
 
 
 def spawnerr_bad_exit_code(exitstatus: int) -> str:
@@ -215,10 +229,29 @@ class Exited:
     forensics: ExitForensics | None = None
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Ready:
+    """The child was found ready: READY=1 on NOTIFY_SOCKET, or a probe succeeded."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WatchdogPing:
+    """The child sent ``WATCHDOG=1``: it is alive, the watchdog starts over."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StatusText:
+    """The child sent ``STATUS=text`` (shown in status and on the web page)."""
+
+    text: str
+
+
 class TimerKind(enum.Enum):
     """The one timer each timed state owns."""
 
     STARTSECS = "startsecs"  # STARTING -> RUNNING once the child stayed up
+    READY_TIMEOUT = "ready_timeout"  # STARTING: not ready in time (ready= other than startsecs)
+    WATCHDOG = "watchdog"  # RUNNING: no WATCHDOG=1 for watchdog_timeout
     BACKOFF = "backoff"  # BACKOFF -> STARTING after the linear retry delay
     STOPWAITSECS = "stopwaitsecs"  # STOPPING -> SIGKILL when the child ignores stopsignal
     RESTART = "restart"  # EXITED -> STARTING after the damped delay (backoff_initial > 0)
@@ -249,6 +282,9 @@ Fact: TypeAlias = (
     | Exited
     | TimerFired
     | SignalFailed
+    | Ready
+    | WatchdogPing
+    | StatusText
 )
 
 # --------------------------------------------------------------------------- effects
@@ -298,6 +334,19 @@ class CancelTimer:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class StartProbe:
+    """Poll ``check`` every ``interval`` seconds; answer with ``Ready`` once it passes."""
+
+    check: ReadyCheck
+    interval: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StopProbe:
+    """Stop polling the readiness probe (the process left STARTING)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Log:
     """Write a line to the supervisor's own log."""
 
@@ -305,7 +354,9 @@ class Log:
     message: str
 
 
-Effect: TypeAlias = Publish | Spawn | SendSignal | StartTimer | CancelTimer | Log
+Effect: TypeAlias = (
+    Publish | Spawn | SendSignal | StartTimer | CancelTimer | StartProbe | StopProbe | Log
+)
 
 # --------------------------------------------------------------------------- record
 
@@ -346,6 +397,9 @@ class ProcessRecord:
     - ``stop_requester``: who asked for the stop under way (the cause of its STOPPING
       and of the STOPPED that follows).
     - ``signal_error``: why the last signal could not be delivered (UNKNOWN).
+    - ``killed_by``: why superd itself killed the current child (the cause of the exit
+      that follows: READY_TIMEOUT or WATCHDOG), None when it did not.
+    - ``status_text``: the last ``STATUS=`` the current run sent (sd_notify).
     """
 
     config: ProcessConfig
@@ -369,6 +423,8 @@ class ProcessRecord:
     last_run_long: bool = False
     stop_requester: Requester | None = None
     signal_error: str | None = None
+    killed_by: Cause | None = None
+    status_text: str | None = None
 
     @property
     def name(self) -> str:
@@ -503,6 +559,11 @@ class _Step:
     ) -> None:
         """Enter ``to_state`` and publish the transition (pid/tries as they are now)."""
         record = self.record
+        probing = record.config.ready.probed and record.killed_by is None
+        if record.state is ProcessState.STARTING and probing:
+            # The probe belongs to STARTING: however the process leaves it, it stops
+            # (a ready_timeout stopped it already).
+            self.effects.append(StopProbe())
         event = PROCESS_STATE_EVENT_TYPES[to_state](
             processname=record.name,
             groupname=record.group,
@@ -567,6 +628,8 @@ def _start(s: _Step, cause: Cause, origin: str | None = None) -> None:
         administrative_stop=False,
         stop_requester=None,
         signal_error=None,
+        killed_by=None,
+        status_text=None,
         laststart=s.now,
         runs=runs,
         episode=record.episode if continues else runs,
@@ -664,16 +727,29 @@ def _give_up(s: _Step, cause: Cause, origin: str | None = None) -> None:
     )
 
 
-def _enter_running(s: _Step) -> None:
-    """STARTING -> RUNNING: the start succeeded, so the backoff counter resets."""
+def _enter_running(s: _Step, cause: Cause = Cause.STARTSECS) -> None:
+    """STARTING -> RUNNING: the start succeeded, so the backoff counter resets.
+
+    With ``watchdog_timeout`` the watchdog starts: RUNNING owns its timer.
+    """
     s.cancel_timer()
     s.update(backoff=0)
-    s.change_state(ProcessState.RUNNING, Cause.STARTSECS)
-    s.log(
-        LogLevel.INFO,
-        f"success: {s.record.name} entered RUNNING state, process has stayed up for "
-        f"> than {s.record.config.startsecs} seconds (startsecs)",
-    )
+    s.change_state(ProcessState.RUNNING, cause)
+    config = s.record.config
+    if cause is Cause.READY:
+        s.log(
+            LogLevel.INFO,
+            f"success: {s.record.name} entered RUNNING state, process is ready "
+            f"(ready={config.ready.kind.value})",
+        )
+    else:
+        s.log(
+            LogLevel.INFO,
+            f"success: {s.record.name} entered RUNNING state, process has stayed up for "
+            f"> than {config.startsecs} seconds (startsecs)",
+        )
+    if config.watchdog_timeout > 0:
+        s.start_timer(TimerKind.WATCHDOG, s.now.monotonic + config.watchdog_timeout)
 
 
 def _kill(s: _Step, sig: signal.Signals, *, as_group: bool) -> None:
@@ -728,12 +804,68 @@ def _on_spawned(s: _Step, fact: Fact) -> None:
     s.update(pid=fact.pid, spawnerr=None)
     s.log(LogLevel.INFO, f"spawned: '{s.record.name}' with pid {fact.pid}")
     config = s.record.config
-    if config.startsecs <= 0:
+    assert s.record.laststart is not None
+    if config.ready.kind is not ReadyKind.STARTSECS:
+        # superd's readiness: RUNNING on Ready, a failed start after ready_timeout.
+        deadline = s.record.laststart.monotonic + config.ready_timeout
+        s.start_timer(TimerKind.READY_TIMEOUT, deadline)
+        if config.ready.probed:
+            s.effects.append(StartProbe(check=config.ready, interval=config.ready_interval))
+    elif config.startsecs <= 0:
         # startsecs=0: RUNNING at once; such a process never counts as a failed start.
         _enter_running(s)
     else:
-        assert s.record.laststart is not None
         s.start_timer(TimerKind.STARTSECS, s.record.laststart.monotonic + config.startsecs)
+
+
+def _on_ready(s: _Step, fact: Fact) -> None:
+    # READY=1 or a probe that passed. A startsecs-mode process has no NOTIFY_SOCKET
+    # and no probe, so such a fact is a stray: ignored, like a second READY=1.
+    record = s.record
+    if record.config.ready.kind is ReadyKind.STARTSECS or not record.pid or record.killed_by:
+        return
+    _enter_running(s, Cause.READY)
+
+
+def _on_ready_timeout(s: _Step, fact: Fact) -> None:
+    """Not ready in time: kill the child; its exit is the failed start (-> BACKOFF)."""
+    record = s.record
+    s.log(
+        LogLevel.WARN,
+        f"not ready: {record.name} was not ready within {record.config.ready_timeout:g} "
+        f"seconds (ready_timeout), killing it ({record.pid}) with SIGKILL",
+    )
+    if record.config.ready.probed:
+        s.effects.append(StopProbe())
+    s.update(killed_by=Cause.READY_TIMEOUT)
+    s.effects.append(
+        SendSignal(pid=record.pid, signal=signal.SIGKILL, to_group=record.config.killasgroup)
+    )
+
+
+def _on_watchdog_timer(s: _Step, fact: Fact) -> None:
+    """No WATCHDOG=1 for watchdog_timeout: kill the child; its exit says WATCHDOG."""
+    record = s.record
+    s.log(
+        LogLevel.WARN,
+        f"watchdog: {record.name} sent no WATCHDOG=1 for {record.config.watchdog_timeout:g} "
+        f"seconds (watchdog_timeout), killing it ({record.pid}) with SIGKILL",
+    )
+    s.update(killed_by=Cause.WATCHDOG)
+    s.effects.append(
+        SendSignal(pid=record.pid, signal=signal.SIGKILL, to_group=record.config.killasgroup)
+    )
+
+
+def _on_watchdog_ping(s: _Step, fact: Fact) -> None:
+    config = s.record.config
+    if config.watchdog_timeout > 0 and s.record.killed_by is None:
+        s.start_timer(TimerKind.WATCHDOG, s.now.monotonic + config.watchdog_timeout)
+
+
+def _on_status_text(s: _Step, fact: Fact) -> None:
+    assert isinstance(fact, StatusText)
+    s.update(status_text=fact.text)
 
 
 def _on_spawn_failed(s: _Step, fact: Fact) -> None:
@@ -826,6 +958,9 @@ def _on_signal_failed(s: _Step, fact: Fact) -> None:
 
 def _on_exit_starting(s: _Step, fact: Fact) -> None:
     assert isinstance(fact, Exited)
+    if s.record.config.ready.kind is not ReadyKind.STARTSECS:
+        _exit_before_ready(s, fact)
+        return
     if exited_too_quickly(s.record, s.now):
         # A failed start: STARTING -> BACKOFF. supervisord clears exitstatus here.
         expected = exit_expected(s.record.config, fact.returncode)
@@ -849,6 +984,31 @@ def _on_exit_starting(s: _Step, fact: Fact) -> None:
     # performs STARTING -> RUNNING first, then handles the exit from RUNNING.
     _enter_running(s)
     _on_exit_running(s, fact)
+
+
+def _exit_before_ready(s: _Step, fact: Exited) -> None:
+    """A ready= process that exits while STARTING never became ready: a failed start."""
+    record = s.record
+    expected = exit_expected(record.config, fact.returncode)
+    duration = s.run_duration()
+    timed_out = record.killed_by is Cause.READY_TIMEOUT
+    if not timed_out:
+        s.log(
+            LogLevel.WARN,
+            f"exited: {record.name} ({describe_returncode(fact.returncode)}; before it was ready)",
+        )
+    s.update(exitstatus=None, returncode=fact.returncode, expected=expected, laststop=s.now)
+    _enter_backoff(
+        s,
+        spawnerr_not_ready(record.config.ready_timeout)
+        if timed_out
+        else SPAWNERR_EXITED_BEFORE_READY,
+        Cause.READY_TIMEOUT if timed_out else Cause.EXIT,
+        expected=expected,
+        returncode=fact.returncode,
+        run_duration=duration,
+        forensics=fact.forensics,
+    )
 
 
 def _on_exit_running(s: _Step, fact: Fact) -> None:
@@ -880,7 +1040,7 @@ def _on_exit_running(s: _Step, fact: Fact) -> None:
         )
     s.change_state(
         ProcessState.EXITED,
-        Cause.EXIT,
+        s.record.killed_by or Cause.EXIT,
         expected=expected,
         returncode=fact.returncode,
         run_duration=duration,
@@ -984,6 +1144,13 @@ TRANSITIONS: dict[tuple[ProcessState, type[Fact]], Handler] = {
     (_S.UNKNOWN, Exited): _on_exit_unknown,
 }
 
+# Rows that only superd's readiness options (ready=, watchdog_timeout) make
+# meaningful; a process without them never gets these facts from the runtime.
+READINESS_TRANSITIONS: dict[tuple[ProcessState, type[Fact]], Handler] = {
+    (_S.STARTING, Ready): _on_ready,
+    (_S.RUNNING, WatchdogPing): _on_watchdog_ping,
+}
+
 # Rows that only restart damping (superd's backoff_* options) makes reachable: an
 # operator stop of an EXITED process whose damped restart is pending. Kept apart so
 # the supervisord table above stays exactly supervisord's.
@@ -996,6 +1163,11 @@ DAMPING_TRANSITIONS: dict[tuple[ProcessState, type[Fact]], Handler] = {
 for _state in ProcessState:
     TRANSITIONS.setdefault((_state, AutoStart), _on_ignored)
     TRANSITIONS.setdefault((_state, SystemStop), _on_ignored)
+    # A child's sd_notify messages may arrive in any state (a late READY=1, a ping
+    # racing its own exit): only the rows above act on them.
+    READINESS_TRANSITIONS.setdefault((_state, Ready), _on_ignored)
+    READINESS_TRANSITIONS.setdefault((_state, WatchdogPing), _on_ignored)
+    READINESS_TRANSITIONS[(_state, StatusText)] = _on_status_text
 del _state
 
 # Which timer each state owns, and what its expiry does.
@@ -1004,6 +1176,8 @@ _TIMER_HANDLERS: dict[tuple[ProcessState, TimerKind], Handler] = {
     (_S.BACKOFF, TimerKind.BACKOFF): _on_backoff_timer,
     (_S.STOPPING, TimerKind.STOPWAITSECS): _on_stopwait_timer,
     (_S.EXITED, TimerKind.RESTART): _on_restart_timer,
+    (_S.STARTING, TimerKind.READY_TIMEOUT): _on_ready_timeout,
+    (_S.RUNNING, TimerKind.WATCHDOG): _on_watchdog_timer,
 }
 
 
@@ -1041,7 +1215,7 @@ def step(
         timer_handler(s, fact)
         return s.record, tuple(s.effects)
     key = (record.state, type(fact))
-    handler = TRANSITIONS.get(key) or DAMPING_TRANSITIONS.get(key)
+    handler = TRANSITIONS.get(key) or DAMPING_TRANSITIONS.get(key) or READINESS_TRANSITIONS.get(key)
     if handler is None:
         raise _refusal(record, fact)
     handler(s, fact)

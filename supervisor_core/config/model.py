@@ -91,6 +91,29 @@ class ChannelConfig:
     syslog: bool = False
 
 
+class ReadyKind(enum.Enum):
+    """How superd tells that a started process is ready (``ready=``; superd only)."""
+
+    STARTSECS = "startsecs"  # supervisord's rule: it stayed up for startsecs
+    NOTIFY = "notify"  # it sent READY=1 on NOTIFY_SOCKET (systemd's sd_notify)
+    TCP = "tcp"  # a TCP connect to HOST:PORT succeeds
+    HTTP = "http"  # a GET of the URL answers 2xx
+    COMMAND = "command"  # a command exits 0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReadyCheck:
+    """The ``ready=`` option: its kind and what to probe (``host:port``, URL, command)."""
+
+    kind: ReadyKind = ReadyKind.STARTSECS
+    target: str = ""
+
+    @property
+    def probed(self) -> bool:
+        """Whether superd polls a probe (tcp, http, command) rather than waits."""
+        return self.kind in (ReadyKind.TCP, ReadyKind.HTTP, ReadyKind.COMMAND)
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ProcessConfig:
     """One process: a ``[program:x]`` with numprocs=3 yields three of these.
@@ -134,6 +157,13 @@ class ProcessConfig:
     backoff_reset: float = 60.0
     startlimit_burst: int = 0
     startlimit_interval: float = 10.0
+    # Dependencies and readiness (superd only; docs/config.md). The defaults are
+    # supervisord's behaviour: no ordering beyond priority, ready after startsecs.
+    depends_on: tuple[str, ...] = ()
+    ready: ReadyCheck = field(default_factory=ReadyCheck)
+    ready_timeout: float = 60.0
+    ready_interval: float = 0.5
+    watchdog_timeout: float = 0.0
     origin: Origin | None = None
     key_origins: Mapping[str, Origin] = field(default_factory=_empty_origins, compare=False)
 

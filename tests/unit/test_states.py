@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from supervisor_core.clock import Instant
-from supervisor_core.config.model import AutoRestart, ProcessConfig
+from supervisor_core.config.model import AutoRestart, ProcessConfig, ReadyCheck, ReadyKind
 from supervisor_core.events import ProcessStateEvent, listener_payload
 from supervisor_core.lifecycle import (
     RUNNING_STATES,
@@ -43,17 +43,22 @@ from supervisor_core.states import (
     PendingTimer,
     ProcessRecord,
     Publish,
+    Ready,
     SendSignal,
     SignalFailed,
     Spawn,
     Spawned,
     SpawnFailed,
+    StartProbe,
     StartTimer,
     StateUnknown,
+    StatusText,
     StillStopping,
+    StopProbe,
     SystemStop,
     TimerFired,
     TimerKind,
+    WatchdogPing,
     describe_returncode,
     step,
     supervisord_exitstatus,
@@ -128,6 +133,10 @@ def render(effects: tuple[Effect, ...], now: float) -> list[str]:
             out.append(f"timer {effect.kind.value} +{effect.deadline - now:g}")
         elif isinstance(effect, CancelTimer):
             out.append(f"cancel {effect.kind.value}")
+        elif isinstance(effect, StartProbe):
+            out.append("probe")
+        elif isinstance(effect, StopProbe):
+            out.append("stop probe")
         else:
             assert isinstance(effect, Log)
     return out
@@ -763,3 +772,105 @@ def test_a_requester_must_carry_a_requested_cause() -> None:
     """Requester refuses a cause nobody can ask for (the machine's own causes)."""
     with pytest.raises(ValueError, match="autorestart"):
         Requester(cause=Cause.AUTORESTART)
+
+
+# --------------------------------------------------------------------------- readiness
+
+
+def ready_config(kind: ReadyKind, **overrides: Any) -> ProcessConfig:
+    target = {ReadyKind.TCP: "127.0.0.1:5432", ReadyKind.HTTP: "http://127.0.0.1/"}.get(kind, "")
+    return config(ready=ReadyCheck(kind=kind, target=target), ready_timeout=10, **overrides)
+
+
+@pytest.mark.parametrize("kind", [ReadyKind.NOTIFY, ReadyKind.TCP, ReadyKind.HTTP])
+def test_ready_modes_enter_running_on_ready_not_on_startsecs(kind: ReadyKind) -> None:
+    """With ready= the process stays STARTING past startsecs and is RUNNING on Ready."""
+    script = Script(ready_config(kind))
+    script(START_OP)
+    effects = script(Spawned(pid=7))
+    probe = [e for e in effects if isinstance(e, StartProbe)]
+    assert probe == (
+        [] if kind is ReadyKind.NOTIFY else [StartProbe(check=script.config.ready, interval=0.5)]
+    )
+    assert render(effects, script.now) == ["timer ready_timeout +10", *(["probe"] if probe else [])]
+    script.wait(5)
+    effects = script(Ready())
+    assert script.record.state is S.RUNNING
+    rendered = render(effects, script.now)
+    assert rendered[-1] == "STARTING->RUNNING ready"
+    assert ("stop probe" in rendered) is (kind is not ReadyKind.NOTIFY)
+    assert script(Ready()) == ()  # a second READY=1 changes nothing
+
+
+def test_not_ready_in_time_is_a_failed_start_killed_by_superd() -> None:
+    """ready_timeout kills the child; its exit is BACKOFF with cause ready_timeout."""
+    script = Script(ready_config(ReadyKind.TCP, killasgroup=True))
+    script(START_OP)
+    script(Spawned(pid=7))
+    script.wait(10)
+    effects = script(TimerFired(kind=TimerKind.READY_TIMEOUT))
+    assert render(effects, script.now) == ["stop probe", "SIGKILL group 7"]
+    effects = script(Exited(returncode=-9))
+    assert render(effects, script.now)[:1] == ["STARTING->BACKOFF ready_timeout"]
+    assert script.record.spawnerr == "Not ready within 10 seconds (ready_timeout)"
+    assert script.record.backoff == 1
+
+
+def test_exit_before_ready_is_a_failed_start_whatever_startsecs() -> None:
+    """A notify process that exits before READY=1 failed to start, even after startsecs."""
+    script = Script(ready_config(ReadyKind.NOTIFY, startsecs=1))
+    script(START_OP)
+    script(Spawned(pid=7))
+    script.wait(5)
+    script(Exited(returncode=0))
+    assert script.record.state is S.BACKOFF
+    assert script.changes()[-1].cause is Cause.EXIT
+    assert script.record.spawnerr == "Exited before it was ready (process log may have details)"
+
+
+def test_watchdog_expiry_kills_and_the_exit_says_watchdog() -> None:
+    """Pings re-arm the watchdog; silence kills the child, EXITED cause watchdog, restart."""
+    script = Script(ready_config(ReadyKind.NOTIFY, watchdog_timeout=3))
+    script(START_OP)
+    script(Spawned(pid=7))
+    effects = script(Ready())
+    assert render(effects, script.now)[-1] == "timer watchdog +3"
+    script.wait(2)
+    assert render(script(WatchdogPing()), script.now) == ["timer watchdog +3"]
+    script.wait(3)
+    effects = script(TimerFired(kind=TimerKind.WATCHDOG))
+    assert render(effects, script.now) == ["SIGKILL pid 7"]
+    script(WatchdogPing())  # too late: ignored, the kill stands
+    effects = script(Exited(returncode=-9))
+    assert render(effects, script.now)[:3] == [
+        "RUNNING->EXITED watchdog",
+        "EXITED->STARTING autorestart",
+        "spawn",
+    ]
+
+
+def test_status_text_is_kept_per_run() -> None:
+    """STATUS= text is recorded in any state and cleared by the next start."""
+    script = Script(ready_config(ReadyKind.NOTIFY))
+    script(START_OP)
+    script(Spawned(pid=7))
+    assert script(StatusText(text="loading 40%")) == ()
+    assert script.record.status_text == "loading 40%"
+    script(STOP_OP)
+    script(Exited(returncode=-15))
+    script(START_OP)
+    assert script.record.status_text is None
+
+
+def test_stray_ready_facts_are_ignored_everywhere() -> None:
+    """Ready and WatchdogPing in any other state, or for a startsecs process, do nothing."""
+    for setup in (RUNNING, STOPPING, EXITED, FATAL, BACKOFF, STARTING, []):
+        script = Script(config())
+        for dt, setup_fact in setup:
+            script.wait(dt)
+            if setup_fact is not None:
+                script(setup_fact)
+        before = script.record
+        assert script(Ready()) == ()
+        assert script(WatchdogPing()) == ()
+        assert script.record == before
