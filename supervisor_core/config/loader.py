@@ -22,7 +22,7 @@ from dataclasses import replace
 from types import MappingProxyType
 from typing import Protocol
 
-from supervisor_core.config import converters
+from supervisor_core.config import converters, dependencies
 from supervisor_core.config.errors import ConfigError, Problem
 from supervisor_core.config.expand import environ_expansions, supervisord_expansions
 from supervisor_core.config.ini import IniDocument, read_ini
@@ -210,6 +210,9 @@ def parse(
             SectionReader(document, "supervisorctl", collector, lenient=True), daemon_names
         )
     unknown = _check_names(document, collector)
+    _, dependency_problems = dependencies.resolve(groups)
+    for problem in dependency_problems:
+        collector.problem(problem)
 
     if collector.problems:
         order = {name: index for index, name in enumerate([path, *included])}

@@ -36,6 +36,8 @@ from supervisor_core.config.model import (
     Origin,
     ProcessConfig,
     ProgramKind,
+    ReadyCheck,
+    ReadyKind,
     SocketFamily,
 )
 from supervisor_core.config.reader import SectionReader
@@ -51,6 +53,10 @@ DAMPING_OPTIONS = frozenset(
         "startlimit_burst",
         "startlimit_interval",
     }
+)
+# superd's dependencies and readiness (supervisord ignores them; docs/config.md).
+READINESS_OPTIONS = frozenset(
+    {"depends_on", "ready", "ready_timeout", "ready_interval", "watchdog_timeout"}
 )
 PROGRAM_OPTIONS = frozenset(
     {
@@ -76,6 +82,7 @@ PROGRAM_OPTIONS = frozenset(
         "serverurl",
     }
     | DAMPING_OPTIONS
+    | READINESS_OPTIONS
     | {
         f"{channel}_{suffix}"
         for channel in ("stdout", "stderr")
@@ -218,6 +225,62 @@ def _damping(reader: SectionReader, names: Mapping[str, object]) -> dict[str, An
     return values
 
 
+def _ready_check(reader: SectionReader, names: Mapping[str, object]) -> ReadyCheck:
+    """``ready = startsecs | notify | tcp:HOST:PORT | http:URL | command:CMD``."""
+    text = reader.text("ready", names)
+    if text is None or not text.strip():
+        return ReadyCheck()
+    kind_text, _, target = text.strip().partition(":")
+    try:
+        kind = ReadyKind(kind_text.strip().lower())
+    except ValueError:
+        reader.fail(
+            "ready", "not one of startsecs, notify, tcp:HOST:PORT, http:URL, command:CMD", text
+        )
+        return ReadyCheck()
+    target = target.strip()
+    if kind in (ReadyKind.STARTSECS, ReadyKind.NOTIFY):
+        if target:
+            reader.fail("ready", f"{kind.value} takes no argument", text)
+        return ReadyCheck(kind=kind)
+    if kind is ReadyKind.TCP:
+        host, _, port = target.rpartition(":")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            reader.fail("ready", "tcp needs HOST:PORT", text)
+    elif kind is ReadyKind.HTTP:
+        if not target.startswith(("http://", "https://")):
+            reader.fail("ready", "http needs a URL (http:http://127.0.0.1:8080/health)", text)
+    elif not target:
+        reader.fail("ready", "command needs a command (command:pg_isready -q)", text)
+    return ReadyCheck(kind=kind, target=target)
+
+
+def _readiness(reader: SectionReader, names: Mapping[str, object]) -> dict[str, Any]:
+    """``depends_on``, ``ready``, ``ready_timeout``, ``ready_interval``, ``watchdog_timeout``.
+
+    Names in ``depends_on`` are resolved against the whole file afterwards
+    (``config.dependencies``): here only their spelling is read.
+    """
+    c = converters
+    depends_text = reader.text("depends_on", names)
+    depends_on = c.list_of_strings(depends_text) if depends_text else ()
+    ready = _ready_check(reader, names)
+    values: dict[str, Any] = {
+        "depends_on": tuple(depends_on),
+        "ready": ready,
+        "ready_timeout": reader.convert("ready_timeout", 60.0, c.non_negative_number, names),
+        "ready_interval": reader.convert("ready_interval", 0.5, c.non_negative_number, names),
+        "watchdog_timeout": reader.convert("watchdog_timeout", 0.0, c.non_negative_number, names),
+    }
+    if reader.has("ready_timeout") and values["ready_timeout"] <= 0:
+        reader.fail("ready_timeout", "must be more than 0 seconds")
+    if reader.has("ready_interval") and values["ready_interval"] <= 0:
+        reader.fail("ready_interval", "must be more than 0 seconds")
+    if values["watchdog_timeout"] > 0 and ready.kind is not ReadyKind.NOTIFY:
+        reader.fail("watchdog_timeout", "needs ready = notify (WATCHDOG=1 comes by sd_notify)")
+    return values
+
+
 def processes_from_section(
     reader: SectionReader,
     context: ProcessContext,
@@ -275,6 +338,7 @@ def processes_from_section(
             option, "process_name must contain %(process_num) when numprocs > 1", process_name
         )
     damping = _damping(reader, names)
+    readiness = _readiness(reader, names)
     if stopasgroup and not killasgroup:
         reader.fail("killasgroup", "cannot be false when stopasgroup is true")
     if not reader.has("command"):
@@ -357,6 +421,7 @@ def processes_from_section(
                 environment=MappingProxyType(environment),
                 serverurl=serverurl,
                 **damping,
+                **readiness,
                 origin=reader.origin,
                 key_origins=key_origins,
             )
