@@ -52,6 +52,7 @@ from supervisor_core.events import (
 from supervisor_core.forensics import OomCounters, judge_oom, read_oom_counters
 from supervisor_core.lifecycle import AUTOSTART, SHUTDOWN, STOPPED_STATES, ProcessState, Requester
 from supervisor_core.logs import Channel, LogOpenError, ProcessOutput
+from supervisor_core.probes import AsyncioProbes, ProbeHandle, ProbeRunner
 from supervisor_core.spawn import (
     ChildHandle,
     ExitStatus,
@@ -73,15 +74,20 @@ from supervisor_core.states import (
     OperatorStop,
     ProcessRecord,
     Publish,
+    Ready,
     SendSignal,
     SignalFailed,
     Spawn,
     Spawned,
     SpawnFailed,
+    StartProbe,
     StartTimer,
+    StatusText,
+    StopProbe,
     SystemStop,
     TimerFired,
     TimerKind,
+    WatchdogPing,
     step,
 )
 
@@ -107,6 +113,27 @@ class Timers(Protocol):
 
     def call_at(self, deadline: float, callback: Callable[[], None], /) -> TimerHandle:
         """Run ``callback`` once the monotonic clock reaches ``deadline``."""
+        ...
+
+
+# STATUS= text ends up in getProcessInfo and on the web page: a sane bound.
+_MAX_STATUS = 200
+
+
+class NotifyRouter(Protocol):
+    """Where ``ready = notify`` children send sd_notify datagrams (``sdnotify.NotifyServer``)."""
+
+    @property
+    def address(self) -> str:
+        """The ``NOTIFY_SOCKET`` value children get."""
+        ...
+
+    def register(self, pid: int, callback: Callable[[Mapping[str, str]], None]) -> None:
+        """Route the messages of ``pid`` to ``callback``."""
+        ...
+
+    def unregister(self, pid: int) -> None:
+        """Stop routing ``pid``."""
         ...
 
 
@@ -159,6 +186,10 @@ class ProcessRuntime:
             ``redirect_stderr``) exit events carry (``[supervisord] stderr_tail_lines``).
         oom_counters: reads the OOM-kill counters at a spawn and after a SIGKILL
             death (``forensics.read_oom_counters``; tests pass a fake).
+        probes: runs ``ready = tcp/http/command`` probes (default: ``AsyncioProbes``).
+        notify: the daemon's sd_notify socket, for ``ready = notify`` programs (their
+            children get ``NOTIFY_SOCKET`` and their messages come back here); None
+            when the daemon has none (such a program then never becomes ready).
 
     Raises:
         OSError: an AUTO log file cannot be created in ``childlogdir``.
@@ -194,11 +225,17 @@ class ProcessRuntime:
         on_listener_output: Callable[[int, bytes], None] | None = None,
         stderr_tail_lines: int = 20,
         oom_counters: Callable[[], OomCounters] = read_oom_counters,
+        probes: ProbeRunner | None = None,
+        notify: NotifyRouter | None = None,
     ) -> None:
         self._record = ProcessRecord(config=config)
         self._stderr_tail_lines = stderr_tail_lines
         self._oom_before: OomCounters | None = None  # read at the spawn of this run
         self._oom_counters = oom_counters
+        self._probes = probes
+        self._probe: ProbeHandle | None = None
+        self._notify = notify
+        self._notify_pids: list[int] = []
         self._bus = bus
         self._spawner = spawner
         self._clock = clock
@@ -526,6 +563,8 @@ class ProcessRuntime:
         self._closed = True
         for kind in list(self._timer_handles):
             self._cancel_timer(kind)
+        self._stop_probe()
+        self._forget_notify_pids()
         child, self._child = self._child, None
         if child is not None:
             # UNKNOWN: the child may still be alive, we just stop watching it.
@@ -614,6 +653,10 @@ class ProcessRuntime:
             self._start_timer(effect.kind, effect.deadline)
         elif isinstance(effect, CancelTimer):
             self._cancel_timer(effect.kind)
+        elif isinstance(effect, StartProbe):
+            self._start_probe(effect)
+        elif isinstance(effect, StopProbe):
+            self._stop_probe()
         elif isinstance(effect, Log):
             self._logger.log(int(effect.level), "%s", effect.message)
 
@@ -662,6 +705,7 @@ class ProcessRuntime:
                 serverurl=self._serverurl,
                 base_environment=self._base_environment,
                 stdin_fd=self._stdin_fd,
+                notify_socket=self._notify.address if self._notify is not None else None,
             )
             child = self._spawner.spawn(request)
         except (SpawnError, LogOpenError) as error:
@@ -673,6 +717,9 @@ class ProcessRuntime:
             return
         self._child = child
         self._output_pid = child.pid
+        if self._notify is not None and request.notify_socket is not None:
+            self._notify.register(child.pid, self._on_notify)
+            self._notify_pids.append(child.pid)
         self._oom_before = self._oom_counters()
         stdout_fd, stderr_fd = child.take_output()
         if stdout_fd is None and stderr_fd is None:
@@ -681,6 +728,36 @@ class ProcessRuntime:
             self._output.attach(stdout_fd, stderr_fd, loop=asyncio.get_running_loop())
         child.add_exit_callback(functools.partial(self._on_exit, child))
         self._queue.append(Spawned(pid=child.pid))
+
+    def _start_probe(self, effect: StartProbe) -> None:
+        self._stop_probe()
+        if self._probes is None:
+            self._probes = AsyncioProbes()
+        self._probe = self._probes.start(
+            effect.check, effect.interval, lambda: self._feed_from_loop(Ready())
+        )
+
+    def _stop_probe(self) -> None:
+        probe, self._probe = self._probe, None
+        if probe is not None:
+            probe.cancel()
+
+    def _on_notify(self, fields: Mapping[str, str]) -> None:
+        """A datagram the child sent on NOTIFY_SOCKET (sd_notify), as facts."""
+        if "STATUS" in fields:
+            self._feed_from_loop(StatusText(text=fields["STATUS"][:_MAX_STATUS]))
+        if fields.get("READY") == "1":
+            self._feed_from_loop(Ready())
+        if fields.get("WATCHDOG") == "1":
+            self._feed_from_loop(WatchdogPing())
+        if fields.get("STOPPING") == "1":
+            self._logger.info("%s: the program says it is stopping (STOPPING=1)", self.namespec)
+
+    def _forget_notify_pids(self) -> None:
+        if self._notify is not None:
+            for pid in self._notify_pids:
+                self._notify.unregister(pid)
+        self._notify_pids.clear()
 
     def _send_signal(self, effect: SendSignal) -> None:
         child = self._child
@@ -725,6 +802,7 @@ class ProcessRuntime:
         self._output.drain()
         child.close()
         self._child = None
+        self._forget_notify_pids()
         oom_killed, oom_evidence = judge_oom(
             self._oom_before,
             self._oom_counters() if status.signal == signal_module.SIGKILL else None,

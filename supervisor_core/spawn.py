@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Protocol, runtime_checkable
 
-from supervisor_core.config.model import ProcessConfig, ProgramKind
+from supervisor_core.config.model import ProcessConfig, ProgramKind, ReadyKind
 
 __all__ = [
     "ChildHandle",
@@ -99,6 +99,7 @@ class SpawnRequest:
     redirect_stderr: bool = False
     stdin_fd: int | None = None
     pass_fds: tuple[int, ...] = ()
+    notify_socket: str | None = None  # NOTIFY_SOCKET for a ready=notify program
 
     @classmethod
     def from_config(
@@ -108,6 +109,7 @@ class SpawnRequest:
         serverurl: str | None = None,
         base_environment: Mapping[str, str] | None = None,
         stdin_fd: int | None = None,
+        notify_socket: str | None = None,
     ) -> SpawnRequest:
         """Build a request from a process config.
 
@@ -117,6 +119,8 @@ class SpawnRequest:
                 AUTO (``None`` in the config), as supervisord does.
             base_environment: superd's environment (default: ``os.environ``).
             stdin_fd: for ``[fcgi-program:x]``, the listening socket to pass as fd 0.
+            notify_socket: superd's sd_notify address (``NOTIFY_SOCKET``), given to
+                the child only when its ``ready = notify``.
         """
         # Event listeners always get a separate stderr pipe: mixing stderr into stdout
         # would corrupt the listener protocol (supervisord's EventListenerConfig).
@@ -133,6 +137,7 @@ class SpawnRequest:
             serverurl=config.serverurl if config.serverurl is not None else serverurl,
             redirect_stderr=redirect,
             stdin_fd=stdin_fd,
+            notify_socket=notify_socket if config.ready.kind is ReadyKind.NOTIFY else None,
         )
 
 
@@ -295,6 +300,9 @@ def resolve_user(user: str) -> tuple[int, int, tuple[int, ...]] | None:
     return uid, gid, (gid, *members)
 
 
+SYSTEMD_NOTIFY_VARIABLES = ("NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID")
+
+
 def child_environment(request: SpawnRequest) -> dict[str, str]:
     """The child's environment, built in supervisord's order.
 
@@ -304,6 +312,12 @@ def child_environment(request: SpawnRequest) -> dict[str, str]:
     """
     base = request.base_environment if request.base_environment is not None else os.environ
     env = dict(base)
+    # superd's own sd_notify variables (set by systemd for a Type=notify unit) are
+    # for superd: a child that saw them would speak to systemd in superd's name.
+    for name in SYSTEMD_NOTIFY_VARIABLES:
+        env.pop(name, None)
+    if request.notify_socket is not None:
+        env["NOTIFY_SOCKET"] = request.notify_socket
     env["SUPERVISOR_ENABLED"] = "1"
     if request.serverurl:
         env["SUPERVISOR_SERVER_URL"] = request.serverurl
