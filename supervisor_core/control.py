@@ -54,6 +54,8 @@ class ProcessInfo:
     exitstatus: int  # last exit status, 0 before the first exit
     stdout_logfile: str
     stderr_logfile: str
+    status_text: str = ""  # the last STATUS= of a ready=notify program (superd only)
+    waiting: str = ""  # "waiting for a, b" while depends_on holds the start (superd only)
 
     @property
     def statename(self) -> str:

@@ -426,6 +426,22 @@ class ProcessGroupRemoved(ProcessGroupEvent):
     """A group was removed (``removeProcessGroup`` or ``update``)."""
 
 
+@register_event_type("PROCESS_DEPENDENCY", listener_opt_in=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ProcessDependency(EventData):
+    """A start is held until dependencies are ready (``depends_on``), or released.
+
+    ``waiting_for`` names the dependencies not yet RUNNING (empty: the wait is over,
+    and ``released`` says whether the start went ahead or was called off). superd
+    only: listeners receive it only when they ask for it by name.
+    """
+
+    processname: str
+    groupname: str
+    waiting_for: tuple[str, ...]
+    released: bool = False
+
+
 @register_event_type("EVENT_BUFFER_OVERFLOW")
 @dataclass(frozen=True, slots=True, kw_only=True)
 class EventBufferOverflow(EventData):

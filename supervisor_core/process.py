@@ -281,6 +281,9 @@ class ProcessRuntime:
         self._start_waiters: list[asyncio.Future[None]] = []
         self._stop_waiters: list[asyncio.Future[None]] = []
         self._closed = False
+        self.waiting = ""
+        """What ``depends_on`` holds this process' start for ("waiting for db"), set by
+        the supervisor; shown in ``getProcessInfo``'s description."""
 
     def __repr__(self) -> str:
         record = self._record
@@ -351,6 +354,8 @@ class ProcessRuntime:
             exitstatus=record.exitstatus if record.exitstatus is not None else 0,
             stdout_logfile=self.stdout_logfile or "",
             stderr_logfile=self.stderr_logfile or "",
+            status_text=record.status_text or "",
+            waiting=self.waiting,
         )
 
     # ------------------------------------------------------------------ operations

@@ -33,7 +33,9 @@ from supervisor_core.extensions import Extension, first_serial
 from supervisor_core.http import AuthPolicy, BoundAddresses, ServerStartError, make_app, serving
 from supervisor_core.lifecycle import AUTOSTART, RELOAD, SupervisorState
 from supervisor_core.logs.mainlog import MainLogHandler
+from supervisor_core.probes import AsyncioProbes
 from supervisor_core.process import ProcessRuntime
+from supervisor_core.sdnotify import NotifyServer, SystemdNotifier
 from supervisor_core.spawn import PopenSpawner, Spawner
 from supervisor_core.supervisor import ProcessFactory, ProcessSetup, Supervisor
 
@@ -66,11 +68,14 @@ def runtime_factory(
     clock: Clock,
     spawner: Spawner,
     serverurl: Callable[[], str | None],
+    notify: NotifyServer | None = None,
 ) -> ProcessFactory:
     """The factory of real ``ProcessRuntime`` s for ``config``'s ``[supervisord]`` settings.
 
-    ``serverurl`` is read when each process is built.
+    ``serverurl`` is read when each process is built; ``notify`` is the daemon's
+    sd_notify socket for ``ready = notify`` programs.
     """
+    probes = AsyncioProbes()
     settings = config.supervisord
 
     def make(setup: ProcessSetup) -> ProcessRuntime:
@@ -87,6 +92,8 @@ def runtime_factory(
             stdin_fd=setup.stdin_fd,
             on_listener_output=setup.on_listener_output,
             stderr_tail_lines=settings.stderr_tail_lines,
+            probes=probes,
+            notify=notify,
         )
 
     return make
@@ -156,6 +163,11 @@ async def run_daemon(config: Config, run: DaemonRun) -> int:
         SignalRecorder(loop, DAEMON_SIGNALS, on_signal=router) if run.install_signals else None
     )
     first = True
+    # One sd_notify socket for the daemon's life: children keep their NOTIFY_SOCKET
+    # across reloads. An abstract name: nothing on disk, nothing to clean up.
+    notify = NotifyServer()
+    notify.open(loop)
+    systemd = SystemdNotifier()
     try:
         async with contextlib.AsyncExitStack() as extension_scope:
             # Extensions close last (LIFO after their listeners), after the last event.
@@ -166,13 +178,23 @@ async def run_daemon(config: Config, run: DaemonRun) -> int:
                 await extension_scope.enter_async_context(extension.serving())
             while True:
                 mood = await _run_generation(
-                    config, run, bus=bus, clock=clock, spawner=spawner, router=router, first=first
+                    config,
+                    run,
+                    bus=bus,
+                    clock=clock,
+                    spawner=spawner,
+                    router=router,
+                    first=first,
+                    notify=notify,
+                    systemd=systemd,
                 )
                 first = False
                 if mood is not SupervisorState.RESTARTING:
                     return 0
                 config = _reload(config, run.reload)
     finally:
+        systemd.close()
+        notify.close()
         if recorder is not None:
             recorder.close()
 
@@ -212,6 +234,8 @@ async def _run_generation(
     spawner: Spawner,
     router: _SignalRouter,
     first: bool,
+    notify: NotifyServer,
+    systemd: SystemdNotifier,
 ) -> SupervisorState:
     unix, inet = config.unix_http_server, config.inet_http_server
     # Processes are built in supervisor.run(), after the listeners are bound, so the
@@ -222,11 +246,17 @@ async def _run_generation(
         bus=bus,
         clock=clock,
         process_factory=runtime_factory(
-            config, bus=bus, clock=clock, spawner=spawner, serverurl=lambda: serverurl
+            config,
+            bus=bus,
+            clock=clock,
+            spawner=spawner,
+            serverurl=lambda: serverurl,
+            notify=notify,
         ),
         read_config=lambda _path: run.reload(),
         main_log=run.main_log,
         startup=AUTOSTART if first else RELOAD,
+        systemd=systemd,
     )
     async with contextlib.AsyncExitStack() as listeners:
         if unix is not None or inet is not None:

@@ -158,3 +158,53 @@ def notify_systemd(state: str, environ: Mapping[str, str] | None = None) -> bool
         _log.warning("sd_notify to %s failed: %s", address, error)
         return False
     return True
+
+
+class SystemdNotifier:
+    """superd's own sd_notify client under a ``Type=notify`` systemd unit.
+
+    Inactive (every method a no-op) when superd's environment has no
+    ``NOTIFY_SOCKET``. With ``WATCHDOG_USEC`` (for this pid, ``WATCHDOG_PID``) it
+    sends ``WATCHDOG=1`` every half period from a loop timer: the only periodic wake-up
+    superd has, and only because systemd asked for it.
+    """
+
+    def __init__(self, environ: Mapping[str, str] | None = None) -> None:
+        env = dict(os.environ if environ is None else environ)
+        self._environ = env
+        self.active = bool(env.get(NOTIFY_SOCKET))
+        self._watchdog: asyncio.TimerHandle | None = None
+        period = env.get("WATCHDOG_USEC", "")
+        owner = env.get("WATCHDOG_PID", "")
+        mine = not owner or owner == str(os.getpid())
+        self.watchdog_interval = int(period) / 2e6 if period.isdigit() and mine else None
+
+    def send(self, state: str) -> bool:
+        """Send ``state`` if active."""
+        return self.active and notify_systemd(state, self._environ)
+
+    def ready(self, status: str) -> None:
+        """Every autostart program has been handled: READY=1 (and start the watchdog)."""
+        self.send(f"READY=1\nSTATUS={status}")
+        if self.active and self.watchdog_interval and self._watchdog is None:
+            self._ping()
+
+    def reloading(self) -> None:
+        """A restart (SIGHUP, ``supervisor.restart``) began."""
+        self.send("RELOADING=1\nSTATUS=reloading")
+
+    def stopping(self) -> None:
+        """The shutdown began."""
+        self.send("STOPPING=1\nSTATUS=stopping")
+
+    def _ping(self) -> None:
+        self.send("WATCHDOG=1")
+        assert self.watchdog_interval is not None
+        loop = asyncio.get_running_loop()
+        self._watchdog = loop.call_later(self.watchdog_interval, self._ping)
+
+    def close(self) -> None:
+        """Stop the watchdog pings."""
+        handle, self._watchdog = self._watchdog, None
+        if handle is not None:
+            handle.cancel()

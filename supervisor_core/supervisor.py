@@ -41,6 +41,9 @@ from supervisor_core.config import ConfigError, diff_configs, load
 from supervisor_core.config.model import Config, GroupConfig, GroupKind, ProcessConfig
 from supervisor_core.events import (
     TICK_EVENT_TYPES,
+    Event,
+    ProcessDependency,
+    ProcessStateEvent,
     ProcessGroupAdded,
     ProcessGroupRemoved,
     RemoteCommunication,
@@ -54,7 +57,10 @@ from supervisor_core.lifecycle import (
     AUTOSTART,
     RELOAD,
     SHUTDOWN,
+    RUNNING_STATES,
+    STOPPED_STATES,
     Cause,
+    ProcessState,
     Requester,
     SupervisorState,
 )
@@ -62,6 +68,9 @@ from supervisor_core.listeners import BadResultHandler
 from supervisor_core.logs.mainlog import MainLogHandler
 from supervisor_core.pools import ListenerPool
 from supervisor_core.process import ProcessRuntime, TimerHandle, Timers
+from supervisor_core.sdnotify import SystemdNotifier
+from supervisor_core.config.dependencies import resolve as resolve_dependencies
+from supervisor_core.dependencies import DependencyGraph
 
 logger = logging.getLogger(__name__)
 
@@ -198,6 +207,8 @@ class Supervisor:
         main_log: the main log handler, for ``clear_log``/``reopen`` and its path.
         startup: who starts the autostart processes: AUTOSTART for the daemon's first
             generation, RELOAD for one built after a restart (SIGHUP, ``restart()``).
+        systemd: superd's own sd_notify client (READY=1 once every autostart program
+            has been handled, STOPPING=1 / RELOADING=1 when that begins).
     """
 
     def __init__(
@@ -211,9 +222,11 @@ class Supervisor:
         read_config: ConfigReader = load,
         main_log: MainLogHandler | None = None,
         startup: Requester = AUTOSTART,
+        systemd: SystemdNotifier | None = None,
     ) -> None:
         self._config = config
         self._startup = startup
+        self._systemd = systemd
         self._bus = bus
         self._clock = clock
         self._factory = process_factory
@@ -227,6 +240,12 @@ class Supervisor:
         self._signals: deque[signal.Signals] = deque()
         self._wake = asyncio.Event()
         self._ticks: TickScheduler | None = None
+        # depends_on: the graph of the loaded configuration, the starts it holds and
+        # the stops that wait for dependents to stop first (namespec -> requester).
+        self._graph = DependencyGraph.of(resolve_dependencies(config.groups)[0])
+        self._held_starts: dict[str, Requester] = {}
+        self._held_stops: dict[str, Requester] = {}
+        self._released = asyncio.Event()
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -247,14 +266,25 @@ class Supervisor:
         self._bus.publish(SupervisorStateChangeRunning())
         self._ticks = TickScheduler(self._bus, self._clock, timers)
         self._ticks.start()
+        watch = self._bus.subscribe(
+            self._on_state_event, name="dependencies", types=("PROCESS_STATE",)
+        )
         try:
             for group in self._sorted_active():
                 self._autostart(group, self._startup)
+            if self._systemd is not None:
+                self._systemd.ready(f"{sum(len(g) for g in self._groups.values())} processes")
             await self._serve_until_stop_requested()
+            if self._systemd is not None:
+                if self._state is SupervisorState.RESTARTING:
+                    self._systemd.reloading()
+                else:
+                    self._systemd.stopping()
             self._stopping = True
             self._bus.publish(SupervisorStateChangeStopping())
             await self._stop_all_groups()
         finally:
+            watch.close()
             self._stopping = True
             self._ticks.stop()
             # Normally everything is stopped by now; when run() is cancelled instead,
@@ -276,8 +306,11 @@ class Supervisor:
     async def _stop_all_groups(self) -> None:
         # Signals keep being acted on while we wait (a USR2 during a long stop, a TERM
         # turning a restart into a shutdown), by a helper task of our own group.
+        self._held_starts.clear()
         async with asyncio.TaskGroup() as tasks:
             watcher = tasks.create_task(self._act_on_signals_forever())
+            if not self._graph.empty:
+                await self._stop_in_dependency_waves()
             for group in reversed(self._sorted_active()):
                 logger.debug("stopping group %s", group.config.name)
                 await self._stop_group(group)
@@ -291,6 +324,22 @@ class Supervisor:
 
     def _stop_requester(self) -> Requester:
         return RELOAD if self._state is SupervisorState.RESTARTING else SHUTDOWN
+
+    async def _stop_in_dependency_waves(self) -> None:
+        """Shutdown with ``depends_on``: dependents stop (and are stopped) first.
+
+        Without any ``depends_on`` this is skipped and the order is supervisord's.
+        """
+        by_name = {r.namespec: r for g in self._sorted_active() for r in g}
+        unstopped = [name for name, r in by_name.items() if r.state not in STOPPED_STATES]
+        order = {name: index for index, name in enumerate(by_name)}
+        for wave in self._graph.stop_waves(unstopped):
+            names = sorted(wave, key=order.__getitem__, reverse=True)
+            runtimes = [by_name[name] for name in names]
+            for runtime in runtimes:
+                runtime.system_stop(self._stop_requester())
+            for runtime in runtimes:
+                await runtime.wait_stopped()
 
     async def _stop_group(self, group: ProcessGroup) -> None:
         # supervisord's stop_all: reverse priority within the group, BACKOFF gives up.
@@ -422,8 +471,137 @@ class Supervisor:
         self._bus.publish(ProcessGroupAdded(groupname=config.name))
 
     def _autostart(self, group: ProcessGroup, requester: Requester) -> None:
-        if self._starts_allowed():
+        if not self._starts_allowed():
+            return
+        if self._graph.empty:
             group.autostart(requester)
+            return
+        for runtime in group:
+            held = self._graph.requires.get(runtime.namespec)
+            if held and runtime.config.autostart and runtime.record.laststart is None:
+                self._start_when_ready(runtime, requester, explicit=False)
+            else:
+                runtime.autostart(requester)
+
+    # ------------------------------------------------------------------ depends_on
+
+    def _states(self) -> dict[str, ProcessState]:
+        return {r.namespec: r.state for g in self._groups.values() for r in g}
+
+    def _runtime(self, namespec: str) -> ProcessRuntime | None:
+        group_name, process_name = split_namespec(namespec)
+        group = self._groups.get(group_name)
+        if group is None or process_name is None:
+            return None
+        return group.processes.get(process_name)
+
+    def _start_when_ready(
+        self, runtime: ProcessRuntime, requester: Requester, *, explicit: bool
+    ) -> None:
+        """Start ``runtime`` now if its dependencies are ready, else hold the start.
+
+        An explicit start first starts the idle dependencies that would not start by
+        themselves (cause DEPENDENCY).
+
+        Raises:
+            ControlError: the start itself was refused (already started, ...).
+        """
+        name = runtime.namespec
+        states = self._states()
+        if explicit:
+            autostart = {r.namespec: r.config.autostart for g in self._groups.values() for r in g}
+            for dep in self._graph.to_bring_along(name, states, autostart):
+                dependency = self._runtime(dep)
+                if dependency is not None and dep not in self._held_starts:
+                    needed = Requester(cause=Cause.DEPENDENCY, origin=f"needed by {name}")
+                    with contextlib.suppress(control.ControlError):
+                        self._start_when_ready(dependency, needed, explicit=True)
+            states = self._states()
+        waiting = self._graph.waiting_for(name, states)
+        if not waiting:
+            runtime.waiting = ""
+            if explicit:
+                runtime.start_nowait(requester)
+            else:
+                runtime.autostart(requester)
+            return
+        if runtime.state not in (ProcessState.STOPPED, ProcessState.EXITED, ProcessState.FATAL):
+            raise control.AlreadyStarted(name)
+        self._held_starts[name] = requester
+        self._show_waiting(runtime, waiting, states)
+
+    def _show_waiting(
+        self, runtime: ProcessRuntime, waiting: tuple[str, ...], states: dict[str, ProcessState]
+    ) -> None:
+        parts = [
+            f"{dep} ({states[dep].name})"
+            if states.get(dep) in (ProcessState.FATAL, ProcessState.STOPPED, ProcessState.EXITED)
+            else dep
+            for dep in waiting
+        ]
+        text = f"waiting for {', '.join(parts)}"
+        if text != runtime.waiting:
+            runtime.waiting = text
+            self._bus.publish(
+                ProcessDependency(
+                    processname=runtime.name,
+                    groupname=runtime.config.group_name,
+                    waiting_for=waiting,
+                )
+            )
+
+    def _release(self, name: str, *, started: bool) -> None:
+        runtime = self._runtime(name)
+        requester = self._held_starts.pop(name, None)
+        if runtime is None or requester is None:
+            return
+        runtime.waiting = ""
+        self._bus.publish(
+            ProcessDependency(
+                processname=runtime.name,
+                groupname=runtime.config.group_name,
+                waiting_for=(),
+                released=started,
+            )
+        )
+        released, self._released = self._released, asyncio.Event()
+        released.set()
+        if not started:
+            return
+        try:
+            runtime.start_nowait(requester)
+        except control.ControlError as error:
+            logger.warning("%s: held start not done: %s", name, error)
+
+    def _on_state_event(self, event: Event) -> None:
+        """Release held starts and stops as the processes they wait for change state."""
+        data = event.data
+        if self._graph.empty or not isinstance(data, ProcessStateEvent):
+            return
+        changed = make_namespec(data.groupname, data.processname)
+        if self._held_starts and self._graph.required_by.get(changed):
+            states = self._states()
+            holders = [n for n in self._held_starts if changed in self._graph.requires.get(n, ())]
+            for name in holders:
+                waiting = self._graph.waiting_for(name, states)
+                runtime = self._runtime(name)
+                if not waiting:
+                    if self._starts_allowed():
+                        self._release(name, started=True)
+                elif runtime is not None:
+                    self._show_waiting(runtime, waiting, states)
+        if self._held_stops and data.to_state in STOPPED_STATES:
+            states = self._states()
+            for name in list(self._held_stops):
+                if self._graph.running_dependents(name, states):
+                    continue
+                requester = self._held_stops.pop(name)
+                runtime = self._runtime(name)
+                if runtime is not None:
+                    try:
+                        runtime.stop_nowait(requester)
+                    except control.ControlError as error:
+                        logger.info("%s: held stop not needed: %s", name, error)
 
     def _require_running(self) -> None:
         if self._state is not SupervisorState.RUNNING:
@@ -504,17 +682,53 @@ class Supervisor:
         return self._config.groups
 
     def start_process(self, namespec: str, requester: Requester) -> None:
-        """Requested start of one process (see ``SupervisorControl``)."""
+        """Requested start of one process (see ``SupervisorControl``).
+
+        With ``depends_on`` the start may be held until the dependencies are ready
+        (idle ``autostart=false`` dependencies are started first).
+        """
         self._require_running()
-        self._one(namespec).start_nowait(self._attributed(requester))
+        runtime = self._one(namespec)
+        name = runtime.namespec
+        if name in self._held_starts:
+            raise control.AlreadyStarted(name)
+        if self._graph.requires.get(name):
+            self._start_when_ready(runtime, self._attributed(requester), explicit=True)
+            return
+        runtime.start_nowait(self._attributed(requester))
 
     async def wait_process_started(self, namespec: str) -> None:
-        """Wait for RUNNING (see ``SupervisorControl``)."""
-        await self._one(namespec).wait_started()
+        """Wait for RUNNING (see ``SupervisorControl``); a held start waits for its release."""
+        runtime = self._one(namespec)
+        while runtime.namespec in self._held_starts:
+            await self._released.wait()
+        await runtime.wait_started()
 
     def stop_process(self, namespec: str, requester: Requester) -> None:
-        """Requested stop of one process (see ``SupervisorControl``)."""
-        self._one(namespec).stop_nowait(self._attributed(requester))
+        """Requested stop of one process (see ``SupervisorControl``).
+
+        With ``depends_on``, the processes that depend on it are stopped first (cause
+        DEPENDENCY) and its own stop waits until they are; a held start is called off.
+        """
+        runtime = self._one(namespec)
+        name = runtime.namespec
+        requester = self._attributed(requester)
+        if name in self._held_starts:
+            self._release(name, started=False)
+            return
+        if not self._graph.empty and runtime.state in RUNNING_STATES:
+            dependents = self._graph.running_dependents(name, self._states())
+            if dependents:
+                for dependent in reversed(dependents):
+                    other = self._runtime(dependent)
+                    if other is not None:
+                        with contextlib.suppress(control.ControlError):
+                            other.stop_nowait(
+                                Requester(cause=Cause.DEPENDENCY, origin=f"{name} is stopping")
+                            )
+                self._held_stops[name] = requester
+                return
+        runtime.stop_nowait(requester)
 
     async def wait_process_stopped(self, namespec: str) -> None:
         """Wait for a stopped state (see ``SupervisorControl``)."""
@@ -569,6 +783,7 @@ class Supervisor:
         active = replace(self._config, groups=tuple(g.config for g in self._sorted_active()))
         diff = diff_configs(active, new)
         self._config = replace(new, supervisord=self._config.supervisord)
+        self._graph = DependencyGraph.of(resolve_dependencies(self._config.groups)[0])
         return control.ReloadResult(
             added=tuple(g.name for g in diff.added),
             changed=tuple(g.name for g in diff.changed),

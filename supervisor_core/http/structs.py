@@ -29,7 +29,16 @@ def describe(info: control.ProcessInfo) -> str:
 
     RUNNING: ``pid 123, uptime 0:01:02``; FATAL/BACKOFF: the spawn error; STOPPED/
     EXITED: the local stop time (``Nov 25 05:43 PM``) or ``Not started``; else "".
+    superd adds what supervisord has no notion of, only where it applies: the
+    ``STATUS=`` text of a ``ready = notify`` program, and what a process waits for
+    (``depends_on``).
     """
+    text = _supervisord_description(info)
+    extra = [part for part in (info.waiting, info.status_text) if part]
+    return ", ".join([text, *extra]) if text and extra else (text or ", ".join(extra))
+
+
+def _supervisord_description(info: control.ProcessInfo) -> str:
     if info.state == ProcessState.RUNNING:
         # Whole seconds of UTC wall time, as supervisord computes it; a clock set
         # back shows 0:00:00 rather than a negative uptime.
