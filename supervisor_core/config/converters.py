@@ -21,6 +21,7 @@ import signal
 from collections.abc import Mapping
 
 from supervisor_core.config.model import AUTO, AutoRestart, LogFile, LogLevel
+from supervisor_core.signals import parse_signal
 
 TRUTHY = ("yes", "true", "on", "1")
 FALSY = ("no", "false", "off", "0")
@@ -99,20 +100,7 @@ def octal(text: str) -> int:
 
 def signal_number(text: str) -> signal.Signals:
     """A signal by name (``TERM``, ``SIGTERM``, any case) or number (``15``)."""
-    try:
-        number = int(text)
-    except ValueError:
-        name = text.strip().upper()
-        if not name.startswith("SIG"):
-            name = "SIG" + name
-        try:
-            return signal.Signals[name]
-        except KeyError:
-            raise ValueError("not a signal name") from None
-    try:
-        return signal.Signals(number)
-    except ValueError:
-        raise ValueError("not a signal number") from None
+    return parse_signal(text)
 
 
 def exitcodes(text: str) -> frozenset[int]:

@@ -35,9 +35,10 @@ from supervisor_core.ctl.codes import (
     StatusExitStatus,
     exitstatus_for_fault,
 )
-from supervisor_core.ctl.names import make_namespec, select_processes, split_namespec
+from supervisor_core.ctl.names import select_processes
 from supervisor_core.ctl.options import CtlOptions
 from supervisor_core.ctl.transport import LogStream, StreamError, make_server_proxy
+from supervisor_core.names import make_namespec, split_namespec
 
 # The characters cmd.Cmd treats as part of an action name.
 IDENTCHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")

@@ -16,6 +16,7 @@ Rules of this file:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 import xmlrpc.client
@@ -23,10 +24,11 @@ from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from supervisor_core import SUPERVISORD_COMPAT_VERSION, control
+from supervisor_core import SUPERVISORD_COMPAT_VERSION, control, signals
 from supervisor_core.http import logfiles, structs
 from supervisor_core.http.faults import Faults, RpcFault, fault_from_error
 from supervisor_core.http.xmlrpc import encode_result
+from supervisor_core.names import split_namespec
 from supervisor_core.states import RUNNING_STATES, SIGNALLABLE_STATES, SupervisorState
 
 API_VERSION = "3.0"
@@ -118,39 +120,14 @@ def parse_signal(value: object) -> signal.Signals | int:
     Raises:
         RpcFault: BAD_SIGNAL naming the value as given.
     """
-    number: int | None = None
-    if isinstance(value, int):
-        number = value
-    elif isinstance(value, str):
+    if isinstance(value, int | str):
         try:
-            number = int(value)
+            return signals.parse_signal(value)
         except ValueError:
-            name = value.strip().upper()
-            name = name if name.startswith("SIG") else f"SIG{name}"
-            member = signal.Signals.__members__.get(name)
-            number = None if member is None else int(member)
-    if number == 0:
-        return 0
-    try:
-        if number is not None:
-            return signal.Signals(number)
-    except ValueError:
-        pass
+            with contextlib.suppress(ValueError):
+                if int(value) == 0:
+                    return 0
     raise RpcFault(Faults.BAD_SIGNAL, value)
-
-
-def split_namespec(namespec: str) -> tuple[str, str | None]:
-    """``(group, process)`` of a namespec; process None for ``group:`` and ``group:*``."""
-    group, sep, process = namespec.partition(":")
-    if not sep:
-        return namespec, namespec
-    if not process or process == "*":
-        return group, None
-    return group, process
-
-
-def _make_namespec(group: str, process: str) -> str:
-    return process if group == process else f"{group}:{process}"
 
 
 def _ok(info: control.ProcessInfo) -> OperationResult:
