@@ -318,3 +318,7 @@ class Config:
             if section.name == name:
                 return section
         return None
+
+    def extension_section_or_empty(self, name: str) -> ExtensionSection:
+        """The section called ``name``, or an empty one (every option at its default)."""
+        return self.extension_section(name) or ExtensionSection(name=name)
