@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import errno
 import xmlrpc.client
+from collections.abc import Callable
 
 from supervisor_core.ctl.codes import ExitStatus, Fault
 from supervisor_core.ctl.controller import ControllerBase
@@ -80,21 +81,17 @@ class DaemonCommands(ControllerBase):
         """``events [--since N] [--follow] [--json] [NAME...]``: see ``ctl.events``."""
         from supervisor_core.ctl.events import run_events
 
-        status = run_events(
-            arg,
-            serverurl=self.serverurl,
-            username=self.username,
-            password=self.password,
-            stdout=self.stdout,
-        )
-        if status:
-            self.exitstatus = status
+        self._run_view(run_events, arg)
 
     def do_storms(self, arg: str) -> None:
         """``storms [--since WHEN] [--json] [NAME...]``: see ``ctl.storms``."""
         from supervisor_core.ctl.storms import run_storms
 
-        status = run_storms(
+        self._run_view(run_storms, arg)
+
+    def _run_view(self, run: Callable[..., int], arg: str) -> None:
+        """Run one of superd's HTTP views against this session's server; keep a failure."""
+        status = run(
             arg,
             serverurl=self.serverurl,
             username=self.username,
