@@ -60,6 +60,7 @@ from supervisor_core.lifecycle import (
 )
 from supervisor_core.listeners import BadResultHandler
 from supervisor_core.logs.mainlog import MainLogHandler
+from supervisor_core.names import split_namespec
 from supervisor_core.pools import ListenerPool
 from supervisor_core.process import ProcessRuntime, TimerHandle, Timers
 
@@ -140,20 +141,6 @@ class TickScheduler:
                 self._last[event_type.period] = this_tick
                 self._bus.publish(event_type(when=this_tick), at=now)
         self._schedule()
-
-
-# --------------------------------------------------------------------------- names
-
-
-def split_namespec(namespec: str) -> tuple[str, str | None]:
-    """``group:name`` -> (group, name); ``group:*`` / ``group:`` -> (group, None);
-    ``name`` -> (name, name), as supervisord's ``split_namespec``."""
-    group, sep, name = namespec.partition(":")
-    if not sep:
-        return namespec, namespec
-    if not name or name == "*":
-        return group, None
-    return group, name
 
 
 def _parent_pid(pid: int) -> int | None:

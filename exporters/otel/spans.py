@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import enum
 import shlex
-import signal as signal_module
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from os.path import basename
@@ -58,6 +57,8 @@ from supervisor_core.events import (
     ProcessStateStarting,
     ProcessStateStopped,
 )
+from supervisor_core.names import make_namespec
+from supervisor_core.signals import signal_name
 
 INSTRUMENTATION_NAME = "supervisor_core.otel"
 
@@ -111,19 +112,6 @@ def wall_ns(wall_time: float) -> int:
     """
     seconds = int(wall_time)
     return seconds * 1_000_000_000 + round((wall_time - seconds) * 1_000_000_000)
-
-
-def namespec(groupname: str, processname: str) -> str:
-    """``group:name``, or ``name`` when they match (supervisorctl's spelling)."""
-    return processname if groupname == processname else f"{groupname}:{processname}"
-
-
-def signal_name(number: int) -> str:
-    """``SIGKILL`` for 9; ``signal 99`` for a number without a name."""
-    try:
-        return signal_module.Signals(number).name
-    except ValueError:
-        return f"signal {number}"
 
 
 def process_attributes(
@@ -280,7 +268,7 @@ class SpanBuilder:
     def open_episodes(self) -> Mapping[str, int]:
         """namespec -> runs so far, for every episode still open (introspection)."""
         return {
-            namespec(group, name): track.episode.runs
+            make_namespec(group, name): track.episode.runs
             for (group, name), track in self._tracks.items()
             if track.episode is not None
         }
@@ -326,10 +314,10 @@ class SpanBuilder:
         attributes: dict[str, AttributeValue] = {
             ATTR_GROUP: data.groupname,
             ATTR_PROCESS: data.processname,
-            ATTR_NAMESPEC: namespec(data.groupname, data.processname),
+            ATTR_NAMESPEC: make_namespec(data.groupname, data.processname),
         }
         span = self._tracer.start_span(
-            f"episode {namespec(data.groupname, data.processname)}",
+            f"episode {make_namespec(data.groupname, data.processname)}",
             # A root: a fresh trace id per episode, whatever context the caller has.
             context=trace.set_span_in_context(trace.INVALID_SPAN),
             kind=SpanKind.INTERNAL,
@@ -365,7 +353,7 @@ class SpanBuilder:
         attributes: dict[str, AttributeValue] = {
             ATTR_GROUP: data.groupname,
             ATTR_PROCESS: data.processname,
-            ATTR_NAMESPEC: namespec(data.groupname, data.processname),
+            ATTR_NAMESPEC: make_namespec(data.groupname, data.processname),
             ATTR_RUN_NUMBER: number,
             ATTR_TRIES: data.tries,
         }
@@ -383,7 +371,7 @@ class SpanBuilder:
         episode.runs += 1
         episode.rest = None
         span = self._tracer.start_span(
-            f"run {namespec(data.groupname, data.processname)}",
+            f"run {make_namespec(data.groupname, data.processname)}",
             context=trace.set_span_in_context(episode.span),
             kind=SpanKind.INTERNAL,
             attributes=self._run_attributes(data, episode.runs),
@@ -518,8 +506,6 @@ __all__ = [
     "EpisodeOutcome",
     "SpanBuilder",
     "exit_attributes",
-    "namespec",
     "process_attributes",
-    "signal_name",
     "wall_ns",
 ]

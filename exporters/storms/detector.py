@@ -29,11 +29,12 @@ from __future__ import annotations
 
 import enum
 import math
-import signal
 import statistics
 from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+
+from supervisor_core.signals import signal_name
 
 __all__ = [
     "ChangeKind",
@@ -152,13 +153,6 @@ class StormChange:
     at: float
 
 
-def _signal_name(number: int) -> str:
-    try:
-        return signal.Signals(number).name
-    except ValueError:
-        return f"SIG{number}"
-
-
 @dataclass(slots=True)
 class _Tally:
     """Exits accumulated by a storm while it lasts."""
@@ -176,7 +170,7 @@ class _Tally:
         if code is not None and code >= 0:
             self.codes.add(code)
         elif code is not None:
-            self.signals.add(_signal_name(-code))
+            self.signals.add(signal_name(-code))
         if observation.run_duration is not None:
             self.durations.append(observation.run_duration)
         self.members.add(f"{observation.group}:{observation.name}")

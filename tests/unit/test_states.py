@@ -25,6 +25,7 @@ from supervisor_core.lifecycle import (
     ProcessState,
     Requester,
 )
+from supervisor_core.signals import describe_returncode
 from supervisor_core.states import (
     SPAWNERR_TOO_QUICKLY,
     TRANSITIONS,
@@ -54,7 +55,6 @@ from supervisor_core.states import (
     SystemStop,
     TimerFired,
     TimerKind,
-    describe_returncode,
     step,
     supervisord_exitstatus,
 )

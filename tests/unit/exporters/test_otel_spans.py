@@ -14,9 +14,7 @@ from opentelemetry.trace import StatusCode
 from exporters.otel.spans import (
     INSTRUMENTATION_NAME,
     SpanBuilder,
-    namespec,
     process_attributes,
-    signal_name,
     wall_ns,
 )
 from exporters.storms.events import ProcessStormBegin
@@ -530,11 +528,3 @@ def test_episode_quiet_must_be_positive() -> None:
 def test_wall_ns_keeps_the_fraction(wall: float, ns: int) -> None:
     """Epoch seconds become ns without the float product's rounding."""
     assert wall_ns(wall) == ns
-
-
-def test_names() -> None:
-    """namespec as supervisorctl spells it; signal names, and a number without one."""
-    assert namespec("web", "web") == "web"
-    assert namespec("pool", "pool_01") == "pool:pool_01"
-    assert signal_name(9) == "SIGKILL"
-    assert signal_name(99) == "signal 99"

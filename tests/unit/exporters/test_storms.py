@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from exporters.storms import (
+    SECTION,
     ActiveStorms,
     ChangeKind,
     Observation,
@@ -24,8 +25,8 @@ from exporters.storms import (
     detect_storms,
     observation_from_event,
     observation_from_record,
-    parse_settings,
     settings_from_config,
+    settings_from_section,
     storm_event,
     storm_from_event,
 )
@@ -33,7 +34,7 @@ from exporters.storms.detector import StormChange
 from supervisor_core.bus import EventBus
 from supervisor_core.config import parse
 from supervisor_core.config.errors import ConfigError
-from supervisor_core.config.model import Origin
+from supervisor_core.config.model import ExtensionSection, Origin
 from supervisor_core.events import (
     ProcessGroupRemoved,
     ProcessStateBackoff,
@@ -226,10 +227,14 @@ def test_removing_a_group_ends_its_storms() -> None:
 # --------------------------------------------------------------------------- settings
 
 
+def storm_settings(values: dict[str, str]) -> StormExporterSettings:
+    return settings_from_section(ExtensionSection(name=SECTION, values=values))
+
+
 def test_settings_defaults_and_values() -> None:
     """Absent keys take the documented defaults; durations accept suffixes."""
-    assert parse_settings({}) == StormExporterSettings()
-    settings = parse_settings({"burst": "4", "window": "2m", "short_run": "1.5", "host_burst": "0"})
+    assert storm_settings({}) == StormExporterSettings()
+    settings = storm_settings({"burst": "4", "window": "2m", "short_run": "1.5", "host_burst": "0"})
     assert settings.detector == StormSettings(burst=4, window=120.0, short_run=1.5, host_burst=0)
 
 
@@ -237,12 +242,15 @@ def test_settings_errors_name_file_and_line() -> None:
     """Every bad key is reported at once as file:line: [exporter:storms] key: reason."""
     origins = {"burst": Origin("/etc/s.conf", 3), "window": Origin("/etc/s.conf", 4)}
     origins["colour"] = Origin("/etc/s.conf", 5)
+    values = {"burst": "0", "window": "soon", "colour": "red"}
     with pytest.raises(ConfigError) as caught:
-        parse_settings({"burst": "0", "window": "soon", "colour": "red"}, origins=origins)
-    text = str(caught.value)
-    assert "/etc/s.conf:3: [exporter:storms] burst: must be >= 1: '0'" in text
-    assert "/etc/s.conf:4: [exporter:storms] window:" in text
-    assert "/etc/s.conf:5: [exporter:storms] colour: unknown option: 'red'" in text
+        settings_from_section(ExtensionSection(name=SECTION, values=values, origins=origins))
+    assert str(caught.value).splitlines() == [
+        "/etc/s.conf:3: [exporter:storms] burst: must be >= 1: '0'",
+        "/etc/s.conf:4: [exporter:storms] window: not a duration (e.g. 50ms, 30s, 15m, 12h, 7d,"
+        " 2w): 'soon'",
+        "/etc/s.conf:5: [exporter:storms] colour: unknown option: 'red'",
+    ]
 
 
 def test_settings_from_a_config_file(tmp_path: Path) -> None:
