@@ -1,4 +1,4 @@
-"""``[exporter:otel]``: where superd sends its spans, and the episode rule's one knob.
+"""``[exporter:otel]``: where superd sends its spans, and when an episode's root ends.
 
 The exporter is off unless the section exists (it needs a collector to send to)::
 
@@ -7,7 +7,7 @@ The exporter is off unless the section exists (it needs a collector to send to):
     service_name = superd                        ; resource service.name
     headers = Authorization="Bearer s3cret",X-Scope-OrgID=ops
     timeout = 10s                                ; per export request
-    episode_quiet = 60s                          ; RUNNING (or EXITED) this long ends an episode
+    episode_quiet = 60s                          ; resting this long ends an episode's root span
     command_line = false                         ; true: record process.command_line
     stderr_tail = true                           ; false: leave the run's stderr tail out
     enabled = true                               ; false: keep the section, send nothing
@@ -46,7 +46,8 @@ class OtelSettings:
 
     ``endpoint``, ``timeout`` None and empty ``headers``: left to the SDK (environment
     variables, then its defaults). ``episode_quiet``: seconds a process must stay
-    RUNNING (or EXITED without a new start) before its restart episode is over.
+    RUNNING (or EXITED without a new start) before the root span of its restart
+    episode is ended and exported; which episode a run belongs to is the event's.
     """
 
     enabled: bool = True

@@ -4,10 +4,11 @@ Keys (all optional; defaults shown)::
 
     [exporter:storms]
     enabled = true        ; false: no detection, no storm events, gauge stays 0
-    burst = 5             ; bad exits of one process ...
+    burst = 5             ; automatic restarts of one process ...
     window = 60s          ; ... within this sliding window begin a storm; RUNNING
                           ; for this long ends it
-    short_run = 10s       ; an expected exit counts too when its run was shorter
+    short_run = 10s       ; a restart after an expected exit counts only when that
+                          ; run was shorter
     group_burst = 2       ; processes of one group in a storm at once: group storm (0: off)
     host_burst = 5        ; processes in a storm at once: host storm (0: off)
     history = 1000        ; ended storms /storms remembers (since superd started)
