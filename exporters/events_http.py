@@ -114,15 +114,6 @@ def sse_message(serial: int, payload: Mapping[str, object]) -> bytes:
     return f"id: {serial}\ndata: {encode_json(payload)}\n\n".encode()
 
 
-@dataclass(slots=True)
-class EventsStats:
-    """Counters of the endpoint (read by the metrics exporter)."""
-
-    streams_opened: int = 0
-    streams_active: int = 0
-    slow_client_disconnects: int = 0
-
-
 class EventsEndpoint:
     """The ``/events`` routes over a journal and a bus.
 
@@ -148,7 +139,6 @@ class EventsEndpoint:
         self.client_buffer = client_buffer
         self.heartbeat = heartbeat
         self.write_timeout = write_timeout
-        self.stats = EventsStats()
         self._ids = itertools.count(1)
         self._stopping = asyncio.Event()
 
@@ -219,8 +209,6 @@ class EventsEndpoint:
         subscription = self.bus.subscribe_buffer(name, maxsize=self.client_buffer, types=types)
         # Nothing can publish between subscribe_buffer and this line (same loop step).
         first_live = self.bus.snapshot().next_serial
-        self.stats.streams_opened += 1
-        self.stats.streams_active += 1
         response = web.StreamResponse(
             headers={
                 "Content-Type": "text/event-stream",
@@ -238,7 +226,7 @@ class EventsEndpoint:
                     sent += 1
             while query.limit is None or sent < query.limit:
                 if self.bus.dropped(name):
-                    self.stats.slow_client_disconnects += 1
+                    # The bus counts the drops (supervisor_events_dropped_total{subscriber}).
                     logger.warning(
                         "/events client %s is too slow (buffer of %d full); disconnecting",
                         request.remote,
@@ -258,14 +246,12 @@ class EventsEndpoint:
                 )
                 sent += 1
         except TimeoutError:
-            self.stats.slow_client_disconnects += 1
             logger.warning("/events client %s stopped reading; disconnecting", request.remote)
         except ConnectionError:
             pass  # the client went away: nothing to tell it
         finally:
             stopper.cancel()
             subscription.close()
-            self.stats.streams_active -= 1
         return response
 
     async def _write(self, response: web.StreamResponse, data: bytes) -> None:
@@ -304,8 +290,3 @@ def _read_page(
     # close a connection another thread is still reading (SQLite would crash).
     with open_journal(path) as reader:
         return list(reader.select(filter_, since=since, until=until, limit=page))
-
-
-def events_routes(journal: Journal, bus: EventBus) -> EventsEndpoint:
-    """``EventsEndpoint(journal, bus)`` with defaults; pass ``.routes()`` to make_app."""
-    return EventsEndpoint(journal, bus)

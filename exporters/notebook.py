@@ -29,7 +29,6 @@ Example::
 from __future__ import annotations
 
 import json
-import signal
 import statistics
 import urllib.parse
 import urllib.request
@@ -46,6 +45,7 @@ from matplotlib.patches import Patch
 
 from exporters.journal import JournalRecord, open_journal
 from exporters.storms import Storm, StormSettings, detect_storms, observation_from_record
+from supervisor_core.signals import signal_name
 
 __all__ = [
     "OUTCOME_COLOURS",
@@ -102,19 +102,12 @@ def _process(record: JournalRecord) -> str:
     return f"{record.groupname}:{record.processname}"
 
 
-def _signal_name(number: int) -> str:
-    try:
-        return signal.Signals(number).name
-    except ValueError:
-        return f"SIG{number}"
-
-
 def _exit_text(exit_status: int | None) -> str:
     """``code 4``, ``SIGKILL`` or ``spawn error`` (no status)."""
     if exit_status is None:
         return "spawn error"
     if exit_status < 0:
-        return _signal_name(-exit_status)
+        return signal_name(-exit_status)
     return f"code {exit_status}"
 
 

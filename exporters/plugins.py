@@ -15,14 +15,14 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 from collections.abc import AsyncIterator, Sequence
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
 from exporters.events_http import EventsEndpoint
-from exporters.journal import Journal, JournalSettings, parse_settings
+from exporters.journal import Journal
+from exporters.journal import settings_from_config as journal_settings_from_config
 from exporters.prometheus import PrometheusExporter, settings_from_config
 from exporters.prometheus.http import metrics_routes, serving_metrics
 from exporters.prometheus.settings import PrometheusSettings
@@ -34,20 +34,6 @@ from supervisor_core.control import SupervisorControl
 from supervisor_core.extensions import DaemonView, Extension
 
 logger = logging.getLogger(__name__)
-
-JOURNAL_SECTION = "exporter:journal"
-
-
-def journal_settings(config: Config) -> JournalSettings:
-    """``[exporter:journal]`` of ``config`` (defaults when absent); raises ConfigError."""
-    section = config.extension_section(JOURNAL_SECTION)
-    return parse_settings(
-        section.values if section is not None else {},
-        childlogdir=config.supervisord.childlogdir,
-        origins=section.origins if section is not None else None,
-        origin=section.origin if section is not None else None,
-        here=os.path.dirname(os.path.abspath(config.path)),
-    )
 
 
 class PrometheusExtension(Extension):
@@ -146,10 +132,10 @@ class JournalFactory:
     name = "journal"
 
     def check(self, config: Config) -> None:
-        journal_settings(config)
+        journal_settings_from_config(config)
 
     def open(self, config: Config) -> Extension | None:
-        settings = journal_settings(config)
+        settings = journal_settings_from_config(config)
         if not settings.enabled:
             return None
         journal = Journal.from_settings(settings)
@@ -204,5 +190,4 @@ __all__ = [
     "PrometheusFactory",
     "StormExtension",
     "StormFactory",
-    "journal_settings",
 ]

@@ -27,10 +27,6 @@ class Instant:
     monotonic: float
     wall: float
 
-    def plus(self, seconds: float) -> Instant:
-        """The instant ``seconds`` later on both clocks."""
-        return Instant(self.monotonic + seconds, self.wall + seconds)
-
 
 @runtime_checkable
 class Clock(Protocol):

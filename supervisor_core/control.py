@@ -30,6 +30,7 @@ from typing import Protocol, runtime_checkable
 
 from supervisor_core.config.model import GroupConfig
 from supervisor_core.lifecycle import ProcessState, Requester, SupervisorState
+from supervisor_core.names import make_namespec
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -65,9 +66,7 @@ class ProcessInfo:
     @property
     def namespec(self) -> str:
         """``group:name`` as supervisorctl spells it (just ``name`` when they match)."""
-        if self.group == self.name:
-            return self.name
-        return f"{self.group}:{self.name}"
+        return make_namespec(self.group, self.name)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

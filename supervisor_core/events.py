@@ -23,7 +23,6 @@ Rules of this file:
 from __future__ import annotations
 
 import re
-import signal as signal_module
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from enum import Enum, StrEnum
@@ -31,6 +30,7 @@ from types import MappingProxyType
 from typing import ClassVar, TypeAlias, TypeVar
 
 from supervisor_core.lifecycle import Cause, ProcessState
+from supervisor_core.signals import signal_name
 
 # --------------------------------------------------------------------------- registry
 
@@ -617,8 +617,5 @@ def to_json_dict(event: Event) -> dict[str, JsonValue]:
         result["to_state"] = data.to_state.name
         result["signal"] = data.signal
         if data.signal is not None:
-            try:
-                result["signal_name"] = signal_module.Signals(data.signal).name
-            except ValueError:
-                result["signal_name"] = None
+            result["signal_name"] = signal_name(data.signal)
     return result

@@ -38,6 +38,7 @@ from types import MappingProxyType
 from typing import Protocol, runtime_checkable
 
 from supervisor_core.config.model import ProcessConfig, ProgramKind, ReadyKind
+from supervisor_core.signals import describe_returncode
 
 __all__ = [
     "ChildHandle",
@@ -52,7 +53,6 @@ __all__ = [
     "decode_wait_status",
     "get_execv_args",
     "resolve_user",
-    "signal_name",
 ]
 
 # supervisord's fallback when neither the program's environment nor superd's has PATH.
@@ -141,14 +141,6 @@ class SpawnRequest:
         )
 
 
-def signal_name(sig: int) -> str:
-    """``SIGTERM`` for 15, ``signal 99`` for a number with no name (supervisord's signame)."""
-    try:
-        return signal.Signals(sig).name
-    except ValueError:
-        return f"signal {sig}"
-
-
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ExitStatus:
     """How a child ended.
@@ -164,10 +156,7 @@ class ExitStatus:
 
     def describe(self) -> str:
         """supervisord's wording: ``exit status 1`` / ``terminated by SIGKILL (core dumped)``."""
-        if self.signal is None:
-            return f"exit status {self.exitcode}"
-        text = f"terminated by {signal_name(self.signal)}"
-        return text + " (core dumped)" if self.core_dumped else text
+        return describe_returncode(self.returncode, core_dumped=self.core_dumped)
 
 
 def decode_exit(returncode: int) -> tuple[int | None, int | None, bool]:

@@ -88,6 +88,7 @@ from supervisor_core.lifecycle import (
     ProcessState,
     Requester,
 )
+from supervisor_core.signals import describe_returncode
 
 # --------------------------------------------------------------------------- states
 
@@ -124,17 +125,6 @@ def supervisord_exitstatus(returncode: int) -> int:
     real signal in ``returncode`` and events, and show -1 where supervisord shows it.
     """
     return returncode if returncode >= 0 else -1
-
-
-def describe_returncode(returncode: int) -> str:
-    """``exit status 3`` or ``terminated by SIGKILL``, for log lines."""
-    if returncode >= 0:
-        return f"exit status {returncode}"
-    try:
-        name = signal.Signals(-returncode).name
-    except ValueError:
-        name = f"signal {-returncode}"
-    return f"terminated by {name}"
 
 
 # --------------------------------------------------------------------------- facts

@@ -38,14 +38,16 @@ from supervisor_core import control
 from supervisor_core.bus import EventBus
 from supervisor_core.clock import Clock
 from supervisor_core.config import ConfigError, diff_configs, load
+from supervisor_core.config.dependencies import resolve as resolve_dependencies
 from supervisor_core.config.model import Config, GroupConfig, GroupKind, ProcessConfig
+from supervisor_core.dependencies import DependencyGraph
 from supervisor_core.events import (
     TICK_EVENT_TYPES,
     Event,
     ProcessDependency,
-    ProcessStateEvent,
     ProcessGroupAdded,
     ProcessGroupRemoved,
+    ProcessStateEvent,
     RemoteCommunication,
     SupervisorStateChangeRunning,
     SupervisorStateChangeStopping,
@@ -56,8 +58,8 @@ from supervisor_core.groups import ProcessGroup
 from supervisor_core.lifecycle import (
     AUTOSTART,
     RELOAD,
-    SHUTDOWN,
     RUNNING_STATES,
+    SHUTDOWN,
     STOPPED_STATES,
     Cause,
     ProcessState,
@@ -66,11 +68,10 @@ from supervisor_core.lifecycle import (
 )
 from supervisor_core.listeners import BadResultHandler
 from supervisor_core.logs.mainlog import MainLogHandler
+from supervisor_core.names import make_namespec, split_namespec
 from supervisor_core.pools import ListenerPool
 from supervisor_core.process import ProcessRuntime, TimerHandle, Timers
 from supervisor_core.sdnotify import SystemdNotifier
-from supervisor_core.config.dependencies import resolve as resolve_dependencies
-from supervisor_core.dependencies import DependencyGraph
 
 logger = logging.getLogger(__name__)
 
@@ -149,20 +150,6 @@ class TickScheduler:
                 self._last[event_type.period] = this_tick
                 self._bus.publish(event_type(when=this_tick), at=now)
         self._schedule()
-
-
-# --------------------------------------------------------------------------- names
-
-
-def split_namespec(namespec: str) -> tuple[str, str | None]:
-    """``group:name`` -> (group, name); ``group:*`` / ``group:`` -> (group, None);
-    ``name`` -> (name, name), as supervisord's ``split_namespec``."""
-    group, sep, name = namespec.partition(":")
-    if not sep:
-        return namespec, namespec
-    if not name or name == "*":
-        return group, None
-    return group, name
 
 
 def _parent_pid(pid: int) -> int | None:

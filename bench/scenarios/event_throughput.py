@@ -6,7 +6,8 @@ of ``supervisor_core.extensions``, from a parsed config): the journal to a file 
 temp dir, Prometheus, the storm detector; OpenTelemetry stays off (no
 ``[exporter:otel]`` section, its default). Then N synthetic ``PROCESS_STATE``
 events (STARTING, RUNNING, EXITED of a few programs, in turn, as a crash loop
-publishes them) are published as fast as the loop can, and two figures come out:
+publishes them, each with the cause the state machine gives it: an autorestart,
+startsecs, an exit) are published as fast as the loop can, and two figures come out:
 
 - published/s: N over the time the N ``publish`` calls took (the synchronous
   fan-out to every subscriber, the journal's hand-off and its backpressure);
@@ -39,10 +40,14 @@ async def _measure(events: int, workdir: Path) -> tuple[float, float]:
     from supervisor_core.bus import EventBus
     from supervisor_core.clock import SystemClock
     from supervisor_core.config.loader import parse
-    from supervisor_core.events import process_state_event
+    from supervisor_core.events import (
+        ProcessStateEvent,
+        ProcessStateExited,
+        ProcessStateRunning,
+        ProcessStateStarting,
+    )
     from supervisor_core.extensions import discover_extensions, first_serial
-    from supervisor_core.lifecycle import ProcessState
-    from supervisor_core.states import StateChange
+    from supervisor_core.lifecycle import Cause, ProcessState
 
     config_path = workdir / "supervisord.conf"
     config = parse(
@@ -69,34 +74,48 @@ async def _measure(events: int, workdir: Path) -> tuple[float, float]:
         if extension.name == "journal"
     )
     assert isinstance(journal, Journal)
-    cycle = (
-        (ProcessState.STOPPED, ProcessState.STARTING),
-        (ProcessState.STARTING, ProcessState.RUNNING),
-        (ProcessState.RUNNING, ProcessState.EXITED),
-    )
-    changes = []
-    for index in range(PROGRAMS * len(cycle)):
-        from_state, to_state = cycle[index % len(cycle)]
-        exited = to_state is ProcessState.EXITED
-        changes.append(
-            StateChange(
-                processname=f"crash_{index // len(cycle):02d}",
-                groupname=f"crash_{index // len(cycle):02d}",
-                from_state=from_state,
-                to_state=to_state,
-                at=clock.now(),
-                pid=1000 + index,
-                expected=False if exited else None,
-                returncode=1 if exited else None,
-                run_duration=0.05 if exited else None,
-            )
-        )
+    # One crash-loop cycle per program, as the machine publishes it: an autorestart
+    # (run 2 of the episode run 1 opened), RUNNING after startsecs, an unexpected exit.
+    transitions: list[ProcessStateEvent] = []
+    for program in range(PROGRAMS):
+        name = f"crash_{program:02d}"
+        pid = 1000 + program
+        transitions += [
+            ProcessStateStarting(
+                processname=name,
+                groupname=name,
+                from_state=ProcessState.EXITED,
+                cause=Cause.AUTORESTART,
+                run=2,
+                episode=1,
+            ),
+            ProcessStateRunning(
+                processname=name,
+                groupname=name,
+                from_state=ProcessState.STARTING,
+                cause=Cause.STARTSECS,
+                run=2,
+                episode=1,
+                pid=pid,
+            ),
+            ProcessStateExited(
+                processname=name,
+                groupname=name,
+                from_state=ProcessState.RUNNING,
+                cause=Cause.EXIT,
+                run=2,
+                episode=1,
+                pid=pid,
+                expected=False,
+                returncode=1,
+                run_duration=0.05,
+            ),
+        ]
     try:
         started = time.perf_counter()
         last = None
         for index in range(events):
-            change = changes[index % len(changes)]
-            last = bus.publish(process_state_event(change), at=clock.now())
+            last = bus.publish(transitions[index % len(transitions)], at=clock.now())
         published = time.perf_counter() - started
         assert last is not None
         deadline = time.monotonic() + DRAIN_TIMEOUT

@@ -2,7 +2,7 @@
 
 Writing (the daemon): :class:`Journal` (``open``/``from_settings``, ``attach(bus)``,
 ``next_serial()``, ``flush()``, ``aclose()``). Reading (notebooks, tests, ``/events``):
-:func:`open_journal`. Configuration: :func:`parse_settings` for ``[exporter:journal]``.
+:func:`open_journal`. Configuration: :func:`settings_from_config` for ``[exporter:journal]``.
 """
 
 from exporters.journal.events import SupervisorDaemonStart
@@ -13,9 +13,9 @@ from exporters.journal.rows import SCHEMA_VERSION, JournalRecord, event_json, ev
 from exporters.journal.settings import (
     SECTION,
     JournalSettings,
-    parse_duration,
     parse_retention,
-    parse_settings,
+    settings_from_config,
+    settings_from_section,
 )
 from exporters.journal.store import Journal, JournalError, JournalReset, JournalStats
 
@@ -36,7 +36,7 @@ __all__ = [
     "event_json",
     "event_row",
     "open_journal",
-    "parse_duration",
     "parse_retention",
-    "parse_settings",
+    "settings_from_config",
+    "settings_from_section",
 ]

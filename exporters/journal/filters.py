@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from supervisor_core.events import Event, event_type, event_type_names, is_subtype
+from supervisor_core.names import split_namespec
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,15 +23,16 @@ class ProcessSpec:
 
     @classmethod
     def parse(cls, text: str) -> ProcessSpec:
-        """Parse a namespec; raises ValueError on an empty one."""
-        if not text or text.strip() != text:
+        """Parse a selector; raises ValueError on an empty name or group.
+
+        ``group:name`` and ``group:*`` are supervisorctl's namespecs; a bare ``name``
+        (unlike supervisorctl's ``name:name``) selects the process of that name in any group.
+        """
+        if not text or text.strip() != text or text.startswith(":") or text.endswith(":"):
             raise ValueError(f"bad process name: {text!r}")
-        group, sep, name = text.partition(":")
-        if not sep:
+        if ":" not in text:
             return cls(None, text)
-        if not group or not name:
-            raise ValueError(f"bad process name: {text!r}")
-        return cls(group, None if name == "*" else name)
+        return cls(*split_namespec(text))
 
     def matches(self, groupname: str | None, processname: str | None) -> bool:
         """Whether an event of that group and process is selected."""

@@ -11,36 +11,31 @@ Keys (all optional)::
     batch_size = 256                  ; events per transaction at most
     flush_interval = 50ms             ; longest an event waits before its commit
 
-Pure parsing: a section's raw values in, a frozen ``JournalSettings`` out, or one
-``ConfigError`` listing every bad key as ``file:line: [exporter:journal] key: ...``.
+Pure parsing through the core's ``ExtensionReader``: the section in, a frozen
+``JournalSettings`` out, or one ``ConfigError`` listing every bad key as
+``file:line: [exporter:journal] key: ...``.
 """
 
 from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass
 
 from exporters.journal.retention import RetentionPolicy
-from supervisor_core.config.converters import boolean, byte_size
-from supervisor_core.config.errors import ConfigError, Problem
-from supervisor_core.config.model import Origin
+from supervisor_core.config.converters import (
+    boolean,
+    byte_size,
+    duration,
+    integer_at_least,
+    is_duration,
+)
+from supervisor_core.config.model import Config, ExtensionSection
+from supervisor_core.config.reader import ExtensionReader
 
 SECTION = "exporter:journal"
 DEFAULT_FILENAME = "superd-journal.sqlite3"
 DEFAULT_RETENTION = RetentionPolicy(max_age=7 * 86400.0, max_bytes=100 * 1024 * 1024)
-
-_DURATION_RE = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)\Z", re.IGNORECASE)
-_DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
-
-
-def parse_duration(text: str) -> float:
-    """``"7d"``, ``"12h"``, ``"50ms"`` -> seconds; raises ValueError."""
-    match = _DURATION_RE.match(text.strip())
-    if match is None:
-        raise ValueError("not a duration (e.g. 50ms, 30s, 15m, 12h, 7d, 2w)")
-    return float(match.group(1)) * _DURATION_UNITS[match.group(2).lower()]
 
 
 def parse_retention(text: str) -> RetentionPolicy:
@@ -53,10 +48,10 @@ def parse_retention(text: str) -> RetentionPolicy:
     if not parts:
         raise ValueError("empty retention (use e.g. '7d', '100MB', '7d,100MB' or 'none')")
     for part in parts:
-        if _DURATION_RE.match(part):
+        if is_duration(part):
             if max_age is not None:
                 raise ValueError(f"two ages given ({part!r})")
-            max_age = parse_duration(part)
+            max_age = duration(part)
             if max_age <= 0:
                 raise ValueError("age must be > 0")
             continue
@@ -86,77 +81,40 @@ class JournalSettings:
     flush_interval: float = 0.05
 
 
-def _positive_int(text: str, *, minimum: int) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise ValueError("not an integer") from None
-    if value < minimum:
-        raise ValueError(f"must be >= {minimum}")
-    return value
-
-
-def parse_settings(
-    values: Mapping[str, str],
-    *,
-    childlogdir: str,
-    origins: Mapping[str, Origin] | None = None,
-    origin: Origin | None = None,
-    here: str | None = None,
+def settings_from_section(
+    section: ExtensionSection, *, childlogdir: str, here: str
 ) -> JournalSettings:
-    """``[exporter:journal]`` keys -> settings; an absent section is ``values={}``.
+    """``[exporter:journal]`` -> settings (``ExtensionSection(name=SECTION)`` when absent).
 
     ``here`` is the directory a relative ``path`` is taken from (the config file's).
 
     Raises:
         ConfigError: every unknown key and bad value, each with its ``file:line``.
     """
-    problems: list[Problem] = []
-    fallback = origin or Origin("<config>", 0)
 
-    def place(key: str) -> Origin:
-        return (origins or {}).get(key, fallback)
+    def journal_path(text: str) -> str:
+        if not text.strip():
+            raise ValueError("empty path")
+        return os.path.normpath(os.path.join(here, text.strip()))
 
-    def bad(key: str, reason: str) -> None:
-        problems.append(
-            Problem(
-                origin=place(key), section=SECTION, option=key, reason=reason, value=values[key]
-            )
-        )
+    reader = ExtensionReader(section)
+    defaults = JournalSettings(path=os.path.join(childlogdir, DEFAULT_FILENAME))
+    settings = JournalSettings(
+        path=reader.get("path", defaults.path, journal_path),
+        enabled=reader.get("enabled", defaults.enabled, boolean),
+        retention=reader.get("retention", defaults.retention, parse_retention),
+        stderr_lines=reader.get("stderr_lines", defaults.stderr_lines, integer_at_least(0)),
+        batch_size=reader.get("batch_size", defaults.batch_size, integer_at_least(1)),
+        flush_interval=reader.get("flush_interval", defaults.flush_interval, duration),
+    )
+    reader.check()
+    return settings
 
-    path = os.path.join(childlogdir, DEFAULT_FILENAME)
-    enabled = True
-    retention = DEFAULT_RETENTION
-    stderr_lines = 20
-    batch_size = 256
-    flush_interval = 0.05
-    for key, raw in values.items():
-        try:
-            if key == "enabled":
-                enabled = boolean(raw)
-            elif key == "path":
-                if not raw.strip():
-                    raise ValueError("empty path")
-                path = os.path.normpath(os.path.join(here or os.getcwd(), raw.strip()))
-            elif key == "retention":
-                retention = parse_retention(raw)
-            elif key == "stderr_lines":
-                stderr_lines = _positive_int(raw, minimum=0)
-            elif key == "batch_size":
-                batch_size = _positive_int(raw, minimum=1)
-            elif key == "flush_interval":
-                flush_interval = parse_duration(raw)
-            else:
-                bad(key, "unknown option")
-        except ValueError as error:
-            bad(key, str(error))
-    if problems:
-        raise ConfigError(problems)
-    return JournalSettings(
-        path=path,
-        enabled=enabled,
-        retention=retention,
-        stderr_lines=stderr_lines,
-        batch_size=batch_size,
-        flush_interval=flush_interval,
+
+def settings_from_config(config: Config) -> JournalSettings:
+    """``[exporter:journal]`` of a loaded config (defaults when absent); raises ConfigError."""
+    return settings_from_section(
+        config.extension_section_or_empty(SECTION),
+        childlogdir=config.supervisord.childlogdir,
+        here=os.path.dirname(os.path.abspath(config.path)),
     )

@@ -7,25 +7,33 @@ Rules of this file:
   span says when things happened, not when they were exported.
 - The ``TracerProvider`` is injected (tests pass one with an ``InMemorySpanExporter``);
   nothing here touches the global provider.
+- Nothing is re-derived: why a run began, who asked and which episode it belongs to
+  are the event's ``cause``, ``origin``, ``run`` and ``episode``, as the state
+  machine set them (``lifecycle.Cause``, ``states._start``).
 - A *run* is one attempt to run a child: it starts at ``PROCESS_STATE_STARTING`` (the
   spawn) and ends at the event that reports the child gone or never born: BACKOFF
   (a failed start), EXITED, or STOPPED. Its status is ERROR when the run failed: a
   spawn error, an exit during ``startsecs``, or an exit from RUNNING whose code is not
-  in ``exitcodes`` (``expected`` false). A stop the operator asked for is never an
-  error, whatever the exit code.
-- An *episode* is a root span; the runs it holds are its children, so they share its
-  trace id. An episode opens at a STARTING while none is open for the process and
-  ends (see ``EpisodeOutcome``) when the process
-    * is STOPPED (operator or shutdown): at that event;
-    * goes FATAL: at that event, status ERROR;
-    * has stayed RUNNING for ``episode_quiet`` seconds: at its RUNNING event (the
-      run keeps going; its span outlives its parent, which OTLP allows);
-    * has stayed EXITED for ``episode_quiet`` seconds without a new start: at its
-      EXITED event, status ERROR if that exit was unexpected.
-  "Stayed for" is measured on the events' monotonic clock and noticed at the next
+  in ``exitcodes`` (``expected`` false). A stop somebody asked for is never an error,
+  whatever the exit code.
+- An *episode* is the machine's restart episode: the runs whose events carry the same
+  (process, ``episode``). Its root span opens at the STARTING of its first run (``run
+  == episode``; or any STARTING whose ``episode`` is not the process' current one)
+  and every run of it is a child of that root, so they share one trace id.
+  *Grouping* never uses time: only the ``episode`` number.
+- *Ending* the root uses time only because a span is exported when it ends and an
+  episode has no end event of its own. A root ends (see ``EpisodeOutcome``) when
+    * the process is STOPPED or FATAL: at that event (the next start is a request,
+      which opens a new episode);
+    * a STARTING opens the process' next episode: at the old one's last rest;
+    * the process has rested (stayed RUNNING, or EXITED without a new start) for
+      ``episode_quiet`` seconds: at the event it rested since.
+  "Rested for" is measured on the events' monotonic clock and noticed at the next
   event on the bus (TICK_5 comes every 5 seconds), so the end *time* does not depend
-  on when it is noticed. A start from EXITED within ``episode_quiet`` (autorestart,
-  a damped restart, or an operator start) continues the episode.
+  on when it is noticed. The quiet rule is a promptness rule, not a grouping rule: a
+  run that continues an episode after its root ended (an automatic restart after a
+  run shorter than ``backoff_reset`` but longer than ``episode_quiet``, or a damped
+  restart whose delay exceeds it) is still a child of that root, in the same trace.
 - Single-threaded, like the bus: ``observe`` is a synchronous bus callback.
 """
 
@@ -33,7 +41,6 @@ from __future__ import annotations
 
 import enum
 import shlex
-import signal as signal_module
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from os.path import basename
@@ -58,6 +65,8 @@ from supervisor_core.events import (
     ProcessStateStarting,
     ProcessStateStopped,
 )
+from supervisor_core.names import make_namespec
+from supervisor_core.signals import signal_name
 
 INSTRUMENTATION_NAME = "supervisor_core.otel"
 
@@ -65,7 +74,10 @@ INSTRUMENTATION_NAME = "supervisor_core.otel"
 ATTR_GROUP = "supervisor.group"
 ATTR_PROCESS = "supervisor.process"
 ATTR_NAMESPEC = "supervisor.namespec"
-ATTR_RUN_NUMBER = "supervisor.run.number"
+ATTR_RUN_NUMBER = "supervisor.run.number"  # the event's run: the process' start number
+ATTR_EPISODE_NUMBER = "supervisor.episode.number"  # the event's episode: its first run
+ATTR_CAUSE = "supervisor.cause"  # lifecycle.Cause: why the transition (or run) happened
+ATTR_ORIGIN = "supervisor.origin"  # who asked, for requested transitions
 ATTR_RUN_DURATION = "supervisor.run.duration"
 ATTR_RUN_OUTCOME = "supervisor.run.outcome"
 ATTR_TRIES = "supervisor.tries"
@@ -97,8 +109,9 @@ class EpisodeOutcome(enum.Enum):
 
     STOPPED = "stopped"  # STOPPED: an operator or the shutdown stopped it
     FATAL = "fatal"  # FATAL: superd gave up starting it
+    NEW_EPISODE = "new_episode"  # a start opened the process' next episode
     RUNNING = "running"  # it stayed RUNNING for episode_quiet
-    EXITED = "exited"  # it stayed EXITED for episode_quiet (no autorestart)
+    EXITED = "exited"  # it stayed EXITED for episode_quiet (no new start)
     REMOVED = "removed"  # its group was removed from the configuration
     CLOSED = "closed"  # the exporter closed while the episode was still open
 
@@ -111,19 +124,6 @@ def wall_ns(wall_time: float) -> int:
     """
     seconds = int(wall_time)
     return seconds * 1_000_000_000 + round((wall_time - seconds) * 1_000_000_000)
-
-
-def namespec(groupname: str, processname: str) -> str:
-    """``group:name``, or ``name`` when they match (supervisorctl's spelling)."""
-    return processname if groupname == processname else f"{groupname}:{processname}"
-
-
-def signal_name(number: int) -> str:
-    """``SIGKILL`` for 9; ``signal 99`` for a number without a name."""
-    try:
-        return signal_module.Signals(number).name
-    except ValueError:
-        return f"signal {number}"
 
 
 def process_attributes(
@@ -175,11 +175,20 @@ def exit_attributes(data: ProcessStateEvent, *, stderr_tail: bool) -> dict[str, 
     return attributes
 
 
+def cause_attributes(data: ProcessStateEvent) -> dict[str, AttributeValue]:
+    """``supervisor.cause`` and, for requested transitions, ``supervisor.origin``."""
+    attributes: dict[str, AttributeValue] = {ATTR_CAUSE: data.cause.value}
+    if data.origin:
+        attributes[ATTR_ORIGIN] = data.origin
+    return attributes
+
+
 def state_event_attributes(event: Event, data: ProcessStateEvent) -> dict[str, AttributeValue]:
     """The attributes of the span event recording one state transition."""
     attributes: dict[str, AttributeValue] = {
         ATTR_SERIAL: event.serial,
         ATTR_FROM_STATE: data.from_state.name,
+        **cause_attributes(data),
     }
     if data.pid:
         attributes[process_attrs.PROCESS_PID] = data.pid
@@ -192,7 +201,9 @@ def state_event_attributes(event: Event, data: ProcessStateEvent) -> dict[str, A
 
 @dataclass(slots=True, kw_only=True)
 class _Episode:
+    number: int  # the events' ``episode``
     span: Span
+    ended: bool = False
     runs: int = 0
     failed_runs: int = 0
     # The event the process has rested in since (RUNNING of the current run, or the
@@ -209,14 +220,21 @@ class _Run:
 
 @dataclass(slots=True, kw_only=True)
 class _Track:
-    """What the builder holds for one process between events."""
+    """What the builder holds for one process between events.
 
+    ``episode`` is the process' current episode, open or already ended (a late run
+    of an ended episode is still parented to its root); it is forgotten when the
+    process' group is removed.
+    """
+
+    key: tuple[str, str]
     episode: _Episode | None = None
     run: _Run | None = None
 
     @property
-    def idle(self) -> bool:
-        return self.episode is None and self.run is None
+    def open_episode(self) -> _Episode | None:
+        episode = self.episode
+        return None if episode is None or episode.ended else episode
 
 
 class SpanBuilder:
@@ -233,8 +251,8 @@ class SpanBuilder:
 
     Args:
         tracer_provider: where spans go; never the global one.
-        episode_quiet: seconds of RUNNING (or of EXITED without a new start) that
-            end an episode.
+        episode_quiet: seconds of RUNNING (or of EXITED without a new start) after
+            which an episode's root span is ended (and so exported).
         describe: the current config of a process, for its ``process.*``
             attributes (None: only what the events say).
         command_line: record ``process.command_line`` (off by default: secrets).
@@ -261,6 +279,9 @@ class SpanBuilder:
         self._stderr_tail = stderr_tail
         self._parent_pid = parent_pid
         self._tracks: dict[tuple[str, str], _Track] = {}
+        # The tracks whose episode is open: only they concern time passing, so an
+        # event costs O(open episodes), not O(processes).
+        self._open: dict[tuple[str, str], _Track] = {}
         self._last: Event | None = None
 
     # ------------------------------------------------------------------ public
@@ -280,9 +301,9 @@ class SpanBuilder:
     def open_episodes(self) -> Mapping[str, int]:
         """namespec -> runs so far, for every episode still open (introspection)."""
         return {
-            namespec(group, name): track.episode.runs
-            for (group, name), track in self._tracks.items()
-            if track.episode is not None
+            make_namespec(group, name): episode.runs
+            for (group, name), track in self._open.items()
+            if (episode := track.open_episode) is not None
         }
 
     def close(self) -> None:
@@ -297,19 +318,20 @@ class SpanBuilder:
                 track.run.span.set_attribute(ATTR_RUN_OUTCOME, "open")
                 track.run.span.end(end_time=wall_ns(last.wall_time))
                 track.run = None
-            episode = track.episode
+            episode = track.open_episode
             if episode is not None:
                 end = episode.rest if episode.rest is not None else last
                 if end is not None:
                     self._end_episode(track, EpisodeOutcome.CLOSED, end)
         self._tracks.clear()
+        self._open.clear()
 
     # ------------------------------------------------------------------ episodes
 
     def _settle(self, now: Event) -> None:
         """End every episode whose process has rested for ``episode_quiet`` by ``now``."""
-        for track in self._tracks.values():
-            episode = track.episode
+        for track in list(self._open.values()):
+            episode = track.open_episode
             if episode is None or episode.rest is None:
                 continue
             if now.monotonic_time - episode.rest.monotonic_time < self.episode_quiet:
@@ -320,27 +342,31 @@ class SpanBuilder:
                 else EpisodeOutcome.EXITED
             )
             self._end_episode(track, outcome, episode.rest)
-        self._forget_idle()
 
     def _open_episode(self, track: _Track, event: Event, data: ProcessStateEvent) -> _Episode:
+        """A new root for the episode ``data`` opens (at the STARTING of its first run)."""
         attributes: dict[str, AttributeValue] = {
             ATTR_GROUP: data.groupname,
             ATTR_PROCESS: data.processname,
-            ATTR_NAMESPEC: namespec(data.groupname, data.processname),
+            ATTR_NAMESPEC: make_namespec(data.groupname, data.processname),
+            ATTR_EPISODE_NUMBER: data.episode,
+            # Why the episode began: the cause of its first run.
+            **cause_attributes(data),
         }
         span = self._tracer.start_span(
-            f"episode {namespec(data.groupname, data.processname)}",
+            f"episode {make_namespec(data.groupname, data.processname)}",
             # A root: a fresh trace id per episode, whatever context the caller has.
             context=trace.set_span_in_context(trace.INVALID_SPAN),
             kind=SpanKind.INTERNAL,
             attributes=attributes,
             start_time=wall_ns(event.wall_time),
         )
-        track.episode = _Episode(span=span)
+        track.episode = _Episode(number=data.episode, span=span)
+        self._open[track.key] = track
         return track.episode
 
     def _end_episode(self, track: _Track, outcome: EpisodeOutcome, at: Event) -> None:
-        episode = track.episode
+        episode = track.open_episode
         if episode is None:
             return
         span = episode.span
@@ -351,23 +377,26 @@ class SpanBuilder:
             spawnerr = at.data.spawnerr if isinstance(at.data, ProcessStateEvent) else None
             span.set_status(Status(StatusCode.ERROR, f"FATAL: {spawnerr or 'gave up'}"))
         elif outcome is EpisodeOutcome.EXITED and episode.last_exit_unexpected:
-            span.set_status(Status(StatusCode.ERROR, "exited unexpectedly, not restarted"))
+            span.set_status(
+                Status(StatusCode.ERROR, "exited unexpectedly, no new start within episode_quiet")
+            )
         span.end(end_time=wall_ns(at.wall_time))
-        track.episode = None
-
-    def _forget_idle(self) -> None:
-        for key in [key for key, track in self._tracks.items() if track.idle]:
-            del self._tracks[key]
+        episode.ended = True
+        episode.rest = None
+        del self._open[track.key]
 
     # ------------------------------------------------------------------ runs
 
-    def _run_attributes(self, data: ProcessStateEvent, number: int) -> dict[str, AttributeValue]:
+    def _run_attributes(self, data: ProcessStateEvent) -> dict[str, AttributeValue]:
         attributes: dict[str, AttributeValue] = {
             ATTR_GROUP: data.groupname,
             ATTR_PROCESS: data.processname,
-            ATTR_NAMESPEC: namespec(data.groupname, data.processname),
-            ATTR_RUN_NUMBER: number,
+            ATTR_NAMESPEC: make_namespec(data.groupname, data.processname),
+            ATTR_RUN_NUMBER: data.run,
+            ATTR_EPISODE_NUMBER: data.episode,
             ATTR_TRIES: data.tries,
+            # Why this run began: the cause of its STARTING.
+            **cause_attributes(data),
         }
         config = self._describe(data.groupname, data.processname)
         if config is not None:
@@ -379,14 +408,23 @@ class SpanBuilder:
     def _start_run(self, track: _Track, event: Event, data: ProcessStateEvent) -> None:
         if track.run is not None:  # cannot happen with the core's machine; stay consistent
             self._end_run(track, event, data, outcome="superseded", error=None)
-        episode = track.episode or self._open_episode(track, event, data)
+        episode = track.episode
+        # run == episode: the episode's first run, which always opens a root (the
+        # numbers start again at 1 for a process built anew by a reload or update).
+        if episode is None or episode.number != data.episode or data.run == data.episode:
+            if episode is not None and not episode.ended:
+                # The machine opened the next episode (a request, or a restart after
+                # a long run): the previous one ended where the process last rested.
+                self._end_episode(track, EpisodeOutcome.NEW_EPISODE, episode.rest or event)
+            episode = self._open_episode(track, event, data)
         episode.runs += 1
         episode.rest = None
         span = self._tracer.start_span(
-            f"run {namespec(data.groupname, data.processname)}",
+            f"run {make_namespec(data.groupname, data.processname)}",
+            # A late run of an ended episode still joins its root, hence its trace.
             context=trace.set_span_in_context(episode.span),
             kind=SpanKind.INTERNAL,
-            attributes=self._run_attributes(data, episode.runs),
+            attributes=self._run_attributes(data),
             start_time=wall_ns(event.wall_time),
         )
         track.run = _Run(span=span)
@@ -421,7 +459,7 @@ class SpanBuilder:
                 span.set_attribute(ATTR_SPAWNERR, data.spawnerr)
             span.set_status(Status(StatusCode.ERROR, description))
             if track.episode is not None:
-                track.episode.failed_runs += 1
+                track.episode.failed_runs += 1  # shown only while the root is open
         span.end(end_time=wall_ns(event.wall_time))
         track.run = None
 
@@ -431,11 +469,11 @@ class SpanBuilder:
         key = (data.groupname, data.processname)
         track = self._tracks.get(key)
         if track is None:
-            track = self._tracks[key] = _Track()
+            track = self._tracks[key] = _Track(key=key)
         if isinstance(data, ProcessStateStarting):
             self._start_run(track, event, data)
         self._record_transition(track, event, data)
-        episode = track.episode
+        episode = track.open_episode
         if isinstance(data, ProcessStateRunning):
             if track.run is not None:
                 self._see_pid(track.run, data.pid)
@@ -461,14 +499,13 @@ class SpanBuilder:
                 self._see_pid(track.run, data.pid)
             if episode is not None:
                 episode.rest = None
-        if track.idle:
-            del self._tracks[key]
 
     def _record_transition(self, track: _Track, event: Event, data: ProcessStateEvent) -> None:
         """The transition as a span event: on the run, or on the episode between runs."""
         target = track.run.span if track.run is not None else None
-        if target is None and track.episode is not None:
-            target = track.episode.span
+        episode = track.open_episode
+        if target is None and episode is not None:
+            target = episode.span
         if target is None:
             return
         attributes = state_event_attributes(event, data)
@@ -477,7 +514,8 @@ class SpanBuilder:
 
     def _on_storm(self, event: Event, data: ProcessStormBegin | ProcessStormEnd) -> None:
         track = self._tracks.get((data.groupname, data.processname))
-        if track is None or track.episode is None:
+        episode = None if track is None else track.open_episode
+        if episode is None:
             return
         attributes: dict[str, AttributeValue] = {
             ATTR_SERIAL: event.serial,
@@ -485,16 +523,16 @@ class SpanBuilder:
         }
         if data.reason:
             attributes[ATTR_STORM_REASON] = data.reason
-        track.episode.span.add_event(
-            data.event_name, attributes, timestamp=wall_ns(event.wall_time)
-        )
+        episode.span.add_event(data.event_name, attributes, timestamp=wall_ns(event.wall_time))
 
     def _on_group_removed(self, event: Event, groupname: str) -> None:
-        for (group, _), track in self._tracks.items():
-            if group == groupname and track.run is None and track.episode is not None:
-                rest = track.episode.rest
-                self._end_episode(track, EpisodeOutcome.REMOVED, rest or event)
-        self._forget_idle()
+        for key, track in list(self._tracks.items()):
+            if key[0] != groupname or track.run is not None:
+                continue  # a removed group's processes were stopped: no run is left
+            episode = track.open_episode
+            if episode is not None:
+                self._end_episode(track, EpisodeOutcome.REMOVED, episode.rest or event)
+            del self._tracks[key]
 
 
 def _failed_start(data: ProcessStateEvent) -> tuple[str, str]:
@@ -517,9 +555,8 @@ __all__ = [
     "Describe",
     "EpisodeOutcome",
     "SpanBuilder",
+    "cause_attributes",
     "exit_attributes",
-    "namespec",
     "process_attributes",
-    "signal_name",
     "wall_ns",
 ]

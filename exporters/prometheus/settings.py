@@ -13,11 +13,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from supervisor_core.config.errors import ConfigError, Problem
-from supervisor_core.config.model import Config, ExtensionSection, Origin
+from supervisor_core.config.model import Config, ExtensionSection
+from supervisor_core.config.reader import ExtensionReader
 
 SECTION = "exporter:prometheus"
-_OPTIONS = frozenset({"listen"})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -55,39 +54,14 @@ def parse_listen(text: str) -> ListenAddress:
     return ListenAddress(host=None if host in ("", "*") else host, port=port)
 
 
-def settings_from_section(section: ExtensionSection | None) -> PrometheusSettings:
+def settings_from_section(section: ExtensionSection) -> PrometheusSettings:
     """Read the section; raises ``ConfigError`` naming ``file:line`` for each problem."""
-    if section is None:
-        return PrometheusSettings()
-    fallback = section.origin or Origin("<config>", 0)
-
-    def place(option: str) -> Origin:
-        return section.origins.get(option, fallback)
-
-    problems = [
-        Problem(origin=place(option), section=SECTION, option=option, reason="unknown option")
-        for option in sorted(set(section.values) - _OPTIONS)
-    ]
-    listen: ListenAddress | None = None
-    if "listen" in section.values:
-        value = section.values["listen"]
-        try:
-            listen = parse_listen(value)
-        except ValueError as error:
-            problems.append(
-                Problem(
-                    origin=place("listen"),
-                    section=SECTION,
-                    option="listen",
-                    reason=str(error),
-                    value=value,
-                )
-            )
-    if problems:
-        raise ConfigError(problems)
-    return PrometheusSettings(listen=listen)
+    reader = ExtensionReader(section)
+    settings = PrometheusSettings(listen=reader.get("listen", None, parse_listen))
+    reader.check()
+    return settings
 
 
 def settings_from_config(config: Config) -> PrometheusSettings:
-    """The ``[exporter:prometheus]`` settings of a loaded configuration."""
-    return settings_from_section(config.extension_section(SECTION))
+    """The ``[exporter:prometheus]`` settings of a loaded configuration (defaults when absent)."""
+    return settings_from_section(config.extension_section_or_empty(SECTION))

@@ -49,8 +49,8 @@ from exporters.storms.live import STORMS_PATH, ActiveStorms, StormMonitor, storm
 from exporters.storms.settings import (
     SECTION,
     StormExporterSettings,
-    parse_settings,
     settings_from_config,
+    settings_from_section,
 )
 
 __all__ = [
@@ -77,8 +77,8 @@ __all__ = [
     "detect_storms",
     "observation_from_event",
     "observation_from_record",
-    "parse_settings",
     "settings_from_config",
+    "settings_from_section",
     "storm_event",
     "storm_from_event",
     "storm_json",

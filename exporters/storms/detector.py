@@ -9,31 +9,46 @@ Rules of this file:
 - One time axis per detector: ``at`` (monotonic seconds in the daemon, anything
   increasing in a notebook) decides windows; ``wall`` is only reported.
 
+- A storm is made of *restarts*, and a restart is what the state machine says it
+  is: a start (PROCESS_STATE_STARTING) whose ``cause`` is an automatic one
+  (``lifecycle.AUTOMATIC_RESTART_CAUSES``: autorestart, retry, damped), the same
+  definition ``supervisor_process_restarts_total`` counts. Nothing is inferred from
+  states or timestamps; a requested start (operator, listener, autostart, update,
+  reload) never feeds a storm.
+
 The rules (defaults in ``StormSettings``):
 
-- An *exit* is a PROCESS_STATE_EXITED (from RUNNING) or a PROCESS_STATE_BACKOFF (a
-  failed start). It *counts* when it was unexpected, a failed start, or its run was
-  shorter than ``short_run`` seconds.
-- A process storm begins at the ``burst``-th counted exit inside a sliding
-  ``window`` (its ``start`` is the first of those exits). It ends once the process
-  has stayed RUNNING for ``window`` seconds (hysteresis: ``end`` is that moment),
-  or when it is stopped (STOPPED) or gives up (FATAL).
+- An *exit* is a PROCESS_STATE_EXITED or a PROCESS_STATE_BACKOFF (a failed start):
+  it says how the run before a restart ended (code, signal, duration).
+- A restart *counts* towards a storm unless the exit before it was expected and its
+  run lasted at least ``short_run`` seconds (a program that exits 0 after a long
+  healthy run and is restarted is not storming).
+- A process storm begins at the ``burst``-th counted restart inside a sliding
+  ``window`` (its ``start`` is the first of those restarts). While it lasts every
+  restart and every exit belongs to it. It ends once the process has stayed RUNNING
+  for ``window`` seconds (hysteresis: ``end`` is that moment), or when it is stopped
+  (STOPPED) or gives up (FATAL). A requested start forgets the restarts counted so
+  far (somebody decided; the machine resets its damping history likewise) but does
+  not end a storm under way.
 - A group storm begins when ``group_burst`` processes of one group are in a storm
   at once and ends when fewer than half of that (rounded up) still are; a host
   storm likewise with ``host_burst`` processes of any group (many programs at once:
   look for a common cause). Their ``restarts``, exit codes and run durations are
-  those of the member processes' exits while the group/host storm lasted.
+  those of the member processes' restarts and exits while the group/host storm
+  lasted.
 """
 
 from __future__ import annotations
 
 import enum
 import math
-import signal
 import statistics
 from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+
+from supervisor_core.lifecycle import Cause
+from supervisor_core.signals import signal_name
 
 __all__ = [
     "ChangeKind",
@@ -51,7 +66,8 @@ __all__ = [
 class ObservationKind(enum.Enum):
     """What happened to a process, as far as storms are concerned."""
 
-    EXIT = "exit"  # EXITED, or BACKOFF after a failed start
+    EXIT = "exit"  # EXITED, or BACKOFF after a failed start: how a run ended
+    START = "start"  # STARTING: a run began; its cause tells a restart from a request
     RUNNING = "running"
     STOPPED = "stopped"
     FATAL = "fatal"
@@ -69,15 +85,17 @@ class StormScope(enum.Enum):
 class Observation:
     """One fact about one process (from an event, a journal row, or a plain record).
 
-    ``returncode`` follows Popen (``-N`` = killed by signal N; None for a spawn
-    failure); ``failed_start`` marks a BACKOFF (a start that did not reach RUNNING).
-    ``wall`` defaults to ``at``.
+    ``cause`` is the transition's (``lifecycle.Cause``): a START is a restart when
+    its cause is an automatic one. ``returncode`` follows Popen (``-N`` = killed by
+    signal N; None for a spawn failure); ``failed_start`` marks a BACKOFF (a start
+    that did not reach RUNNING). ``wall`` defaults to ``at``.
     """
 
     at: float
     group: str
     name: str
     kind: ObservationKind
+    cause: Cause | None = None
     returncode: int | None = None
     expected: bool | None = None
     run_duration: float | None = None
@@ -88,6 +106,15 @@ class Observation:
     def wall_time(self) -> float:
         """``wall``, or ``at`` when no wall time was given."""
         return self.at if self.wall is None else self.wall
+
+    @property
+    def is_restart(self) -> bool:
+        """A start with an automatic cause (what ``supervisor_process_restarts_total`` counts)."""
+        return (
+            self.kind is ObservationKind.START
+            and self.cause is not None
+            and self.cause.is_automatic_restart
+        )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -107,10 +134,12 @@ class Storm:
 
     ``group``/``name`` are empty where the scope has none (a host storm has neither,
     a group storm no name); ``members`` are the ``group:name`` of the processes
-    involved. ``restarts`` counts the exits during the storm; ``exit_codes`` and
-    ``signals`` are the distinct ones seen, ``median_run_duration`` is over the runs
-    that ended in those exits. ``reason`` says why it ended: ``recovered`` (RUNNING
-    for ``window``), ``stopped``, ``fatal``, or ``subsided`` (group/host).
+    involved. ``restarts`` counts the automatic restarts of the storm (from the
+    first of its burst on); ``exit_codes`` and ``signals`` are the distinct ones of
+    the exits before those restarts and during the storm, ``median_run_duration``
+    is over the runs that ended in those exits. ``reason`` says why it ended:
+    ``recovered`` (RUNNING for ``window``), ``stopped``, ``fatal``, or ``subsided``
+    (group/host).
     """
 
     scope: StormScope
@@ -152,16 +181,9 @@ class StormChange:
     at: float
 
 
-def _signal_name(number: int) -> str:
-    try:
-        return signal.Signals(number).name
-    except ValueError:
-        return f"SIG{number}"
-
-
 @dataclass(slots=True)
 class _Tally:
-    """Exits accumulated by a storm while it lasts."""
+    """Restarts and exits accumulated by a storm while it lasts."""
 
     start: float
     restarts: int = 0
@@ -170,13 +192,16 @@ class _Tally:
     durations: list[float] = field(default_factory=list)
     members: set[str] = field(default_factory=set)
 
-    def add(self, observation: Observation) -> None:
+    def add_restart(self, observation: Observation) -> None:
         self.restarts += 1
+        self.members.add(f"{observation.group}:{observation.name}")
+
+    def add_exit(self, observation: Observation) -> None:
         code = observation.returncode
         if code is not None and code >= 0:
             self.codes.add(code)
         elif code is not None:
-            self.signals.add(_signal_name(-code))
+            self.signals.add(signal_name(-code))
         if observation.run_duration is not None:
             self.durations.append(observation.run_duration)
         self.members.add(f"{observation.group}:{observation.name}")
@@ -199,11 +224,20 @@ class _Tally:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class _Restart:
+    """A counted restart, with the exit that preceded it (None: not seen)."""
+
+    restart: Observation
+    exit: Observation | None
+
+
 @dataclass(slots=True)
 class _Process:
-    """One process' recent exits and storm."""
+    """One process' recent counted restarts, its last exit, and its storm."""
 
-    exits: deque[Observation] = field(default_factory=deque)
+    restarts: deque[_Restart] = field(default_factory=deque)
+    last_exit: Observation | None = None
     running_since: Observation | None = None
     tally: _Tally | None = None
 
@@ -290,10 +324,22 @@ class StormDetector:
             process.running_since = observation
         elif kind is ObservationKind.EXIT:
             process.running_since = None
-            changes.extend(self._on_exit(key, process, observation))
+            process.last_exit = observation
+            if process.tally is not None:
+                process.tally.add_exit(observation)
+                self._add_to_scopes(observation, restart=False)
+        elif kind is ObservationKind.START:
+            process.running_since = None
+            if observation.is_restart:
+                changes.extend(self._on_restart(key, process, observation))
+            else:
+                # A request: what was counted so far no longer adds up to a storm.
+                process.restarts.clear()
+            process.last_exit = None
         else:
             process.running_since = None
-            process.exits.clear()
+            process.last_exit = None
+            process.restarts.clear()
             reason = "stopped" if kind is ObservationKind.STOPPED else "fatal"
             changes.extend(
                 self._end_process(key, process, observation.at, observation.wall_time, reason)
@@ -311,33 +357,39 @@ class StormDetector:
 
     # ------------------------------------------------------------------ rules
 
-    def counts(self, observation: Observation) -> bool:
-        """Whether an exit counts towards a storm (unexpected, failed start, short run)."""
-        if observation.failed_start or observation.expected is not True:
+    def counts(self, exit: Observation | None) -> bool:
+        """Whether an automatic restart after ``exit`` counts towards a storm.
+
+        It does unless that exit was expected and its run lasted ``short_run`` or
+        more; a restart whose exit was not seen (None) counts.
+        """
+        if exit is None or exit.failed_start or exit.expected is not True:
             return True
-        duration = observation.run_duration
+        duration = exit.run_duration
         return duration is not None and duration < self.settings.short_run
 
-    def _on_exit(
+    def _on_restart(
         self, key: tuple[str, str], process: _Process, observation: Observation
     ) -> Iterator[StormChange]:
         settings = self.settings
         if process.tally is not None:
-            process.tally.add(observation)
-            self._add_to_scopes(observation)
+            process.tally.add_restart(observation)
+            self._add_to_scopes(observation, restart=True)
             return
-        if not self.counts(observation):
+        if not self.counts(process.last_exit):
             return
-        exits = process.exits
-        exits.append(observation)
-        while exits and observation.at - exits[0].at >= settings.window:
-            exits.popleft()
-        if len(exits) < settings.burst:
+        restarts = process.restarts
+        restarts.append(_Restart(observation, process.last_exit))
+        while restarts and observation.at - restarts[0].restart.at >= settings.window:
+            restarts.popleft()
+        if len(restarts) < settings.burst:
             return
-        tally = _Tally(start=exits[0].wall_time)
-        for past in exits:
-            tally.add(past)
-        exits.clear()
+        tally = _Tally(start=restarts[0].restart.wall_time)
+        for past in restarts:
+            tally.add_restart(past.restart)
+            if past.exit is not None:
+                tally.add_exit(past.exit)
+        restarts.clear()
         process.tally = tally
         self._stormy[key] = process
         # A group or host storm already under way gains a member.
@@ -348,12 +400,14 @@ class StormDetector:
         yield StormChange(kind=ChangeKind.BEGIN, storm=storm, at=observation.at)
         yield from self._scopes_after_change(observation.at, observation.wall_time)
 
-    def _add_to_scopes(self, observation: Observation) -> None:
-        group = self._groups.get(observation.group)
-        if group is not None:
-            group.add(observation)
-        if self._host is not None:
-            self._host.add(observation)
+    def _add_to_scopes(self, observation: Observation, *, restart: bool) -> None:
+        for tally in (self._groups.get(observation.group), self._host):
+            if tally is None:
+                continue
+            if restart:
+                tally.add_restart(observation)
+            else:
+                tally.add_exit(observation)
 
     def _end_process(
         self,

@@ -35,9 +35,11 @@ from supervisor_core.events import (
     ProcessStateExited,
     ProcessStateFatal,
     ProcessStateRunning,
+    ProcessStateStarting,
     ProcessStateStopped,
     register_event_type,
 )
+from supervisor_core.lifecycle import Cause
 
 __all__ = [
     "GroupStormBegin",
@@ -75,7 +77,7 @@ class StormEvent(EventData):
 @register_event_type("PROCESS_STORM_BEGIN")
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ProcessStormBegin(StormEvent):
-    """A process had ``burst`` bad exits within ``window``."""
+    """A process had ``burst`` counted automatic restarts within ``window``."""
 
 
 @register_event_type("PROCESS_STORM_END")
@@ -157,6 +159,8 @@ def storm_from_event(data: StormEvent) -> Storm:
 def _kind(data: ProcessStateEvent) -> ObservationKind | None:
     if isinstance(data, ProcessStateExited | ProcessStateBackoff):
         return ObservationKind.EXIT
+    if isinstance(data, ProcessStateStarting):
+        return ObservationKind.START
     if isinstance(data, ProcessStateRunning):
         return ObservationKind.RUNNING
     if isinstance(data, ProcessStateStopped):
@@ -169,7 +173,8 @@ def _kind(data: ProcessStateEvent) -> ObservationKind | None:
 def observation_from_event(event: Event) -> Observation | None:
     """The observation a bus event makes (None for events storms ignore).
 
-    Windows run on ``monotonic_time``; ``wall_time`` is what storms report.
+    Windows run on ``monotonic_time``; ``wall_time`` is what storms report. The
+    event's ``cause`` travels as is: it alone makes a STARTING a restart.
     """
     data = event.data
     if not isinstance(data, ProcessStateEvent):
@@ -183,6 +188,7 @@ def observation_from_event(event: Event) -> Observation | None:
         group=data.groupname,
         name=data.processname,
         kind=kind,
+        cause=data.cause,
         returncode=data.returncode,
         expected=data.expected,
         run_duration=data.run_duration,
@@ -193,6 +199,7 @@ def observation_from_event(event: Event) -> Observation | None:
 _RECORD_KINDS = {
     "PROCESS_STATE_EXITED": ObservationKind.EXIT,
     "PROCESS_STATE_BACKOFF": ObservationKind.EXIT,
+    "PROCESS_STATE_STARTING": ObservationKind.START,
     "PROCESS_STATE_RUNNING": ObservationKind.RUNNING,
     "PROCESS_STATE_STOPPED": ObservationKind.STOPPED,
     "PROCESS_STATE_FATAL": ObservationKind.FATAL,
@@ -203,6 +210,9 @@ def observation_from_record(record: JournalRecord) -> Observation | None:
     """The observation a journal record makes, for replaying a journal in a notebook.
 
     Windows run on ``wall_time`` (the monotonic clock restarts with the machine).
+    The cause is the recorded event's (``payload["cause"]``); a record without a
+    known one (a journal written before events carried causes) has ``cause`` None,
+    so its starts are not restarts: nothing is guessed from states or times.
     """
     kind = _RECORD_KINDS.get(record.type)
     if kind is None or record.groupname is None or record.processname is None:
@@ -212,8 +222,19 @@ def observation_from_record(record: JournalRecord) -> Observation | None:
         group=record.groupname,
         name=record.processname,
         kind=kind,
+        cause=_recorded_cause(record),
         returncode=record.exit_status,
         expected=record.expected,
         run_duration=record.run_duration,
         failed_start=record.type == "PROCESS_STATE_BACKOFF",
     )
+
+
+def _recorded_cause(record: JournalRecord) -> Cause | None:
+    value = record.payload.get("cause")
+    if not isinstance(value, str):
+        return None
+    try:
+        return Cause(value)
+    except ValueError:  # a cause this version does not know: not a restart we can count
+        return None

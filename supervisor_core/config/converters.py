@@ -8,6 +8,9 @@ Rules of this file:
   because an existing supervisord.conf must load unchanged: ``int()`` rules for
   numbers, ``yes/true/on/1``, ``50MB``, ``TERM``/``SIGTERM``/``15``, and so on.
 - Converters that look at the system (directories, users) say so in their name.
+- superd's own sections (``[exporter:*]``) add spellings supervisord never reads:
+  durations with a unit (``50ms``, ``7d``) and bounded counts; they live here too, so
+  every extension accepts the same ones.
 """
 
 from __future__ import annotations
@@ -16,11 +19,13 @@ import grp
 import math
 import os
 import pwd
+import re
 import shlex
 import signal
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from supervisor_core.config.model import AUTO, AutoRestart, LogFile, LogLevel
+from supervisor_core.signals import parse_signal
 
 TRUTHY = ("yes", "true", "on", "1")
 FALSY = ("no", "false", "off", "0")
@@ -67,6 +72,47 @@ def non_negative_integer(text: str) -> int:
     return value
 
 
+def integer_at_least(minimum: int) -> Callable[[str], int]:
+    """A converter for an ``integer`` of ``minimum`` or more (``must be >= 1``)."""
+
+    def convert(text: str) -> int:
+        value = integer(text)
+        if value < minimum:
+            raise ValueError(f"must be >= {minimum}")
+        return value
+
+    return convert
+
+
+_DURATION_RE = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)\Z", re.IGNORECASE)
+_DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
+
+
+def is_duration(text: str) -> bool:
+    """Whether ``text`` is spelled as a :func:`duration` (a number and a unit)."""
+    return _DURATION_RE.match(text.strip()) is not None
+
+
+def duration(text: str) -> float:
+    """A number with a unit, in seconds: ``50ms``, ``30s``, ``15m``, ``12h``, ``7d``, ``2w``."""
+    match = _DURATION_RE.match(text.strip())
+    if match is None:
+        raise ValueError("not a duration (e.g. 50ms, 30s, 15m, 12h, 7d, 2w)")
+    return float(match.group(1)) * _DURATION_UNITS[match.group(2).lower()]
+
+
+def positive_seconds(text: str) -> float:
+    """Plain seconds (``1.5``) or a :func:`duration` (``500ms``), more than 0."""
+    stripped = text.strip()
+    try:
+        value = float(stripped)
+    except ValueError:
+        value = duration(stripped)
+    if not value > 0:
+        raise ValueError("must be more than 0 seconds")
+    return value
+
+
 def non_negative_number(text: str) -> float:
     """Seconds or a ratio: a finite decimal number that is 0 or more (``0.5``, ``30``)."""
     try:
@@ -99,20 +145,7 @@ def octal(text: str) -> int:
 
 def signal_number(text: str) -> signal.Signals:
     """A signal by name (``TERM``, ``SIGTERM``, any case) or number (``15``)."""
-    try:
-        number = int(text)
-    except ValueError:
-        name = text.strip().upper()
-        if not name.startswith("SIG"):
-            name = "SIG" + name
-        try:
-            return signal.Signals[name]
-        except KeyError:
-            raise ValueError("not a signal name") from None
-    try:
-        return signal.Signals(number)
-    except ValueError:
-        raise ValueError("not a signal number") from None
+    return parse_signal(text)
 
 
 def exitcodes(text: str) -> frozenset[int]:

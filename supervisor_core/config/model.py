@@ -19,6 +19,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
+from supervisor_core.names import make_namespec
+
 
 def _empty_mapping() -> Mapping[str, str]:
     return MappingProxyType({})
@@ -170,9 +172,7 @@ class ProcessConfig:
     @property
     def namespec(self) -> str:
         """``group:name`` as supervisorctl spells it (just ``name`` when they match)."""
-        if self.group_name == self.name:
-            return self.name
-        return f"{self.group_name}:{self.name}"
+        return make_namespec(self.group_name, self.name)
 
 
 class SocketFamily(enum.Enum):
@@ -348,3 +348,7 @@ class Config:
             if section.name == name:
                 return section
         return None
+
+    def extension_section_or_empty(self, name: str) -> ExtensionSection:
+        """The section called ``name``, or an empty one (every option at its default)."""
+        return self.extension_section(name) or ExtensionSection(name=name)

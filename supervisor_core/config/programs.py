@@ -107,12 +107,6 @@ GROUP_OPTIONS = frozenset({"programs", "priority"})
 DEFAULT_RESULT_HANDLER = "supervisor.dispatchers:default_handler"
 _DAMPING_DEFAULTS = ProcessConfig(name="", program_name="", group_name="", command="")
 
-_SECTION_KINDS = {
-    "program": ProgramKind.PROGRAM,
-    "eventlistener": ProgramKind.EVENTLISTENER,
-    "fcgi-program": ProgramKind.FCGI_PROGRAM,
-}
-
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ProcessContext:
@@ -584,9 +578,3 @@ def fcgi_socket(
         port=port,
         backlog=backlog,
     )
-
-
-def section_kind(section: str) -> ProgramKind | None:
-    """The process kind a section header declares, or None for other sections."""
-    prefix, sep, _ = section.partition(":")
-    return _SECTION_KINDS.get(prefix) if sep else None

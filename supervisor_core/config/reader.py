@@ -6,6 +6,9 @@ Rules of this file:
   problem is still found.
 - ``%(here)s`` is the directory of the file the key was written in (supervisord
   substitutes it per included file), so every lookup rebinds ``here``.
+- Extensions read their own sections (``[exporter:prometheus]``...) through the same
+  :class:`SectionReader`, wrapped by :class:`ExtensionReader`, so their errors look
+  and sort like the core's.
 """
 
 from __future__ import annotations
@@ -14,10 +17,10 @@ import os
 from collections.abc import Callable, Mapping
 from typing import TypeVar
 
-from supervisor_core.config.errors import Problem
+from supervisor_core.config.errors import ConfigError, Problem
 from supervisor_core.config.expand import expand
-from supervisor_core.config.ini import IniDocument, IniValue
-from supervisor_core.config.model import Origin
+from supervisor_core.config.ini import IniDocument, IniSection, IniValue
+from supervisor_core.config.model import ExtensionSection, Origin
 
 T = TypeVar("T")
 
@@ -129,3 +132,58 @@ class SectionReader:
         except ValueError as error:
             self.fail(option, str(error), text)
             return default
+
+
+class ExtensionReader:
+    """Typed access to an extension's section (``[exporter:journal]``...), all or nothing.
+
+    Values are read as written (an :class:`ExtensionSection` has no ``%(...)s``
+    expansion and no ``[DEFAULT]``). Every option the extension does not ask for with
+    :meth:`get` is an ``unknown option``; :meth:`check` raises them together with the bad
+    values, in the order the keys stand in the section.
+
+    Example::
+
+        reader = ExtensionReader(config.extension_section("exporter:x") or
+                                 ExtensionSection(name="exporter:x"))
+        settings = XSettings(burst=reader.get("burst", 5, integer_at_least(1)))
+        reader.check()  # ConfigError: file:line: [exporter:x] burst: must be >= 1: '0'
+    """
+
+    def __init__(self, section: ExtensionSection) -> None:
+        """Read ``section``; an absent one is ``ExtensionSection(name=...)`` (all defaults)."""
+        origin = section.origin or Origin("<config>", 0)
+        ini = IniSection(
+            name=section.name,
+            origin=origin,
+            values={
+                key: IniValue(value, section.origins.get(key, origin))
+                for key, value in section.values.items()
+            },
+        )
+        self._section = section
+        self._collector = Collector()
+        self._reader = SectionReader(
+            IniDocument(sections={section.name: ini}), section.name, self._collector
+        )
+        self._asked: set[str] = set()
+
+    def get(self, option: str, default: T, converter: Callable[[str], T]) -> T:
+        """``converter(value)``, or ``default`` when the option is absent or bad (recorded)."""
+        self._asked.add(option)
+        return self._reader.convert(option, default, converter, None)
+
+    def check(self) -> None:
+        """Raise the problems found so far, unknown options included.
+
+        Raises:
+            ConfigError: one problem per bad or unknown key, in section order, each
+                ``file:line: [section] option: reason: 'value'``.
+        """
+        for option, value in self._section.values.items():
+            if option not in self._asked:
+                self._reader.fail(option, "unknown option", value)
+        order = {option: index for index, option in enumerate(self._section.values)}
+        problems = sorted(self._collector.problems, key=lambda p: order.get(p.option or "", -1))
+        if problems:
+            raise ConfigError(problems)

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import TextIO
 
 from supervisor_core.ctl.transport import basic_auth_header, open_connection
+from supervisor_core.names import make_namespec
 
 USAGE = "events [--since N] [--follow] [--json] [--types TYPE,...] [NAME...]"
 HELP = f"""{USAGE}
@@ -146,7 +147,7 @@ def _name(event: Mapping[str, object]) -> str:
     group, process = event.get("groupname"), event.get("processname")
     if process is None:
         return str(group) if group is not None else "-"
-    return f"{group}:{process}" if group is not None and group != process else str(process)
+    return str(process) if group is None else make_namespec(str(group), str(process))
 
 
 def format_event(event: Mapping[str, object], *, colour: bool = False) -> list[str]:

@@ -1,4 +1,4 @@
-"""Process names as supervisorctl spells them: ``name``, ``group:name``, ``group:*``."""
+"""Which processes superctl's ``status`` arguments select (see ``supervisor_core.names``)."""
 
 from __future__ import annotations
 
@@ -6,27 +6,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from supervisor_core.ctl.api import ProcessInfoDict
-
-
-def split_namespec(namespec: str) -> tuple[str, str | None]:
-    """``(group, process)`` for a namespec; ``process`` is None for a whole group.
-
-    ``web`` means process ``web`` of group ``web``; ``g:web`` process ``web`` of ``g``;
-    ``g:*`` and ``g:`` mean every process of ``g``.
-    """
-    group, sep, process = namespec.partition(":")
-    if not sep:
-        return namespec, namespec
-    if process in ("", "*"):
-        return group, None
-    return group, process
-
-
-def make_namespec(group: str, process: str) -> str:
-    """The short name supervisorctl prints: ``name`` when group and process agree."""
-    if group == process:
-        return process
-    return f"{group}:{process}"
+from supervisor_core.names import split_namespec
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 
 from supervisor_core.ctl.api import ConfigInfoDict, ProcessInfoDict, ResultDict
 from supervisor_core.ctl.codes import Fault
-from supervisor_core.ctl.names import make_namespec
+from supervisor_core.names import make_namespec
 
 # supervisorctl pads the name column to at least 30 characters, plus 3 spaces.
 _MIN_NAME_WIDTH = 30

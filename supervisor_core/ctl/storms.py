@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import TextIO
 
 from supervisor_core.ctl.transport import basic_auth_header, open_connection
+from supervisor_core.names import make_namespec, split_namespec
 
 USAGE = "storms [--since WHEN] [--json] [NAME...]"
 HELP = f"""{USAGE}
@@ -94,10 +95,13 @@ def _matches(storm: Mapping[str, object], names: Sequence[str]) -> bool:
         return True
     group, name = str(storm.get("group", "")), str(storm.get("name", ""))
     for spec in names:
-        wanted_group, sep, wanted_name = spec.partition(":")
-        if not sep and (name == spec or (not name and group == spec)):
-            return True
-        if sep and group == wanted_group and wanted_name in ("*", name):
+        if ":" not in spec:
+            # A bare name picks that process in any group, or the group-wide storm of a group.
+            if name == spec or (not name and group == spec):
+                return True
+            continue
+        wanted_group, wanted_name = split_namespec(spec)
+        if group == wanted_group and wanted_name in (None, name):
             return True
     return False
 
@@ -115,8 +119,7 @@ def _who(storm: Mapping[str, object]) -> str:
         return "(host)"
     if scope == "group":
         return f"{storm.get('group')}:*"
-    group, name = storm.get("group"), storm.get("name")
-    return str(name) if group == name else f"{group}:{name}"
+    return make_namespec(str(storm.get("group")), str(storm.get("name")))
 
 
 def _exits(storm: Mapping[str, object]) -> str:

@@ -22,6 +22,7 @@ from typing import BinaryIO
 from aiohttp import web
 
 from supervisor_core import control
+from supervisor_core.names import split_namespec
 
 TRUNCATED_NOTICE = b"==> File truncated <==\n"
 _MAX_CHUNK = 64 * 1024
@@ -85,9 +86,7 @@ def process_log_path(
     """The ``channel`` log file of the process named ``namespec``, or None if unknown."""
     if channel not in ("stdout", "stderr"):
         return None
-    group_name, sep, process_name = namespec.partition(":")
-    if not sep:
-        process_name = namespec
+    group_name, process_name = split_namespec(namespec)
     for group in groups:
         if group.name != group_name:
             continue

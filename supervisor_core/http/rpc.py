@@ -5,6 +5,10 @@ Rules of this file:
   supervisord 4.x's, so supervisorctl, superlance and other clients work unchanged.
   Where supervisord crashes on bad input (a wrong type makes it answer HTTP 500),
   we answer ``INCORRECT_PARAMETERS`` naming the argument instead.
+- The method table is the decorators on the handlers: ``@_supervisor(...)`` and
+  ``@_system(...)`` name the published method, its return type, one-line help and
+  parameters (one decorator per alias); ``system.methodHelp``/``methodSignature`` are
+  built from them.
 - All domain decisions belong to the control; this module only resolves names,
   checks arguments, fans group operations out and translates errors into faults.
 - Group operations start (or stop) every process in priority order first and then
@@ -16,15 +20,17 @@ Rules of this file:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import logging
 import signal
 import xmlrpc.client
 from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from types import MethodType
+from typing import Any, TypeVar
 
-from supervisor_core import SUPERVISORD_COMPAT_VERSION, control
+from supervisor_core import SUPERVISORD_COMPAT_VERSION, control, signals
 from supervisor_core.http import logfiles, structs
 from supervisor_core.http.faults import Faults, RpcFault, fault_from_error
 from supervisor_core.http.xmlrpc import encode_result
@@ -35,6 +41,7 @@ from supervisor_core.lifecycle import (
     Requester,
     SupervisorState,
 )
+from supervisor_core.names import split_namespec
 
 API_VERSION = "3.0"
 
@@ -87,6 +94,69 @@ class MethodSpec:
         return required <= count <= len(self.params)
 
 
+# --- the method table: each handler of RpcInterface carries its published names -----
+
+NAME = Param(name="name", type="string")
+WAIT = Param(name="wait", type="boolean", required=False)
+OFFSET = Param(name="offset", type="int")
+LENGTH = Param(name="length", type="int")
+SIGNAL = Param(name="signal", type="string")
+LOG = (NAME, OFFSET, LENGTH)
+
+_HandlerT = TypeVar("_HandlerT", bound=Handler)
+# The attribute of a handler function that holds the declarations it is published under.
+_PUBLISHED = "_rpc_published"
+
+
+@dataclass(frozen=True, slots=True)
+class _Declared:
+    """One published name of a handler: a :class:`MethodSpec` before it is bound."""
+
+    name: str
+    returns: str
+    summary: str
+    params: tuple[Param, ...]
+    checks_state: bool
+
+
+def _publish(declared: _Declared) -> Callable[[_HandlerT], _HandlerT]:
+    def mark(handler: _HandlerT) -> _HandlerT:
+        setattr(handler, _PUBLISHED, (*getattr(handler, _PUBLISHED, ()), declared))
+        return handler
+
+    return mark
+
+
+def _supervisor(
+    method: str, returns: str, summary: str, *params: Param, checks_state: bool = True
+) -> Callable[[_HandlerT], _HandlerT]:
+    """Publish the decorated handler as ``supervisor.<method>`` (stack one per alias)."""
+    return _publish(_Declared(f"supervisor.{method}", returns, summary, params, checks_state))
+
+
+def _system(
+    method: str, returns: str, summary: str, *params: Param
+) -> Callable[[_HandlerT], _HandlerT]:
+    """Publish the decorated handler as ``system.<method>`` (answered in every state)."""
+    return _publish(_Declared(f"system.{method}", returns, summary, params, checks_state=False))
+
+
+def _published_methods(owner: type, instance: object) -> dict[str, MethodSpec]:
+    """Every method declared on ``owner``'s handlers, bound to ``instance``, by name."""
+    methods: dict[str, MethodSpec] = {}
+    for attribute in vars(owner).values():
+        for declared in getattr(attribute, _PUBLISHED, ()):
+            methods[declared.name] = MethodSpec(
+                name=declared.name,
+                handler=MethodType(attribute, instance),
+                params=declared.params,
+                returns=declared.returns,
+                summary=declared.summary,
+                checks_state=declared.checks_state,
+            )
+    return methods
+
+
 # --- argument checking -------------------------------------------------------------
 
 
@@ -131,39 +201,14 @@ def parse_signal(value: object) -> signal.Signals | int:
     Raises:
         RpcFault: BAD_SIGNAL naming the value as given.
     """
-    number: int | None = None
-    if isinstance(value, int):
-        number = value
-    elif isinstance(value, str):
+    if isinstance(value, int | str):
         try:
-            number = int(value)
+            return signals.parse_signal(value)
         except ValueError:
-            name = value.strip().upper()
-            name = name if name.startswith("SIG") else f"SIG{name}"
-            member = signal.Signals.__members__.get(name)
-            number = None if member is None else int(member)
-    if number == 0:
-        return 0
-    try:
-        if number is not None:
-            return signal.Signals(number)
-    except ValueError:
-        pass
+            with contextlib.suppress(ValueError):
+                if int(value) == 0:
+                    return 0
     raise RpcFault(Faults.BAD_SIGNAL, value)
-
-
-def split_namespec(namespec: str) -> tuple[str, str | None]:
-    """``(group, process)`` of a namespec; process None for ``group:`` and ``group:*``."""
-    group, sep, process = namespec.partition(":")
-    if not sep:
-        return namespec, namespec
-    if not process or process == "*":
-        return group, None
-    return group, process
-
-
-def _make_namespec(group: str, process: str) -> str:
-    return process if group == process else f"{group}:{process}"
 
 
 def _ok(info: control.ProcessInfo) -> OperationResult:
@@ -184,7 +229,7 @@ class RpcInterface:
 
     def __init__(self, control_: control.SupervisorControl) -> None:
         self._control = control_
-        self._methods = {spec.name: spec for spec in self._specs()}
+        self._methods = _published_methods(RpcInterface, self)
         # (snapshot_key, encoded body) of the last getAllProcessInfo answer.
         self._all_info: tuple[Hashable, bytes] | None = None
 
@@ -290,53 +335,76 @@ class RpcInterface:
 
     # --- status and identification ---------------------------------------------------
 
+    @_supervisor("getAPIVersion", "string", "Version of the RPC API.")
+    @_supervisor("getVersion", "string", "Alias of getAPIVersion.")
     async def get_api_version(self) -> str:
         return API_VERSION
 
+    @_supervisor(
+        "getSupervisorVersion", "string", "Version of supervisord this daemon is compatible with."
+    )
     async def get_supervisor_version(self) -> str:
         return SUPERVISORD_COMPAT_VERSION
 
+    @_supervisor("getIdentification", "string", "The identifier option of [supervisord].")
     async def get_identification(self) -> str:
         return self._control.identification()
 
+    @_supervisor("getState", "struct", "Daemon state: statecode, statename.")
     async def get_state(self) -> dict[str, int | str]:
         state = SupervisorState(self._control.supervisor_state())
         return {"statecode": int(state), "statename": state.name}
 
+    @_supervisor("getPID", "int", "Process id of the daemon.")
     async def get_pid(self) -> int:
         return self._control.pid()
 
+    @_supervisor(
+        "readLog", "string", "Read length bytes of the main log at offset.", OFFSET, LENGTH
+    )
+    @_supervisor("readMainLog", "string", "Alias of readLog.", OFFSET, LENGTH)
     async def read_log(self, offset: object, length: object) -> str:
         offset_, length_ = _integer(offset, "offset"), _integer(length, "length")
         path = self._control.main_logfile()
         return await self._read_file(path, offset_, length_)
 
+    @_supervisor("clearLog", "boolean", "Clear the main log.")
     async def clear_log(self) -> bool:
         self._control.clear_log()
         return True
 
+    @_supervisor("shutdown", "boolean", "Shut the daemon down.")
     async def shutdown(self) -> bool:
         self._control.shutdown()
         return True
 
+    @_supervisor("restart", "boolean", "Restart the daemon.")
     async def restart(self) -> bool:
         self._control.restart()
         return True
 
     # --- configuration ---------------------------------------------------------------
 
+    @_supervisor(
+        "reloadConfig",
+        "array",
+        "Re-read the configuration: [[added, changed, removed]] group names.",
+    )
     async def reload_config(self) -> list[list[list[str]]]:
         result = await self._control.reload_config()
         return [[list(result.added), list(result.changed), list(result.removed)]]
 
+    @_supervisor("addProcessGroup", "boolean", "Activate a configured process group.", NAME)
     async def add_process_group(self, name: object) -> bool:
         await self._control.add_process_group(_group_name(name))
         return True
 
+    @_supervisor("removeProcessGroup", "boolean", "Remove a stopped process group.", NAME)
     async def remove_process_group(self, name: object) -> bool:
         await self._control.remove_process_group(_group_name(name))
         return True
 
+    @_supervisor("getAllConfigInfo", "array", "Configuration of every process, flattened.")
     async def get_all_config_info(self) -> list[structs.XmlRpcStruct]:
         groups = self._control.groups()
         logfiles = {
@@ -349,6 +417,9 @@ class RpcInterface:
 
     # --- starting and stopping -------------------------------------------------------
 
+    @_supervisor(
+        "startProcess", "boolean", "Start a process (name, group:name or group:*).", NAME, WAIT
+    )
     async def start_process(self, name: object, wait: object = True) -> Any:
         wait_ = _flag(wait, "wait")
         group, process = self._resolve(name)
@@ -360,10 +431,12 @@ class RpcInterface:
             await self._control.wait_process_started(namespec)
         return True
 
+    @_supervisor("startProcessGroup", "array", "Start every process of a group.", NAME, WAIT)
     async def start_process_group(self, name: object, wait: object = True) -> Any:
         wait_ = _flag(wait, "wait")
         return await self._start_many(self._group(name).processes, wait=wait_)
 
+    @_supervisor("startAllProcesses", "array", "Start every process.", WAIT)
     async def start_all_processes(self, wait: object = True) -> Any:
         return await self._start_many(self._all_processes(), wait=_flag(wait, "wait"))
 
@@ -376,6 +449,9 @@ class RpcInterface:
             todo, self._control.start_process, self._control.wait_process_started, wait=wait
         )
 
+    @_supervisor(
+        "stopProcess", "boolean", "Stop a process (name, group:name or group:*).", NAME, WAIT
+    )
     async def stop_process(self, name: object, wait: object = True) -> Any:
         wait_ = _flag(wait, "wait")
         group, process = self._resolve(name)
@@ -387,10 +463,12 @@ class RpcInterface:
             await self._control.wait_process_stopped(namespec)
         return True
 
+    @_supervisor("stopProcessGroup", "array", "Stop every process of a group.", NAME, WAIT)
     async def stop_process_group(self, name: object, wait: object = True) -> Any:
         wait_ = _flag(wait, "wait")
         return await self._stop_many(self._group(name).processes, wait=wait_)
 
+    @_supervisor("stopAllProcesses", "array", "Stop every process.", WAIT)
     async def stop_all_processes(self, wait: object = True) -> Any:
         return await self._stop_many(self._all_processes(), wait=_flag(wait, "wait"))
 
@@ -444,6 +522,9 @@ class RpcInterface:
 
     # --- signals and stdin -----------------------------------------------------------
 
+    @_supervisor(
+        "signalProcess", "boolean", "Send a signal (name or number) to a process.", NAME, SIGNAL
+    )
     async def signal_process(self, name: object, sig: object) -> Any:
         group, process = self._resolve(name)
         if process is None:
@@ -451,9 +532,13 @@ class RpcInterface:
         self._send_signal(process, parse_signal(sig))
         return True
 
+    @_supervisor(
+        "signalProcessGroup", "array", "Send a signal to every process of a group.", NAME, SIGNAL
+    )
     async def signal_process_group(self, name: object, sig: object) -> Any:
         return self._signal_many(self._group(name).processes, sig)
 
+    @_supervisor("signalAllProcesses", "array", "Send a signal to every process.", SIGNAL)
     async def signal_all_processes(self, sig: object) -> Any:
         return self._signal_many(self._all_processes(), sig)
 
@@ -481,6 +566,13 @@ class RpcInterface:
             # Signal 0 sends nothing; like kill(pid, 0) it only needs a live process.
             raise RpcFault(Faults.NOT_RUNNING, info.namespec)
 
+    @_supervisor(
+        "sendProcessStdin",
+        "boolean",
+        "Write characters to a process's stdin.",
+        NAME,
+        Param(name="chars", type="string"),
+    )
     async def send_process_stdin(self, name: object, chars: object) -> bool:
         if isinstance(chars, str):
             data = chars.encode("utf-8")
@@ -492,15 +584,25 @@ class RpcInterface:
         self._control.send_process_stdin(process.namespec, data)
         return True
 
+    @_supervisor(
+        "sendRemoteCommEvent",
+        "boolean",
+        "Publish a REMOTE_COMMUNICATION event to event listeners.",
+        Param(name="type", type="string"),
+        Param(name="data", type="string"),
+        checks_state=False,
+    )
     async def send_remote_comm_event(self, type_: object, data: object) -> bool:
         self._control.send_remote_comm_event(_text(type_, "type"), _text(data, "data"))
         return True
 
     # --- process information ---------------------------------------------------------
 
+    @_supervisor("getProcessInfo", "struct", "Status of one process.", NAME)
     async def get_process_info(self, name: object) -> structs.XmlRpcStruct:
         return structs.process_info_struct(self._resolve_process(name))
 
+    @_supervisor("getAllProcessInfo", "array", "Status of every process.")
     async def get_all_process_info(self) -> list[structs.XmlRpcStruct]:
         processes = sorted(self._all_processes(), key=lambda p: (p.group, p.name))
         return [structs.process_info_struct(p) for p in processes]
@@ -522,9 +624,12 @@ class RpcInterface:
         offset_, length_ = _integer(offset, "offset"), _integer(length, "length")
         return await self._read_file(path, offset_, length_)
 
+    @_supervisor("readProcessStdoutLog", "string", "Read a process's stdout log.", *LOG)
+    @_supervisor("readProcessLog", "string", "Alias of readProcessStdoutLog.", *LOG)
     async def read_process_stdout_log(self, name: object, offset: object, length: object) -> str:
         return await self._read_process_log(name, offset, length, "stdout")
 
+    @_supervisor("readProcessStderrLog", "string", "Read a process's stderr log.", *LOG)
     async def read_process_stderr_log(self, name: object, offset: object, length: object) -> str:
         return await self._read_process_log(name, offset, length, "stderr")
 
@@ -536,21 +641,37 @@ class RpcInterface:
         tail = await asyncio.to_thread(logfiles.tail_named_log, path, offset_, length_)
         return [logfiles.xml_safe_text(tail.data), tail.offset, tail.overflow]
 
+    @_supervisor(
+        "tailProcessStdoutLog",
+        "array",
+        "Tail a process's stdout log: [bytes, next offset, overflow].",
+        *LOG,
+    )
+    @_supervisor("tailProcessLog", "array", "Alias of tailProcessStdoutLog.", *LOG)
     async def tail_process_stdout_log(
         self, name: object, offset: object, length: object
     ) -> list[str | int | bool]:
         return await self._tail_process_log(name, offset, length, "stdout")
 
+    @_supervisor(
+        "tailProcessStderrLog",
+        "array",
+        "Tail a process's stderr log: [bytes, next offset, overflow].",
+        *LOG,
+    )
     async def tail_process_stderr_log(
         self, name: object, offset: object, length: object
     ) -> list[str | int | bool]:
         return await self._tail_process_log(name, offset, length, "stderr")
 
+    @_supervisor("clearProcessLogs", "boolean", "Clear a process's stdout and stderr logs.", NAME)
+    @_supervisor("clearProcessLog", "boolean", "Alias of clearProcessLogs.", NAME)
     async def clear_process_logs(self, name: object) -> bool:
         process = self._resolve_process(name)
         self._control.clear_process_logs(process.namespec)
         return True
 
+    @_supervisor("clearAllProcessLogs", "array", "Clear the logs of every process.")
     async def clear_all_process_logs(self) -> list[OperationResult]:
         results: list[OperationResult] = []
         for info in self._all_processes():
@@ -564,6 +685,7 @@ class RpcInterface:
 
     # --- system.* --------------------------------------------------------------------
 
+    @_system("listMethods", "array", "Names of all methods.")
     async def list_methods(self) -> list[str]:
         return sorted(self._methods)
 
@@ -575,12 +697,22 @@ class RpcInterface:
             raise RpcFault(Faults.SIGNATURE_UNSUPPORTED)
         return spec
 
+    @_system("methodHelp", "string", "Documentation of a method.", NAME)
     async def method_help(self, name: object) -> str:
         return self._method_named(name).help()
 
+    @_system(
+        "methodSignature", "array", "Signature of a method: [return type, param types...].", NAME
+    )
     async def method_signature(self, name: object) -> list[str]:
         return self._method_named(name).signature()
 
+    @_system(
+        "multicall",
+        "array",
+        "Run several calls; each result is a value or a fault struct.",
+        Param(name="calls", type="array"),
+    )
     async def multicall(self, calls: object) -> list[Any]:
         # Like supervisord, a successful call contributes its bare value (not wrapped
         # in a one-element array) and a failed one a {faultCode, faultString} struct.
@@ -614,291 +746,3 @@ class RpcInterface:
         except Exception as e:
             logger.exception("XML-RPC method %s() raised inside system.multicall", name)
             raise RpcFault(Faults.FAILED, f"{type(e).__name__}: {e}") from e
-
-    # --- the table -------------------------------------------------------------------
-
-    def _specs(self) -> list[MethodSpec]:
-        name_p = Param(name="name", type="string")
-        wait_p = Param(name="wait", type="boolean", required=False)
-        offset_p = Param(name="offset", type="int")
-        length_p = Param(name="length", type="int")
-        signal_p = Param(name="signal", type="string")
-        log = (name_p, offset_p, length_p)
-
-        def spec(
-            name: str,
-            handler: Handler,
-            returns: str,
-            summary: str,
-            *params: Param,
-            checks_state: bool = True,
-        ) -> MethodSpec:
-            return MethodSpec(
-                name=name,
-                handler=handler,
-                params=params,
-                returns=returns,
-                summary=summary,
-                checks_state=checks_state,
-            )
-
-        s = "supervisor."
-        specs = [
-            spec(s + "getAPIVersion", self.get_api_version, "string", "Version of the RPC API."),
-            spec(s + "getVersion", self.get_api_version, "string", "Alias of getAPIVersion."),
-            spec(
-                s + "getSupervisorVersion",
-                self.get_supervisor_version,
-                "string",
-                "Version of supervisord this daemon is compatible with.",
-            ),
-            spec(
-                s + "getIdentification",
-                self.get_identification,
-                "string",
-                "The identifier option of [supervisord].",
-            ),
-            spec(s + "getState", self.get_state, "struct", "Daemon state: statecode, statename."),
-            spec(s + "getPID", self.get_pid, "int", "Process id of the daemon."),
-            spec(
-                s + "readLog",
-                self.read_log,
-                "string",
-                "Read length bytes of the main log at offset.",
-                offset_p,
-                length_p,
-            ),
-            spec(
-                s + "readMainLog",
-                self.read_log,
-                "string",
-                "Alias of readLog.",
-                offset_p,
-                length_p,
-            ),
-            spec(s + "clearLog", self.clear_log, "boolean", "Clear the main log."),
-            spec(s + "shutdown", self.shutdown, "boolean", "Shut the daemon down."),
-            spec(s + "restart", self.restart, "boolean", "Restart the daemon."),
-            spec(
-                s + "reloadConfig",
-                self.reload_config,
-                "array",
-                "Re-read the configuration: [[added, changed, removed]] group names.",
-            ),
-            spec(
-                s + "addProcessGroup",
-                self.add_process_group,
-                "boolean",
-                "Activate a configured process group.",
-                name_p,
-            ),
-            spec(
-                s + "removeProcessGroup",
-                self.remove_process_group,
-                "boolean",
-                "Remove a stopped process group.",
-                name_p,
-            ),
-            spec(
-                s + "getAllConfigInfo",
-                self.get_all_config_info,
-                "array",
-                "Configuration of every process, flattened.",
-            ),
-            spec(
-                s + "startProcess",
-                self.start_process,
-                "boolean",
-                "Start a process (name, group:name or group:*).",
-                name_p,
-                wait_p,
-            ),
-            spec(
-                s + "startProcessGroup",
-                self.start_process_group,
-                "array",
-                "Start every process of a group.",
-                name_p,
-                wait_p,
-            ),
-            spec(
-                s + "startAllProcesses",
-                self.start_all_processes,
-                "array",
-                "Start every process.",
-                wait_p,
-            ),
-            spec(
-                s + "stopProcess",
-                self.stop_process,
-                "boolean",
-                "Stop a process (name, group:name or group:*).",
-                name_p,
-                wait_p,
-            ),
-            spec(
-                s + "stopProcessGroup",
-                self.stop_process_group,
-                "array",
-                "Stop every process of a group.",
-                name_p,
-                wait_p,
-            ),
-            spec(
-                s + "stopAllProcesses",
-                self.stop_all_processes,
-                "array",
-                "Stop every process.",
-                wait_p,
-            ),
-            spec(
-                s + "signalProcess",
-                self.signal_process,
-                "boolean",
-                "Send a signal (name or number) to a process.",
-                name_p,
-                signal_p,
-            ),
-            spec(
-                s + "signalProcessGroup",
-                self.signal_process_group,
-                "array",
-                "Send a signal to every process of a group.",
-                name_p,
-                signal_p,
-            ),
-            spec(
-                s + "signalAllProcesses",
-                self.signal_all_processes,
-                "array",
-                "Send a signal to every process.",
-                signal_p,
-            ),
-            spec(
-                s + "sendProcessStdin",
-                self.send_process_stdin,
-                "boolean",
-                "Write characters to a process's stdin.",
-                name_p,
-                Param(name="chars", type="string"),
-            ),
-            spec(
-                s + "sendRemoteCommEvent",
-                self.send_remote_comm_event,
-                "boolean",
-                "Publish a REMOTE_COMMUNICATION event to event listeners.",
-                Param(name="type", type="string"),
-                Param(name="data", type="string"),
-                checks_state=False,
-            ),
-            spec(
-                s + "getProcessInfo",
-                self.get_process_info,
-                "struct",
-                "Status of one process.",
-                name_p,
-            ),
-            spec(
-                s + "getAllProcessInfo",
-                self.get_all_process_info,
-                "array",
-                "Status of every process.",
-            ),
-            spec(
-                s + "readProcessStdoutLog",
-                self.read_process_stdout_log,
-                "string",
-                "Read a process's stdout log.",
-                *log,
-            ),
-            spec(
-                s + "readProcessLog",
-                self.read_process_stdout_log,
-                "string",
-                "Alias of readProcessStdoutLog.",
-                *log,
-            ),
-            spec(
-                s + "readProcessStderrLog",
-                self.read_process_stderr_log,
-                "string",
-                "Read a process's stderr log.",
-                *log,
-            ),
-            spec(
-                s + "tailProcessStdoutLog",
-                self.tail_process_stdout_log,
-                "array",
-                "Tail a process's stdout log: [bytes, next offset, overflow].",
-                *log,
-            ),
-            spec(
-                s + "tailProcessLog",
-                self.tail_process_stdout_log,
-                "array",
-                "Alias of tailProcessStdoutLog.",
-                *log,
-            ),
-            spec(
-                s + "tailProcessStderrLog",
-                self.tail_process_stderr_log,
-                "array",
-                "Tail a process's stderr log: [bytes, next offset, overflow].",
-                *log,
-            ),
-            spec(
-                s + "clearProcessLogs",
-                self.clear_process_logs,
-                "boolean",
-                "Clear a process's stdout and stderr logs.",
-                name_p,
-            ),
-            spec(
-                s + "clearProcessLog",
-                self.clear_process_logs,
-                "boolean",
-                "Alias of clearProcessLogs.",
-                name_p,
-            ),
-            spec(
-                s + "clearAllProcessLogs",
-                self.clear_all_process_logs,
-                "array",
-                "Clear the logs of every process.",
-            ),
-        ]
-        y = "system."
-        specs += [
-            spec(
-                y + "listMethods",
-                self.list_methods,
-                "array",
-                "Names of all methods.",
-                checks_state=False,
-            ),
-            spec(
-                y + "methodHelp",
-                self.method_help,
-                "string",
-                "Documentation of a method.",
-                name_p,
-                checks_state=False,
-            ),
-            spec(
-                y + "methodSignature",
-                self.method_signature,
-                "array",
-                "Signature of a method: [return type, param types...].",
-                name_p,
-                checks_state=False,
-            ),
-            spec(
-                y + "multicall",
-                self.multicall,
-                "array",
-                "Run several calls; each result is a value or a fault struct.",
-                Param(name="calls", type="array"),
-                checks_state=False,
-            ),
-        ]
-        return specs

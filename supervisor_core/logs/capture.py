@@ -182,11 +182,6 @@ class ChannelLog:
         """The open log file, if any."""
         return self._writer
 
-    @property
-    def attached(self) -> bool:
-        """True while a pipe is being read."""
-        return self._fd is not None
-
     def _needs_filter(self) -> bool:
         return self._strip_ansi or self.settings.capture_maxbytes > 0
 

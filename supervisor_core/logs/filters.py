@@ -118,11 +118,6 @@ class ChannelFilter:
         self._capturing = False
         self._captured = bytearray()
 
-    @property
-    def capturing(self) -> bool:
-        """True between a BEGIN token and its END token."""
-        return self._capturing
-
     def feed(self, data: bytes) -> list[Item]:
         """Process one read; returns what to log and which communications finished."""
         items: list[Item] = []

@@ -26,13 +26,12 @@ SEND = (
 )
 
 
-async def _run_sender(address: str, message: str) -> int:
+def _run_sender(address: str, message: str) -> int:
     """Run a real child that sends ``message``; returns its pid once it exited."""
     env = {**os.environ, "NOTIFY_SOCKET": address}
-    child = subprocess.Popen([sys.executable, "-c", SEND, message], env=env)
-    await asyncio.to_thread(child.wait, 10)
+    child = subprocess.run([sys.executable, "-c", SEND, message], env=env, timeout=30, check=True)
     assert child.returncode == 0
-    return child.pid
+    return 0
 
 
 async def test_messages_are_routed_by_the_senders_pid_and_strangers_dropped() -> None:
@@ -57,11 +56,16 @@ async def test_messages_are_routed_by_the_senders_pid_and_strangers_dropped() ->
             await arrived.wait()
         assert dict(got[0]) == {"READY": "1", "STATUS": "warming up"}
         # A child that is not registered (a grandchild, another program) is refused.
-        await _run_sender(server.address, "READY=1")
+        await asyncio.to_thread(_run_sender, server.address, "READY=1")
+        # Datagrams are read in arrival order: once ours (sent after the child exited)
+        # is in, the child's has been judged.
+        arrived.clear()
+        with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+            sock.sendto(b"WATCHDOG=1", target)
         async with asyncio.timeout(10):
-            while server.dropped == 0:
-                await asyncio.sleep(0.01)
-        assert len(got) == 1
+            await arrived.wait()
+        assert [dict(fields) for fields in got[1:]] == [{"WATCHDOG": "1"}]
+        assert server.dropped == 1
     finally:
         server.close()
 
@@ -95,8 +99,7 @@ def test_superd_reports_ready_then_stopping_to_systemd(tmp_path: Path) -> None:
     listener.settimeout(30)
     env_dump = tmp_path / "env.txt"
     text = base_config(tmp_path) + (
-        "[program:child]\n"
-        f"command = /bin/sh -c 'env > {env_dump}; exec sleep 100'\nstartsecs = 0\n"
+        f"[program:child]\ncommand = /bin/sh -c 'env > {env_dump}; exec sleep 100'\nstartsecs = 0\n"
     )
     old = os.environ.get("NOTIFY_SOCKET")
     os.environ["NOTIFY_SOCKET"] = path

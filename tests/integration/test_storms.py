@@ -24,8 +24,14 @@ from exporters.storms import (
     StormSettings,
 )
 from supervisor_core.config.model import AutoRestart, ChannelConfig
-from supervisor_core.events import Event, ProcessStateEvent, ProcessStateExited
+from supervisor_core.events import (
+    Event,
+    ProcessStateEvent,
+    ProcessStateExited,
+    ProcessStateStarting,
+)
 from supervisor_core.forensics import oom_counter_paths
+from supervisor_core.lifecycle import Cause
 from supervisor_core.testing import TEST_OPERATOR
 from tests.integration.test_process import WAIT, Env, has, py
 
@@ -97,6 +103,61 @@ async def test_crash_loop_then_fix_gives_one_storm_begin_and_one_end(
     with open_journal(str(tmp_path / "journal.sqlite3")) as reader:
         types = [r.type for r in reader.events(types=["STORM"])]
     assert types == ["PROCESS_STORM_BEGIN", "PROCESS_STORM_END"]
+
+
+def storm_monitor(env: Env, *, burst: int = 3, window: float = 5.0) -> StormMonitor:
+    monitor = StormMonitor(
+        StormExporterSettings(detector=StormSettings(burst=burst, window=window)), clock=env.clock
+    )
+    monitor.install(env.bus)
+    return monitor
+
+
+async def test_a_damped_crash_loop_is_a_storm_of_its_automatic_restarts(env: Env) -> None:
+    """Damped restarts are restarts: a storm begins at the 3rd, and counts every one of them."""
+    monitor = storm_monitor(env)
+    runtime = env.runtime(
+        py("import sys, time; time.sleep(0.1); sys.exit(1)"),
+        startsecs=0,
+        autorestart=AutoRestart.TRUE,
+        backoff_initial=0.3,
+        backoff_factor=1.0,
+        backoff_max=0.3,
+    )
+    try:
+        runtime.start_nowait(TEST_OPERATOR)
+        await env.waiter.until(has("PROCESS_STORM_BEGIN"))
+        await env.waiter.until(has("PROCESS_STATE_STARTING", 6))
+        runtime.stop_nowait(TEST_OPERATOR)  # ends the storm: stopped
+        await env.waiter.until(has("PROCESS_STORM_END"))
+    finally:
+        monitor.close()
+    events = env.waiter.events
+    starts = [e.data for e in events if isinstance(e.data, ProcessStateStarting)]
+    assert starts[0].cause is Cause.OPERATOR
+    assert {s.cause for s in starts[1:]} == {Cause.DAMPED}
+    begin = next(e.data for e in events if isinstance(e.data, ProcessStormBegin))
+    end = next(e.data for e in events if isinstance(e.data, ProcessStormEnd))
+    assert begin.restarts == 3
+    assert end.reason == "stopped"
+    assert end.restarts == sum(s.cause.is_automatic_restart for s in starts)
+    assert end.exit_codes == (1,)
+
+
+async def test_a_crash_loop_restarted_by_an_operator_is_no_storm(env: Env) -> None:
+    """autorestart=false and an operator starting it again after each crash: never a storm."""
+    monitor = storm_monitor(env)
+    runtime = env.runtime(py("import sys; sys.exit(1)"), startsecs=0, autorestart=AutoRestart.FALSE)
+    try:
+        for crashes in range(1, 7):
+            runtime.start_nowait(TEST_OPERATOR)
+            await env.waiter.until(has("PROCESS_STATE_EXITED", crashes))
+    finally:
+        monitor.close()
+    # The monitor publishes from inside the bus' dispatch of the exit, before we resume.
+    assert env.waiter.count("PROCESS_STATE_EXITED") == 6
+    assert env.waiter.count("PROCESS_STORM_BEGIN") == 0
+    assert monitor.current() == ()
 
 
 async def test_stderr_tail_of_a_spliced_log_file(env: Env, tmp_path: Path) -> None:

@@ -68,8 +68,45 @@ def test_a_crash_loop_is_a_storm_everywhere_until_stopped(
     assert ended[0]["reason"] == "stopped"
     assert storms(port)["current"] == []
     assert sample(get(f"http://127.0.0.1:{port}/metrics"), gauge) == 0.0
-    types = [e["type"] for e in events(port)]
+    history = events(port)
+    types = [e["type"] for e in history]
     assert types.count("PROCESS_STORM_BEGIN") == 1
     assert types.count("PROCESS_STORM_END") == 1
+    # The storm counts what the events say are restarts, and nothing else.
+    causes = [e["cause"] for e in history if e["type"] == "PROCESS_STATE_STARTING"]
+    assert causes[0] == "autostart"
+    assert set(causes[1:]) == {"damped"}
+    assert ended[0]["restarts"] == len(causes) - 1
+    superd.send(signal.SIGTERM)
+    assert superd.wait_exit() == 0
+
+
+def test_a_program_an_operator_restarts_after_each_crash_is_no_storm(
+    tmp_path: Path, cleanup: list[Superd]
+) -> None:
+    """Operator starts over XML-RPC never feed a storm, however fast the program crashes."""
+    port = free_port()
+    text = (
+        base_config(tmp_path)
+        + f"[inet_http_server]\nport = 127.0.0.1:{port}\n\n"
+        + "[program:crashy]\ncommand = /bin/sh -c 'exit 4'\n"
+        + "startsecs = 0\nautostart = false\nautorestart = false\n\n"
+        + "[exporter:storms]\nburst = 3\nwindow = 30s\n"
+    )
+    superd = Superd(tmp_path, text, "-n")
+    cleanup.append(superd)
+    superd.wait_running()
+    for crashes in range(1, 6):
+        superd.call("startProcess", "crashy")
+        wait_for(
+            lambda n=crashes: [e["type"] for e in events(port)].count("PROCESS_STATE_EXITED") == n,
+            f"crash {crashes}",
+        )
+    history = events(port)
+    causes = [e["cause"] for e in history if e["type"] == "PROCESS_STATE_STARTING"]
+    assert causes == ["operator"] * 5
+    answer = storms(port)
+    assert (answer["current"], answer["ended"]) == ([], [])
+    assert not [e for e in history if e["type"].endswith("STORM_BEGIN")]
     superd.send(signal.SIGTERM)
     assert superd.wait_exit() == 0

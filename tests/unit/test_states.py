@@ -25,6 +25,7 @@ from supervisor_core.lifecycle import (
     ProcessState,
     Requester,
 )
+from supervisor_core.signals import describe_returncode
 from supervisor_core.states import (
     SPAWNERR_TOO_QUICKLY,
     TRANSITIONS,
@@ -59,7 +60,6 @@ from supervisor_core.states import (
     TimerFired,
     TimerKind,
     WatchdogPing,
-    describe_returncode,
     step,
     supervisord_exitstatus,
 )

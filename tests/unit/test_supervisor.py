@@ -25,7 +25,7 @@ from supervisor_core.lifecycle import ProcessState, SupervisorState
 from supervisor_core.logs import MainLogHandler
 from supervisor_core.process import ProcessRuntime
 from supervisor_core.spawn import SpawnRequest
-from supervisor_core.supervisor import ProcessSetup, Supervisor, TickScheduler, split_namespec
+from supervisor_core.supervisor import ProcessSetup, Supervisor, TickScheduler
 from supervisor_core.testing import TEST_OPERATOR, FakeChild, FakeClock, FakeSpawner, capture_events
 
 
@@ -168,20 +168,6 @@ async def world(tmp_path: Path) -> AsyncIterator[World]:
     if w.task is not None and not w.task.done():
         w.supervisor.shutdown()
         await w.finish()
-
-
-@pytest.mark.parametrize(
-    ("namespec", "expected"),
-    [
-        ("web", ("web", "web")),
-        ("web:web_01", ("web", "web_01")),
-        ("web:*", ("web", None)),
-        ("web:", ("web", None)),
-    ],
-)
-def test_split_namespec(namespec: str, expected: tuple[str, str | None]) -> None:
-    """Namespecs split like supervisord's split_namespec (``name`` means ``name:name``)."""
-    assert split_namespec(namespec) == expected
 
 
 async def test_resolve_names(world: World) -> None:

@@ -25,8 +25,9 @@ from dataclasses import dataclass
 
 from supervisor_core import control
 from supervisor_core.http.faults import Faults
-from supervisor_core.http.rpc import OperationResult, RpcInterface, split_namespec
+from supervisor_core.http.rpc import OperationResult, RpcInterface
 from supervisor_core.lifecycle import RUNNING_STATES, ProcessState, Requester, SupervisorState
+from supervisor_core.names import make_namespec, split_namespec
 
 # Names and messages echo what the client sent; keep them to a readable size.
 MAX_ECHOED_CHARS = 200
@@ -236,13 +237,9 @@ class ActionRunner:
         if not failed:
             return Outcome(message=f"{done} at {self._ctime()}")
         names = ", ".join(
-            f"{_namespec(str(r['group']), str(r['name']))} ({r['description']})" for r in failed
+            f"{make_namespec(str(r['group']), str(r['name']))} ({r['description']})" for r in failed
         )
         return Outcome(message=f"ERROR: {done} at {self._ctime()} except: {names}", ok=False)
 
     def _ctime(self) -> str:
         return time.ctime(self._clock())
-
-
-def _namespec(group: str, name: str) -> str:
-    return name if group == name else f"{group}:{name}"

@@ -9,7 +9,8 @@ from collections.abc import Iterator
 import pytest
 
 from supervisor_core.ctl.codes import Fault
-from supervisor_core.ctl.commands import Controller, Stream, error_line, parse_line
+from supervisor_core.ctl.commands import Controller
+from supervisor_core.ctl.controller import Stream, error_line, parse_line
 from supervisor_core.ctl.options import CtlOptions
 from supervisor_core.ctl.transport import StreamError
 

@@ -7,7 +7,7 @@ import pytest
 from supervisor_core.ctl import render
 from supervisor_core.ctl.api import ProcessInfoDict, ResultDict
 from supervisor_core.ctl.codes import ExitStatus, Fault, exitstatus_for_fault
-from supervisor_core.ctl.names import make_namespec, select_processes, split_namespec
+from supervisor_core.ctl.names import select_processes
 
 
 def info(group: str, name: str, state: int = 20, statename: str = "RUNNING") -> ProcessInfoDict:
@@ -23,27 +23,6 @@ def info(group: str, name: str, state: int = 20, statename: str = "RUNNING") -> 
 
 def result(group: str, name: str, status: int, description: str = "") -> ResultDict:
     return {"group": group, "name": name, "status": status, "description": description}
-
-
-@pytest.mark.parametrize(
-    ("spec", "expected"),
-    [
-        ("web", ("web", "web")),
-        ("g:web", ("g", "web")),
-        ("g:*", ("g", None)),
-        ("g:", ("g", None)),
-        ("g:a:b", ("g", "a:b")),
-    ],
-)
-def test_split_namespec(spec: str, expected: tuple[str, str | None]) -> None:
-    """A namespec splits into group and process, ``g:*`` and ``g:`` meaning the group."""
-    assert split_namespec(spec) == expected
-
-
-def test_make_namespec_shortens_homonymous_groups() -> None:
-    """A process named like its group prints as its bare name."""
-    assert make_namespec("web", "web") == "web"
-    assert make_namespec("g", "web") == "g:web"
 
 
 def test_select_all_and_nothing_select_everything() -> None:

@@ -15,13 +15,13 @@ from exporters.journal import (
     SupervisorDaemonStart,
     event_json,
     event_row,
-    parse_duration,
     parse_retention,
-    parse_settings,
+    settings_from_section,
 )
 from exporters.journal.rows import COLUMNS, record_from_row
+from exporters.journal.settings import SECTION
 from supervisor_core.config.errors import ConfigError
-from supervisor_core.config.model import Origin
+from supervisor_core.config.model import ExtensionSection, Origin
 from supervisor_core.events import (
     Event,
     EventData,
@@ -152,14 +152,6 @@ def test_filter_by_family_and_process() -> None:
 
 
 @pytest.mark.parametrize(
-    ("text", "seconds"), [("50ms", 0.05), ("30s", 30), ("15m", 900), ("12h", 43200), ("7d", 604800)]
-)
-def test_parse_duration(text: str, seconds: float) -> None:
-    """Durations take ms/s/m/h/d/w suffixes."""
-    assert parse_duration(text) == pytest.approx(seconds)
-
-
-@pytest.mark.parametrize(
     ("text", "policy"),
     [
         ("7d", RetentionPolicy(max_age=604800.0)),
@@ -183,7 +175,9 @@ def test_bad_retention(text: str) -> None:
 
 def test_settings_defaults_live_under_childlogdir() -> None:
     """Without a section the journal is <childlogdir>/superd-journal.sqlite3, 7d/100MB."""
-    settings = parse_settings({}, childlogdir="/var/log/sv")
+    settings = settings_from_section(
+        ExtensionSection(name=SECTION), childlogdir="/var/log/sv", here="/etc/sv"
+    )
     assert settings.path == "/var/log/sv/superd-journal.sqlite3"
     assert settings.retention == RetentionPolicy(max_age=604800.0, max_bytes=100 * 1024 * 1024)
     assert settings.stderr_lines == 20
@@ -191,17 +185,15 @@ def test_settings_defaults_live_under_childlogdir() -> None:
 
 def test_settings_parse_every_key() -> None:
     """Every key is parsed; a relative path is taken from the config file's directory."""
-    settings = parse_settings(
-        {
-            "path": "j.db",
-            "retention": "1h",
-            "stderr_lines": "5",
-            "batch_size": "10",
-            "flush_interval": "10ms",
-        },
-        childlogdir="/tmp",
-        here="/etc/sv",
-    )
+    values = {
+        "path": "j.db",
+        "retention": "1h",
+        "stderr_lines": "5",
+        "batch_size": "10",
+        "flush_interval": "10ms",
+    }
+    section = ExtensionSection(name=SECTION, values=values)
+    settings = settings_from_section(section, childlogdir="/tmp", here="/etc/sv")
     assert settings.path == "/etc/sv/j.db"
     assert settings.retention == RetentionPolicy(max_age=3600.0)
     assert (settings.stderr_lines, settings.batch_size) == (5, 10)
@@ -211,11 +203,14 @@ def test_settings_parse_every_key() -> None:
 def test_settings_errors_name_every_bad_key_with_its_line() -> None:
     """Unknown keys and bad values all come back in one ConfigError with file:line."""
     origins = {"colour": Origin("/c.conf", 3), "stderr_lines": Origin("/c.conf", 4)}
+    values = {"colour": "red", "stderr_lines": "-1"}
+    section = ExtensionSection(name=SECTION, values=values, origins=origins)
     with pytest.raises(ConfigError) as info:
-        parse_settings({"colour": "red", "stderr_lines": "-1"}, childlogdir="/tmp", origins=origins)
-    text = str(info.value)
-    assert "/c.conf:3: [exporter:journal] colour: unknown option: 'red'" in text
-    assert "/c.conf:4: [exporter:journal] stderr_lines: must be >= 0: '-1'" in text
+        settings_from_section(section, childlogdir="/tmp", here="/etc/sv")
+    assert str(info.value).splitlines() == [
+        "/c.conf:3: [exporter:journal] colour: unknown option: 'red'",
+        "/c.conf:4: [exporter:journal] stderr_lines: must be >= 0: '-1'",
+    ]
 
 
 # --------------------------------------------------------------------------- retention

@@ -12,12 +12,12 @@ from exporters.otel.plugin import OtelFactory
 from exporters.otel.settings import (
     OtelSettings,
     parse_endpoint,
-    parse_settings,
     settings_from_config,
+    settings_from_section,
 )
 from supervisor_core.config import parse
 from supervisor_core.config.errors import ConfigError
-from supervisor_core.config.model import Config, Origin
+from supervisor_core.config.model import Config, ExtensionSection, Origin
 from supervisor_core.extensions import ExtensionFactory, discover_extensions
 from tests.peers import require_module
 
@@ -28,13 +28,17 @@ def load(tmp_path: Path, section: str = "") -> Config:
     return parse(BASE + section, str(tmp_path / "supervisord.conf"))
 
 
+def otel_settings(values: dict[str, str]) -> OtelSettings:
+    return settings_from_section(ExtensionSection(name="exporter:otel", values=values))
+
+
 def no_sdk() -> ModuleType:
     raise ModuleNotFoundError("No module named 'opentelemetry'", name="opentelemetry")
 
 
 def test_defaults() -> None:
     """An empty section: enabled, SDK endpoint/headers/timeout, superd, 60 s quiet."""
-    settings = parse_settings({})
+    settings = otel_settings({})
     assert settings == OtelSettings()
     assert settings.service_name == "superd"
     assert settings.endpoint is None
@@ -45,7 +49,7 @@ def test_defaults() -> None:
 
 def test_every_key() -> None:
     """Every key parses: durations, headers as KEY=value pairs, booleans."""
-    settings = parse_settings(
+    settings = otel_settings(
         {
             "enabled": "false",
             "endpoint": "https://collector.example:4318",
@@ -117,7 +121,9 @@ def test_endpoint_problems(text: str, reason: str) -> None:
 def test_problems_without_origins_fall_back_to_the_section_origin() -> None:
     """A section built in code still names a place."""
     with pytest.raises(ConfigError) as caught:
-        parse_settings({"nope": "1"}, origin=Origin("x.conf", 3))
+        settings_from_section(
+            ExtensionSection(name="exporter:otel", values={"nope": "1"}, origin=Origin("x.conf", 3))
+        )
     assert str(caught.value) == "x.conf:3: [exporter:otel] nope: unknown option: '1'"
 
 

@@ -14,12 +14,11 @@ from opentelemetry.trace import StatusCode
 from exporters.otel.spans import (
     INSTRUMENTATION_NAME,
     SpanBuilder,
-    namespec,
     process_attributes,
-    signal_name,
     wall_ns,
 )
 from exporters.storms.events import ProcessStormBegin
+from supervisor_core import control
 from supervisor_core.bus import EventBus
 from supervisor_core.config.model import AutoRestart, ProcessConfig
 from supervisor_core.events import (
@@ -29,7 +28,7 @@ from supervisor_core.events import (
     ProcessStateStopped,
     Tick5,
 )
-from supervisor_core.lifecycle import ProcessState
+from supervisor_core.lifecycle import Cause, ProcessState, Requester
 from supervisor_core.testing import (
     CapturedEvents,
     FakeClock,
@@ -311,6 +310,12 @@ def test_failed_starts_until_fatal_are_error_runs_and_an_error_episode() -> None
                 "Exited too quickly (process log may have details)"
             )
         assert [r.attributes["supervisor.tries"] for r in runs if r.attributes] == [0, 1, 2]
+        assert [r.attributes["supervisor.cause"] for r in runs if r.attributes] == [
+            "operator",
+            "retry",
+            "retry",
+        ]
+        assert [r.attributes["supervisor.episode.number"] for r in runs if r.attributes] == [1] * 3
         assert episode.status.status_code is StatusCode.ERROR
         assert (
             episode.status.description == "FATAL: Exited too quickly (process log may have details)"
@@ -319,14 +324,17 @@ def test_failed_starts_until_fatal_are_error_runs_and_an_error_episode() -> None
         assert episode.attributes["supervisor.episode.outcome"] == "fatal"
         assert episode.attributes["supervisor.episode.failed_runs"] == 3
         assert event_names(episode) == ["PROCESS_STATE_FATAL"]
+        assert episode.events[0].attributes is not None
+        assert episode.events[0].attributes["supervisor.cause"] == "startretries"
         assert episode.end_time == wall_ns(rig.state_events(ProcessState.FATAL)[0].wall_time)
 
 
 def test_a_spawn_error_is_an_error_run_without_a_pid() -> None:
     """A child that cannot be created is a run with error.type spawn_error and no pid."""
     for rig in make_rig(config(startretries=0)):
-        rig.harness.spawn = lambda config: "can't find command '/usr/bin/nope'"
-        rig.harness.start()
+        rig.harness.spawner.fail_next("can't find command '/usr/bin/nope'")
+        with pytest.raises(control.SpawnFailed):
+            rig.harness.start()
         (run,) = rig.named("run")
         assert run.status.status_code is StatusCode.ERROR
         assert run.status.description == "spawn error: can't find command '/usr/bin/nope'"
@@ -366,8 +374,8 @@ def test_an_exit_without_restart_ends_the_episode_after_the_quiet_period(
         assert episode.attributes["supervisor.episode.outcome"] == "exited"
 
 
-def test_an_operator_start_soon_after_an_exit_continues_the_episode() -> None:
-    """A start from EXITED within episode_quiet is another run of the same trace."""
+def test_an_operator_start_soon_after_an_exit_opens_a_new_trace() -> None:
+    """A requested start opens a new episode even within episode_quiet: a new trace."""
     for rig in make_rig(config(autorestart=AutoRestart.FALSE)):
         rig.start_running()
         rig.run_for(2)
@@ -377,13 +385,166 @@ def test_an_operator_start_soon_after_an_exit_continues_the_episode() -> None:
         rig.start_running()
         rig.harness.stop()
         rig.harness.exit(0)
-        runs = rig.named("run")
-        (episode,) = rig.named("episode")
+        runs = by_start(rig.named("run"))
+        episodes = by_start(rig.named("episode"))
         assert len(runs) == 2
+        assert len(episodes) == 2
+        assert [r.context.trace_id for r in runs if r.context] == [
+            e.context.trace_id for e in episodes if e.context
+        ]
+        assert episodes[0].attributes is not None
+        assert episodes[0].attributes["supervisor.episode.outcome"] == "new_episode"
+        assert episodes[0].end_time == wall_ns(rig.state_events(ProcessState.EXITED)[0].wall_time)
+        assert episodes[0].status.status_code is StatusCode.UNSET
+        assert [e.attributes["supervisor.episode.number"] for e in episodes if e.attributes] == [
+            1,
+            2,
+        ]
+
+
+def test_runs_carry_their_cause_run_episode_and_origin(rig: Rig) -> None:
+    """supervisor.cause/origin of the run's STARTING, run and episode numbers, on every span."""
+    rig.start_running()
+    rig.run_for(2)
+    rig.harness.exit(1)  # autorestart: run 2, same episode, no origin
+    rig.run_for(2)
+    rig.harness.stop()
+    rig.harness.exit(0)
+
+    runs = by_start(rig.named("run"))
+    (episode,) = rig.named("episode")
+    first, second = (r.attributes for r in runs)
+    assert first is not None
+    assert second is not None
+    assert (first["supervisor.cause"], first["supervisor.origin"]) == ("operator", "test")
+    assert second["supervisor.cause"] == "autorestart"
+    assert "supervisor.origin" not in second
+    assert [a["supervisor.run.number"] for a in (first, second)] == [1, 2]
+    assert [a["supervisor.episode.number"] for a in (first, second)] == [1, 1]
+    assert episode.attributes is not None
+    assert episode.attributes["supervisor.episode.number"] == 1
+    assert episode.attributes["supervisor.cause"] == "operator"  # why the episode began
+    assert episode.attributes["supervisor.origin"] == "test"
+    causes = [
+        (e.name, e.attributes.get("supervisor.cause"), e.attributes.get("supervisor.origin"))
+        for r in runs
+        for e in r.events
+        if e.attributes is not None
+    ]
+    assert causes == [
+        ("PROCESS_STATE_STARTING", "operator", "test"),
+        ("PROCESS_STATE_RUNNING", "startsecs", None),
+        ("PROCESS_STATE_EXITED", "exit", None),
+        ("PROCESS_STATE_STARTING", "autorestart", None),
+        ("PROCESS_STATE_RUNNING", "startsecs", None),
+        ("PROCESS_STATE_STOPPING", "operator", "test"),
+        ("PROCESS_STATE_STOPPED", "operator", "test"),
+    ]
+
+
+def test_a_restart_after_a_long_run_opens_a_new_trace_before_the_quiet_period() -> None:
+    """An autorestart after a run of backoff_reset opens the machine's next episode: new trace."""
+    for rig in make_rig(config(backoff_reset=10.0)):
+        rig.start_running()
+        rig.run_for(1)
+        rig.harness.exit(1)  # short run: same episode
+        rig.run_for(20)  # longer than backoff_reset, far shorter than episode_quiet
+        rig.harness.exit(1)  # the restart opens episode 3
+        rig.run_for(1)
+        rig.harness.stop()
+        rig.harness.exit(0)
+        runs = by_start(rig.named("run"))
+        episodes = by_start(rig.named("episode"))
+        assert [r.attributes["supervisor.episode.number"] for r in runs if r.attributes] == [
+            1,
+            1,
+            3,
+        ]
+        assert len(episodes) == 2
+        traces = [r.context.trace_id for r in runs if r.context]
+        assert traces[0] == traces[1] != traces[2]
+        assert episodes[0].attributes is not None
+        assert episodes[0].attributes["supervisor.episode.outcome"] == "new_episode"
+        assert episodes[0].attributes["supervisor.episode.runs"] == 2
+        assert episodes[0].end_time == wall_ns(rig.state_events(ProcessState.EXITED)[1].wall_time)
+        assert episodes[1].attributes is not None
+        assert episodes[1].attributes["supervisor.cause"] == "autorestart"
+
+
+def test_a_run_after_the_quiet_period_still_joins_its_episodes_trace() -> None:
+    """Quiet only ends the root: a later run of the same episode is its child, same trace."""
+    for rig in make_rig(config(backoff_reset=600.0)):
+        rig.start_running()
+        rig.run_for(QUIET + 40)  # RUNNING past episode_quiet, short of backoff_reset
+        rig.tick()
+        (root,) = rig.named("episode")
+        assert root.attributes is not None
+        assert root.attributes["supervisor.episode.outcome"] == "running"
+        rig.harness.exit(-9)  # the autorestart continues episode 1
+        rig.run_for(1)
+        rig.harness.stop()
+        rig.harness.exit(0)
+        assert rig.named("episode") == [root]
+        runs = by_start(rig.named("run"))
+        assert len(runs) == 2
+        assert root.context is not None
+        for run in runs:
+            assert run.context is not None
+            assert run.context.trace_id == root.context.trace_id
+            assert run.parent is not None
+            assert run.parent.span_id == root.context.span_id
+        assert runs[1].attributes is not None
+        assert runs[1].attributes["supervisor.episode.number"] == 1
+        assert runs[1].attributes["supervisor.cause"] == "autorestart"
+
+
+def test_a_damped_restart_later_than_the_quiet_period_joins_the_same_trace() -> None:
+    """EXITED past episode_quiet ends the root; the damped restart still continues its trace."""
+    for rig in make_rig(config(backoff_initial=QUIET * 2, backoff_max=QUIET * 2)):
+        rig.start_running()
+        rig.harness.exit(1)
+        assert rig.harness.state is ProcessState.EXITED
+        rig.clock.advance(QUIET)
+        rig.tick()
+        (root,) = rig.named("episode")
+        assert root.status.status_code is StatusCode.ERROR
+        assert root.attributes is not None
+        assert root.attributes["supervisor.episode.outcome"] == "exited"
+        rig.clock.jump_to_next_deadline()  # the damped restart
+        assert len(rig.state_events(ProcessState.STARTING)) == 2
+        rig.clock.jump_to_next_deadline()
+        rig.harness.stop()
+        rig.harness.exit(0)
+        runs = by_start(rig.named("run"))
+        assert rig.named("episode") == [root]
         assert {r.context.trace_id for r in runs if r.context} == {
-            episode.context.trace_id if episode.context else 0
+            root.context.trace_id if root.context else 0
         }
-        assert event_names(episode) == []  # every transition happened during a run
+        assert [r.attributes["supervisor.cause"] for r in runs if r.attributes] == [
+            "operator",
+            "damped",
+        ]
+
+
+def test_a_process_built_anew_starts_a_new_trace_though_its_numbers_repeat(rig: Rig) -> None:
+    """After a reload the process' runs count from 1 again: run 1 opens a new root anyway."""
+    rig.start_running()
+    rig.harness.stop(Requester(cause=Cause.RELOAD))
+    rig.harness.exit(0)
+    reloaded = RuntimeRig(
+        config(), clock=rig.clock, bus=rig.harness.bus, spawner=rig.harness.spawner
+    )
+    reloaded.autostart(Requester(cause=Cause.RELOAD))
+    reloaded.run_until_running()
+    reloaded.stop()
+    reloaded.exit(0)
+    episodes = by_start(rig.named("episode"))
+    runs = by_start(rig.named("run"))
+    assert [r.attributes["supervisor.run.number"] for r in runs if r.attributes] == [1, 1]
+    assert len(episodes) == 2
+    assert len({r.context.trace_id for r in runs if r.context}) == 2
+    assert episodes[1].attributes is not None
+    assert episodes[1].attributes["supervisor.cause"] == "reload"
 
 
 def test_stop_during_backoff_ends_the_episode_and_records_on_it() -> None:
@@ -431,6 +592,9 @@ def test_stderr_tail_is_recorded_on_the_run_unless_turned_off() -> None:
                 processname="web",
                 groupname="web",
                 from_state=ProcessState.STOPPING,
+                cause=Cause.OPERATOR,
+                run=1,
+                episode=1,
                 pid=4242,
                 returncode=0,
                 expected=True,
@@ -505,7 +669,7 @@ def test_close_ends_open_spans_at_the_last_event(rig: Rig) -> None:
 def test_events_of_processes_without_an_episode_make_no_spans(rig: Rig) -> None:
     """A STOPPED with no run or episode before it (and non-process events) is ignored."""
     stopped = ProcessStateStopped(
-        processname="web", groupname="web", from_state=ProcessState.STOPPING
+        processname="web", groupname="web", from_state=ProcessState.STOPPING, cause=Cause.OPERATOR
     )
     rig.builder.observe(Event(serial=1, wall_time=1.0, monotonic_time=1.0, data=stopped))
     rig.tick()
@@ -530,11 +694,3 @@ def test_episode_quiet_must_be_positive() -> None:
 def test_wall_ns_keeps_the_fraction(wall: float, ns: int) -> None:
     """Epoch seconds become ns without the float product's rounding."""
     assert wall_ns(wall) == ns
-
-
-def test_names() -> None:
-    """namespec as supervisorctl spells it; signal names, and a number without one."""
-    assert namespec("web", "web") == "web"
-    assert namespec("pool", "pool_01") == "pool:pool_01"
-    assert signal_name(9) == "SIGKILL"
-    assert signal_name(99) == "signal 99"

@@ -52,11 +52,11 @@ def test_section_read_from_a_config() -> None:
 
 
 def test_every_problem_names_its_line() -> None:
-    """A bad value and an unknown key are both reported, each with file:line."""
+    """A bad value and an unknown key are both reported, each with file:line, in file order."""
     text = "[supervisord]\n[exporter:prometheus]\nlisten=nowhere\nlisen=1\n"
     with pytest.raises(ConfigError) as caught:
         settings_from_config(parse(text, "/c/s.conf", environ={}))
     assert [str(p) for p in caught.value.problems] == [
-        "/c/s.conf:4: [exporter:prometheus] lisen: unknown option",
         "/c/s.conf:3: [exporter:prometheus] listen: expected host:port: 'nowhere'",
+        "/c/s.conf:4: [exporter:prometheus] lisen: unknown option: '1'",
     ]

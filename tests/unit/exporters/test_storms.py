@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from exporters.storms import (
+    SECTION,
     ActiveStorms,
     ChangeKind,
     Observation,
@@ -24,8 +26,8 @@ from exporters.storms import (
     detect_storms,
     observation_from_event,
     observation_from_record,
-    parse_settings,
     settings_from_config,
+    settings_from_section,
     storm_event,
     storm_from_event,
 )
@@ -33,20 +35,21 @@ from exporters.storms.detector import StormChange
 from supervisor_core.bus import EventBus
 from supervisor_core.config import parse
 from supervisor_core.config.errors import ConfigError
-from supervisor_core.config.model import Origin
+from supervisor_core.config.model import AutoRestart, ExtensionSection, Origin, ProcessConfig
 from supervisor_core.events import (
     ProcessGroupRemoved,
     ProcessStateBackoff,
     ProcessStateExited,
     ProcessStateRunning,
     ProcessStateStarting,
+    ProcessStateStopping,
     families_of,
     is_listener_opt_in,
     listener_payload,
     to_json_dict,
 )
-from supervisor_core.lifecycle import ProcessState
-from supervisor_core.testing import FakeClock
+from supervisor_core.lifecycle import AUTOMATIC_RESTART_CAUSES, Cause, ProcessState
+from supervisor_core.testing import FakeClock, FakeSpawner, RuntimeRig
 
 K = ObservationKind
 SETTINGS = StormSettings(burst=3, window=10.0, short_run=5.0, group_burst=2, host_burst=5)
@@ -60,8 +63,12 @@ def crash_loop(
     every: float,
     group: str | None = None,
     returncode: int = 1,
+    cause: Cause | None = Cause.AUTORESTART,
 ) -> Iterator[Observation]:
-    """A process that reaches RUNNING and crashes ``every`` seconds later, ``crashes`` times."""
+    """RUNNING, then a crash ``every`` seconds later and a start with ``cause``, ``crashes`` times.
+
+    With the default cause each crash is followed by an autorestart at the same instant.
+    """
     group = group if group is not None else name
     t = start
     for _ in range(crashes):
@@ -76,6 +83,8 @@ def crash_loop(
             expected=False,
             run_duration=every,
         )
+        if cause is not None:
+            yield Observation(at=t, group=group, name=name, kind=K.START, cause=cause)
 
 
 def running(name: str, at: float, group: str | None = None) -> Observation:
@@ -87,7 +96,7 @@ def process_storms(storms: list[Storm]) -> list[Storm]:
 
 
 def test_one_storm_begins_at_burst_and_ends_after_window_of_running() -> None:
-    """3 crashes within 10 s begin a storm; RUNNING for 10 s ends it, at exactly that moment."""
+    """3 restarts within 10 s begin a storm; RUNNING for 10 s ends it, at exactly that moment."""
     history = [
         *crash_loop("web", start=0.0, crashes=5, every=0.5, returncode=-9),
         running("web", 20.0),
@@ -97,7 +106,7 @@ def test_one_storm_begins_at_burst_and_ends_after_window_of_running() -> None:
     storm = storms[0]
     assert storm.scope is StormScope.PROCESS
     assert (storm.group, storm.name) == ("web", "web")
-    assert storm.start == 0.5  # the first exit of the burst
+    assert storm.start == 0.5  # the first restart of the burst
     assert storm.end == 30.0  # RUNNING since 20 s, for the window of 10 s
     assert storm.reason == "recovered"
     assert storm.restarts == 5
@@ -138,7 +147,7 @@ def test_two_storms_separated_by_a_healthy_period() -> None:
 
 
 def test_a_flapping_program_below_burst_is_no_storm() -> None:
-    """Two bad exits per window, forever, never reach burst=3: no storm at all."""
+    """Two restarts per window, forever, never reach burst=3: no storm at all."""
     history: list[Observation] = []
     for cycle in range(50):
         base = cycle * 12.0
@@ -147,8 +156,8 @@ def test_a_flapping_program_below_burst_is_no_storm() -> None:
     assert detect_storms(history, SETTINGS, until=10_000.0) == []
 
 
-def test_expected_long_runs_do_not_count_but_short_ones_do() -> None:
-    """Expected exits count only when the run was shorter than short_run."""
+def test_restarts_after_expected_long_runs_do_not_count_but_short_ones_do() -> None:
+    """A restart after an expected exit counts only when that run was shorter than short_run."""
     detector = StormDetector(SETTINGS)
     long_ok = Observation(
         at=1.0, group="g", name="p", kind=K.EXIT, returncode=0, expected=True, run_duration=9.0
@@ -160,6 +169,66 @@ def test_expected_long_runs_do_not_count_but_short_ones_do() -> None:
     assert not detector.counts(long_ok)
     assert detector.counts(short_ok)
     assert detector.counts(failed)
+    assert detector.counts(None)  # a restart whose exit was not seen
+
+
+def test_expected_long_runs_restarted_in_a_loop_are_no_storm() -> None:
+    """exit 0 after 6 s, autorestart, again and again (burst within window): not a storm."""
+    history = list(
+        crash_loop("cron", start=0.0, crashes=10, every=6.0, returncode=0, cause=Cause.AUTORESTART)
+    )
+    history = [
+        Observation(
+            at=o.at,
+            group=o.group,
+            name=o.name,
+            kind=o.kind,
+            cause=o.cause,
+            returncode=o.returncode,
+            expected=True if o.kind is K.EXIT else None,
+            run_duration=o.run_duration,
+        )
+        for o in history
+    ]
+    assert detect_storms(history, StormSettings(burst=2, window=20.0, short_run=5.0)) == []
+
+
+@pytest.mark.parametrize("cause", sorted(AUTOMATIC_RESTART_CAUSES))
+def test_every_automatic_restart_cause_feeds_a_storm(cause: Cause) -> None:
+    """autorestart, retry and damped starts are restarts: three of them begin a storm."""
+    storms = detect_storms(
+        crash_loop("web", start=0.0, crashes=3, every=0.5, cause=cause), SETTINGS
+    )
+    assert [(s.scope, s.restarts) for s in storms] == [(StormScope.PROCESS, 3)]
+
+
+@pytest.mark.parametrize(
+    "cause",
+    [Cause.OPERATOR, Cause.LISTENER, Cause.AUTOSTART, Cause.UPDATE, Cause.RELOAD, None],
+)
+def test_requested_starts_never_feed_a_storm(cause: Cause | None) -> None:
+    """A crash loop restarted by requests (or starts of unknown cause) is no storm, however fast."""
+    history = crash_loop("web", start=0.0, crashes=20, every=0.1, cause=cause)
+    assert detect_storms(history, SETTINGS, until=100.0) == []
+
+
+def test_exits_without_a_restart_are_no_storm() -> None:
+    """Crashes that nothing restarts (autorestart=false) count nothing: only restarts do."""
+    history = crash_loop("web", start=0.0, crashes=20, every=0.1, cause=None)
+    assert detect_storms(history, SETTINGS) == []
+
+
+def test_a_requested_start_forgets_the_restarts_counted_so_far() -> None:
+    """Two restarts, an operator start, two restarts: never three in a row, so no storm."""
+    history = [
+        *crash_loop("web", start=0.0, crashes=2, every=0.5),
+        *crash_loop("web", start=1.0, crashes=1, every=0.5, cause=Cause.OPERATOR),
+        *crash_loop("web", start=2.0, crashes=2, every=0.5),
+    ]
+    assert detect_storms(history, SETTINGS) == []
+    # The same history with an autorestart in the middle is a storm.
+    history[8] = Observation(at=1.5, group="web", name="web", kind=K.START, cause=Cause.RETRY)
+    assert [s.restarts for s in detect_storms(history, SETTINGS)] == [5]
 
 
 @pytest.mark.parametrize(("kind", "reason"), [(K.STOPPED, "stopped"), (K.FATAL, "fatal")])
@@ -226,10 +295,14 @@ def test_removing_a_group_ends_its_storms() -> None:
 # --------------------------------------------------------------------------- settings
 
 
+def storm_settings(values: dict[str, str]) -> StormExporterSettings:
+    return settings_from_section(ExtensionSection(name=SECTION, values=values))
+
+
 def test_settings_defaults_and_values() -> None:
     """Absent keys take the documented defaults; durations accept suffixes."""
-    assert parse_settings({}) == StormExporterSettings()
-    settings = parse_settings({"burst": "4", "window": "2m", "short_run": "1.5", "host_burst": "0"})
+    assert storm_settings({}) == StormExporterSettings()
+    settings = storm_settings({"burst": "4", "window": "2m", "short_run": "1.5", "host_burst": "0"})
     assert settings.detector == StormSettings(burst=4, window=120.0, short_run=1.5, host_burst=0)
 
 
@@ -237,12 +310,15 @@ def test_settings_errors_name_file_and_line() -> None:
     """Every bad key is reported at once as file:line: [exporter:storms] key: reason."""
     origins = {"burst": Origin("/etc/s.conf", 3), "window": Origin("/etc/s.conf", 4)}
     origins["colour"] = Origin("/etc/s.conf", 5)
+    values = {"burst": "0", "window": "soon", "colour": "red"}
     with pytest.raises(ConfigError) as caught:
-        parse_settings({"burst": "0", "window": "soon", "colour": "red"}, origins=origins)
-    text = str(caught.value)
-    assert "/etc/s.conf:3: [exporter:storms] burst: must be >= 1: '0'" in text
-    assert "/etc/s.conf:4: [exporter:storms] window:" in text
-    assert "/etc/s.conf:5: [exporter:storms] colour: unknown option: 'red'" in text
+        settings_from_section(ExtensionSection(name=SECTION, values=values, origins=origins))
+    assert str(caught.value).splitlines() == [
+        "/etc/s.conf:3: [exporter:storms] burst: must be >= 1: '0'",
+        "/etc/s.conf:4: [exporter:storms] window: not a duration (e.g. 50ms, 30s, 15m, 12h, 7d,"
+        " 2w): 'soon'",
+        "/etc/s.conf:5: [exporter:storms] colour: unknown option: 'red'",
+    ]
 
 
 def test_settings_from_a_config_file(tmp_path: Path) -> None:
@@ -301,16 +377,26 @@ def test_observations_from_events_and_records() -> None:
             processname="a",
             groupname="g",
             from_state=ProcessState.RUNNING,
+            cause=Cause.EXIT,
             returncode=-9,
             expected=False,
             run_duration=0.2,
         )
     )
     backoff = bus.publish(
-        ProcessStateBackoff(processname="a", groupname="g", from_state=ProcessState.STARTING)
+        ProcessStateBackoff(
+            processname="a", groupname="g", from_state=ProcessState.STARTING, cause=Cause.EXIT
+        )
     )
     starting = bus.publish(
-        ProcessStateStarting(processname="a", groupname="g", from_state=ProcessState.STOPPED)
+        ProcessStateStarting(
+            processname="a", groupname="g", from_state=ProcessState.BACKOFF, cause=Cause.RETRY
+        )
+    )
+    stopping = bus.publish(
+        ProcessStateStopping(
+            processname="a", groupname="g", from_state=ProcessState.RUNNING, cause=Cause.OPERATOR
+        )
     )
     observation = observation_from_event(exited)
     assert observation is not None
@@ -322,13 +408,25 @@ def test_observations_from_events_and_records() -> None:
     failed = observation_from_event(backoff)
     assert failed is not None
     assert failed.failed_start
-    assert observation_from_event(starting) is None
+    restart = observation_from_event(starting)
+    assert restart is not None
+    assert (restart.kind, restart.cause, restart.is_restart) == (K.START, Cause.RETRY, True)
+    assert observation_from_event(stopping) is None
     from exporters.journal.rows import event_row, record_from_row
 
     record = record_from_row(event_row(exited))
     replayed = observation_from_record(record)
     assert replayed is not None
     assert (replayed.kind, replayed.returncode, replayed.at) == (K.EXIT, -9, exited.wall_time)
+    replayed_start = observation_from_record(record_from_row(event_row(starting)))
+    assert replayed_start is not None
+    assert (replayed_start.kind, replayed_start.cause) == (K.START, Cause.RETRY)
+    # A record without a cause this version knows is a start, but never a restart.
+    old = record_from_row(event_row(starting))
+    unknown = replace(old, payload={**old.payload, "cause": "telepathy"})
+    replayed_unknown = observation_from_record(unknown)
+    assert replayed_unknown is not None
+    assert (replayed_unknown.cause, replayed_unknown.is_restart) == (None, False)
 
 
 # --------------------------------------------------------------------------- live
@@ -350,7 +448,12 @@ def test_monitor_publishes_begin_and_end_and_feeds_the_gauge() -> None:
 
     def publish_exit() -> None:
         bus.publish(
-            ProcessStateRunning(processname="w", groupname="g", from_state=ProcessState.STARTING)
+            ProcessStateRunning(
+                processname="w",
+                groupname="g",
+                from_state=ProcessState.STARTING,
+                cause=Cause.STARTSECS,
+            )
         )
         clock.advance(0.2)
         bus.publish(
@@ -358,9 +461,18 @@ def test_monitor_publishes_begin_and_end_and_feeds_the_gauge() -> None:
                 processname="w",
                 groupname="g",
                 from_state=ProcessState.RUNNING,
+                cause=Cause.EXIT,
                 returncode=1,
                 expected=False,
                 run_duration=0.2,
+            )
+        )
+        bus.publish(
+            ProcessStateStarting(
+                processname="w",
+                groupname="g",
+                from_state=ProcessState.EXITED,
+                cause=Cause.AUTORESTART,
             )
         )
 
@@ -370,7 +482,9 @@ def test_monitor_publishes_begin_and_end_and_feeds_the_gauge() -> None:
     assert gauge() == {("g", "w")}
     assert [s.name for s in monitor.current()] == ["w"]
     bus.publish(
-        ProcessStateRunning(processname="w", groupname="g", from_state=ProcessState.STARTING)
+        ProcessStateRunning(
+            processname="w", groupname="g", from_state=ProcessState.STARTING, cause=Cause.STARTSECS
+        )
     )
     clock.jump_to_next_deadline()
     assert seen == ["PROCESS_STORM_BEGIN", "PROCESS_STORM_END"]
@@ -402,11 +516,63 @@ def test_monitor_ends_storms_of_a_removed_group() -> None:
     )
     bus.publish(
         ProcessStateExited(
-            processname="w", groupname="g", from_state=ProcessState.RUNNING, returncode=1
+            processname="w",
+            groupname="g",
+            from_state=ProcessState.RUNNING,
+            cause=Cause.EXIT,
+            returncode=1,
+        )
+    )
+    bus.publish(
+        ProcessStateStarting(
+            processname="w", groupname="g", from_state=ProcessState.EXITED, cause=Cause.AUTORESTART
         )
     )
     bus.publish(ProcessGroupRemoved(groupname="g"))
     assert [e.reason for e in ends] == ["stopped"]
+    monitor.close()
+
+
+def test_a_damped_crash_loop_on_the_real_machine_counts_its_automatic_starts() -> None:
+    """Through the real runtime: the storm's restarts are exactly the automatic STARTINGs."""
+    clock = FakeClock()
+    bus = EventBus(clock)
+    monitor = StormMonitor(
+        StormExporterSettings(detector=StormSettings(burst=3, window=10.0)),
+        clock=clock,
+        timers=clock,
+    )
+    monitor.install(bus)
+    starts: list[Cause] = []
+    bus.subscribe(
+        lambda e: starts.append(e.data.cause) if isinstance(e.data, ProcessStateStarting) else None,
+        name="starts",
+        types=("PROCESS_STATE_STARTING",),
+    )
+    damped = ProcessConfig(
+        name="web",
+        program_name="web",
+        group_name="web",
+        command="/bin/false",
+        startsecs=0,
+        autorestart=AutoRestart.TRUE,
+        backoff_initial=0.3,
+        backoff_factor=1.0,
+        backoff_max=0.3,
+    )
+    rig = RuntimeRig(damped, clock=clock, bus=bus, spawner=FakeSpawner())
+    rig.start()
+    for _ in range(6):
+        clock.advance(0.3)
+        rig.exit(1)  # EXITED; the damped restart is due 0.3 s later
+        clock.jump_to_next_deadline()
+    rig.stop()
+    rig.exit(0)
+    (storm,) = monitor.ended()
+    assert storm.reason == "stopped"
+    assert storm.exit_codes == (1,)
+    assert starts == [Cause.OPERATOR, *[Cause.DAMPED] * 6]
+    assert storm.restarts == sum(cause.is_automatic_restart for cause in starts) == 6
     monitor.close()
 
 

@@ -13,7 +13,7 @@ from supervisor.xmlrpc import SystemNamespaceRPCInterface
 
 from supervisor_core import SUPERVISORD_COMPAT_VERSION, control
 from supervisor_core.http.faults import RpcFault
-from supervisor_core.http.rpc import RpcInterface, parse_signal, split_namespec
+from supervisor_core.http.rpc import RpcInterface, parse_signal
 from supervisor_core.lifecycle import ProcessState, SupervisorState
 
 from .fake_control import FakeControl, make_fake, running
@@ -378,15 +378,6 @@ def test_parse_signal_rejects(value: object) -> None:
     with pytest.raises(RpcFault) as info:
         parse_signal(value)
     assert info.value.text == f"BAD_SIGNAL: {value}"
-
-
-def test_split_namespec() -> None:
-    """Namespecs split like supervisord's: name, group:name, group:* and group:."""
-    assert split_namespec("a") == ("a", "a")
-    assert split_namespec("g:a") == ("g", "a")
-    assert split_namespec("g:*") == ("g", None)
-    assert split_namespec("g:") == ("g", None)
-    assert split_namespec("g:a:b") == ("g", "a:b")
 
 
 async def test_send_process_stdin(rpc: RpcInterface, fake: FakeControl) -> None:
