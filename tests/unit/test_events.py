@@ -12,10 +12,10 @@ import pytest
 from supervisor_core.events import (
     Event,
     EventBufferOverflow,
-    ProcessDependency,
     EventData,
     ProcessCommunicationStderr,
     ProcessCommunicationStdout,
+    ProcessDependency,
     ProcessGroupAdded,
     ProcessGroupRemoved,
     ProcessLogStderr,
