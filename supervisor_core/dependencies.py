@@ -44,13 +44,12 @@ class DependencyGraph:
             if states.get(dep) is not ProcessState.RUNNING
         )
 
-    def to_bring_along(
-        self, name: str, states: Mapping[str, ProcessState], autostart: Mapping[str, bool]
-    ) -> tuple[str, ...]:
+    def to_bring_along(self, name: str, states: Mapping[str, ProcessState]) -> tuple[str, ...]:
         """Dependencies an explicit start of ``name`` starts first, deepest first.
 
-        Those that are stopped and would never start by themselves (``autostart=false``,
-        or stopped after a run); a FATAL one is left for a person to look at.
+        Those that are idle (STOPPED or EXITED: ``autostart=false``, or stopped by
+        somebody) and so would not start by themselves; a FATAL one is left for a
+        person to look at, and its dependent waits for it visibly.
         """
         order: list[str] = []
 
@@ -59,9 +58,7 @@ class DependencyGraph:
                 if dep in order:
                     continue
                 visit(dep)
-                state = states.get(dep)
-                idle = state in (ProcessState.STOPPED, ProcessState.EXITED)
-                if idle and not (state is ProcessState.STOPPED and autostart.get(dep, False)):
+                if states.get(dep) in (ProcessState.STOPPED, ProcessState.EXITED):
                     order.append(dep)
 
         visit(name)

@@ -496,8 +496,7 @@ class Supervisor:
         name = runtime.namespec
         states = self._states()
         if explicit:
-            autostart = {r.namespec: r.config.autostart for g in self._groups.values() for r in g}
-            for dep in self._graph.to_bring_along(name, states, autostart):
+            for dep in self._graph.to_bring_along(name, states):
                 dependency = self._runtime(dep)
                 if dependency is not None and dep not in self._held_starts:
                     needed = Requester(cause=Cause.DEPENDENCY, origin=f"needed by {name}")
@@ -560,6 +559,11 @@ class Supervisor:
         except control.ControlError as error:
             logger.warning("%s: held start not done: %s", name, error)
 
+    def _release_if_ready(self, name: str) -> None:
+        ready = not self._graph.waiting_for(name, self._states())
+        if name in self._held_starts and self._starts_allowed() and ready:
+            self._release(name, started=True)
+
     def _on_state_event(self, event: Event) -> None:
         """Release held starts and stops as the processes they wait for change state."""
         data = event.data
@@ -573,8 +577,9 @@ class Supervisor:
                 waiting = self._graph.waiting_for(name, states)
                 runtime = self._runtime(name)
                 if not waiting:
-                    if self._starts_allowed():
-                        self._release(name, started=True)
+                    # After this step: the dependency's own "entered RUNNING" comes
+                    # first in the log, then the dependent's spawn.
+                    asyncio.get_running_loop().call_soon(self._release_if_ready, name)
                 elif runtime is not None:
                     self._show_waiting(runtime, waiting, states)
         if self._held_stops and data.to_state in STOPPED_STATES:
