@@ -22,15 +22,21 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry
 
 from exporters.events_http import EventsEndpoint
-from exporters.journal import Journal, JournalSettings, parse_settings
+from exporters.journal import Journal, JournalSettings, parse_settings, register_journal_types
 from exporters.prometheus import PrometheusExporter, settings_from_config
 from exporters.prometheus.http import metrics_routes, serving_metrics
 from exporters.prometheus.settings import PrometheusSettings
-from exporters.storms import ActiveStorms, StormExporterSettings, StormMonitor
+from exporters.storms import (
+    ActiveStorms,
+    StormExporterSettings,
+    StormMonitor,
+    register_storm_types,
+)
 from exporters.storms import settings_from_config as storm_settings_from_config
 from supervisor_core.bus import EventBus
 from supervisor_core.config.model import Config
 from supervisor_core.control import SupervisorControl
+from supervisor_core.events import EventTypeRegistry
 from supervisor_core.extensions import Extension
 
 logger = logging.getLogger(__name__)
@@ -98,6 +104,10 @@ class PrometheusFactory:
 
     name = "prometheus"
 
+    def register_event_types(self, registry: EventTypeRegistry) -> None:
+        # The storm gauge subscribes to the storm types (published by ``storms``).
+        register_storm_types(registry)
+
     def check(self, config: Config) -> None:
         settings_from_config(config)
 
@@ -145,6 +155,9 @@ class JournalFactory:
 
     name = "journal"
 
+    def register_event_types(self, registry: EventTypeRegistry) -> None:
+        register_journal_types(registry)
+
     def check(self, config: Config) -> None:
         journal_settings(config)
 
@@ -186,6 +199,9 @@ class StormFactory:
     """Entry point ``storms``."""
 
     name = "storms"
+
+    def register_event_types(self, registry: EventTypeRegistry) -> None:
+        register_storm_types(registry)
 
     def check(self, config: Config) -> None:
         storm_settings_from_config(config)

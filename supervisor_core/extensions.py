@@ -7,10 +7,11 @@ Rules of this file:
   what makes the shipped exporters (metrics, journal, /events, storms) present.
 - One lifecycle, driven by superd and ``runner.run_daemon``::
 
+      factory.register_event_types(registry)  # the daemon's registry, before any check
       factory.check(config)        # --check-config and start-up: ConfigError names file:line
       ext = factory.open(config)   # blocking, after daemonizing, before the bus exists
       ext.first_serial()           # the bus starts at the highest any extension asks for
-      ext.install(bus)             # subscribe; publish start-up events
+      ext.install(bus)             # register its types on bus.registry; subscribe; publish
       ext.routes()                 # added to the control plane's HTTP app (same auth)
       ext.attach(control)          # each daemon generation (HUP builds a new one)
       ext.detach()                 # end of a generation, before its listeners close
@@ -19,6 +20,12 @@ Rules of this file:
 
 - An extension's section is read once per run: a HUP reloads programs, not exporters
   (supervisord ignores these sections, so nothing there can be reloaded by it either).
+- Event types belong to the daemon's ``EventTypeRegistry`` (``installed_event_types``:
+  supervisord's plus every installed factory's), which the bus owns. A factory adds
+  its types whether or not the config turns the extension on (they are names a
+  listener's ``events=`` may use, and ``--check-config`` must see them without
+  opening anything); ``install`` registers them again on ``bus.registry`` (a no-op
+  for superd's bus), so an extension also works on a bus built by hand.
 """
 
 from __future__ import annotations
@@ -35,6 +42,8 @@ from supervisor_core.bus import EventBus
 from supervisor_core.config.errors import ConfigError, Problem
 from supervisor_core.config.model import Config
 from supervisor_core.control import SupervisorControl
+from supervisor_core.events import EventTypeRegistry
+from supervisor_core.pools import check_listener_events
 
 ENTRY_POINT_GROUP = "supervisor_core.extensions"
 
@@ -51,7 +60,8 @@ class Extension:
         return None
 
     def install(self, bus: EventBus) -> None:
-        """Subscribe to the bus (once per run)."""
+        """Register the event types it publishes or asks for on ``bus.registry``
+        (idempotent), and subscribe to the bus (once per run)."""
 
     def routes(self) -> Sequence[web.AbstractRouteDef]:
         """Routes to add to the control plane's HTTP app."""
@@ -77,6 +87,9 @@ class ExtensionFactory(Protocol):
     """What an entry point of the ``supervisor_core.extensions`` group names."""
 
     name: str
+
+    def register_event_types(self, registry: EventTypeRegistry) -> None:
+        """Add the event types the extension publishes or subscribes to (idempotent)."""
 
     def check(self, config: Config) -> None:
         """Validate this extension's sections of ``config``; raise ``ConfigError``."""
@@ -106,12 +119,40 @@ def discover_extensions() -> list[ExtensionFactory]:
     return factories
 
 
-def check_extensions(factories: Sequence[ExtensionFactory], config: Config) -> None:
-    """Run every factory's check; one ``ConfigError`` with all problems, or nothing."""
+def installed_event_types(
+    factories: Sequence[ExtensionFactory] | None = None,
+) -> EventTypeRegistry:
+    """A fresh registry of supervisord's event types plus those of ``factories``.
+
+    ``factories`` defaults to every installed one (``discover_extensions``): the
+    registry a superd on this host builds, for readers outside the daemon.
+    """
+    registry = EventTypeRegistry.with_core_types()
+    for factory in discover_extensions() if factories is None else factories:
+        factory.register_event_types(registry)
+    return registry
+
+
+def check_extensions(
+    factories: Sequence[ExtensionFactory],
+    config: Config,
+    registry: EventTypeRegistry | None = None,
+) -> None:
+    """Run every factory's check; one ``ConfigError`` with all problems, or nothing.
+
+    With ``registry`` (the daemon's: ``installed_event_types(factories)``) the
+    ``events=`` of every listener pool is checked against it too
+    (``pools.check_listener_events``), since extensions add event types.
+    """
     problems: list[Problem] = []
     for factory in factories:
         try:
             factory.check(config)
+        except ConfigError as error:
+            problems.extend(error.problems)
+    if registry is not None:
+        try:
+            check_listener_events(config.groups, registry)
         except ConfigError as error:
             problems.extend(error.problems)
     if problems:

@@ -5,6 +5,10 @@ Rules of this file:
   group) plus one synchronous bus subscription named ``pool:NAME``, which receives
   the pool's ``events=`` (concrete names and families, by the bus's family filter)
   and the PROCESS_STATE events of its own listeners (to follow their runs).
+- ``events=`` is checked against the bus' registry (supervisord's types plus the
+  extensions') when the pool is built, before anything starts:
+  ``check_listener_events`` names the file:line of each unknown type; the daemon
+  runs it on every configuration it loads, so a bad name never gets this far.
   Listeners never see a type they did not subscribe to: the pool checks each event
   against ``events=`` before buffering it.
 - Decisions are ``listeners.py``'s (``ListenerConnection`` per run, ``PoolBuffer``);
@@ -32,17 +36,18 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from supervisor_core import control
 from supervisor_core.bus import EventBus, Subscription
-from supervisor_core.config.model import GroupConfig, ProcessConfig
+from supervisor_core.config.errors import ConfigError, Problem
+from supervisor_core.config.model import GroupConfig, GroupKind, Origin, ProcessConfig
 from supervisor_core.events import (
     Event,
     EventBufferOverflow,
+    EventTypeRegistry,
     ProcessStateEvent,
-    families_of,
     listener_envelope,
 )
 from supervisor_core.groups import ProcessGroup
@@ -68,6 +73,7 @@ __all__ = [
     "ListenerPool",
     "ListenerProcessFactory",
     "PoolSnapshot",
+    "check_listener_events",
     "subscriber_name",
 ]
 
@@ -93,6 +99,34 @@ _OWES_AN_ANSWER = frozenset({EventListenerState.BUSY, EventListenerState.ACKNOWL
 def subscriber_name(pool: str) -> str:
     """The bus subscriber name of pool ``pool`` (the label of its drop counter)."""
     return f"pool:{pool}"
+
+
+# Where a group built in code (no file behind it) is said to come from.
+_NO_FILE = Origin("<config>", 0)
+
+
+def check_listener_events(groups: Iterable[GroupConfig], registry: EventTypeRegistry) -> None:
+    """Check that the ``events=`` of every listener pool in ``groups`` names known types.
+
+    Raises:
+        ConfigError: one problem per unknown name, at the line of ``events=``
+            (``file:line: [eventlistener:x] events: unknown event type: 'TICK_6'``).
+    """
+    problems = [
+        Problem(
+            origin=group.key_origins.get("events", group.origin or _NO_FILE),
+            section=f"eventlistener:{group.name}",
+            option="events",
+            reason="unknown event type",
+            value=name,
+        )
+        for group in groups
+        if group.kind is GroupKind.EVENTLISTENER
+        for name in sorted(group.events)
+        if name not in registry
+    ]
+    if problems:
+        raise ConfigError(problems)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -138,6 +172,7 @@ class ListenerPool(ProcessGroup):
         identifier: ``[supervisord] identifier``, the envelope's ``server:``.
 
     Raises:
+        ConfigError: ``events`` names a type the bus' registry does not know.
         listeners.BadResultHandler: ``result_handler`` cannot be imported.
         OSError: a runtime could not be built (see ``ProcessGroup``).
 
@@ -157,6 +192,7 @@ class ListenerPool(ProcessGroup):
         bus: EventBus,
         identifier: str,
     ) -> None:
+        check_listener_events((config,), bus.registry)
         self._bus = bus
         self._identifier = identifier
         self._handler: ResultHandler = resolve_result_handler(config.result_handler)
@@ -223,7 +259,7 @@ class ListenerPool(ProcessGroup):
     def _subscribed(self, event_name: str) -> bool:
         hit = self._accepts_cache.get(event_name)
         if hit is None:
-            hit = not self._families.isdisjoint(families_of(event_name))
+            hit = not self._families.isdisjoint(self._bus.registry.families_of(event_name))
             self._accepts_cache[event_name] = hit
         return hit
 

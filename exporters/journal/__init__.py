@@ -5,7 +5,7 @@ Writing (the daemon): :class:`Journal` (``open``/``from_settings``, ``attach(bus
 :func:`open_journal`. Configuration: :func:`parse_settings` for ``[exporter:journal]``.
 """
 
-from exporters.journal.events import SupervisorDaemonStart
+from exporters.journal.events import SupervisorDaemonStart, register_journal_types
 from exporters.journal.filters import EventFilter, ProcessSpec
 from exporters.journal.reader import JournalReader, open_journal
 from exporters.journal.retention import RetentionPolicy
@@ -39,4 +39,5 @@ __all__ = [
     "parse_duration",
     "parse_retention",
     "parse_settings",
+    "register_journal_types",
 ]

@@ -42,6 +42,7 @@ from exporters.storms.events import (
     StormEvent,
     observation_from_event,
     observation_from_record,
+    register_storm_types,
     storm_event,
     storm_from_event,
 )
@@ -78,6 +79,7 @@ __all__ = [
     "observation_from_event",
     "observation_from_record",
     "parse_settings",
+    "register_storm_types",
     "settings_from_config",
     "storm_event",
     "storm_from_event",

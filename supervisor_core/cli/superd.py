@@ -73,13 +73,18 @@ def check_config(path: str | None) -> int:
                 file=sys.stderr,
             )
             return 2
-    from supervisor_core.extensions import check_extensions, discover_extensions
+    from supervisor_core.extensions import (
+        check_extensions,
+        discover_extensions,
+        installed_event_types,
+    )
 
-    # Discovered first: extensions register their event types, which events= may name.
+    # The registry the daemon would build: events= may name the extensions' types.
     factories = discover_extensions()
+    registry = installed_event_types(factories)
     try:
         config = load(path)
-        check_extensions(factories, config)
+        check_extensions(factories, config, registry)
     except ConfigError as error:
         return _report_config_error(path, error)
     for warning in config.warnings:
@@ -223,16 +228,23 @@ def run(args: argparse.Namespace) -> int:
 
     from supervisor_core import daemon
     from supervisor_core.config import ConfigError, load
-    from supervisor_core.extensions import Extension, check_extensions, discover_extensions
+    from supervisor_core.extensions import (
+        Extension,
+        check_extensions,
+        discover_extensions,
+        installed_event_types,
+    )
     from supervisor_core.runner import DaemonRun, StartupError, run_daemon
 
     path = _find_path(args.configuration)
     if path is None:
         return 2
     factories = discover_extensions()
+    # This daemon's event types (the bus owns them): supervisord's and the extensions'.
+    registry = installed_event_types(factories)
     try:
         loaded = load(path)
-        check_extensions(factories, loaded)
+        check_extensions(factories, loaded, registry)
     except ConfigError as error:
         return _report_config_error(path, error)
     except OSError as error:
@@ -307,6 +319,7 @@ def run(args: argparse.Namespace) -> int:
                 config,
                 DaemonRun(
                     reload=reload,
+                    event_types=registry,
                     main_log=main_log,
                     report=report,
                     on_started=on_started,

@@ -422,15 +422,8 @@ def listener_pool(reader: SectionReader, context: ProcessContext) -> GroupConfig
             events = {event.upper() for event in converters.list_of_strings(events_text)}
             if not events:
                 reader.fail("events", "names no event type", events_text)
-    # The bus's registry is the one list of names, so event types this project adds
-    # (and registers) are subscribable by name too.
-    # Imported here: events -> states -> config.model would otherwise be a cycle.
-    from supervisor_core.events import event_type_names
-
-    known = frozenset(event_type_names())
-    for event in sorted(events):
-        if event not in known:
-            reader.fail("events", "unknown event type", event)
+    # Whether each name is a known event type is the daemon's registry's to say
+    # (extensions add types): pools.check_listener_events, when the pool is built.
     if reader.convert("redirect_stderr", False, converters.boolean, names):
         reader.fail(
             "redirect_stderr",
@@ -443,9 +436,10 @@ def listener_pool(reader: SectionReader, context: ProcessContext) -> GroupConfig
         priority=priority,
         processes=processes,
         buffer_size=buffer_size,
-        events=frozenset(events & known),
+        events=frozenset(events),
         result_handler=result_handler,
         origin=reader.origin,
+        key_origins=_origins(reader),
     )
 
 
