@@ -186,10 +186,10 @@ class BufferedSubscription:
 class BusSnapshot:
     """Counters of a bus at one moment (read by the metrics exporter).
 
-    ``event_types`` are the concrete types the bus' registry knows (so a counter
-    can start at 0); ``events_total`` counts published events by type name; ``dropped`` counts
-    events each buffered subscriber lost (kept after it unsubscribes, since these
-    are monotonic counters); ``subscriber_errors`` counts exceptions raised by
+    ``event_types`` are the concrete types the bus' registry knows (so a counter can
+    start at 0); ``events_total`` counts published events by type name; ``dropped``
+    counts events each buffered subscriber lost (kept after it unsubscribes, since
+    these are monotonic counters); ``subscriber_errors`` counts exceptions raised by
     synchronous callbacks; ``next_serial`` is the serial the next event gets.
     """
 

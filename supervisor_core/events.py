@@ -115,18 +115,15 @@ class EventTypeRegistry:
             raise TypeError(f"{cls.__name__} does not declare its own event_name")
         if not _NAME_RE.match(name):
             raise ValueError(f"event type name must be UPPER_SNAKE_CASE: {name!r}")
-        opt_in = listener_opt_in or any(
-            klass.event_name in self._opt_in for klass in self._named_ancestors(cls)
-        )
+        ancestors = self._named_ancestors(cls)
+        opt_in = listener_opt_in or any(klass.event_name in self._opt_in for klass in ancestors)
         known = self._types.get(name)
         if known is not None:
-            if known is cls and (name in self._abstract, name in self._opt_in) == (
-                abstract,
-                opt_in,
-            ):
-                return
+            flags = (name in self._abstract, name in self._opt_in)
+            if known is cls and flags == (abstract, opt_in):
+                return  # the same type again (two extensions need it): nothing changes
             raise ValueError(f"event type {name!r} is already registered")
-        for klass in self._named_ancestors(cls):
+        for klass in ancestors:
             if self._types.get(klass.event_name) is not klass:
                 raise ValueError(
                     f"{name}: register its family {klass.event_name} ({klass.__name__}) first"

@@ -5,12 +5,12 @@ Rules of this file:
   group) plus one synchronous bus subscription named ``pool:NAME``, which receives
   the pool's ``events=`` (concrete names and families, by the bus's family filter)
   and the PROCESS_STATE events of its own listeners (to follow their runs).
+  Listeners never see a type they did not subscribe to: the pool checks each event
+  against ``events=`` before buffering it.
 - ``events=`` is checked against the bus' registry (supervisord's types plus the
   extensions') when the pool is built, before anything starts:
   ``check_listener_events`` names the file:line of each unknown type; the daemon
   runs it on every configuration it loads, so a bad name never gets this far.
-  Listeners never see a type they did not subscribe to: the pool checks each event
-  against ``events=`` before buffering it.
 - Decisions are ``listeners.py``'s (``ListenerConnection`` per run, ``PoolBuffer``);
   this module carries them out: writes envelopes to stdin, logs, counts, re-buffers.
 - The event stream is lossless up to the pool's buffer. The buffer is the only place
