@@ -24,8 +24,9 @@ Rules of this file:
   supervisord's plus every installed factory's), which the bus owns. A factory adds
   its types whether or not the config turns the extension on (they are names a
   listener's ``events=`` may use, and ``--check-config`` must see them without
-  opening anything); ``install`` registers them again on ``bus.registry`` (a no-op
-  for superd's bus), so an extension also works on a bus built by hand.
+  opening anything: superd loads every file with ``load(path, event_types=...)``);
+  ``install`` registers them again on ``bus.registry`` (a no-op for superd's bus),
+  so an extension also works on a bus built by hand.
 """
 
 from __future__ import annotations
@@ -43,7 +44,6 @@ from supervisor_core.config.errors import ConfigError, Problem
 from supervisor_core.config.model import Config
 from supervisor_core.control import SupervisorControl
 from supervisor_core.events import EventTypeRegistry
-from supervisor_core.pools import check_listener_events
 
 ENTRY_POINT_GROUP = "supervisor_core.extensions"
 
@@ -133,26 +133,12 @@ def installed_event_types(
     return registry
 
 
-def check_extensions(
-    factories: Sequence[ExtensionFactory],
-    config: Config,
-    registry: EventTypeRegistry | None = None,
-) -> None:
-    """Run every factory's check; one ``ConfigError`` with all problems, or nothing.
-
-    With ``registry`` (the daemon's: ``installed_event_types(factories)``) the
-    ``events=`` of every listener pool is checked against it too
-    (``pools.check_listener_events``), since extensions add event types.
-    """
+def check_extensions(factories: Sequence[ExtensionFactory], config: Config) -> None:
+    """Run every factory's check; one ``ConfigError`` with all problems, or nothing."""
     problems: list[Problem] = []
     for factory in factories:
         try:
             factory.check(config)
-        except ConfigError as error:
-            problems.extend(error.problems)
-    if registry is not None:
-        try:
-            check_listener_events(config.groups, registry)
         except ConfigError as error:
             problems.extend(error.problems)
     if problems:

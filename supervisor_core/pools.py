@@ -41,8 +41,9 @@ from dataclasses import dataclass
 
 from supervisor_core import control
 from supervisor_core.bus import EventBus, Subscription
-from supervisor_core.config.errors import ConfigError, Problem
-from supervisor_core.config.model import GroupConfig, GroupKind, Origin, ProcessConfig
+from supervisor_core.config.errors import ConfigError
+from supervisor_core.config.model import GroupConfig, ProcessConfig
+from supervisor_core.config.programs import listener_event_problems
 from supervisor_core.events import (
     Event,
     EventBufferOverflow,
@@ -101,30 +102,14 @@ def subscriber_name(pool: str) -> str:
     return f"pool:{pool}"
 
 
-# Where a group built in code (no file behind it) is said to come from.
-_NO_FILE = Origin("<config>", 0)
-
-
 def check_listener_events(groups: Iterable[GroupConfig], registry: EventTypeRegistry) -> None:
     """Check that the ``events=`` of every listener pool in ``groups`` names known types.
 
     Raises:
         ConfigError: one problem per unknown name, at the line of ``events=``
-            (``file:line: [eventlistener:x] events: unknown event type: 'TICK_6'``).
+            (``config.programs.listener_event_problems``).
     """
-    problems = [
-        Problem(
-            origin=group.key_origins.get("events", group.origin or _NO_FILE),
-            section=f"eventlistener:{group.name}",
-            option="events",
-            reason="unknown event type",
-            value=name,
-        )
-        for group in groups
-        if group.kind is GroupKind.EVENTLISTENER
-        for name in sorted(group.events)
-        if name not in registry
-    ]
+    problems = listener_event_problems(groups, registry)
     if problems:
         raise ConfigError(problems)
 

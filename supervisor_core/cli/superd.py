@@ -83,8 +83,8 @@ def check_config(path: str | None) -> int:
     factories = discover_extensions()
     registry = installed_event_types(factories)
     try:
-        config = load(path)
-        check_extensions(factories, config, registry)
+        config = load(path, event_types=registry)
+        check_extensions(factories, config)
     except ConfigError as error:
         return _report_config_error(path, error)
     for warning in config.warnings:
@@ -243,8 +243,8 @@ def run(args: argparse.Namespace) -> int:
     # This daemon's event types (the bus owns them): supervisord's and the extensions'.
     registry = installed_event_types(factories)
     try:
-        loaded = load(path)
-        check_extensions(factories, loaded, registry)
+        loaded = load(path, event_types=registry)
+        check_extensions(factories, loaded)
     except ConfigError as error:
         return _report_config_error(path, error)
     except OSError as error:
@@ -311,7 +311,7 @@ def run(args: argparse.Namespace) -> int:
             log.info("superd started with pid %s", os.getpid())
 
     def reload() -> Config:
-        return apply_overrides(load(path), args)
+        return apply_overrides(load(path, event_types=registry), args)
 
     try:
         return asyncio.run(

@@ -18,12 +18,13 @@ from __future__ import annotations
 
 import os
 import signal
-from collections.abc import Iterable, Mapping
+from collections.abc import Container, Iterable, Mapping
 from dataclasses import dataclass, replace
 from types import MappingProxyType
 from typing import Any
 
 from supervisor_core.config import converters
+from supervisor_core.config.errors import Problem
 from supervisor_core.config.expand import expand, process_section_expansions
 from supervisor_core.config.model import (
     AUTO,
@@ -423,7 +424,7 @@ def listener_pool(reader: SectionReader, context: ProcessContext) -> GroupConfig
             if not events:
                 reader.fail("events", "names no event type", events_text)
     # Whether each name is a known event type is the daemon's registry's to say
-    # (extensions add types): pools.check_listener_events, when the pool is built.
+    # (extensions add types): listener_event_problems, given the registry.
     if reader.convert("redirect_stderr", False, converters.boolean, names):
         reader.fail(
             "redirect_stderr",
@@ -441,6 +442,32 @@ def listener_pool(reader: SectionReader, context: ProcessContext) -> GroupConfig
         origin=reader.origin,
         key_origins=_origins(reader),
     )
+
+
+# Where a group built in code (no file behind it) is said to come from.
+_NO_FILE = Origin("<config>", 0)
+
+
+def listener_event_problems(groups: Iterable[GroupConfig], known: Container[str]) -> list[Problem]:
+    """One problem per ``events=`` name of a listener pool in ``groups`` not in ``known``.
+
+    ``known`` is the daemon's event type registry (supervisord's types plus the
+    extensions'); the problem sits at the line of ``events=``:
+    ``file:line: [eventlistener:x] events: unknown event type: 'TICK_6'``.
+    """
+    return [
+        Problem(
+            origin=group.key_origins.get("events", group.origin or _NO_FILE),
+            section=f"eventlistener:{group.name}",
+            option="events",
+            reason="unknown event type",
+            value=name,
+        )
+        for group in groups
+        if group.kind is GroupKind.EVENTLISTENER
+        for name in sorted(group.events)
+        if name not in known
+    ]
 
 
 def fcgi_socket(

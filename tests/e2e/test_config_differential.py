@@ -293,7 +293,8 @@ def superd_check(path: Path) -> None:
     """What ``superd --check-config`` and start-up check: the file, then the checks that
     need the installed extensions (their sections; events= against the daemon's registry)."""
     factories = discover_extensions()
-    check_extensions(factories, load(str(path)), installed_event_types(factories))
+    config = load(str(path), event_types=installed_event_types(factories))
+    check_extensions(factories, config)
 
 
 @pytest.mark.parametrize("path", BAD, ids=lambda p: p.name)

@@ -92,17 +92,3 @@ def test_installed_event_types_are_the_core_plus_each_factory_s() -> None:
     assert registry.is_listener_opt_in("HOST_STORM_END")
     assert installed_event_types([Failing("quiet", 1)]).names() == core.names()
     assert installed_event_types() is not registry  # a fresh one per daemon
-
-
-def test_check_with_a_registry_also_checks_listener_events() -> None:
-    """Given the daemon's registry, unknown events= names join the extensions' problems."""
-    config = parse(
-        "[supervisord]\n[eventlistener:l]\ncommand=c\nevents=STORM,TICK_7\n", "/etc/x.conf"
-    )
-    check_extensions([], config)  # no registry: only the factories' checks
-    with pytest.raises(ConfigError) as info:
-        check_extensions([Failing("one", 1)], config, installed_event_types())
-    assert [str(p) for p in info.value.problems] == [
-        "/etc/x.conf:1: one",
-        "/etc/x.conf:4: [eventlistener:l] events: unknown event type: 'TICK_7'",
-    ]
