@@ -34,7 +34,7 @@ from multidict import MultiMapping
 from exporters.journal import EventFilter, Journal, JournalRecord, open_journal
 from exporters.journal.rows import encode_json
 from supervisor_core.bus import BufferedSubscription, EventBus
-from supervisor_core.events import Event, UnknownEventType
+from supervisor_core.events import Event, EventTypeRegistry, UnknownEventType
 
 logger = logging.getLogger(__name__)
 
@@ -70,13 +70,18 @@ def _integer(name: str, text: str, *, maximum: int) -> int:
 
 
 def parse_query(
-    query: MultiMapping[str], *, next_serial: int, last_event_id: str | None = None
+    query: MultiMapping[str],
+    *,
+    next_serial: int,
+    registry: EventTypeRegistry,
+    last_event_id: str | None = None,
 ) -> EventsQuery:
     """Validate ``/events`` parameters (pure).
 
     ``since`` may be at most ``next_serial`` (the serial the next event gets);
     ``Last-Event-ID: N`` overrides it with ``N + 1``. ``types`` and ``process`` may
-    repeat or hold comma-separated lists.
+    repeat or hold comma-separated lists; ``types`` are names of ``registry`` (the
+    bus'), families included.
 
     Raises:
         QueryError: naming the bad parameter.
@@ -100,7 +105,7 @@ def parse_query(
     types = [t for value in query.getall("types", []) for t in value.split(",") if t]
     processes = [p for value in query.getall("process", []) for p in value.split(",") if p]
     try:
-        filter_ = EventFilter.build(types=types, processes=processes)
+        filter_ = EventFilter.build(registry=registry, types=types, processes=processes)
     except UnknownEventType as error:
         raise QueryError(f"types: unknown event type {error.name!r}") from None
     except ValueError as error:
@@ -164,6 +169,7 @@ class EventsEndpoint:
             query = parse_query(
                 request.query,
                 next_serial=self.bus.snapshot().next_serial,
+                registry=self.bus.registry,
                 last_event_id=request.headers.get("Last-Event-ID") if sse else None,
             )
         except QueryError as error:

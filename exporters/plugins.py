@@ -21,16 +21,22 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry
 
 from exporters.events_http import EventsEndpoint
-from exporters.journal import Journal
+from exporters.journal import Journal, register_journal_types
 from exporters.journal import settings_from_config as journal_settings_from_config
 from exporters.prometheus import PrometheusExporter, settings_from_config
 from exporters.prometheus.http import metrics_routes, serving_metrics
 from exporters.prometheus.settings import PrometheusSettings
-from exporters.storms import ActiveStorms, StormExporterSettings, StormMonitor
+from exporters.storms import (
+    ActiveStorms,
+    StormExporterSettings,
+    StormMonitor,
+    register_storm_types,
+)
 from exporters.storms import settings_from_config as storm_settings_from_config
 from supervisor_core.bus import EventBus
 from supervisor_core.config.model import Config
 from supervisor_core.control import SupervisorControl
+from supervisor_core.events import EventTypeRegistry
 from supervisor_core.extensions import DaemonView, Extension
 
 logger = logging.getLogger(__name__)
@@ -84,6 +90,10 @@ class PrometheusFactory:
 
     name = "prometheus"
 
+    def register_event_types(self, registry: EventTypeRegistry) -> None:
+        # The storm gauge subscribes to the storm types (published by ``storms``).
+        register_storm_types(registry)
+
     def check(self, config: Config) -> None:
         settings_from_config(config)
 
@@ -131,6 +141,9 @@ class JournalFactory:
 
     name = "journal"
 
+    def register_event_types(self, registry: EventTypeRegistry) -> None:
+        register_journal_types(registry)
+
     def check(self, config: Config) -> None:
         journal_settings_from_config(config)
 
@@ -172,6 +185,9 @@ class StormFactory:
     """Entry point ``storms``."""
 
     name = "storms"
+
+    def register_event_types(self, registry: EventTypeRegistry) -> None:
+        register_storm_types(registry)
 
     def check(self, config: Config) -> None:
         storm_settings_from_config(config)

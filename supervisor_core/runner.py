@@ -29,10 +29,12 @@ from supervisor_core.clock import Clock, SystemClock
 from supervisor_core.config import Config, ConfigError
 from supervisor_core.config.model import InetHttpServerConfig
 from supervisor_core.daemon import DAEMON_SIGNALS, SignalRecorder, StartupReport
+from supervisor_core.events import EventTypeRegistry
 from supervisor_core.extensions import Extension, first_serial
 from supervisor_core.http import AuthPolicy, BoundAddresses, ServerStartError, make_app, serving
 from supervisor_core.lifecycle import AUTOSTART, RELOAD, SupervisorState
 from supervisor_core.logs.mainlog import MainLogHandler
+from supervisor_core.pools import check_listener_events
 from supervisor_core.process import ProcessRuntime
 from supervisor_core.spawn import PopenSpawner, Spawner
 from supervisor_core.supervisor import ProcessFactory, ProcessSetup, Supervisor
@@ -118,7 +120,9 @@ class DaemonRun:
     ``reload`` re-reads the configuration (with superd's flags applied) on restart;
     ``on_started`` runs once the first generation listens (pidfile, startup report);
     ``on_generation`` sees each new Supervisor (tests subscribe or drive it);
-    ``extensions`` are driven through their lifecycle (``supervisor_core.extensions``).
+    ``extensions`` are driven through their lifecycle (``supervisor_core.extensions``);
+    ``event_types`` is the daemon's registry, given to the bus it builds (default:
+    supervisord's types; each extension's ``install`` adds its own).
     """
 
     reload: ConfigLoader
@@ -131,6 +135,7 @@ class DaemonRun:
     on_generation: Callable[[Supervisor], None] | None = None
     install_signals: bool = True
     extensions: Sequence[Extension] = ()
+    event_types: EventTypeRegistry | None = None
 
 
 class StartupError(Exception):
@@ -147,7 +152,7 @@ async def run_daemon(config: Config, run: DaemonRun) -> int:
     bus = (
         run.bus
         if run.bus is not None
-        else EventBus(clock, first_serial=first_serial(run.extensions))
+        else EventBus(clock, registry=run.event_types, first_serial=first_serial(run.extensions))
     )
     spawner = run.spawner if run.spawner is not None else PopenSpawner()
     router = _SignalRouter()
@@ -171,7 +176,7 @@ async def run_daemon(config: Config, run: DaemonRun) -> int:
                 first = False
                 if mood is not SupervisorState.RESTARTING:
                     return 0
-                config = _reload(config, run.reload)
+                config = _reload(config, run.reload, bus.registry)
     finally:
         if recorder is not None:
             recorder.close()
@@ -185,9 +190,10 @@ async def _close_extensions(extensions: Sequence[Extension]) -> None:
             logger.exception("extension %s failed to close", extension.name)
 
 
-def _reload(current: Config, reload: ConfigLoader) -> Config:
+def _reload(current: Config, reload: ConfigLoader, registry: EventTypeRegistry) -> Config:
     try:
         config = reload()
+        check_listener_events(config.groups, registry)
     except ConfigError as error:
         logger.error(
             "restart: %s did not load, keeping the previous configuration:\n%s",

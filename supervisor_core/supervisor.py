@@ -61,7 +61,7 @@ from supervisor_core.lifecycle import (
 from supervisor_core.listeners import BadResultHandler
 from supervisor_core.logs.mainlog import MainLogHandler
 from supervisor_core.names import split_namespec
-from supervisor_core.pools import ListenerPool
+from supervisor_core.pools import ListenerPool, check_listener_events
 from supervisor_core.process import ProcessRuntime, TimerHandle, Timers
 
 logger = logging.getLogger(__name__)
@@ -394,7 +394,7 @@ class Supervisor:
                 bus=self._bus,
                 identifier=self._config.supervisord.identifier,
             )
-        except BadResultHandler as error:
+        except (BadResultHandler, ConfigError) as error:
             raise OSError(str(error)) from error  # reported by _add_group like the others
 
     def _add_group(self, config: GroupConfig) -> None:
@@ -549,6 +549,8 @@ class Supervisor:
         """
         try:
             new = self._read_config(self._config.path)
+            # events= names types of this daemon's registry (the extensions' too).
+            check_listener_events(new.groups, self._bus.registry)
         except ConfigError as error:
             raise control.CantReread("\n".join(str(p) for p in error.problems)) from error
         except OSError as error:

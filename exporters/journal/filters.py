@@ -2,15 +2,17 @@
 
 One filter serves both sides of ``/events``: ``sql()`` selects journaled rows and
 ``matches(event)`` tests live events, so a replay and the live tail that follows it
-agree on what belongs to the stream.
+agree on what belongs to the stream. Families are expanded once, when the filter is
+built, against the registry given (the daemon's: ``EventBus.registry``), into the
+concrete type names both sides use.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from supervisor_core.events import Event, event_type, event_type_names, is_subtype
+from supervisor_core.events import Event, EventTypeRegistry
 from supervisor_core.names import split_namespec
 
 
@@ -43,32 +45,46 @@ class ProcessSpec:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class EventFilter:
-    """Event types (names or families; empty = all) and processes (empty = all)."""
+    """Event types (names or families; empty = all) and processes (empty = all).
+
+    ``concrete`` holds the concrete type names ``types`` cover (filled by ``build``).
+    """
 
     types: frozenset[str] = frozenset()
     processes: tuple[ProcessSpec, ...] = ()
+    concrete: frozenset[str] = field(default=frozenset(), compare=False)
 
     @classmethod
-    def build(cls, *, types: Iterable[str] = (), processes: Iterable[str] = ()) -> EventFilter:
-        """Validate names; raises ``UnknownEventType`` or ValueError naming the bad one."""
+    def build(
+        cls,
+        *,
+        registry: EventTypeRegistry,
+        types: Iterable[str] = (),
+        processes: Iterable[str] = (),
+    ) -> EventFilter:
+        """Validate names against ``registry``; raises ``UnknownEventType`` or
+        ValueError naming the bad one."""
         type_set = frozenset(types)
         for name in type_set:
-            event_type(name)
-        return cls(types=type_set, processes=tuple(ProcessSpec.parse(p) for p in processes))
+            registry.event_type(name)
+        concrete = frozenset(
+            name
+            for name in registry.names(include_abstract=False)
+            if any(registry.is_subtype(name, family) for family in type_set)
+        )
+        return cls(
+            types=type_set,
+            processes=tuple(ProcessSpec.parse(p) for p in processes),
+            concrete=concrete,
+        )
 
     def concrete_types(self) -> tuple[str, ...]:
         """Every registered type name the ``types`` families cover, sorted."""
-        return tuple(
-            sorted(
-                name
-                for name in event_type_names(include_abstract=False)
-                if any(is_subtype(name, family) for family in self.types)
-            )
-        )
+        return tuple(sorted(self.concrete))
 
     def matches(self, event: Event) -> bool:
         """Whether a live event is selected."""
-        if self.types and not any(is_subtype(event.name, family) for family in self.types):
+        if self.types and event.name not in self.concrete:
             return False
         if not self.processes:
             return True

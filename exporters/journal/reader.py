@@ -18,18 +18,33 @@ from types import TracebackType
 
 from exporters.journal.filters import EventFilter
 from exporters.journal.rows import SELECT_COLUMNS, JournalRecord, record_from_row
+from supervisor_core.events import EventTypeRegistry
+from supervisor_core.extensions import installed_event_types
 
 _PAGE = 500
 
 
 class JournalReader:
-    """A read-only view of a journal file (never writes, never creates it)."""
+    """A read-only view of a journal file (never writes, never creates it).
 
-    def __init__(self, path: str) -> None:
+    ``registry`` resolves the type names and families of ``events(types=...)``; by
+    default it is the one a superd with the installed extensions would build
+    (``installed_event_types``), made on first use.
+    """
+
+    def __init__(self, path: str, *, registry: EventTypeRegistry | None = None) -> None:
         """Open ``path`` read-only; raises ``sqlite3.OperationalError`` if missing."""
         self.path = path
+        self._registry = registry
         uri = Path(path).absolute().as_uri() + "?mode=ro"
         self._connection = sqlite3.connect(uri, uri=True, check_same_thread=False)
+
+    @property
+    def registry(self) -> EventTypeRegistry:
+        """The event types this reader resolves ``types`` against."""
+        if self._registry is None:
+            self._registry = installed_event_types()
+        return self._registry
 
     def events(
         self,
@@ -46,7 +61,8 @@ class JournalReader:
         event type names or families (``PROCESS_STATE``). Empty means all. Rows
         are read in pages, so a long journal streams without loading it whole.
         """
-        return self._select(EventFilter.build(types=types, processes=process), since, until, limit)
+        filter_ = EventFilter.build(registry=self.registry, types=types, processes=process)
+        return self._select(filter_, since, until, limit)
 
     def select(
         self, filter_: EventFilter, *, since: int = 0, until: int | None = None, limit: int | None
@@ -107,6 +123,6 @@ class JournalReader:
         self.close()
 
 
-def open_journal(path: str) -> JournalReader:
+def open_journal(path: str, *, registry: EventTypeRegistry | None = None) -> JournalReader:
     """Open the journal at ``path`` read-only (``.events(since=, process=, types=)``)."""
-    return JournalReader(path)
+    return JournalReader(path, registry=registry)

@@ -35,7 +35,7 @@ from collections import OrderedDict, deque
 from dataclasses import dataclass
 from typing import TypeVar
 
-from exporters.journal.events import SupervisorDaemonStart
+from exporters.journal.events import SupervisorDaemonStart, register_journal_types
 from exporters.journal.retention import RetentionPolicy
 from exporters.journal.rows import (
     INSERT_SQL,
@@ -304,7 +304,8 @@ class Journal:
         """Start the writer and subscribe to every event of ``bus``.
 
         With ``announce`` it publishes ``SUPERVISOR_DAEMON_START`` (and returns it),
-        so call it before anything else publishes.
+        so call it before anything else publishes. The type is registered on
+        ``bus.registry`` if it is not there yet.
 
         Raises:
             JournalError: already attached or closed, or the bus would reuse
@@ -312,6 +313,7 @@ class Journal:
         """
         if self._closed or self._subscription is not None:
             raise JournalError(f"journal {self.path} is already attached or closed")
+        register_journal_types(bus.registry)
         next_serial = bus.snapshot().next_serial
         last = self.last_serial()
         if last is not None and next_serial <= last:

@@ -45,7 +45,6 @@ from exporters.prometheus.catalogue import CPU_MODES, LOG_STREAMS, RUN_DURATION_
 from exporters.prometheus.sampling import Sampler, TreeSample, sample_trees
 from supervisor_core.bus import BusSnapshot
 from supervisor_core.control import ControlError, GroupInfo
-from supervisor_core.events import event_type_names
 from supervisor_core.lifecycle import START_CAUSES, ProcessState
 
 logger = logging.getLogger(__name__)
@@ -379,7 +378,7 @@ class SupervisorCollector(Collector):
             bus = self._bus()
             events = _family(cat.EVENTS)
             # Every concrete type from the start, so increase() sees the first one.
-            totals = dict.fromkeys(event_type_names(include_abstract=False), 0)
+            totals = dict.fromkeys(bus.event_types, 0)
             totals.update(bus.events_total)
             for name, count in sorted(totals.items()):
                 _add(events, (name,), count)

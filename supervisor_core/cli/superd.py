@@ -73,12 +73,17 @@ def check_config(path: str | None) -> int:
                 file=sys.stderr,
             )
             return 2
-    from supervisor_core.extensions import check_extensions, discover_extensions
+    from supervisor_core.extensions import (
+        check_extensions,
+        discover_extensions,
+        installed_event_types,
+    )
 
-    # Discovered first: extensions register their event types, which events= may name.
+    # The registry the daemon would build: events= may name the extensions' types.
     factories = discover_extensions()
+    registry = installed_event_types(factories)
     try:
-        config = load(path)
+        config = load(path, event_types=registry)
         check_extensions(factories, config)
     except ConfigError as error:
         return _report_config_error(path, error)
@@ -223,15 +228,22 @@ def run(args: argparse.Namespace) -> int:
 
     from supervisor_core import daemon
     from supervisor_core.config import ConfigError, load
-    from supervisor_core.extensions import Extension, check_extensions, discover_extensions
+    from supervisor_core.extensions import (
+        Extension,
+        check_extensions,
+        discover_extensions,
+        installed_event_types,
+    )
     from supervisor_core.runner import DaemonRun, StartupError, run_daemon
 
     path = _find_path(args.configuration)
     if path is None:
         return 2
     factories = discover_extensions()
+    # This daemon's event types (the bus owns them): supervisord's and the extensions'.
+    registry = installed_event_types(factories)
     try:
-        loaded = load(path)
+        loaded = load(path, event_types=registry)
         check_extensions(factories, loaded)
     except ConfigError as error:
         return _report_config_error(path, error)
@@ -299,7 +311,7 @@ def run(args: argparse.Namespace) -> int:
             log.info("superd started with pid %s", os.getpid())
 
     def reload() -> Config:
-        return apply_overrides(load(path), args)
+        return apply_overrides(load(path, event_types=registry), args)
 
     try:
         return asyncio.run(
@@ -307,6 +319,7 @@ def run(args: argparse.Namespace) -> int:
                 config,
                 DaemonRun(
                     reload=reload,
+                    event_types=registry,
                     main_log=main_log,
                     report=report,
                     on_started=on_started,

@@ -181,6 +181,9 @@ class GroupConfig:
 
     Listener pools fill ``buffer_size``, ``events`` and ``result_handler``;
     fcgi groups fill ``socket``. ``processes`` is sorted by priority as supervisord does.
+    ``events`` holds the names as written (upper-cased): which event types exist is the
+    daemon's registry, so they are checked when the pool is built
+    (``pools.check_listener_events``), which names ``key_origins["events"]``.
     """
 
     name: str
@@ -192,6 +195,7 @@ class GroupConfig:
     result_handler: str = "supervisor.dispatchers:default_handler"
     socket: FcgiSocketConfig | None = None
     origin: Origin | None = None
+    key_origins: Mapping[str, Origin] = field(default_factory=_empty_origins, compare=False)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -367,6 +367,19 @@ async def test_reload_of_a_broken_file_is_cant_reread(world: World) -> None:
     assert world.supervisor.config_groups() == world.config.groups
 
 
+async def test_reload_naming_an_event_type_unknown_to_the_bus_is_cant_reread(world: World) -> None:
+    """events= is checked against the bus' registry on reload: file:line, nothing changes."""
+    world.next_text = BASE.replace("events = TICK_5", "events = TICK_5,TICK_7")
+    line = world.next_text.splitlines().index("events = TICK_5,TICK_7") + 1
+    with pytest.raises(
+        control.CantReread,
+        match=rf"supervisord\.conf:{line}: \[eventlistener:listen\] events: unknown event "
+        r"type: 'TICK_7'",
+    ):
+        await world.supervisor.reload_config()
+    assert world.supervisor.config_groups() == world.config.groups
+
+
 async def test_control_operations_reach_the_process(world: World) -> None:
     """start/stop/signal/stdin/remote-comm go to the named process or the bus."""
     supervisor = world.supervisor

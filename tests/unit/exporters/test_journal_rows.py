@@ -20,18 +20,23 @@ from exporters.journal import (
 )
 from exporters.journal.rows import COLUMNS, record_from_row
 from exporters.journal.settings import SECTION
+from exporters.storms import register_storm_types
 from supervisor_core.config.errors import ConfigError
 from supervisor_core.config.model import ExtensionSection, Origin
 from supervisor_core.events import (
     Event,
     EventData,
+    EventTypeRegistry,
     ProcessGroupAdded,
     ProcessStateExited,
     ProcessStateRunning,
     Tick5,
+    UnknownEventType,
     listener_payload,
 )
 from supervisor_core.lifecycle import Cause, ProcessState
+
+CORE = EventTypeRegistry.with_core_types()
 
 
 def stamp(data: EventData, serial: int = 7) -> Event:
@@ -137,7 +142,7 @@ def test_bad_process_spec(text: str) -> None:
 
 def test_filter_by_family_and_process() -> None:
     """A family selects its members; process selection ignores events without a process."""
-    filter_ = EventFilter.build(types=["PROCESS_STATE"], processes=["site:web"])
+    filter_ = EventFilter.build(registry=CORE, types=["PROCESS_STATE"], processes=["site:web"])
     assert filter_.matches(stamp(EXITED))
     assert not filter_.matches(stamp(ProcessGroupAdded(groupname="site")))
     assert "PROCESS_STATE_EXITED" in filter_.concrete_types()
@@ -146,6 +151,25 @@ def test_filter_by_family_and_process() -> None:
     assert "type IN" in where
     assert params[-2:] == ["site", "web"]
     assert EventFilter().sql() == ("1", [])
+
+
+def test_a_filter_resolves_names_in_the_registry_it_is_given() -> None:
+    """A family covers the types of the registry given: the storm types only where registered."""
+    with_storms = EventTypeRegistry.with_core_types()
+    register_storm_types(with_storms)
+    assert EventFilter.build(registry=with_storms, types=["STORM"]).concrete_types() == (
+        "GROUP_STORM_BEGIN",
+        "GROUP_STORM_END",
+        "HOST_STORM_BEGIN",
+        "HOST_STORM_END",
+        "PROCESS_STORM_BEGIN",
+        "PROCESS_STORM_END",
+    )
+    everything = EventFilter.build(registry=with_storms, types=["EVENT"])
+    assert "PROCESS_STORM_BEGIN" in everything.concrete_types()
+    assert "PROCESS_STORM_BEGIN" not in EventFilter.build(registry=CORE, types=["EVENT"]).concrete
+    with pytest.raises(UnknownEventType, match="STORM"):
+        EventFilter.build(registry=CORE, types=["STORM"])
 
 
 # --------------------------------------------------------------------------- settings
@@ -246,11 +270,12 @@ def query(**params: str) -> MultiDict[str]:
 
 def test_parse_query_defaults_and_lists() -> None:
     """No parameters: since 0, all types, no limit; lists may be comma separated."""
-    q = parse_query(query(), next_serial=10)
+    q = parse_query(query(), next_serial=10, registry=CORE)
     assert (q.since, q.limit, q.filter) == (0, None, EventFilter())
     q = parse_query(
         MultiDict([("types", "TICK_5,PROCESS_STATE"), ("process", "a"), ("process", "g:*")]),
         next_serial=10,
+        registry=CORE,
     )
     assert q.filter.types == {"TICK_5", "PROCESS_STATE"}
     assert len(q.filter.processes) == 2
@@ -258,7 +283,9 @@ def test_parse_query_defaults_and_lists() -> None:
 
 def test_last_event_id_resumes_after_it() -> None:
     """Last-Event-ID N overrides since and resumes at N + 1."""
-    assert parse_query(query(since="0"), next_serial=10, last_event_id="4").since == 5
+    assert (
+        parse_query(query(since="0"), next_serial=10, registry=CORE, last_event_id="4").since == 5
+    )
 
 
 @pytest.mark.parametrize(
@@ -277,13 +304,13 @@ def test_last_event_id_resumes_after_it() -> None:
 def test_bad_queries_name_the_parameter(params: dict[str, str], message: str) -> None:
     """Each bad parameter raises QueryError naming it."""
     with pytest.raises(QueryError, match=message):
-        parse_query(query(**params), next_serial=10)
+        parse_query(query(**params), next_serial=10, registry=CORE)
 
 
 def test_bad_last_event_id() -> None:
     """A Last-Event-ID that is not a serial the bus has given out is refused."""
     with pytest.raises(QueryError, match="Last-Event-ID"):
-        parse_query(query(), next_serial=10, last_event_id="10")
+        parse_query(query(), next_serial=10, registry=CORE, last_event_id="10")
 
 
 def test_sse_message_is_one_data_line() -> None:
