@@ -13,9 +13,13 @@ Rules of this file:
   ``prometheus_alerts`` do I/O.
 - Times are tz-aware UTC ``pandas.Timestamp`` s built from the events' wall time;
   durations are seconds (floats), as the journal stores them.
-- A *restart* is a start that followed an exit without an operator (a STARTING whose
-  previous state was EXITED or BACKOFF): what ``supervisor_process_restarts_total``
-  counts, so the notebook and the metric agree.
+- Every count comes from the events' ``cause`` and nothing else. A *restart* is a
+  ``PROCESS_STATE_STARTING`` whose cause is automatic (``autorestart``, ``damped``,
+  ``retry``: ``lifecycle.AUTOMATIC_RESTART_CAUSES``): what
+  ``supervisor_process_restarts_total`` counts, so the notebook and the metric agree.
+  Starts somebody asked for (operator, listener, autostart, update, reload) are
+  starts, not restarts; requested changes are *actions*, and their ``origin`` says
+  who asked, from where.
 - Plots draw on a ``matplotlib.figure.Figure`` they create (or an ``Axes`` passed
   in), never on pyplot's global state.
 
@@ -46,6 +50,7 @@ from matplotlib.patches import Patch
 
 from exporters.journal import JournalRecord, open_journal
 from exporters.storms import Storm, StormSettings, detect_storms, observation_from_record
+from supervisor_core.lifecycle import Cause
 
 __all__ = [
     "OUTCOME_COLOURS",
@@ -73,7 +78,12 @@ OUTCOME_COLOURS: dict[str, str] = {
     "stopped": "tab:gray",
     "running": "tab:green",
 }
-_RESTART_FROM = frozenset({"EXITED", "BACKOFF"})
+# Requested changes that are somebody's action in a post-mortem's "who acted" (an
+# autostart at daemon start-up is routine, and shows as the run's cause instead).
+_ACTION_CAUSES = frozenset(
+    cause.value for cause in Cause if cause.is_requested and cause is not Cause.AUTOSTART
+)
+_ACTION_VERBS = {"STARTING": "started", "STOPPING": "stopped", "STOPPED": "stopped"}
 _STORM_TYPES = ("PROCESS_STORM_BEGIN", "GROUP_STORM_BEGIN", "HOST_STORM_BEGIN")
 _RUN_COLUMNS = [
     "process",
@@ -91,6 +101,28 @@ _RUN_COLUMNS = [
     "end_state",
     "stderr_tail",
     "serial",
+    "run",
+    "episode",
+    "cause",
+    "origin",
+    "end_cause",
+    "end_origin",
+]
+_EVENT_COLUMNS = [
+    "serial",
+    "time",
+    "type",
+    "process",
+    "from_state",
+    "to_state",
+    "cause",
+    "origin",
+    "run",
+    "episode",
+    "pid",
+    "exit_status",
+    "expected",
+    "run_duration",
 ]
 
 
@@ -143,7 +175,12 @@ def read_records(
 
 
 def events_frame(records: Sequence[JournalRecord]) -> pd.DataFrame:
-    """One row per process state change: serial, time, type, process, states, exit."""
+    """One row per process state change: serial, time, type, process, states, why, exit.
+
+    ``cause`` is why it happened (``autorestart``, ``operator``, ``exit``, ...),
+    ``origin`` who asked (requested changes only), ``run`` the start number it belongs
+    to and ``episode`` the run that opened its restart episode.
+    """
     rows = [
         {
             "serial": r.serial,
@@ -152,6 +189,10 @@ def events_frame(records: Sequence[JournalRecord]) -> pd.DataFrame:
             "process": _process(r),
             "from_state": r.from_state,
             "to_state": r.to_state,
+            "cause": r.cause,
+            "origin": r.origin,
+            "run": r.run,
+            "episode": r.episode,
             "pid": r.pid,
             "exit_status": r.exit_status,
             "expected": r.expected,
@@ -160,19 +201,7 @@ def events_frame(records: Sequence[JournalRecord]) -> pd.DataFrame:
         for r in records
         if r.type.startswith("PROCESS_STATE_") and r.processname is not None
     ]
-    columns = [
-        "serial",
-        "time",
-        "type",
-        "process",
-        "from_state",
-        "to_state",
-        "pid",
-        "exit_status",
-        "expected",
-        "run_duration",
-    ]
-    return pd.DataFrame(rows, columns=columns)
+    return pd.DataFrame(rows, columns=_EVENT_COLUMNS)
 
 
 def _outcome(record: JournalRecord) -> str:
@@ -185,6 +214,31 @@ def _outcome(record: JournalRecord) -> str:
     return "crash"
 
 
+@dataclass(slots=True)
+class _Start:
+    """A run begun and not yet ended, while ``runs_frame`` walks the records."""
+
+    wall: float
+    pid: int
+    serial: int
+    run: int | None
+    episode: int | None
+    cause: str | None
+    origin: str | None
+
+
+def _start(record: JournalRecord) -> _Start:
+    return _Start(
+        wall=record.wall_time,
+        pid=record.pid or 0,
+        serial=record.serial,
+        run=record.run,
+        episode=record.episode,
+        cause=record.cause,
+        origin=record.origin,
+    )
+
+
 def runs_frame(records: Sequence[JournalRecord]) -> pd.DataFrame:
     """One row per run of a process (spawn to exit), in the order they ended.
 
@@ -193,32 +247,43 @@ def runs_frame(records: Sequence[JournalRecord]) -> pd.DataFrame:
     ``failed start``, ``exit``, ``stopped``, ``running``), ``exit_status`` (Popen:
     ``-N`` = signal N), ``signal``, ``exit`` (``code 4``, ``SIGKILL``), ``expected``,
     ``end_state``, ``stderr_tail`` (a list of lines, possibly empty), ``serial`` (of the
-    event that ended the run).
+    event that ended the run), ``run`` (the process' start number) and ``episode``
+    (the run that opened its restart episode), ``cause``/``origin`` (why the run was
+    started and who asked: ``autorestart``/None, ``operator``/``"xmlrpc, ..."``) and
+    ``end_cause``/``end_origin`` (why it ended: ``exit``, or the stop's requester).
     """
-    # process -> (spawn wall time, pid once known, serial of the STARTING event)
-    started: dict[str, tuple[float, int, int]] = {}
+    started: dict[str, _Start] = {}
     rows: list[dict[str, object]] = []
     for record in records:
         if not record.type.startswith("PROCESS_STATE_") or record.processname is None:
             continue
         key = _process(record)
         if record.to_state == "STARTING":
-            started[key] = (record.wall_time, record.pid or 0, record.serial)
+            started[key] = _start(record)
             continue
         if record.run_duration is None:
             if key in started and record.pid:
-                wall, _, serial = started[key]
-                started[key] = (wall, record.pid, serial)
+                started[key].pid = record.pid
             continue
         end = record.wall_time
-        wall, pid, _ = started.pop(key, (end - record.run_duration, 0, 0))
+        begun = started.pop(key, None)
+        if begun is None:  # the start is before the range read
+            begun = _Start(
+                wall=end - record.run_duration,
+                pid=0,
+                serial=0,
+                run=record.run,
+                episode=record.episode,
+                cause=None,
+                origin=None,
+            )
         rows.append(
             {
                 "process": key,
                 "group": record.groupname,
                 "name": record.processname,
-                "pid": record.pid or pid or None,
-                "start": _time(wall),
+                "pid": record.pid or begun.pid or None,
+                "start": _time(begun.wall),
                 "end": _time(end),
                 "duration": record.run_duration,
                 "outcome": _outcome(record),
@@ -229,17 +294,23 @@ def runs_frame(records: Sequence[JournalRecord]) -> pd.DataFrame:
                 "end_state": record.to_state,
                 "stderr_tail": list(record.stderr_tail or ()),
                 "serial": record.serial,
+                "run": begun.run,
+                "episode": begun.episode,
+                "cause": begun.cause,
+                "origin": begun.origin,
+                "end_cause": record.cause,
+                "end_origin": record.origin,
             }
         )
-    for key, (wall, pid, serial) in started.items():
+    for key, begun in started.items():
         group, _, name = key.partition(":")
         rows.append(
             {
                 "process": key,
                 "group": group,
                 "name": name,
-                "pid": pid or None,
-                "start": _time(wall),
+                "pid": begun.pid or None,
+                "start": _time(begun.wall),
                 "end": pd.NaT,
                 "duration": None,
                 "outcome": "running",
@@ -249,20 +320,39 @@ def runs_frame(records: Sequence[JournalRecord]) -> pd.DataFrame:
                 "expected": None,
                 "end_state": None,
                 "stderr_tail": [],
-                "serial": serial,
+                "serial": begun.serial,
+                "run": begun.run,
+                "episode": begun.episode,
+                "cause": begun.cause,
+                "origin": begun.origin,
+                "end_cause": None,
+                "end_origin": None,
             }
         )
     return pd.DataFrame(rows, columns=_RUN_COLUMNS)
 
 
 def restarts_frame(records: Sequence[JournalRecord]) -> pd.DataFrame:
-    """One row per automatic restart (STARTING after EXITED or BACKOFF): time, process."""
+    """One row per automatic restart: a STARTING whose cause is ``autorestart``,
+    ``damped`` or ``retry`` (the rule of ``supervisor_process_restarts_total``).
+
+    Columns: ``time``, ``process``, ``serial``, ``cause``, ``run`` (the run it
+    starts), ``episode``. Starts somebody asked for are not restarts, whatever state
+    they left.
+    """
     rows = [
-        {"time": _time(r.wall_time), "process": _process(r), "serial": r.serial}
+        {
+            "time": _time(r.wall_time),
+            "process": _process(r),
+            "serial": r.serial,
+            "cause": r.cause,
+            "run": r.run,
+            "episode": r.episode,
+        }
         for r in records
-        if r.type == "PROCESS_STATE_STARTING" and r.from_state in _RESTART_FROM
+        if r.is_restart
     ]
-    return pd.DataFrame(rows, columns=["time", "process", "serial"])
+    return pd.DataFrame(rows, columns=["time", "process", "serial", "cause", "run", "episode"])
 
 
 def _storm_rows(storms: Iterable[Storm]) -> list[dict[str, object]]:
@@ -317,14 +407,24 @@ def storms_frame(
 def notices_frame(
     records: Sequence[JournalRecord], alerts: pd.DataFrame | None = None
 ) -> pd.DataFrame:
-    """Who noticed what, when: superd's storm detector, overflowing listener pools, and
-    (when ``alerts`` from ``prometheus_alerts`` is given) Prometheus' alerts.
+    """Who noticed what, and who acted, when.
 
-    Columns: ``time``, ``who``, ``what``, ``process`` (``group:name``, a group, or ``""``).
+    Noticed (``kind="noticed"``): superd's storm detector, overflowing listener pools,
+    and (when ``alerts`` from ``prometheus_alerts`` is given) Prometheus' alerts.
+    Acted (``kind="acted"``): every start and stop somebody asked for, from the
+    events' cause and origin: an operator through XML-RPC, superctl or the web page
+    (``who`` is the origin, e.g. ``"xmlrpc, unix socket pid 42 uid 0, superctl/0.1"``),
+    an event listener (memmon, httpok), ``update``, a reload or the shutdown.
+
+    Columns: ``time``, ``who``, ``what``, ``process`` (``group:name``, a group, or
+    ``""``), ``kind``.
     """
     rows: list[dict[str, object]] = []
     for record in records:
-        if record.type in _STORM_TYPES:
+        action = _action(record)
+        if action is not None:
+            rows.append(action)
+        elif record.type in _STORM_TYPES:
             scope = record.type.split("_", 1)[0].lower()
             subject = _process(record) if record.processname else (record.groupname or "")
             rows.append(
@@ -333,6 +433,7 @@ def notices_frame(
                     "who": "superd storm detector",
                     "what": f"{record.type} ({scope} storm, serial {record.serial})",
                     "process": subject,
+                    "kind": "noticed",
                 }
             )
         elif record.type == "EVENT_BUFFER_OVERFLOW":
@@ -343,6 +444,7 @@ def notices_frame(
                     "who": f"event listener pool {pool}",
                     "what": f"its buffer overflowed: it missed events (serial {record.serial})",
                     "process": "",
+                    "kind": "noticed",
                 }
             )
     if alerts is not None:
@@ -352,11 +454,37 @@ def notices_frame(
                 "who": "Prometheus",
                 "what": f"alert {alert['alertname']} firing until {_clock(alert['last_firing'])}",
                 "process": alert["process"],
+                "kind": "noticed",
             }
             for alert in _records(alerts)
         )
-    frame = pd.DataFrame(rows, columns=["time", "who", "what", "process"])
+    frame = pd.DataFrame(rows, columns=["time", "who", "what", "process", "kind"])
     return frame.sort_values("time", kind="stable").reset_index(drop=True)
+
+
+def _action(record: JournalRecord) -> dict[str, object] | None:
+    """The notice of a requested start or stop, or None for anything else.
+
+    A request shows once, at the transition it caused first: STARTING for a start,
+    STOPPING for a stop (STOPPED directly when the process had no child, e.g. in
+    BACKOFF).
+    """
+    if record.cause not in _ACTION_CAUSES or record.processname is None:
+        return None
+    verb = _ACTION_VERBS.get(record.to_state or "")
+    if verb is None or (record.to_state == "STOPPED" and record.from_state == "STOPPING"):
+        return None
+    who = record.origin or f"superd ({record.cause})"
+    return {
+        "time": _time(record.wall_time),
+        "who": who,
+        "what": (
+            f"{verb} it ({record.from_state} -> {record.to_state}, cause {record.cause},"
+            f" serial {record.serial})"
+        ),
+        "process": _process(record),
+        "kind": "acted",
+    }
 
 
 def restarts_per_minute(restarts: pd.DataFrame) -> pd.DataFrame:
@@ -508,8 +636,11 @@ def _process_story(report: PostMortem, process: str) -> str:
     runs = report.runs[report.runs["process"] == process]
     first, last = restarts["time"].min(), restarts["time"].max()
     times = "time" if len(restarts) == 1 else "times"
+    causes = ", ".join(
+        f"{cause} \u00d7{count}" for cause, count in restarts["cause"].value_counts().items()
+    )
     lines = [
-        f"{process} restarted {len(restarts)} {times} between {_clock(first)} and "
+        f"{process} restarted {len(restarts)} {times} ({causes}) between {_clock(first)} and "
         f"{_clock(last)} ({_seconds((last - first).total_seconds())})."
     ]
     lines.append(f"Exits: {_exits_text(runs)}.")
@@ -532,26 +663,34 @@ def _process_story(report: PostMortem, process: str) -> str:
             f"Restart storm from {_clock(storm['start'])} to {_clock(storm['end'])}: "
             f"{storm['restarts']} restarts ({codes}), ended: {storm['reason']}."
         )
-    noticed = report.notices[
+    mine = report.notices[
         report.notices["process"].isin([process, process.split(":", maxsplit=1)[0]])
     ]
+    noticed = mine[mine["kind"] == "noticed"]
     if noticed.empty:
         lines.append("Nobody noticed: no storm event, no alert.")
     lines.extend(
         f"Noticed by {notice['who']} at {_clock(notice['time'])}: {notice['what']}."
         for notice in _records(noticed)
     )
+    lines.extend(
+        f"Acted: {action['who']} at {_clock(action['time'])}: {action['what']}."
+        for action in _records(mine[mine["kind"] == "acted"])
+    )
     final = runs.iloc[-1] if not runs.empty else None
     if final is not None and final["outcome"] == "stopped":
-        lines.append(f"It was stopped at {_clock(final['end'])}.")
+        by = f" by {final['end_origin']}" if final["end_origin"] else ""
+        why = f" ({final['end_cause']})" if final["end_cause"] else ""
+        lines.append(f"It was stopped at {_clock(final['end'])}{by}{why}.")
     return "\n".join(lines)
 
 
 def summarize(report: PostMortem) -> list[str]:
     """The story of every process that restarted, most restarts first (one string each).
 
-    Example: ``web:web restarted 40 times between ... Exits: code 1 ×40. ... Noticed
-    by superd storm detector at ...``.
+    Example: ``web:web restarted 40 times (autorestart ×40) between ... Exits: code 1
+    ×40. ... Noticed by superd storm detector at ... Acted: xmlrpc, unix socket pid 42
+    uid 0, superctl/0.1 at ...: stopped it (RUNNING -> STOPPING, cause operator, ...).``
     """
     if report.restarts.empty:
         return ["No process restarted in this journal range."]

@@ -150,6 +150,8 @@ class JournalFactory:
 
     def open(self, config: Config) -> Extension | None:
         settings = journal_settings(config)
+        for note in settings.notes:
+            logger.warning("journal: %s", note)
         if not settings.enabled:
             return None
         journal = Journal.from_settings(settings)

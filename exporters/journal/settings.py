@@ -7,12 +7,15 @@ Keys (all optional)::
     path = journal.sqlite3            ; relative to the config file
                                       ; default: <childlogdir>/superd-journal.sqlite3
     retention = 7d, 100MB             ; by age and/or size; "none" keeps everything
-    stderr_lines = 20                 ; stderr lines kept with an unexpected exit (0: off)
     batch_size = 256                  ; events per transaction at most
     flush_interval = 50ms             ; longest an event waits before its commit
 
 Pure parsing: a section's raw values in, a frozen ``JournalSettings`` out, or one
 ``ConfigError`` listing every bad key as ``file:line: [exporter:journal] key: ...``.
+
+``stderr_lines`` (older superd versions) is accepted and ignored: the journal stores the
+stderr tail exit events carry, whose length is ``[supervisord] stderr_tail_lines``.
+``JournalSettings.notes`` says so, for the daemon to log.
 """
 
 from __future__ import annotations
@@ -76,14 +79,18 @@ def parse_retention(text: str) -> RetentionPolicy:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class JournalSettings:
-    """How the journal is kept (see the module docstring for the keys)."""
+    """How the journal is kept (see the module docstring for the keys).
+
+    ``notes`` are warnings about keys that are accepted but no longer do anything,
+    each as ``file:line: [exporter:journal] key: ...``.
+    """
 
     path: str
     enabled: bool = True
     retention: RetentionPolicy = DEFAULT_RETENTION
-    stderr_lines: int = 20
     batch_size: int = 256
     flush_interval: float = 0.05
+    notes: tuple[str, ...] = ()
 
 
 def _positive_int(text: str, *, minimum: int) -> int:
@@ -127,7 +134,7 @@ def parse_settings(
     path = os.path.join(childlogdir, DEFAULT_FILENAME)
     enabled = True
     retention = DEFAULT_RETENTION
-    stderr_lines = 20
+    notes: list[str] = []
     batch_size = 256
     flush_interval = 0.05
     for key, raw in values.items():
@@ -141,7 +148,12 @@ def parse_settings(
             elif key == "retention":
                 retention = parse_retention(raw)
             elif key == "stderr_lines":
-                stderr_lines = _positive_int(raw, minimum=0)
+                _positive_int(raw, minimum=0)
+                notes.append(
+                    f"{place(key)}: [{SECTION}] stderr_lines: ignored: the "
+                    "journal keeps the stderr tail exit events carry; its length is "
+                    "[supervisord] stderr_tail_lines"
+                )
             elif key == "batch_size":
                 batch_size = _positive_int(raw, minimum=1)
             elif key == "flush_interval":
@@ -156,7 +168,7 @@ def parse_settings(
         path=path,
         enabled=enabled,
         retention=retention,
-        stderr_lines=stderr_lines,
         batch_size=batch_size,
         flush_interval=flush_interval,
+        notes=tuple(notes),
     )
