@@ -10,6 +10,7 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -131,6 +132,7 @@ def write_v1_journal(path: Path) -> None:
         ),
         (2, "TICK_5", None, None, None, {"when": 5}),
     ]
+    now = time.time()  # recent: the retention of a real daemon keeps them
     connection = sqlite3.connect(path)
     connection.executescript(V1_SCHEMA)
     for serial, type_, name, from_state, to_state, extra in rows:
@@ -140,7 +142,7 @@ def write_v1_journal(path: Path) -> None:
             " processname, from_state, to_state, payload) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 serial,
-                1.0 + serial,
+                now + serial,
                 1.0,
                 type_,
                 name,
