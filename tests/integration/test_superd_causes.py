@@ -102,7 +102,7 @@ def test_causes_of_a_damped_crash_loop_and_an_operator(
     assert superd.wait_exit() == 0
     with open_journal(str(tmp_path / "superd-journal.sqlite3")) as reader:
         assert reader.version == 2
-        journaled = [r for r in reader.events(causes=["damped"])]
+        journaled = list(reader.events(causes=["damped"]))
         assert reader.restart_counts() == counted
     assert [r.serial for r in journaled] == [e["serial"] for e in starts[1:]]
     # The old [exporter:journal] stderr_lines is accepted and said to be ignored.
