@@ -8,6 +8,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import urllib.error
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -42,7 +43,7 @@ def restarts(port: int) -> dict[str, int]:
     return {f"{r['groupname']}:{r['processname']}": r["restarts"] for r in body["restarts"]}
 
 
-def superctl(superd: Superd, *args: str) -> str:
+def superctl(superd: Superd, *args: str, status: int = 0) -> str:
     done = subprocess.run(
         [str(Path(sys.executable).parent / "superctl"), "-c", str(superd.config), *args],
         capture_output=True,
@@ -50,7 +51,7 @@ def superctl(superd: Superd, *args: str) -> str:
         timeout=30,
         check=False,
     )
-    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.returncode == status, done.stdout + done.stderr
     return done.stdout
 
 
@@ -81,8 +82,13 @@ def test_causes_of_a_damped_crash_loop_and_an_operator(
     starts = [e for e in damped if e["to_state"] == "STARTING"]
     assert [e["cause"] for e in starts] == ["autostart"] + ["damped"] * counted["damped:damped"]
     assert [e["run"] for e in starts] == list(range(1, len(starts) + 1))
+    assert {e["episode"] for e in damped} == {1}  # one episode, opened by run 1
     selected = events_with(port, "cause=damped,autorestart,retry")
     assert [e["serial"] for e in selected] == [e["serial"] for e in starts[1:]]
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        events_with(port, "cause=crash")
+    assert refused.value.code == 400
+    assert "cause: unknown cause 'crash' (known: autostart, " in refused.value.read().decode()
     # Every exit event carries the run's stderr tail, as the core bounded it.
     for exited in (e for e in damped if e["to_state"] == "EXITED"):
         assert exited["stderr_tail"] == ["bye"]
@@ -97,6 +103,8 @@ def test_causes_of_a_damped_crash_loop_and_an_operator(
     assert len(lines) == 3  # stop (STOPPING, STOPPED) and start
     assert "RUNNING -> STOPPING (operator), pid " in lines[0]
     assert "STOPPED -> STARTING (operator), by xmlrpc, unix socket pid " in lines[2]
+    refused = superctl(superd, "events", "--cause", "crash", status=2)
+    assert "--cause: unknown cause 'crash' (known: autostart, " in refused
     # The journal file holds the same causes in its typed column.
     superd.send(signal.SIGTERM)
     assert superd.wait_exit() == 0
