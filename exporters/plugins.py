@@ -149,6 +149,8 @@ class JournalFactory:
 
     def open(self, config: Config) -> Extension | None:
         settings = journal_settings_from_config(config)
+        for note in settings.notes:
+            logger.warning("journal: %s", note)
         if not settings.enabled:
             return None
         journal = Journal.from_settings(settings)

@@ -1,4 +1,4 @@
-"""Which events a reader asked for: by type (families allowed) and by process name.
+"""Which events a reader asked for: by type (families allowed), process name and cause.
 
 One filter serves both sides of ``/events``: ``sql()`` selects journaled rows and
 ``matches(event)`` tests live events, so a replay and the live tail that follows it
@@ -13,7 +13,17 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from supervisor_core.events import Event, EventTypeRegistry
+from supervisor_core.lifecycle import Cause
 from supervisor_core.names import split_namespec
+
+
+def parse_cause(text: str) -> Cause:
+    """A cause by its value (``autorestart``); raises ValueError listing the known ones."""
+    try:
+        return Cause(text)
+    except ValueError:
+        known = ", ".join(cause.value for cause in Cause)
+        raise ValueError(f"unknown cause {text!r} (known: {known})") from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,13 +55,18 @@ class ProcessSpec:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class EventFilter:
-    """Event types (names or families; empty = all) and processes (empty = all).
+    """Event types (names or families), processes and causes; each empty = all.
+
+    A cause filter selects process state changes with one of ``causes`` (only they
+    have a cause): ``causes={Cause.AUTORESTART, Cause.DAMPED, Cause.RETRY}`` are the
+    restarts.
 
     ``concrete`` holds the concrete type names ``types`` cover (filled by ``build``).
     """
 
     types: frozenset[str] = frozenset()
     processes: tuple[ProcessSpec, ...] = ()
+    causes: frozenset[Cause] = frozenset()
     concrete: frozenset[str] = field(default=frozenset(), compare=False)
 
     @classmethod
@@ -61,6 +76,7 @@ class EventFilter:
         registry: EventTypeRegistry,
         types: Iterable[str] = (),
         processes: Iterable[str] = (),
+        causes: Iterable[str] = (),
     ) -> EventFilter:
         """Validate names against ``registry``; raises ``UnknownEventType`` or
         ValueError naming the bad one."""
@@ -75,6 +91,7 @@ class EventFilter:
         return cls(
             types=type_set,
             processes=tuple(ProcessSpec.parse(p) for p in processes),
+            causes=frozenset(parse_cause(c) for c in causes),
             concrete=concrete,
         )
 
@@ -86,20 +103,30 @@ class EventFilter:
         """Whether a live event is selected."""
         if self.types and event.name not in self.concrete:
             return False
+        if self.causes and getattr(event.data, "cause", None) not in self.causes:
+            return False
         if not self.processes:
             return True
         groupname = getattr(event.data, "groupname", None)
         processname = getattr(event.data, "processname", None)
         return any(spec.matches(groupname, processname) for spec in self.processes)
 
-    def sql(self) -> tuple[str, list[str]]:
-        """A WHERE fragment (``"1"`` for none) and its parameters."""
+    def sql(self, *, cause_column: str = "cause") -> tuple[str, list[str]]:
+        """A WHERE fragment (``"1"`` for none) and its parameters.
+
+        ``cause_column`` is how the file at hand reads the cause (an expression on
+        the payload for a version-1 journal).
+        """
         clauses: list[str] = []
         params: list[str] = []
         if self.types:
             names = self.concrete_types()
             clauses.append(f"type IN ({', '.join('?' * len(names))})")
             params.extend(names)
+        if self.causes:
+            values = sorted(cause.value for cause in self.causes)
+            clauses.append(f"{cause_column} IN ({', '.join('?' * len(values))})")
+            params.extend(values)
         if self.processes:
             alternatives: list[str] = []
             for spec in self.processes:

@@ -2,8 +2,8 @@
 
 Rules of this file:
 - Lossless. The journal subscribes synchronously (``EventBus.subscribe``) and
-  never drops an event. The callback only appends ``(event, stderr tail)`` to a
-  buffer; one writer thread encodes rows and commits them in batches (every
+  never drops an event. The callback only appends the event to a buffer; one
+  writer thread encodes rows and commits them in batches (every
   ``batch_size`` events or ``flush_interval`` seconds), so disk latency never sits
   on the event loop.
 - Backpressure is bounded. When ``max_pending`` events wait (the disk is slower
@@ -19,6 +19,10 @@ Rules of this file:
   read while the writer commits.
 - An unusable file (not SQLite, corrupt, or a newer schema) is moved aside, never
   written into; a fresh journal starts and ``reset`` says where the old one went.
+  A file of an older schema is upgraded in place (``rows.upgrade``) when opened.
+- Events are stored as they are: the stderr tail is the one the core put on the
+  event (bounded there by ``[supervisord] stderr_tail_lines``), nothing is trimmed
+  or kept aside here.
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ import os
 import sqlite3
 import threading
 import time
-from collections import OrderedDict, deque
+from collections import deque
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -42,22 +46,20 @@ from exporters.journal.rows import (
     SCHEMA_SQL,
     SCHEMA_VERSION,
     Row,
-    event_json,
     event_row,
+    upgrade,
 )
 from exporters.journal.settings import JournalSettings
 from supervisor_core import __version__
 from supervisor_core.bus import EventBus, Subscription
 from supervisor_core.clock import Clock, SystemClock
-from supervisor_core.events import Event, ProcessStateBackoff, ProcessStateExited
+from supervisor_core.events import Event
 
 logger = logging.getLogger(__name__)
 _T = TypeVar("_T")
 
 SUBSCRIBER_NAME = "journal"
 NO_RETENTION = RetentionPolicy()
-# Exit events whose stderr tail can still be asked for by ``event_json`` (live /events).
-_RECENT_TAILS = 1024
 _RETRY_DELAYS = (0.05, 0.2, 1.0, 5.0)
 
 
@@ -132,7 +134,7 @@ def _unusable_reason(path: str) -> str | None:
         )
     if version == 0 and tables:
         return "not a superd journal (an SQLite file with other tables)"
-    if version == SCHEMA_VERSION and "events" not in tables:
+    if version >= 1 and "events" not in tables:
         return "corrupt: the events table is missing"
     return None
 
@@ -169,6 +171,8 @@ def _connect(path: str) -> sqlite3.Connection:
                     connection.execute(statement)
             connection.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
             connection.execute("COMMIT")
+        else:
+            upgrade(connection)
     except sqlite3.Error:
         connection.close()
         raise
@@ -197,7 +201,6 @@ class Journal:
         path: str,
         reset: JournalReset | None = None,
         retention: RetentionPolicy = NO_RETENTION,
-        stderr_lines: int = 20,
         batch_size: int = 256,
         flush_interval: float = 0.05,
         max_pending: int = 100_000,
@@ -221,13 +224,9 @@ class Journal:
         ).fetchone()
         self._stored_serial: int | None = None if row is None else int(row[0])
         self._stored_wall_time: float | None = None if row is None else float(row[1])
-        if stderr_lines < 0:
-            raise ValueError(f"stderr lines must be >= 0, not {stderr_lines}")
-        self.stderr_lines = stderr_lines
-        self._recent_tails: OrderedDict[int, tuple[str, ...]] = OrderedDict()
         # Shared with the writer thread, under _cond.
         self._cond = threading.Condition()
-        self._pending: deque[tuple[Event, tuple[str, ...] | None]] = deque()
+        self._pending: deque[Event] = deque()
         self._accepted_serial: int | None = self._stored_serial
         self._committed_serial: int | None = self._stored_serial
         self._flush_waiters: list[tuple[int, concurrent.futures.Future[None]]] = []
@@ -248,7 +247,7 @@ class Journal:
 
         An unusable file is moved aside (``journal.reset`` says where and why) and
         a fresh journal is created. ``options`` are the keyword arguments of the
-        constructor (``retention``, ``stderr_lines``, ``batch_size``, ...).
+        constructor (``retention``, ``batch_size``, ...).
 
         Raises:
             OSError, sqlite3.Error: the directory or file cannot be written at all.
@@ -275,7 +274,6 @@ class Journal:
         return cls.open(
             settings.path,
             retention=settings.retention,
-            stderr_lines=settings.stderr_lines,
             batch_size=settings.batch_size,
             flush_interval=settings.flush_interval,
             **options,
@@ -337,29 +335,8 @@ class Journal:
             )
         )
 
-    def event_json(self, event: Event) -> dict[str, object]:
-        """The JSON object of a live event as the journal records it (tail included)."""
-        return event_json(event, self._recent_tails.get(event.serial))
-
-    def _tail_for(self, event: Event) -> tuple[str, ...] | None:
-        # The core carries the run's stderr tail on exit events (stderr_tail); the
-        # journal keeps it, cut to stderr_lines, for unexpected exits.
-        data = event.data
-        if not isinstance(data, ProcessStateExited | ProcessStateBackoff):
-            return None
-        if data.returncode is None or data.expected is True or not data.stderr_tail:
-            return None
-        if self.stderr_lines == 0:
-            return None
-        tail = data.stderr_tail[-self.stderr_lines :]
-        self._recent_tails[event.serial] = tail
-        if len(self._recent_tails) > _RECENT_TAILS:
-            self._recent_tails.popitem(last=False)
-        return tail
-
     def _on_event(self, event: Event) -> None:
         # Runs inline in EventBus.publish, on the loop: keep it to an append.
-        tail = self._tail_for(event)
         with self._cond:
             if len(self._pending) >= self.max_pending and not self._overflowing:
                 self._backpressure_waits += 1
@@ -379,7 +356,7 @@ class Journal:
                     self._overflowing = False
                 else:
                     self._overflowed += 1
-            self._pending.append((event, tail))
+            self._pending.append(event)
             self._accepted_serial = event.serial
             if len(self._pending) == 1 or len(self._pending) >= self.batch_size:
                 self._cond.notify_all()
@@ -449,7 +426,7 @@ class Journal:
 
     # ---------------------------------------------------------------- writer thread
 
-    def _take_batch(self) -> tuple[list[tuple[Event, tuple[str, ...] | None]], bool, bool]:
+    def _take_batch(self) -> tuple[list[Event], bool, bool]:
         """Wait for work; returns (batch, closing, retention requested)."""
         with self._cond:
             while not (
@@ -501,8 +478,8 @@ class Journal:
                 remaining.append((target, future))
         self._flush_waiters = remaining
 
-    def _write(self, batch: list[tuple[Event, tuple[str, ...] | None]], *, closing: bool) -> None:
-        rows = [event_row(event, tail) for event, tail in batch]
+    def _write(self, batch: list[Event], *, closing: bool) -> None:
+        rows = [event_row(event) for event in batch]
         attempt = 0
         while True:
             try:
@@ -522,8 +499,8 @@ class Journal:
                         "journal %s: giving up on %d events (serials %d-%d) at close: %s",
                         self.path,
                         len(rows),
-                        batch[0][0].serial,
-                        batch[-1][0].serial,
+                        batch[0].serial,
+                        batch[-1].serial,
                         error,
                     )
                     return
@@ -537,7 +514,7 @@ class Journal:
                 )
                 time.sleep(delay)
         with self._cond:
-            self._committed_serial = batch[-1][0].serial
+            self._committed_serial = batch[-1].serial
             self._written += len(rows)
             self._batches += 1
             self._resolve_flushes()
