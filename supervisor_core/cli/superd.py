@@ -226,9 +226,12 @@ def run(args: argparse.Namespace) -> int:
     from supervisor_core.extensions import Extension, check_extensions, discover_extensions
     from supervisor_core.runner import DaemonRun, StartupError, run_daemon
 
-    path = _find_path(args.configuration)
-    if path is None:
+    found = _find_path(args.configuration)
+    if found is None:
         return 2
+    # Absolute before daemonizing: the daemon chdirs (to / or ``directory``), and every
+    # reread, reload and HUP reads this path again from there.
+    path = os.path.abspath(found)
     factories = discover_extensions()
     try:
         loaded = load(path)
