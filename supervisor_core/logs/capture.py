@@ -44,7 +44,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from supervisor_core.config.model import ChannelConfig, ProcessConfig
-from supervisor_core.logs.files import RotatingFileWriter, resolve_logfile
+from supervisor_core.logs.files import RotatingFileWriter, empty_file, resolve_logfile
 from supervisor_core.logs.filters import ChannelFilter, Communication, Output
 from supervisor_core.logs.tail import TAIL_BYTES, TailBuffer, last_lines
 
@@ -411,12 +411,16 @@ class ChannelLog:
             self._writer.reopen()
 
     def clear(self) -> None:
-        """Delete the log file and start an empty one (``clearProcessLogs``)."""
+        """Delete the log file and start an empty one (``clearProcessLogs``).
+
+        A log that is not open (the process never ran) is emptied in place rather
+        than deleted: an AUTO log exists from config load on, and reading it must
+        keep answering "" (supervisord leaves such a file alone).
+        """
         if self._writer is not None:
             self._writer.remove()
         elif self.settings.logfile is not None:
-            with contextlib.suppress(FileNotFoundError):
-                os.remove(self.settings.logfile)
+            empty_file(self.settings.logfile)
 
     def close(self) -> None:
         """Detach and close the log file."""
