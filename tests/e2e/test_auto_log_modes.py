@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import signal
 import stat
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -29,7 +28,7 @@ autostart=false
 startsecs=0
 
 [program:chatty]
-command={python} -c "import sys, time; sys.stdout.write('x' * 3000); sys.stdout.flush(); time.sleep(1000)"
+command={python} -c "import os, time; os.write(1, b'x' * 3000); time.sleep(1000)"
 startsecs=0
 stdout_logfile_maxbytes=1KB
 stdout_logfile_backups=1
@@ -69,8 +68,7 @@ def walk(daemon: Daemon) -> dict[str, int]:
     wait_until(f"{daemon.kind} to reopen the moved log", lambda: os.path.exists(out))
     record("reopened after a move")
     chatty = logfiles(daemon, "chatty")[0]
-    rotated: Callable[[], bool] = lambda: os.path.exists(chatty + ".1")  # noqa: E731
-    wait_until(f"{daemon.kind} to rotate chatty's log", rotated)
+    wait_until(f"{daemon.kind} to rotate chatty's log", lambda: os.path.exists(chatty + ".1"))
     wait_until("the new file after the rotation", lambda: os.path.exists(chatty))
     record("rotated", chatty)
     return modes
