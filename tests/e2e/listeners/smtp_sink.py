@@ -29,7 +29,7 @@ class _AppendToFile:
         self.path = path
         self._lock = threading.Lock()
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         text = bytes(envelope.content).decode("utf-8", "replace")
         with self._lock, self.path.open("a", encoding="utf-8") as f:
             f.write(f"X-Envelope-To: {', '.join(envelope.rcpt_tos)}\n{text}")
