@@ -32,6 +32,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="load the configuration, print every problem as file:line and exit "
         "(0 when valid, 2 when not)",
     )
+    add(
+        "--sample-config",
+        action="store_true",
+        help="print a commented sample configuration (like echo_supervisord_conf) and exit",
+    )
     add("-n", "--nodaemon", action="store_true", default=None, help="run in the foreground")
     add("-s", "--silent", action="store_true", default=None, help="no logs to stdout")
     add("-u", "--user", metavar="USER", help="run as this user (name or uid)")
@@ -360,6 +365,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``superd``."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.sample_config:
+        from supervisor_core.cli.sample_config import SAMPLE_CONFIG
+
+        sys.stdout.write(SAMPLE_CONFIG)
+        return 0
     if args.check_config:
         return check_config(args.configuration)
     return run(args)
