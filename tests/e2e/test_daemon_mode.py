@@ -110,6 +110,10 @@ def test_relative_config_rereads_and_reloads_after_daemonizing(tmp_path: Path, k
             lambda: process_states(config) == {"a": "RUNNING", "b": "RUNNING"},
             "a and b RUNNING after the reload",
         )
+        # Where children start without directory=: supervisord does not chdir when it
+        # daemonizes, superd goes to / (docs/compatibility.md).
+        child = int(ctl(config, "pid", "a").stdout)
+        assert psutil.Process(child).cwd() == ("/" if kind == "superd" else str(tmp_path))
 
 
 def test_reload_that_cannot_read_the_config_fails_loudly(tmp_path: Path) -> None:
