@@ -6,10 +6,11 @@ Rules of this file:
   connection handlers); when the supervisor returns, the listeners close (in-flight
   requests finish first) before the next generation or the exit. The supervisor's
   own helper tasks live in its TaskGroup; nothing is an orphan task.
-- A generation ends in SHUTDOWN (return) or RESTARTING (re-read the file, build a
-  new Supervisor on the same bus, so event serials continue without a gap). A file
-  that no longer loads on restart is logged and the previous configuration kept:
-  supervisord would exit instead, leaving every program stopped.
+- A generation ends in SHUTDOWN (return) or RESTARTING (build a new Supervisor on
+  the same bus from the file the restart read, so event serials continue without a
+  gap). The Supervisor reads the file when the restart is asked for and refuses a
+  restart whose file does not load (CANT_REREAD, CRIT in the log, nothing stopped):
+  supervisord would restart and then exit, leaving every program stopped.
 - The OS prelude (rlimits, privileges, daemonizing, logging set-up) is the CLI's;
   this module only needs a running loop.
 """
@@ -170,13 +171,17 @@ async def run_daemon(config: Config, run: DaemonRun) -> int:
             for extension in run.extensions:
                 await extension_scope.enter_async_context(extension.serving())
             while True:
-                mood = await _run_generation(
+                mood, next_config = await _run_generation(
                     config, run, bus=bus, clock=clock, spawner=spawner, router=router, first=first
                 )
                 first = False
                 if mood is not SupervisorState.RESTARTING:
                     return 0
-                config = _reload(config, run.reload, bus.registry)
+                config = (
+                    next_config
+                    if next_config is not None
+                    else _reload(config, run.reload, bus.registry)
+                )
     finally:
         if recorder is not None:
             recorder.close()
@@ -195,14 +200,16 @@ def _reload(current: Config, reload: ConfigLoader, registry: EventTypeRegistry) 
         config = reload()
         check_listener_events(config.groups, registry)
     except ConfigError as error:
-        logger.error(
+        logger.critical(
             "restart: %s did not load, keeping the previous configuration:\n%s",
             current.path,
             "\n".join(str(problem) for problem in error.problems),
         )
         return current
     except OSError as error:
-        logger.error("restart: cannot read %s (%s), keeping the previous one", current.path, error)
+        logger.critical(
+            "restart: cannot read %s (%s), keeping the previous one", current.path, error
+        )
         return current
     for warning in config.warnings:
         logger.warning("%s", warning)
@@ -218,7 +225,7 @@ async def _run_generation(
     spawner: Spawner,
     router: _SignalRouter,
     first: bool,
-) -> SupervisorState:
+) -> tuple[SupervisorState, Config | None]:
     unix, inet = config.unix_http_server, config.inet_http_server
     # Processes are built in supervisor.run(), after the listeners are bound, so the
     # factory reads the final URL (a TCP port 0 is only known once bound).
@@ -259,7 +266,7 @@ async def _run_generation(
             if run.report is not None:
                 run.report.started()
         try:
-            return await supervisor.run()
+            return await supervisor.run(), supervisor.next_config
         finally:
             router.target = None
             for extension in run.extensions:

@@ -214,6 +214,7 @@ class Supervisor:
         self._signals: deque[signal.Signals] = deque()
         self._wake = asyncio.Event()
         self._ticks: TickScheduler | None = None
+        self._next_config: Config | None = None
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -320,7 +321,8 @@ class Supervisor:
                     )
                 else:
                     logger.warning("received %s indicating restart request", sig.name)
-                    self._state = SupervisorState.RESTARTING
+                    with contextlib.suppress(control.CantReread):  # logged CRIT, keeps running
+                        self._begin_restart()
             elif sig == signal.SIGUSR2:
                 logger.info("received %s indicating log reopen request", sig.name)
                 self.reopen_logs()
@@ -593,12 +595,45 @@ class Supervisor:
         self._wake.set()
 
     def restart(self) -> None:
-        """Begin a restart: stop everything, reload, start again."""
+        """Begin a restart: stop everything, reload, start again.
+
+        The file is read first; one that does not load refuses the restart and
+        leaves everything running (supervisord would restart and then exit).
+
+        Raises:
+            CantReread: the file could not be read or parsed (logged CRIT too).
+        """
         if self._state is SupervisorState.SHUTDOWN:
             return
         logger.info("restart requested")
-        self._state = SupervisorState.RESTARTING
+        self._begin_restart()
         self._wake.set()
+
+    @property
+    def next_config(self) -> Config | None:
+        """The configuration the next generation runs, read when the restart was accepted."""
+        return self._next_config
+
+    def _begin_restart(self) -> None:
+        # Read before anything stops: a restart that cannot load its file must fail
+        # where the operator sees it (the RPC fault, the CRIT line), not after every
+        # program has been stopped.
+        path = self._config.path
+        try:
+            next_config = self._read_config(path)
+            check_listener_events(next_config.groups, self._bus.registry)
+            self._next_config = next_config
+        except ConfigError as error:
+            detail = "\n".join(str(problem) for problem in error.problems)
+        except OSError as error:
+            detail = f"{path}: {error.strerror or error}"
+        else:
+            self._state = SupervisorState.RESTARTING
+            return
+        logger.critical(
+            "restart refused, %s did not load; nothing was restarted:\n%s", path, detail
+        )
+        raise control.CantReread(detail)
 
     def clear_log(self) -> None:
         """Remove and reopen the main log."""

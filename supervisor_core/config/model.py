@@ -221,6 +221,8 @@ class SupervisordConfig:
     identifier: str = "supervisor"
     # superd only (supervisord ignores it): stderr lines carried by exit events.
     stderr_tail_lines: int = 20
+    # superd only: the syslog daemon's socket for logfile=syslog and *_syslog=true.
+    syslog_socket: str = "/dev/log"
     origin: Origin | None = None
     key_origins: Mapping[str, Origin] = field(default_factory=_empty_origins, compare=False)
 

@@ -25,6 +25,8 @@ Rules of this file:
   supervisord emits PROCESS_COMMUNICATION_STDOUT/STDERR.
 - A failing log write (disk full, closed /dev/stdout reader) never raises into the
   loop: the chunk is dropped, counted and reported once until a write succeeds again.
+- ``*_syslog`` output goes line by line to the logger ``CHILD_SYSLOG_LOGGER``
+  (``syslog_socket``): what reaches the syslog daemon is the CLI's wiring.
 - Opening the log files can fail; ``ProcessOutput.open()`` raises ``LogOpenError``
   with supervisord's spawnerr text, so call it before spawning (supervisord opens
   them in ``make_dispatchers``, before fork).
@@ -39,16 +41,18 @@ import errno
 import fcntl
 import logging
 import os
-import syslog
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from supervisor_core.config.model import ChannelConfig, ProcessConfig
-from supervisor_core.logs.files import RotatingFileWriter, resolve_logfile
+from supervisor_core.logs.files import RotatingFileWriter, empty_file, resolve_logfile
 from supervisor_core.logs.filters import ChannelFilter, Communication, Output
+from supervisor_core.logs.syslog_socket import CHILD_SYSLOG_LOGGER
 from supervisor_core.logs.tail import TAIL_BYTES, TailBuffer, last_lines
 
 _log = logging.getLogger(__name__)
+# *_syslog=true output: ``NAME LINE`` at INFO; the CLI attaches the syslog handler.
+_child_syslog = logging.getLogger(CHILD_SYSLOG_LOGGER)
 
 # One read per wake-up. Large enough to drain a 1 MiB pipe in one go; supervisord reads
 # 128 KiB.
@@ -371,7 +375,7 @@ class ChannelLog:
         if self.settings.syslog:
             text = data.decode("utf-8", "replace")
             for line in text.rstrip("\n").split("\n"):
-                syslog.syslog(f"{self.name} {line}")
+                _child_syslog.info("%s %s", self.name, line)
         if self._on_log is not None:
             self._on_log(self.channel, data)
 
@@ -406,12 +410,16 @@ class ChannelLog:
             self._writer.reopen()
 
     def clear(self) -> None:
-        """Delete the log file and start an empty one (``clearProcessLogs``)."""
+        """Delete the log file and start an empty one (``clearProcessLogs``).
+
+        A log that is not open (the process never ran) is emptied in place rather
+        than deleted: an AUTO log exists from config load on, and reading it must
+        keep answering "" (supervisord leaves such a file alone).
+        """
         if self._writer is not None:
             self._writer.remove()
         elif self.settings.logfile is not None:
-            with contextlib.suppress(FileNotFoundError):
-                os.remove(self.settings.logfile)
+            empty_file(self.settings.logfile)
 
     def close(self) -> None:
         """Detach and close the log file."""

@@ -21,6 +21,11 @@ Rules of this file:
   only a *foreign* process appending in the same microsecond could interleave.
 - ``read_log``/``tail_log`` are supervisord's ``readFile``/``tailFile``: same offsets,
   same overflow flag, same error kinds.
+- A file the writer re-creates (rollover, ``remove``, a ``reopen`` after the file was
+  moved away) gets at most the permissions of the file it replaces: an AUTO log
+  (0600 from ``mkstemp``) stays 0600. supervisord re-creates with ``0666 & ~umask``,
+  so its AUTO logs become world-readable after the first rotation or clear; logs
+  carry secrets, so superd never widens them.
 """
 
 from __future__ import annotations
@@ -62,7 +67,7 @@ def resolve_logfile(
     return logfile
 
 
-def _open_target(path: str, *, truncate: bool) -> int:
+def _open_target(path: str, *, truncate: bool, mode: int) -> int:
     std = _STD_STREAMS.get(path)
     match = _FD_PATH.match(path)
     if std is None and match is not None:
@@ -72,7 +77,7 @@ def _open_target(path: str, *, truncate: bool) -> int:
     flags = os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC | (os.O_TRUNC if truncate else os.O_APPEND)
     # O_NONBLOCK: opening a FIFO nobody reads fails with ENXIO instead of hanging the
     # daemon. Writes stay blocking, like supervisord's.
-    fd = os.open(path, flags | os.O_NONBLOCK, 0o666)
+    fd = os.open(path, flags | os.O_NONBLOCK, mode)
     os.set_blocking(fd, True)
     return fd
 
@@ -98,6 +103,8 @@ class RotatingFileWriter:
         self._fd: int | None = None
         self._regular = False
         self._status_flags = 0
+        # The permissions a re-created file gets: the last opened file's (see rules).
+        self._mode = 0o666
         self._open(truncate=False)
 
     @property
@@ -111,8 +118,11 @@ class RotatingFileWriter:
         return self._fd is None
 
     def _open(self, *, truncate: bool) -> None:
-        fd = _open_target(self.path, truncate=truncate)
-        self._regular = stat.S_ISREG(os.fstat(fd).st_mode)
+        fd = _open_target(self.path, truncate=truncate, mode=self._mode)
+        status = os.fstat(fd)
+        self._regular = stat.S_ISREG(status.st_mode)
+        if self._regular:
+            self._mode = stat.S_IMODE(status.st_mode)
         self._status_flags = fcntl.fcntl(fd, fcntl.F_GETFL) if self._regular else 0
         self._fd = fd
 
@@ -212,6 +222,26 @@ class RotatingFileWriter:
         fd, self._fd = self._fd, None
         if fd is not None:
             os.close(fd)
+
+
+def empty_file(path: str) -> None:
+    """Empty the regular file at ``path`` in place (its permissions stay); else nothing.
+
+    For ``clearProcessLogs`` of a process whose log is not open (never started):
+    supervisord then clears nothing, and a never-started AUTO log is empty anyway.
+    """
+    try:
+        # O_NONBLOCK: a FIFO nobody reads is ENXIO, not a hang.
+        fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC | os.O_NONBLOCK)
+    except OSError as error:
+        if error.errno in (errno.ENOENT, errno.ENXIO):
+            return
+        raise
+    try:
+        if stat.S_ISREG(os.fstat(fd).st_mode):
+            os.ftruncate(fd, 0)
+    finally:
+        os.close(fd)
 
 
 def _replace(source: str, target: str) -> None:
