@@ -20,6 +20,7 @@ from supervisor_core import control
 from supervisor_core.http import logtail
 from supervisor_core.http.auth import REALM, AuthPolicy
 from supervisor_core.http.faults import RpcFault
+from supervisor_core.http.limits import read_body
 from supervisor_core.http.rpc import RpcInterface
 from supervisor_core.http.web import WebUI
 from supervisor_core.http.xmlrpc import (
@@ -113,7 +114,7 @@ def _xml(body: bytes) -> web.Response:
 
 
 async def _rpc2(request: web.Request) -> web.Response:
-    body = await request.read()  # raises 413 beyond client_max_size
+    body = await read_body(request)  # 413 beyond client_max_size, 408 when too slow
     try:
         method, params = decode_request(body)
     except RequestError as e:
