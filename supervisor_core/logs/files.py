@@ -19,6 +19,9 @@ Rules of this file:
   splice into an ``O_APPEND`` file (EINVAL), so the flag is cleared for the one call
   and the chunk goes at the file's current size (fstat), which is what append does;
   only a *foreign* process appending in the same microsecond could interleave.
+- A file that replaces the log (after a rollover or ``remove``) is created with the
+  mode the log had, so an AUTO log made 0600 by ``mkstemp`` stays 0600 instead of
+  becoming 0666 & ~umask (supervisord lets it become 0644).
 - ``read_log``/``tail_log`` are supervisord's ``readFile``/``tailFile``: same offsets,
   same overflow flag, same error kinds.
 """
@@ -62,7 +65,7 @@ def resolve_logfile(
     return logfile
 
 
-def _open_target(path: str, *, truncate: bool) -> int:
+def _open_target(path: str, *, truncate: bool, mode: int = 0o666) -> int:
     std = _STD_STREAMS.get(path)
     match = _FD_PATH.match(path)
     if std is None and match is not None:
@@ -72,7 +75,7 @@ def _open_target(path: str, *, truncate: bool) -> int:
     flags = os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC | (os.O_TRUNC if truncate else os.O_APPEND)
     # O_NONBLOCK: opening a FIFO nobody reads fails with ENXIO instead of hanging the
     # daemon. Writes stay blocking, like supervisord's.
-    fd = os.open(path, flags | os.O_NONBLOCK, 0o666)
+    fd = os.open(path, flags | os.O_NONBLOCK, mode)
     os.set_blocking(fd, True)
     return fd
 
@@ -110,8 +113,17 @@ class RotatingFileWriter:
         """True after ``close()``."""
         return self._fd is None
 
-    def _open(self, *, truncate: bool) -> None:
-        fd = _open_target(self.path, truncate=truncate)
+    def _mode(self) -> int:
+        """Permission bits of the open file (0o666 when unknown: the creation default)."""
+        if self._fd is None or not self._regular:
+            return 0o666
+        try:
+            return stat.S_IMODE(os.fstat(self._fd).st_mode)
+        except OSError:
+            return 0o666
+
+    def _open(self, *, truncate: bool, mode: int = 0o666) -> None:
+        fd = _open_target(self.path, truncate=truncate, mode=mode)
         self._regular = stat.S_ISREG(os.fstat(fd).st_mode)
         self._status_flags = fcntl.fcntl(fd, fcntl.F_GETFL) if self._regular else 0
         self._fd = fd
@@ -174,6 +186,7 @@ class RotatingFileWriter:
         """Shift the backups and start a new, empty file (supervisord's doRollover)."""
         if not self._regular:
             return
+        mode = self._mode()
         self.close()
         if self.backups > 0:
             for index in range(self.backups - 1, 0, -1):
@@ -181,7 +194,7 @@ class RotatingFileWriter:
                 if os.path.exists(source):
                     _replace(source, f"{self.path}.{index + 1}")
             _replace(self.path, f"{self.path}.1")
-        self._open(truncate=True)
+        self._open(truncate=True, mode=mode)
 
     def reopen(self) -> None:
         """Close and open the file again (SIGUSR2, after an external logrotate)."""
@@ -195,11 +208,12 @@ class RotatingFileWriter:
         a non-regular target (``/dev/stdout``) is never deleted.
         """
         regular = self._regular
+        mode = self._mode()
         self.close()
         if regular:
             with contextlib.suppress(FileNotFoundError):
                 os.remove(self.path)
-        self._open(truncate=False)
+        self._open(truncate=False, mode=mode)
 
     def remove_backups(self) -> None:
         """Delete ``path.1`` ... ``path.N`` (for the given ``backups``)."""
