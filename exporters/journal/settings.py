@@ -5,13 +5,15 @@ Keys (all optional)::
     [exporter:journal]
     enabled = true                    ; false: no journal (and no /events)
     path = journal.sqlite3            ; relative to the config file
-                                      ; default: <childlogdir>/superd-journal.sqlite3
+                                      ; default: <childlogdir>/superd-journal.sqlite3,
+                                      ; or <childlogdir>/superd-journal-<uid>/... (0700)
+                                      ; when childlogdir is world-writable (/tmp)
     retention = 7d, 100MB             ; by age and/or size; "none" keeps everything
     stderr_lines = 20                 ; stderr lines kept with an unexpected exit (0: off)
     batch_size = 256                  ; events per transaction at most
     flush_interval = 50ms             ; longest an event waits before its commit
 
-Pure parsing: a section's raw values in, a frozen ``JournalSettings`` out, or one
+Parsing: a section's raw values in (one ``stat`` of childlogdir for the default path), a frozen ``JournalSettings`` out, or one
 ``ConfigError`` listing every bad key as ``file:line: [exporter:journal] key: ...``.
 """
 
@@ -22,6 +24,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from exporters.journal.files import private_directory_name, world_writable
 from exporters.journal.retention import RetentionPolicy
 from supervisor_core.config.converters import boolean, byte_size
 from supervisor_core.config.errors import ConfigError, Problem
@@ -79,11 +82,25 @@ class JournalSettings:
     """How the journal is kept (see the module docstring for the keys)."""
 
     path: str
+    private_directory: bool = False
+    """True when ``path`` is in superd's own directory (made 0700) inside a shared one."""
     enabled: bool = True
     retention: RetentionPolicy = DEFAULT_RETENTION
     stderr_lines: int = 20
     batch_size: int = 256
     flush_interval: float = 0.05
+
+
+def default_path(childlogdir: str) -> tuple[str, bool]:
+    """The journal's default path and whether it sits in a private directory.
+
+    ``<childlogdir>/superd-journal.sqlite3``, unless anyone may create files in
+    ``childlogdir`` (``/tmp``): then ``<childlogdir>/superd-journal-<uid>/`` holds it.
+    """
+    if world_writable(childlogdir):
+        directory = os.path.join(childlogdir, private_directory_name())
+        return os.path.join(directory, DEFAULT_FILENAME), True
+    return os.path.join(childlogdir, DEFAULT_FILENAME), False
 
 
 def _positive_int(text: str, *, minimum: int) -> int:
@@ -124,7 +141,7 @@ def parse_settings(
             )
         )
 
-    path = os.path.join(childlogdir, DEFAULT_FILENAME)
+    path, private_directory = default_path(childlogdir)
     enabled = True
     retention = DEFAULT_RETENTION
     stderr_lines = 20
@@ -138,6 +155,7 @@ def parse_settings(
                 if not raw.strip():
                     raise ValueError("empty path")
                 path = os.path.normpath(os.path.join(here or os.getcwd(), raw.strip()))
+                private_directory = False
             elif key == "retention":
                 retention = parse_retention(raw)
             elif key == "stderr_lines":
@@ -154,6 +172,7 @@ def parse_settings(
         raise ConfigError(problems)
     return JournalSettings(
         path=path,
+        private_directory=private_directory,
         enabled=enabled,
         retention=retention,
         stderr_lines=stderr_lines,

@@ -35,6 +35,7 @@ from collections import OrderedDict, deque
 from dataclasses import dataclass
 from typing import TypeVar
 
+from exporters.journal import files
 from exporters.journal.events import SupervisorDaemonStart
 from exporters.journal.retention import RetentionPolicy
 from exporters.journal.rows import (
@@ -106,8 +107,12 @@ def _settle(future: concurrent.futures.Future[_T], value: _T) -> None:
 
 def _unusable_reason(path: str) -> str | None:
     """Why an existing file cannot be our journal, or None when it can (or is absent)."""
-    if not os.path.exists(path) or os.path.getsize(path) == 0:
+    if not os.path.exists(path):
         return None
+    if os.path.getsize(path) == 0:
+        # Truncated by a full disk or a careless cleanup: the serials would silently
+        # restart at 0 with no trace of the history that was lost.
+        return "empty (0 bytes): the history it held is gone, serials restart at 0"
     try:
         connection = sqlite3.connect(path, isolation_level=None)
     except sqlite3.Error as error:
@@ -243,22 +248,32 @@ class Journal:
     # ---------------------------------------------------------------- construction
 
     @classmethod
-    def open(cls, path: str, **options: object) -> Journal:
+    def open(cls, path: str, *, private_directory: bool = False, **options: object) -> Journal:
         """Open (or create) the journal at ``path``; blocking, call it at start-up.
 
-        An unusable file is moved aside (``journal.reset`` says where and why) and
-        a fresh journal is created. ``options`` are the keyword arguments of the
-        constructor (``retention``, ``stderr_lines``, ``batch_size``, ...).
+        An unusable file (or an empty one: its history is gone) is moved aside
+        (``journal.reset`` says where and why) and a fresh journal is created. The
+        files are ours and 0600 (``exporters.journal.files``); with
+        ``private_directory`` the directory is made (or checked) 0700 and ours too.
+        ``options`` are the keyword arguments of the constructor (``retention``,
+        ``stderr_lines``, ``batch_size``, ...).
 
         Raises:
+            UnsafeJournalError: a file or directory is a link or another user's.
             OSError, sqlite3.Error: the directory or file cannot be written at all.
         """
         directory = os.path.dirname(os.path.abspath(path))
-        os.makedirs(directory, exist_ok=True)
+        if private_directory:
+            os.makedirs(os.path.dirname(directory), exist_ok=True)
+            files.ensure_private_directory(directory)
+        else:
+            os.makedirs(directory, exist_ok=True)
         reset: JournalReset | None = None
-        reason = _unusable_reason(path)
+        # Checked before SQLite touches anything: it would follow a link.
+        existed = files.check_all(path)
+        reason = _unusable_reason(path) if existed else None
         if reason is not None:
-            tag = "newer" if "newer" in reason else "corrupt"
+            tag = "newer" if "newer" in reason else "empty" if "empty" in reason else "corrupt"
             moved_to = _move_aside(path, tag)
             reset = JournalReset(moved_to=moved_to, reason=reason)
             logger.warning(
@@ -267,6 +282,7 @@ class Journal:
                 reason,
                 moved_to,
             )
+        files.claim_all(path)
         return cls(_connect(path), path=path, reset=reset, **options)  # type: ignore[arg-type]
 
     @classmethod
@@ -278,6 +294,7 @@ class Journal:
             stderr_lines=settings.stderr_lines,
             batch_size=settings.batch_size,
             flush_interval=settings.flush_interval,
+            private_directory=settings.private_directory,
             **options,
         )
 
