@@ -18,6 +18,7 @@ Rules of this file:
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import stat
@@ -50,10 +51,8 @@ def ensure_private_directory(path: str) -> None:
     Raises:
         UnsafeJournalError: a link, not a directory, another user's, or open to others.
     """
-    try:
+    with contextlib.suppress(FileExistsError):
         os.mkdir(path, PRIVATE_DIRECTORY_MODE)
-    except FileExistsError:
-        pass
     info = os.lstat(path)
     if stat.S_ISLNK(info.st_mode) or not stat.S_ISDIR(info.st_mode):
         raise UnsafeJournalError(

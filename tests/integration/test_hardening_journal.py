@@ -1,4 +1,4 @@
-"""The journal's files are private and trusted; its failures are counted and never hang (issue 19)."""
+"""The journal's files are private and trusted; its failures are counted, never hang (issue 19)."""
 
 from __future__ import annotations
 
@@ -117,7 +117,7 @@ def test_a_planted_private_directory_is_refused(tmp_path: Path, root: None) -> N
     planted = shared / private_directory_name()
     planted.mkdir()
     os.chown(planted, OTHER_UID, OTHER_UID)
-    with pytest.raises(UnsafeJournalError, match="journal directory .* owned by uid"):
+    with pytest.raises(UnsafeJournalError, match=r"journal directory .* owned by uid"):
         Journal.from_settings(parse_settings({}, childlogdir=str(shared)))
 
 
@@ -129,7 +129,7 @@ async def test_an_empty_journal_says_that_serials_restart(tmp_path: Path) -> Non
     journal = Journal.open(str(path))
     assert journal.reset is not None
     assert "empty (0 bytes)" in journal.reset.reason
-    assert Path(journal.reset.moved_to).exists()
+    assert os.path.exists(journal.reset.moved_to)
     bus = EventBus(SystemClock(), first_serial=journal.next_serial())
     start = journal.attach(bus)
     assert start is not None
