@@ -14,7 +14,8 @@ Keys (all optional)::
     flush_interval = 50ms             ; longest an event waits before its commit
 
 Parsing: a section's raw values in (one ``stat`` of childlogdir for the default path),
-a frozen ``JournalSettings`` out, or one ``ConfigError`` listing every bad key as ``file:line: [exporter:journal] key: ...``.
+a frozen ``JournalSettings`` out, or one ``ConfigError`` listing every bad key as
+``file:line: [exporter:journal] key: ...``.
 """
 
 from __future__ import annotations

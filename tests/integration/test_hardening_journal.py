@@ -129,7 +129,7 @@ async def test_an_empty_journal_says_that_serials_restart(tmp_path: Path) -> Non
     journal = Journal.open(str(path))
     assert journal.reset is not None
     assert "empty (0 bytes)" in journal.reset.reason
-    assert os.path.exists(journal.reset.moved_to)
+    assert mode(journal.reset.moved_to) == 0o644  # moved, not rewritten
     bus = EventBus(SystemClock(), first_serial=journal.next_serial())
     start = journal.attach(bus)
     assert start is not None
