@@ -126,6 +126,7 @@ async def test_an_empty_journal_says_that_serials_restart(tmp_path: Path) -> Non
     restart at 0."""
     path = tmp_path / "j.db"
     path.write_bytes(b"")
+    os.chmod(path, 0o644)
     journal = Journal.open(str(path))
     assert journal.reset is not None
     assert "empty (0 bytes)" in journal.reset.reason
