@@ -14,6 +14,9 @@ Rules of this file:
   bus under the client's subscriber name) or a write does not complete within
   ``write_timeout``, the stream ends and the client is counted as disconnected.
   It reconnects with ``Last-Event-ID`` and catches up from the journal.
+- A journal that cannot commit (disk full) never hangs a request: the history is
+  read after a flush bounded by ``flush_timeout``; past it the answer is ``503``
+  with ``Retry-After`` and a message saying why, before any byte of a response.
 - Bad queries are 400 with a message naming the parameter: unknown parameters,
   non-integer or negative ``since``/``limit``, a ``since`` beyond the next serial,
   unknown event types, bad process names.
@@ -31,7 +34,7 @@ from dataclasses import dataclass
 from aiohttp import web
 from multidict import MultiMapping
 
-from exporters.journal import EventFilter, Journal, JournalRecord, open_journal
+from exporters.journal import EventFilter, Journal, JournalError, JournalRecord, open_journal
 from exporters.journal.rows import encode_json
 from supervisor_core.bus import BufferedSubscription, EventBus
 from supervisor_core.events import Event, UnknownEventType
@@ -121,6 +124,7 @@ class EventsStats:
     streams_opened: int = 0
     streams_active: int = 0
     slow_client_disconnects: int = 0
+    journal_unavailable: int = 0
 
 
 class EventsEndpoint:
@@ -142,8 +146,10 @@ class EventsEndpoint:
         client_buffer: int = 1000,
         heartbeat: float = 15.0,
         write_timeout: float = 10.0,
+        flush_timeout: float = 5.0,
     ) -> None:
         self.journal = journal
+        self.flush_timeout = flush_timeout
         self.bus = bus
         self.client_buffer = client_buffer
         self.heartbeat = heartbeat
@@ -185,8 +191,10 @@ class EventsEndpoint:
     async def _history(
         self, query: EventsQuery, until: int, limit: int | None
     ) -> AsyncIterator[JournalRecord]:
-        """Journaled records in ``[since, until)``, read in pages off the loop."""
-        await self.journal.flush()
+        """Journaled records in ``[since, until)``, read in pages off the loop.
+
+        Call :meth:`_flushed` first: records not committed yet would be missing.
+        """
         since = query.since
         remaining = limit
         while remaining is None or remaining > 0:
@@ -202,8 +210,25 @@ class EventsEndpoint:
             if remaining is not None:
                 remaining -= len(records)
 
+    async def _flushed(self, request: web.Request) -> None:
+        """Wait (bounded) for the journal to commit what the bus published so far.
+
+        Raises:
+            web.HTTPServiceUnavailable: the journal cannot commit now.
+        """
+        try:
+            await self.journal.flush(timeout=self.flush_timeout)
+        except JournalError as error:
+            self.stats.journal_unavailable += 1
+            logger.warning("/events for %s: journal unavailable: %s", request.remote, error)
+            raise web.HTTPServiceUnavailable(
+                text=f"/events: the journal cannot commit events now ({error}); retry later\n",
+                headers={"Retry-After": "5"},
+            ) from None
+
     async def _json_lines(self, request: web.Request, query: EventsQuery) -> web.StreamResponse:
         until = self.bus.snapshot().next_serial
+        await self._flushed(request)
         limit = DEFAULT_LIMIT if query.limit is None else query.limit
         response = web.StreamResponse(headers={"Content-Type": "application/x-ndjson"})
         response.headers["X-Next-Serial"] = str(until)
@@ -219,6 +244,12 @@ class EventsEndpoint:
         subscription = self.bus.subscribe_buffer(name, maxsize=self.client_buffer, types=types)
         # Nothing can publish between subscribe_buffer and this line (same loop step).
         first_live = self.bus.snapshot().next_serial
+        if query.since < first_live:
+            try:
+                await self._flushed(request)
+            except web.HTTPServiceUnavailable:
+                subscription.close()
+                raise
         self.stats.streams_opened += 1
         self.stats.streams_active += 1
         response = web.StreamResponse(

@@ -10,6 +10,7 @@ Rules of this file:
       factory.check(config)        # --check-config and start-up: ConfigError names file:line
       ext = factory.open(config)   # blocking, after daemonizing, before the bus exists
       ext.first_serial()           # the bus starts at the highest any extension asks for
+      ext.report_faults(faults)    # where handled failures are counted (or read from)
       ext.install(bus)             # subscribe; publish start-up events
       ext.routes()                 # added to the control plane's HTTP app (same auth)
       ext.attach(control)          # each daemon generation (HUP builds a new one)
@@ -35,6 +36,7 @@ from supervisor_core.bus import EventBus
 from supervisor_core.config.errors import ConfigError, Problem
 from supervisor_core.config.model import Config
 from supervisor_core.control import SupervisorControl
+from supervisor_core.health import FaultCounters
 
 ENTRY_POINT_GROUP = "supervisor_core.extensions"
 
@@ -49,6 +51,10 @@ class Extension:
     def first_serial(self) -> int | None:
         """The serial the bus must start at (an extension holding history), or None."""
         return None
+
+    def report_faults(self, faults: FaultCounters) -> None:
+        """The daemon's failure counters: add to them, register a count, or show them
+        (once per run, before ``install``)."""
 
     def install(self, bus: EventBus) -> None:
         """Subscribe to the bus (once per run)."""

@@ -48,6 +48,7 @@ from supervisor_core.events import (
     process_state_event,
 )
 from supervisor_core.forensics import OomCounters, judge_oom, read_oom_counters
+from supervisor_core.health import FaultCounters
 from supervisor_core.logs import Channel, LogOpenError, ProcessOutput
 from supervisor_core.spawn import (
     ChildHandle,
@@ -179,6 +180,7 @@ class ProcessRuntime:
         stdin_fd: int | None = None,
         on_listener_output: Callable[[int, bytes], None] | None = None,
         stderr_tail_lines: int = 20,
+        faults: FaultCounters | None = None,
     ) -> None:
         self._record = ProcessRecord(config=config)
         self._stderr_tail_lines = stderr_tail_lines
@@ -219,6 +221,7 @@ class ProcessRuntime:
             on_log=self._on_log,
             on_communication=self._on_communication,
             on_stdout_read=on_stdout_read,
+            faults=faults,  # log writes that fail count as log_write_errors{stream}
         )
         self._child: ChildHandle | None = None
         self._output_pid = 0  # pid of the run whose pipes are being read

@@ -30,6 +30,7 @@ from supervisor_core.config import Config, ConfigError
 from supervisor_core.config.model import InetHttpServerConfig
 from supervisor_core.daemon import DAEMON_SIGNALS, SignalRecorder, StartupReport
 from supervisor_core.extensions import Extension, first_serial
+from supervisor_core.health import LOG_WRITE_ERRORS, FaultCounters
 from supervisor_core.http import AuthPolicy, BoundAddresses, ServerStartError, make_app, serving
 from supervisor_core.logs.mainlog import MainLogHandler
 from supervisor_core.process import ProcessRuntime
@@ -66,10 +67,12 @@ def runtime_factory(
     clock: Clock,
     spawner: Spawner,
     serverurl: Callable[[], str | None],
+    faults: FaultCounters | None = None,
 ) -> ProcessFactory:
     """The factory of real ``ProcessRuntime`` s for ``config``'s ``[supervisord]`` settings.
 
-    ``serverurl`` is read when each process is built.
+    ``serverurl`` is read when each process is built; ``faults`` counts the log
+    writes that fail.
     """
     settings = config.supervisord
 
@@ -87,6 +90,7 @@ def runtime_factory(
             stdin_fd=setup.stdin_fd,
             on_listener_output=setup.on_listener_output,
             stderr_tail_lines=settings.stderr_tail_lines,
+            faults=faults,
         )
 
     return make
@@ -118,7 +122,8 @@ class DaemonRun:
     ``reload`` re-reads the configuration (with superd's flags applied) on restart;
     ``on_started`` runs once the first generation listens (pidfile, startup report);
     ``on_generation`` sees each new Supervisor (tests subscribe or drive it);
-    ``extensions`` are driven through their lifecycle (``supervisor_core.extensions``).
+    ``extensions`` are driven through their lifecycle (``supervisor_core.extensions``);
+    ``faults`` counts handled failures for the whole run (one is made when None).
     """
 
     reload: ConfigLoader
@@ -131,6 +136,7 @@ class DaemonRun:
     on_generation: Callable[[Supervisor], None] | None = None
     install_signals: bool = True
     extensions: Sequence[Extension] = ()
+    faults: FaultCounters | None = None
 
 
 class StartupError(Exception):
@@ -150,6 +156,9 @@ async def run_daemon(config: Config, run: DaemonRun) -> int:
         else EventBus(clock, first_serial=first_serial(run.extensions))
     )
     spawner = run.spawner if run.spawner is not None else PopenSpawner()
+    if run.faults is None:
+        run.faults = FaultCounters()
+    run.faults.declare(LOG_WRITE_ERRORS, "stdout", "stderr")
     router = _SignalRouter()
     loop = asyncio.get_running_loop()
     recorder = (
@@ -160,6 +169,8 @@ async def run_daemon(config: Config, run: DaemonRun) -> int:
         async with contextlib.AsyncExitStack() as extension_scope:
             # Extensions close last (LIFO after their listeners), after the last event.
             extension_scope.push_async_callback(_close_extensions, run.extensions)
+            for extension in run.extensions:
+                extension.report_faults(run.faults)
             for extension in run.extensions:
                 extension.install(bus)
             for extension in run.extensions:
@@ -222,7 +233,12 @@ async def _run_generation(
         bus=bus,
         clock=clock,
         process_factory=runtime_factory(
-            config, bus=bus, clock=clock, spawner=spawner, serverurl=lambda: serverurl
+            config,
+            bus=bus,
+            clock=clock,
+            spawner=spawner,
+            serverurl=lambda: serverurl,
+            faults=run.faults,
         ),
         read_config=lambda _path: run.reload(),
         main_log=run.main_log,

@@ -12,7 +12,19 @@ Rules of this file:
   nothing is lost), counts it in ``overflowed`` and logs once until the buffer
   drains to half. The loop is never stalled for more than ``max_block`` per episode.
 - A failing write (disk full, I/O error) is retried with backoff, keeping the batch;
-  only ``aclose`` gives up after a few last tries and logs how many were lost.
+  only ``aclose`` gives up after a few last tries and logs how many were lost. The
+  first failure of an episode and every retry are logged, and the first success
+  after them logs a "resumed" line; every failure counts in ``errors``
+  (``supervisor_journal_errors_total``).
+- An event that cannot become a row at all (a serial beyond SQLite's 64-bit
+  integers, say) is not retried forever: it is left out, logged with its serial and
+  counted in ``errors`` and ``lost``; the rest of its batch is committed.
+- The writer thread never dies silently: anything it raises is logged with its
+  traceback and counted, and the thread carries on after a pause. Should it end
+  anyway, every ``flush`` waiter is failed rather than left hanging, and later
+  flushes raise at once.
+- ``flush(timeout=)`` bounds how long a caller (``/events``) waits for a commit
+  while the disk is full; it raises :class:`JournalStalled` instead of hanging.
 - One connection, one writing thread (``check_same_thread=False`` because the
   connection is made on the loop's thread, then used only by the writer). Readers
   open their own read-only connections (``reader.open_journal``); WAL lets them
@@ -66,6 +78,10 @@ class JournalError(Exception):
     """The journal cannot be used as asked (closed, or a bus that would reuse serials)."""
 
 
+class JournalStalled(JournalError, TimeoutError):
+    """``flush`` timed out: the writer cannot commit (disk full, I/O errors)."""
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class JournalReset:
     """An unusable journal file was moved aside; a fresh one replaced it."""
@@ -81,7 +97,10 @@ class JournalStats:
     ``committed_serial`` is the last serial known durable; ``pending`` waits for
     the writer; ``backpressure_waits`` counts times the loop waited for room;
     ``overflowed`` counts events kept beyond ``max_pending``; ``write_errors``
-    counts failed transactions (retried); ``lost`` counts events given up at close.
+    counts failed transactions (retried); ``lost`` counts events given up (at
+    close, or that could not be encoded); ``errors`` counts every failure of the
+    writer (failed transactions, unencodable events, failed retention passes,
+    unexpected exceptions): ``supervisor_journal_errors_total``.
     """
 
     path: str
@@ -94,6 +113,17 @@ class JournalStats:
     write_errors: int
     lost: int
     retention_deleted: int
+    errors: int = 0
+
+
+def _transient(error: sqlite3.Error) -> bool:
+    """Whether a failed write may succeed later: the file's problem, not the row's.
+
+    OperationalError (disk full, I/O error, locked) and a bare DatabaseError (a
+    damaged file) are retried; IntegrityError, DataError, InterfaceError and the
+    like are about what a row holds and would fail again.
+    """
+    return isinstance(error, sqlite3.OperationalError) or type(error) is sqlite3.DatabaseError
 
 
 def _settle(future: concurrent.futures.Future[_T], value: _T) -> None:
@@ -241,6 +271,10 @@ class Journal:
         self._overflowing = False
         self._written = self._batches = self._backpressure_waits = 0
         self._overflowed = self._write_errors = self._lost = self._retention_deleted = 0
+        self._errors = 0
+        self._failed_attempts = 0  # of the current failure episode; 0 while writes work
+        self._dead: BaseException | None = None
+        self._next_retention = time.monotonic()
         self._thread: threading.Thread | None = None
         self._subscription: Subscription | None = None
         self._closed = False
@@ -401,8 +435,14 @@ class Journal:
 
     # ---------------------------------------------------------------- async API
 
-    async def flush(self) -> None:
-        """Wait until every event accepted so far is committed."""
+    async def flush(self, timeout: float | None = None) -> None:  # noqa: ASYNC109 - see Raises
+        """Wait until every event accepted so far is committed.
+
+        Raises:
+            JournalStalled: not committed within ``timeout`` seconds (the events stay
+                pending and are written once the disk allows).
+            JournalError: not attached, closing, or the writer thread has ended.
+        """
         future: concurrent.futures.Future[None] = concurrent.futures.Future()
         with self._cond:
             target = self._accepted_serial
@@ -410,11 +450,20 @@ class Journal:
                 self._committed_serial is not None and self._committed_serial >= target
             ):
                 return
+            if self._dead is not None:
+                raise JournalError(f"journal {self.path}: the writer has stopped ({self._dead!r})")
             if self._thread is None or self._closing:
                 raise JournalError(f"journal {self.path} is not attached, nothing commits")
             self._flush_waiters.append((target, future))
             self._cond.notify_all()
-        await asyncio.wrap_future(future)
+        try:
+            async with asyncio.timeout(timeout):
+                await asyncio.wrap_future(future)
+        except TimeoutError:
+            raise JournalStalled(
+                f"journal {self.path}: events up to serial {target} not committed within "
+                f"{timeout:g}s ({self.snapshot().write_errors} failed writes so far)"
+            ) from None
 
     async def enforce_retention(self) -> int:
         """Apply the retention policy now; returns how many events were deleted."""
@@ -460,6 +509,7 @@ class Journal:
                 write_errors=self._write_errors,
                 lost=self._lost,
                 retention_deleted=self._retention_deleted,
+                errors=self._errors,
             )
 
     # ---------------------------------------------------------------- writer thread
@@ -487,23 +537,55 @@ class Journal:
             return batch, self._closing, bool(self._retention_waiters)
 
     def _run(self) -> None:
-        next_retention = time.monotonic()
-        while True:
-            batch, closing, retention_asked = self._take_batch()
-            if batch:
-                self._write(batch, closing=closing)
-            now = time.monotonic()
-            if retention_asked or (self.retention.enabled and now >= next_retention):
-                next_retention = now + self.retention_interval
-                deleted = self._apply_retention_logged()
-                with self._cond:
-                    waiters, self._retention_waiters = self._retention_waiters, []
-                for waiter in waiters:
-                    _settle(waiter, deleted)
+        try:
+            self._loop_forever()
+        except BaseException as error:  # the last resort: say so, fail the waiters
+            logger.critical(
+                "journal %s: the writer thread stopped; events are no longer journaled",
+                self.path,
+                exc_info=True,
+            )
             with self._cond:
-                if closing and not self._pending:
-                    self._resolve_flushes(final=True)
+                self._dead = error
+                self._errors += 1
+                waiters, self._flush_waiters = self._flush_waiters, []
+            for _target, future in waiters:
+                with contextlib.suppress(concurrent.futures.InvalidStateError):
+                    future.set_exception(JournalError(f"journal {self.path}: writer stopped"))
+            raise
+
+    def _loop_forever(self) -> None:
+        while True:
+            try:
+                if self._step():
                     return
+            except Exception:
+                # A bug, or an error no handler below expected: never a silent death.
+                with self._cond:
+                    self._errors += 1
+                logger.exception(
+                    "journal %s: unexpected error in the writer; continuing", self.path
+                )
+                time.sleep(_RETRY_DELAYS[-1])
+
+    def _step(self) -> bool:
+        """One round of the writer; True when the journal is closed and drained."""
+        batch, closing, retention_asked = self._take_batch()
+        if batch:
+            self._write(batch, closing=closing)
+        now = time.monotonic()
+        if retention_asked or (self.retention.enabled and now >= self._next_retention):
+            self._next_retention = now + self.retention_interval
+            deleted = self._apply_retention_logged()
+            with self._cond:
+                waiters, self._retention_waiters = self._retention_waiters, []
+            for waiter in waiters:
+                _settle(waiter, deleted)
+        with self._cond:
+            if closing and not self._pending:
+                self._resolve_flushes(final=True)
+                return True
+        return False
 
     def _resolve_flushes(self, *, final: bool = False) -> None:
         # Called with _cond held.
@@ -516,12 +598,28 @@ class Journal:
                 remaining.append((target, future))
         self._flush_waiters = remaining
 
-    def _write(self, batch: list[tuple[Event, tuple[str, ...] | None]], *, closing: bool) -> None:
-        rows = [event_row(event, tail) for event, tail in batch]
-        attempt = 0
-        while True:
+    def _encode(self, batch: list[tuple[Event, tuple[str, ...] | None]]) -> list[tuple[int, Row]]:
+        """``(serial, row)`` of each event; one that cannot be encoded is left out, counted."""
+        rows: list[tuple[int, Row]] = []
+        for event, tail in batch:
             try:
-                self._insert(rows)
+                rows.append((event.serial, event_row(event, tail)))
+            except Exception:  # noqa: BLE001 - any encoder failure costs this event only (logged)
+                self._drop(event.serial, "cannot be encoded")
+        return rows
+
+    def _drop(self, serial: int, why: str) -> None:
+        with self._cond:
+            self._lost += 1
+            self._errors += 1
+        logger.error("journal %s: event %d %s; left out", self.path, serial, why, exc_info=True)
+
+    def _write(self, batch: list[tuple[Event, tuple[str, ...] | None]], *, closing: bool) -> None:
+        rows = self._encode(batch)
+        attempt = 0
+        while rows:
+            try:
+                self._commit(rows)
                 break
             except sqlite3.Error as error:
                 with contextlib.suppress(sqlite3.Error):
@@ -529,6 +627,8 @@ class Journal:
                 attempt += 1
                 with self._cond:
                     self._write_errors += 1
+                    self._errors += 1
+                    self._failed_attempts += 1
                     closing = closing or self._closing
                 if closing and attempt >= len(_RETRY_DELAYS):
                     with self._cond:
@@ -537,8 +637,8 @@ class Journal:
                         "journal %s: giving up on %d events (serials %d-%d) at close: %s",
                         self.path,
                         len(rows),
-                        batch[0][0].serial,
-                        batch[-1][0].serial,
+                        rows[0][0],
+                        rows[-1][0],
                         error,
                     )
                     return
@@ -555,7 +655,50 @@ class Journal:
             self._committed_serial = batch[-1][0].serial
             self._written += len(rows)
             self._batches += 1
+            failed, self._failed_attempts = self._failed_attempts, 0
+            pending = len(self._pending)
             self._resolve_flushes()
+        if failed:
+            logger.warning(
+                "journal %s: writing resumed after %d failed attempts (%d events still pending)",
+                self.path,
+                failed,
+                pending,
+            )
+
+    def _commit(self, rows: list[tuple[int, Row]]) -> None:
+        """Insert ``rows`` in one transaction.
+
+        A row SQLite refuses for what it holds (an integer beyond 64 bits, a value it
+        cannot bind) is left out and counted; the others are committed. Errors of the
+        file itself (``OperationalError``: disk full, I/O; a corrupt database) are
+        raised for the caller to retry.
+        """
+        try:
+            self._insert([row for _serial, row in rows])
+        except sqlite3.Error as error:
+            if _transient(error):
+                raise
+            with contextlib.suppress(sqlite3.Error):
+                self._connection.execute("ROLLBACK")
+        except (OverflowError, ValueError, TypeError):
+            with contextlib.suppress(sqlite3.Error):
+                self._connection.execute("ROLLBACK")
+        else:
+            return
+        # One by one, to find the rows that cannot be stored.
+        connection = self._connection
+        connection.execute("BEGIN IMMEDIATE")
+        for serial, row in rows:
+            try:
+                connection.execute(INSERT_SQL.replace("INSERT", "INSERT OR IGNORE", 1), row)
+            except sqlite3.Error as error:
+                if _transient(error):
+                    raise
+                self._drop(serial, "cannot be stored")
+            except (OverflowError, ValueError, TypeError):
+                self._drop(serial, "cannot be stored")
+        connection.execute("COMMIT")
 
     def _insert(self, rows: list[Row]) -> None:
         connection = self._connection
@@ -575,6 +718,8 @@ class Journal:
         except sqlite3.Error as error:
             with contextlib.suppress(sqlite3.Error):
                 self._connection.execute("ROLLBACK")
+            with self._cond:
+                self._errors += 1
             logger.error("journal %s: retention pass failed: %s", self.path, error)
             return 0
 
