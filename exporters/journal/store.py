@@ -617,9 +617,10 @@ class Journal:
     def _write(self, batch: list[tuple[Event, tuple[str, ...] | None]], *, closing: bool) -> None:
         rows = self._encode(batch)
         attempt = 0
+        stored = 0
         while rows:
             try:
-                self._commit(rows)
+                stored = self._commit(rows)
                 break
             except sqlite3.Error as error:
                 with contextlib.suppress(sqlite3.Error):
@@ -653,7 +654,7 @@ class Journal:
                 time.sleep(delay)
         with self._cond:
             self._committed_serial = batch[-1][0].serial
-            self._written += len(rows)
+            self._written += stored
             self._batches += 1
             failed, self._failed_attempts = self._failed_attempts, 0
             pending = len(self._pending)
@@ -666,8 +667,8 @@ class Journal:
                 pending,
             )
 
-    def _commit(self, rows: list[tuple[int, Row]]) -> None:
-        """Insert ``rows`` in one transaction.
+    def _commit(self, rows: list[tuple[int, Row]]) -> int:
+        """Insert ``rows`` in one transaction; returns how many were stored.
 
         A row SQLite refuses for what it holds (an integer beyond 64 bits, a value it
         cannot bind) is left out and counted; the others are committed. Errors of the
@@ -685,13 +686,15 @@ class Journal:
             with contextlib.suppress(sqlite3.Error):
                 self._connection.execute("ROLLBACK")
         else:
-            return
+            return len(rows)
         # One by one, to find the rows that cannot be stored.
         connection = self._connection
         connection.execute("BEGIN IMMEDIATE")
+        stored = 0
         for serial, row in rows:
             try:
                 connection.execute(INSERT_SQL.replace("INSERT", "INSERT OR IGNORE", 1), row)
+                stored += 1
             except sqlite3.Error as error:
                 if _transient(error):
                     raise
@@ -699,6 +702,7 @@ class Journal:
             except (OverflowError, ValueError, TypeError):
                 self._drop(serial, "cannot be stored")
         connection.execute("COMMIT")
+        return stored
 
     def _insert(self, rows: list[Row]) -> None:
         connection = self._connection

@@ -10,14 +10,17 @@ from pathlib import Path
 import pytest
 
 from exporters.journal import Journal, UnsafeJournalError, open_journal, parse_settings
+from exporters.journal.store import JournalStalled
 from exporters.journal.files import private_directory_name
 from supervisor_core.bus import EventBus
 from supervisor_core.clock import SystemClock
 from supervisor_core.events import Tick5
+from tests.full_disk import fill, small_tmpfs
 
 pytestmark = pytest.mark.integration
 
 OTHER_UID = 65534  # nobody
+DEADLINE = 20.0
 
 
 def mode(path: Path | str) -> int:
@@ -137,3 +140,56 @@ async def test_an_empty_journal_says_that_serials_restart(tmp_path: Path) -> Non
     assert start.data.journal_reset == journal.reset.moved_to  # type: ignore[attr-defined]
     assert "serials restart at 0" in start.data.journal_reset_reason  # type: ignore[attr-defined]
     await journal.aclose()
+
+
+async def test_a_full_disk_stalls_flush_with_a_timeout_and_counts_then_resumes(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """On a full tmpfs flush(timeout) raises JournalStalled instead of hanging, every
+    failed commit counts in errors and is logged; once space is freed the pending
+    events are committed, nothing lost, and a "resumed" line is logged."""
+    with small_tmpfs(tmp_path / "disk") as disk:
+        journal = Journal.open(str(disk / "j.db"), batch_size=50)
+        bus = EventBus(SystemClock(), first_serial=journal.next_serial())
+        journal.attach(bus)
+        await journal.flush(timeout=DEADLINE)
+        filler = fill(disk)
+        for i in range(2000):
+            bus.publish(Tick5(when=i))
+        with pytest.raises(JournalStalled):
+            await journal.flush(timeout=0.5)
+        stats = journal.snapshot()
+        assert stats.errors >= 1
+        assert stats.errors == stats.write_errors
+        assert "writing" in caplog.text and "failed" in caplog.text
+        filler.unlink()
+        await journal.flush(timeout=DEADLINE)
+        assert "writing resumed after" in caplog.text
+        await journal.aclose()
+        with open_journal(str(disk / "j.db")) as reader:
+            kept = [r.serial for r in reader.events()]
+        assert kept == list(range(kept[0], kept[0] + 2001))
+        assert journal.snapshot().lost == 0
+
+
+async def test_an_unstorable_serial_is_counted_and_the_writer_lives_on(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A serial beyond SQLite's 64-bit integers (OverflowError) costs that event only:
+    it is logged and counted, the rest of the batch commits and flush() returns."""
+    journal = Journal.open(str(tmp_path / "j.db"))
+    bus = EventBus(SystemClock(), first_serial=2**63 - 3)
+    journal.attach(bus)  # SUPERVISOR_DAEMON_START at 2**63 - 3
+    bus.publish(Tick5(when=1))  # 2**63 - 2
+    bus.publish(Tick5(when=2))  # 2**63 - 1: the last one SQLite can hold
+    bus.publish(Tick5(when=3))  # 2**63: cannot be stored
+    await journal.flush(timeout=DEADLINE)
+    stats = journal.snapshot()
+    assert (stats.errors, stats.lost, stats.written) == (1, 1, 3)
+    assert f"event {2**63} cannot be stored; left out" in caplog.text
+    bus.publish(Tick5(when=4))
+    await journal.flush(timeout=DEADLINE)  # the writer is still there
+    assert journal.snapshot().lost == 2
+    await journal.aclose()
+    with open_journal(str(tmp_path / "j.db")) as reader:
+        assert [r.serial for r in reader.events()] == [2**63 - 3, 2**63 - 2, 2**63 - 1]

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import stat
 import sys
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.full_disk import fill, small_tmpfs
 from tests.integration.superd_harness import Superd, base_config, wait_for
 
 pytestmark = pytest.mark.integration
@@ -22,6 +26,13 @@ def cleanup() -> Iterator[list[Superd]]:
     yield started
     for daemon in started:
         daemon.close()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
 
 
 def mode(path: Path | str) -> int:
@@ -84,3 +95,80 @@ def test_auto_logs_stay_0600_after_rotation_and_clear(
     wait_for(lambda: daemon.states() == {"chatty": "EXITED"}, "chatty exits again")
     assert mode(logfile) == 0o600
     assert mode(logfile + ".1") == 0o600
+
+
+TICKER = """\
+import sys, time
+for i in range(100000):
+    print("tick", i, flush=True)
+    sys.stderr.write(f"err {i}\\n")
+    sys.stderr.flush()
+    time.sleep(0.02)
+"""
+
+
+def get(url: str) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode()
+
+
+def metric(text: str, name: str) -> float | None:
+    for line in text.splitlines():
+        if line.startswith(name + " ") or line.startswith(name + "{"):
+            return float(line.rsplit(" ", 1)[1])
+    return None
+
+
+def test_full_disk_is_counted_on_metrics_and_events_answers_503_then_recovers(
+    tmp_path: Path, cleanup: list[Superd]
+) -> None:
+    """With child logs and the journal on a full disk, a real superd keeps running:
+    /metrics counts log write errors per stream and journal errors, /events answers
+    503 instead of hanging, and once space is freed both resume with a "resumed"
+    line in the main log."""
+    (tmp_path / "ticker.py").write_text(TICKER)
+    port = free_port()
+    with small_tmpfs(tmp_path / "disk") as disk:
+        text = base_config(tmp_path).replace(f"childlogdir = {tmp_path}", f"childlogdir = {disk}")
+        text += (
+            f"[inet_http_server]\nport = 127.0.0.1:{port}\n\n"
+            "[program:ticker]\n"
+            f"command = {sys.executable} {tmp_path / 'ticker.py'}\n"
+            "startsecs = 0\n"
+        )
+        daemon = start(tmp_path, text, cleanup)
+        base = f"http://127.0.0.1:{port}"
+        assert get(f"{base}/events")[0] == 200
+        scrape = get(f"{base}/metrics")[1]
+        assert metric(scrape, 'supervisor_log_write_errors_total{stream="stdout"}') == 0
+        assert metric(scrape, "supervisor_journal_errors_total") == 0
+        filler = fill(disk)
+
+        def failing() -> bool:
+            text = get(f"{base}/metrics")[1]
+            return all(
+                (metric(text, name) or 0) > 0
+                for name in (
+                    'supervisor_log_write_errors_total{stream="stdout"}',
+                    'supervisor_log_write_errors_total{stream="stderr"}',
+                    "supervisor_journal_errors_total",
+                )
+            )
+
+        daemon.call("stopProcess", "ticker")  # events the journal cannot commit
+        daemon.call("startProcess", "ticker")
+        wait_for(failing, "log and journal errors on /metrics")
+        status, body = get(f"{base}/events")
+        assert status == 503
+        assert "journal cannot commit" in body
+        filler.unlink()
+        wait_for(lambda: get(f"{base}/events")[0] == 200, "/events answers again")
+        wait_for(lambda: "resumed" in daemon.main_log(), "resumed lines")
+        log = daemon.main_log()
+        assert "ticker stdout: log writes to" in log
+        assert "journal" in log and "writing resumed after" in log
+        daemon.send(signal.SIGTERM)
+        assert daemon.wait_exit() == 0
