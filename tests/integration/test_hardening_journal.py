@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from exporters.journal import Journal, UnsafeJournalError, open_journal, parse_settings
-from exporters.journal.store import JournalStalled
 from exporters.journal.files import private_directory_name
+from exporters.journal.store import JournalStalled
 from supervisor_core.bus import EventBus
 from supervisor_core.clock import SystemClock
 from supervisor_core.events import Tick5
@@ -161,7 +161,8 @@ async def test_a_full_disk_stalls_flush_with_a_timeout_and_counts_then_resumes(
         stats = journal.snapshot()
         assert stats.errors >= 1
         assert stats.errors == stats.write_errors
-        assert "writing" in caplog.text and "failed" in caplog.text
+        assert "writing" in caplog.text
+        assert "failed" in caplog.text
         filler.unlink()
         await journal.flush(timeout=DEADLINE)
         assert "writing resumed after" in caplog.text
