@@ -33,6 +33,7 @@ from supervisor_core.extensions import Extension, first_serial
 from supervisor_core.health import LOG_WRITE_ERRORS, FaultCounters
 from supervisor_core.http import AuthPolicy, BoundAddresses, ServerStartError, make_app, serving
 from supervisor_core.logs.mainlog import MainLogHandler
+from supervisor_core.loop_errors import RateLimitedExceptionHandler
 from supervisor_core.process import ProcessRuntime
 from supervisor_core.spawn import PopenSpawner, Spawner
 from supervisor_core.states import SupervisorState
@@ -164,6 +165,8 @@ async def run_daemon(config: Config, run: DaemonRun) -> int:
     recorder = (
         SignalRecorder(loop, DAEMON_SIGNALS, on_signal=router) if run.install_signals else None
     )
+    # At the fd limit asyncio would log a traceback per failed accept (issue 19).
+    restore_handler = RateLimitedExceptionHandler().install(loop)
     first = True
     try:
         async with contextlib.AsyncExitStack() as extension_scope:
@@ -184,6 +187,7 @@ async def run_daemon(config: Config, run: DaemonRun) -> int:
                     return 0
                 config = _reload(config, run.reload)
     finally:
+        restore_handler()
         if recorder is not None:
             recorder.close()
 
