@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -88,28 +89,45 @@ class _Busy(asyncio.Protocol):
         transport.close()
 
 
+# A protocol is made before asyncio connects it (``connection_made`` comes a loop
+# step later): one without a transport this young is on its way, not gone.
+_CONNECTING_GRACE = 1.0
+
+
 class CappedFactory:
     """A protocol factory that hands out at most ``limit`` live aiohttp handlers.
 
-    Live means the handler's transport is still open (a closed connection drops its
-    transport); the set is pruned only when it is full, so the common case is one
-    length check.
+    Live means the handler's transport is open, or it was made less than a second
+    ago and is still being connected (a closed connection drops its transport). The
+    list is pruned only when it is full, so the common case is one length check.
     """
 
-    def __init__(self, factory: Callable[[], asyncio.Protocol], limit: int) -> None:
+    def __init__(
+        self,
+        factory: Callable[[], asyncio.Protocol],
+        limit: int,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._factory = factory
         self._limit = limit
-        self._live: list[asyncio.BaseProtocol] = []
+        self._clock = clock
+        self._live: list[tuple[asyncio.BaseProtocol, float]] = []
         self.refused = 0
         """Connections answered 503 so far."""
 
     def active(self) -> int:
-        """Connections open now."""
+        """Connections open (or being opened) now."""
         self._prune()
         return len(self._live)
 
     def _prune(self) -> None:
-        self._live = [p for p in self._live if getattr(p, "transport", None) is not None]
+        young = self._clock() - _CONNECTING_GRACE
+        self._live = [
+            (protocol, made)
+            for protocol, made in self._live
+            if getattr(protocol, "transport", None) is not None or made > young
+        ]
 
     def __call__(self) -> asyncio.BaseProtocol:
         if len(self._live) >= self._limit:
@@ -118,7 +136,7 @@ class CappedFactory:
                 self.refused += 1
                 return _Busy()
         protocol = self._factory()
-        self._live.append(protocol)
+        self._live.append((protocol, self._clock()))
         return protocol
 
 

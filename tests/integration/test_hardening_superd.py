@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import resource
 import signal
@@ -11,11 +12,13 @@ import sys
 import time
 import urllib.error
 import urllib.request
+import xmlrpc.client
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from exporters.journal.files import private_directory_name
 from tests.full_disk import fill, small_tmpfs
 from tests.integration.superd_harness import Superd, base_config, wait_for
 
@@ -216,3 +219,143 @@ def test_fd_exhaustion_logs_one_line_per_interval_and_recovers(
     output = daemon.stdout_text()
     assert output.count(marker) <= 2, output.count(marker)
     assert output.count("Traceback") == 0
+
+
+def rpc_body(method: str, *raw_params: str) -> bytes:
+    """A methodCall with hand-written ``<value>`` params (any integer size)."""
+    params = "".join(f"<param><value>{p}</value></param>" for p in raw_params)
+    return (
+        f"<?xml version='1.0'?><methodCall><methodName>{method}</methodName>"
+        f"<params>{params}</params></methodCall>"
+    ).encode()
+
+
+def post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
+    request = urllib.request.Request(url, data=body, headers=headers, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
+
+
+def test_rpc2_refuses_cross_site_and_bad_arguments_get_faults(
+    tmp_path: Path, cleanup: list[Superd]
+) -> None:
+    """A cross-site browser POST to /RPC2 is refused 403 and changes nothing, while
+    plain XML-RPC works; huge offsets get BAD_ARGUMENTS, never a 500."""
+    port = free_port()
+    text = (
+        base_config(tmp_path)
+        + f"[inet_http_server]\nport = 127.0.0.1:{port}\n\n"
+        + "[program:sleeper]\n"
+        + f"command = {sys.executable} -c 'import time; time.sleep(600)'\nstartsecs = 0\n"
+    )
+    daemon = start(tmp_path, text, cleanup)
+    daemon.wait_states({"sleeper": "RUNNING"})
+    url = f"http://127.0.0.1:{port}/RPC2"
+    stop = rpc_body("supervisor.stopProcess", "<string>sleeper</string>")
+    status, body = post(
+        url,
+        stop,
+        {
+            "Content-Type": "text/plain",
+            "Sec-Fetch-Site": "cross-site",
+            "Origin": "https://x.example",
+        },
+    )
+    assert status == 403
+    assert b"refuses cross-site" in body
+    assert daemon.states() == {"sleeper": "RUNNING"}
+    huge = str(10**30)
+    for call in (
+        rpc_body("supervisor.readLog", f"<int>{huge}</int>", "<int>0</int>"),
+        rpc_body(
+            "supervisor.tailProcessStdoutLog",
+            "<string>sleeper</string>",
+            f"<int>{huge}</int>",
+            "<int>10</int>",
+        ),
+    ):
+        status, body = post(url, call, {"Content-Type": "text/xml"})
+        assert status == 200
+        with pytest.raises(xmlrpc.client.Fault) as fault:
+            xmlrpc.client.loads(body)
+        assert fault.value.faultCode == 3  # BAD_ARGUMENTS
+    status, body = post(url, stop, {"Content-Type": "text/xml"})
+    assert (status, xmlrpc.client.loads(body)[0]) == (200, (True,))
+
+
+def test_journal_is_private_in_a_shared_childlogdir_and_a_planted_link_is_refused(
+    tmp_path: Path, cleanup: list[Superd]
+) -> None:
+    """With a world-writable childlogdir superd keeps its journal in a 0700 directory
+    of its own, files 0600; a symlink planted at the journal's name stops superd
+    with exit 2 and a message naming the file, and the link's target is untouched."""
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    os.chmod(shared, 0o1777)
+    text = base_config(tmp_path).replace(f"childlogdir = {tmp_path}", f"childlogdir = {shared}")
+    daemon = start(tmp_path, text, cleanup)
+    private = shared / private_directory_name()
+    journal = private / "superd-journal.sqlite3"
+    wait_for(lambda: (private / "superd-journal.sqlite3-wal").exists(), "the journal's WAL")
+    assert mode(private) == 0o700
+    assert {mode(journal), mode(f"{journal}-wal"), mode(f"{journal}-shm")} == {0o600}
+    daemon.send(signal.SIGTERM)
+    assert daemon.wait_exit() == 0
+
+    planted = tmp_path / "planted"
+    (planted / "shared").mkdir(parents=True)
+    target = tmp_path / "precious"
+    target.write_text("root's file\n")
+    os.symlink(target, planted / "shared" / "superd-journal.sqlite3")
+    text = base_config(planted).replace(
+        f"childlogdir = {planted}", f"childlogdir = {planted / 'shared'}"
+    )
+    refused = Superd(planted, text)
+    cleanup.append(refused)
+    assert refused.wait_exit() == 2
+    assert "superd-journal.sqlite3 is a symbolic link; refusing to follow it" in (
+        refused.stderr_text() + refused.stdout_text()
+    )
+    assert target.read_text() == "root's file\n"
+
+
+def test_an_empty_journal_is_reported_at_start(tmp_path: Path, cleanup: list[Superd]) -> None:
+    """A 0-byte journal is moved aside; the main log and the first journaled event say
+    the history is gone and serials restart at 0."""
+    (tmp_path / "superd-journal.sqlite3").write_bytes(b"")
+    port = free_port()
+    text = base_config(tmp_path) + f"[inet_http_server]\nport = 127.0.0.1:{port}\n\n"
+    daemon = start(tmp_path, text, cleanup)
+    assert "empty (0 bytes)" in daemon.main_log()
+    status, body = get(f"http://127.0.0.1:{port}/events")
+    assert status == 200
+    first = json.loads(body.splitlines()[0])
+    assert first["type"] == "SUPERVISOR_DAEMON_START"
+    assert "serials restart at 0" in json.dumps(first)
+
+
+@pytest.mark.slow
+def test_connection_cap_and_idle_timeout_of_a_real_superd(
+    tmp_path: Path, cleanup: list[Superd]
+) -> None:
+    """The 257th concurrent connection to a listener is answered 503 at once; the 256
+    idle ones are closed by superd after its 30 s idle timeout, and it serves again."""
+    port = free_port()
+    text = base_config(tmp_path) + f"[inet_http_server]\nport = 127.0.0.1:{port}\n\n"
+    start(tmp_path, text, cleanup)
+    held = [socket.create_connection(("127.0.0.1", port), timeout=5) for _ in range(256)]
+    held[0].sendall(b"GET /RPC2 HTTP/1.1\r\n")  # a half-sent request is idle too
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as extra:
+            answer = extra.recv(4096)
+        assert answer.startswith(b"HTTP/1.1 503 Service Unavailable")
+        for conn in held:
+            conn.settimeout(45)  # bounded: the idle timeout is 30 s
+            assert conn.recv(4096) == b""
+    finally:
+        for conn in held:
+            conn.close()
+    assert get(f"http://127.0.0.1:{port}/ok.html") == (200, "OK")
