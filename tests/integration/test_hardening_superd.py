@@ -299,7 +299,7 @@ def test_journal_is_private_in_a_shared_childlogdir_and_a_planted_link_is_refuse
     daemon = start(tmp_path, text, cleanup)
     private = shared / private_directory_name()
     journal = private / "superd-journal.sqlite3"
-    wait_for(lambda: (private / "superd-journal.sqlite3-wal").exists(), "the journal's WAL")
+    wait_for(Path(f"{journal}-wal").exists, "the journal's WAL")
     assert mode(private) == 0o700
     assert {mode(journal), mode(f"{journal}-wal"), mode(f"{journal}-shm")} == {0o600}
     daemon.send(signal.SIGTERM)
