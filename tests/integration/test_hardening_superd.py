@@ -243,7 +243,8 @@ def test_rpc2_refuses_cross_site_and_bad_arguments_get_faults(
     tmp_path: Path, cleanup: list[Superd]
 ) -> None:
     """A cross-site browser POST to /RPC2 is refused 403 and changes nothing, while
-    plain XML-RPC works; huge offsets get BAD_ARGUMENTS, never a 500."""
+    plain XML-RPC works; huge offsets get BAD_ARGUMENTS, a deeply nested or binary
+    name a short, well-formed BAD_NAME, never a 500."""
     port = free_port()
     text = (
         base_config(tmp_path)
@@ -282,6 +283,17 @@ def test_rpc2_refuses_cross_site_and_bad_arguments_get_faults(
         with pytest.raises(xmlrpc.client.Fault) as fault:
             xmlrpc.client.loads(body)
         assert fault.value.faultCode == 3  # BAD_ARGUMENTS
+    nested = "<array><data><value>" * 1000 + "</value></data></array>" * 1000
+    for call in (
+        rpc_body("supervisor.startProcessGroup", nested),
+        rpc_body("supervisor.startProcessGroup", "<base64>ARtbMzFtAP8=</base64>"),
+    ):
+        status, body = post(url, call, {"Content-Type": "text/xml"})
+        assert status == 200
+        with pytest.raises(xmlrpc.client.Fault) as fault:
+            xmlrpc.client.loads(body)
+        assert fault.value.faultCode == 10  # BAD_NAME
+        assert len(fault.value.faultString) < 300
     status, body = post(url, stop, {"Content-Type": "text/xml"})
     assert (status, xmlrpc.client.loads(body)[0]) == (200, (True,))
 
