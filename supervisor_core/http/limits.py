@@ -11,14 +11,14 @@ Rules of this file:
 - Each listener serves at most ``max_connections`` connections at once; one more
   gets a fixed ``503 Service Unavailable`` and is closed at once, so a flood costs
   one fd per connection for one loop step and never starves the daemon's children
-  of file descriptors.
+  of file descriptors. Connections are counted from ``connection_made`` to
+  ``connection_lost`` by a thin protocol around aiohttp's handler.
 """
 
 from __future__ import annotations
 
 import asyncio
 import socket
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -80,64 +80,69 @@ async def read_body(request: web.Request) -> bytes:
         ) from None
 
 
-class _Busy(asyncio.Protocol):
-    """Answers 503 and closes, without reading the request."""
+class _Counted(asyncio.Protocol):
+    """Counts one connection against its listener's cap, around the real protocol.
+
+    The count moves at ``connection_made``/``connection_lost`` (not when the
+    protocol is made: asyncio makes it a loop step before connecting it). Over the
+    cap the connection gets the fixed 503 and is closed; the aiohttp handler never
+    sees it.
+    """
+
+    __slots__ = ("_cap", "_counted", "_inner")
+
+    def __init__(self, inner: asyncio.Protocol, cap: CappedFactory) -> None:
+        self._inner = inner
+        self._cap = cap
+        self._counted = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.WriteTransport)
-        transport.write(_BUSY_RESPONSE)
-        transport.close()
+        if self._cap.active >= self._cap.limit:
+            self._cap.refused += 1
+            assert isinstance(transport, asyncio.WriteTransport)
+            transport.write(_BUSY_RESPONSE)
+            transport.close()
+            return
+        self._counted = True
+        self._cap.active += 1
+        self._inner.connection_made(transport)
 
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self._counted:
+            return
+        self._counted = False
+        self._cap.active -= 1
+        self._inner.connection_lost(exc)
 
-# A protocol is made before asyncio connects it (``connection_made`` comes a loop
-# step later): one without a transport this young is on its way, not gone.
-_CONNECTING_GRACE = 1.0
+    def data_received(self, data: bytes) -> None:
+        if self._counted:
+            self._inner.data_received(data)
+
+    def eof_received(self) -> bool | None:
+        return self._inner.eof_received() if self._counted else None
+
+    def pause_writing(self) -> None:
+        if self._counted:
+            self._inner.pause_writing()
+
+    def resume_writing(self) -> None:
+        if self._counted:
+            self._inner.resume_writing()
 
 
 class CappedFactory:
-    """A protocol factory that hands out at most ``limit`` live aiohttp handlers.
+    """A protocol factory whose connections count against ``limit`` (503 beyond)."""
 
-    Live means the handler's transport is open, or it was made less than a second
-    ago and is still being connected (a closed connection drops its transport). The
-    list is pruned only when it is full, so the common case is one length check.
-    """
-
-    def __init__(
-        self,
-        factory: Callable[[], asyncio.Protocol],
-        limit: int,
-        *,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
+    def __init__(self, factory: Callable[[], asyncio.Protocol], limit: int) -> None:
         self._factory = factory
-        self._limit = limit
-        self._clock = clock
-        self._live: list[tuple[asyncio.BaseProtocol, float]] = []
+        self.limit = limit
+        self.active = 0
+        """Connections open now."""
         self.refused = 0
         """Connections answered 503 so far."""
 
-    def active(self) -> int:
-        """Connections open (or being opened) now."""
-        self._prune()
-        return len(self._live)
-
-    def _prune(self) -> None:
-        young = self._clock() - _CONNECTING_GRACE
-        self._live = [
-            (protocol, made)
-            for protocol, made in self._live
-            if getattr(protocol, "transport", None) is not None or made > young
-        ]
-
-    def __call__(self) -> asyncio.BaseProtocol:
-        if len(self._live) >= self._limit:
-            self._prune()
-            if len(self._live) >= self._limit:
-                self.refused += 1
-                return _Busy()
-        protocol = self._factory()
-        self._live.append((protocol, self._clock()))
-        return protocol
+    def __call__(self) -> asyncio.Protocol:
+        return _Counted(self._factory(), self)
 
 
 class LimitedSite(web.BaseSite):

@@ -192,3 +192,21 @@ async def test_metrics_port_closes_idle_connections_and_caps_them() -> None:
                         break
                     assert response.status == 503
                 await asyncio.sleep(0.05)
+
+
+async def test_many_short_connections_in_a_row_never_hit_the_cap(fake: FakeControl) -> None:
+    """Connections count from connect to close: 50 one-request connections in a row
+    through a listener capped at 3 are all served (a client per call, as supervisorctl)."""
+    limits = ConnectionLimits(max_connections=3)
+    inet = InetHttpServerConfig(host="127.0.0.1", port=0)
+    async with serving(make_app(fake), inet=inet, limits=limits) as bound:
+        assert bound.inet is not None
+        url = f"http://127.0.0.1:{bound.inet[1]}/RPC2"
+        body = xmlrpc.client.dumps((), "supervisor.getPID")
+        for _ in range(50):
+            connector = aiohttp.TCPConnector(force_close=True)
+            async with (
+                aiohttp.ClientSession(connector=connector) as session,
+                session.post(url, data=body) as response,
+            ):
+                assert response.status == 200
