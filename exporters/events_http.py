@@ -20,6 +20,9 @@ Rules of this file:
 - One object per event, whichever way it comes: history serves the journaled
   record's ``to_json_dict()``, live serves the event's own ``to_json_dict`` (the
   journal stores events as they are, stderr tail included), so both agree.
+- A journal that cannot commit (disk full) never hangs a request: the history is
+  read after a flush bounded by ``flush_timeout``; past it the answer is ``503``
+  with ``Retry-After`` and a message saying why, before any byte of a response.
 - Bad queries are 400 with a message naming the parameter: unknown parameters,
   non-integer or negative ``since``/``limit``, a ``since`` beyond the next serial,
   unknown event types, bad process names, unknown causes.
@@ -37,7 +40,7 @@ from dataclasses import dataclass
 from aiohttp import web
 from multidict import MultiMapping
 
-from exporters.journal import EventFilter, Journal, JournalRecord, open_journal
+from exporters.journal import EventFilter, Journal, JournalError, JournalRecord, open_journal
 from exporters.journal.filters import parse_cause
 from exporters.journal.rows import encode_json, event_json
 from supervisor_core.bus import BufferedSubscription, EventBus
@@ -153,8 +156,10 @@ class EventsEndpoint:
         client_buffer: int = 1000,
         heartbeat: float = 15.0,
         write_timeout: float = 10.0,
+        flush_timeout: float = 5.0,
     ) -> None:
         self.journal = journal
+        self.flush_timeout = flush_timeout
         self.bus = bus
         self.client_buffer = client_buffer
         self.heartbeat = heartbeat
@@ -209,7 +214,7 @@ class EventsEndpoint:
             name = sorted(request.query)[0]
             raise web.HTTPBadRequest(text=f"/events/restarts: unknown parameter {name!r}\n")
         until = self.bus.snapshot().next_serial
-        await self.journal.flush()
+        await self._flushed(request)
         since, counts = await asyncio.to_thread(_restart_counts, self.journal.path, until)
         body = {
             "since": since,
@@ -230,8 +235,10 @@ class EventsEndpoint:
     async def _history(
         self, query: EventsQuery, until: int, limit: int | None
     ) -> AsyncIterator[JournalRecord]:
-        """Journaled records in ``[since, until)``, read in pages off the loop."""
-        await self.journal.flush()
+        """Journaled records in ``[since, until)``, read in pages off the loop.
+
+        Call :meth:`_flushed` first: records not committed yet would be missing.
+        """
         since = query.since
         remaining = limit
         while remaining is None or remaining > 0:
@@ -247,8 +254,24 @@ class EventsEndpoint:
             if remaining is not None:
                 remaining -= len(records)
 
+    async def _flushed(self, request: web.Request) -> None:
+        """Wait (bounded) for the journal to commit what the bus published so far.
+
+        Raises:
+            web.HTTPServiceUnavailable: the journal cannot commit now.
+        """
+        try:
+            await self.journal.flush(timeout=self.flush_timeout)
+        except JournalError as error:
+            logger.warning("/events for %s: journal unavailable: %s", request.remote, error)
+            raise web.HTTPServiceUnavailable(
+                text=f"/events: the journal cannot commit events now ({error}); retry later\n",
+                headers={"Retry-After": "5"},
+            ) from None
+
     async def _json_lines(self, request: web.Request, query: EventsQuery) -> web.StreamResponse:
         until = self.bus.snapshot().next_serial
+        await self._flushed(request)
         limit = DEFAULT_LIMIT if query.limit is None else query.limit
         response = web.StreamResponse(headers={"Content-Type": "application/x-ndjson"})
         response.headers["X-Next-Serial"] = str(until)
@@ -264,6 +287,12 @@ class EventsEndpoint:
         subscription = self.bus.subscribe_buffer(name, maxsize=self.client_buffer, types=types)
         # Nothing can publish between subscribe_buffer and this line (same loop step).
         first_live = self.bus.snapshot().next_serial
+        if query.since < first_live:
+            try:
+                await self._flushed(request)
+            except web.HTTPServiceUnavailable:
+                subscription.close()
+                raise
         response = web.StreamResponse(
             headers={
                 "Content-Type": "text/event-stream",

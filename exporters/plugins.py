@@ -38,6 +38,7 @@ from supervisor_core.config.model import Config
 from supervisor_core.control import SupervisorControl
 from supervisor_core.events import EventTypeRegistry
 from supervisor_core.extensions import DaemonView, Extension
+from supervisor_core.health import JOURNAL_ERRORS, FaultCounters
 
 logger = logging.getLogger(__name__)
 
@@ -52,12 +53,20 @@ class PrometheusExtension(Extension):
         self.registry = CollectorRegistry()
         self.exporter: PrometheusExporter | None = None
         self.storms: ActiveStorms | None = None
+        self.faults: FaultCounters | None = None
+
+    def report_faults(self, faults: FaultCounters) -> None:
+        # Shown, not added to: the log and journal failure counters.
+        self.faults = faults
 
     def install(self, bus: EventBus) -> None:
         # The storm gauge follows the STORM events the storm extension publishes.
         self.storms = ActiveStorms.install(bus)
         self.exporter = PrometheusExporter.install(
-            bus=bus, registry=self.registry, storms=self.storms
+            bus=bus,
+            registry=self.registry,
+            storms=self.storms,
+            faults=self.faults.snapshot if self.faults is not None else None,
         )
 
     def routes(self) -> Sequence[web.AbstractRouteDef]:
@@ -113,6 +122,10 @@ class JournalExtension(Extension):
     def first_serial(self) -> int | None:
         # The bus continues where the journal ends, so serials never repeat across runs.
         return self.journal.next_serial()
+
+    def report_faults(self, faults: FaultCounters) -> None:
+        # The writer thread keeps its own count; read it at scrape time.
+        faults.register(JOURNAL_ERRORS, lambda: self.journal.snapshot().errors)
 
     def install(self, bus: EventBus) -> None:
         self.journal.attach(bus)

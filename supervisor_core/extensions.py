@@ -11,6 +11,7 @@ Rules of this file:
       factory.check(config)        # --check-config and start-up: ConfigError names file:line
       ext = factory.open(config)   # blocking, after daemonizing, before the bus exists
       ext.first_serial()           # the bus starts at the highest any extension asks for
+      ext.report_faults(faults)    # where handled failures are counted (or read from)
       ext.install(bus)             # register its types on bus.registry; subscribe; publish
       ext.routes()                 # added to the control plane's HTTP app (same auth)
       ext.attach(control)          # each daemon generation (HUP builds a new one)
@@ -47,6 +48,7 @@ from supervisor_core.config.errors import ConfigError, Problem
 from supervisor_core.config.model import Config
 from supervisor_core.control import SupervisorControl
 from supervisor_core.events import EventTypeRegistry
+from supervisor_core.health import FaultCounters
 
 ENTRY_POINT_GROUP = "supervisor_core.extensions"
 
@@ -75,6 +77,10 @@ class Extension:
     def first_serial(self) -> int | None:
         """The serial the bus must start at (an extension holding history), or None."""
         return None
+
+    def report_faults(self, faults: FaultCounters) -> None:
+        """The daemon's failure counters: add to them, register a count, or show them
+        (once per run, before ``install``)."""
 
     def install(self, bus: EventBus) -> None:
         """Register the event types it publishes or asks for on ``bus.registry``

@@ -32,9 +32,11 @@ from supervisor_core.config.model import InetHttpServerConfig
 from supervisor_core.daemon import DAEMON_SIGNALS, SignalRecorder, StartupReport
 from supervisor_core.events import EventTypeRegistry
 from supervisor_core.extensions import Extension, first_serial
+from supervisor_core.health import LOG_WRITE_ERRORS, FaultCounters
 from supervisor_core.http import AuthPolicy, BoundAddresses, ServerStartError, make_app, serving
 from supervisor_core.lifecycle import AUTOSTART, RELOAD, SupervisorState
 from supervisor_core.logs.mainlog import MainLogHandler
+from supervisor_core.loop_errors import RateLimitedExceptionHandler
 from supervisor_core.pools import check_listener_events
 from supervisor_core.process import ProcessRuntime
 from supervisor_core.spawn import PopenSpawner, Spawner
@@ -69,10 +71,12 @@ def runtime_factory(
     clock: Clock,
     spawner: Spawner,
     serverurl: Callable[[], str | None],
+    faults: FaultCounters | None = None,
 ) -> ProcessFactory:
     """The factory of real ``ProcessRuntime`` s for ``config``'s ``[supervisord]`` settings.
 
-    ``serverurl`` is read when each process is built.
+    ``serverurl`` is read when each process is built; ``faults`` counts the log
+    writes that fail.
     """
     settings = config.supervisord
 
@@ -90,6 +94,7 @@ def runtime_factory(
             stdin_fd=setup.stdin_fd,
             on_listener_output=setup.on_listener_output,
             stderr_tail_lines=settings.stderr_tail_lines,
+            faults=faults,
         )
 
     return make
@@ -124,6 +129,7 @@ class DaemonRun:
     ``extensions`` are driven through their lifecycle (``supervisor_core.extensions``);
     ``event_types`` is the daemon's registry, given to the bus it builds (default:
     supervisord's types; each extension's ``install`` adds its own).
+    ``faults`` counts handled failures for the whole run (one is made when None).
     """
 
     reload: ConfigLoader
@@ -137,6 +143,7 @@ class DaemonRun:
     install_signals: bool = True
     extensions: Sequence[Extension] = ()
     event_types: EventTypeRegistry | None = None
+    faults: FaultCounters | None = None
 
 
 class StartupError(Exception):
@@ -156,16 +163,23 @@ async def run_daemon(config: Config, run: DaemonRun) -> int:
         else EventBus(clock, registry=run.event_types, first_serial=first_serial(run.extensions))
     )
     spawner = run.spawner if run.spawner is not None else PopenSpawner()
+    if run.faults is None:
+        run.faults = FaultCounters()
+    run.faults.declare(LOG_WRITE_ERRORS, "stdout", "stderr")
     router = _SignalRouter()
     loop = asyncio.get_running_loop()
     recorder = (
         SignalRecorder(loop, DAEMON_SIGNALS, on_signal=router) if run.install_signals else None
     )
+    # At the fd limit asyncio would log a traceback per failed accept (issue 19).
+    restore_handler = RateLimitedExceptionHandler().install(loop)
     first = True
     try:
         async with contextlib.AsyncExitStack() as extension_scope:
             # Extensions close last (LIFO after their listeners), after the last event.
             extension_scope.push_async_callback(_close_extensions, run.extensions)
+            for extension in run.extensions:
+                extension.report_faults(run.faults)
             for extension in run.extensions:
                 extension.install(bus)
             for extension in run.extensions:
@@ -183,6 +197,7 @@ async def run_daemon(config: Config, run: DaemonRun) -> int:
                     else _reload(config, run.reload, bus.registry)
                 )
     finally:
+        restore_handler()
         if recorder is not None:
             recorder.close()
 
@@ -235,7 +250,12 @@ async def _run_generation(
         bus=bus,
         clock=clock,
         process_factory=runtime_factory(
-            config, bus=bus, clock=clock, spawner=spawner, serverurl=lambda: serverurl
+            config,
+            bus=bus,
+            clock=clock,
+            spawner=spawner,
+            serverurl=lambda: serverurl,
+            faults=run.faults,
         ),
         read_config=lambda _path: run.reload(),
         main_log=run.main_log,

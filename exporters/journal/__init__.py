@@ -6,6 +6,7 @@ Writing (the daemon): :class:`Journal` (``open``/``from_settings``, ``attach(bus
 """
 
 from exporters.journal.events import SupervisorDaemonStart, register_journal_types
+from exporters.journal.files import UnsafeJournalError
 from exporters.journal.filters import EventFilter, ProcessSpec
 from exporters.journal.reader import JournalReader, open_journal
 from exporters.journal.retention import RetentionPolicy
@@ -33,6 +34,7 @@ __all__ = [
     "ProcessSpec",
     "RetentionPolicy",
     "SupervisorDaemonStart",
+    "UnsafeJournalError",
     "event_json",
     "event_row",
     "open_journal",

@@ -25,6 +25,7 @@ import os
 import re
 from dataclasses import dataclass
 
+from exporters.journal.files import private_directory_name, world_writable
 from exporters.journal.retention import RetentionPolicy
 from supervisor_core.config.converters import (
     boolean,
@@ -81,11 +82,25 @@ class JournalSettings:
     """
 
     path: str
+    private_directory: bool = False
+    """True when ``path`` is in superd's own directory (made 0700) inside a shared one."""
     enabled: bool = True
     retention: RetentionPolicy = DEFAULT_RETENTION
     batch_size: int = 256
     flush_interval: float = 0.05
     notes: tuple[str, ...] = ()
+
+
+def default_path(childlogdir: str) -> tuple[str, bool]:
+    """The journal's default path and whether it sits in a private directory.
+
+    ``<childlogdir>/superd-journal.sqlite3``, unless anyone may create files in
+    ``childlogdir`` (``/tmp``): then ``<childlogdir>/superd-journal-<uid>/`` holds it.
+    """
+    if world_writable(childlogdir):
+        directory = os.path.join(childlogdir, private_directory_name())
+        return os.path.join(directory, DEFAULT_FILENAME), True
+    return os.path.join(childlogdir, DEFAULT_FILENAME), False
 
 
 def settings_from_section(
@@ -105,7 +120,8 @@ def settings_from_section(
         return os.path.normpath(os.path.join(here, text.strip()))
 
     reader = ExtensionReader(section)
-    defaults = JournalSettings(path=os.path.join(childlogdir, DEFAULT_FILENAME))
+    default, private_directory = default_path(childlogdir)
+    defaults = JournalSettings(path=default)
     notes: list[str] = []
     if reader.get("stderr_lines", None, integer_at_least(0)) is not None:
         origin = section.origins.get("stderr_lines", section.origin)
@@ -113,8 +129,10 @@ def settings_from_section(
             f"{origin}: [{SECTION}] stderr_lines: ignored: the journal keeps the stderr "
             "tail exit events carry; its length is [supervisord] stderr_tail_lines"
         )
+    path = reader.get("path", defaults.path, journal_path)
     settings = JournalSettings(
-        path=reader.get("path", defaults.path, journal_path),
+        path=path,
+        private_directory=private_directory and path == default,
         enabled=reader.get("enabled", defaults.enabled, boolean),
         retention=reader.get("retention", defaults.retention, parse_retention),
         batch_size=reader.get("batch_size", defaults.batch_size, integer_at_least(1)),

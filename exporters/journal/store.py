@@ -12,7 +12,19 @@ Rules of this file:
   nothing is lost), counts it in ``overflowed`` and logs once until the buffer
   drains to half. The loop is never stalled for more than ``max_block`` per episode.
 - A failing write (disk full, I/O error) is retried with backoff, keeping the batch;
-  only ``aclose`` gives up after a few last tries and logs how many were lost.
+  only ``aclose`` gives up after a few last tries and logs how many were lost. The
+  first failure of an episode and every retry are logged, and the first success
+  after them logs a "resumed" line; every failure counts in ``errors``
+  (``supervisor_journal_errors_total``).
+- An event that cannot become a row at all (a serial beyond SQLite's 64-bit
+  integers, say) is not retried forever: it is left out, logged with its serial and
+  counted in ``errors`` and ``lost``; the rest of its batch is committed.
+- The writer thread never dies silently: anything it raises is logged with its
+  traceback and counted, and the thread carries on after a pause. Should it end
+  anyway, every ``flush`` waiter is failed rather than left hanging, and later
+  flushes raise at once.
+- ``flush(timeout=)`` bounds how long a caller (``/events``) waits for a commit
+  while the disk is full; it raises :class:`JournalStalled` instead of hanging.
 - One connection, one writing thread (``check_same_thread=False`` because the
   connection is made on the loop's thread, then used only by the writer). Readers
   open their own read-only connections (``reader.open_journal``); WAL lets them
@@ -39,6 +51,7 @@ from collections import deque
 from dataclasses import dataclass
 from typing import TypeVar
 
+from exporters.journal import files
 from exporters.journal.events import SupervisorDaemonStart, register_journal_types
 from exporters.journal.retention import RetentionPolicy
 from exporters.journal.rows import (
@@ -67,6 +80,10 @@ class JournalError(Exception):
     """The journal cannot be used as asked (closed, or a bus that would reuse serials)."""
 
 
+class JournalStalled(JournalError, TimeoutError):
+    """``flush`` timed out: the writer cannot commit (disk full, I/O errors)."""
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class JournalReset:
     """An unusable journal file was moved aside; a fresh one replaced it."""
@@ -82,7 +99,10 @@ class JournalStats:
     ``committed_serial`` is the last serial known durable; ``pending`` waits for
     the writer; ``backpressure_waits`` counts times the loop waited for room;
     ``overflowed`` counts events kept beyond ``max_pending``; ``write_errors``
-    counts failed transactions (retried); ``lost`` counts events given up at close.
+    counts failed transactions (retried); ``lost`` counts events given up (at
+    close, or that could not be encoded); ``errors`` counts every failure of the
+    writer (failed transactions, unencodable events, failed retention passes,
+    unexpected exceptions): ``supervisor_journal_errors_total``.
     """
 
     path: str
@@ -95,6 +115,17 @@ class JournalStats:
     write_errors: int
     lost: int
     retention_deleted: int
+    errors: int = 0
+
+
+def _transient(error: sqlite3.Error) -> bool:
+    """Whether a failed write may succeed later: the file's problem, not the row's.
+
+    OperationalError (disk full, I/O error, locked) and a bare DatabaseError (a
+    damaged file) are retried; IntegrityError, DataError, InterfaceError and the
+    like are about what a row holds and would fail again.
+    """
+    return isinstance(error, sqlite3.OperationalError) or type(error) is sqlite3.DatabaseError
 
 
 def _settle(future: concurrent.futures.Future[_T], value: _T) -> None:
@@ -108,8 +139,12 @@ def _settle(future: concurrent.futures.Future[_T], value: _T) -> None:
 
 def _unusable_reason(path: str) -> str | None:
     """Why an existing file cannot be our journal, or None when it can (or is absent)."""
-    if not os.path.exists(path) or os.path.getsize(path) == 0:
+    if not os.path.exists(path):
         return None
+    if os.path.getsize(path) == 0:
+        # Truncated by a full disk or a careless cleanup: the serials would silently
+        # restart at 0 with no trace of the history that was lost.
+        return "empty (0 bytes): the history it held is gone, serials restart at 0"
     try:
         connection = sqlite3.connect(path, isolation_level=None)
     except sqlite3.Error as error:
@@ -235,6 +270,10 @@ class Journal:
         self._overflowing = False
         self._written = self._batches = self._backpressure_waits = 0
         self._overflowed = self._write_errors = self._lost = self._retention_deleted = 0
+        self._errors = 0
+        self._failed_attempts = 0  # of the current failure episode; 0 while writes work
+        self._dead: BaseException | None = None
+        self._next_retention = time.monotonic()
         self._thread: threading.Thread | None = None
         self._subscription: Subscription | None = None
         self._closed = False
@@ -242,22 +281,32 @@ class Journal:
     # ---------------------------------------------------------------- construction
 
     @classmethod
-    def open(cls, path: str, **options: object) -> Journal:
+    def open(cls, path: str, *, private_directory: bool = False, **options: object) -> Journal:
         """Open (or create) the journal at ``path``; blocking, call it at start-up.
 
-        An unusable file is moved aside (``journal.reset`` says where and why) and
-        a fresh journal is created. ``options`` are the keyword arguments of the
-        constructor (``retention``, ``batch_size``, ...).
+        An unusable file (or an empty one: its history is gone) is moved aside
+        (``journal.reset`` says where and why) and a fresh journal is created. The
+        files are ours and 0600 (``exporters.journal.files``); with
+        ``private_directory`` the directory is made (or checked) 0700 and ours too.
+        ``options`` are the keyword arguments of the constructor (``retention``,
+        ``batch_size``, ...).
 
         Raises:
+            UnsafeJournalError: a file or directory is a link or another user's.
             OSError, sqlite3.Error: the directory or file cannot be written at all.
         """
         directory = os.path.dirname(os.path.abspath(path))
-        os.makedirs(directory, exist_ok=True)
+        if private_directory:
+            os.makedirs(os.path.dirname(directory), exist_ok=True)
+            files.ensure_private_directory(directory)
+        else:
+            os.makedirs(directory, exist_ok=True)
         reset: JournalReset | None = None
-        reason = _unusable_reason(path)
+        # Checked before SQLite touches anything: it would follow a link.
+        existed = files.check_all(path)
+        reason = _unusable_reason(path) if existed else None
         if reason is not None:
-            tag = "newer" if "newer" in reason else "corrupt"
+            tag = "newer" if "newer" in reason else "empty" if "empty" in reason else "corrupt"
             moved_to = _move_aside(path, tag)
             reset = JournalReset(moved_to=moved_to, reason=reason)
             logger.warning(
@@ -266,6 +315,7 @@ class Journal:
                 reason,
                 moved_to,
             )
+        files.claim_all(path)
         return cls(_connect(path), path=path, reset=reset, **options)  # type: ignore[arg-type]
 
     @classmethod
@@ -276,6 +326,7 @@ class Journal:
             retention=settings.retention,
             batch_size=settings.batch_size,
             flush_interval=settings.flush_interval,
+            private_directory=settings.private_directory,
             **options,
         )
 
@@ -363,8 +414,14 @@ class Journal:
 
     # ---------------------------------------------------------------- async API
 
-    async def flush(self) -> None:
-        """Wait until every event accepted so far is committed."""
+    async def flush(self, timeout: float | None = None) -> None:  # noqa: ASYNC109 - see Raises
+        """Wait until every event accepted so far is committed.
+
+        Raises:
+            JournalStalled: not committed within ``timeout`` seconds (the events stay
+                pending and are written once the disk allows).
+            JournalError: not attached, closing, or the writer thread has ended.
+        """
         future: concurrent.futures.Future[None] = concurrent.futures.Future()
         with self._cond:
             target = self._accepted_serial
@@ -372,11 +429,20 @@ class Journal:
                 self._committed_serial is not None and self._committed_serial >= target
             ):
                 return
+            if self._dead is not None:
+                raise JournalError(f"journal {self.path}: the writer has stopped ({self._dead!r})")
             if self._thread is None or self._closing:
                 raise JournalError(f"journal {self.path} is not attached, nothing commits")
             self._flush_waiters.append((target, future))
             self._cond.notify_all()
-        await asyncio.wrap_future(future)
+        try:
+            async with asyncio.timeout(timeout):
+                await asyncio.wrap_future(future)
+        except TimeoutError:
+            raise JournalStalled(
+                f"journal {self.path}: events up to serial {target} not committed within "
+                f"{timeout:g}s ({self.snapshot().write_errors} failed writes so far)"
+            ) from None
 
     async def enforce_retention(self) -> int:
         """Apply the retention policy now; returns how many events were deleted."""
@@ -422,6 +488,7 @@ class Journal:
                 write_errors=self._write_errors,
                 lost=self._lost,
                 retention_deleted=self._retention_deleted,
+                errors=self._errors,
             )
 
     # ---------------------------------------------------------------- writer thread
@@ -449,23 +516,55 @@ class Journal:
             return batch, self._closing, bool(self._retention_waiters)
 
     def _run(self) -> None:
-        next_retention = time.monotonic()
-        while True:
-            batch, closing, retention_asked = self._take_batch()
-            if batch:
-                self._write(batch, closing=closing)
-            now = time.monotonic()
-            if retention_asked or (self.retention.enabled and now >= next_retention):
-                next_retention = now + self.retention_interval
-                deleted = self._apply_retention_logged()
-                with self._cond:
-                    waiters, self._retention_waiters = self._retention_waiters, []
-                for waiter in waiters:
-                    _settle(waiter, deleted)
+        try:
+            self._loop_forever()
+        except BaseException as error:  # the last resort: say so, fail the waiters
+            logger.critical(
+                "journal %s: the writer thread stopped; events are no longer journaled",
+                self.path,
+                exc_info=True,
+            )
             with self._cond:
-                if closing and not self._pending:
-                    self._resolve_flushes(final=True)
+                self._dead = error
+                self._errors += 1
+                waiters, self._flush_waiters = self._flush_waiters, []
+            for _target, future in waiters:
+                with contextlib.suppress(concurrent.futures.InvalidStateError):
+                    future.set_exception(JournalError(f"journal {self.path}: writer stopped"))
+            raise
+
+    def _loop_forever(self) -> None:
+        while True:
+            try:
+                if self._step():
                     return
+            except Exception:
+                # A bug, or an error no handler below expected: never a silent death.
+                with self._cond:
+                    self._errors += 1
+                logger.exception(
+                    "journal %s: unexpected error in the writer; continuing", self.path
+                )
+                time.sleep(_RETRY_DELAYS[-1])
+
+    def _step(self) -> bool:
+        """One round of the writer; True when the journal is closed and drained."""
+        batch, closing, retention_asked = self._take_batch()
+        if batch:
+            self._write(batch, closing=closing)
+        now = time.monotonic()
+        if retention_asked or (self.retention.enabled and now >= self._next_retention):
+            self._next_retention = now + self.retention_interval
+            deleted = self._apply_retention_logged()
+            with self._cond:
+                waiters, self._retention_waiters = self._retention_waiters, []
+            for waiter in waiters:
+                _settle(waiter, deleted)
+        with self._cond:
+            if closing and not self._pending:
+                self._resolve_flushes(final=True)
+                return True
+        return False
 
     def _resolve_flushes(self, *, final: bool = False) -> None:
         # Called with _cond held.
@@ -478,12 +577,29 @@ class Journal:
                 remaining.append((target, future))
         self._flush_waiters = remaining
 
-    def _write(self, batch: list[Event], *, closing: bool) -> None:
-        rows = [event_row(event) for event in batch]
-        attempt = 0
-        while True:
+    def _encode(self, batch: list[Event]) -> list[tuple[int, Row]]:
+        """``(serial, row)`` of each event; one that cannot be encoded is left out, counted."""
+        rows: list[tuple[int, Row]] = []
+        for event in batch:
             try:
-                self._insert(rows)
+                rows.append((event.serial, event_row(event)))
+            except Exception:  # noqa: BLE001 - any encoder failure costs this event only (logged)
+                self._drop(event.serial, "cannot be encoded")
+        return rows
+
+    def _drop(self, serial: int, why: str) -> None:
+        with self._cond:
+            self._lost += 1
+            self._errors += 1
+        logger.error("journal %s: event %d %s; left out", self.path, serial, why, exc_info=True)
+
+    def _write(self, batch: list[Event], *, closing: bool) -> None:
+        rows = self._encode(batch)
+        attempt = 0
+        stored = 0
+        while rows:
+            try:
+                stored = self._commit(rows)
                 break
             except sqlite3.Error as error:
                 with contextlib.suppress(sqlite3.Error):
@@ -491,6 +607,8 @@ class Journal:
                 attempt += 1
                 with self._cond:
                     self._write_errors += 1
+                    self._errors += 1
+                    self._failed_attempts += 1
                     closing = closing or self._closing
                 if closing and attempt >= len(_RETRY_DELAYS):
                     with self._cond:
@@ -499,8 +617,8 @@ class Journal:
                         "journal %s: giving up on %d events (serials %d-%d) at close: %s",
                         self.path,
                         len(rows),
-                        batch[0].serial,
-                        batch[-1].serial,
+                        rows[0][0],
+                        rows[-1][0],
                         error,
                     )
                     return
@@ -515,9 +633,55 @@ class Journal:
                 time.sleep(delay)
         with self._cond:
             self._committed_serial = batch[-1].serial
-            self._written += len(rows)
+            self._written += stored
             self._batches += 1
+            failed, self._failed_attempts = self._failed_attempts, 0
+            pending = len(self._pending)
             self._resolve_flushes()
+        if failed:
+            logger.warning(
+                "journal %s: writing resumed after %d failed attempts (%d events still pending)",
+                self.path,
+                failed,
+                pending,
+            )
+
+    def _commit(self, rows: list[tuple[int, Row]]) -> int:
+        """Insert ``rows`` in one transaction; returns how many were stored.
+
+        A row SQLite refuses for what it holds (an integer beyond 64 bits, a value it
+        cannot bind) is left out and counted; the others are committed. Errors of the
+        file itself (``OperationalError``: disk full, I/O; a corrupt database) are
+        raised for the caller to retry.
+        """
+        try:
+            self._insert([row for _serial, row in rows])
+        except sqlite3.Error as error:
+            if _transient(error):
+                raise
+            with contextlib.suppress(sqlite3.Error):
+                self._connection.execute("ROLLBACK")
+        except (OverflowError, ValueError, TypeError):
+            with contextlib.suppress(sqlite3.Error):
+                self._connection.execute("ROLLBACK")
+        else:
+            return len(rows)
+        # One by one, to find the rows that cannot be stored.
+        connection = self._connection
+        connection.execute("BEGIN IMMEDIATE")
+        stored = 0
+        for serial, row in rows:
+            try:
+                connection.execute(INSERT_SQL.replace("INSERT", "INSERT OR IGNORE", 1), row)
+                stored += 1
+            except sqlite3.Error as error:
+                if _transient(error):
+                    raise
+                self._drop(serial, "cannot be stored")
+            except (OverflowError, ValueError, TypeError):
+                self._drop(serial, "cannot be stored")
+        connection.execute("COMMIT")
+        return stored
 
     def _insert(self, rows: list[Row]) -> None:
         connection = self._connection
@@ -537,6 +701,8 @@ class Journal:
         except sqlite3.Error as error:
             with contextlib.suppress(sqlite3.Error):
                 self._connection.execute("ROLLBACK")
+            with self._cond:
+                self._errors += 1
             logger.error("journal %s: retention pass failed: %s", self.path, error)
             return 0
 

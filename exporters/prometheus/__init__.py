@@ -29,6 +29,7 @@ from prometheus_client import CollectorRegistry, PlatformCollector, ProcessColle
 from exporters.prometheus.aggregate import ProcessMetricsAggregate, ProcessStats
 from exporters.prometheus.catalogue import CATALOGUE, MetricSpec
 from exporters.prometheus.collector import (
+    FaultSource,
     LogBytesSource,
     ProcessSnapshots,
     StormSource,
@@ -77,6 +78,7 @@ class PrometheusExporter:
         storms: StormSource | None = None,
         sampler: Sampler | None = None,
         daemon_metrics: bool = True,
+        faults: FaultSource | None = None,
     ) -> PrometheusExporter:
         """Subscribe to ``bus`` and register the collectors on ``registry``.
 
@@ -94,6 +96,9 @@ class PrometheusExporter:
             sampler: samples one process tree (tests inject a fake); None: psutil.
             daemon_metrics: also register client_python's ``process_*`` and
                 ``python_info`` collectors for superd itself.
+            faults: the daemon's handled-failure counters (``FaultCounters.snapshot``)
+                for ``supervisor_log_write_errors_total`` and
+                ``supervisor_journal_errors_total``; None leaves them out.
         """
         aggregate = ProcessMetricsAggregate()
         collector = SupervisorCollector(
@@ -104,6 +109,7 @@ class PrometheusExporter:
             sampler=sampler,
             log_bytes=log_bytes,
             storms=storms,
+            faults=faults,
         )
         registry.register(collector)
         daemon: tuple[ProcessCollector | PlatformCollector, ...] = ()

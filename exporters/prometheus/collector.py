@@ -67,6 +67,9 @@ BusSource = Callable[[], BusSnapshot]
 LogBytesSource = Callable[[], Mapping[ProcessKey, Mapping[str, int]]]
 """Bytes captured so far per process and stream (``"stdout"``/``"stderr"``)."""
 
+FaultSource = Callable[[], Mapping[tuple[str, str], int]]
+"""The daemon's handled-failure counters (``supervisor_core.health.FaultCounters.snapshot``)."""
+
 StormSource = Callable[[], Collection[ProcessKey]]
 """The processes whose restart storm is under way (the storm detector's seam)."""
 
@@ -199,6 +202,20 @@ def _resource_parts(who: ProcessKey, sample: TreeSample) -> _Parts:
     return tuple(family.samples for family in (cpu, rss, fds, threads, members))
 
 
+def _fault_families(counts: Mapping[tuple[str, str], int]) -> list[Metric]:
+    """The ``FAULT_METRICS`` families from the daemon's failure counters."""
+    families: dict[str, Metric] = {}
+    for (name, label), count in sorted(counts.items()):
+        spec = cat.FAULT_METRICS.get(name)
+        if spec is None:
+            continue  # a counter no metric shows (yet)
+        family = families.get(name)
+        if family is None:
+            family = families[name] = _family(spec)
+        _add(family, (label,) if spec.labels else (), count)
+    return list(families.values())
+
+
 class SupervisorCollector(Collector):
     """Renders superd's metrics from an aggregate, the core's snapshots and psutil.
 
@@ -213,6 +230,7 @@ class SupervisorCollector(Collector):
             ``supervisor_process_log_bytes_total`` out.
         storms: processes in a restart storm; None means none (the storm detector
             plugs in here).
+        faults: the daemon's handled-failure counters; None leaves their metrics out.
     """
 
     def __init__(
@@ -225,8 +243,10 @@ class SupervisorCollector(Collector):
         sampler: Sampler | None = None,
         log_bytes: LogBytesSource | None = None,
         storms: StormSource | None = None,
+        faults: FaultSource | None = None,
     ) -> None:
         self._aggregate = aggregate
+        self._faults = faults
         self._groups = groups
         self._bus = bus
         self._version = version
@@ -389,6 +409,8 @@ class SupervisorCollector(Collector):
             for subscriber in sorted({*bus.subscribers, *bus.subscriber_errors}):
                 _add(errors, (subscriber,), bus.subscriber_errors.get(subscriber, 0))
             yield from (events, dropped, errors)
+        if self._faults is not None:
+            yield from _fault_families(self._faults())
         info = _family(cat.INFO)
         _add(info, (self._version,), 1.0)
         yield info

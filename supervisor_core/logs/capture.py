@@ -24,7 +24,9 @@ Rules of this file:
 - ``on_communication(channel, data)`` fires once per ``BEGIN ... END`` block, where
   supervisord emits PROCESS_COMMUNICATION_STDOUT/STDERR.
 - A failing log write (disk full, closed /dev/stdout reader) never raises into the
-  loop: the chunk is dropped, counted and reported once until a write succeeds again.
+  loop: the chunk is dropped and counted (``write_errors``, and the daemon's
+  ``FaultCounters`` as ``log_write_errors{stream}``); the first failure of an
+  episode is logged, and so is the first write that works again ("resumed").
 - ``*_syslog`` output goes line by line to the logger ``CHILD_SYSLOG_LOGGER``
   (``syslog_socket``): what reaches the syslog daemon is the CLI's wiring.
 - Opening the log files can fail; ``ProcessOutput.open()`` raises ``LogOpenError``
@@ -45,6 +47,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from supervisor_core.config.model import ChannelConfig, ProcessConfig
+from supervisor_core.health import LOG_WRITE_ERRORS, FaultCounters
 from supervisor_core.logs.files import RotatingFileWriter, empty_file, resolve_logfile
 from supervisor_core.logs.filters import ChannelFilter, Communication, Output
 from supervisor_core.logs.syslog_socket import CHILD_SYSLOG_LOGGER
@@ -147,8 +150,11 @@ class ChannelLog:
         on_error: OnError | None = None,
         on_read: OnRead | None = None,
         keep_tail: bool = False,
+        faults: FaultCounters | None = None,
     ) -> None:
         self.channel = channel
+        self._faults = faults
+        self._dropped_in_episode = 0
         self._tail = TailBuffer() if keep_tail else None
         self._spliced = False  # this run went (partly) pipe -> file inside the kernel
         self._run_start = 0  # bytes_read when this run's pipe was attached
@@ -267,7 +273,8 @@ class ChannelLog:
                     self._spliced = True
                     self.bytes_read += moved
                     self.bytes_written += moved
-                    self._failing = False
+                    if self._failing:
+                        self._write_resumed()
                     if moved >= _DEFAULT_PIPE_SIZE and not self._pipe_grown:
                         self._grow_pipe(fd)
                     return
@@ -368,7 +375,8 @@ class ChannelLog:
                 self._write_failed(error)
             else:
                 self.bytes_written += len(data)
-                self._failing = False
+                if self._failing:
+                    self._write_resumed()
 
     def _deliver(self, data: bytes) -> None:
         self._write(data)
@@ -381,15 +389,32 @@ class ChannelLog:
 
     def _write_failed(self, error: OSError) -> None:
         self.write_errors += 1
+        self._dropped_in_episode += 1
+        if self._faults is not None:
+            self._faults.add(LOG_WRITE_ERRORS, self.channel.value)
         if self._failing:
             return
         self._failing = True
+        _log.warning(
+            "%s %s: log write to %s failed: %s; dropping output until a write works again",
+            self.name,
+            self.channel,
+            self.logfile,
+            error,
+        )
         if self._on_error is not None:
             self._on_error(self.channel, error)
-        else:
-            _log.warning(
-                "%s %s: log write to %s failed: %s", self.name, self.channel, self.logfile, error
-            )
+
+    def _write_resumed(self) -> None:
+        dropped, self._dropped_in_episode = self._dropped_in_episode, 0
+        self._failing = False
+        _log.warning(
+            "%s %s: log writes to %s resumed (%d chunks were dropped)",
+            self.name,
+            self.channel,
+            self.logfile,
+            dropped,
+        )
 
     def detach(self) -> None:
         """Stop reading, close the pipe and flush what the filter held back."""
@@ -455,6 +480,7 @@ class ProcessOutput:
         on_error: OnError | None = None,
         on_stdout_read: OnRead | None = None,
         tail_channel: Channel | None = None,
+        faults: FaultCounters | None = None,
     ) -> None:
         self.name = name
         self.tail_channel = tail_channel
@@ -469,6 +495,7 @@ class ProcessOutput:
                 on_error=on_error,
                 on_read=on_stdout_read if channel is Channel.STDOUT else None,
                 keep_tail=channel is tail_channel,
+                faults=faults,
             )
             for channel, settings in ((Channel.STDOUT, stdout), (Channel.STDERR, stderr))
         }
@@ -485,6 +512,7 @@ class ProcessOutput:
         on_communication: OnCommunication | None = None,
         on_error: OnError | None = None,
         on_stdout_read: OnRead | None = None,
+        faults: FaultCounters | None = None,
     ) -> ProcessOutput:
         """Build from a process config, creating AUTO log files in ``childlogdir``.
 
@@ -520,6 +548,7 @@ class ProcessOutput:
             on_stdout_read=on_stdout_read,
             # With redirect_stderr the child's stderr arrives on stdout.
             tail_channel=Channel.STDOUT if config.redirect_stderr else Channel.STDERR,
+            faults=faults,
         )
 
     def tail_lines(self, lines: int) -> tuple[str, ...]:

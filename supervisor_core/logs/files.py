@@ -19,6 +19,9 @@ Rules of this file:
   splice into an ``O_APPEND`` file (EINVAL), so the flag is cleared for the one call
   and the chunk goes at the file's current size (fstat), which is what append does;
   only a *foreign* process appending in the same microsecond could interleave.
+- A file that replaces the log (after a rollover or ``remove``) is created with the
+  mode the log had, so an AUTO log made 0600 by ``mkstemp`` stays 0600 instead of
+  becoming 0666 & ~umask (supervisord lets it become 0644).
 - ``read_log``/``tail_log`` are supervisord's ``readFile``/``tailFile``: same offsets,
   same overflow flag, same error kinds.
 - A file the writer re-creates (rollover, ``remove``, a ``reopen`` after the file was
@@ -263,28 +266,45 @@ class LogReadError(Exception):
         self.path = path
 
 
+# Offsets and lengths a file position can hold (off_t). Beyond them seek() raises
+# OverflowError/ValueError, and read(n) tries to allocate n bytes (MemoryError):
+# clients get BAD_ARGUMENTS instead.
+_OFF_T_MAX = 2**63 - 1
+
+
+def _in_range(offset: int, length: int) -> bool:
+    return -_OFF_T_MAX <= offset <= _OFF_T_MAX and -_OFF_T_MAX <= length <= _OFF_T_MAX
+
+
 def read_log(path: str | None, offset: int, length: int) -> bytes:
     """supervisord's ``readFile``: ``length`` bytes at ``offset`` (``0`` = to the end).
 
-    A negative ``offset`` with ``length`` 0 returns the last ``-offset`` bytes.
+    A negative ``offset`` with ``length`` 0 returns the last ``-offset`` bytes. Reads
+    never go past the end of the file, so a huge ``length`` costs nothing.
 
     Raises:
-        LogReadError: with fault NO_FILE, BAD_ARGUMENTS or FAILED.
+        LogReadError: with fault NO_FILE, BAD_ARGUMENTS (mixed signs, or a value no
+            file offset can hold) or FAILED.
     """
     if path is None or not os.path.exists(path):
         raise LogReadError("NO_FILE", path)
+    if not _in_range(offset, length):
+        raise LogReadError("BAD_ARGUMENTS", path)
     if offset < 0 and length:
         raise LogReadError("BAD_ARGUMENTS", path)
     if offset >= 0 and length < 0:
         raise LogReadError("BAD_ARGUMENTS", path)
     try:
         with open(path, "rb") as file:
+            size = file.seek(0, os.SEEK_END)
             if offset < 0:
-                size = file.seek(0, os.SEEK_END)
-                file.seek(max(size + offset, 0))
-                return file.read(-offset)
-            file.seek(offset)
-            return file.read(length) if length else file.read()
+                start = max(size + offset, 0)
+                count = size - start
+            else:
+                start = min(offset, size)
+                count = size - start if not length else min(length, size - start)
+            file.seek(start)
+            return file.read(count)
     except OSError:
         raise LogReadError("FAILED", path) from None
 
@@ -304,9 +324,14 @@ def tail_log(path: str | None, offset: int, length: int) -> TailResult:
     If the log grew beyond ``offset + length``, the last ``length`` bytes are returned
     with ``overflow`` set. The returned offset is the log's size (where to continue).
     A missing log gives ``(b"", 0, False)``; an unreadable one ``(b"", offset, False)``.
+
+    Raises:
+        LogReadError: BAD_ARGUMENTS for a value no file offset can hold.
     """
     if path is None or not os.path.exists(path):
         return TailResult(b"", 0, False)
+    if not _in_range(offset, length):
+        raise LogReadError("BAD_ARGUMENTS", path)
     try:
         with open(path, "rb") as file:
             size = file.seek(0, os.SEEK_END)
@@ -323,7 +348,7 @@ def tail_log(path: str | None, offset: int, length: int) -> TailResult:
             data = b""
             if length:
                 file.seek(offset)
-                data = file.read(length)
+                data = file.read(min(length, size - offset))
             return TailResult(data, size, overflow)
     except OSError:
         return TailResult(b"", offset, False)
