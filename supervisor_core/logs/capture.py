@@ -56,6 +56,7 @@ from supervisor_core.logs.tail import TAIL_BYTES, TailBuffer, last_lines
 _log = logging.getLogger(__name__)
 # *_syslog=true output: ``NAME LINE`` at INFO; the CLI attaches the syslog handler.
 _child_syslog = logging.getLogger(CHILD_SYSLOG_LOGGER)
+_SYSLOG_LINE_MAX = 8192
 
 # One read per wake-up. Large enough to drain a 1 MiB pipe in one go; supervisord reads
 # 128 KiB.
@@ -171,6 +172,7 @@ class ChannelLog:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._eof: asyncio.Future[None] | None = None
         self._failing = False
+        self._syslog_partial = b""  # the start of a line not yet ended (*_syslog)
         self._splice = True
         self._pipe_grown = False
         self.pipe_size: int | None = None
@@ -381,11 +383,21 @@ class ChannelLog:
     def _deliver(self, data: bytes) -> None:
         self._write(data)
         if self.settings.syslog:
-            text = data.decode("utf-8", "replace")
-            for line in text.rstrip("\n").split("\n"):
-                _child_syslog.info("%s %s", self.name, line)
+            self._syslog(data)
         if self._on_log is not None:
             self._on_log(self.channel, data)
+
+    def _syslog(self, data: bytes, *, final: bool = False) -> None:
+        # Whole lines only: a read may end in the middle of one (pipes carry bytes,
+        # not lines); a line longer than the bound goes out in pieces.
+        *lines, partial = (self._syslog_partial + data).split(b"\n")
+        if final or len(partial) > _SYSLOG_LINE_MAX:
+            lines.append(partial)
+            partial = b""
+        self._syslog_partial = partial
+        for line in lines:
+            if line or not final:
+                _child_syslog.info("%s %s", self.name, line.decode("utf-8", "replace"))
 
     def _write_failed(self, error: OSError) -> None:
         self.write_errors += 1
@@ -426,6 +438,8 @@ class ChannelLog:
         if self._filter is not None:
             self._apply(self._filter.finish())
             self._filter = None
+        if self.settings.syslog and self._syslog_partial:
+            self._syslog(b"", final=True)
         if self._eof is not None and not self._eof.done():
             self._eof.set_result(None)
 

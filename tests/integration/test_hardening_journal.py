@@ -9,11 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from exporters.journal import Journal, UnsafeJournalError, open_journal, parse_settings
+from exporters.journal import Journal, UnsafeJournalError, open_journal
 from exporters.journal.files import private_directory_name
+from exporters.journal.settings import SECTION, settings_from_section
 from exporters.journal.store import JournalStalled
 from supervisor_core.bus import EventBus
 from supervisor_core.clock import SystemClock
+from supervisor_core.config.model import ExtensionSection
 from supervisor_core.events import Tick5
 from tests.full_disk import fill, small_tmpfs
 
@@ -100,16 +102,18 @@ def test_default_location_in_a_world_writable_directory_is_private(tmp_path: Pat
     shared = tmp_path / "shared"
     shared.mkdir()
     os.chmod(shared, 0o1777)
-    settings = parse_settings({}, childlogdir=str(shared))
+    settings = settings_from_section(
+        ExtensionSection(name=SECTION), childlogdir=str(shared), here="/"
+    )
     assert settings.private_directory
     assert settings.path == str(shared / private_directory_name() / "superd-journal.sqlite3")
     Journal.from_settings(settings).close()
     assert mode(shared / private_directory_name()) == 0o700
     assert mode(settings.path) == 0o600
     # A directory that is not world-writable keeps the plain default.
-    assert parse_settings({}, childlogdir=str(tmp_path)).path == str(
-        tmp_path / "superd-journal.sqlite3"
-    )
+    assert settings_from_section(
+        ExtensionSection(name=SECTION), childlogdir=str(tmp_path), here="/"
+    ).path == str(tmp_path / "superd-journal.sqlite3")
 
 
 def test_a_planted_private_directory_is_refused(tmp_path: Path, root: None) -> None:
@@ -121,7 +125,9 @@ def test_a_planted_private_directory_is_refused(tmp_path: Path, root: None) -> N
     planted.mkdir()
     os.chown(planted, OTHER_UID, OTHER_UID)
     with pytest.raises(UnsafeJournalError, match=r"journal directory .* owned by uid"):
-        Journal.from_settings(parse_settings({}, childlogdir=str(shared)))
+        Journal.from_settings(
+            settings_from_section(ExtensionSection(name=SECTION), childlogdir=str(shared), here="/")
+        )
 
 
 async def test_an_empty_journal_says_that_serials_restart(tmp_path: Path) -> None:

@@ -191,8 +191,8 @@ def test_reloads_naming_an_unknown_event_type_keep_the_running_config(
     assert f"{superd.config}:{line}: [eventlistener:l] events" in fault.value.faultString
     superd.send(signal.SIGHUP)
     wait_for(
-        lambda: "did not load, keeping the previous configuration" in superd.main_log(),
-        "the restart to keep the previous configuration",
+        lambda: "restart refused" in superd.main_log(),
+        "the restart to be refused, keeping the running configuration",
     )
     superd.wait_running()
     superd.wait_states({"a": "RUNNING", "b": "RUNNING", "c": "RUNNING"})
