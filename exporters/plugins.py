@@ -23,6 +23,7 @@ from prometheus_client import CollectorRegistry
 
 from exporters.events_http import EventsEndpoint
 from exporters.journal import Journal, JournalSettings, parse_settings
+from exporters.notify.counts import NotificationCounts
 from exporters.prometheus import PrometheusExporter, settings_from_config
 from exporters.prometheus.http import metrics_routes, serving_metrics
 from exporters.prometheus.settings import PrometheusSettings
@@ -60,12 +61,15 @@ class PrometheusExtension(Extension):
         self.registry = CollectorRegistry()
         self.exporter: PrometheusExporter | None = None
         self.storms: ActiveStorms | None = None
+        self.notifications: NotificationCounts | None = None
 
     def install(self, bus: EventBus) -> None:
-        # The storm gauge follows the STORM events the storm extension publishes.
+        # The storm gauge follows the STORM events the storm extension publishes, the
+        # notification counter the NOTIFICATION events of the notify extension.
         self.storms = ActiveStorms.install(bus)
+        self.notifications = NotificationCounts.install(bus)
         self.exporter = PrometheusExporter.install(
-            bus=bus, registry=self.registry, storms=self.storms
+            bus=bus, registry=self.registry, storms=self.storms, notifications=self.notifications
         )
 
     def routes(self) -> Sequence[web.AbstractRouteDef]:
@@ -91,6 +95,9 @@ class PrometheusExtension(Extension):
         if self.storms is not None:
             self.storms.close()
             self.storms = None
+        if self.notifications is not None:
+            self.notifications.close()
+            self.notifications = None
 
 
 class PrometheusFactory:

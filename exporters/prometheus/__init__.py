@@ -30,6 +30,7 @@ from exporters.prometheus.aggregate import ProcessMetricsAggregate, ProcessStats
 from exporters.prometheus.catalogue import CATALOGUE, MetricSpec
 from exporters.prometheus.collector import (
     LogBytesSource,
+    NotificationSource,
     ProcessSnapshots,
     StormSource,
     SupervisorCollector,
@@ -75,6 +76,7 @@ class PrometheusExporter:
         version: str = __version__,
         log_bytes: LogBytesSource | None = None,
         storms: StormSource | None = None,
+        notifications: NotificationSource | None = None,
         sampler: Sampler | None = None,
         daemon_metrics: bool = True,
     ) -> PrometheusExporter:
@@ -91,6 +93,8 @@ class PrometheusExporter:
             log_bytes: bytes captured per ``(group, name)`` and stream, read at
                 scrape time; None leaves ``supervisor_process_log_bytes_total`` out.
             storms: the ``(group, name)`` pairs in a restart storm now; None: none.
+            notifications: notifications per ``(channel, outcome)``; None leaves
+                ``supervisor_notifications_total`` out.
             sampler: samples one process tree (tests inject a fake); None: psutil.
             daemon_metrics: also register client_python's ``process_*`` and
                 ``python_info`` collectors for superd itself.
@@ -104,6 +108,7 @@ class PrometheusExporter:
             sampler=sampler,
             log_bytes=log_bytes,
             storms=storms,
+            notifications=notifications,
         )
         registry.register(collector)
         daemon: tuple[ProcessCollector | PlatformCollector, ...] = ()

@@ -119,6 +119,13 @@ SUBSCRIBER_ERRORS = _daemon(
     "Exceptions raised by synchronous bus subscribers, by subscriber.",
     "subscriber",
 )
+NOTIFICATIONS = _daemon(
+    "notifications_total",
+    C,
+    "Notifications by channel and outcome: sent, failed (an attempt, retried), dropped.",
+    "channel",
+    "outcome",
+)
 INFO = _daemon("info", G, "Always 1; the labels describe the running superd.", "version")
 
 CATALOGUE: tuple[MetricSpec, ...] = (
@@ -141,6 +148,7 @@ CATALOGUE: tuple[MetricSpec, ...] = (
     EVENTS,
     EVENTS_DROPPED,
     SUBSCRIBER_ERRORS,
+    NOTIFICATIONS,
     INFO,
 )
 

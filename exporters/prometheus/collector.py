@@ -71,6 +71,9 @@ LogBytesSource = Callable[[], Mapping[ProcessKey, Mapping[str, int]]]
 StormSource = Callable[[], Collection[ProcessKey]]
 """The processes whose restart storm is under way (the storm detector's seam)."""
 
+NotificationSource = Callable[[], Mapping[tuple[str, str], int]]
+"""Notifications per ``(channel, outcome)`` (``exporters.notify.counts``)."""
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class _Row:
@@ -214,6 +217,8 @@ class SupervisorCollector(Collector):
             ``supervisor_process_log_bytes_total`` out.
         storms: processes in a restart storm; None means none (the storm detector
             plugs in here).
+        notifications: counts per ``(channel, outcome)``; None leaves
+            ``supervisor_notifications_total`` out.
     """
 
     def __init__(
@@ -226,8 +231,10 @@ class SupervisorCollector(Collector):
         sampler: Sampler | None = None,
         log_bytes: LogBytesSource | None = None,
         storms: StormSource | None = None,
+        notifications: NotificationSource | None = None,
     ) -> None:
         self._aggregate = aggregate
+        self._notifications = notifications
         self._groups = groups
         self._bus = bus
         self._version = version
@@ -390,6 +397,11 @@ class SupervisorCollector(Collector):
             for subscriber in sorted({*bus.subscribers, *bus.subscriber_errors}):
                 _add(errors, (subscriber,), bus.subscriber_errors.get(subscriber, 0))
             yield from (events, dropped, errors)
+        if self._notifications is not None:
+            notifications = _family(cat.NOTIFICATIONS)
+            for (channel, outcome), count in sorted(self._notifications().items()):
+                _add(notifications, (channel, outcome), count)
+            yield notifications
         info = _family(cat.INFO)
         _add(info, (self._version,), 1.0)
         yield info
