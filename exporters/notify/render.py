@@ -60,7 +60,9 @@ def json_body(notification: Notification) -> bytes:
 def _slack_escape(text: str) -> str:
     # Slack's mrkdwn gives &, < and > meaning (links, @channel); these three escapes
     # are the ones its documentation asks for.
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    # Backtick fences in program text must not open or close a code block.
+    escaped = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return escaped.replace("```", "'''")
 
 
 def slack_body(notification: Notification) -> bytes:
@@ -72,8 +74,7 @@ def slack_body(notification: Notification) -> bytes:
     ]
     tail = _tail(notification)
     if tail:
-        # A code block: backticks in output must not close it.
-        quoted = "\n".join(_slack_escape(line).replace("```", "'''") for line in tail)
+        quoted = "\n".join(_slack_escape(line) for line in tail)
         lines.append(f"```\n{quoted}\n```")
     lines.append(f"_{rfc3339(notification.time)} · id {_slack_escape(notification.id)}_")
     return json.dumps({"text": "\n".join(lines)}, ensure_ascii=False).encode("utf-8")
@@ -105,7 +106,7 @@ def mail_message(
     # The id is ours (host/kind/serial-ms): the same notification re-sent after a
     # crash has the same Message-ID, so a mail system can drop the duplicate.
     domain = "".join(c for c in notification.host if c.isalnum() or c in ".-") or "superd"
-    local = "".join(c if c.isalnum() or c in ".-" else "." for c in notification.id)
+    local = "".join(c if c.isalnum() or c in ".-_" else "." for c in notification.id)
     message["Message-ID"] = f"<{local}@{domain}>"
     message["X-Superd-Kind"] = notification.kind.value
     details = json.dumps(notification.details, indent=2, ensure_ascii=False)
