@@ -135,11 +135,11 @@ class _Handler:
 class SmtpSink(_Recorder):
     """A real SMTP server (aiosmtpd) keeping every mail: ``(mail_from, rcpt_tos, message)``."""
 
-    def __init__(self, *, refuse: tuple[str, ...] = (), **server_options: Any) -> None:
+    def __init__(self, *, port: int = 0, refuse: tuple[str, ...] = (), **server_options: Any) -> None:
         super().__init__()
         self.refuse = refuse
         # aiosmtpd's start-up check connects to the port it was given: pick one first.
-        self.port = free_port()
+        self.port = port or free_port()
         self.controller = Controller(
             _Handler(self), hostname="127.0.0.1", port=self.port, **server_options
         )
