@@ -45,7 +45,14 @@ signal.pause()
 
 
 def config(
-    tmp: Path, *, http_port: int, webhook: int, smtp: int, window: str, doomed: bool
+    tmp: Path,
+    *,
+    http_port: int,
+    webhook: int,
+    smtp: int,
+    window: str,
+    doomed: bool,
+    notify_on: str = "storm, fatal",
 ) -> str:
     (tmp / "crashy.py").write_text(CRASHY)
     text = (
@@ -57,7 +64,8 @@ def config(
         "[exporter:notify]\n"
         f"webhook_url = http://127.0.0.1:{webhook}/hook/T0K3N\n"
         f"smtp_server = 127.0.0.1:{smtp}\nmail_from = superd@example.com\n"
-        "mail_to = ops@example.com\nnotify_on = storm, fatal\nhost = e2e-host\n"
+        f"mail_to = ops@example.com\nnotify_on = {notify_on}\nhost = e2e-host\n"
+        "unexpected_exit_min_interval = 1h\n"
         "retry_initial = 200ms\nretry_max = 1s\n\n"
         f"[program:crashy]\ncommand = {sys.executable} {tmp / 'crashy.py'} {tmp / 'count'}\n"
         "startsecs = 0\nautorestart = true\nstderr_logfile = NONE\nstdout_logfile = NONE\n\n"
@@ -172,17 +180,20 @@ def test_crash_loop_and_fatal_give_one_message_each(tmp_path: Path) -> None:
 def test_sigkill_between_storm_and_delivery_still_delivers_once(tmp_path: Path) -> None:
     """SIGKILL after storm_begin was queued but before any target answered: delivered once."""
     port, webhook, smtp = free_port(), free_port(), free_port()
-    text = config(
-        tmp_path, http_port=port, webhook=webhook, smtp=smtp, window="120s", doomed=False
-    )
+    text = config(tmp_path, http_port=port, webhook=webhook, smtp=smtp, window="120s", doomed=False)
     first = Superd(tmp_path, text, "-n")
     try:
         first.wait_running()
         # Nobody listens yet: the storm_begin is queued and its first attempts fail.
         wait_for(
-            lambda: sorted(outbox_rows(tmp_path)) and all(
-                kind == "storm_begin" and attempts >= 1 for kind, attempts in outbox_rows(tmp_path)
-            ) and len(outbox_rows(tmp_path)) == 2,
+            lambda: (
+                sorted(outbox_rows(tmp_path))
+                and all(
+                    kind == "storm_begin" and attempts >= 1
+                    for kind, attempts in outbox_rows(tmp_path)
+                )
+                and len(outbox_rows(tmp_path)) == 2
+            ),
             "storm_begin queued for both targets, first attempts failed",
             DEADLINE,
         )
@@ -210,3 +221,43 @@ def test_sigkill_between_storm_and_delivery_still_delivers_once(tmp_path: Path) 
             second.close()
     assert receiver.kinds() == ["storm_begin"]
     assert sink.kinds() == ["storm_begin"]
+
+
+def test_unexpected_exits_are_batched_and_the_batch_is_sent_at_shutdown(tmp_path: Path) -> None:
+    """notify_on = unexpected_exit: the first crash at once, the other 7 in one batch at SIGTERM."""
+    port = free_port()
+    with WebhookReceiver() as receiver, SmtpSink() as sink:
+        superd = Superd(
+            tmp_path,
+            config(
+                tmp_path,
+                http_port=port,
+                webhook=receiver.port,
+                smtp=sink.port,
+                window="3s",
+                doomed=False,
+                notify_on="unexpected_exit",
+            ),
+            "-n",
+        )
+        try:
+            superd.wait_running()
+            receiver.wait_for(lambda items: len(items) >= 1, "the first exit at once", DEADLINE)
+            wait_for(
+                lambda: (
+                    superd.states()["crashy"] == "RUNNING"
+                    and (tmp_path / "count").read_text() == str(CRASHES + 1)
+                ),
+                "crashy calm",
+                DEADLINE,
+            )
+            assert receiver.kinds() == ["unexpected_exit"]  # the rest wait for the hour
+            stop(superd)
+        finally:
+            superd.close()
+        counts = [r.json()["details"]["exit_count"] for r in receiver.items()]
+        assert counts == [1, CRASHES - 1]
+        assert receiver.kinds() == ["unexpected_exit"] * 2
+        assert sink.kinds() == ["unexpected_exit"] * 2
+        serials = [s for r in receiver.items() for s in r.json()["serials"]]
+        assert len(set(serials)) == CRASHES

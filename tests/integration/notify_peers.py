@@ -61,7 +61,9 @@ class _Recorder:
         with self._changed:
             return list(self._items)
 
-    def wait_for(self, condition: Callable[[list[Any]], bool], what: str, deadline: float = DEADLINE) -> list[Any]:
+    def wait_for(
+        self, condition: Callable[[list[Any]], bool], what: str, deadline: float = DEADLINE
+    ) -> list[Any]:
         """Until ``condition(items)`` holds; AssertionError after ``deadline`` seconds."""
         with self._changed:
             if not self._changed.wait_for(lambda: condition(self._items), timeout=deadline):
@@ -117,7 +119,12 @@ class _Handler:
         self.sink = sink
 
     async def handle_RCPT(
-        self, server: SMTPServer, session: Session, envelope: Envelope, address: str, options: list[str]
+        self,
+        server: SMTPServer,
+        session: Session,
+        envelope: Envelope,
+        address: str,
+        options: list[str],
     ) -> str:
         if address in self.sink.refuse:
             return "550 no such user here"
@@ -135,7 +142,9 @@ class _Handler:
 class SmtpSink(_Recorder):
     """A real SMTP server (aiosmtpd) keeping every mail: ``(mail_from, rcpt_tos, message)``."""
 
-    def __init__(self, *, port: int = 0, refuse: tuple[str, ...] = (), **server_options: Any) -> None:
+    def __init__(
+        self, *, port: int = 0, refuse: tuple[str, ...] = (), **server_options: Any
+    ) -> None:
         super().__init__()
         self.refuse = refuse
         # aiosmtpd's start-up check connects to the port it was given: pick one first.

@@ -47,7 +47,7 @@ class Holding(Extension):
 def test_shipped_exporters_are_discovered() -> None:
     """The installed distribution registers the shipped exporter factories, sorted by name."""
     factories = discover_extensions()
-    assert [f.name for f in factories] == ["journal", "otel", "prometheus", "storms"]
+    assert [f.name for f in factories] == ["journal", "notify", "otel", "prometheus", "storms"]
     assert all(isinstance(f, ExtensionFactory) for f in factories)
 
 

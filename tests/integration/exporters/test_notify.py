@@ -193,9 +193,7 @@ async def test_a_notification_older_than_give_up_after_is_dropped(tmp_path: Path
     """An unreachable target is retried until give_up_after, then the row is dropped."""
     port = free_port()  # nobody listens: connection refused
     rig = Rig(
-        settings_for(
-            tmp_path, webhook_url=f"http://127.0.0.1:{port}/x", give_up_after="10s"
-        ),
+        settings_for(tmp_path, webhook_url=f"http://127.0.0.1:{port}/x", give_up_after="10s"),
         tmp_path,
     )
     rig.notifier._enqueue(notification())
@@ -247,7 +245,9 @@ async def test_mail_login_with_password_file_is_accepted(tmp_path: Path) -> None
     """smtp_user with smtp_password_file logs in (AUTH PLAIN) and the mail is delivered."""
     logins: list[tuple[bytes, bytes]] = []
 
-    def authenticate(server: object, session: object, envelope: object, mechanism: str, data: object) -> AuthResult:
+    def authenticate(
+        server: object, session: object, envelope: object, mechanism: str, data: object
+    ) -> AuthResult:
         assert isinstance(data, LoginPassword)
         logins.append((data.login, data.password))
         return AuthResult(success=data.password == PASSWORD.encode())

@@ -51,7 +51,9 @@ class History:
             PlannerSettings(topics=topics, min_interval=min_interval, host="web-1")
         )
         self.sent: list[Notification] = []
-        self.bus.subscribe(lambda e: self.sent.extend(self.planner.feed(e)), name="p", types=EVENT_TYPES)
+        self.bus.subscribe(
+            lambda e: self.sent.extend(self.planner.feed(e)), name="p", types=EVENT_TYPES
+        )
 
     def advance(self, seconds: float) -> None:
         """Let time pass: the detector's timers fire, a batch goes out at its deadline."""
@@ -343,13 +345,23 @@ def test_slack_text_cannot_mention_or_link() -> None:
 def test_mail_headers_cannot_be_injected_by_output() -> None:
     """Subject has no CR/LF; the body cannot add headers; the message parses to our headers."""
     notification = _evil_notification()
-    assert "\n" not in mail_subject(notification) and "\r" not in mail_subject(notification)
+    assert "\n" not in mail_subject(notification)
+    assert "\r" not in mail_subject(notification)
     message = mail_message(notification, mail_from="s@example.com", mail_to=("o@example.com",))
     parsed = email.message_from_bytes(message.as_bytes(), policy=email.policy.default)
     assert parsed["Bcc"] is None
     assert sorted(parsed.keys()) == sorted(
-        ["From", "To", "Subject", "Date", "Message-ID", "X-Superd-Kind", "Content-Type",
-         "Content-Transfer-Encoding", "MIME-Version"]
+        [
+            "From",
+            "To",
+            "Subject",
+            "Date",
+            "Message-ID",
+            "X-Superd-Kind",
+            "Content-Type",
+            "Content-Transfer-Encoding",
+            "MIME-Version",
+        ]
     )
     assert parsed["Message-ID"] == "<web-1.storm_end.42-1700000000000@web-1>"
     body = parsed.get_body()
@@ -407,3 +419,29 @@ def test_an_unusable_outbox_is_moved_aside(tmp_path: Path) -> None:
     assert [p.name for p in tmp_path.iterdir() if "unusable" in p.name]
     with sqlite3.connect(path) as db:
         assert db.execute("PRAGMA user_version").fetchone()[0] == 1
+
+
+def test_a_group_storm_is_one_storm_begin_of_its_own() -> None:
+    """Two storming processes of one group: their two process storms, plus one group storm."""
+    history = History(topics=frozenset({Topic.STORM}))
+    for name in ("a", "b"):
+        for _ in range(3):
+            history.bus.publish(
+                ProcessStateExited(
+                    processname=name,
+                    groupname="pool",
+                    from_state=ProcessState.RUNNING,
+                    cause=Cause.EXIT,
+                    expected=False,
+                    returncode=1,
+                    run_duration=0.1,
+                )
+            )
+    scopes = [(n.kind.value, n.details["scope"], n.group, n.name) for n in history.sent]
+    assert scopes == [
+        ("storm_begin", "process", "pool", "a"),
+        ("storm_begin", "process", "pool", "b"),
+        ("storm_begin", "group", "pool", ""),
+    ]
+    assert history.sent[2].details["members"] == ["pool:a", "pool:b"]
+    assert history.sent[2].summary.startswith("group pool: restart storm began")
