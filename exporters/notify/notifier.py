@@ -147,7 +147,10 @@ class Notifier:
 
     async def run(self) -> None:
         """Deliver until cancelled (start it in the daemon's task group)."""
-        self._drop_orphans()
+        try:
+            self._drop_orphans()
+        except sqlite3.Error as error:  # the outbox is still usable for new rows
+            logger.error("notify: cannot check the outbox for orphaned rows (%s)", error)
         while True:
             delay = await self.deliver_due()
             self._wake.clear()
