@@ -23,6 +23,8 @@ from prometheus_client import CollectorRegistry
 from exporters.events_http import EventsEndpoint
 from exporters.journal import Journal, register_journal_types
 from exporters.journal import settings_from_config as journal_settings_from_config
+from exporters.notify.counts import NotificationCounts
+from exporters.notify.events import register_notify_types
 from exporters.prometheus import PrometheusExporter, settings_from_config
 from exporters.prometheus.http import metrics_routes, serving_metrics
 from exporters.prometheus.settings import PrometheusSettings
@@ -54,19 +56,24 @@ class PrometheusExtension(Extension):
         self.exporter: PrometheusExporter | None = None
         self.storms: ActiveStorms | None = None
         self.faults: FaultCounters | None = None
+        self.notifications: NotificationCounts | None = None
 
     def report_faults(self, faults: FaultCounters) -> None:
         # Shown, not added to: the log and journal failure counters.
         self.faults = faults
 
     def install(self, bus: EventBus) -> None:
-        # The storm gauge follows the STORM events the storm extension publishes.
+        # The storm gauge follows the STORM events the storm extension publishes, the
+        # notification counter the NOTIFICATION events of the notify extension.
         self.storms = ActiveStorms.install(bus)
+        register_notify_types(bus.registry)
+        self.notifications = NotificationCounts.install(bus)
         self.exporter = PrometheusExporter.install(
             bus=bus,
             registry=self.registry,
             storms=self.storms,
             faults=self.faults.snapshot if self.faults is not None else None,
+            notifications=self.notifications,
         )
 
     def routes(self) -> Sequence[web.AbstractRouteDef]:
@@ -92,6 +99,9 @@ class PrometheusExtension(Extension):
         if self.storms is not None:
             self.storms.close()
             self.storms = None
+        if self.notifications is not None:
+            self.notifications.close()
+            self.notifications = None
 
 
 class PrometheusFactory:
@@ -100,8 +110,10 @@ class PrometheusFactory:
     name = "prometheus"
 
     def register_event_types(self, registry: EventTypeRegistry) -> None:
-        # The storm gauge subscribes to the storm types (published by ``storms``).
+        # The storm gauge subscribes to the storm types (published by ``storms``), the
+        # notification counter to the notify extension's.
         register_storm_types(registry)
+        register_notify_types(registry)
 
     def check(self, config: Config) -> None:
         settings_from_config(config)

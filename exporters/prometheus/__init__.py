@@ -31,6 +31,7 @@ from exporters.prometheus.catalogue import CATALOGUE, MetricSpec
 from exporters.prometheus.collector import (
     FaultSource,
     LogBytesSource,
+    NotificationSource,
     ProcessSnapshots,
     StormSource,
     SupervisorCollector,
@@ -76,6 +77,7 @@ class PrometheusExporter:
         version: str = __version__,
         log_bytes: LogBytesSource | None = None,
         storms: StormSource | None = None,
+        notifications: NotificationSource | None = None,
         sampler: Sampler | None = None,
         daemon_metrics: bool = True,
         faults: FaultSource | None = None,
@@ -93,6 +95,8 @@ class PrometheusExporter:
             log_bytes: bytes captured per ``(group, name)`` and stream, read at
                 scrape time; None leaves ``supervisor_process_log_bytes_total`` out.
             storms: the ``(group, name)`` pairs in a restart storm now; None: none.
+            notifications: notifications per ``(channel, outcome)``; None leaves
+                ``supervisor_notifications_total`` out.
             sampler: samples one process tree (tests inject a fake); None: psutil.
             daemon_metrics: also register client_python's ``process_*`` and
                 ``python_info`` collectors for superd itself.
@@ -110,6 +114,7 @@ class PrometheusExporter:
             log_bytes=log_bytes,
             storms=storms,
             faults=faults,
+            notifications=notifications,
         )
         registry.register(collector)
         daemon: tuple[ProcessCollector | PlatformCollector, ...] = ()

@@ -130,6 +130,13 @@ JOURNAL_ERRORS = _daemon(
     C,
     "Failures of the event journal: failed commits (retried), events it could not store.",
 )
+NOTIFICATIONS = _daemon(
+    "notifications_total",
+    C,
+    "Notifications by channel and outcome: sent, failed (an attempt, retried), dropped.",
+    "channel",
+    "outcome",
+)
 INFO = _daemon("info", G, "Always 1; the labels describe the running superd.", "version")
 
 CATALOGUE: tuple[MetricSpec, ...] = (
@@ -154,6 +161,7 @@ CATALOGUE: tuple[MetricSpec, ...] = (
     SUBSCRIBER_ERRORS,
     LOG_WRITE_ERRORS,
     JOURNAL_ERRORS,
+    NOTIFICATIONS,
     INFO,
 )
 

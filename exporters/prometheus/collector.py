@@ -73,6 +73,9 @@ FaultSource = Callable[[], Mapping[tuple[str, str], int]]
 StormSource = Callable[[], Collection[ProcessKey]]
 """The processes whose restart storm is under way (the storm detector's seam)."""
 
+NotificationSource = Callable[[], Mapping[tuple[str, str], int]]
+"""Notifications per ``(channel, outcome)`` (``exporters.notify.counts``)."""
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class _Row:
@@ -231,6 +234,8 @@ class SupervisorCollector(Collector):
         storms: processes in a restart storm; None means none (the storm detector
             plugs in here).
         faults: the daemon's handled-failure counters; None leaves their metrics out.
+        notifications: counts per ``(channel, outcome)``; None leaves
+            ``supervisor_notifications_total`` out.
     """
 
     def __init__(
@@ -244,9 +249,11 @@ class SupervisorCollector(Collector):
         log_bytes: LogBytesSource | None = None,
         storms: StormSource | None = None,
         faults: FaultSource | None = None,
+        notifications: NotificationSource | None = None,
     ) -> None:
         self._aggregate = aggregate
         self._faults = faults
+        self._notifications = notifications
         self._groups = groups
         self._bus = bus
         self._version = version
@@ -411,6 +418,11 @@ class SupervisorCollector(Collector):
             yield from (events, dropped, errors)
         if self._faults is not None:
             yield from _fault_families(self._faults())
+        if self._notifications is not None:
+            notifications = _family(cat.NOTIFICATIONS)
+            for (channel, outcome), count in sorted(self._notifications().items()):
+                _add(notifications, (channel, outcome), count)
+            yield notifications
         info = _family(cat.INFO)
         _add(info, (self._version,), 1.0)
         yield info

@@ -52,7 +52,7 @@ class Holding(Extension):
 def test_shipped_exporters_are_discovered() -> None:
     """The installed distribution registers the shipped exporter factories, sorted by name."""
     factories = discover_extensions()
-    assert [f.name for f in factories] == ["journal", "otel", "prometheus", "storms"]
+    assert [f.name for f in factories] == ["journal", "notify", "otel", "prometheus", "storms"]
     assert all(isinstance(f, ExtensionFactory) for f in factories)
 
 
@@ -88,7 +88,13 @@ def test_installed_event_types_are_the_core_plus_each_factory_s() -> None:
         "GROUP_STORM_END",
         "HOST_STORM_BEGIN",
         "HOST_STORM_END",
+        "NOTIFICATION",
+        "NOTIFICATION_QUEUED",
+        "NOTIFICATION_SENT",
+        "NOTIFICATION_FAILED",
+        "NOTIFICATION_DROPPED",
     }
     assert registry.is_listener_opt_in("HOST_STORM_END")
+    assert registry.is_listener_opt_in("NOTIFICATION_SENT")
     assert installed_event_types([Failing("quiet", 1)]).names() == core.names()
     assert installed_event_types() is not registry  # a fresh one per daemon
