@@ -15,6 +15,7 @@ from exporters.notify.events import (
     NotificationDropped,
     NotificationFailed,
     NotificationSent,
+    register_notify_types,
 )
 from supervisor_core.bus import EventBus, Subscription
 from supervisor_core.events import Event
@@ -40,7 +41,8 @@ class NotificationCounts:
 
     @classmethod
     def install(cls, bus: EventBus, *, name: str = "notification-counts") -> NotificationCounts:
-        """Subscribe a new reducer to the NOTIFICATION events of ``bus``."""
+        """Subscribe a new reducer to the NOTIFICATION events of ``bus`` (registering them)."""
+        register_notify_types(bus.registry)
         counts = cls()
         counts.subscription = bus.subscribe(
             counts.observe,

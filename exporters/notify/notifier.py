@@ -30,6 +30,7 @@ from exporters.notify.events import (
     NotificationFailed,
     NotificationQueued,
     NotificationSent,
+    register_notify_types,
 )
 from exporters.notify.model import Notification
 from exporters.notify.outbox import Outbox, OutboxRow, target_hash
@@ -87,7 +88,8 @@ class Notifier:
     # ------------------------------------------------------------------ bus side
 
     def install(self, bus: EventBus) -> None:
-        """Subscribe to the events the planner reads."""
+        """Register the NOTIFICATION types on ``bus`` and subscribe to what the planner reads."""
+        register_notify_types(bus.registry)
         self._bus = bus
         self._subscription = bus.subscribe(self._on_event, name=SUBSCRIBER_NAME, types=EVENT_TYPES)
 

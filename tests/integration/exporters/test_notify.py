@@ -11,6 +11,7 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from exporters.notify.channels import SmtpChannel, WebhookChannel
 from exporters.notify.counts import NotificationCounts
+from exporters.notify.events import register_notify_types
 from exporters.notify.model import Kind, Notification
 from exporters.notify.notifier import Notifier
 from exporters.notify.outbox import Outbox
@@ -47,6 +48,7 @@ class Rig:
     def __init__(self, settings: NotifySettings, tmp: Path) -> None:
         self.clock = FakeClock()
         self.bus = EventBus(self.clock)
+        register_notify_types(self.bus.registry)  # as superd's registry has them
         self.events: list[Event] = []
         self.bus.subscribe(self.events.append, name="record", types=("NOTIFICATION",))
         self.counts = NotificationCounts.install(self.bus)
