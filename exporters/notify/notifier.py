@@ -36,6 +36,7 @@ from exporters.notify.model import Notification
 from exporters.notify.outbox import Outbox, OutboxRow, target_hash
 from exporters.notify.planner import EVENT_TYPES, NotificationPlanner, PlannerSettings
 from exporters.notify.settings import NotifySettings, scrub
+from exporters.storms.events import register_storm_types
 from supervisor_core.bus import EventBus, Subscription
 from supervisor_core.clock import Clock, SystemClock
 from supervisor_core.events import Event, EventData
@@ -88,7 +89,8 @@ class Notifier:
     # ------------------------------------------------------------------ bus side
 
     def install(self, bus: EventBus) -> None:
-        """Register the NOTIFICATION types on ``bus`` and subscribe to what the planner reads."""
+        """Register the types it reads and publishes on ``bus``, and subscribe."""
+        register_storm_types(bus.registry)  # published by the storms extension
         register_notify_types(bus.registry)
         self._bus = bus
         self._subscription = bus.subscribe(self._on_event, name=SUBSCRIBER_NAME, types=EVENT_TYPES)
