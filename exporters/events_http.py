@@ -1,5 +1,8 @@
 """``GET /events``: the event history as JSON lines, or a live Server-Sent Events stream.
 
+Also ``GET /events/restarts``: the automatic restarts per process since the daemon
+started, counted in the journal by the cause rule (the web page's Restarts column).
+
 Rules of this file:
 - One URL, two shapes. ``Accept: text/event-stream`` gets SSE: the journal's
   history from ``since``, then live events from the bus, each as ``id: <serial>``
@@ -14,9 +17,15 @@ Rules of this file:
   bus under the client's subscriber name) or a write does not complete within
   ``write_timeout``, the stream ends and the client is counted as disconnected.
   It reconnects with ``Last-Event-ID`` and catches up from the journal.
+- One object per event, whichever way it comes: history serves the journaled
+  record's ``to_json_dict()``, live serves the event's own ``to_json_dict`` (the
+  journal stores events as they are, stderr tail included), so both agree.
+- A journal that cannot commit (disk full) never hangs a request: the history is
+  read after a flush bounded by ``flush_timeout``; past it the answer is ``503``
+  with ``Retry-After`` and a message saying why, before any byte of a response.
 - Bad queries are 400 with a message naming the parameter: unknown parameters,
   non-integer or negative ``since``/``limit``, a ``since`` beyond the next serial,
-  unknown event types, bad process names.
+  unknown event types, bad process names, unknown causes.
 """
 
 from __future__ import annotations
@@ -31,14 +40,15 @@ from dataclasses import dataclass
 from aiohttp import web
 from multidict import MultiMapping
 
-from exporters.journal import EventFilter, Journal, JournalRecord, open_journal
-from exporters.journal.rows import encode_json
+from exporters.journal import EventFilter, Journal, JournalError, JournalRecord, open_journal
+from exporters.journal.filters import parse_cause
+from exporters.journal.rows import encode_json, event_json
 from supervisor_core.bus import BufferedSubscription, EventBus
-from supervisor_core.events import Event, UnknownEventType
+from supervisor_core.events import Event, EventTypeRegistry, UnknownEventType
 
 logger = logging.getLogger(__name__)
 
-KNOWN_PARAMETERS = frozenset({"since", "types", "process", "limit"})
+KNOWN_PARAMETERS = frozenset({"since", "types", "process", "cause", "limit"})
 DEFAULT_LIMIT = 10_000
 MAX_LIMIT = 1_000_000
 _HISTORY_PAGE = 500
@@ -70,13 +80,18 @@ def _integer(name: str, text: str, *, maximum: int) -> int:
 
 
 def parse_query(
-    query: MultiMapping[str], *, next_serial: int, last_event_id: str | None = None
+    query: MultiMapping[str],
+    *,
+    next_serial: int,
+    registry: EventTypeRegistry,
+    last_event_id: str | None = None,
 ) -> EventsQuery:
     """Validate ``/events`` parameters (pure).
 
     ``since`` may be at most ``next_serial`` (the serial the next event gets);
-    ``Last-Event-ID: N`` overrides it with ``N + 1``. ``types`` and ``process`` may
-    repeat or hold comma-separated lists.
+    ``Last-Event-ID: N`` overrides it with ``N + 1``. ``types``, ``process`` and
+    ``cause`` may repeat or hold comma-separated lists; ``types`` are names of
+    ``registry`` (the bus'), families included.
 
     Raises:
         QueryError: naming the bad parameter.
@@ -99,8 +114,16 @@ def parse_query(
         limit = _integer("limit", query["limit"], maximum=MAX_LIMIT)
     types = [t for value in query.getall("types", []) for t in value.split(",") if t]
     processes = [p for value in query.getall("process", []) for p in value.split(",") if p]
+    causes = [c for value in query.getall("cause", []) for c in value.split(",") if c]
+    for cause in causes:
+        try:
+            parse_cause(cause)
+        except ValueError as error:
+            raise QueryError(f"cause: {error}") from None
     try:
-        filter_ = EventFilter.build(types=types, processes=processes)
+        filter_ = EventFilter.build(
+            registry=registry, types=types, processes=processes, causes=causes
+        )
     except UnknownEventType as error:
         raise QueryError(f"types: unknown event type {error.name!r}") from None
     except ValueError as error:
@@ -133,8 +156,10 @@ class EventsEndpoint:
         client_buffer: int = 1000,
         heartbeat: float = 15.0,
         write_timeout: float = 10.0,
+        flush_timeout: float = 5.0,
     ) -> None:
         self.journal = journal
+        self.flush_timeout = flush_timeout
         self.bus = bus
         self.client_buffer = client_buffer
         self.heartbeat = heartbeat
@@ -144,7 +169,10 @@ class EventsEndpoint:
 
     def routes(self) -> list[web.RouteDef]:
         """The route table entries to pass to ``make_app(extra_routes=...)``."""
-        return [web.get("/events", self.handle)]
+        return [
+            web.get("/events", self.handle),
+            web.get("/events/restarts", self.handle_restarts),
+        ]
 
     def close(self) -> None:
         """End every live stream (call before the web server shuts down)."""
@@ -164,6 +192,7 @@ class EventsEndpoint:
             query = parse_query(
                 request.query,
                 next_serial=self.bus.snapshot().next_serial,
+                registry=self.bus.registry,
                 last_event_id=request.headers.get("Last-Event-ID") if sse else None,
             )
         except QueryError as error:
@@ -172,11 +201,44 @@ class EventsEndpoint:
             return await self._stream(request, query)
         return await self._json_lines(request, query)
 
+    async def handle_restarts(self, request: web.Request) -> web.Response:
+        """``GET /events/restarts``: automatic restarts per process since the daemon started.
+
+        The body is ``{"since": S, "next_serial": N, "restarts": [{"groupname",
+        "processname", "restarts"}, ...]}``: restarts journaled with ``S <= serial <
+        N``, where ``S`` is this daemon's ``SUPERVISOR_DAEMON_START`` (what
+        ``supervisor_process_restarts_total`` has counted); ``X-Next-Serial`` is ``N``
+        as on ``/events``. Processes without a restart are left out.
+        """
+        if request.query:
+            name = sorted(request.query)[0]
+            raise web.HTTPBadRequest(text=f"/events/restarts: unknown parameter {name!r}\n")
+        until = self.bus.snapshot().next_serial
+        await self._flushed(request)
+        since, counts = await asyncio.to_thread(_restart_counts, self.journal.path, until)
+        body = {
+            "since": since,
+            "next_serial": until,
+            "restarts": [
+                {"groupname": group, "processname": name, "restarts": count}
+                for (group, _, name), count in (
+                    (key.partition(":"), value) for key, value in sorted(counts.items())
+                )
+            ],
+        }
+        return web.Response(
+            text=encode_json(body),
+            content_type="application/json",
+            headers={"X-Next-Serial": str(until)},
+        )
+
     async def _history(
         self, query: EventsQuery, until: int, limit: int | None
     ) -> AsyncIterator[JournalRecord]:
-        """Journaled records in ``[since, until)``, read in pages off the loop."""
-        await self.journal.flush()
+        """Journaled records in ``[since, until)``, read in pages off the loop.
+
+        Call :meth:`_flushed` first: records not committed yet would be missing.
+        """
         since = query.since
         remaining = limit
         while remaining is None or remaining > 0:
@@ -192,8 +254,24 @@ class EventsEndpoint:
             if remaining is not None:
                 remaining -= len(records)
 
+    async def _flushed(self, request: web.Request) -> None:
+        """Wait (bounded) for the journal to commit what the bus published so far.
+
+        Raises:
+            web.HTTPServiceUnavailable: the journal cannot commit now.
+        """
+        try:
+            await self.journal.flush(timeout=self.flush_timeout)
+        except JournalError as error:
+            logger.warning("/events for %s: journal unavailable: %s", request.remote, error)
+            raise web.HTTPServiceUnavailable(
+                text=f"/events: the journal cannot commit events now ({error}); retry later\n",
+                headers={"Retry-After": "5"},
+            ) from None
+
     async def _json_lines(self, request: web.Request, query: EventsQuery) -> web.StreamResponse:
         until = self.bus.snapshot().next_serial
+        await self._flushed(request)
         limit = DEFAULT_LIMIT if query.limit is None else query.limit
         response = web.StreamResponse(headers={"Content-Type": "application/x-ndjson"})
         response.headers["X-Next-Serial"] = str(until)
@@ -209,6 +287,12 @@ class EventsEndpoint:
         subscription = self.bus.subscribe_buffer(name, maxsize=self.client_buffer, types=types)
         # Nothing can publish between subscribe_buffer and this line (same loop step).
         first_live = self.bus.snapshot().next_serial
+        if query.since < first_live:
+            try:
+                await self._flushed(request)
+            except web.HTTPServiceUnavailable:
+                subscription.close()
+                raise
         response = web.StreamResponse(
             headers={
                 "Content-Type": "text/event-stream",
@@ -241,9 +325,7 @@ class EventsEndpoint:
                     continue
                 if event.serial < query.since or not query.filter.matches(event):
                     continue
-                await self._write(
-                    response, sse_message(event.serial, self.journal.event_json(event))
-                )
+                await self._write(response, sse_message(event.serial, event_json(event)))
                 sent += 1
         except TimeoutError:
             logger.warning("/events client %s stopped reading; disconnecting", request.remote)
@@ -290,3 +372,10 @@ def _read_page(
     # close a connection another thread is still reading (SQLite would crash).
     with open_journal(path) as reader:
         return list(reader.select(filter_, since=since, until=until, limit=page))
+
+
+def _restart_counts(path: str, until: int) -> tuple[int, dict[str, int]]:
+    # In the worker thread, like _read_page: the connection never crosses threads.
+    with open_journal(path) as reader:
+        since = reader.last_serial_of_type("SUPERVISOR_DAEMON_START", until=until) or 0
+        return since, reader.restart_counts(since=since, until=until)

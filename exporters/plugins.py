@@ -21,17 +21,26 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry
 
 from exporters.events_http import EventsEndpoint
-from exporters.journal import Journal
+from exporters.journal import Journal, register_journal_types
 from exporters.journal import settings_from_config as journal_settings_from_config
+from exporters.notify.counts import NotificationCounts
+from exporters.notify.events import register_notify_types
 from exporters.prometheus import PrometheusExporter, settings_from_config
 from exporters.prometheus.http import metrics_routes, serving_metrics
 from exporters.prometheus.settings import PrometheusSettings
-from exporters.storms import ActiveStorms, StormExporterSettings, StormMonitor
+from exporters.storms import (
+    ActiveStorms,
+    StormExporterSettings,
+    StormMonitor,
+    register_storm_types,
+)
 from exporters.storms import settings_from_config as storm_settings_from_config
 from supervisor_core.bus import EventBus
 from supervisor_core.config.model import Config
 from supervisor_core.control import SupervisorControl
+from supervisor_core.events import EventTypeRegistry
 from supervisor_core.extensions import DaemonView, Extension
+from supervisor_core.health import JOURNAL_ERRORS, FaultCounters
 
 logger = logging.getLogger(__name__)
 
@@ -46,12 +55,25 @@ class PrometheusExtension(Extension):
         self.registry = CollectorRegistry()
         self.exporter: PrometheusExporter | None = None
         self.storms: ActiveStorms | None = None
+        self.faults: FaultCounters | None = None
+        self.notifications: NotificationCounts | None = None
+
+    def report_faults(self, faults: FaultCounters) -> None:
+        # Shown, not added to: the log and journal failure counters.
+        self.faults = faults
 
     def install(self, bus: EventBus) -> None:
-        # The storm gauge follows the STORM events the storm extension publishes.
+        # The storm gauge follows the STORM events the storm extension publishes, the
+        # notification counter the NOTIFICATION events of the notify extension.
         self.storms = ActiveStorms.install(bus)
+        register_notify_types(bus.registry)
+        self.notifications = NotificationCounts.install(bus)
         self.exporter = PrometheusExporter.install(
-            bus=bus, registry=self.registry, storms=self.storms
+            bus=bus,
+            registry=self.registry,
+            storms=self.storms,
+            faults=self.faults.snapshot if self.faults is not None else None,
+            notifications=self.notifications,
         )
 
     def routes(self) -> Sequence[web.AbstractRouteDef]:
@@ -77,12 +99,21 @@ class PrometheusExtension(Extension):
         if self.storms is not None:
             self.storms.close()
             self.storms = None
+        if self.notifications is not None:
+            self.notifications.close()
+            self.notifications = None
 
 
 class PrometheusFactory:
     """Entry point ``prometheus``."""
 
     name = "prometheus"
+
+    def register_event_types(self, registry: EventTypeRegistry) -> None:
+        # The storm gauge subscribes to the storm types (published by ``storms``), the
+        # notification counter to the notify extension's.
+        register_storm_types(registry)
+        register_notify_types(registry)
 
     def check(self, config: Config) -> None:
         settings_from_config(config)
@@ -103,6 +134,10 @@ class JournalExtension(Extension):
     def first_serial(self) -> int | None:
         # The bus continues where the journal ends, so serials never repeat across runs.
         return self.journal.next_serial()
+
+    def report_faults(self, faults: FaultCounters) -> None:
+        # The writer thread keeps its own count; read it at scrape time.
+        faults.register(JOURNAL_ERRORS, lambda: self.journal.snapshot().errors)
 
     def install(self, bus: EventBus) -> None:
         self.journal.attach(bus)
@@ -131,11 +166,16 @@ class JournalFactory:
 
     name = "journal"
 
+    def register_event_types(self, registry: EventTypeRegistry) -> None:
+        register_journal_types(registry)
+
     def check(self, config: Config) -> None:
         journal_settings_from_config(config)
 
     def open(self, config: Config) -> Extension | None:
         settings = journal_settings_from_config(config)
+        for note in settings.notes:
+            logger.warning("journal: %s", note)
         if not settings.enabled:
             return None
         journal = Journal.from_settings(settings)
@@ -172,6 +212,9 @@ class StormFactory:
     """Entry point ``storms``."""
 
     name = "storms"
+
+    def register_event_types(self, registry: EventTypeRegistry) -> None:
+        register_storm_types(registry)
 
     def check(self, config: Config) -> None:
         storm_settings_from_config(config)

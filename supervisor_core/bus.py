@@ -28,14 +28,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 
 from supervisor_core.clock import Clock, Instant
-from supervisor_core.events import (
-    ROOT_FAMILY,
-    Event,
-    EventData,
-    event_type,
-    families_of,
-    is_abstract,
-)
+from supervisor_core.events import ROOT_FAMILY, Event, EventData, EventTypeRegistry
 
 logger = logging.getLogger(__name__)
 
@@ -52,15 +45,16 @@ class Overflow(enum.Enum):
 class _Filter:
     """Which event type names a subscription accepts (by family), with a cache."""
 
-    __slots__ = ("_cache", "families")
+    __slots__ = ("_cache", "_registry", "families")
 
-    def __init__(self, types: Iterable[str]) -> None:
+    def __init__(self, types: Iterable[str], registry: EventTypeRegistry) -> None:
         names = tuple(types)
         if not names:
             raise ValueError("subscribe: types must name at least one event type")
         for name in names:
-            event_type(name)  # raises UnknownEventType naming the bad one
+            registry.event_type(name)  # raises UnknownEventType naming the bad one
         self.families = frozenset(names)
+        self._registry = registry
         self._cache: dict[str, bool] = {}
 
     def accepts(self, name: str) -> bool:
@@ -68,7 +62,9 @@ class _Filter:
         if hit is None:
             # EVENT is everything here, including superd's listener opt-in types
             # (families_of leaves EVENT out for those, for listener pools only).
-            hit = ROOT_FAMILY in self.families or not self.families.isdisjoint(families_of(name))
+            hit = ROOT_FAMILY in self.families or not self.families.isdisjoint(
+                self._registry.families_of(name)
+            )
             self._cache[name] = hit
         return hit
 
@@ -190,13 +186,15 @@ class BufferedSubscription:
 class BusSnapshot:
     """Counters of a bus at one moment (read by the metrics exporter).
 
-    ``events_total`` counts published events by type name; ``dropped`` counts
-    events each buffered subscriber lost (kept after it unsubscribes, since these
-    are monotonic counters); ``subscriber_errors`` counts exceptions raised by
+    ``event_types`` are the concrete types the bus' registry knows (so a counter can
+    start at 0); ``events_total`` counts published events by type name; ``dropped``
+    counts events each buffered subscriber lost (kept after it unsubscribes, since
+    these are monotonic counters); ``subscriber_errors`` counts exceptions raised by
     synchronous callbacks; ``next_serial`` is the serial the next event gets.
     """
 
     next_serial: int
+    event_types: tuple[str, ...]
     events_total: Mapping[str, int]
     dropped: Mapping[str, int]
     subscriber_errors: Mapping[str, int]
@@ -206,6 +204,10 @@ class BusSnapshot:
 class EventBus:
     """Stamps events with a gap-free serial and fans them out in order.
 
+    ``registry`` holds the event types the bus accepts (the daemon's: supervisord's
+    types plus those its extensions register); a bus made without one gets a fresh
+    registry of supervisord's types. Subscribers resolve names through ``registry``.
+
     Example::
 
         bus = EventBus(SystemClock())
@@ -214,8 +216,11 @@ class EventBus:
         bus.publish(ProcessGroupAdded(groupname="web"))
     """
 
-    def __init__(self, clock: Clock, *, first_serial: int = 0) -> None:
+    def __init__(
+        self, clock: Clock, *, registry: EventTypeRegistry | None = None, first_serial: int = 0
+    ) -> None:
         self._clock = clock
+        self._registry = registry if registry is not None else EventTypeRegistry.with_core_types()
         self._next_serial = first_serial
         self._subscribers: dict[str, Subscription | BufferedSubscription] = {}
         self._pending: deque[Event] = deque()
@@ -223,6 +228,11 @@ class EventBus:
         self._events_total: Counter[str] = Counter()
         self._dropped: Counter[str] = Counter()
         self._errors: Counter[str] = Counter()
+
+    @property
+    def registry(self) -> EventTypeRegistry:
+        """The event types this bus accepts; extensions register theirs here."""
+        return self._registry
 
     # ---------------------------------------------------------------- subscribing
 
@@ -242,7 +252,7 @@ class EventBus:
         identifies the subscriber in counters and must be unique on this bus.
         """
         self._claim(name)
-        subscription = Subscription(self, name, callback, _Filter(types))
+        subscription = Subscription(self, name, callback, _Filter(types, self._registry))
         self._subscribers[name] = subscription
         return subscription
 
@@ -260,7 +270,9 @@ class EventBus:
         dropped; each drop counts in ``dropped(name)``. Publishing never waits.
         """
         self._claim(name)
-        subscription = BufferedSubscription(self, name, _Filter(types), maxsize, overflow)
+        subscription = BufferedSubscription(
+            self, name, _Filter(types, self._registry), maxsize, overflow
+        )
         self._subscribers[name] = subscription
         return subscription
 
@@ -285,9 +297,9 @@ class EventBus:
         read when it is omitted. Abstract family types cannot be published.
         """
         name = data.event_name
-        if type(data) is not event_type(name):
+        if type(data) is not self._registry.event_type(name):
             raise TypeError(f"{type(data).__name__} is not a registered concrete event type")
-        if is_abstract(name):
+        if self._registry.is_abstract(name):
             raise TypeError(f"{name} is an abstract event family and cannot be published")
         when = at if at is not None else self._clock.now()
         event = Event(
@@ -354,6 +366,7 @@ class EventBus:
         """The bus' counters, frozen."""
         return BusSnapshot(
             next_serial=self._next_serial,
+            event_types=self._registry.names(include_abstract=False),
             events_total=MappingProxyType(dict(self._events_total)),
             dropped=MappingProxyType(dict(self._dropped)),
             subscriber_errors=MappingProxyType(dict(self._errors)),

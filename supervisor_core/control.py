@@ -329,7 +329,13 @@ class SupervisorControl(Protocol):
         ...
 
     def restart(self) -> None:
-        """Begin a restart (state RESTARTING): stop everything, reload, start again."""
+        """Begin a restart (state RESTARTING): stop everything, reload, start again.
+
+        The configuration file is read before anything stops.
+
+        Raises:
+            CantReread: the file could not be read or parsed; nothing was restarted.
+        """
         ...
 
     # --- logs ---------------------------------------------------------------------

@@ -8,13 +8,15 @@ Rules of this file:
   builds an ``Event``, so a serial can never be made up or reused.
 - Data objects are frozen snapshots (names, pids, codes): never a live object.
 - Types form families through the class hierarchy, as in supervisord: subscribing to
-  ``PROCESS_STATE`` receives every ``PROCESS_STATE_*``. Each type registers its name
-  with ``@register_event_type``; later types (``PROCESS_STORM_BEGIN``, ...) register
-  the same way, at import time, from any module. A type registered with
-  ``listener_opt_in=True`` (superd's own types: restart storms, ...) is left out of
-  the root family ``EVENT`` in ``families_of``: a supervisord listener pool with
-  ``events=EVENT`` never receives it, only a pool that names it (or its own family).
-  The bus treats ``EVENT`` as "everything", so in-process subscribers still see it.
+  ``PROCESS_STATE`` receives every ``PROCESS_STATE_*``. Each type class declares its
+  name (``event_name``). Which types exist is the daemon's ``EventTypeRegistry``
+  (no module state): ``register_core_types`` adds supervisord's, extensions add
+  theirs (``PROCESS_STORM_BEGIN``, ...) when installed, and the bus owns the
+  registry. A type registered with ``listener_opt_in=True`` (superd's own types:
+  restart storms, ...) is left out of the root family ``EVENT`` in ``families_of``:
+  a supervisord listener pool with ``events=EVENT`` never receives it, only a pool
+  that names it (or its own family). The bus treats ``EVENT`` as "everything", so
+  in-process subscribers still see it.
 - Encoders (``listener_payload``, ``listener_envelope``, ``to_json_dict``) are pure
   functions; ``listener_payload`` reproduces supervisord 4.3's payload text byte for
   byte (tests/unit/test_events.py pins each one).
@@ -23,131 +25,179 @@ Rules of this file:
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from enum import Enum, StrEnum
 from types import MappingProxyType
-from typing import ClassVar, TypeAlias, TypeVar
+from typing import ClassVar, TypeAlias
 
 from supervisor_core.lifecycle import Cause, ProcessState
 from supervisor_core.signals import signal_name
 
 # --------------------------------------------------------------------------- registry
 
-_REGISTRY: dict[str, type[EventData]] = {}
-_ABSTRACT: set[str] = set()
-_OPT_IN: set[str] = set()
 ROOT_FAMILY = "EVENT"
 _NAME_RE = re.compile(r"[A-Z][A-Z0-9_]*\Z")
 
-_T = TypeVar("_T", bound="type[EventData]")
-
 
 class UnknownEventType(ValueError):
-    """An event type name that no module registered (e.g. a typo in ``events=``)."""
+    """An event type name the registry does not know (e.g. a typo in ``events=``)."""
 
     def __init__(self, name: str) -> None:
         self.name = name
         super().__init__(f"unknown event type: {name!r}")
 
 
-def register_event_type(
-    name: str, *, abstract: bool = False, listener_opt_in: bool = False
-) -> Callable[[_T], _T]:
-    """Class decorator: give an ``EventData`` subclass its supervisord-style name.
+class EventTypeRegistry:
+    """The event types one daemon knows: names, families, and how listeners get them.
 
-    Put it *above* ``@dataclass``. ``abstract`` types are families only subscribed to,
-    never published (``PROCESS_STATE``). Names are unique and UPPER_SNAKE_CASE.
-    ``listener_opt_in`` types (and their subtypes) are not delivered through the root
-    family ``EVENT`` to listener pools: a listener must ask for them by name.
+    The daemon builds one (``with_core_types()``: supervisord's types), extensions
+    add theirs when they are installed, and the bus owns it (``EventBus.registry``):
+    subscriptions, listener pools and ``/events`` filters resolve names here. A
+    type's name is its class' own ``event_name``; the registry only records which
+    types exist and their flags, so two daemons (or two tests) never share state.
+
+    Rules:
+    - ``EVENT`` (``EventData``) is always registered, as the root family.
+    - A type registers after every named family above it (its ancestors' names
+      must already map to those very classes), so the families of a name never
+      change once it is known and cached lookups stay valid.
+    - Registering the same class again with the same flags is a no-op (two
+      extensions may both need the storm types); a different class under a known
+      name, or other flags, is an error.
+    - ``abstract`` types are families only subscribed to, never published
+      (``PROCESS_STATE``). ``listener_opt_in`` types, and every subtype, are left
+      out of the root family in ``families_of``: a listener pool receives them only
+      when its ``events=`` names them (or one of their own families).
 
     Example::
 
-        @register_event_type("PROCESS_STORM_BEGIN")
-        @dataclass(frozen=True, slots=True, kw_only=True)
-        class ProcessStormBegin(EventData):
-            groupname: str
+        registry = EventTypeRegistry.with_core_types()
+        registry.register(StormEvent, abstract=True, listener_opt_in=True)
+        registry.register(ProcessStormBegin, ProcessStormEnd)
+        registry.is_subtype("PROCESS_STORM_BEGIN", "STORM")  # True
     """
-    if not _NAME_RE.match(name):
-        raise ValueError(f"event type name must be UPPER_SNAKE_CASE: {name!r}")
 
-    def decorate(cls: _T) -> _T:
-        if name in _REGISTRY:
+    __slots__ = ("_abstract", "_opt_in", "_types")
+
+    def __init__(self) -> None:
+        self._types: dict[str, type[EventData]] = {ROOT_FAMILY: EventData}
+        self._abstract: set[str] = {ROOT_FAMILY}
+        self._opt_in: set[str] = set()
+
+    @classmethod
+    def with_core_types(cls) -> EventTypeRegistry:
+        """A fresh registry holding supervisord's event types (``register_core_types``)."""
+        registry = cls()
+        register_core_types(registry)
+        return registry
+
+    def register(
+        self, *types: type[EventData], abstract: bool = False, listener_opt_in: bool = False
+    ) -> None:
+        """Add ``types`` (in order) under their ``event_name``, with the given flags.
+
+        Raises:
+            TypeError: not an ``EventData`` subclass, or one that does not declare
+                its own ``event_name``.
+            ValueError: a badly spelled name, a name taken by another class (or by
+                the same class with other flags), or a family above it that is not
+                registered yet.
+        """
+        for cls in types:
+            self._register(cls, abstract=abstract, listener_opt_in=listener_opt_in)
+
+    def _register(self, cls: type[EventData], *, abstract: bool, listener_opt_in: bool) -> None:
+        if not (isinstance(cls, type) and issubclass(cls, EventData)):
+            raise TypeError(f"{cls!r} is not an EventData subclass")
+        name = cls.__dict__.get("event_name")
+        if not isinstance(name, str):
+            raise TypeError(f"{cls.__name__} does not declare its own event_name")
+        if not _NAME_RE.match(name):
+            raise ValueError(f"event type name must be UPPER_SNAKE_CASE: {name!r}")
+        ancestors = self._named_ancestors(cls)
+        opt_in = listener_opt_in or any(klass.event_name in self._opt_in for klass in ancestors)
+        known = self._types.get(name)
+        if known is not None:
+            flags = (name in self._abstract, name in self._opt_in)
+            if known is cls and flags == (abstract, opt_in):
+                return  # the same type again (two extensions need it): nothing changes
             raise ValueError(f"event type {name!r} is already registered")
-        # EventData itself is the first class registered, before its name exists.
-        if _REGISTRY and not issubclass(cls, _REGISTRY["EVENT"]):
-            raise TypeError(f"{cls.__name__} is not an EventData subclass")
-        cls.event_name = name
-        _REGISTRY[name] = cls
+        for klass in ancestors:
+            if self._types.get(klass.event_name) is not klass:
+                raise ValueError(
+                    f"{name}: register its family {klass.event_name} ({klass.__name__}) first"
+                )
+        self._types[name] = cls
         if abstract:
-            _ABSTRACT.add(name)
-        if listener_opt_in or any(
-            getattr(base, "event_name", None) in _OPT_IN for base in cls.__mro__[1:]
-        ):
-            _OPT_IN.add(name)
-        return cls
+            self._abstract.add(name)
+        if opt_in:
+            self._opt_in.add(name)
 
-    return decorate
+    @staticmethod
+    def _named_ancestors(data_type: type[EventData]) -> list[type[EventData]]:
+        # The classes above ``data_type`` that declare a name of their own: an
+        # unnamed intermediate class only inherits one and is not a family.
+        return [
+            klass
+            for klass in data_type.__mro__[1:]
+            if isinstance(klass, type)
+            and issubclass(klass, EventData)
+            and "event_name" in klass.__dict__
+        ]
 
+    def __contains__(self, name: object) -> bool:
+        return name in self._types
 
-def event_type_names(*, include_abstract: bool = True) -> tuple[str, ...]:
-    """Every registered event type name, in registration order."""
-    return tuple(n for n in _REGISTRY if include_abstract or n not in _ABSTRACT)
+    def names(self, *, include_abstract: bool = True) -> tuple[str, ...]:
+        """Every registered event type name, in registration order."""
+        return tuple(n for n in self._types if include_abstract or n not in self._abstract)
 
+    def event_type(self, name: str) -> type[EventData]:
+        """The class registered as ``name``; raises ``UnknownEventType``."""
+        try:
+            return self._types[name]
+        except KeyError:
+            raise UnknownEventType(name) from None
 
-def event_type(name: str) -> type[EventData]:
-    """The class registered as ``name``; raises ``UnknownEventType``."""
-    try:
-        return _REGISTRY[name]
-    except KeyError:
-        raise UnknownEventType(name) from None
+    def is_abstract(self, name: str) -> bool:
+        """Whether ``name`` is a family that is subscribed to but never published."""
+        self.event_type(name)
+        return name in self._abstract
 
+    def is_subtype(self, name: str, family: str) -> bool:
+        """Whether events of type ``name`` are delivered to a subscriber of ``family``."""
+        return issubclass(self.event_type(name), self.event_type(family))
 
-def is_abstract(name: str) -> bool:
-    """Whether ``name`` is a family that is subscribed to but never published."""
-    event_type(name)
-    return name in _ABSTRACT
+    def families_of(self, name: str) -> tuple[str, ...]:
+        """``name`` and every registered family it belongs to, most specific first.
 
+        An opt-in type (``listener_opt_in``) does not list the root family ``EVENT``.
+        """
+        cls = self.event_type(name)
+        opt_in = name in self._opt_in
+        return tuple(
+            klass.event_name
+            for klass in (cls, *self._named_ancestors(cls))
+            if not (opt_in and klass.event_name == ROOT_FAMILY)
+        )
 
-def is_subtype(name: str, family: str) -> bool:
-    """Whether events of type ``name`` are delivered to a subscriber of ``family``."""
-    return issubclass(event_type(name), event_type(family))
-
-
-def families_of(name: str) -> tuple[str, ...]:
-    """``name`` and every registered family it belongs to, most specific first.
-
-    An opt-in type (``listener_opt_in``) does not list the root family ``EVENT``.
-    """
-    opt_in = name in _OPT_IN
-    return tuple(
-        klass.event_name
-        for klass in event_type(name).__mro__
-        if isinstance(klass, type)
-        and issubclass(klass, EventData)
-        and _REGISTRY.get(klass.event_name) is klass
-        and not (opt_in and klass.event_name == ROOT_FAMILY)
-    )
-
-
-def is_listener_opt_in(name: str) -> bool:
-    """Whether a listener pool receives ``name`` only when it asks for it by name."""
-    event_type(name)
-    return name in _OPT_IN
+    def is_listener_opt_in(self, name: str) -> bool:
+        """Whether a listener pool receives ``name`` only when it asks for it by name."""
+        self.event_type(name)
+        return name in self._opt_in
 
 
 # --------------------------------------------------------------------------- data
 
 
-@register_event_type("EVENT", abstract=True)
 @dataclass(frozen=True, slots=True, kw_only=True)
 class EventData:
     """The root of all event types (supervisord's ``EVENT``)."""
 
-    event_name: ClassVar[str]
+    event_name: ClassVar[str] = "EVENT"
 
 
-@register_event_type("PROCESS_STATE", abstract=True)
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ProcessStateEvent(EventData):
     """A process changed state. Subclasses name the state it entered.
@@ -167,6 +217,7 @@ class ProcessStateEvent(EventData):
     that no exit caused and are then left out of ``to_json_dict``.
     """
 
+    event_name: ClassVar[str] = "PROCESS_STATE"
     to_state: ClassVar[ProcessState]
 
     processname: str
@@ -195,67 +246,67 @@ class ProcessStateEvent(EventData):
         return None
 
 
-@register_event_type("PROCESS_STATE_STARTING")
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ProcessStateStarting(ProcessStateEvent):
     """-> STARTING: a child is being spawned."""
 
+    event_name: ClassVar[str] = "PROCESS_STATE_STARTING"
     to_state: ClassVar[ProcessState] = ProcessState.STARTING
 
 
-@register_event_type("PROCESS_STATE_RUNNING")
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ProcessStateRunning(ProcessStateEvent):
     """-> RUNNING: the child stayed up for ``startsecs``."""
 
+    event_name: ClassVar[str] = "PROCESS_STATE_RUNNING"
     to_state: ClassVar[ProcessState] = ProcessState.RUNNING
 
 
-@register_event_type("PROCESS_STATE_BACKOFF")
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ProcessStateBackoff(ProcessStateEvent):
     """-> BACKOFF: a start failed; another try follows after a delay."""
 
+    event_name: ClassVar[str] = "PROCESS_STATE_BACKOFF"
     to_state: ClassVar[ProcessState] = ProcessState.BACKOFF
 
 
-@register_event_type("PROCESS_STATE_STOPPING")
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ProcessStateStopping(ProcessStateEvent):
     """-> STOPPING: the stop signal was sent."""
 
+    event_name: ClassVar[str] = "PROCESS_STATE_STOPPING"
     to_state: ClassVar[ProcessState] = ProcessState.STOPPING
 
 
-@register_event_type("PROCESS_STATE_EXITED")
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ProcessStateExited(ProcessStateEvent):
     """-> EXITED: the child exited from RUNNING without being asked to."""
 
+    event_name: ClassVar[str] = "PROCESS_STATE_EXITED"
     to_state: ClassVar[ProcessState] = ProcessState.EXITED
 
 
-@register_event_type("PROCESS_STATE_STOPPED")
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ProcessStateStopped(ProcessStateEvent):
     """-> STOPPED: the child exited after a stop request (or BACKOFF was stopped)."""
 
+    event_name: ClassVar[str] = "PROCESS_STATE_STOPPED"
     to_state: ClassVar[ProcessState] = ProcessState.STOPPED
 
 
-@register_event_type("PROCESS_STATE_FATAL")
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ProcessStateFatal(ProcessStateEvent):
     """-> FATAL: the process could not be started after 1 + ``startretries`` tries."""
 
+    event_name: ClassVar[str] = "PROCESS_STATE_FATAL"
     to_state: ClassVar[ProcessState] = ProcessState.FATAL
 
 
-@register_event_type("PROCESS_STATE_UNKNOWN")
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ProcessStateUnknown(ProcessStateEvent):
     """-> UNKNOWN: a signal could not be delivered; the child's fate is unknown."""
 
+    event_name: ClassVar[str] = "PROCESS_STATE_UNKNOWN"
     to_state: ClassVar[ProcessState] = ProcessState.UNKNOWN
 
 
@@ -276,11 +327,11 @@ PROCESS_STATE_EVENT_TYPES: Mapping[ProcessState, type[ProcessStateEvent]] = Mapp
 )
 
 
-@register_event_type("PROCESS_LOG", abstract=True)
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ProcessLogEvent(EventData):
     """A chunk of child output (sent when ``stdout_events_enabled`` and friends)."""
 
+    event_name: ClassVar[str] = "PROCESS_LOG"
     channel: ClassVar[str]
 
     processname: str
@@ -289,27 +340,27 @@ class ProcessLogEvent(EventData):
     data: bytes
 
 
-@register_event_type("PROCESS_LOG_STDOUT")
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ProcessLogStdout(ProcessLogEvent):
     """Output the child wrote on stdout."""
 
+    event_name: ClassVar[str] = "PROCESS_LOG_STDOUT"
     channel: ClassVar[str] = "stdout"
 
 
-@register_event_type("PROCESS_LOG_STDERR")
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ProcessLogStderr(ProcessLogEvent):
     """Output the child wrote on stderr."""
 
+    event_name: ClassVar[str] = "PROCESS_LOG_STDERR"
     channel: ClassVar[str] = "stderr"
 
 
-@register_event_type("PROCESS_COMMUNICATION", abstract=True)
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ProcessCommunicationEvent(EventData):
     """Data the child wrote between ``<!--XSUPERVISOR:BEGIN-->`` and ``END`` tokens."""
 
+    event_name: ClassVar[str] = "PROCESS_COMMUNICATION"
     channel: ClassVar[str]
 
     processname: str
@@ -318,50 +369,53 @@ class ProcessCommunicationEvent(EventData):
     data: bytes
 
 
-@register_event_type("PROCESS_COMMUNICATION_STDOUT")
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ProcessCommunicationStdout(ProcessCommunicationEvent):
     """A communication block from stdout."""
 
+    event_name: ClassVar[str] = "PROCESS_COMMUNICATION_STDOUT"
     channel: ClassVar[str] = "stdout"
 
 
-@register_event_type("PROCESS_COMMUNICATION_STDERR")
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ProcessCommunicationStderr(ProcessCommunicationEvent):
     """A communication block from stderr."""
 
+    event_name: ClassVar[str] = "PROCESS_COMMUNICATION_STDERR"
     channel: ClassVar[str] = "stderr"
 
 
-@register_event_type("REMOTE_COMMUNICATION")
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RemoteCommunication(EventData):
     """An event a client sent through ``supervisor.sendRemoteCommEvent(type, data)``."""
+
+    event_name: ClassVar[str] = "REMOTE_COMMUNICATION"
 
     type: str
     data: str
 
 
-@register_event_type("SUPERVISOR_STATE_CHANGE", abstract=True)
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SupervisorStateChangeEvent(EventData):
     """The supervisor itself changed state."""
 
+    event_name: ClassVar[str] = "SUPERVISOR_STATE_CHANGE"
 
-@register_event_type("SUPERVISOR_STATE_CHANGE_RUNNING")
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SupervisorStateChangeRunning(SupervisorStateChangeEvent):
     """The supervisor has started and runs its main loop."""
 
+    event_name: ClassVar[str] = "SUPERVISOR_STATE_CHANGE_RUNNING"
 
-@register_event_type("SUPERVISOR_STATE_CHANGE_STOPPING")
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SupervisorStateChangeStopping(SupervisorStateChangeEvent):
     """The supervisor is shutting down (or reloading)."""
 
+    event_name: ClassVar[str] = "SUPERVISOR_STATE_CHANGE_STOPPING"
 
-@register_event_type("TICK", abstract=True)
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class TickEvent(EventData):
     """A wall-clock period rolled over; ``when`` is the period's start (epoch seconds).
@@ -369,32 +423,33 @@ class TickEvent(EventData):
     supervisord computes ``when`` as ``int(now - now % period)``; see ``tick_when``.
     """
 
+    event_name: ClassVar[str] = "TICK"
     period: ClassVar[int]
 
     when: int
 
 
-@register_event_type("TICK_5")
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Tick5(TickEvent):
     """Every 5 seconds."""
 
+    event_name: ClassVar[str] = "TICK_5"
     period: ClassVar[int] = 5
 
 
-@register_event_type("TICK_60")
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Tick60(TickEvent):
     """Every minute."""
 
+    event_name: ClassVar[str] = "TICK_60"
     period: ClassVar[int] = 60
 
 
-@register_event_type("TICK_3600")
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Tick3600(TickEvent):
     """Every hour."""
 
+    event_name: ClassVar[str] = "TICK_3600"
     period: ClassVar[int] = 3600
 
 
@@ -406,27 +461,29 @@ def tick_when(period: int, wall: float) -> int:
     return int(wall - (wall % period))
 
 
-@register_event_type("PROCESS_GROUP", abstract=True)
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ProcessGroupEvent(EventData):
     """A process group was added to or removed from the running configuration."""
 
+    event_name: ClassVar[str] = "PROCESS_GROUP"
+
     groupname: str
 
 
-@register_event_type("PROCESS_GROUP_ADDED")
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ProcessGroupAdded(ProcessGroupEvent):
     """A group was added (at start-up, ``addProcessGroup`` or ``update``)."""
 
+    event_name: ClassVar[str] = "PROCESS_GROUP_ADDED"
 
-@register_event_type("PROCESS_GROUP_REMOVED")
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ProcessGroupRemoved(ProcessGroupEvent):
     """A group was removed (``removeProcessGroup`` or ``update``)."""
 
+    event_name: ClassVar[str] = "PROCESS_GROUP_REMOVED"
 
-@register_event_type("PROCESS_DEPENDENCY", listener_opt_in=True)
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ProcessDependency(EventData):
     """A start is held until dependencies are ready (``depends_on``), or released.
@@ -436,13 +493,14 @@ class ProcessDependency(EventData):
     only: listeners receive it only when they ask for it by name.
     """
 
+    event_name: ClassVar[str] = "PROCESS_DEPENDENCY"
+
     processname: str
     groupname: str
     waiting_for: tuple[str, ...]
     released: bool = False
 
 
-@register_event_type("EVENT_BUFFER_OVERFLOW")
 @dataclass(frozen=True, slots=True, kw_only=True)
 class EventBufferOverflow(EventData):
     """A listener pool's buffer overflowed and discarded its oldest event.
@@ -451,9 +509,40 @@ class EventBufferOverflow(EventData):
     (listeners that do not subscribe to it never see it).
     """
 
+    event_name: ClassVar[str] = "EVENT_BUFFER_OVERFLOW"
+
     groupname: str
     event_type: str  # the name of the discarded event's type
     serial: int | None = None  # the discarded event's serial
+
+
+def register_core_types(registry: EventTypeRegistry) -> None:
+    """Register supervisord's event types (families first, as ``register`` requires)."""
+    registry.register(
+        ProcessStateEvent,
+        ProcessLogEvent,
+        ProcessCommunicationEvent,
+        SupervisorStateChangeEvent,
+        TickEvent,
+        ProcessGroupEvent,
+        abstract=True,
+    )
+    registry.register(
+        *PROCESS_STATE_EVENT_TYPES.values(),
+        ProcessLogStdout,
+        ProcessLogStderr,
+        ProcessCommunicationStdout,
+        ProcessCommunicationStderr,
+        RemoteCommunication,
+        SupervisorStateChangeRunning,
+        SupervisorStateChangeStopping,
+        *TICK_EVENT_TYPES,
+        ProcessGroupAdded,
+        ProcessGroupRemoved,
+        EventBufferOverflow,
+    )
+    # superd's own (depends_on): a supervisord listener gets it only by asking.
+    registry.register(ProcessDependency, listener_opt_in=True)
 
 
 # --------------------------------------------------------------------------- envelope

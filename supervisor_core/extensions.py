@@ -7,10 +7,12 @@ Rules of this file:
   what makes the shipped exporters (metrics, journal, /events, storms) present.
 - One lifecycle, driven by superd and ``runner.run_daemon``::
 
+      factory.register_event_types(registry)  # the daemon's registry, before any check
       factory.check(config)        # --check-config and start-up: ConfigError names file:line
       ext = factory.open(config)   # blocking, after daemonizing, before the bus exists
       ext.first_serial()           # the bus starts at the highest any extension asks for
-      ext.install(bus)             # subscribe; publish start-up events
+      ext.report_faults(faults)    # where handled failures are counted (or read from)
+      ext.install(bus)             # register its types on bus.registry; subscribe; publish
       ext.routes()                 # added to the control plane's HTTP app (same auth)
       ext.attach(control)          # each daemon generation (HUP builds a new one)
       ext.detach()                 # end of a generation, before its listeners close
@@ -22,6 +24,13 @@ Rules of this file:
 - What ``attach`` hands over is a :class:`DaemonView`: the control seam plus read-only
   counters the control plane has no use for. An extension reads snapshots and counters
   through it and never holds a live process.
+- Event types belong to the daemon's ``EventTypeRegistry`` (``installed_event_types``:
+  supervisord's plus every installed factory's), which the bus owns. A factory adds
+  its types whether or not the config turns the extension on (they are names a
+  listener's ``events=`` may use, and ``--check-config`` must see them without
+  opening anything: superd loads every file with ``load(path, event_types=...)``);
+  ``install`` registers them again on ``bus.registry`` (a no-op for superd's bus),
+  so an extension also works on a bus built by hand.
 """
 
 from __future__ import annotations
@@ -38,6 +47,8 @@ from supervisor_core.bus import EventBus
 from supervisor_core.config.errors import ConfigError, Problem
 from supervisor_core.config.model import Config
 from supervisor_core.control import SupervisorControl
+from supervisor_core.events import EventTypeRegistry
+from supervisor_core.health import FaultCounters
 
 ENTRY_POINT_GROUP = "supervisor_core.extensions"
 
@@ -67,8 +78,13 @@ class Extension:
         """The serial the bus must start at (an extension holding history), or None."""
         return None
 
+    def report_faults(self, faults: FaultCounters) -> None:
+        """The daemon's failure counters: add to them, register a count, or show them
+        (once per run, before ``install``)."""
+
     def install(self, bus: EventBus) -> None:
-        """Subscribe to the bus (once per run)."""
+        """Register the event types it publishes or asks for on ``bus.registry``
+        (idempotent), and subscribe to the bus (once per run)."""
 
     def routes(self) -> Sequence[web.AbstractRouteDef]:
         """Routes to add to the control plane's HTTP app."""
@@ -94,6 +110,9 @@ class ExtensionFactory(Protocol):
     """What an entry point of the ``supervisor_core.extensions`` group names."""
 
     name: str
+
+    def register_event_types(self, registry: EventTypeRegistry) -> None:
+        """Add the event types the extension publishes or subscribes to (idempotent)."""
 
     def check(self, config: Config) -> None:
         """Validate this extension's sections of ``config``; raise ``ConfigError``."""
@@ -121,6 +140,20 @@ def discover_extensions() -> list[ExtensionFactory]:
             continue
         factories.append(factory)
     return factories
+
+
+def installed_event_types(
+    factories: Sequence[ExtensionFactory] | None = None,
+) -> EventTypeRegistry:
+    """A fresh registry of supervisord's event types plus those of ``factories``.
+
+    ``factories`` defaults to every installed one (``discover_extensions``): the
+    registry a superd on this host builds, for readers outside the daemon.
+    """
+    registry = EventTypeRegistry.with_core_types()
+    for factory in discover_extensions() if factories is None else factories:
+        factory.register_event_types(registry)
+    return registry
 
 
 def check_extensions(factories: Sequence[ExtensionFactory], config: Config) -> None:

@@ -7,6 +7,10 @@ Rules of this file:
   and the PROCESS_STATE events of its own listeners (to follow their runs).
   Listeners never see a type they did not subscribe to: the pool checks each event
   against ``events=`` before buffering it.
+- ``events=`` is checked against the bus' registry (supervisord's types plus the
+  extensions') when the pool is built, before anything starts:
+  ``check_listener_events`` names the file:line of each unknown type; the daemon
+  runs it on every configuration it loads, so a bad name never gets this far.
 - Decisions are ``listeners.py``'s (``ListenerConnection`` per run, ``PoolBuffer``);
   this module carries them out: writes envelopes to stdin, logs, counts, re-buffers.
 - The event stream is lossless up to the pool's buffer. The buffer is the only place
@@ -32,17 +36,19 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from supervisor_core import control
 from supervisor_core.bus import EventBus, Subscription
+from supervisor_core.config.errors import ConfigError
 from supervisor_core.config.model import GroupConfig, ProcessConfig
+from supervisor_core.config.programs import listener_event_problems
 from supervisor_core.events import (
     Event,
     EventBufferOverflow,
+    EventTypeRegistry,
     ProcessStateEvent,
-    families_of,
     listener_envelope,
 )
 from supervisor_core.groups import ProcessGroup
@@ -68,6 +74,7 @@ __all__ = [
     "ListenerPool",
     "ListenerProcessFactory",
     "PoolSnapshot",
+    "check_listener_events",
     "subscriber_name",
 ]
 
@@ -93,6 +100,18 @@ _OWES_AN_ANSWER = frozenset({EventListenerState.BUSY, EventListenerState.ACKNOWL
 def subscriber_name(pool: str) -> str:
     """The bus subscriber name of pool ``pool`` (the label of its drop counter)."""
     return f"pool:{pool}"
+
+
+def check_listener_events(groups: Iterable[GroupConfig], registry: EventTypeRegistry) -> None:
+    """Check that the ``events=`` of every listener pool in ``groups`` names known types.
+
+    Raises:
+        ConfigError: one problem per unknown name, at the line of ``events=``
+            (``config.programs.listener_event_problems``).
+    """
+    problems = listener_event_problems(groups, registry)
+    if problems:
+        raise ConfigError(problems)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -138,6 +157,7 @@ class ListenerPool(ProcessGroup):
         identifier: ``[supervisord] identifier``, the envelope's ``server:``.
 
     Raises:
+        ConfigError: ``events`` names a type the bus' registry does not know.
         listeners.BadResultHandler: ``result_handler`` cannot be imported.
         OSError: a runtime could not be built (see ``ProcessGroup``).
 
@@ -157,6 +177,7 @@ class ListenerPool(ProcessGroup):
         bus: EventBus,
         identifier: str,
     ) -> None:
+        check_listener_events((config,), bus.registry)
         self._bus = bus
         self._identifier = identifier
         self._handler: ResultHandler = resolve_result_handler(config.result_handler)
@@ -223,7 +244,7 @@ class ListenerPool(ProcessGroup):
     def _subscribed(self, event_name: str) -> bool:
         hit = self._accepts_cache.get(event_name)
         if hit is None:
-            hit = not self._families.isdisjoint(families_of(event_name))
+            hit = not self._families.isdisjoint(self._bus.registry.families_of(event_name))
             self._accepts_cache[event_name] = hit
         return hit
 

@@ -50,6 +50,7 @@ from supervisor_core.events import (
     ProcessStateEvent,
 )
 from supervisor_core.forensics import OomCounters, judge_oom, read_oom_counters
+from supervisor_core.health import FaultCounters
 from supervisor_core.lifecycle import AUTOSTART, SHUTDOWN, STOPPED_STATES, ProcessState, Requester
 from supervisor_core.logs import Channel, LogOpenError, ProcessOutput
 from supervisor_core.probes import AsyncioProbes, ProbeHandle, ProbeRunner
@@ -227,6 +228,7 @@ class ProcessRuntime:
         oom_counters: Callable[[], OomCounters] = read_oom_counters,
         probes: ProbeRunner | None = None,
         notify: NotifyRouter | None = None,
+        faults: FaultCounters | None = None,
     ) -> None:
         self._record = ProcessRecord(config=config)
         self._stderr_tail_lines = stderr_tail_lines
@@ -272,6 +274,7 @@ class ProcessRuntime:
             on_log=self._on_log,
             on_communication=self._on_communication,
             on_stdout_read=on_stdout_read,
+            faults=faults,  # log writes that fail count as log_write_errors{stream}
         )
         self._child: ChildHandle | None = None
         self._output_pid = 0  # pid of the run whose pipes are being read

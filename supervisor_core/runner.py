@@ -6,10 +6,11 @@ Rules of this file:
   connection handlers); when the supervisor returns, the listeners close (in-flight
   requests finish first) before the next generation or the exit. The supervisor's
   own helper tasks live in its TaskGroup; nothing is an orphan task.
-- A generation ends in SHUTDOWN (return) or RESTARTING (re-read the file, build a
-  new Supervisor on the same bus, so event serials continue without a gap). A file
-  that no longer loads on restart is logged and the previous configuration kept:
-  supervisord would exit instead, leaving every program stopped.
+- A generation ends in SHUTDOWN (return) or RESTARTING (build a new Supervisor on
+  the same bus from the file the restart read, so event serials continue without a
+  gap). The Supervisor reads the file when the restart is asked for and refuses a
+  restart whose file does not load (CANT_REREAD, CRIT in the log, nothing stopped):
+  supervisord would restart and then exit, leaving every program stopped.
 - The OS prelude (rlimits, privileges, daemonizing, logging set-up) is the CLI's;
   this module only needs a running loop.
 """
@@ -29,10 +30,14 @@ from supervisor_core.clock import Clock, SystemClock
 from supervisor_core.config import Config, ConfigError
 from supervisor_core.config.model import InetHttpServerConfig
 from supervisor_core.daemon import DAEMON_SIGNALS, SignalRecorder, StartupReport
+from supervisor_core.events import EventTypeRegistry
 from supervisor_core.extensions import Extension, first_serial
+from supervisor_core.health import LOG_WRITE_ERRORS, FaultCounters
 from supervisor_core.http import AuthPolicy, BoundAddresses, ServerStartError, make_app, serving
 from supervisor_core.lifecycle import AUTOSTART, RELOAD, SupervisorState
 from supervisor_core.logs.mainlog import MainLogHandler
+from supervisor_core.loop_errors import RateLimitedExceptionHandler
+from supervisor_core.pools import check_listener_events
 from supervisor_core.probes import AsyncioProbes
 from supervisor_core.process import ProcessRuntime
 from supervisor_core.sdnotify import NotifyServer, SystemdNotifier
@@ -69,11 +74,13 @@ def runtime_factory(
     spawner: Spawner,
     serverurl: Callable[[], str | None],
     notify: NotifyServer | None = None,
+    faults: FaultCounters | None = None,
 ) -> ProcessFactory:
     """The factory of real ``ProcessRuntime`` s for ``config``'s ``[supervisord]`` settings.
 
     ``serverurl`` is read when each process is built; ``notify`` is the daemon's
-    sd_notify socket for ``ready = notify`` programs.
+    sd_notify socket for ``ready = notify`` programs; ``faults`` counts the log
+    writes that fail.
     """
     probes = AsyncioProbes()
     settings = config.supervisord
@@ -94,6 +101,7 @@ def runtime_factory(
             stderr_tail_lines=settings.stderr_tail_lines,
             probes=probes,
             notify=notify,
+            faults=faults,
         )
 
     return make
@@ -125,7 +133,10 @@ class DaemonRun:
     ``reload`` re-reads the configuration (with superd's flags applied) on restart;
     ``on_started`` runs once the first generation listens (pidfile, startup report);
     ``on_generation`` sees each new Supervisor (tests subscribe or drive it);
-    ``extensions`` are driven through their lifecycle (``supervisor_core.extensions``).
+    ``extensions`` are driven through their lifecycle (``supervisor_core.extensions``);
+    ``event_types`` is the daemon's registry, given to the bus it builds (default:
+    supervisord's types; each extension's ``install`` adds its own).
+    ``faults`` counts handled failures for the whole run (one is made when None).
     """
 
     reload: ConfigLoader
@@ -138,6 +149,8 @@ class DaemonRun:
     on_generation: Callable[[Supervisor], None] | None = None
     install_signals: bool = True
     extensions: Sequence[Extension] = ()
+    event_types: EventTypeRegistry | None = None
+    faults: FaultCounters | None = None
 
 
 class StartupError(Exception):
@@ -154,14 +167,19 @@ async def run_daemon(config: Config, run: DaemonRun) -> int:
     bus = (
         run.bus
         if run.bus is not None
-        else EventBus(clock, first_serial=first_serial(run.extensions))
+        else EventBus(clock, registry=run.event_types, first_serial=first_serial(run.extensions))
     )
     spawner = run.spawner if run.spawner is not None else PopenSpawner()
+    if run.faults is None:
+        run.faults = FaultCounters()
+    run.faults.declare(LOG_WRITE_ERRORS, "stdout", "stderr")
     router = _SignalRouter()
     loop = asyncio.get_running_loop()
     recorder = (
         SignalRecorder(loop, DAEMON_SIGNALS, on_signal=router) if run.install_signals else None
     )
+    # At the fd limit asyncio would log a traceback per failed accept (issue 19).
+    restore_handler = RateLimitedExceptionHandler().install(loop)
     first = True
     # One sd_notify socket for the daemon's life: children keep their NOTIFY_SOCKET
     # across reloads. An abstract name: nothing on disk, nothing to clean up.
@@ -173,11 +191,13 @@ async def run_daemon(config: Config, run: DaemonRun) -> int:
             # Extensions close last (LIFO after their listeners), after the last event.
             extension_scope.push_async_callback(_close_extensions, run.extensions)
             for extension in run.extensions:
+                extension.report_faults(run.faults)
+            for extension in run.extensions:
                 extension.install(bus)
             for extension in run.extensions:
                 await extension_scope.enter_async_context(extension.serving())
             while True:
-                mood = await _run_generation(
+                mood, next_config = await _run_generation(
                     config,
                     run,
                     bus=bus,
@@ -191,10 +211,15 @@ async def run_daemon(config: Config, run: DaemonRun) -> int:
                 first = False
                 if mood is not SupervisorState.RESTARTING:
                     return 0
-                config = _reload(config, run.reload)
+                config = (
+                    next_config
+                    if next_config is not None
+                    else _reload(config, run.reload, bus.registry)
+                )
     finally:
         systemd.close()
         notify.close()
+        restore_handler()
         if recorder is not None:
             recorder.close()
 
@@ -207,18 +232,21 @@ async def _close_extensions(extensions: Sequence[Extension]) -> None:
             logger.exception("extension %s failed to close", extension.name)
 
 
-def _reload(current: Config, reload: ConfigLoader) -> Config:
+def _reload(current: Config, reload: ConfigLoader, registry: EventTypeRegistry) -> Config:
     try:
         config = reload()
+        check_listener_events(config.groups, registry)
     except ConfigError as error:
-        logger.error(
+        logger.critical(
             "restart: %s did not load, keeping the previous configuration:\n%s",
             current.path,
             "\n".join(str(problem) for problem in error.problems),
         )
         return current
     except OSError as error:
-        logger.error("restart: cannot read %s (%s), keeping the previous one", current.path, error)
+        logger.critical(
+            "restart: cannot read %s (%s), keeping the previous one", current.path, error
+        )
         return current
     for warning in config.warnings:
         logger.warning("%s", warning)
@@ -236,7 +264,7 @@ async def _run_generation(
     first: bool,
     notify: NotifyServer,
     systemd: SystemdNotifier,
-) -> SupervisorState:
+) -> tuple[SupervisorState, Config | None]:
     unix, inet = config.unix_http_server, config.inet_http_server
     # Processes are built in supervisor.run(), after the listeners are bound, so the
     # factory reads the final URL (a TCP port 0 is only known once bound).
@@ -252,6 +280,7 @@ async def _run_generation(
             spawner=spawner,
             serverurl=lambda: serverurl,
             notify=notify,
+            faults=run.faults,
         ),
         read_config=lambda _path: run.reload(),
         main_log=run.main_log,
@@ -283,7 +312,7 @@ async def _run_generation(
             if run.report is not None:
                 run.report.started()
         try:
-            return await supervisor.run()
+            return await supervisor.run(), supervisor.next_config
         finally:
             router.target = None
             for extension in run.extensions:

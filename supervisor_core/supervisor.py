@@ -69,7 +69,7 @@ from supervisor_core.lifecycle import (
 from supervisor_core.listeners import BadResultHandler
 from supervisor_core.logs.mainlog import MainLogHandler
 from supervisor_core.names import make_namespec, split_namespec
-from supervisor_core.pools import ListenerPool
+from supervisor_core.pools import ListenerPool, check_listener_events
 from supervisor_core.process import ProcessRuntime, TimerHandle, Timers
 from supervisor_core.sdnotify import SystemdNotifier
 
@@ -233,6 +233,7 @@ class Supervisor:
         self._held_starts: dict[str, Requester] = {}
         self._held_stops: dict[str, Requester] = {}
         self._released = asyncio.Event()
+        self._next_config: Config | None = None
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -369,7 +370,8 @@ class Supervisor:
                     )
                 else:
                     logger.warning("received %s indicating restart request", sig.name)
-                    self._state = SupervisorState.RESTARTING
+                    with contextlib.suppress(control.CantReread):  # logged CRIT, keeps running
+                        self._begin_restart()
             elif sig == signal.SIGUSR2:
                 logger.info("received %s indicating log reopen request", sig.name)
                 self.reopen_logs()
@@ -443,7 +445,7 @@ class Supervisor:
                 bus=self._bus,
                 identifier=self._config.supervisord.identifier,
             )
-        except BadResultHandler as error:
+        except (BadResultHandler, ConfigError) as error:
             raise OSError(str(error)) from error  # reported by _add_group like the others
 
     def _add_group(self, config: GroupConfig) -> None:
@@ -768,6 +770,8 @@ class Supervisor:
         """
         try:
             new = self._read_config(self._config.path)
+            # events= names types of this daemon's registry (the extensions' too).
+            check_listener_events(new.groups, self._bus.registry)
         except ConfigError as error:
             raise control.CantReread("\n".join(str(p) for p in error.problems)) from error
         except OSError as error:
@@ -811,12 +815,45 @@ class Supervisor:
         self._wake.set()
 
     def restart(self) -> None:
-        """Begin a restart: stop everything, reload, start again."""
+        """Begin a restart: stop everything, reload, start again.
+
+        The file is read first; one that does not load refuses the restart and
+        leaves everything running (supervisord would restart and then exit).
+
+        Raises:
+            CantReread: the file could not be read or parsed (logged CRIT too).
+        """
         if self._state is SupervisorState.SHUTDOWN:
             return
         logger.info("restart requested")
-        self._state = SupervisorState.RESTARTING
+        self._begin_restart()
         self._wake.set()
+
+    @property
+    def next_config(self) -> Config | None:
+        """The configuration the next generation runs, read when the restart was accepted."""
+        return self._next_config
+
+    def _begin_restart(self) -> None:
+        # Read before anything stops: a restart that cannot load its file must fail
+        # where the operator sees it (the RPC fault, the CRIT line), not after every
+        # program has been stopped.
+        path = self._config.path
+        try:
+            next_config = self._read_config(path)
+            check_listener_events(next_config.groups, self._bus.registry)
+            self._next_config = next_config
+        except ConfigError as error:
+            detail = "\n".join(str(problem) for problem in error.problems)
+        except OSError as error:
+            detail = f"{path}: {error.strerror or error}"
+        else:
+            self._state = SupervisorState.RESTARTING
+            return
+        logger.critical(
+            "restart refused, %s did not load; nothing was restarted:\n%s", path, detail
+        )
+        raise control.CantReread(detail)
 
     def clear_log(self) -> None:
         """Remove and reopen the main log."""

@@ -1,4 +1,9 @@
-"""``python -m exporters.alerts render [--root DIR] [--check]``: write or check the artefacts."""
+"""``python -m exporters.alerts render [--root DIR] [--check] [--selector M] [--runbook-base URL]``.
+
+Writes (or with ``--check`` compares) every generated artefact. The checked-in files
+are rendered with the defaults; ``--selector`` and ``--runbook-base`` render a site's
+own copy (``--root`` elsewhere), e.g. ``--selector 'env="prod"'``.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from exporters.alerts.render import drifted, write
+from exporters.alerts.render import artefacts, drifted, write
+from exporters.alerts.rules import DEFAULT_RUNBOOK_BASE, AlertConfig
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -23,14 +29,29 @@ def main(argv: list[str] | None = None) -> int:
     render.add_argument(
         "--check", action="store_true", help="write nothing; exit 1 when a file is out of date"
     )
+    render.add_argument(
+        "--selector",
+        default="",
+        help='extra label matchers for every rule and query, e.g. \'job="superd", env="prod"\'',
+    )
+    render.add_argument(
+        "--runbook-base",
+        default=DEFAULT_RUNBOOK_BASE,
+        help="URL the runbook_url annotations point at (#<alertname> is appended)",
+    )
     args = parser.parse_args(argv)
     root: Path = args.root
+    try:
+        config = AlertConfig(selector=args.selector, runbook_base=args.runbook_base)
+        artefacts(config)
+    except ValueError as error:
+        parser.error(str(error))
     if args.check:
-        stale = drifted(root)
+        stale = drifted(root, config)
         for relative in stale:
             print(f"out of date: {relative}", file=sys.stderr)
         return 1 if stale else 0
-    for path in write(root):
+    for path in write(root, config):
         print(f"wrote {path}")
     return 0
 

@@ -66,7 +66,9 @@ class Panel:
 
 def _scope(config: AlertConfig) -> AlertConfig:
     """The config whose selector is the dashboard's job/instance variables."""
-    return dataclasses.replace(config, selector='job=~"$job", instance=~"$instance"')
+    variables = 'job=~"$job", instance=~"$instance"'
+    own = config.selector
+    return dataclasses.replace(config, selector=f"{own}, {variables}" if own else variables)
 
 
 _PROCESS_MATCHERS = ('group=~"$group"', 'name=~"$name"')

@@ -13,11 +13,14 @@ from exporters.alerts.dashboards import DASHBOARD_UID
 from exporters.alerts.rules import AlertConfig, AlertSpec, alert_specs, duration
 
 __all__ = [
+    "CONTACT_POINT",
     "DASHBOARDS_PATH",
     "FOLDER",
     "alerting_provisioning",
+    "contact_points_provisioning",
     "dashboard_provisioning",
     "datasource_provisioning",
+    "notification_policy_provisioning",
 ]
 
 FOLDER = "Supervisor"
@@ -28,8 +31,10 @@ DASHBOARDS_PATH = "/var/lib/grafana/dashboards/supervisor"
 def datasource_provisioning(config: AlertConfig) -> dict[str, object]:
     """A Prometheus datasource with the fixed uid the alert rules query.
 
-    The URL comes from the environment of Grafana (``PROMETHEUS_URL``), with the
-    usual local Prometheus as the fallback.
+    The URL comes from Grafana's environment: ``PROMETHEUS_URL`` must be set
+    (``PROMETHEUS_URL=http://prometheus:9090``). Grafana expands ``$VAR`` and ``${VAR}``
+    in provisioning files and knows no shell-style ``${VAR:-default}``: such a value
+    expands to nothing, so there is no fallback here to pretend otherwise.
     """
     return {
         "apiVersion": 1,
@@ -39,7 +44,7 @@ def datasource_provisioning(config: AlertConfig) -> dict[str, object]:
                 "type": "prometheus",
                 "uid": config.datasource_uid,
                 "access": "proxy",
-                "url": "${PROMETHEUS_URL:-http://localhost:9090}",
+                "url": "${PROMETHEUS_URL}",
                 "isDefault": False,
                 "editable": True,
                 "jsonData": {"httpMethod": "POST", "timeInterval": "15s"},
@@ -65,6 +70,75 @@ def dashboard_provisioning() -> dict[str, object]:
             }
         ],
     }
+
+
+CONTACT_POINT = "superd-ops"
+
+
+def contact_points_provisioning() -> dict[str, object]:
+    """One contact point, ``superd-ops``: mail and a webhook, both from the environment.
+
+    ``SUPERD_ALERT_EMAIL`` (comma-separated addresses) and ``SUPERD_ALERT_WEBHOOK_URL``
+    must be set in Grafana's environment (mail also needs Grafana's ``[smtp]``).
+    """
+    return {
+        "apiVersion": 1,
+        "contactPoints": [
+            {
+                "orgId": 1,
+                "name": CONTACT_POINT,
+                "receivers": [
+                    {
+                        "uid": "superd-ops-email",
+                        "type": "email",
+                        "settings": {
+                            "addresses": "${SUPERD_ALERT_EMAIL}",
+                            "singleEmail": True,
+                        },
+                        "disableResolveMessage": False,
+                    },
+                    {
+                        "uid": "superd-ops-webhook",
+                        "type": "webhook",
+                        "settings": {"url": "${SUPERD_ALERT_WEBHOOK_URL}", "httpMethod": "POST"},
+                        "disableResolveMessage": False,
+                    },
+                ],
+            }
+        ],
+    }
+
+
+def notification_policy_provisioning() -> dict[str, object]:
+    """The org's policy tree: everything to ``superd-ops``, grouped per process.
+
+    Grouping by ``instance, group, name`` sends one notification per process and host
+    (a storm, its flapping and its down alerts together), never merging hosts. A
+    provisioned policy tree replaces the org's whole tree.
+    """
+    return {
+        "apiVersion": 1,
+        "policies": [
+            {
+                "orgId": 1,
+                "receiver": CONTACT_POINT,
+                "group_by": ["alertname", "instance", "group", "name"],
+                "group_wait": "30s",
+                "group_interval": "5m",
+                "repeat_interval": "4h",
+                "routes": [
+                    {
+                        "receiver": CONTACT_POINT,
+                        "object_matchers": [["alertname", "=~", _PROCESS_ALERTS]],
+                        "group_by": ["instance", "group", "name"],
+                    }
+                ],
+            }
+        ],
+    }
+
+
+_PROCESS_ALERTS = "ProcessRestartStorm|ProcessFlapping|ProcessFatal|ProcessDown"
 
 
 def _grafana_value(template: str) -> str:
@@ -123,6 +197,7 @@ def _rule(spec: AlertSpec, config: AlertConfig) -> dict[str, object]:
             "summary": _grafana_value(spec.summary),
             "description": _grafana_value(spec.description),
             "runbook": _grafana_value(spec.runbook),
+            "runbook_url": spec.runbook_url(config),
             "__dashboardUid__": DASHBOARD_UID,
         },
     }

@@ -14,11 +14,13 @@ from exporters.alerts import yamltext
 from exporters.alerts.dashboards import overview_dashboard
 from exporters.alerts.grafana import (
     alerting_provisioning,
+    contact_points_provisioning,
     dashboard_provisioning,
     datasource_provisioning,
+    notification_policy_provisioning,
 )
 from exporters.alerts.rule_tests import RULES_FILE_NAME, rule_tests
-from exporters.alerts.rules import AlertConfig, prometheus_rule_groups
+from exporters.alerts.rules import AlertConfig, alert_specs, duration, prometheus_rule_groups
 
 __all__ = ["RULES_PATH", "RULES_TEST_PATH", "artefacts", "drifted", "rules_text", "write"]
 
@@ -39,18 +41,67 @@ def rules_text(config: AlertConfig) -> str:
     return _yaml(prometheus_rule_groups(config))
 
 
+_PLACEHOLDERS = (
+    ("{{ $labels.group }}:{{ $labels.name }}", "GROUP:NAME"),
+    ("{{ $labels.instance }}", "INSTANCE"),
+    ("{{ $labels.subscriber }}", "SUBSCRIBER"),
+    ("{{ $value }}", "N"),
+)
+
+
+def _placeholders(text: str) -> str:
+    for template, placeholder in _PLACEHOLDERS:
+        text = text.replace(template, placeholder)
+    return text
+
+
+def runbooks_markdown(config: AlertConfig) -> str:
+    """docs/runbooks.md: one section per alert (the ``runbook_url`` anchors)."""
+    lines = [
+        "# Runbooks",
+        "",
+        "<!-- " + HEADER.replace("\n", " ") + " -->",
+        "",
+        "What to do when a superd alert fires. Every alert's `runbook_url` annotation",
+        "points at its section here (render with `--runbook-base URL` to point at your",
+        "own copy). GROUP:NAME and INSTANCE stand for the alert's labels.",
+    ]
+    for spec in alert_specs(config):
+        lines += [
+            "",
+            f"## {spec.name}",
+            "",
+            f"Severity `{spec.severity.value}`; fires when `{spec.value.split(chr(10))[0]}"
+            f"{' ...' if chr(10) in spec.value else ''}` {spec.comparison.value} "
+            f"{spec.threshold:g}"
+            + (f" for {duration(spec.for_seconds)}." if spec.for_seconds else ", at once."),
+            "",
+            _placeholders(spec.description),
+            "",
+            _placeholders(spec.runbook),
+        ]
+    return "\n".join(lines) + "\n"
+
+
 def artefacts(config: AlertConfig | None = None) -> dict[str, str]:
     """Every generated file: repository-relative path -> content."""
     config = config if config is not None else AlertConfig()
     return {
         RULES_PATH: rules_text(config),
+        "docs/runbooks.md": runbooks_markdown(config),
         RULES_TEST_PATH: _yaml(rule_tests(config)),
         "grafana/dashboards/supervisor-overview.json": (
             json.dumps(overview_dashboard(config), indent=2, ensure_ascii=False) + "\n"
         ),
         "grafana/provisioning/datasources/supervisor.yml": _yaml(datasource_provisioning(config)),
         "grafana/provisioning/dashboards/supervisor.yml": _yaml(dashboard_provisioning()),
-        "grafana/alerting/supervisor-alerts.yml": _yaml(alerting_provisioning(config)),
+        "grafana/provisioning/alerting/supervisor-alerts.yml": _yaml(alerting_provisioning(config)),
+        "grafana/provisioning/alerting/supervisor-contact-points.yml": _yaml(
+            contact_points_provisioning()
+        ),
+        "grafana/provisioning/alerting/supervisor-policies.yml": _yaml(
+            notification_policy_provisioning()
+        ),
     }
 
 

@@ -53,7 +53,7 @@ def _expand(template: str, labels: dict[str, str], value: int) -> str:
 
 
 def _expect(
-    spec: AlertSpec, labels: dict[str, str], value: int, at_minute: int
+    spec: AlertSpec, labels: dict[str, str], value: int, at_minute: int, config: AlertConfig
 ) -> list[dict[str, object]]:
     """An evaluation one minute before firing (none yet) and one at firing."""
     full = {**labels, "severity": spec.severity.value}
@@ -70,7 +70,8 @@ def _expect(
                         ("description", spec.description),
                         ("runbook", spec.runbook),
                     )
-                },
+                }
+                | {"runbook_url": spec.runbook_url(config)},
             }
         ],
     }
@@ -97,7 +98,9 @@ def rule_tests(config: AlertConfig) -> dict[str, object]:
             "input_series": [
                 _series(catalogue.PROCESS_RESTART_STORM.name, _LABELS, f"0 0 1x{storm_for + 5}")
             ],
-            "alert_rule_test": _expect(specs["ProcessRestartStorm"], _LABELS, 1, 2 + storm_for),
+            "alert_rule_test": _expect(
+                specs["ProcessRestartStorm"], _LABELS, 1, 2 + storm_for, config
+            ),
         }
     )
 
@@ -118,7 +121,7 @@ def rule_tests(config: AlertConfig) -> dict[str, object]:
                 _series(catalogue.PROCESS_RESTARTS.name, _LABELS, f"0+1x{fires_at + 5}")
             ],
             "alert_rule_test": _expect(
-                specs["ProcessFlapping"], _LABELS, min(fires_at, window), fires_at
+                specs["ProcessFlapping"], _LABELS, min(fires_at, window), fires_at, config
             ),
         }
     )
@@ -153,26 +156,33 @@ def rule_tests(config: AlertConfig) -> dict[str, object]:
             "interval": "1m",
             "input_series": series,
             "alert_rule_test": [
-                *_expect(specs["ProcessDown"], _LABELS, 1, 2 + down_for),
+                *_expect(specs["ProcessDown"], _LABELS, 1, 2 + down_for, config),
                 *_expect(
                     specs["ProcessFatal"],
                     {**_LABELS, "state": "FATAL"},
                     1,
                     fatal_from + fatal_for,
+                    config,
                 ),
             ],
         }
     )
 
-    # SupervisorDown: scrapes fail from minute 2.
+    # SupervisorDown: scrapes of a superd (it served supervisor_info) fail from minute
+    # 2; a target of another kind, under any job name, fails too and must not alert.
     down = _minutes(t.supervisor_down_for, "supervisor_down_for")
-    target = {"job": _LABELS["job"], "instance": _LABELS["instance"]}
+    target = {"job": "anything", "instance": _LABELS["instance"]}
+    other = {"job": "node", "instance": "host-a:9100"}
     tests.append(
         {
-            "name": "failed scrapes for supervisor_down_for fire SupervisorDown",
+            "name": "failed scrapes of a superd for supervisor_down_for fire SupervisorDown",
             "interval": "1m",
-            "input_series": [_series("up", target, f"1 1 0x{down + 5}")],
-            "alert_rule_test": _expect(specs["SupervisorDown"], target, 0, 2 + down),
+            "input_series": [
+                _series("up", target, f"1 1 0x{down + 5}"),
+                _series(catalogue.INFO.name, {**target, "version": "1"}, f"1 1 _x{down + 5}"),
+                _series("up", other, f"1 1 0x{down + 5}"),
+            ],
+            "alert_rule_test": _expect(specs["SupervisorDown"], target, 0, 2 + down, config),
         }
     )
 
@@ -190,7 +200,9 @@ def rule_tests(config: AlertConfig) -> dict[str, object]:
                     f"0 0 0 3x{dropped_for + 5}",
                 )
             ],
-            "alert_rule_test": _expect(specs["EventsDropped"], subscriber, 3, 3 + dropped_for),
+            "alert_rule_test": _expect(
+                specs["EventsDropped"], subscriber, 3, 3 + dropped_for, config
+            ),
         }
     )
 

@@ -43,6 +43,11 @@ __all__ = [
 # The labels that identify one managed process across a fleet of superds.
 PROCESS_KEY = "job, instance, group, name"
 
+# Where runbook_url points unless rendered with another base (``--runbook-base``).
+DEFAULT_RUNBOOK_BASE = "docs/runbooks.md"
+# How long SupervisorDown remembers that a target was a superd (its supervisor_info).
+SUPERD_MEMORY = 86400.0
+
 # The states that mean "supervisord expects it up, and it is not" (ProcessDown).
 # RUNNING is up, STOPPED is an operator's decision, FATAL has its own alert.
 DOWN_STATES: tuple[ProcessState, ...] = (
@@ -113,13 +118,17 @@ class Thresholds:
 class AlertConfig:
     """Everything the generated files depend on besides the catalogue.
 
-    ``selector`` holds the matchers that pick superd's series out of everything a
-    Prometheus scrapes (``job="superd"``: name your scrape job so, or pass your own);
-    it is added to every rule. ``datasource_uid`` is the Grafana datasource the
-    provisioned alert rules query.
+    ``selector`` holds extra matchers added to every rule (``env="prod"``); empty by
+    default: the ``supervisor_*`` names are superd's alone, so the rules work whatever
+    the scrape job is called, and ``SupervisorDown`` finds superd's targets by their
+    ``supervisor_info`` (never by a job name). ``runbook_base`` is where the
+    ``runbook_url`` annotation points (``#<alertname>`` is appended; the shipped
+    docs/runbooks.md has those anchors). ``datasource_uid`` is the Grafana datasource
+    the provisioned alert rules query.
     """
 
-    selector: str = 'job="superd"'
+    selector: str = ""
+    runbook_base: str = DEFAULT_RUNBOOK_BASE
     thresholds: Thresholds = field(default_factory=Thresholds)
     datasource_uid: str = "supervisor-prometheus"
     rule_group: str = "supervisor"
@@ -141,6 +150,10 @@ class AlertSpec:
     runbook: str
     # The range Grafana must query for ``value`` (its longest range selector).
     lookback_seconds: float = 600.0
+
+    def runbook_url(self, config: AlertConfig) -> str:
+        """The ``runbook_url`` annotation: ``<runbook_base>#<alertname in lower case>``."""
+        return f"{config.runbook_base}#{self.name.lower()}"
 
     @property
     def expression(self) -> str:
@@ -349,7 +362,13 @@ def alert_specs(config: AlertConfig) -> tuple[AlertSpec, ...]:
         ),
         AlertSpec(
             name="SupervisorDown",
-            value=selector("up", config),
+            # Targets that served supervisor_info within SUPERD_MEMORY are superd's,
+            # whatever their job is called; `and` keeps the value of `up`.
+            value=(
+                f"(\n    {selector('up', config)}\n    and on (job, instance)\n    "
+                f"max_over_time({selector(catalogue.INFO.name, config)}"
+                f"[{duration(SUPERD_MEMORY)}])\n  )"
+            ),
             comparison=Comparison.LESS,
             threshold=1,
             for_seconds=t.supervisor_down_for,
@@ -368,6 +387,7 @@ def alert_specs(config: AlertConfig) -> tuple[AlertSpec, ...]:
                 "superd's journal records a SUPERVISOR_DAEMON_START with the gap when it "
                 "comes back: what happened while it was down is in docs/journal.md.",
             ),
+            lookback_seconds=SUPERD_MEMORY,
         ),
         AlertSpec(
             name="EventsDropped",
@@ -474,6 +494,7 @@ def prometheus_rule_groups(config: AlertConfig) -> dict[str, object]:
             "summary": _prometheus_value(spec.summary),
             "description": _prometheus_value(spec.description),
             "runbook": _prometheus_value(spec.runbook),
+            "runbook_url": spec.runbook_url(config),
         }
         alerts.append(rule)
     return {

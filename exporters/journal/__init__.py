@@ -5,7 +5,8 @@ Writing (the daemon): :class:`Journal` (``open``/``from_settings``, ``attach(bus
 :func:`open_journal`. Configuration: :func:`settings_from_config` for ``[exporter:journal]``.
 """
 
-from exporters.journal.events import SupervisorDaemonStart
+from exporters.journal.events import SupervisorDaemonStart, register_journal_types
+from exporters.journal.files import UnsafeJournalError
 from exporters.journal.filters import EventFilter, ProcessSpec
 from exporters.journal.reader import JournalReader, open_journal
 from exporters.journal.retention import RetentionPolicy
@@ -33,10 +34,12 @@ __all__ = [
     "ProcessSpec",
     "RetentionPolicy",
     "SupervisorDaemonStart",
+    "UnsafeJournalError",
     "event_json",
     "event_row",
     "open_journal",
     "parse_retention",
+    "register_journal_types",
     "settings_from_config",
     "settings_from_section",
 ]

@@ -1,17 +1,29 @@
-"""Which events a reader asked for: by type (families allowed) and by process name.
+"""Which events a reader asked for: by type (families allowed), process name and cause.
 
 One filter serves both sides of ``/events``: ``sql()`` selects journaled rows and
 ``matches(event)`` tests live events, so a replay and the live tail that follows it
-agree on what belongs to the stream.
+agree on what belongs to the stream. Families are expanded once, when the filter is
+built, against the registry given (the daemon's: ``EventBus.registry``), into the
+concrete type names both sides use.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from supervisor_core.events import Event, event_type, event_type_names, is_subtype
+from supervisor_core.events import Event, EventTypeRegistry
+from supervisor_core.lifecycle import Cause
 from supervisor_core.names import split_namespec
+
+
+def parse_cause(text: str) -> Cause:
+    """A cause by its value (``autorestart``); raises ValueError listing the known ones."""
+    try:
+        return Cause(text)
+    except ValueError:
+        known = ", ".join(cause.value for cause in Cause)
+        raise ValueError(f"unknown cause {text!r} (known: {known})") from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,32 +55,55 @@ class ProcessSpec:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class EventFilter:
-    """Event types (names or families; empty = all) and processes (empty = all)."""
+    """Event types (names or families), processes and causes; each empty = all.
+
+    A cause filter selects process state changes with one of ``causes`` (only they
+    have a cause): ``causes={Cause.AUTORESTART, Cause.DAMPED, Cause.RETRY}`` are the
+    restarts.
+
+    ``concrete`` holds the concrete type names ``types`` cover (filled by ``build``).
+    """
 
     types: frozenset[str] = frozenset()
     processes: tuple[ProcessSpec, ...] = ()
+    causes: frozenset[Cause] = frozenset()
+    concrete: frozenset[str] = field(default=frozenset(), compare=False)
 
     @classmethod
-    def build(cls, *, types: Iterable[str] = (), processes: Iterable[str] = ()) -> EventFilter:
-        """Validate names; raises ``UnknownEventType`` or ValueError naming the bad one."""
+    def build(
+        cls,
+        *,
+        registry: EventTypeRegistry,
+        types: Iterable[str] = (),
+        processes: Iterable[str] = (),
+        causes: Iterable[str] = (),
+    ) -> EventFilter:
+        """Validate names against ``registry``; raises ``UnknownEventType`` or
+        ValueError naming the bad one."""
         type_set = frozenset(types)
         for name in type_set:
-            event_type(name)
-        return cls(types=type_set, processes=tuple(ProcessSpec.parse(p) for p in processes))
+            registry.event_type(name)
+        concrete = frozenset(
+            name
+            for name in registry.names(include_abstract=False)
+            if any(registry.is_subtype(name, family) for family in type_set)
+        )
+        return cls(
+            types=type_set,
+            processes=tuple(ProcessSpec.parse(p) for p in processes),
+            causes=frozenset(parse_cause(c) for c in causes),
+            concrete=concrete,
+        )
 
     def concrete_types(self) -> tuple[str, ...]:
         """Every registered type name the ``types`` families cover, sorted."""
-        return tuple(
-            sorted(
-                name
-                for name in event_type_names(include_abstract=False)
-                if any(is_subtype(name, family) for family in self.types)
-            )
-        )
+        return tuple(sorted(self.concrete))
 
     def matches(self, event: Event) -> bool:
         """Whether a live event is selected."""
-        if self.types and not any(is_subtype(event.name, family) for family in self.types):
+        if self.types and event.name not in self.concrete:
+            return False
+        if self.causes and getattr(event.data, "cause", None) not in self.causes:
             return False
         if not self.processes:
             return True
@@ -76,14 +111,22 @@ class EventFilter:
         processname = getattr(event.data, "processname", None)
         return any(spec.matches(groupname, processname) for spec in self.processes)
 
-    def sql(self) -> tuple[str, list[str]]:
-        """A WHERE fragment (``"1"`` for none) and its parameters."""
+    def sql(self, *, cause_column: str = "cause") -> tuple[str, list[str]]:
+        """A WHERE fragment (``"1"`` for none) and its parameters.
+
+        ``cause_column`` is how the file at hand reads the cause (an expression on
+        the payload for a version-1 journal).
+        """
         clauses: list[str] = []
         params: list[str] = []
         if self.types:
             names = self.concrete_types()
             clauses.append(f"type IN ({', '.join('?' * len(names))})")
             params.extend(names)
+        if self.causes:
+            values = sorted(cause.value for cause in self.causes)
+            clauses.append(f"{cause_column} IN ({', '.join('?' * len(values))})")
+            params.extend(values)
         if self.processes:
             alternatives: list[str] = []
             for spec in self.processes:

@@ -4,23 +4,33 @@ Rules of this file:
 - ``SCHEMA_VERSION`` is stored as ``PRAGMA user_version``. A file with a higher
   version was written by a newer superd: we never write into it (see ``store``).
 - One row per event. The columns a post-mortem filters or plots on are typed
-  columns (serial, times, type, group, process, states, pid, exit status, signal,
-  run duration); ``payload`` is the full JSON object of ``to_json_dict`` so nothing
-  the event carried is lost, including fields of event types added later.
-- ``event_row`` and ``record_from_row`` are pure and pinned by golden tests.
+  columns (serial, times, type, group, process, states, cause, run, episode, pid,
+  exit status, signal, run duration); ``payload`` is the full JSON object of
+  ``to_json_dict`` so nothing the event carried is lost, including fields of event
+  types added later. The stderr tail is stored as the event carries it (the core
+  bounds it), in its own column rather than twice.
+- ``event_row`` and ``record_from_row`` are pure and pinned by golden tests: reading
+  a row back gives exactly ``to_json_dict`` of the event, so ``/events`` serves the
+  same object from the journal and live from the bus.
+- Older files are upgraded in place (``upgrade``), one version at a time, each step
+  in one transaction: a crash mid-way leaves the file at the version it had.
 """
 
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import TypeAlias
 
 from supervisor_core.events import Event, JsonScalar, ProcessStateEvent, to_json_dict
+from supervisor_core.lifecycle import AUTOMATIC_RESTART_CAUSES
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+RESTART_CAUSES: frozenset[str] = frozenset(cause.value for cause in AUTOMATIC_RESTART_CAUSES)
+"""The ``cause`` values of a *restart* (a ``PROCESS_STATE_STARTING`` with one of them)."""
 
 # auto_vacuum must be chosen before the first table exists; INCREMENTAL lets
 # retention give freed pages back to the file system without a full VACUUM.
@@ -34,6 +44,9 @@ CREATE TABLE events (
     processname TEXT,
     from_state TEXT,
     to_state TEXT,
+    cause TEXT,
+    run INTEGER,
+    episode INTEGER,
     pid INTEGER,
     exit_status INTEGER,
     signal INTEGER,
@@ -45,7 +58,26 @@ CREATE TABLE events (
 CREATE INDEX events_wall_time ON events (wall_time);
 CREATE INDEX events_process ON events (processname, groupname, serial);
 CREATE INDEX events_type ON events (type, serial);
+-- Partial: only state changes have a cause, log chunks and ticks cost nothing here.
+CREATE INDEX events_cause ON events (cause, serial) WHERE cause IS NOT NULL;
 """
+
+# Version 1 -> 2: the cause of a transition, its run and episode as typed columns,
+# taken from the payload where the event carried them (NULL otherwise: events of a
+# superd that did not record causes).
+_UPGRADE_1_TO_2 = """
+ALTER TABLE events ADD COLUMN cause TEXT;
+ALTER TABLE events ADD COLUMN run INTEGER;
+ALTER TABLE events ADD COLUMN episode INTEGER;
+UPDATE events SET
+    cause = json_extract(payload, '$.cause'),
+    run = json_extract(payload, '$.run'),
+    episode = json_extract(payload, '$.episode')
+WHERE type LIKE 'PROCESS\\_STATE\\_%' ESCAPE '\\' AND json_valid(payload);
+CREATE INDEX events_cause ON events (cause, serial) WHERE cause IS NOT NULL;
+"""
+UPGRADES: Mapping[int, str] = MappingProxyType({1: _UPGRADE_1_TO_2})
+"""SQL that takes a file from version N (the key) to N + 1."""
 
 COLUMNS: tuple[str, ...] = (
     "serial",
@@ -56,6 +88,9 @@ COLUMNS: tuple[str, ...] = (
     "processname",
     "from_state",
     "to_state",
+    "cause",
+    "run",
+    "episode",
     "pid",
     "exit_status",
     "signal",
@@ -67,9 +102,54 @@ COLUMNS: tuple[str, ...] = (
 
 INSERT_SQL = f"INSERT INTO events ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
 SELECT_COLUMNS = ", ".join(COLUMNS)
+# What a version-1 file (not upgraded yet: its superd still runs) gives for the
+# columns it lacks; a read-only reader cannot add them.
+_V1_EXPRESSIONS: Mapping[str, str] = MappingProxyType(
+    {
+        name: f"CASE WHEN json_valid(payload) THEN json_extract(payload, '$.{name}') END"
+        for name in ("cause", "run", "episode")
+    }
+)
 
 SqlValue: TypeAlias = int | float | str | None
 Row: TypeAlias = tuple[SqlValue, ...]
+
+
+def select_columns(version: int) -> str:
+    """The ``SELECT`` list that reads ``COLUMNS`` from a file of schema ``version``."""
+    if version >= 2:
+        return SELECT_COLUMNS
+    return ", ".join(_V1_EXPRESSIONS.get(name, name) for name in COLUMNS)
+
+
+def column_expression(name: str, version: int) -> str:
+    """How a ``WHERE`` clause reads column ``name`` in a file of schema ``version``."""
+    return name if version >= 2 else _V1_EXPRESSIONS.get(name, name)
+
+
+def upgrade(connection: sqlite3.Connection) -> int:
+    """Bring a writable journal of an older schema up to ``SCHEMA_VERSION``.
+
+    Each step runs in its own ``BEGIN IMMEDIATE`` transaction together with the new
+    ``user_version``. Returns the version the file had (0: a fresh file, left alone).
+
+    Raises:
+        sqlite3.Error: a step failed; the file keeps the version it had before it.
+    """
+    start = version = int(connection.execute("PRAGMA user_version").fetchone()[0])
+    while 0 < version < SCHEMA_VERSION:
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in UPGRADES[version].split(";"):
+                if statement.strip():
+                    connection.execute(statement)
+            connection.execute(f"PRAGMA user_version={version + 1}")
+        except sqlite3.Error:
+            connection.execute("ROLLBACK")
+            raise
+        connection.execute("COMMIT")
+        version += 1
+    return start
 
 
 def _text(value: object) -> str | None:
@@ -85,35 +165,36 @@ def encode_json(payload: Mapping[str, object]) -> str:
     return json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
 
 
-def event_json(event: Event, stderr_tail: Sequence[str] | None = None) -> dict[str, object]:
-    """The JSON object of an event as the journal and ``/events`` show it.
+def event_json(event: Event) -> dict[str, object]:
+    """The JSON object of an event as ``/events`` sends it: ``to_json_dict``, unchanged.
 
-    ``to_json_dict`` plus ``stderr_tail`` (a list of lines) when one was recorded;
-    the event's own ``stderr_tail`` is replaced by what the journal recorded.
+    The journal gives the same object back for the stored row
+    (``JournalRecord.to_json_dict``), so history and live stream agree.
     """
-    result: dict[str, object] = dict(to_json_dict(event))
-    result.pop("stderr_tail", None)
-    if stderr_tail is not None:
-        result["stderr_tail"] = list(stderr_tail)
-    return result
+    return dict(to_json_dict(event))
 
 
-def event_row(event: Event, stderr_tail: Sequence[str] | None = None) -> Row:
+def event_row(event: Event) -> Row:
     """The row (in ``COLUMNS`` order) that records ``event``."""
     payload = to_json_dict(event)
-    # The tail lives in its own column (as recorded), not twice in the payload.
+    # The tail lives in its own column, as the event carries it, not twice.
     payload.pop("stderr_tail", None)
     data = event.data
-    from_state = to_state = None
-    exit_status = signal = expected = None
+    from_state = to_state = cause = None
+    run = episode = exit_status = signal = expected = None
     run_duration: float | None = None
+    stderr_tail: str | None = None
     if isinstance(data, ProcessStateEvent):
         from_state = data.from_state.name
         to_state = data.to_state.name
+        cause = data.cause.value
+        run, episode = data.run, data.episode
         exit_status = data.returncode
         signal = data.signal
         expected = None if data.expected is None else int(data.expected)
         run_duration = data.run_duration
+        if data.stderr_tail is not None:
+            stderr_tail = encode_json({"lines": list(data.stderr_tail)})
     return (
         event.serial,
         event.wall_time,
@@ -123,12 +204,15 @@ def event_row(event: Event, stderr_tail: Sequence[str] | None = None) -> Row:
         _text(payload.get("processname")),
         from_state,
         to_state,
+        cause,
+        run,
+        episode,
         _int(payload.get("pid")),
         exit_status,
         signal,
         expected,
         run_duration,
-        None if stderr_tail is None else encode_json({"lines": list(stderr_tail)}),
+        stderr_tail,
         encode_json(payload),
     )
 
@@ -137,9 +221,13 @@ def event_row(event: Event, stderr_tail: Sequence[str] | None = None) -> Row:
 class JournalRecord:
     """One journaled event, as read back (what notebooks and ``/events`` see).
 
-    ``exit_status`` is Popen's return code (``-N``: killed by signal N, also in
-    ``signal``); ``stderr_tail`` is set on unexpected exits when stderr was seen;
-    ``payload`` is the event's full JSON object.
+    ``cause`` is why a process state changed (``lifecycle.Cause``'s value, e.g.
+    ``"autorestart"``; None for other events and for events of a superd that did not
+    record causes), ``run`` the process' start number the transition belongs to and
+    ``episode`` the run that opened its restart episode. ``exit_status`` is Popen's
+    return code (``-N``: killed by signal N, also in ``signal``); ``stderr_tail`` is
+    the run's last stderr lines on events an exit caused, as the core bounded them;
+    ``payload`` is the event's full JSON object (without the tail).
     """
 
     serial: int
@@ -150,6 +238,9 @@ class JournalRecord:
     processname: str | None
     from_state: str | None
     to_state: str | None
+    cause: str | None
+    run: int | None
+    episode: int | None
     pid: int | None
     exit_status: int | None
     signal: int | None
@@ -157,6 +248,16 @@ class JournalRecord:
     run_duration: float | None
     stderr_tail: tuple[str, ...] | None
     payload: Mapping[str, JsonScalar]
+
+    @property
+    def origin(self) -> str | None:
+        """Who asked for the transition (``"xmlrpc, unix socket pid 42 uid 0, ..."``)."""
+        return _text(self.payload.get("origin"))
+
+    @property
+    def is_restart(self) -> bool:
+        """Whether this is a *restart*: a start whose cause is an automatic one."""
+        return self.type == "PROCESS_STATE_STARTING" and self.cause in RESTART_CAUSES
 
     def to_json_dict(self) -> dict[str, object]:
         """The same JSON object ``event_json`` gives for the live event."""
@@ -167,7 +268,7 @@ class JournalRecord:
 
 
 def record_from_row(row: Sequence[SqlValue]) -> JournalRecord:
-    """Read back a row selected as ``SELECT_COLUMNS``."""
+    """Read back a row selected as ``select_columns(version)``."""
     (
         serial,
         wall_time,
@@ -177,6 +278,9 @@ def record_from_row(row: Sequence[SqlValue]) -> JournalRecord:
         processname,
         from_state,
         to_state,
+        cause,
+        run,
+        episode,
         pid,
         exit_status,
         signal,
@@ -197,6 +301,9 @@ def record_from_row(row: Sequence[SqlValue]) -> JournalRecord:
         processname=_text(processname),
         from_state=_text(from_state),
         to_state=_text(to_state),
+        cause=_text(cause),
+        run=_int(run),
+        episode=_int(episode),
         pid=_int(pid),
         exit_status=_int(exit_status),
         signal=_int(signal),

@@ -7,13 +7,16 @@ Keys (all optional)::
     path = journal.sqlite3            ; relative to the config file
                                       ; default: <childlogdir>/superd-journal.sqlite3
     retention = 7d, 100MB             ; by age and/or size; "none" keeps everything
-    stderr_lines = 20                 ; stderr lines kept with an unexpected exit (0: off)
     batch_size = 256                  ; events per transaction at most
     flush_interval = 50ms             ; longest an event waits before its commit
 
 Pure parsing through the core's ``ExtensionReader``: the section in, a frozen
 ``JournalSettings`` out, or one ``ConfigError`` listing every bad key as
 ``file:line: [exporter:journal] key: ...``.
+
+``stderr_lines`` (older superd versions) is accepted and ignored: the journal stores the
+stderr tail exit events carry, whose length is ``[supervisord] stderr_tail_lines``.
+``JournalSettings.notes`` says so, for the daemon to log.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import os
 import re
 from dataclasses import dataclass
 
+from exporters.journal.files import private_directory_name, world_writable
 from exporters.journal.retention import RetentionPolicy
 from supervisor_core.config.converters import (
     boolean,
@@ -71,14 +75,32 @@ def parse_retention(text: str) -> RetentionPolicy:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class JournalSettings:
-    """How the journal is kept (see the module docstring for the keys)."""
+    """How the journal is kept (see the module docstring for the keys).
+
+    ``notes`` are warnings about keys that are accepted but no longer do anything,
+    each as ``file:line: [exporter:journal] key: ...``.
+    """
 
     path: str
+    private_directory: bool = False
+    """True when ``path`` is in superd's own directory (made 0700) inside a shared one."""
     enabled: bool = True
     retention: RetentionPolicy = DEFAULT_RETENTION
-    stderr_lines: int = 20
     batch_size: int = 256
     flush_interval: float = 0.05
+    notes: tuple[str, ...] = ()
+
+
+def default_path(childlogdir: str) -> tuple[str, bool]:
+    """The journal's default path and whether it sits in a private directory.
+
+    ``<childlogdir>/superd-journal.sqlite3``, unless anyone may create files in
+    ``childlogdir`` (``/tmp``): then ``<childlogdir>/superd-journal-<uid>/`` holds it.
+    """
+    if world_writable(childlogdir):
+        directory = os.path.join(childlogdir, private_directory_name())
+        return os.path.join(directory, DEFAULT_FILENAME), True
+    return os.path.join(childlogdir, DEFAULT_FILENAME), False
 
 
 def settings_from_section(
@@ -98,14 +120,24 @@ def settings_from_section(
         return os.path.normpath(os.path.join(here, text.strip()))
 
     reader = ExtensionReader(section)
-    defaults = JournalSettings(path=os.path.join(childlogdir, DEFAULT_FILENAME))
+    default, private_directory = default_path(childlogdir)
+    defaults = JournalSettings(path=default)
+    notes: list[str] = []
+    if reader.get("stderr_lines", None, integer_at_least(0)) is not None:
+        origin = section.origins.get("stderr_lines", section.origin)
+        notes.append(
+            f"{origin}: [{SECTION}] stderr_lines: ignored: the journal keeps the stderr "
+            "tail exit events carry; its length is [supervisord] stderr_tail_lines"
+        )
+    path = reader.get("path", defaults.path, journal_path)
     settings = JournalSettings(
-        path=reader.get("path", defaults.path, journal_path),
+        path=path,
+        private_directory=private_directory and path == default,
         enabled=reader.get("enabled", defaults.enabled, boolean),
         retention=reader.get("retention", defaults.retention, parse_retention),
-        stderr_lines=reader.get("stderr_lines", defaults.stderr_lines, integer_at_least(0)),
         batch_size=reader.get("batch_size", defaults.batch_size, integer_at_least(1)),
         flush_interval=reader.get("flush_interval", defaults.flush_interval, duration),
+        notes=tuple(notes),
     )
     reader.check()
     return settings

@@ -2,8 +2,8 @@
 
 Rules of this file:
 - Lossless. The journal subscribes synchronously (``EventBus.subscribe``) and
-  never drops an event. The callback only appends ``(event, stderr tail)`` to a
-  buffer; one writer thread encodes rows and commits them in batches (every
+  never drops an event. The callback only appends the event to a buffer; one
+  writer thread encodes rows and commits them in batches (every
   ``batch_size`` events or ``flush_interval`` seconds), so disk latency never sits
   on the event loop.
 - Backpressure is bounded. When ``max_pending`` events wait (the disk is slower
@@ -12,13 +12,29 @@ Rules of this file:
   nothing is lost), counts it in ``overflowed`` and logs once until the buffer
   drains to half. The loop is never stalled for more than ``max_block`` per episode.
 - A failing write (disk full, I/O error) is retried with backoff, keeping the batch;
-  only ``aclose`` gives up after a few last tries and logs how many were lost.
+  only ``aclose`` gives up after a few last tries and logs how many were lost. The
+  first failure of an episode and every retry are logged, and the first success
+  after them logs a "resumed" line; every failure counts in ``errors``
+  (``supervisor_journal_errors_total``).
+- An event that cannot become a row at all (a serial beyond SQLite's 64-bit
+  integers, say) is not retried forever: it is left out, logged with its serial and
+  counted in ``errors`` and ``lost``; the rest of its batch is committed.
+- The writer thread never dies silently: anything it raises is logged with its
+  traceback and counted, and the thread carries on after a pause. Should it end
+  anyway, every ``flush`` waiter is failed rather than left hanging, and later
+  flushes raise at once.
+- ``flush(timeout=)`` bounds how long a caller (``/events``) waits for a commit
+  while the disk is full; it raises :class:`JournalStalled` instead of hanging.
 - One connection, one writing thread (``check_same_thread=False`` because the
   connection is made on the loop's thread, then used only by the writer). Readers
   open their own read-only connections (``reader.open_journal``); WAL lets them
   read while the writer commits.
 - An unusable file (not SQLite, corrupt, or a newer schema) is moved aside, never
   written into; a fresh journal starts and ``reset`` says where the old one went.
+  A file of an older schema is upgraded in place (``rows.upgrade``) when opened.
+- Events are stored as they are: the stderr tail is the one the core put on the
+  event (bounded there by ``[supervisord] stderr_tail_lines``), nothing is trimmed
+  or kept aside here.
 """
 
 from __future__ import annotations
@@ -31,38 +47,41 @@ import os
 import sqlite3
 import threading
 import time
-from collections import OrderedDict, deque
+from collections import deque
 from dataclasses import dataclass
 from typing import TypeVar
 
-from exporters.journal.events import SupervisorDaemonStart
+from exporters.journal import files
+from exporters.journal.events import SupervisorDaemonStart, register_journal_types
 from exporters.journal.retention import RetentionPolicy
 from exporters.journal.rows import (
     INSERT_SQL,
     SCHEMA_SQL,
     SCHEMA_VERSION,
     Row,
-    event_json,
     event_row,
+    upgrade,
 )
 from exporters.journal.settings import JournalSettings
 from supervisor_core import __version__
 from supervisor_core.bus import EventBus, Subscription
 from supervisor_core.clock import Clock, SystemClock
-from supervisor_core.events import Event, ProcessStateBackoff, ProcessStateExited
+from supervisor_core.events import Event
 
 logger = logging.getLogger(__name__)
 _T = TypeVar("_T")
 
 SUBSCRIBER_NAME = "journal"
 NO_RETENTION = RetentionPolicy()
-# Exit events whose stderr tail can still be asked for by ``event_json`` (live /events).
-_RECENT_TAILS = 1024
 _RETRY_DELAYS = (0.05, 0.2, 1.0, 5.0)
 
 
 class JournalError(Exception):
     """The journal cannot be used as asked (closed, or a bus that would reuse serials)."""
+
+
+class JournalStalled(JournalError, TimeoutError):
+    """``flush`` timed out: the writer cannot commit (disk full, I/O errors)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -80,7 +99,10 @@ class JournalStats:
     ``committed_serial`` is the last serial known durable; ``pending`` waits for
     the writer; ``backpressure_waits`` counts times the loop waited for room;
     ``overflowed`` counts events kept beyond ``max_pending``; ``write_errors``
-    counts failed transactions (retried); ``lost`` counts events given up at close.
+    counts failed transactions (retried); ``lost`` counts events given up (at
+    close, or that could not be encoded); ``errors`` counts every failure of the
+    writer (failed transactions, unencodable events, failed retention passes,
+    unexpected exceptions): ``supervisor_journal_errors_total``.
     """
 
     path: str
@@ -93,6 +115,17 @@ class JournalStats:
     write_errors: int
     lost: int
     retention_deleted: int
+    errors: int = 0
+
+
+def _transient(error: sqlite3.Error) -> bool:
+    """Whether a failed write may succeed later: the file's problem, not the row's.
+
+    OperationalError (disk full, I/O error, locked) and a bare DatabaseError (a
+    damaged file) are retried; IntegrityError, DataError, InterfaceError and the
+    like are about what a row holds and would fail again.
+    """
+    return isinstance(error, sqlite3.OperationalError) or type(error) is sqlite3.DatabaseError
 
 
 def _settle(future: concurrent.futures.Future[_T], value: _T) -> None:
@@ -106,8 +139,12 @@ def _settle(future: concurrent.futures.Future[_T], value: _T) -> None:
 
 def _unusable_reason(path: str) -> str | None:
     """Why an existing file cannot be our journal, or None when it can (or is absent)."""
-    if not os.path.exists(path) or os.path.getsize(path) == 0:
+    if not os.path.exists(path):
         return None
+    if os.path.getsize(path) == 0:
+        # Truncated by a full disk or a careless cleanup: the serials would silently
+        # restart at 0 with no trace of the history that was lost.
+        return "empty (0 bytes): the history it held is gone, serials restart at 0"
     try:
         connection = sqlite3.connect(path, isolation_level=None)
     except sqlite3.Error as error:
@@ -132,7 +169,7 @@ def _unusable_reason(path: str) -> str | None:
         )
     if version == 0 and tables:
         return "not a superd journal (an SQLite file with other tables)"
-    if version == SCHEMA_VERSION and "events" not in tables:
+    if version >= 1 and "events" not in tables:
         return "corrupt: the events table is missing"
     return None
 
@@ -169,6 +206,8 @@ def _connect(path: str) -> sqlite3.Connection:
                     connection.execute(statement)
             connection.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
             connection.execute("COMMIT")
+        else:
+            upgrade(connection)
     except sqlite3.Error:
         connection.close()
         raise
@@ -197,7 +236,6 @@ class Journal:
         path: str,
         reset: JournalReset | None = None,
         retention: RetentionPolicy = NO_RETENTION,
-        stderr_lines: int = 20,
         batch_size: int = 256,
         flush_interval: float = 0.05,
         max_pending: int = 100_000,
@@ -221,13 +259,9 @@ class Journal:
         ).fetchone()
         self._stored_serial: int | None = None if row is None else int(row[0])
         self._stored_wall_time: float | None = None if row is None else float(row[1])
-        if stderr_lines < 0:
-            raise ValueError(f"stderr lines must be >= 0, not {stderr_lines}")
-        self.stderr_lines = stderr_lines
-        self._recent_tails: OrderedDict[int, tuple[str, ...]] = OrderedDict()
         # Shared with the writer thread, under _cond.
         self._cond = threading.Condition()
-        self._pending: deque[tuple[Event, tuple[str, ...] | None]] = deque()
+        self._pending: deque[Event] = deque()
         self._accepted_serial: int | None = self._stored_serial
         self._committed_serial: int | None = self._stored_serial
         self._flush_waiters: list[tuple[int, concurrent.futures.Future[None]]] = []
@@ -236,6 +270,10 @@ class Journal:
         self._overflowing = False
         self._written = self._batches = self._backpressure_waits = 0
         self._overflowed = self._write_errors = self._lost = self._retention_deleted = 0
+        self._errors = 0
+        self._failed_attempts = 0  # of the current failure episode; 0 while writes work
+        self._dead: BaseException | None = None
+        self._next_retention = time.monotonic()
         self._thread: threading.Thread | None = None
         self._subscription: Subscription | None = None
         self._closed = False
@@ -243,22 +281,32 @@ class Journal:
     # ---------------------------------------------------------------- construction
 
     @classmethod
-    def open(cls, path: str, **options: object) -> Journal:
+    def open(cls, path: str, *, private_directory: bool = False, **options: object) -> Journal:
         """Open (or create) the journal at ``path``; blocking, call it at start-up.
 
-        An unusable file is moved aside (``journal.reset`` says where and why) and
-        a fresh journal is created. ``options`` are the keyword arguments of the
-        constructor (``retention``, ``stderr_lines``, ``batch_size``, ...).
+        An unusable file (or an empty one: its history is gone) is moved aside
+        (``journal.reset`` says where and why) and a fresh journal is created. The
+        files are ours and 0600 (``exporters.journal.files``); with
+        ``private_directory`` the directory is made (or checked) 0700 and ours too.
+        ``options`` are the keyword arguments of the constructor (``retention``,
+        ``batch_size``, ...).
 
         Raises:
+            UnsafeJournalError: a file or directory is a link or another user's.
             OSError, sqlite3.Error: the directory or file cannot be written at all.
         """
         directory = os.path.dirname(os.path.abspath(path))
-        os.makedirs(directory, exist_ok=True)
+        if private_directory:
+            os.makedirs(os.path.dirname(directory), exist_ok=True)
+            files.ensure_private_directory(directory)
+        else:
+            os.makedirs(directory, exist_ok=True)
         reset: JournalReset | None = None
-        reason = _unusable_reason(path)
+        # Checked before SQLite touches anything: it would follow a link.
+        existed = files.check_all(path)
+        reason = _unusable_reason(path) if existed else None
         if reason is not None:
-            tag = "newer" if "newer" in reason else "corrupt"
+            tag = "newer" if "newer" in reason else "empty" if "empty" in reason else "corrupt"
             moved_to = _move_aside(path, tag)
             reset = JournalReset(moved_to=moved_to, reason=reason)
             logger.warning(
@@ -267,6 +315,7 @@ class Journal:
                 reason,
                 moved_to,
             )
+        files.claim_all(path)
         return cls(_connect(path), path=path, reset=reset, **options)  # type: ignore[arg-type]
 
     @classmethod
@@ -275,9 +324,9 @@ class Journal:
         return cls.open(
             settings.path,
             retention=settings.retention,
-            stderr_lines=settings.stderr_lines,
             batch_size=settings.batch_size,
             flush_interval=settings.flush_interval,
+            private_directory=settings.private_directory,
             **options,
         )
 
@@ -304,7 +353,8 @@ class Journal:
         """Start the writer and subscribe to every event of ``bus``.
 
         With ``announce`` it publishes ``SUPERVISOR_DAEMON_START`` (and returns it),
-        so call it before anything else publishes.
+        so call it before anything else publishes. The type is registered on
+        ``bus.registry`` if it is not there yet.
 
         Raises:
             JournalError: already attached or closed, or the bus would reuse
@@ -312,6 +362,7 @@ class Journal:
         """
         if self._closed or self._subscription is not None:
             raise JournalError(f"journal {self.path} is already attached or closed")
+        register_journal_types(bus.registry)
         next_serial = bus.snapshot().next_serial
         last = self.last_serial()
         if last is not None and next_serial <= last:
@@ -335,29 +386,8 @@ class Journal:
             )
         )
 
-    def event_json(self, event: Event) -> dict[str, object]:
-        """The JSON object of a live event as the journal records it (tail included)."""
-        return event_json(event, self._recent_tails.get(event.serial))
-
-    def _tail_for(self, event: Event) -> tuple[str, ...] | None:
-        # The core carries the run's stderr tail on exit events (stderr_tail); the
-        # journal keeps it, cut to stderr_lines, for unexpected exits.
-        data = event.data
-        if not isinstance(data, ProcessStateExited | ProcessStateBackoff):
-            return None
-        if data.returncode is None or data.expected is True or not data.stderr_tail:
-            return None
-        if self.stderr_lines == 0:
-            return None
-        tail = data.stderr_tail[-self.stderr_lines :]
-        self._recent_tails[event.serial] = tail
-        if len(self._recent_tails) > _RECENT_TAILS:
-            self._recent_tails.popitem(last=False)
-        return tail
-
     def _on_event(self, event: Event) -> None:
         # Runs inline in EventBus.publish, on the loop: keep it to an append.
-        tail = self._tail_for(event)
         with self._cond:
             if len(self._pending) >= self.max_pending and not self._overflowing:
                 self._backpressure_waits += 1
@@ -377,15 +407,21 @@ class Journal:
                     self._overflowing = False
                 else:
                     self._overflowed += 1
-            self._pending.append((event, tail))
+            self._pending.append(event)
             self._accepted_serial = event.serial
             if len(self._pending) == 1 or len(self._pending) >= self.batch_size:
                 self._cond.notify_all()
 
     # ---------------------------------------------------------------- async API
 
-    async def flush(self) -> None:
-        """Wait until every event accepted so far is committed."""
+    async def flush(self, timeout: float | None = None) -> None:  # noqa: ASYNC109 - see Raises
+        """Wait until every event accepted so far is committed.
+
+        Raises:
+            JournalStalled: not committed within ``timeout`` seconds (the events stay
+                pending and are written once the disk allows).
+            JournalError: not attached, closing, or the writer thread has ended.
+        """
         future: concurrent.futures.Future[None] = concurrent.futures.Future()
         with self._cond:
             target = self._accepted_serial
@@ -393,11 +429,20 @@ class Journal:
                 self._committed_serial is not None and self._committed_serial >= target
             ):
                 return
+            if self._dead is not None:
+                raise JournalError(f"journal {self.path}: the writer has stopped ({self._dead!r})")
             if self._thread is None or self._closing:
                 raise JournalError(f"journal {self.path} is not attached, nothing commits")
             self._flush_waiters.append((target, future))
             self._cond.notify_all()
-        await asyncio.wrap_future(future)
+        try:
+            async with asyncio.timeout(timeout):
+                await asyncio.wrap_future(future)
+        except TimeoutError:
+            raise JournalStalled(
+                f"journal {self.path}: events up to serial {target} not committed within "
+                f"{timeout:g}s ({self.snapshot().write_errors} failed writes so far)"
+            ) from None
 
     async def enforce_retention(self) -> int:
         """Apply the retention policy now; returns how many events were deleted."""
@@ -443,11 +488,12 @@ class Journal:
                 write_errors=self._write_errors,
                 lost=self._lost,
                 retention_deleted=self._retention_deleted,
+                errors=self._errors,
             )
 
     # ---------------------------------------------------------------- writer thread
 
-    def _take_batch(self) -> tuple[list[tuple[Event, tuple[str, ...] | None]], bool, bool]:
+    def _take_batch(self) -> tuple[list[Event], bool, bool]:
         """Wait for work; returns (batch, closing, retention requested)."""
         with self._cond:
             while not (
@@ -470,23 +516,55 @@ class Journal:
             return batch, self._closing, bool(self._retention_waiters)
 
     def _run(self) -> None:
-        next_retention = time.monotonic()
-        while True:
-            batch, closing, retention_asked = self._take_batch()
-            if batch:
-                self._write(batch, closing=closing)
-            now = time.monotonic()
-            if retention_asked or (self.retention.enabled and now >= next_retention):
-                next_retention = now + self.retention_interval
-                deleted = self._apply_retention_logged()
-                with self._cond:
-                    waiters, self._retention_waiters = self._retention_waiters, []
-                for waiter in waiters:
-                    _settle(waiter, deleted)
+        try:
+            self._loop_forever()
+        except BaseException as error:  # the last resort: say so, fail the waiters
+            logger.critical(
+                "journal %s: the writer thread stopped; events are no longer journaled",
+                self.path,
+                exc_info=True,
+            )
             with self._cond:
-                if closing and not self._pending:
-                    self._resolve_flushes(final=True)
+                self._dead = error
+                self._errors += 1
+                waiters, self._flush_waiters = self._flush_waiters, []
+            for _target, future in waiters:
+                with contextlib.suppress(concurrent.futures.InvalidStateError):
+                    future.set_exception(JournalError(f"journal {self.path}: writer stopped"))
+            raise
+
+    def _loop_forever(self) -> None:
+        while True:
+            try:
+                if self._step():
                     return
+            except Exception:
+                # A bug, or an error no handler below expected: never a silent death.
+                with self._cond:
+                    self._errors += 1
+                logger.exception(
+                    "journal %s: unexpected error in the writer; continuing", self.path
+                )
+                time.sleep(_RETRY_DELAYS[-1])
+
+    def _step(self) -> bool:
+        """One round of the writer; True when the journal is closed and drained."""
+        batch, closing, retention_asked = self._take_batch()
+        if batch:
+            self._write(batch, closing=closing)
+        now = time.monotonic()
+        if retention_asked or (self.retention.enabled and now >= self._next_retention):
+            self._next_retention = now + self.retention_interval
+            deleted = self._apply_retention_logged()
+            with self._cond:
+                waiters, self._retention_waiters = self._retention_waiters, []
+            for waiter in waiters:
+                _settle(waiter, deleted)
+        with self._cond:
+            if closing and not self._pending:
+                self._resolve_flushes(final=True)
+                return True
+        return False
 
     def _resolve_flushes(self, *, final: bool = False) -> None:
         # Called with _cond held.
@@ -499,12 +577,29 @@ class Journal:
                 remaining.append((target, future))
         self._flush_waiters = remaining
 
-    def _write(self, batch: list[tuple[Event, tuple[str, ...] | None]], *, closing: bool) -> None:
-        rows = [event_row(event, tail) for event, tail in batch]
-        attempt = 0
-        while True:
+    def _encode(self, batch: list[Event]) -> list[tuple[int, Row]]:
+        """``(serial, row)`` of each event; one that cannot be encoded is left out, counted."""
+        rows: list[tuple[int, Row]] = []
+        for event in batch:
             try:
-                self._insert(rows)
+                rows.append((event.serial, event_row(event)))
+            except Exception:  # noqa: BLE001 - any encoder failure costs this event only (logged)
+                self._drop(event.serial, "cannot be encoded")
+        return rows
+
+    def _drop(self, serial: int, why: str) -> None:
+        with self._cond:
+            self._lost += 1
+            self._errors += 1
+        logger.error("journal %s: event %d %s; left out", self.path, serial, why, exc_info=True)
+
+    def _write(self, batch: list[Event], *, closing: bool) -> None:
+        rows = self._encode(batch)
+        attempt = 0
+        stored = 0
+        while rows:
+            try:
+                stored = self._commit(rows)
                 break
             except sqlite3.Error as error:
                 with contextlib.suppress(sqlite3.Error):
@@ -512,6 +607,8 @@ class Journal:
                 attempt += 1
                 with self._cond:
                     self._write_errors += 1
+                    self._errors += 1
+                    self._failed_attempts += 1
                     closing = closing or self._closing
                 if closing and attempt >= len(_RETRY_DELAYS):
                     with self._cond:
@@ -520,8 +617,8 @@ class Journal:
                         "journal %s: giving up on %d events (serials %d-%d) at close: %s",
                         self.path,
                         len(rows),
-                        batch[0][0].serial,
-                        batch[-1][0].serial,
+                        rows[0][0],
+                        rows[-1][0],
                         error,
                     )
                     return
@@ -535,10 +632,56 @@ class Journal:
                 )
                 time.sleep(delay)
         with self._cond:
-            self._committed_serial = batch[-1][0].serial
-            self._written += len(rows)
+            self._committed_serial = batch[-1].serial
+            self._written += stored
             self._batches += 1
+            failed, self._failed_attempts = self._failed_attempts, 0
+            pending = len(self._pending)
             self._resolve_flushes()
+        if failed:
+            logger.warning(
+                "journal %s: writing resumed after %d failed attempts (%d events still pending)",
+                self.path,
+                failed,
+                pending,
+            )
+
+    def _commit(self, rows: list[tuple[int, Row]]) -> int:
+        """Insert ``rows`` in one transaction; returns how many were stored.
+
+        A row SQLite refuses for what it holds (an integer beyond 64 bits, a value it
+        cannot bind) is left out and counted; the others are committed. Errors of the
+        file itself (``OperationalError``: disk full, I/O; a corrupt database) are
+        raised for the caller to retry.
+        """
+        try:
+            self._insert([row for _serial, row in rows])
+        except sqlite3.Error as error:
+            if _transient(error):
+                raise
+            with contextlib.suppress(sqlite3.Error):
+                self._connection.execute("ROLLBACK")
+        except (OverflowError, ValueError, TypeError):
+            with contextlib.suppress(sqlite3.Error):
+                self._connection.execute("ROLLBACK")
+        else:
+            return len(rows)
+        # One by one, to find the rows that cannot be stored.
+        connection = self._connection
+        connection.execute("BEGIN IMMEDIATE")
+        stored = 0
+        for serial, row in rows:
+            try:
+                connection.execute(INSERT_SQL.replace("INSERT", "INSERT OR IGNORE", 1), row)
+                stored += 1
+            except sqlite3.Error as error:
+                if _transient(error):
+                    raise
+                self._drop(serial, "cannot be stored")
+            except (OverflowError, ValueError, TypeError):
+                self._drop(serial, "cannot be stored")
+        connection.execute("COMMIT")
+        return stored
 
     def _insert(self, rows: list[Row]) -> None:
         connection = self._connection
@@ -558,6 +701,8 @@ class Journal:
         except sqlite3.Error as error:
             with contextlib.suppress(sqlite3.Error):
                 self._connection.execute("ROLLBACK")
+            with self._cond:
+                self._errors += 1
             logger.error("journal %s: retention pass failed: %s", self.path, error)
             return 0
 

@@ -14,6 +14,7 @@ from types import ModuleType
 from exporters.otel.settings import SECTION, OtelSettings, settings_from_section
 from supervisor_core.config.errors import ConfigError, Problem
 from supervisor_core.config.model import Config, ExtensionSection, Origin
+from supervisor_core.events import EventTypeRegistry
 from supervisor_core.extensions import Extension
 
 SDK_MODULE = "exporters.otel.extension"
@@ -35,6 +36,9 @@ class OtelFactory:
 
     def __init__(self, load_sdk: Callable[[], ModuleType] = _import_sdk) -> None:
         self._load_sdk = load_sdk
+
+    def register_event_types(self, registry: EventTypeRegistry) -> None:
+        """Spans are made of supervisord's types; nothing to add."""
 
     def _settings(self, config: Config) -> tuple[ExtensionSection, OtelSettings] | None:
         section = config.extension_section(SECTION)

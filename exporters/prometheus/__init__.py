@@ -29,7 +29,9 @@ from prometheus_client import CollectorRegistry, PlatformCollector, ProcessColle
 from exporters.prometheus.aggregate import ProcessMetricsAggregate, ProcessStats
 from exporters.prometheus.catalogue import CATALOGUE, MetricSpec
 from exporters.prometheus.collector import (
+    FaultSource,
     LogBytesSource,
+    NotificationSource,
     ProcessSnapshots,
     StormSource,
     SupervisorCollector,
@@ -75,8 +77,10 @@ class PrometheusExporter:
         version: str = __version__,
         log_bytes: LogBytesSource | None = None,
         storms: StormSource | None = None,
+        notifications: NotificationSource | None = None,
         sampler: Sampler | None = None,
         daemon_metrics: bool = True,
+        faults: FaultSource | None = None,
     ) -> PrometheusExporter:
         """Subscribe to ``bus`` and register the collectors on ``registry``.
 
@@ -91,9 +95,14 @@ class PrometheusExporter:
             log_bytes: bytes captured per ``(group, name)`` and stream, read at
                 scrape time; None leaves ``supervisor_process_log_bytes_total`` out.
             storms: the ``(group, name)`` pairs in a restart storm now; None: none.
+            notifications: notifications per ``(channel, outcome)``; None leaves
+                ``supervisor_notifications_total`` out.
             sampler: samples one process tree (tests inject a fake); None: psutil.
             daemon_metrics: also register client_python's ``process_*`` and
                 ``python_info`` collectors for superd itself.
+            faults: the daemon's handled-failure counters (``FaultCounters.snapshot``)
+                for ``supervisor_log_write_errors_total`` and
+                ``supervisor_journal_errors_total``; None leaves them out.
         """
         aggregate = ProcessMetricsAggregate()
         collector = SupervisorCollector(
@@ -104,6 +113,8 @@ class PrometheusExporter:
             sampler=sampler,
             log_bytes=log_bytes,
             storms=storms,
+            faults=faults,
+            notifications=notifications,
         )
         registry.register(collector)
         daemon: tuple[ProcessCollector | PlatformCollector, ...] = ()

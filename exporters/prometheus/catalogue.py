@@ -119,6 +119,24 @@ SUBSCRIBER_ERRORS = _daemon(
     "Exceptions raised by synchronous bus subscribers, by subscriber.",
     "subscriber",
 )
+LOG_WRITE_ERRORS = _daemon(
+    "log_write_errors_total",
+    C,
+    "Chunks of child output dropped because the log write failed (disk full...), by stream.",
+    "stream",
+)
+JOURNAL_ERRORS = _daemon(
+    "journal_errors_total",
+    C,
+    "Failures of the event journal: failed commits (retried), events it could not store.",
+)
+NOTIFICATIONS = _daemon(
+    "notifications_total",
+    C,
+    "Notifications by channel and outcome: sent, failed (an attempt, retried), dropped.",
+    "channel",
+    "outcome",
+)
 INFO = _daemon("info", G, "Always 1; the labels describe the running superd.", "version")
 
 CATALOGUE: tuple[MetricSpec, ...] = (
@@ -141,8 +159,17 @@ CATALOGUE: tuple[MetricSpec, ...] = (
     EVENTS,
     EVENTS_DROPPED,
     SUBSCRIBER_ERRORS,
+    LOG_WRITE_ERRORS,
+    JOURNAL_ERRORS,
+    NOTIFICATIONS,
     INFO,
 )
+
+# supervisor_core.health counter names -> the metric showing them.
+FAULT_METRICS: dict[str, MetricSpec] = {
+    "log_write_errors": LOG_WRITE_ERRORS,
+    "journal_errors": JOURNAL_ERRORS,
+}
 
 # Run durations span a crash loop (well under a second) to a service up for days.
 RUN_DURATION_BUCKETS: tuple[float, ...] = (

@@ -45,7 +45,6 @@ from exporters.prometheus.catalogue import CPU_MODES, LOG_STREAMS, RUN_DURATION_
 from exporters.prometheus.sampling import Sampler, TreeSample, sample_trees
 from supervisor_core.bus import BusSnapshot
 from supervisor_core.control import ControlError, GroupInfo
-from supervisor_core.events import event_type_names
 from supervisor_core.lifecycle import START_CAUSES, ProcessState
 
 logger = logging.getLogger(__name__)
@@ -68,8 +67,14 @@ BusSource = Callable[[], BusSnapshot]
 LogBytesSource = Callable[[], Mapping[ProcessKey, Mapping[str, int]]]
 """Bytes captured so far per process and stream (``"stdout"``/``"stderr"``)."""
 
+FaultSource = Callable[[], Mapping[tuple[str, str], int]]
+"""The daemon's handled-failure counters (``supervisor_core.health.FaultCounters.snapshot``)."""
+
 StormSource = Callable[[], Collection[ProcessKey]]
 """The processes whose restart storm is under way (the storm detector's seam)."""
+
+NotificationSource = Callable[[], Mapping[tuple[str, str], int]]
+"""Notifications per ``(channel, outcome)`` (``exporters.notify.counts``)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -200,6 +205,20 @@ def _resource_parts(who: ProcessKey, sample: TreeSample) -> _Parts:
     return tuple(family.samples for family in (cpu, rss, fds, threads, members))
 
 
+def _fault_families(counts: Mapping[tuple[str, str], int]) -> list[Metric]:
+    """The ``FAULT_METRICS`` families from the daemon's failure counters."""
+    families: dict[str, Metric] = {}
+    for (name, label), count in sorted(counts.items()):
+        spec = cat.FAULT_METRICS.get(name)
+        if spec is None:
+            continue  # a counter no metric shows (yet)
+        family = families.get(name)
+        if family is None:
+            family = families[name] = _family(spec)
+        _add(family, (label,) if spec.labels else (), count)
+    return list(families.values())
+
+
 class SupervisorCollector(Collector):
     """Renders superd's metrics from an aggregate, the core's snapshots and psutil.
 
@@ -214,6 +233,9 @@ class SupervisorCollector(Collector):
             ``supervisor_process_log_bytes_total`` out.
         storms: processes in a restart storm; None means none (the storm detector
             plugs in here).
+        faults: the daemon's handled-failure counters; None leaves their metrics out.
+        notifications: counts per ``(channel, outcome)``; None leaves
+            ``supervisor_notifications_total`` out.
     """
 
     def __init__(
@@ -226,8 +248,12 @@ class SupervisorCollector(Collector):
         sampler: Sampler | None = None,
         log_bytes: LogBytesSource | None = None,
         storms: StormSource | None = None,
+        faults: FaultSource | None = None,
+        notifications: NotificationSource | None = None,
     ) -> None:
         self._aggregate = aggregate
+        self._faults = faults
+        self._notifications = notifications
         self._groups = groups
         self._bus = bus
         self._version = version
@@ -379,7 +405,7 @@ class SupervisorCollector(Collector):
             bus = self._bus()
             events = _family(cat.EVENTS)
             # Every concrete type from the start, so increase() sees the first one.
-            totals = dict.fromkeys(event_type_names(include_abstract=False), 0)
+            totals = dict.fromkeys(bus.event_types, 0)
             totals.update(bus.events_total)
             for name, count in sorted(totals.items()):
                 _add(events, (name,), count)
@@ -390,6 +416,13 @@ class SupervisorCollector(Collector):
             for subscriber in sorted({*bus.subscribers, *bus.subscriber_errors}):
                 _add(errors, (subscriber,), bus.subscriber_errors.get(subscriber, 0))
             yield from (events, dropped, errors)
+        if self._faults is not None:
+            yield from _fault_families(self._faults())
+        if self._notifications is not None:
+            notifications = _family(cat.NOTIFICATIONS)
+            for (channel, outcome), count in sorted(self._notifications().items()):
+                _add(notifications, (channel, outcome), count)
+            yield notifications
         info = _family(cat.INFO)
         _add(info, (self._version,), 1.0)
         yield info

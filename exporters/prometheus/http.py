@@ -23,6 +23,7 @@ from prometheus_client.exposition import choose_encoder
 
 from exporters.prometheus.exposition import CachingEncoder
 from exporters.prometheus.settings import SECTION, ListenAddress
+from supervisor_core.http.limits import DEFAULT_LIMITS, ConnectionLimits, LimitedSite
 
 logger = logging.getLogger(__name__)
 
@@ -70,19 +71,25 @@ def make_metrics_app(registry: CollectorRegistry) -> web.Application:
 
 @contextlib.asynccontextmanager
 async def serving_metrics(
-    registry: CollectorRegistry, listen: ListenAddress
+    registry: CollectorRegistry, listen: ListenAddress, *, limits: ConnectionLimits = DEFAULT_LIMITS
 ) -> AsyncIterator[tuple[str, int]]:
     """Serve ``/metrics`` on ``listen`` while the block runs; yields the bound address.
 
-    A port of 0 picks a free one (the yielded address has the real port).
+    A port of 0 picks a free one (the yielded address has the real port). The port
+    has no auth, so it gets the control plane's ``limits`` too: idle connections are
+    closed and connections past the cap are answered 503.
 
     Raises:
         MetricsListenerError: the address cannot be bound (in use, bad host, ...).
     """
-    runner = web.AppRunner(make_metrics_app(registry), access_log=None)
+    runner = web.AppRunner(
+        make_metrics_app(registry), access_log=None, keepalive_timeout=limits.idle_timeout
+    )
     await runner.setup()
     try:
-        site = web.TCPSite(runner, listen.host, listen.port)
+        site = LimitedSite(
+            runner, host=listen.host, port=listen.port, max_connections=limits.max_connections
+        )
         try:
             await site.start()
         except OSError as error:

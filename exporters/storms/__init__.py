@@ -42,6 +42,7 @@ from exporters.storms.events import (
     StormEvent,
     observation_from_event,
     observation_from_record,
+    register_storm_types,
     storm_event,
     storm_from_event,
 )
@@ -77,6 +78,7 @@ __all__ = [
     "detect_storms",
     "observation_from_event",
     "observation_from_record",
+    "register_storm_types",
     "settings_from_config",
     "settings_from_section",
     "storm_event",

@@ -1,8 +1,9 @@
 """Storm event types, and observations from events and journal records.
 
 Event types (all in the abstract family ``STORM``, registered with
-``listener_opt_in``: a supervisord listener pool receives them only when its
-``events=`` names one of them or ``STORM``, never through ``EVENT``):
+``listener_opt_in`` by ``register_storm_types``: a supervisord listener pool
+receives them only when its ``events=`` names one of them or ``STORM``, never
+through ``EVENT``):
 
 - ``PROCESS_STORM_BEGIN`` / ``PROCESS_STORM_END``: one process.
 - ``GROUP_STORM_BEGIN`` / ``GROUP_STORM_END``: several processes of one group.
@@ -17,6 +18,7 @@ and ``groupname`` (empty where the scope has none), ``scope``, ``start`` and ``e
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 from exporters.journal.rows import JournalRecord
 from exporters.storms.detector import (
@@ -30,6 +32,7 @@ from exporters.storms.detector import (
 from supervisor_core.events import (
     Event,
     EventData,
+    EventTypeRegistry,
     ProcessStateBackoff,
     ProcessStateEvent,
     ProcessStateExited,
@@ -37,7 +40,6 @@ from supervisor_core.events import (
     ProcessStateRunning,
     ProcessStateStarting,
     ProcessStateStopped,
-    register_event_type,
 )
 from supervisor_core.lifecycle import Cause
 
@@ -51,15 +53,17 @@ __all__ = [
     "StormEvent",
     "observation_from_event",
     "observation_from_record",
+    "register_storm_types",
     "storm_event",
     "storm_from_event",
 ]
 
 
-@register_event_type("STORM", abstract=True, listener_opt_in=True)
 @dataclass(frozen=True, slots=True, kw_only=True)
 class StormEvent(EventData):
     """A restart storm began or ended (see ``exporters.storms.detector.Storm``)."""
+
+    event_name: ClassVar[str] = "STORM"
 
     processname: str
     groupname: str
@@ -74,40 +78,46 @@ class StormEvent(EventData):
     reason: str | None = None
 
 
-@register_event_type("PROCESS_STORM_BEGIN")
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ProcessStormBegin(StormEvent):
     """A process had ``burst`` counted automatic restarts within ``window``."""
 
+    event_name: ClassVar[str] = "PROCESS_STORM_BEGIN"
 
-@register_event_type("PROCESS_STORM_END")
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ProcessStormEnd(StormEvent):
     """The process stayed RUNNING for ``window``, was stopped, or went FATAL."""
 
+    event_name: ClassVar[str] = "PROCESS_STORM_END"
 
-@register_event_type("GROUP_STORM_BEGIN")
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class GroupStormBegin(StormEvent):
     """``group_burst`` processes of one group are in a storm at once."""
 
+    event_name: ClassVar[str] = "GROUP_STORM_BEGIN"
 
-@register_event_type("GROUP_STORM_END")
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class GroupStormEnd(StormEvent):
     """Fewer than half of ``group_burst`` processes of the group are still in a storm."""
 
+    event_name: ClassVar[str] = "GROUP_STORM_END"
 
-@register_event_type("HOST_STORM_BEGIN")
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class HostStormBegin(StormEvent):
     """``host_burst`` processes of this superd are in a storm at once."""
 
+    event_name: ClassVar[str] = "HOST_STORM_BEGIN"
 
-@register_event_type("HOST_STORM_END")
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class HostStormEnd(StormEvent):
     """Fewer than half of ``host_burst`` processes are still in a storm."""
+
+    event_name: ClassVar[str] = "HOST_STORM_END"
 
 
 _TYPES: dict[tuple[StormScope, ChangeKind], type[StormEvent]] = {
@@ -118,6 +128,12 @@ _TYPES: dict[tuple[StormScope, ChangeKind], type[StormEvent]] = {
     (StormScope.HOST, ChangeKind.BEGIN): HostStormBegin,
     (StormScope.HOST, ChangeKind.END): HostStormEnd,
 }
+
+
+def register_storm_types(registry: EventTypeRegistry) -> None:
+    """Register ``STORM`` (abstract, listener opt-in) and its six types (idempotent)."""
+    registry.register(StormEvent, abstract=True, listener_opt_in=True)
+    registry.register(*_TYPES.values())
 
 
 def storm_event(change: StormChange) -> StormEvent:

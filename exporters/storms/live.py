@@ -29,6 +29,7 @@ from exporters.storms.events import (
     ProcessStormEnd,
     StormEvent,
     observation_from_event,
+    register_storm_types,
     storm_event,
     storm_from_event,
 )
@@ -89,7 +90,11 @@ class ActiveStorms:
 
     @classmethod
     def install(cls, bus: EventBus, *, name: str = "storm-gauge") -> ActiveStorms:
-        """Subscribe a new reducer to the process storm events of ``bus``."""
+        """Subscribe a new reducer to the process storm events of ``bus``.
+
+        Registers the storm types on ``bus.registry`` if they are not there yet.
+        """
+        register_storm_types(bus.registry)
         active = cls()
         active.subscription = bus.subscribe(
             active.observe, name=name, types=("PROCESS_STORM_BEGIN", "PROCESS_STORM_END")
@@ -143,7 +148,11 @@ class StormMonitor:
         self._ended: deque[Storm] = deque(maxlen=settings.history)
 
     def install(self, bus: EventBus) -> None:
-        """Subscribe to the process state events of ``bus``."""
+        """Subscribe to the process state events of ``bus``.
+
+        Registers the storm types it publishes on ``bus.registry`` (idempotent).
+        """
+        register_storm_types(bus.registry)
         self._bus = bus
         self._subscription = bus.subscribe(
             self._on_event, name=SUBSCRIBER_NAME, types=("PROCESS_STATE", "PROCESS_GROUP_REMOVED")

@@ -32,6 +32,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="load the configuration, print every problem as file:line and exit "
         "(0 when valid, 2 when not)",
     )
+    add(
+        "--sample-config",
+        action="store_true",
+        help="print a commented sample configuration (like echo_supervisord_conf) and exit",
+    )
     add("-n", "--nodaemon", action="store_true", default=None, help="run in the foreground")
     add("-s", "--silent", action="store_true", default=None, help="no logs to stdout")
     add("-u", "--user", metavar="USER", help="run as this user (name or uid)")
@@ -73,12 +78,17 @@ def check_config(path: str | None) -> int:
                 file=sys.stderr,
             )
             return 2
-    from supervisor_core.extensions import check_extensions, discover_extensions
+    from supervisor_core.extensions import (
+        check_extensions,
+        discover_extensions,
+        installed_event_types,
+    )
 
-    # Discovered first: extensions register their event types, which events= may name.
+    # The registry the daemon would build: events= may name the extensions' types.
     factories = discover_extensions()
+    registry = installed_event_types(factories)
     try:
-        config = load(path)
+        config = load(path, event_types=registry)
         check_extensions(factories, config)
     except ConfigError as error:
         return _report_config_error(path, error)
@@ -165,6 +175,7 @@ def apply_overrides(config: Config, args: argparse.Namespace) -> Config:
         else converters.normalize_path(settings.logfile),
         pidfile=converters.normalize_path(settings.pidfile),
         childlogdir=converters.normalize_path(settings.childlogdir),
+        syslog_socket=converters.normalize_path(settings.syslog_socket),
     )
     return replace(config, supervisord=settings)
 
@@ -184,32 +195,44 @@ class _MainLogFormatter(logging.Formatter):
 def configure_logging(settings: SupervisordConfig, *, foreground: bool) -> MainLogHandler | None:
     """Install the main log (and stdout when in the foreground and not ``silent``).
 
-    Only this entry point configures logging. Returns the file handler, or None for
-    ``logfile=syslog``, which superd does not support (it logs a warning instead).
+    Only this entry point configures logging. The main log is a file, or with
+    ``logfile=syslog`` the syslog daemon's socket (``syslog_socket``); child output of
+    ``*_syslog=true`` programs always goes to that socket. Returns the file handler,
+    or None with ``logfile=syslog``.
 
     Raises:
-        OSError: the log file cannot be opened.
+        OSError: the log file cannot be opened, or with ``logfile=syslog`` the syslog
+            socket cannot be connected to (nothing would be logged).
     """
     from supervisor_core.logs import MainLogHandler
+    from supervisor_core.logs.syslog_socket import CHILD_SYSLOG_LOGGER, SyslogHandler, SyslogSocket
 
     root = logging.getLogger()
     root.setLevel(int(settings.loglevel))
     # aiohttp logs every request at INFO; supervisord logs none.
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
     handler: MainLogHandler | None = None
-    if settings.logfile != "syslog":
+    if settings.logfile == "syslog":
+        sink = SyslogSocket(settings.syslog_socket)
+        sink.check()
+        root.addHandler(SyslogHandler(sink, main_log_format=True))
+    else:
         handler = MainLogHandler(
             settings.logfile,
             maxbytes=settings.logfile_maxbytes,
             backups=settings.logfile_backups,
         )
         root.addHandler(handler)
+    # Child output to syslog is independent of loglevel and never enters the main
+    # log (supervisord gives it its own INFO logger); the socket connects on first use.
+    child = logging.getLogger(CHILD_SYSLOG_LOGGER)
+    child.setLevel(logging.INFO)
+    child.propagate = False
+    child.addHandler(SyslogHandler(SyslogSocket(settings.syslog_socket), main_log_format=False))
     if foreground and not settings.silent:
         stream = logging.StreamHandler(sys.stdout)
         stream.setFormatter(_MainLogFormatter())
         root.addHandler(stream)
-    if handler is None:
-        logging.getLogger("supervisor_core").warning("logfile=syslog is not supported")
     return handler
 
 
@@ -223,15 +246,25 @@ def run(args: argparse.Namespace) -> int:
 
     from supervisor_core import daemon
     from supervisor_core.config import ConfigError, load
-    from supervisor_core.extensions import Extension, check_extensions, discover_extensions
+    from supervisor_core.extensions import (
+        Extension,
+        check_extensions,
+        discover_extensions,
+        installed_event_types,
+    )
     from supervisor_core.runner import DaemonRun, StartupError, run_daemon
 
-    path = _find_path(args.configuration)
-    if path is None:
+    found = _find_path(args.configuration)
+    if found is None:
         return 2
+    # Absolute before daemonizing: the daemon chdirs (to / or ``directory``), and every
+    # reread, reload and HUP reads this path again from there.
+    path = os.path.abspath(found)
     factories = discover_extensions()
+    # This daemon's event types (the bus owns them): supervisord's and the extensions'.
+    registry = installed_event_types(factories)
     try:
-        loaded = load(path)
+        loaded = load(path, event_types=registry)
         check_extensions(factories, loaded)
     except ConfigError as error:
         return _report_config_error(path, error)
@@ -250,6 +283,10 @@ def run(args: argparse.Namespace) -> int:
     try:
         main_log = configure_logging(settings, foreground=settings.nodaemon)
     except OSError as error:
+        if settings.logfile == "syslog":
+            return _usage_error(
+                f"logfile=syslog: cannot connect to {settings.syslog_socket}: {error.strerror}"
+            )
         return _usage_error(f"could not open logfile {settings.logfile}: {error.strerror}")
     log = logging.getLogger("supervisor_core.superd")
     for level, message in messages:
@@ -299,7 +336,7 @@ def run(args: argparse.Namespace) -> int:
             log.info("superd started with pid %s", os.getpid())
 
     def reload() -> Config:
-        return apply_overrides(load(path), args)
+        return apply_overrides(load(path, event_types=registry), args)
 
     try:
         return asyncio.run(
@@ -307,6 +344,7 @@ def run(args: argparse.Namespace) -> int:
                 config,
                 DaemonRun(
                     reload=reload,
+                    event_types=registry,
                     main_log=main_log,
                     report=report,
                     on_started=on_started,
@@ -340,6 +378,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``superd``."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.sample_config:
+        from supervisor_core.cli.sample_config import SAMPLE_CONFIG
+
+        sys.stdout.write(SAMPLE_CONFIG)
+        return 0
     if args.check_config:
         return check_config(args.configuration)
     return run(args)

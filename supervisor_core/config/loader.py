@@ -17,7 +17,7 @@ from __future__ import annotations
 import glob
 import os
 import platform
-from collections.abc import Mapping
+from collections.abc import Container, Mapping
 from dataclasses import replace
 from types import MappingProxyType
 from typing import Protocol
@@ -47,6 +47,7 @@ from supervisor_core.config.programs import (
     PROGRAM_OPTIONS,
     ProcessContext,
     group_names,
+    listener_event_problems,
     listener_pool,
     processes_from_section,
     program_group,
@@ -111,8 +112,11 @@ def load(
     environ: Mapping[str, str] | None = None,
     host_node_name: str | None = None,
     files: FileSource | None = None,
+    event_types: Container[str] | None = None,
 ) -> Config:
     """Read and parse the configuration file ``path`` and everything it includes.
+
+    ``event_types`` is as for :func:`parse`.
 
     Raises:
         ConfigError: listing every problem (an unreadable main file is one problem).
@@ -131,7 +135,14 @@ def load(
         raise ConfigError(
             [Problem(origin=Origin(path, 1), section=None, reason=f"cannot read file: {reason}")]
         ) from None
-    return parse(text, path, environ=environ, host_node_name=host_node_name, files=source)
+    return parse(
+        text,
+        path,
+        environ=environ,
+        host_node_name=host_node_name,
+        files=source,
+        event_types=event_types,
+    )
 
 
 def parse(
@@ -141,6 +152,7 @@ def parse(
     environ: Mapping[str, str] | None = None,
     host_node_name: str | None = None,
     files: FileSource | None = None,
+    event_types: Container[str] | None = None,
 ) -> Config:
     """Parse ``text`` as the configuration file ``path`` (which anchors ``%(here)s``
     and relative ``[include]`` globs).
@@ -151,6 +163,10 @@ def parse(
         environ: the environment ``%(ENV_X)s`` reads (default ``os.environ``).
         host_node_name: ``%(host_node_name)s`` (default ``platform.node()``).
         files: how included files are found and read (default: the disk).
+        event_types: the event type names a listener's ``events=`` may use (the
+            daemon's ``EventTypeRegistry``, which extensions add to): an unknown
+            name is one more problem of the same pass. None leaves that check to
+            the daemon, when it builds the pools (``pools.check_listener_events``).
 
     Raises:
         ConfigError: listing every problem found, each with file:line.
@@ -193,6 +209,9 @@ def parse(
                 rpcinterfaces.append(found)
     groups = _groups(document, context, collector)
     groups = tuple(_merge_environment(group, supervisord) for group in groups)
+    if event_types is not None:
+        for problem in listener_event_problems(groups, event_types):
+            collector.problem(problem)
 
     inet: InetHttpServerConfig | None = None
     unix: UnixHttpServerConfig | None = None

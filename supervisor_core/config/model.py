@@ -211,6 +211,9 @@ class GroupConfig:
 
     Listener pools fill ``buffer_size``, ``events`` and ``result_handler``;
     fcgi groups fill ``socket``. ``processes`` is sorted by priority as supervisord does.
+    ``events`` holds the names as written (upper-cased): which event types exist is the
+    daemon's registry, so they are checked when the pool is built
+    (``pools.check_listener_events``), which names ``key_origins["events"]``.
     """
 
     name: str
@@ -222,6 +225,7 @@ class GroupConfig:
     result_handler: str = "supervisor.dispatchers:default_handler"
     socket: FcgiSocketConfig | None = None
     origin: Origin | None = None
+    key_origins: Mapping[str, Origin] = field(default_factory=_empty_origins, compare=False)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -247,6 +251,8 @@ class SupervisordConfig:
     identifier: str = "supervisor"
     # superd only (supervisord ignores it): stderr lines carried by exit events.
     stderr_tail_lines: int = 20
+    # superd only: the syslog daemon's socket for logfile=syslog and *_syslog=true.
+    syslog_socket: str = "/dev/log"
     origin: Origin | None = None
     key_origins: Mapping[str, Origin] = field(default_factory=_empty_origins, compare=False)
 

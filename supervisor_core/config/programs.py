@@ -18,12 +18,13 @@ from __future__ import annotations
 
 import os
 import signal
-from collections.abc import Iterable, Mapping
+from collections.abc import Container, Iterable, Mapping
 from dataclasses import dataclass, replace
 from types import MappingProxyType
 from typing import Any
 
 from supervisor_core.config import converters
+from supervisor_core.config.errors import Problem
 from supervisor_core.config.expand import expand, process_section_expansions
 from supervisor_core.config.model import (
     AUTO,
@@ -481,15 +482,8 @@ def listener_pool(reader: SectionReader, context: ProcessContext) -> GroupConfig
             events = {event.upper() for event in converters.list_of_strings(events_text)}
             if not events:
                 reader.fail("events", "names no event type", events_text)
-    # The bus's registry is the one list of names, so event types this project adds
-    # (and registers) are subscribable by name too.
-    # Imported here: events -> states -> config.model would otherwise be a cycle.
-    from supervisor_core.events import event_type_names
-
-    known = frozenset(event_type_names())
-    for event in sorted(events):
-        if event not in known:
-            reader.fail("events", "unknown event type", event)
+    # Whether each name is a known event type is the daemon's registry's to say
+    # (extensions add types): listener_event_problems, given the registry.
     if reader.convert("redirect_stderr", False, converters.boolean, names):
         reader.fail(
             "redirect_stderr",
@@ -502,10 +496,37 @@ def listener_pool(reader: SectionReader, context: ProcessContext) -> GroupConfig
         priority=priority,
         processes=processes,
         buffer_size=buffer_size,
-        events=frozenset(events & known),
+        events=frozenset(events),
         result_handler=result_handler,
         origin=reader.origin,
+        key_origins=_origins(reader),
     )
+
+
+# Where a group built in code (no file behind it) is said to come from.
+_NO_FILE = Origin("<config>", 0)
+
+
+def listener_event_problems(groups: Iterable[GroupConfig], known: Container[str]) -> list[Problem]:
+    """One problem per ``events=`` name of a listener pool in ``groups`` not in ``known``.
+
+    ``known`` is the daemon's event type registry (supervisord's types plus the
+    extensions'); the problem sits at the line of ``events=``:
+    ``file:line: [eventlistener:x] events: unknown event type: 'TICK_6'``.
+    """
+    return [
+        Problem(
+            origin=group.key_origins.get("events", group.origin or _NO_FILE),
+            section=f"eventlistener:{group.name}",
+            option="events",
+            reason="unknown event type",
+            value=name,
+        )
+        for group in groups
+        if group.kind is GroupKind.EVENTLISTENER
+        for name in sorted(group.events)
+        if name not in known
+    ]
 
 
 def fcgi_socket(

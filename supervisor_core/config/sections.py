@@ -48,6 +48,7 @@ SUPERVISORD_OPTIONS = frozenset(
         "identifier",
         # superd only (supervisord ignores unknown options): see docs/config.md.
         "stderr_tail_lines",
+        "syslog_socket",
     }
 )
 UNIX_HTTP_SERVER_OPTIONS = frozenset({"file", "chmod", "chown", "username", "password"})
@@ -116,6 +117,9 @@ def read_supervisord(
         identifier=_or_default(reader.text("identifier", names), default.identifier),
         stderr_tail_lines=reader.convert(
             "stderr_tail_lines", default.stderr_tail_lines, c.non_negative_integer, names
+        ),
+        syslog_socket=reader.convert(
+            "syslog_socket", default.syslog_socket, c.existing_dirpath, names
         ),
         origin=reader.origin,
         key_origins=_key_origins(reader),

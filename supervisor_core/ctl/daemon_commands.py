@@ -69,6 +69,11 @@ class DaemonCommands(ControllerBase):
             self.get_supervisor().restart()
         except xmlrpc.client.Fault as error:
             self.exitstatus = ExitStatus.GENERIC
+            if error.faultCode == Fault.CANT_REREAD:
+                # superd refuses a restart whose file does not load (supervisord
+                # restarts and exits); say why, as reread does.
+                self.output(f"ERROR: {error.faultString}")
+                return
             if error.faultCode != Fault.SHUTDOWN_STATE:
                 raise
             self.output("ERROR: already shutting down")

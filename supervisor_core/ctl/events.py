@@ -1,4 +1,4 @@
-"""``superctl events [--since N] [--follow] [--json] [--types T,...] [NAME...]``.
+"""``superctl events [--since N] [--follow] [--json] [--types T,...] [--cause C,...] [NAME...]``.
 
 Reads the daemon's ``/events`` endpoint over the transport superctl already uses
 (``unix://`` socket or ``http://`` with basic auth). Without ``--follow`` it prints
@@ -25,15 +25,18 @@ from dataclasses import dataclass
 from typing import TextIO
 
 from supervisor_core.ctl.transport import basic_auth_header, open_connection
+from supervisor_core.lifecycle import Cause
 from supervisor_core.names import make_namespec
 
-USAGE = "events [--since N] [--follow] [--json] [--types TYPE,...] [NAME...]"
+USAGE = "events [--since N] [--follow] [--json] [--types TYPE,...] [--cause CAUSE,...] [NAME...]"
 HELP = f"""{USAGE}
     Show the daemon's events, oldest first (from its journal).
     --since N      start at serial N (default: the oldest kept)
     --follow, -f   keep printing new events as they happen (Ctrl-C to stop)
     --json         print each event as one JSON object per line
     --types T,...  only these event types or families (e.g. PROCESS_STATE)
+    --cause C,...  only state changes with these causes; the restarts are
+                   --cause autorestart,damped,retry
     NAME           only these processes (name, group:name or group:*)"""
 
 _RESET = "\x1b[0m"
@@ -65,6 +68,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--follow", "-f", action="store_true")
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--types", default=None)
+    parser.add_argument("--cause", default=None)
     parser.add_argument("names", nargs="*")
     return parser
 
@@ -77,6 +81,7 @@ class EventsArgs:
     follow: bool = False
     json: bool = False
     types: str | None = None
+    cause: str | None = None
     names: tuple[str, ...] = ()
 
 
@@ -89,11 +94,18 @@ def parse_args(arg: str) -> EventsArgs:
     namespace = _parser().parse_args(words)
     if namespace.since is not None and namespace.since < 0:
         raise EventsUsageError("--since must be >= 0")
+    known = {cause.value for cause in Cause}
+    for cause in (namespace.cause or "").split(","):
+        if cause and cause not in known:
+            raise EventsUsageError(
+                f"--cause: unknown cause {cause!r} (known: {', '.join(c.value for c in Cause)})"
+            )
     return EventsArgs(
         since=namespace.since,
         follow=namespace.follow,
         json=namespace.json,
         types=namespace.types,
+        cause=namespace.cause,
         names=tuple(namespace.names),
     )
 
@@ -106,6 +118,8 @@ def request_path(args: EventsArgs, *, since: int | None = None) -> str:
         params.append(("since", str(start)))
     if args.types:
         params.append(("types", args.types))
+    if args.cause:
+        params.append(("cause", args.cause))
     params.extend(("process", name) for name in args.names)
     return "/events" + (f"?{urllib.parse.urlencode(params)}" if params else "")
 
@@ -123,6 +137,8 @@ def _local_time(wall: object) -> str:
 def _details(event: Mapping[str, object]) -> str:
     if "to_state" in event:
         parts = [f"{event.get('from_state')} -> {event.get('to_state')}"]
+        if event.get("cause"):
+            parts[0] += f" ({event['cause']})"
         if event.get("pid"):
             parts.append(f"pid {event['pid']}")
         if event.get("signal_name"):
@@ -136,6 +152,8 @@ def _details(event: Mapping[str, object]) -> str:
             parts.append(f"ran {duration:.3f}s")
         if event.get("spawnerr"):
             parts.append(f"spawnerr: {event['spawnerr']}")
+        if event.get("origin"):
+            parts.append(f"by {event['origin']}")
         return ", ".join(parts)
     skip = _STAMP_KEYS | {"groupname", "processname"}
     return " ".join(
@@ -153,8 +171,9 @@ def _name(event: Mapping[str, object]) -> str:
 def format_event(event: Mapping[str, object], *, colour: bool = False) -> list[str]:
     """One event as aligned columns for people (plus its stderr tail, indented).
 
-    Columns: serial, local time, type, process, details (``RUNNING -> EXITED,
-    pid 42, exit 1, unexpected, ran 0.512s``).
+    Columns: serial, local time, type, process, details (``RUNNING -> EXITED
+    (exit), pid 42, exit 1, unexpected, ran 0.512s``; a requested change ends with
+    ``by <origin>``).
     """
     type_name = str(event.get("type", "?"))
     type_column = f"{type_name:<32}"

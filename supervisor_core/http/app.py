@@ -3,6 +3,12 @@
 Rules of this file:
 - Handlers translate HTTP to calls on :class:`~supervisor_core.http.rpc.RpcInterface`
   and back; no supervisor logic lives here.
+- ``/RPC2`` refuses a browser's cross-site request (``Sec-Fetch-Site`` other than
+  ``same-origin``/``none``, or an ``Origin`` that is not ours) with 403, as the web
+  page refuses its cross-site actions: a browser sends basic-auth credentials on
+  cross-site requests too, and a ``text/plain`` POST needs no CORS preflight, so
+  any page could otherwise stop programs. XML-RPC clients (supervisorctl,
+  superlance, xmlrpc.client) send neither header and are not affected.
 - A malformed request is the client's problem (4xx), never the server's: a body over
   ``client_max_size`` gets 413, an undecodable or hostile XML body gets 400, and the
   server keeps serving. Only a bug of ours becomes 500, and it is logged.
@@ -20,9 +26,10 @@ from supervisor_core import control
 from supervisor_core.http import logtail
 from supervisor_core.http.auth import REALM, AuthPolicy
 from supervisor_core.http.faults import RpcFault
+from supervisor_core.http.limits import read_body
 from supervisor_core.http.requesters import requester_of
 from supervisor_core.http.rpc import RpcInterface
-from supervisor_core.http.web import WebUI
+from supervisor_core.http.web import WebUI, cross_site_refusal
 from supervisor_core.http.xmlrpc import (
     RequestError,
     ResultEncodingError,
@@ -114,7 +121,14 @@ def _xml(body: bytes) -> web.Response:
 
 
 async def _rpc2(request: web.Request) -> web.Response:
-    body = await request.read()  # raises 413 beyond client_max_size
+    refused = cross_site_refusal(request.headers, own_origin=f"{request.scheme}://{request.host}")
+    if refused is not None:
+        logger.warning("refused a cross-site /RPC2 request from %s", request.remote)
+        raise web.HTTPForbidden(
+            text="/RPC2 refuses cross-site browser requests (Sec-Fetch-Site, Origin); "
+            "nothing was done\n"
+        )
+    body = await read_body(request)  # 413 beyond client_max_size, 408 when too slow
     try:
         method, params = decode_request(body)
     except RequestError as e:

@@ -6,10 +6,35 @@ protocol: supervisorctl and other clients switch on the code and print the strin
 
 from __future__ import annotations
 
+import reprlib
+import xmlrpc.client
+
 from supervisor_core import control
 from supervisor_core.faults import Faults
 
-__all__ = ["Faults", "RpcFault", "fault_from_error"]
+__all__ = ["Faults", "RpcFault", "echo", "fault_from_error"]
+
+
+# (Repr takes keyword arguments only from Python 3.12.)
+# Echoed argument values are cut to this many characters and nesting levels: a list
+# nested 1,000 deep or a 2 MB string must not become the fault text (repr() of the
+# former raises RecursionError).
+_ECHO = reprlib.Repr()
+_ECHO.maxlevel = 3
+_ECHO.maxstring = _ECHO.maxother = 200
+_ECHO.maxlist = _ECHO.maxdict = 8
+_ECHO_MAX = 200
+
+
+def echo(detail: object) -> str:
+    """``detail`` as fault text: strings as given (cut to 200 characters), anything
+    else as a bounded repr; never recursive, never long."""
+    if isinstance(detail, xmlrpc.client.Binary):
+        # supervisord echoes a <base64> value as its bytes read as latin-1.
+        detail = detail.data.decode("latin-1")
+    if isinstance(detail, str):
+        return detail if len(detail) <= _ECHO_MAX else detail[:_ECHO_MAX] + "..."
+    return _ECHO.repr(detail)
 
 
 class RpcFault(Exception):
@@ -17,7 +42,7 @@ class RpcFault(Exception):
 
     def __init__(self, code: Faults, detail: object = None) -> None:
         self.code = code
-        self.text = code.name if detail is None else f"{code.name}: {detail}"
+        self.text = code.name if detail is None else f"{code.name}: {echo(detail)}"
         super().__init__(self.text)
 
     def as_struct(self) -> dict[str, int | str]:

@@ -48,8 +48,15 @@ def read_log(path: str, offset: int, length: int) -> bytes:
 
 
 def tail_log(path: str, offset: int, length: int) -> TailResult:
-    """``tailProcess*Log`` semantics; see :func:`supervisor_core.logs.files.tail_log`."""
-    return files.tail_log(path, offset, length)
+    """``tailProcess*Log`` semantics; see :func:`supervisor_core.logs.files.tail_log`.
+
+    Raises:
+        RpcFault: BAD_ARGUMENTS for an offset or length no file offset can hold.
+    """
+    try:
+        return files.tail_log(path, offset, length)
+    except files.LogReadError as error:
+        raise RpcFault(Faults[error.fault]) from None
 
 
 def read_named_log(path: str | None, offset: int, length: int) -> bytes:

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from supervisor_core.config.model import InetHttpServerConfig, UnixHttpServerConfig
+from supervisor_core.http.limits import DEFAULT_LIMITS, LIMITS_KEY, ConnectionLimits, LimitedSite
 
 logger = logging.getLogger(__name__)
 
@@ -74,6 +75,45 @@ def _prepare_unix_path(config: UnixHttpServerConfig) -> None:
     os.unlink(path)
 
 
+# While the socket file is created: owner-only, whatever the daemon's umask (supervisord
+# runs with umask 022 or the configured one, 000 in some setups).
+_BIND_UMASK = 0o077
+
+
+def bind_unix_socket(config: UnixHttpServerConfig) -> socket.socket:
+    """A unix socket bound at ``config.file`` with its chmod/chown applied, not yet listening.
+
+    Nobody can talk to it before its final mode: the file is created under an
+    owner-only umask, gets ``chmod``/``chown`` next, and only then does the caller
+    ``listen()`` (until then a ``connect()`` is refused). aiohttp's ``UnixSite``
+    listens first and leaves the mode to the caller, which let any local user call
+    ``getState`` in that window when the daemon's umask is 000 (issue 19).
+
+    Raises:
+        OSError: bind, chmod or chown failed (the socket is closed, the file removed).
+    """
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    bound = False
+    try:
+        previous = os.umask(_BIND_UMASK)
+        try:
+            sock.bind(config.file)
+        finally:
+            os.umask(previous)
+        bound = True
+        os.chmod(config.file, config.chmod)
+        if config.chown != (-1, -1):
+            os.chown(config.file, *config.chown)
+        sock.setblocking(False)
+    except OSError:
+        sock.close()
+        if bound:
+            with contextlib.suppress(OSError):
+                os.unlink(config.file)
+        raise
+    return sock
+
+
 def _warn_if_open(section: str, username: str | None) -> None:
     # supervisord's own wording, so that log watchers keyed on it keep working.
     if not username:
@@ -87,16 +127,26 @@ async def serving(
     unix: UnixHttpServerConfig | None = None,
     inet: InetHttpServerConfig | None = None,
     shutdown_timeout: float = DEFAULT_SHUTDOWN_TIMEOUT,
+    limits: ConnectionLimits = DEFAULT_LIMITS,
 ) -> AsyncIterator[BoundAddresses]:
     """Serve ``app`` on the configured listeners while the block runs.
 
-    The unix socket gets the configured ``chmod``/``chown`` and is removed on exit.
+    The unix socket gets the configured ``chmod``/``chown`` before it accepts a
+    connection, and is removed on exit. Each listener applies ``limits`` (idle and
+    header timeouts, a body timeout, a connection cap answered 503).
 
     Raises:
         ServerStartError: a listener could not be bound (the message names the
             section, the address and the OS error).
     """
-    runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=shutdown_timeout)
+    if LIMITS_KEY not in app:
+        app[LIMITS_KEY] = limits
+    runner = web.AppRunner(
+        app,
+        handle_signals=False,
+        shutdown_timeout=shutdown_timeout,
+        keepalive_timeout=limits.idle_timeout,
+    )
     await runner.setup()
     unix_inode: int | None = None
     bound_unix: str | None = None
@@ -105,10 +155,15 @@ async def serving(
         if unix is not None:
             _prepare_unix_path(unix)
             try:
-                await web.UnixSite(runner, unix.file).start()
-                os.chmod(unix.file, unix.chmod)
-                if unix.chown != (-1, -1):
-                    os.chown(unix.file, *unix.chown)
+                sock = bind_unix_socket(unix)
+                try:
+                    await LimitedSite(
+                        runner, sock=sock, max_connections=limits.max_connections
+                    ).start()
+                except OSError:
+                    sock.close()
+                    os.unlink(unix.file)
+                    raise
             except OSError as e:
                 raise ServerStartError(
                     e.errno, f"[unix_http_server] file={unix.file}: {e.strerror or e}"
@@ -117,7 +172,12 @@ async def serving(
             bound_unix = unix.file
             _warn_if_open("unix_http_server", unix.username)
         if inet is not None:
-            site = web.TCPSite(runner, bind_host(inet.host), inet.port)
+            site = LimitedSite(
+                runner,
+                host=bind_host(inet.host),
+                port=inet.port,
+                max_connections=limits.max_connections,
+            )
             try:
                 await site.start()
             except OSError as e:

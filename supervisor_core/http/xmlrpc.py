@@ -10,6 +10,10 @@ Rules of this file:
   as supervisord does); nothing else escapes :func:`decode_request`.
 - Responses are encoded like supervisord's: no ``<nil/>`` extension, so a None in a
   result is a programming error that surfaces as :class:`TypeError`.
+- Every response is well-formed XML 1.0 whatever its strings hold: characters XML
+  cannot carry (control characters from a ``<base64>`` name echoed in a fault, say)
+  become U+FFFD in the encoded document. The markup ``dumps`` writes never contains
+  them, so substituting over the whole document only touches string values.
 """
 
 from __future__ import annotations
@@ -22,6 +26,12 @@ from xml.parsers.expat import ExpatError
 from supervisor_core.http.faults import RpcFault
 
 _FORBIDDEN_DECLARATION = re.compile(rb"<!\s*(?:DOCTYPE|ENTITY)", re.IGNORECASE)
+# Characters outside XML 1.0's Char production.
+_XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def _well_formed(document: str) -> bytes:
+    return _XML_INVALID.sub("\ufffd", document).encode("utf-8")
 
 
 class RequestError(ValueError):
@@ -52,7 +62,7 @@ def decode_request(body: bytes) -> tuple[str, tuple[Any, ...]]:
 
 def encode_response(value: Any) -> bytes:
     """Encode a successful method result as a ``methodResponse`` document."""
-    return xmlrpc.client.dumps((value,), methodresponse=True).encode("utf-8")
+    return _well_formed(xmlrpc.client.dumps((value,), methodresponse=True))
 
 
 class ResultEncodingError(Exception):
@@ -71,10 +81,10 @@ def encode_result(method: str, value: Any) -> bytes:
     """
     try:
         return encode_response(value)
-    except (TypeError, OverflowError) as e:
+    except (TypeError, OverflowError, RecursionError) as e:
         raise ResultEncodingError(method) from e
 
 
 def encode_fault(fault: RpcFault) -> bytes:
     """Encode a fault as a ``methodResponse`` carrying ``<fault>``."""
-    return xmlrpc.client.dumps(xmlrpc.client.Fault(int(fault.code), fault.text)).encode("utf-8")
+    return _well_formed(xmlrpc.client.dumps(xmlrpc.client.Fault(int(fault.code), fault.text)))

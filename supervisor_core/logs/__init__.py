@@ -5,6 +5,8 @@
 - ``files``: supervisord's rotating writer, AUTO names, ``read_log`` / ``tail_log``.
 - ``filters``: pure capture-mode parsing and ANSI stripping.
 - ``mainlog``: superd's own log file handler.
+- ``syslog_socket``: datagrams to the local syslog daemon (``logfile=syslog``,
+  ``*_syslog=true``).
 """
 
 from __future__ import annotations

@@ -24,7 +24,11 @@ Rules of this file:
 - ``on_communication(channel, data)`` fires once per ``BEGIN ... END`` block, where
   supervisord emits PROCESS_COMMUNICATION_STDOUT/STDERR.
 - A failing log write (disk full, closed /dev/stdout reader) never raises into the
-  loop: the chunk is dropped, counted and reported once until a write succeeds again.
+  loop: the chunk is dropped and counted (``write_errors``, and the daemon's
+  ``FaultCounters`` as ``log_write_errors{stream}``); the first failure of an
+  episode is logged, and so is the first write that works again ("resumed").
+- ``*_syslog`` output goes line by line to the logger ``CHILD_SYSLOG_LOGGER``
+  (``syslog_socket``): what reaches the syslog daemon is the CLI's wiring.
 - Opening the log files can fail; ``ProcessOutput.open()`` raises ``LogOpenError``
   with supervisord's spawnerr text, so call it before spawning (supervisord opens
   them in ``make_dispatchers``, before fork).
@@ -39,16 +43,20 @@ import errno
 import fcntl
 import logging
 import os
-import syslog
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from supervisor_core.config.model import ChannelConfig, ProcessConfig
-from supervisor_core.logs.files import RotatingFileWriter, resolve_logfile
+from supervisor_core.health import LOG_WRITE_ERRORS, FaultCounters
+from supervisor_core.logs.files import RotatingFileWriter, empty_file, resolve_logfile
 from supervisor_core.logs.filters import ChannelFilter, Communication, Output
+from supervisor_core.logs.syslog_socket import CHILD_SYSLOG_LOGGER
 from supervisor_core.logs.tail import TAIL_BYTES, TailBuffer, last_lines
 
 _log = logging.getLogger(__name__)
+# *_syslog=true output: ``NAME LINE`` at INFO; the CLI attaches the syslog handler.
+_child_syslog = logging.getLogger(CHILD_SYSLOG_LOGGER)
+_SYSLOG_LINE_MAX = 8192
 
 # One read per wake-up. Large enough to drain a 1 MiB pipe in one go; supervisord reads
 # 128 KiB.
@@ -143,8 +151,11 @@ class ChannelLog:
         on_error: OnError | None = None,
         on_read: OnRead | None = None,
         keep_tail: bool = False,
+        faults: FaultCounters | None = None,
     ) -> None:
         self.channel = channel
+        self._faults = faults
+        self._dropped_in_episode = 0
         self._tail = TailBuffer() if keep_tail else None
         self._spliced = False  # this run went (partly) pipe -> file inside the kernel
         self._run_start = 0  # bytes_read when this run's pipe was attached
@@ -161,6 +172,7 @@ class ChannelLog:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._eof: asyncio.Future[None] | None = None
         self._failing = False
+        self._syslog_partial = b""  # the start of a line not yet ended (*_syslog)
         self._splice = True
         self._pipe_grown = False
         self.pipe_size: int | None = None
@@ -263,7 +275,8 @@ class ChannelLog:
                     self._spliced = True
                     self.bytes_read += moved
                     self.bytes_written += moved
-                    self._failing = False
+                    if self._failing:
+                        self._write_resumed()
                     if moved >= _DEFAULT_PIPE_SIZE and not self._pipe_grown:
                         self._grow_pipe(fd)
                     return
@@ -364,28 +377,56 @@ class ChannelLog:
                 self._write_failed(error)
             else:
                 self.bytes_written += len(data)
-                self._failing = False
+                if self._failing:
+                    self._write_resumed()
 
     def _deliver(self, data: bytes) -> None:
         self._write(data)
         if self.settings.syslog:
-            text = data.decode("utf-8", "replace")
-            for line in text.rstrip("\n").split("\n"):
-                syslog.syslog(f"{self.name} {line}")
+            self._syslog(data)
         if self._on_log is not None:
             self._on_log(self.channel, data)
 
+    def _syslog(self, data: bytes, *, final: bool = False) -> None:
+        # Whole lines only: a read may end in the middle of one (pipes carry bytes,
+        # not lines); a line longer than the bound goes out in pieces.
+        *lines, partial = (self._syslog_partial + data).split(b"\n")
+        if final or len(partial) > _SYSLOG_LINE_MAX:
+            lines.append(partial)
+            partial = b""
+        self._syslog_partial = partial
+        for line in lines:
+            if line or not final:
+                _child_syslog.info("%s %s", self.name, line.decode("utf-8", "replace"))
+
     def _write_failed(self, error: OSError) -> None:
         self.write_errors += 1
+        self._dropped_in_episode += 1
+        if self._faults is not None:
+            self._faults.add(LOG_WRITE_ERRORS, self.channel.value)
         if self._failing:
             return
         self._failing = True
+        _log.warning(
+            "%s %s: log write to %s failed: %s; dropping output until a write works again",
+            self.name,
+            self.channel,
+            self.logfile,
+            error,
+        )
         if self._on_error is not None:
             self._on_error(self.channel, error)
-        else:
-            _log.warning(
-                "%s %s: log write to %s failed: %s", self.name, self.channel, self.logfile, error
-            )
+
+    def _write_resumed(self) -> None:
+        dropped, self._dropped_in_episode = self._dropped_in_episode, 0
+        self._failing = False
+        _log.warning(
+            "%s %s: log writes to %s resumed (%d chunks were dropped)",
+            self.name,
+            self.channel,
+            self.logfile,
+            dropped,
+        )
 
     def detach(self) -> None:
         """Stop reading, close the pipe and flush what the filter held back."""
@@ -397,6 +438,8 @@ class ChannelLog:
         if self._filter is not None:
             self._apply(self._filter.finish())
             self._filter = None
+        if self.settings.syslog and self._syslog_partial:
+            self._syslog(b"", final=True)
         if self._eof is not None and not self._eof.done():
             self._eof.set_result(None)
 
@@ -406,12 +449,16 @@ class ChannelLog:
             self._writer.reopen()
 
     def clear(self) -> None:
-        """Delete the log file and start an empty one (``clearProcessLogs``)."""
+        """Delete the log file and start an empty one (``clearProcessLogs``).
+
+        A log that is not open (the process never ran) is emptied in place rather
+        than deleted: an AUTO log exists from config load on, and reading it must
+        keep answering "" (supervisord leaves such a file alone).
+        """
         if self._writer is not None:
             self._writer.remove()
         elif self.settings.logfile is not None:
-            with contextlib.suppress(FileNotFoundError):
-                os.remove(self.settings.logfile)
+            empty_file(self.settings.logfile)
 
     def close(self) -> None:
         """Detach and close the log file."""
@@ -447,6 +494,7 @@ class ProcessOutput:
         on_error: OnError | None = None,
         on_stdout_read: OnRead | None = None,
         tail_channel: Channel | None = None,
+        faults: FaultCounters | None = None,
     ) -> None:
         self.name = name
         self.tail_channel = tail_channel
@@ -461,6 +509,7 @@ class ProcessOutput:
                 on_error=on_error,
                 on_read=on_stdout_read if channel is Channel.STDOUT else None,
                 keep_tail=channel is tail_channel,
+                faults=faults,
             )
             for channel, settings in ((Channel.STDOUT, stdout), (Channel.STDERR, stderr))
         }
@@ -477,6 +526,7 @@ class ProcessOutput:
         on_communication: OnCommunication | None = None,
         on_error: OnError | None = None,
         on_stdout_read: OnRead | None = None,
+        faults: FaultCounters | None = None,
     ) -> ProcessOutput:
         """Build from a process config, creating AUTO log files in ``childlogdir``.
 
@@ -512,6 +562,7 @@ class ProcessOutput:
             on_stdout_read=on_stdout_read,
             # With redirect_stderr the child's stderr arrives on stdout.
             tail_channel=Channel.STDOUT if config.redirect_stderr else Channel.STDERR,
+            faults=faults,
         )
 
     def tail_lines(self, lines: int) -> tuple[str, ...]:

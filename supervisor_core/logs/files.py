@@ -19,8 +19,16 @@ Rules of this file:
   splice into an ``O_APPEND`` file (EINVAL), so the flag is cleared for the one call
   and the chunk goes at the file's current size (fstat), which is what append does;
   only a *foreign* process appending in the same microsecond could interleave.
+- A file that replaces the log (after a rollover or ``remove``) is created with the
+  mode the log had, so an AUTO log made 0600 by ``mkstemp`` stays 0600 instead of
+  becoming 0666 & ~umask (supervisord lets it become 0644).
 - ``read_log``/``tail_log`` are supervisord's ``readFile``/``tailFile``: same offsets,
   same overflow flag, same error kinds.
+- A file the writer re-creates (rollover, ``remove``, a ``reopen`` after the file was
+  moved away) gets at most the permissions of the file it replaces: an AUTO log
+  (0600 from ``mkstemp``) stays 0600. supervisord re-creates with ``0666 & ~umask``,
+  so its AUTO logs become world-readable after the first rotation or clear; logs
+  carry secrets, so superd never widens them.
 """
 
 from __future__ import annotations
@@ -62,7 +70,7 @@ def resolve_logfile(
     return logfile
 
 
-def _open_target(path: str, *, truncate: bool) -> int:
+def _open_target(path: str, *, truncate: bool, mode: int) -> int:
     std = _STD_STREAMS.get(path)
     match = _FD_PATH.match(path)
     if std is None and match is not None:
@@ -72,7 +80,7 @@ def _open_target(path: str, *, truncate: bool) -> int:
     flags = os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC | (os.O_TRUNC if truncate else os.O_APPEND)
     # O_NONBLOCK: opening a FIFO nobody reads fails with ENXIO instead of hanging the
     # daemon. Writes stay blocking, like supervisord's.
-    fd = os.open(path, flags | os.O_NONBLOCK, 0o666)
+    fd = os.open(path, flags | os.O_NONBLOCK, mode)
     os.set_blocking(fd, True)
     return fd
 
@@ -98,6 +106,8 @@ class RotatingFileWriter:
         self._fd: int | None = None
         self._regular = False
         self._status_flags = 0
+        # The permissions a re-created file gets: the last opened file's (see rules).
+        self._mode = 0o666
         self._open(truncate=False)
 
     @property
@@ -111,8 +121,11 @@ class RotatingFileWriter:
         return self._fd is None
 
     def _open(self, *, truncate: bool) -> None:
-        fd = _open_target(self.path, truncate=truncate)
-        self._regular = stat.S_ISREG(os.fstat(fd).st_mode)
+        fd = _open_target(self.path, truncate=truncate, mode=self._mode)
+        status = os.fstat(fd)
+        self._regular = stat.S_ISREG(status.st_mode)
+        if self._regular:
+            self._mode = stat.S_IMODE(status.st_mode)
         self._status_flags = fcntl.fcntl(fd, fcntl.F_GETFL) if self._regular else 0
         self._fd = fd
 
@@ -214,6 +227,26 @@ class RotatingFileWriter:
             os.close(fd)
 
 
+def empty_file(path: str) -> None:
+    """Empty the regular file at ``path`` in place (its permissions stay); else nothing.
+
+    For ``clearProcessLogs`` of a process whose log is not open (never started):
+    supervisord then clears nothing, and a never-started AUTO log is empty anyway.
+    """
+    try:
+        # O_NONBLOCK: a FIFO nobody reads is ENXIO, not a hang.
+        fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC | os.O_NONBLOCK)
+    except OSError as error:
+        if error.errno in (errno.ENOENT, errno.ENXIO):
+            return
+        raise
+    try:
+        if stat.S_ISREG(os.fstat(fd).st_mode):
+            os.ftruncate(fd, 0)
+    finally:
+        os.close(fd)
+
+
 def _replace(source: str, target: str) -> None:
     # supervisord's removeAndRename: tolerate a file deleted under us (cleanup scripts).
     with contextlib.suppress(FileNotFoundError):
@@ -233,28 +266,45 @@ class LogReadError(Exception):
         self.path = path
 
 
+# Offsets and lengths a file position can hold (off_t). Beyond them seek() raises
+# OverflowError/ValueError, and read(n) tries to allocate n bytes (MemoryError):
+# clients get BAD_ARGUMENTS instead.
+_OFF_T_MAX = 2**63 - 1
+
+
+def _in_range(offset: int, length: int) -> bool:
+    return -_OFF_T_MAX <= offset <= _OFF_T_MAX and -_OFF_T_MAX <= length <= _OFF_T_MAX
+
+
 def read_log(path: str | None, offset: int, length: int) -> bytes:
     """supervisord's ``readFile``: ``length`` bytes at ``offset`` (``0`` = to the end).
 
-    A negative ``offset`` with ``length`` 0 returns the last ``-offset`` bytes.
+    A negative ``offset`` with ``length`` 0 returns the last ``-offset`` bytes. Reads
+    never go past the end of the file, so a huge ``length`` costs nothing.
 
     Raises:
-        LogReadError: with fault NO_FILE, BAD_ARGUMENTS or FAILED.
+        LogReadError: with fault NO_FILE, BAD_ARGUMENTS (mixed signs, or a value no
+            file offset can hold) or FAILED.
     """
     if path is None or not os.path.exists(path):
         raise LogReadError("NO_FILE", path)
+    if not _in_range(offset, length):
+        raise LogReadError("BAD_ARGUMENTS", path)
     if offset < 0 and length:
         raise LogReadError("BAD_ARGUMENTS", path)
     if offset >= 0 and length < 0:
         raise LogReadError("BAD_ARGUMENTS", path)
     try:
         with open(path, "rb") as file:
+            size = file.seek(0, os.SEEK_END)
             if offset < 0:
-                size = file.seek(0, os.SEEK_END)
-                file.seek(max(size + offset, 0))
-                return file.read(-offset)
-            file.seek(offset)
-            return file.read(length) if length else file.read()
+                start = max(size + offset, 0)
+                count = size - start
+            else:
+                start = min(offset, size)
+                count = size - start if not length else min(length, size - start)
+            file.seek(start)
+            return file.read(count)
     except OSError:
         raise LogReadError("FAILED", path) from None
 
@@ -274,9 +324,14 @@ def tail_log(path: str | None, offset: int, length: int) -> TailResult:
     If the log grew beyond ``offset + length``, the last ``length`` bytes are returned
     with ``overflow`` set. The returned offset is the log's size (where to continue).
     A missing log gives ``(b"", 0, False)``; an unreadable one ``(b"", offset, False)``.
+
+    Raises:
+        LogReadError: BAD_ARGUMENTS for a value no file offset can hold.
     """
     if path is None or not os.path.exists(path):
         return TailResult(b"", 0, False)
+    if not _in_range(offset, length):
+        raise LogReadError("BAD_ARGUMENTS", path)
     try:
         with open(path, "rb") as file:
             size = file.seek(0, os.SEEK_END)
@@ -293,7 +348,7 @@ def tail_log(path: str | None, offset: int, length: int) -> TailResult:
             data = b""
             if length:
                 file.seek(offset)
-                data = file.read(length)
+                data = file.read(min(length, size - offset))
             return TailResult(data, size, overflow)
     except OSError:
         return TailResult(b"", offset, False)

@@ -22,11 +22,17 @@ def free_port() -> int:
 
 @asynccontextmanager
 async def prometheus(
-    tmp_path: Path, target: tuple[str, int], *, rules: str | None = None
+    tmp_path: Path,
+    target: tuple[str, int],
+    *,
+    rules: str | None = None,
+    config_text: str | None = None,
 ) -> AsyncIterator[str]:
     """Prometheus scraping ``target`` every second (evaluating ``rules`` if given).
 
-    Yields its base URL; stops it (TERM, then KILL after 30 s) on exit.
+    ``config_text`` replaces the generated prometheus.yml (``target`` is then unused;
+    relative ``rule_files`` are found in ``tmp_path``). Yields its base URL; stops it
+    (TERM, then KILL after 30 s) on exit.
     """
     binary = require_command("prometheus")
     rule_files = ""
@@ -35,7 +41,9 @@ async def prometheus(
         rule_files = f"rule_files: ['{tmp_path / 'rules.yml'}']\n"
     config = tmp_path / "prometheus.yml"
     config.write_text(
-        "global: {scrape_interval: 1s, evaluation_interval: 1s}\n"
+        config_text
+        if config_text is not None
+        else "global: {scrape_interval: 1s, evaluation_interval: 1s}\n"
         + rule_files
         + "scrape_configs:\n"
         "  - job_name: superd\n"

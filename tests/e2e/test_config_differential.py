@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from supervisor_core.config import AUTO, Config, ConfigError, GroupKind, ProcessConfig, load
+from supervisor_core.extensions import check_extensions, discover_extensions, installed_event_types
 from tests.peers import missing_peer
 
 pytestmark = pytest.mark.e2e
@@ -288,13 +289,21 @@ def test_examples_read_the_same(examples_copy: Path, relative: str) -> None:
     assert superd_view(load(str(path))) == supervisord_view(path)
 
 
+def superd_check(path: Path) -> None:
+    """What ``superd --check-config`` and start-up check: the file, then the checks that
+    need the installed extensions (their sections; events= against the daemon's registry)."""
+    factories = discover_extensions()
+    config = load(str(path), event_types=installed_event_types(factories))
+    check_extensions(factories, config)
+
+
 @pytest.mark.parametrize("path", BAD, ids=lambda p: p.name)
 def test_bad_configs_are_rejected_by_both(path: Path) -> None:
     """Every bad corpus config is refused by supervisord and by superd, ours with file:line."""
     with pytest.raises(ValueError):
         supervisord_view(path)
     with pytest.raises(ConfigError) as caught:
-        load(str(path))
+        superd_check(path)
     assert caught.value.problems
     for problem in caught.value.problems:
         assert str(problem).startswith(f"{path}:")

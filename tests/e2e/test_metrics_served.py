@@ -156,7 +156,10 @@ def named_everywhere() -> tuple[list[Named], set[str]]:
         named += dashboard_names(dashboard, ROOT)
     records: set[str] = set()
     rule_files = sorted((ROOT / "deploy" / "prometheus").glob("*.yml"))
-    for rules in [*rule_files, *sorted((ROOT / "grafana" / "alerting").glob("*.yml"))]:
+    for rules in [
+        *rule_files,
+        *sorted((ROOT / "grafana" / "provisioning" / "alerting").glob("*.yml")),
+    ]:
         found = rule_file_names(rules, ROOT)
         named += found.used
         records |= found.records
@@ -173,7 +176,7 @@ def test_every_source_names_metrics() -> None:
         "grafana/dashboards/supervisor-overview.json",
         "deploy/prometheus/supervisor-rules.yml",
         "deploy/prometheus/supervisor-rules.test.yml",
-        "grafana/alerting/supervisor-alerts.yml",
+        "grafana/provisioning/alerting/supervisor-alerts.yml",
     ):
         assert expected in places, f"no metric name found in {expected}"
     assert "instance_group_name:supervisor_process_restarts:rate5m" in records

@@ -3,8 +3,9 @@
 superd (a subprocess) runs a crash-looping program until its storm detector has
 seen a storm and a dozen restarts, an operator stops it, superd shuts down; then the
 notebook runs against that journal. Its story must carry the restart count superd's
-own ``supervisor_process_restarts_total`` reports, the storm, the exit code, the
-stderr tail and who noticed; its plots must be there.
+own ``supervisor_process_restarts_total`` reports (all of them ``autorestart``), the
+storm, the exit code, the stderr tail, who noticed and who acted (the operator's
+stop, with the origin superd recorded); its plots must be there.
 """
 
 from __future__ import annotations
@@ -97,8 +98,9 @@ def run_notebook(journal: Path, workdir: Path) -> list[dict[str, object]]:
 def test_the_notebook_tells_the_story_of_a_real_crash_loop(
     crashed_journal: tuple[Path, int], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The executed notebook reports superd's own restart count, the storm with exit code 4,
-    the last stderr lines, the storm detector's notice, the stop, and draws three plots."""
+    """The executed notebook reports superd's own restart count by cause, the storm with exit
+    code 4, the last stderr lines, the storm detector's notice, who stopped it, and draws
+    three plots."""
     # jupyter_core warns about its path migration unless told which one to use.
     monkeypatch.setenv("JUPYTER_PLATFORM_DIRS", "1")
     journal, restarts = crashed_journal
@@ -110,13 +112,20 @@ def test_the_notebook_tells_the_story_of_a_real_crash_loop(
         str(o.get("text", "")) + str(o.get("data", {}).get("text/plain", ""))  # type: ignore[union-attr]
         for o in outputs
     )
-    assert f"crashy:crashy restarted {restarts} times between " in text
+    assert (
+        f"crashy:crashy restarted {restarts} times (autorestart \u00d7{restarts}) between " in text
+    )
     assert re.search(r"Exits: code 4 \u00d7\d+", text)
     assert "    | FATAL: database unreachable" in text
     assert re.search(r"Restart storm from \S+ \S+ UTC to \S+ \S+ UTC: \d+ restarts \(code 4", text)
     assert "Noticed by superd storm detector at" in text
     assert "PROCESS_STORM_BEGIN" in text
-    assert "It was stopped at" in text
+    assert re.search(
+        r"Acted: xmlrpc, unix socket pid \d+ uid \d+, [^\n]* at \S+ \S+ UTC: stopped it "
+        r"\(\w+ -> STOPP\w+, cause operator, serial \d+\)\.",
+        text,
+    )
+    assert re.search(r"It was stopped at \S+ \S+ UTC by xmlrpc, unix socket pid \d+", text)
     assert "steady:steady restarted" not in text
     images = [o for o in outputs if "image/png" in o.get("data", {})]  # type: ignore[operator]
     assert len(images) == 3

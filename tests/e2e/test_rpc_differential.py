@@ -484,9 +484,19 @@ def table(methods: list[str]) -> list[Step]:
             Call(m, ("x:*",)),
             Call(m, ()),
         ]
+    # x:b has never run: its AUTO logs exist (created at config load) and are empty,
+    # before and after clearAllProcessLogs (supervisord clears nothing of a process
+    # without dispatchers, so the files stay).
+    never_started = [
+        Call(f"supervisor.{method}", (STOPPED, 0, 0))
+        for method in ("readProcessStdoutLog", "readProcessStderrLog")
+    ]
     steps += [
         Call("supervisor.readProcessStdoutLog", (PROCESS, 0, 0)),
+        *never_started,
         Call("supervisor.clearAllProcessLogs", (), unordered=True),
+        *never_started,
+        Call("supervisor.tailProcessStdoutLog", (STOPPED, 0, 100)),
         Call("supervisor.clearAllProcessLogs", (1,)),
         Call("supervisor.clearLog"),
         Call("supervisor.clearLog", (1,)),

@@ -1,12 +1,16 @@
-"""superlance from PyPI runs unchanged under superd: memmon, crashmail, httpok, fatalmailbatch.
+"""superlance from PyPI runs unchanged under superd: memmon, crashmail, httpok, and the
+batch mailers fatalmailbatch, crashmailbatch and crashsms.
 
-One superd runs the four listeners and their programs; mail goes to a sendmail stub
-(``-s``, a script appending its stdin to a file) or, for fatalmailbatch which speaks
-SMTP, to a sink on 127.0.0.1. Every condition is awaited with a bounded deadline.
+One superd runs the six listeners and their programs; mail goes to a sendmail stub
+(``-s``, a script appending its stdin to a file) or, for the batch mailers which speak
+SMTP, to a real SMTP server (aiosmtpd) on 127.0.0.1. Every condition is awaited with a
+bounded deadline.
 """
 
 from __future__ import annotations
 
+import contextlib
+import re
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -50,7 +54,9 @@ class Lance:
 def lance(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lance]:
     superd = require_command("superd")
     bins = {name: require_command(name) for name in ("memmon", "crashmail", "httpok")}
-    fatalmailbatch = require_command("fatalmailbatch")
+    batch = {
+        name: require_command(name) for name in ("fatalmailbatch", "crashmailbatch", "crashsms")
+    }
     tmp = tmp_path_factory.mktemp("superlance")
     (tmp / "hog.py").write_text(HOG)
     port = free_port()
@@ -58,7 +64,17 @@ def lance(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lance]:
     def stub(name: str) -> str:
         return f"{PYTHON} {HERE / 'sendmail_stub.py'} {tmp / f'mail-{name}'}"
 
-    with SmtpSink(tmp / "mail-fatalmailbatch") as sink:
+    with contextlib.ExitStack() as sinks:
+        port_of = {name: sinks.enter_context(SmtpSink(tmp / f"mail-{name}")).port for name in batch}
+
+        def batch_mailer(name: str, *args: str) -> str:
+            # Every batch mailer sends at the first TICK_5 after an event (-i 0.01 min).
+            return (
+                f"[eventlistener:{name}]\ncommand = {batch[name]} -t ops@example.com "
+                f"-f superd@example.com -H 127.0.0.1:{port_of[name]} -e TICK_5 -i 0.01"
+                f"{''.join(' ' + a for a in args)}\nevents = PROCESS_STATE,TICK_5\n\n"
+            )
+
         text = header(tmp, identifier="lance") + (
             f"[eventlistener:memmon]\ncommand = {bins['memmon']} -p hog=40MB "
             f"-m ops@example.com -s '{stub('memmon')}'\nevents = TICK_5\n\n"
@@ -67,10 +83,10 @@ def lance(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lance]:
             f"[eventlistener:httpok]\ncommand = {bins['httpok']} -p web -t 2 "
             f"-m ops@example.com -s '{stub('httpok')}' http://127.0.0.1:{port}/\n"
             "events = TICK_5\n\n"
-            f"[eventlistener:fatalmailbatch]\ncommand = {fatalmailbatch} -t ops@example.com "
-            f"-f superd@example.com -H 127.0.0.1:{sink.port} -e TICK_5 -i 0.01\n"
-            "events = PROCESS_STATE,TICK_5\n\n"
-            f"[program:hog]\ncommand = {PYTHON} {tmp / 'hog.py'}\nstartsecs = 0\n\n"
+            + batch_mailer("fatalmailbatch")
+            + batch_mailer("crashmailbatch")
+            + batch_mailer("crashsms", "-s", "crash-sms")
+            + f"[program:hog]\ncommand = {PYTHON} {tmp / 'hog.py'}\nstartsecs = 0\n\n"
             "[program:crashy]\ncommand = /bin/sh -c 'sleep 1.5; exit 3'\nstartsecs = 1\n"
             "autorestart = false\n\n"
             f"[program:web]\ncommand = {PYTHON} {HERE / 'web.py'} {port} 3\nstartsecs = 1\n\n"
@@ -112,3 +128,19 @@ def test_fatalmailbatch_mails_on_fatal(lance: Lance) -> None:
     mail = wait_for(lambda: lance.mail("fatalmailbatch"), "fatalmailbatch's mail", deadline=60)
     assert "doomed" in mail
     assert "Process doomed:doomed failed to start too many times" in mail
+
+
+def test_crashmailbatch_mails_a_batch_of_unexpected_exits(lance: Lance) -> None:
+    """crashmailbatch batches crashy's unexpected exit and mails it over SMTP at a TICK_5."""
+    mail = wait_for(lambda: lance.mail("crashmailbatch"), "crashmailbatch's mail", deadline=60)
+    assert "Subject: Crash alert from supervisord" in mail
+    assert "X-Envelope-To: ops@example.com" in mail
+    assert re.search(r"-- Process crashy:crashy \(pid \d+\) died unexpectedly", mail), mail
+
+
+def test_crashsms_sends_a_short_message_per_unexpected_exit(lance: Lance) -> None:
+    """crashsms mails the one-line SMS text for crashy's unexpected exit through SMTP."""
+    mail = wait_for(lambda: lance.mail("crashsms"), "crashsms's mail", deadline=60)
+    assert "Subject: crash-sms" in mail
+    assert "From: superd@example.com" in mail
+    assert re.search(r"\[crashy:crashy\]\(\d+\) exited unexpectedly", mail), mail

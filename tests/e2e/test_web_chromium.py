@@ -151,6 +151,10 @@ def test_operator_session_in_chromium(chromium: Any, tmp_path: Path) -> None:
         expect(row(page, "alpha").locator(".badge")).to_have_text("STOPPED")
         assert superd.call("getProcessInfo", "alpha")["statename"] == "STOPPED"
         expect(row(page, "alpha").locator('button[value="stop"]')).to_be_hidden()
+        # The feed says why: an operator, through this page, as user op.
+        stopping = page.locator("#feed li", has_text="RUNNING \u2192 STOPPING").first
+        expect(stopping.locator(".cause")).to_have_text("operator")
+        expect(stopping.locator(".origin")).to_contain_text("by web, 127.0.0.1, user op")
 
         row(page, "alpha").locator('button[value="start"]').click()
         expect(page.locator(".message.ok")).to_have_text("Process alpha started")
@@ -178,6 +182,14 @@ def test_operator_session_in_chromium(chromium: Any, tmp_path: Path) -> None:
         expect(row(page, "alpha").locator("td.restarts")).to_have_text("0")
         expect(page.locator("#feed li").first).to_contain_text("beta")
         expect(page.locator("#feed")).to_contain_text("killed by SIGKILL, unexpected")
+        restart = page.locator("#feed li", has_text="EXITED \u2192 STARTING").first
+        expect(restart.locator(".cause.restart")).to_have_text("autorestart")
+        expect(restart).to_contain_text("restart #1")
+        expect(restart.locator(".origin")).to_have_count(0)  # nobody asked
+        # alpha's start by the operator is a start, not a restart.
+        starting = page.locator("#feed li", has_text="STOPPED \u2192 STARTING").first
+        expect(starting.locator(".cause")).to_have_text("operator")
+        expect(starting.locator(".cause.restart")).to_have_count(0)
         page.screenshot(path=str(tmp_path / "status.png"), full_page=True)
 
         # The tail page: alpha's stdout, escaped, and the link for tail -f.
@@ -209,3 +221,69 @@ def test_without_events_the_page_offers_a_manual_refresh(chromium: Any, tmp_path
         row(page, "beta").locator('button[value="stop"]').click()
         expect(page.locator(".message.ok")).to_have_text("Process beta stopped")
         assert superd.call("getProcessInfo", "beta")["statename"] == "STOPPED"
+
+
+# Crashes (exit 3) on its first two runs, then says hello and stays up.
+CRASH_TWICE = """\
+import pathlib, runpy, sys
+counter = pathlib.Path(sys.argv[1])
+runs = int(counter.read_text()) + 1 if counter.exists() else 1
+counter.write_text(str(runs))
+if runs <= 2:
+    sys.exit(3)
+sys.argv = [sys.argv[2], "gamma"]
+runpy.run_path(sys.argv[0], run_name="__main__")
+"""
+
+
+def test_restarts_column_counts_from_the_cause(chromium: Any, tmp_path: Path) -> None:
+    """Damped restarts from before the page opened come from the server's count, later ones
+    from the live events' cause; a stop and start by the operator adds nothing."""
+    from playwright.sync_api import expect
+
+    port = free_port()
+    (tmp_path / "crash_twice.py").write_text(CRASH_TWICE)
+    counter = tmp_path / "gamma.runs"
+    gamma = (
+        f"[program:gamma]\ncommand = {sys.executable} {tmp_path / 'crash_twice.py'} {counter}"
+        f" {tmp_path / 'hello.py'}\nstartsecs = 0\nautorestart = true\n"
+        "backoff_initial = 0.3\nbackoff_factor = 1\nbackoff_max = 0.3\n\n"
+    )
+    superd = Superd(tmp_path, web_config(tmp_path, port, gamma), "-n")
+    try:
+        wait_for(
+            lambda: (
+                counter.exists()
+                and counter.read_text() == "3"
+                and superd.states() == {"alpha": "RUNNING", "beta": "RUNNING", "gamma": "RUNNING"}
+            ),
+            "gamma up after two damped restarts",
+        )
+        with browser(chromium, tmp_path / "profile") as context:
+            page = context.new_page()
+            errors: list[str] = []
+            page.on("pageerror", lambda error: errors.append(str(error)))
+            page.goto(f"http://127.0.0.1:{port}/")
+            expect(page.locator("#live")).to_have_text("Live: following /events")
+            # Two damped restarts, both before the page opened: the server's count.
+            expect(row(page, "gamma").locator("td.restarts")).to_have_text("2")
+            expect(row(page, "alpha").locator("td.restarts")).to_have_text("0")
+            expect(page.locator("#feed .cause.restart", has_text="damped")).to_have_count(2)
+            # Live: a kill brings a third damped restart.
+            os.kill(superd.call("getProcessInfo", "gamma")["pid"], signal.SIGKILL)
+            expect(row(page, "gamma").locator("td.restarts")).to_have_text("3")
+            restart = page.locator("#feed li", has_text="gamma").filter(has_text="restart #3")
+            expect(restart.locator(".cause")).to_have_text("damped")
+            # The operator's restart of gamma (stop, then start) is not a restart.
+            expect(row(page, "gamma").locator(".badge")).to_have_text("RUNNING")
+            row(page, "gamma").locator('button[value="restart"]').click()
+            expect(page.locator(".message.ok")).to_have_text("Process gamma restarted")
+            expect(page.locator("#live")).to_have_text("Live: following /events")
+            expect(row(page, "gamma").locator("td.restarts")).to_have_text("3")
+            counts = page.evaluate("fetch('events/restarts').then((response) => response.json())")
+            assert {(c["processname"], c["restarts"]) for c in counts["restarts"]} == {("gamma", 3)}
+            assert errors == []
+        superd.send(signal.SIGTERM)
+        assert superd.wait_exit() == 0
+    finally:
+        superd.close()

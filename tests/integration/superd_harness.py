@@ -6,6 +6,7 @@ superd is an external peer here: its readiness is awaited by polling XML-RPC
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -76,11 +77,13 @@ def wait_for(condition: Callable[[], Any], what: str, deadline: float = DEADLINE
 class Superd:
     """One ``superd -c config`` subprocess and an XML-RPC client for it."""
 
-    def __init__(self, tmp: Path, text: str, *extra_args: str) -> None:
+    def __init__(self, tmp: Path, text: str, *extra_args: str, cwd: Path | None = None) -> None:
+        """Start superd on ``text``; with ``cwd``, from there with ``-c`` relative to it."""
         self.tmp = tmp
         self.config = tmp / "supervisord.conf"
         self.config.write_text(text)
-        command = [str(Path(sys.executable).parent / "superd"), "-c", str(self.config)]
+        config_arg = str(self.config) if cwd is None else os.path.relpath(self.config, cwd)
+        command = [str(Path(sys.executable).parent / "superd"), "-c", config_arg]
         # Files, not pipes: a foreground superd logs to stdout, and a pipe nobody
         # reads fills up (64 KiB) and blocks the daemon in the middle of a test.
         self.stdout_path = tmp / "superd.stdout"
@@ -92,6 +95,7 @@ class Superd:
                 stderr=err,
                 # Its own session: a stray signal to our group never reaches it.
                 start_new_session=True,
+                cwd=cwd,
             )
 
     def call(self, method: str, *args: Any) -> Any:
@@ -141,8 +145,19 @@ class Superd:
         """The main log's text."""
         return (self.tmp / "main.log").read_text()
 
+    def daemon_pid(self) -> int | None:
+        """The pid in the pidfile (the detached daemon in daemon mode), or None."""
+        try:
+            return int((self.tmp / "superd.pid").read_text())
+        except (OSError, ValueError):
+            return None
+
     def close(self) -> None:
-        """Kill superd if a test left it running."""
+        """Kill superd (and the daemon it detached, if any) if a test left it running."""
         if self.process.poll() is None:
             self.process.kill()
             self.process.wait(timeout=DEADLINE)
+        daemon = self.daemon_pid()
+        if daemon is not None and daemon != self.process.pid:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(daemon, signal.SIGKILL)

@@ -17,7 +17,15 @@ from exporters.events_http import EventsEndpoint
 from exporters.journal import Journal
 from supervisor_core.bus import EventBus
 from supervisor_core.clock import SystemClock
-from supervisor_core.events import ProcessGroupAdded, ProcessStateRunning, Tick5
+from supervisor_core.events import (
+    Event,
+    ProcessGroupAdded,
+    ProcessStateExited,
+    ProcessStateRunning,
+    ProcessStateStarting,
+    Tick5,
+    to_json_dict,
+)
 from supervisor_core.http import make_app
 from supervisor_core.lifecycle import Cause, ProcessState
 from tests.unit.http.fake_control import make_fake
@@ -73,11 +81,33 @@ async def sse_events(response: aiohttp.ClientResponse) -> AsyncIterator[tuple[in
 
 def running(name: str) -> ProcessStateRunning:
     return ProcessStateRunning(
-        cause=Cause.STARTSECS,
         processname=name,
         groupname=name,
         from_state=ProcessState.STARTING,
+        cause=Cause.STARTSECS,
         pid=7,
+    )
+
+
+def starting(name: str, cause: Cause) -> ProcessStateStarting:
+    return ProcessStateStarting(
+        processname=name, groupname=name, from_state=ProcessState.EXITED, cause=cause
+    )
+
+
+def exited(tail: tuple[str, ...], *, expected: bool) -> ProcessStateExited:
+    return ProcessStateExited(
+        processname="web",
+        groupname="web",
+        from_state=ProcessState.RUNNING,
+        cause=Cause.EXIT,
+        run=2,
+        episode=1,
+        pid=7,
+        expected=expected,
+        returncode=0 if expected else 3,
+        run_duration=1.5,
+        stderr_tail=tail,
     )
 
 
@@ -199,3 +229,77 @@ async def test_close_ends_live_streams(daemon: Daemon) -> None:
     got = [serial async for serial, _ in sse_events(response)]
     assert got == [0]
     assert "events-http:1" not in daemon.bus.snapshot().subscribers
+
+
+async def test_history_and_live_serve_the_events_own_json(daemon: Daemon) -> None:
+    """An exit's JSON, stderr tail and cause included, is the event's own to_json_dict,
+    from the journal and live alike: nothing is cut or dropped on either path."""
+    tail = tuple(f"line {i}" for i in range(25))
+    published: list[Event] = [
+        daemon.bus.publish(exited(tail, expected=False)),
+        daemon.bus.publish(exited(("bye",), expected=True)),
+    ]
+    response = await daemon.client.get(
+        "/events", params={"types": "PROCESS_STATE", "limit": "4"}, headers=SSE
+    )
+    published.append(daemon.bus.publish(exited(tail, expected=False)))
+    published.append(daemon.bus.publish(exited(("bye",), expected=True)))
+    got = [data async for _, data in sse_events(response)]
+    assert got == [to_json_dict(event) for event in published]
+    assert got[2]["stderr_tail"] == list(tail)  # live: the whole tail the core sent
+    assert got[3]["stderr_tail"] == ["bye"]  # live: an expected exit keeps its tail too
+    assert (got[2]["cause"], got[2]["run"], got[2]["episode"]) == ("exit", 2, 1)
+    lines = await daemon.client.get("/events", params={"types": "PROCESS_STATE"})
+    history = [json.loads(line) for line in (await lines.text()).splitlines()]
+    assert history == got
+
+
+async def test_cause_filter_selects_history_and_live_alike(daemon: Daemon) -> None:
+    """?cause= selects the same state changes from the journal and from the bus."""
+    daemon.bus.publish(starting("web", Cause.AUTORESTART))
+    daemon.bus.publish(starting("web", Cause.OPERATOR))
+    response = await daemon.client.get(
+        "/events", params={"cause": "autorestart,retry", "limit": "3"}, headers=SSE
+    )
+    daemon.bus.publish(Tick5(when=1))  # no cause: never selected
+    daemon.bus.publish(starting("web", Cause.RETRY))
+    daemon.bus.publish(starting("web", Cause.DAMPED))
+    daemon.bus.publish(starting("web", Cause.AUTORESTART))
+    got = [(serial, data["cause"]) async for serial, data in sse_events(response)]
+    assert got == [(1, "autorestart"), (4, "retry"), (6, "autorestart")]
+    bad = await daemon.client.get("/events", params={"cause": "crash"})
+    assert bad.status == 400
+    assert "cause: unknown cause 'crash'" in await bad.text()
+
+
+async def test_restart_counts_since_the_daemon_started(tmp_path: Path) -> None:
+    """/events/restarts counts automatic restarts per process since this daemon's
+    SUPERVISOR_DAEMON_START, by cause, ignoring an earlier daemon's and operator starts."""
+    async for first in start(tmp_path):
+        first.bus.publish(starting("web", Cause.AUTORESTART))  # an earlier daemon's restart
+    async for daemon in start(tmp_path):
+        for cause in (Cause.AUTORESTART, Cause.DAMPED, Cause.RETRY, Cause.OPERATOR):
+            daemon.bus.publish(starting("web", cause))
+        daemon.bus.publish(starting("db", Cause.OPERATOR))
+        daemon.bus.publish(
+            ProcessStateStarting(
+                processname="w_0",
+                groupname="pool",
+                from_state=ProcessState.BACKOFF,
+                cause=Cause.RETRY,
+            )
+        )
+        response = await daemon.client.get("/events/restarts")
+        assert response.status == 200
+        assert response.headers["X-Next-Serial"] == "9"
+        assert await response.json() == {
+            "since": 2,
+            "next_serial": 9,
+            "restarts": [
+                {"groupname": "pool", "processname": "w_0", "restarts": 1},
+                {"groupname": "web", "processname": "web", "restarts": 3},
+            ],
+        }
+        bad = await daemon.client.get("/events/restarts", params={"since": "0"})
+        assert bad.status == 400
+        assert "unknown parameter 'since'" in await bad.text()

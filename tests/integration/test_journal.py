@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import sqlite3
 import subprocess
 import sys
 import textwrap
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -22,7 +24,9 @@ from supervisor_core.events import (
     ProcessLogStderr,
     ProcessStateExited,
     ProcessStateRunning,
+    ProcessStateStarting,
     Tick5,
+    to_json_dict,
 )
 from supervisor_core.lifecycle import Cause, ProcessState
 from supervisor_core.testing import FakeClock
@@ -42,10 +46,10 @@ def read_bytes(path: str) -> bytes:
 
 def exited(name: str, returncode: int) -> ProcessStateExited:
     return ProcessStateExited(
-        cause=Cause.EXIT,
         processname=name,
         groupname=name,
         from_state=ProcessState.RUNNING,
+        cause=Cause.EXIT,
         pid=99,
         expected=False,
         returncode=returncode,
@@ -69,12 +73,12 @@ async def test_many_events_are_all_committed_in_order(tmp_path: Path) -> None:
     assert stats.batches < 20_001  # batched, not one commit per event
 
 
-async def test_unexpected_exit_carries_the_stderr_tail(tmp_path: Path) -> None:
-    """The EXITED row holds the last stderr_lines of the tail the core put on the event."""
-    journal = Journal.open(str(tmp_path / "j.db"), stderr_lines=2)
+async def test_exit_events_keep_the_stderr_tail_the_core_put_on_them(tmp_path: Path) -> None:
+    """Every exit event's row holds the event's own tail, as is; read back it is the event."""
+    journal = Journal.open(str(tmp_path / "j.db"))
     bus = EventBus(SystemClock(), first_serial=journal.next_serial())
     journal.attach(bus, announce=False)
-    bus.publish(
+    running = bus.publish(
         ProcessStateRunning(
             processname="web",
             groupname="web",
@@ -82,20 +86,151 @@ async def test_unexpected_exit_carries_the_stderr_tail(tmp_path: Path) -> None:
             cause=Cause.STARTSECS,
         )
     )
-    crash = bus.publish(
-        replace(exited("web", 1), stderr_tail=("a", "b", "Traceback", "ValueError: x"))
-    )
+    tail = (*(f"line {i}" for i in range(30)), "Traceback", "ValueError: x")
+    crash = bus.publish(replace(exited("web", 1), stderr_tail=tail))
     clean = bus.publish(replace(exited("web", 0), expected=True, stderr_tail=("bye",)))
-    await journal.flush()
-    assert journal.event_json(crash)["stderr_tail"] == ["Traceback", "ValueError: x"]
-    assert "stderr_tail" not in journal.event_json(clean)
+    quiet = bus.publish(replace(exited("web", 0), expected=True, stderr_tail=()))
     await journal.aclose()
     with open_journal(str(tmp_path / "j.db")) as reader:
         records = {r.serial: r for r in reader.events(process=["web"])}
-    assert records[crash.serial].stderr_tail == ("Traceback", "ValueError: x")
+    assert records[crash.serial].stderr_tail == tail  # not cut: the core bounds it
     assert records[crash.serial].exit_status == 1
     assert "stderr_tail" not in records[crash.serial].payload
-    assert records[clean.serial].stderr_tail is None
+    assert records[clean.serial].stderr_tail == ("bye",)
+    assert records[quiet.serial].stderr_tail == ()
+    assert records[running.serial].stderr_tail is None
+    for event in (running, crash, clean, quiet):
+        assert records[event.serial].to_json_dict() == to_json_dict(event)
+
+
+V1_SCHEMA = """
+CREATE TABLE events (
+    serial INTEGER PRIMARY KEY, wall_time REAL NOT NULL, monotonic_time REAL NOT NULL,
+    type TEXT NOT NULL, groupname TEXT, processname TEXT, from_state TEXT, to_state TEXT,
+    pid INTEGER, exit_status INTEGER, signal INTEGER, expected INTEGER, run_duration REAL,
+    stderr_tail TEXT, payload TEXT NOT NULL
+);
+CREATE INDEX events_wall_time ON events (wall_time);
+CREATE INDEX events_process ON events (processname, groupname, serial);
+CREATE INDEX events_type ON events (type, serial);
+PRAGMA user_version=1;
+"""
+
+
+def write_v1_journal(path: Path) -> None:
+    """A version-1 journal (as superd wrote it before causes had columns): a start from a
+    superd that recorded no cause, one that did (in the payload only), and a tick."""
+    rows = [
+        (0, "PROCESS_STATE_STARTING", "web", "EXITED", "STARTING", {"tries": 0}),
+        (
+            1,
+            "PROCESS_STATE_STARTING",
+            "web",
+            "EXITED",
+            "STARTING",
+            {"cause": "autorestart", "run": 4, "episode": 2},
+        ),
+        (2, "TICK_5", None, None, None, {"when": 5}),
+    ]
+    now = time.time()  # recent: the retention of a real daemon keeps them
+    connection = sqlite3.connect(path)
+    connection.executescript(V1_SCHEMA)
+    for serial, type_, name, from_state, to_state, extra in rows:
+        payload = {"serial": serial, "type": type_, "groupname": name, "processname": name}
+        connection.execute(
+            "INSERT INTO events (serial, wall_time, monotonic_time, type, groupname,"
+            " processname, from_state, to_state, payload) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                serial,
+                now + serial,
+                1.0,
+                type_,
+                name,
+                name,
+                from_state,
+                to_state,
+                json.dumps({**payload, **extra}),
+            ),
+        )
+    connection.commit()
+    connection.close()
+
+
+async def test_a_version_1_journal_is_read_as_is_and_upgraded_when_opened(
+    tmp_path: Path,
+) -> None:
+    """A reader takes a version-1 file's cause from the payload; opening it for writing
+    adds the cause, run and episode columns, backfilled from the payload (NULL where the
+    event had none), and the daemon continues after its last serial."""
+    path = tmp_path / "j.db"
+    write_v1_journal(path)
+    before = path.read_bytes()
+    with open_journal(str(path)) as reader:
+        old = list(reader.events())
+        assert reader.version == 1
+        assert [r.serial for r in reader.events(causes=["autorestart"])] == [1]
+        assert reader.restart_counts() == {"web:web": 1}
+    assert path.read_bytes() == before  # reading never writes
+    assert [(r.cause, r.run, r.episode) for r in old] == [
+        (None, None, None),
+        ("autorestart", 4, 2),
+        (None, None, None),
+    ]
+    journal = Journal.open(str(path))
+    assert journal.reset is None
+    bus = EventBus(SystemClock(), first_serial=journal.next_serial())
+    journal.attach(bus, announce=False)
+    bus.publish(
+        ProcessStateStarting(
+            processname="web",
+            groupname="web",
+            from_state=ProcessState.EXITED,
+            cause=Cause.DAMPED,
+            run=5,
+            episode=2,
+        )
+    )
+    await journal.aclose()
+    connection = sqlite3.connect(path)
+    try:
+        assert connection.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+        columns = connection.execute(
+            "SELECT serial, cause, run, episode FROM events ORDER BY serial"
+        ).fetchall()
+        indexes = {row[1] for row in connection.execute("PRAGMA index_list(events)")}
+    finally:
+        connection.close()
+    assert columns == [
+        (0, None, None, None),
+        (1, "autorestart", 4, 2),
+        (2, None, None, None),
+        (3, "damped", 5, 2),
+    ]
+    assert "events_cause" in indexes
+    with open_journal(str(path)) as reader:
+        assert reader.version == 2
+        assert [r.cause for r in reader.events()] == [None, "autorestart", None, "damped"]
+        assert reader.restart_counts() == {"web:web": 2}
+        assert reader.restart_counts(since=2) == {"web:web": 1}
+
+
+async def test_restart_counts_follow_the_cause_rule(tmp_path: Path) -> None:
+    """Only STARTING events caused by autorestart, damped or retry count as restarts."""
+    journal = Journal.open(str(tmp_path / "j.db"))
+    bus = EventBus(SystemClock(), first_serial=journal.next_serial())
+    journal.attach(bus, announce=False)
+    for cause in Cause:
+        bus.publish(
+            ProcessStateStarting(
+                processname="web", groupname="site", from_state=ProcessState.EXITED, cause=cause
+            )
+        )
+    bus.publish(replace(exited("web", 1), cause=Cause.AUTORESTART))  # not a STARTING
+    await journal.aclose()
+    with open_journal(str(tmp_path / "j.db")) as reader:
+        assert reader.restart_counts() == {"site:web": 3}
+        assert reader.last_serial_of_type("PROCESS_STATE_EXITED") == len(Cause)
+        assert reader.last_serial_of_type("PROCESS_STATE_EXITED", until=len(Cause)) is None
 
 
 async def test_restart_continues_the_serial_and_announces_itself(tmp_path: Path) -> None:

@@ -18,7 +18,13 @@ from supervisor_core.bus import EventBus
 from supervisor_core.clock import SystemClock
 from supervisor_core.config.model import InetHttpServerConfig, UnixHttpServerConfig
 from supervisor_core.ctl.events import run_events
-from supervisor_core.events import ProcessStateExited, ProcessStateRunning, Tick5
+from supervisor_core.events import (
+    ProcessStateExited,
+    ProcessStateRunning,
+    ProcessStateStarting,
+    ProcessStateStopping,
+    Tick5,
+)
 from supervisor_core.http import AuthPolicy, make_app, serving
 from supervisor_core.lifecycle import Cause, ProcessState
 from tests.unit.http.fake_control import make_fake
@@ -66,10 +72,10 @@ def publish_history(bus: EventBus) -> None:
     bus.publish(Tick5(when=1_700_000_000))
     bus.publish(
         ProcessStateExited(
-            cause=Cause.EXIT,
             processname="web",
             groupname="web",
             from_state=ProcessState.RUNNING,
+            cause=Cause.EXIT,
             pid=31,
             expected=False,
             returncode=-11,
@@ -114,7 +120,7 @@ async def test_people_format_over_http_with_auth(server: Server) -> None:
     assert len(lines) == 2
     assert lines[1].split()[0] == "3"
     assert "PROCESS_STATE_EXITED" in lines[1]
-    assert "RUNNING -> EXITED, pid 31, killed by SIGSEGV, unexpected, ran 2.250s" in lines[1]
+    assert "RUNNING -> EXITED (exit), pid 31, killed by SIGSEGV, unexpected, ran 2.250s" in lines[1]
     assert "\x1b[" not in out  # no colour when not a tty
     assert lines[0].index("PROCESS_STATE") == lines[1].index("PROCESS_STATE")
 
@@ -134,6 +140,45 @@ async def test_server_refusals_are_reported(
     assert status == 1
     assert out.startswith("error: ")
     assert message in out
+
+
+async def test_cause_filter_selects_restarts_and_shows_who_acted(server: Server) -> None:
+    """--cause keeps only the state changes with those causes; a requested change names
+    its origin."""
+    publish_history(server.bus)
+    for cause in (Cause.AUTORESTART, Cause.OPERATOR, Cause.DAMPED):
+        server.bus.publish(
+            ProcessStateStarting(
+                processname="web",
+                groupname="web",
+                from_state=ProcessState.EXITED,
+                cause=cause,
+                origin="web page, 127.0.0.1" if cause is Cause.OPERATOR else None,
+            )
+        )
+    server.bus.publish(
+        ProcessStateStopping(
+            processname="web",
+            groupname="web",
+            from_state=ProcessState.RUNNING,
+            cause=Cause.OPERATOR,
+            origin="xmlrpc, unix socket pid 42 uid 0, superctl/0.1",
+        )
+    )
+    status, out = await events(server.unix_url, "--json --cause autorestart,damped,retry")
+    assert status == 0
+    lines = [json.loads(line) for line in out.splitlines()]
+    assert [(e["serial"], e["cause"]) for e in lines] == [(4, "autorestart"), (6, "damped")]
+    status, out = await events(server.unix_url, "--cause operator")
+    assert status == 0
+    starting, stopping = out.splitlines()
+    assert starting.endswith("EXITED -> STARTING (operator), by web page, 127.0.0.1")
+    assert stopping.endswith(
+        "RUNNING -> STOPPING (operator), by xmlrpc, unix socket pid 42 uid 0, superctl/0.1"
+    )
+    status, out = await events(server.unix_url, "--cause crash")
+    assert status == 2
+    assert "--cause: unknown cause 'crash' (known: autostart, operator" in out
 
 
 async def test_unreachable_server_and_usage_errors(server: Server, tmp_path: Path) -> None:

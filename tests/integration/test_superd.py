@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+import xmlrpc.client
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -151,6 +152,53 @@ def test_bad_config_exits_2_and_starts_nothing(tmp_path: Path) -> None:
         assert not (tmp_path / "superd.pid").exists()
     finally:
         superd.close()
+
+
+UNKNOWN_LISTENER = "[eventlistener:l]\ncommand = /bin/cat\nevents = TICK_5,TICK_7\n\n"
+
+
+def test_unknown_listener_event_type_exits_2_naming_its_line(tmp_path: Path) -> None:
+    """events= naming no type of the daemon's registry stops start-up with file:line, exit 2."""
+    text = three_programs(tmp_path) + UNKNOWN_LISTENER
+    line = text.splitlines().index("events = TICK_5,TICK_7") + 1
+    superd = Superd(tmp_path, text, "-n")
+    try:
+        assert superd.wait_exit() == 2
+        assert (
+            f"{superd.config}:{line}: [eventlistener:l] events: unknown event type: 'TICK_7'"
+            in superd.stderr_text()
+        )
+        assert not (tmp_path / "record").exists()
+        assert not (tmp_path / "superd.pid").exists()
+    finally:
+        superd.close()
+
+
+def test_reloads_naming_an_unknown_event_type_keep_the_running_config(
+    tmp_path: Path, cleanup: list[Superd]
+) -> None:
+    """reloadConfig faults CANT_REREAD and HUP keeps the old file when events= is unknown."""
+    superd = Superd(tmp_path, three_programs(tmp_path), "-n")
+    cleanup.append(superd)
+    superd.wait_running()
+    superd.wait_states({"a": "RUNNING", "b": "RUNNING", "c": "RUNNING"})
+    text = three_programs(tmp_path) + program_section("d", tmp_path, priority=40)
+    superd.config.write_text(text + UNKNOWN_LISTENER)
+    line = (text + UNKNOWN_LISTENER).splitlines().index("events = TICK_5,TICK_7") + 1
+    with pytest.raises(xmlrpc.client.Fault) as fault:
+        superd.call("reloadConfig")
+    assert fault.value.faultCode == 92  # CANT_REREAD
+    assert f"{superd.config}:{line}: [eventlistener:l] events" in fault.value.faultString
+    superd.send(signal.SIGHUP)
+    wait_for(
+        lambda: "restart refused" in superd.main_log(),
+        "the restart to be refused, keeping the running configuration",
+    )
+    superd.wait_running()
+    superd.wait_states({"a": "RUNNING", "b": "RUNNING", "c": "RUNNING"})
+    assert "unknown event type: 'TICK_7'" in superd.main_log()
+    superd.send(signal.SIGTERM)
+    assert superd.wait_exit() == 0
 
 
 def test_bad_flag_value_is_a_usage_error(tmp_path: Path) -> None:

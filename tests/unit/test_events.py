@@ -1,11 +1,11 @@
-"""Event types, their registry of families, and golden tests of every encoder."""
+"""Event types, the daemon's registry of families, and golden tests of every encoder."""
 
 from __future__ import annotations
 
 import json
 from dataclasses import FrozenInstanceError, dataclass
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
@@ -13,6 +13,7 @@ from supervisor_core.events import (
     Event,
     EventBufferOverflow,
     EventData,
+    EventTypeRegistry,
     ProcessCommunicationStderr,
     ProcessCommunicationStdout,
     ProcessDependency,
@@ -35,14 +36,8 @@ from supervisor_core.events import (
     Tick60,
     Tick3600,
     UnknownEventType,
-    event_type,
-    event_type_names,
-    families_of,
-    is_abstract,
-    is_subtype,
     listener_envelope,
     listener_payload,
-    register_event_type,
     tick_when,
     to_json_dict,
 )
@@ -50,6 +45,7 @@ from supervisor_core.lifecycle import Cause, ProcessState
 from tests.peers import require_module
 
 S = ProcessState
+CORE = EventTypeRegistry.with_core_types()
 
 SUPERVISORD_TYPES = {
     "EVENT", "PROCESS_STATE", "PROCESS_STATE_STOPPED", "PROCESS_STATE_EXITED",
@@ -170,16 +166,11 @@ def test_listener_payload_golden(data: EventData, payload: str) -> None:
 
 
 def test_every_concrete_type_has_a_golden_payload() -> None:
-    """No registered concrete type of this module lacks a golden payload test."""
+    """No concrete core type lacks a golden payload test."""
     covered = {data.event_name for data, _ in GOLDEN}
-    # Types that other modules register (the journal's, the storm detector's) are
+    # Types that extensions register (the journal's, the storm detector's) are
     # golden-tested where they are defined.
-    mine = {
-        n
-        for n in event_type_names(include_abstract=False)
-        if event_type(n).__module__ == "supervisor_core.events"
-    }
-    assert mine <= covered
+    assert set(CORE.names(include_abstract=False)) <= covered
 
 
 def _supervisord_payload(data: EventData) -> str:
@@ -245,11 +236,11 @@ def test_tick_when_is_supervisords_timeslice() -> None:
 
 def test_registry_has_every_supervisord_type_with_its_families() -> None:
     """Every supervisord 4.3 event type name exists and abstract families are marked."""
-    names = set(event_type_names())
-    assert names >= SUPERVISORD_TYPES
-    assert {n for n in names if is_abstract(n)} >= ABSTRACT
-    assert not any(is_abstract(n) for n in SUPERVISORD_TYPES - ABSTRACT)
-    assert set(event_type_names(include_abstract=False)) & ABSTRACT == set()
+    names = set(CORE.names())
+    assert names == SUPERVISORD_TYPES | {"EVENT_BUFFER_OVERFLOW", "PROCESS_DEPENDENCY"}
+    assert CORE.is_listener_opt_in("PROCESS_DEPENDENCY")  # superd's own: asked for by name
+    assert {n for n in names if CORE.is_abstract(n)} == ABSTRACT
+    assert set(CORE.names(include_abstract=False)) & ABSTRACT == set()
 
 
 @pytest.mark.parametrize(
@@ -273,53 +264,122 @@ def test_registry_has_every_supervisord_type_with_its_families() -> None:
 )
 def test_is_subtype(name: str, family: str, expected: bool) -> None:
     """Subscribing to a family receives exactly its members, as supervisord's isinstance."""
-    assert is_subtype(name, family) is expected
+    assert CORE.is_subtype(name, family) is expected
 
 
 def test_families_of_lists_ancestors_most_specific_first() -> None:
-    """families_of walks the registered hierarchy, skipping unnamed intermediate classes."""
-    assert families_of("PROCESS_LOG_STDOUT") == ("PROCESS_LOG_STDOUT", "PROCESS_LOG", "EVENT")
-    assert families_of("EVENT") == ("EVENT",)
+    """families_of walks the registered hierarchy, most specific first."""
+    assert CORE.families_of("PROCESS_LOG_STDOUT") == ("PROCESS_LOG_STDOUT", "PROCESS_LOG", "EVENT")
+    assert CORE.families_of("EVENT") == ("EVENT",)
 
 
 def test_unknown_names_are_rejected_with_the_name() -> None:
     """An unknown type name raises UnknownEventType (a ValueError) that names it."""
     with pytest.raises(UnknownEventType, match="PROCESS_STAT"):
-        is_subtype("PROCESS_STAT", "EVENT")
+        CORE.is_subtype("PROCESS_STAT", "EVENT")
     with pytest.raises(ValueError, match="NOPE"):
-        event_type("NOPE")
+        CORE.event_type("NOPE")
+    assert "NOPE" not in CORE
+    assert "TICK_5" in CORE
 
 
-@register_event_type("TEST_FAMILY", abstract=True)
 @dataclass(frozen=True, slots=True, kw_only=True)
 class _TestFamily(EventData):
+    event_name: ClassVar[str] = "TEST_FAMILY"
     groupname: str
 
 
-@register_event_type("TEST_STORM_BEGIN")
 @dataclass(frozen=True, slots=True, kw_only=True)
-class _TestStormBegin(_TestFamily):
+class _TestUnnamed(_TestFamily):
+    """An intermediate class without a name of its own: not a family."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _TestStormBegin(_TestUnnamed):
+    event_name: ClassVar[str] = "TEST_STORM_BEGIN"
     restarts: int
 
 
-def test_new_types_register_by_name_into_families() -> None:
-    """A later module registers its own type and family; subscriptions see them."""
-    assert event_type("TEST_STORM_BEGIN") is _TestStormBegin
-    assert is_subtype("TEST_STORM_BEGIN", "TEST_FAMILY")
-    assert is_subtype("TEST_STORM_BEGIN", "EVENT")
-    assert not is_subtype("TEST_STORM_BEGIN", "PROCESS_STATE")
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _TestQuiet(EventData):
+    event_name: ClassVar[str] = "TEST_QUIET"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _TestQuietKind(_TestQuiet):
+    event_name: ClassVar[str] = "TEST_QUIET_KIND"
+
+
+def test_a_registry_starts_with_only_the_root_and_core_types_are_added_by_a_function() -> None:
+    """A bare registry knows only EVENT; with_core_types adds supervisord's, each time anew."""
+    assert EventTypeRegistry().names() == ("EVENT",)
+    assert EventTypeRegistry.with_core_types() is not CORE
+    assert EventTypeRegistry.with_core_types().names() == CORE.names()
+
+
+def test_new_types_register_into_one_registry_only() -> None:
+    """Types an extension registers exist in that registry, in their families, nowhere else."""
+    registry = EventTypeRegistry.with_core_types()
+    registry.register(_TestFamily, abstract=True)
+    registry.register(_TestStormBegin)
+    assert registry.event_type("TEST_STORM_BEGIN") is _TestStormBegin
+    assert registry.is_subtype("TEST_STORM_BEGIN", "TEST_FAMILY")
+    assert registry.is_subtype("TEST_STORM_BEGIN", "EVENT")
+    assert not registry.is_subtype("TEST_STORM_BEGIN", "PROCESS_STATE")
+    assert registry.families_of("TEST_STORM_BEGIN") == ("TEST_STORM_BEGIN", "TEST_FAMILY", "EVENT")
+    assert registry.is_abstract("TEST_FAMILY")
+    assert registry.names()[-2:] == ("TEST_FAMILY", "TEST_STORM_BEGIN")
+    assert "TEST_STORM_BEGIN" not in CORE
+    assert "TEST_STORM_BEGIN" not in EventTypeRegistry.with_core_types()
     data = _TestStormBegin(groupname="web", restarts=40)
     assert listener_payload(data) == "groupname:web restarts:40"
 
 
-def test_registration_rejects_duplicates_bad_names_and_non_events() -> None:
-    """Names are unique, UPPER_SNAKE_CASE, and only EventData subclasses register."""
+def test_listener_opt_in_types_and_their_subtypes_leave_the_root_family() -> None:
+    """An opt-in family and its members are not listed under EVENT; is_listener_opt_in says so."""
+    registry = EventTypeRegistry.with_core_types()
+    registry.register(_TestQuiet, abstract=True, listener_opt_in=True)
+    registry.register(_TestQuietKind)
+    assert registry.is_listener_opt_in("TEST_QUIET_KIND")
+    assert registry.families_of("TEST_QUIET_KIND") == ("TEST_QUIET_KIND", "TEST_QUIET")
+    assert registry.is_subtype("TEST_QUIET_KIND", "EVENT")
+    assert not registry.is_listener_opt_in("PROCESS_STATE_EXITED")
+
+
+def test_registering_the_same_type_again_is_a_no_op() -> None:
+    """Two extensions may register the same types: the second time changes nothing."""
+    registry = EventTypeRegistry.with_core_types()
+    registry.register(_TestQuiet, abstract=True, listener_opt_in=True)
+    registry.register(_TestQuiet, abstract=True, listener_opt_in=True)
+    registry.register(ProcessStateRunning, Tick5)
+    assert registry.names() == (*CORE.names(), "TEST_QUIET")
+
+
+def test_registration_rejects_duplicates_bad_names_orphans_and_non_events() -> None:
+    """Names are unique, UPPER_SNAKE_CASE, own, below registered families, on EventData."""
+    registry = EventTypeRegistry.with_core_types()
+
+    @dataclass(frozen=True, slots=True, kw_only=True)
+    class OtherTick(EventData):
+        event_name: ClassVar[str] = "TICK_5"
+
+    @dataclass(frozen=True, slots=True, kw_only=True)
+    class BadName(EventData):
+        event_name: ClassVar[str] = "tick-5"
+
     with pytest.raises(ValueError, match="already registered"):
-        register_event_type("TICK_5")(_TestStormBegin)
+        registry.register(OtherTick)
+    with pytest.raises(ValueError, match="already registered"):
+        registry.register(Tick5, abstract=True)  # the same class with other flags
     with pytest.raises(ValueError, match="UPPER_SNAKE_CASE"):
-        register_event_type("tick-5")
+        registry.register(BadName)
+    with pytest.raises(ValueError, match="register its family TEST_FAMILY"):
+        registry.register(_TestStormBegin)
+    with pytest.raises(TypeError, match="does not declare its own event_name"):
+        registry.register(_TestUnnamed)
     with pytest.raises(TypeError, match="not an EventData"):
-        register_event_type("TEST_NOT_AN_EVENT")(int)  # type: ignore[type-var]
+        registry.register(int)  # type: ignore[arg-type]
+    assert registry.names() == CORE.names()
 
 
 def test_event_data_is_frozen_and_slotted() -> None:

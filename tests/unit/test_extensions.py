@@ -7,12 +7,14 @@ import pytest
 from supervisor_core.config import parse
 from supervisor_core.config.errors import ConfigError, Problem
 from supervisor_core.config.model import Config, Origin
+from supervisor_core.events import EventTypeRegistry
 from supervisor_core.extensions import (
     Extension,
     ExtensionFactory,
     check_extensions,
     discover_extensions,
     first_serial,
+    installed_event_types,
 )
 
 CONFIG = "[supervisord]\n[program:a]\ncommand = /bin/true\n"
@@ -24,6 +26,9 @@ class Failing:
     def __init__(self, name: str, line: int) -> None:
         self.name = name
         self.line = line
+
+    def register_event_types(self, registry: EventTypeRegistry) -> None:
+        pass
 
     def check(self, config: Config) -> None:
         raise ConfigError(
@@ -47,7 +52,7 @@ class Holding(Extension):
 def test_shipped_exporters_are_discovered() -> None:
     """The installed distribution registers the shipped exporter factories, sorted by name."""
     factories = discover_extensions()
-    assert [f.name for f in factories] == ["journal", "otel", "prometheus", "storms"]
+    assert [f.name for f in factories] == ["journal", "notify", "otel", "prometheus", "storms"]
     assert all(isinstance(f, ExtensionFactory) for f in factories)
 
 
@@ -68,3 +73,28 @@ def test_first_serial_is_the_highest_asked_for() -> None:
     """The bus starts where the extension with the most history ends (0 without any)."""
     assert first_serial([]) == 0
     assert first_serial([Holding(None), Holding(41), Holding(7)]) == 41
+
+
+def test_installed_event_types_are_the_core_plus_each_factory_s() -> None:
+    """The daemon's registry: supervisord's types and those of the installed extensions."""
+    registry = installed_event_types()
+    core = EventTypeRegistry.with_core_types()
+    assert set(registry.names()) - set(core.names()) == {
+        "SUPERVISOR_DAEMON_START",
+        "STORM",
+        "PROCESS_STORM_BEGIN",
+        "PROCESS_STORM_END",
+        "GROUP_STORM_BEGIN",
+        "GROUP_STORM_END",
+        "HOST_STORM_BEGIN",
+        "HOST_STORM_END",
+        "NOTIFICATION",
+        "NOTIFICATION_QUEUED",
+        "NOTIFICATION_SENT",
+        "NOTIFICATION_FAILED",
+        "NOTIFICATION_DROPPED",
+    }
+    assert registry.is_listener_opt_in("HOST_STORM_END")
+    assert registry.is_listener_opt_in("NOTIFICATION_SENT")
+    assert installed_event_types([Failing("quiet", 1)]).names() == core.names()
+    assert installed_event_types() is not registry  # a fresh one per daemon

@@ -6,6 +6,8 @@ import errno
 import logging
 import os
 import re
+import stat
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,6 +20,7 @@ from supervisor_core.config.model import AUTO
 from supervisor_core.logs.files import (
     LogReadError,
     RotatingFileWriter,
+    empty_file,
     read_log,
     resolve_logfile,
     tail_log,
@@ -192,6 +195,63 @@ def test_remove_deletes_file_but_keeps_backups(tmp_path: Path) -> None:
     writer.write(b"f")
     writer.close()
     assert _files(tmp_path) == {"app.log": b"f"}
+
+
+@pytest.fixture
+def umask_022() -> Iterator[None]:
+    """The common umask, under which supervisord re-creates logs world-readable."""
+    previous = os.umask(0o022)
+    try:
+        yield
+    finally:
+        os.umask(previous)
+
+
+def _mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+@pytest.mark.usefixtures("umask_022")
+def test_recreated_files_never_widen_a_private_log(tmp_path: Path) -> None:
+    """A 0600 log stays 0600 after rollover, remove and a reopen of a moved-away file."""
+    path = tmp_path / "auto.log"
+    auto = resolve_logfile(
+        AUTO, name="a", channel="stdout", identifier="t", childlogdir=str(tmp_path)
+    )
+    assert auto is not None
+    os.rename(auto, path)
+    assert _mode(path) == 0o600  # mkstemp's, before anything was written
+    writer = RotatingFileWriter(str(path), maxbytes=4, backups=1)
+    writer.write(b"12345")  # rotates: app.log.1 is the old file, app.log is new
+    assert (tmp_path / "auto.log.1").read_bytes() == b"12345"
+    assert _mode(path) == 0o600
+    writer.remove()
+    assert _mode(path) == 0o600
+    path.rename(tmp_path / "moved.log")
+    writer.reopen()
+    assert path.exists()
+    assert _mode(path) == 0o600
+    writer.close()
+
+
+@pytest.mark.usefixtures("umask_022")
+def test_a_new_log_file_follows_the_umask(tmp_path: Path) -> None:
+    """A log file that did not exist is created 0666 & ~umask, as supervisord creates it."""
+    writer = RotatingFileWriter(str(tmp_path / "new.log"))
+    writer.close()
+    assert _mode(tmp_path / "new.log") == 0o644
+
+
+def test_empty_file_truncates_in_place_and_ignores_the_absent(tmp_path: Path) -> None:
+    """empty_file keeps the file and its mode, and leaves a missing path missing."""
+    path = tmp_path / "log"
+    path.write_bytes(b"old output")
+    path.chmod(0o600)
+    empty_file(str(path))
+    assert path.read_bytes() == b""
+    assert _mode(path) == 0o600
+    empty_file(str(tmp_path / "absent"))
+    assert not (tmp_path / "absent").exists()
 
 
 def test_write_after_close_is_an_error(tmp_path: Path) -> None:

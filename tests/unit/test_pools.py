@@ -7,11 +7,13 @@ factory, called here with scripted bytes; their stdin is ``FakeChild.stdin``.
 from __future__ import annotations
 
 import logging
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 import pytest
 
 from supervisor_core.bus import EventBus
+from supervisor_core.config import ConfigError, parse
 from supervisor_core.config.model import (
     ChannelConfig,
     GroupConfig,
@@ -19,11 +21,23 @@ from supervisor_core.config.model import (
     ProcessConfig,
     ProgramKind,
 )
-from supervisor_core.events import ProcessGroupAdded, RemoteCommunication, Tick5, Tick60
+from supervisor_core.events import (
+    EventData,
+    EventTypeRegistry,
+    ProcessGroupAdded,
+    RemoteCommunication,
+    Tick5,
+    Tick60,
+)
 from supervisor_core.lifecycle import EventListenerState as L
 from supervisor_core.lifecycle import ProcessState
 from supervisor_core.listeners import BadResultHandler
-from supervisor_core.pools import ListenerOutput, ListenerPool, subscriber_name
+from supervisor_core.pools import (
+    ListenerOutput,
+    ListenerPool,
+    check_listener_events,
+    subscriber_name,
+)
 from supervisor_core.process import ProcessRuntime
 from supervisor_core.testing import FakeChild, FakeClock, FakeSpawner, capture_events
 
@@ -47,9 +61,16 @@ def listener(name: str, priority: int) -> ProcessConfig:
 class Harness:
     """A pool of listeners l0, l1, ... over fakes; ``say(name, bytes)`` is their stdout."""
 
-    def __init__(self, *, size: int = 2, buffer_size: int = 10, events: Any = None) -> None:
+    def __init__(
+        self,
+        *,
+        size: int = 2,
+        buffer_size: int = 10,
+        events: Any = None,
+        registry: EventTypeRegistry | None = None,
+    ) -> None:
         self.clock = FakeClock()
-        self.bus = EventBus(self.clock)
+        self.bus = EventBus(self.clock, registry=registry)
         self.spawner = FakeSpawner()
         self.outputs: dict[str, ListenerOutput] = {}
         self.runtimes: dict[str, ProcessRuntime] = {}
@@ -305,3 +326,52 @@ def test_a_bad_result_handler_is_refused() -> None:
     )
     with pytest.raises(BadResultHandler, match=r"nowhere\.at\.all"):
         ListenerPool(config, lambda c, o: None, bus=EventBus(clock), identifier="x")  # type: ignore[arg-type, return-value]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Beacon(EventData):
+    """An event type an extension would add (not one of supervisord's)."""
+
+    event_name: ClassVar[str] = "TEST_BEACON"
+    note: str
+
+
+def test_check_listener_events_names_every_unknown_type_at_its_line() -> None:
+    """Unknown events= names are ConfigErrors at the events= line; programs are not looked at."""
+    text = (
+        "[supervisord]\n"
+        "[program:p]\ncommand=c\n"
+        "[eventlistener:x]\ncommand=c\nevents=TICK_5,tick_7,TEST_BEACON\n"
+        "[eventlistener:y]\ncommand=c\nevents=PROCESS_STATE\n"
+    )
+    config = parse(text, "/c/s.conf", environ={})
+    with pytest.raises(ConfigError) as caught:
+        check_listener_events(config.groups, EventTypeRegistry.with_core_types())
+    assert [str(p) for p in caught.value.problems] == [
+        "/c/s.conf:6: [eventlistener:x] events: unknown event type: 'TEST_BEACON'",
+        "/c/s.conf:6: [eventlistener:x] events: unknown event type: 'TICK_7'",
+    ]
+    registry = EventTypeRegistry.with_core_types()
+    registry.register(Beacon)
+    with pytest.raises(ConfigError, match="TICK_7") as caught:
+        check_listener_events(config.groups, registry)
+    assert len(caught.value.problems) == 1
+
+
+def test_a_pool_gets_the_types_of_its_bus_registry_and_is_refused_others() -> None:
+    """A pool may name a type its bus' registry holds (and receives it); else it is not built."""
+    registry = EventTypeRegistry.with_core_types()
+    registry.register(Beacon)
+    h = Harness(events={"TEST_BEACON"}, registry=registry)
+    h.start()
+    for name in ("l0", "l1"):
+        h.say(name, b"READY\n")
+    serial = h.bus.publish(Beacon(note="hi")).serial
+    assert [e.split(" ", 3)[1] for e in h.received("l0")] == [f"serial:{serial}"]
+    assert h.received("l0")[0].endswith("eventname:TEST_BEACON len:7\nnote:hi")
+
+    bus = EventBus(FakeClock())
+    config = GroupConfig(name="p", kind=GroupKind.EVENTLISTENER, events=frozenset({"TEST_BEACON"}))
+    with pytest.raises(ConfigError, match=r"\[eventlistener:p\] events: unknown event type"):
+        ListenerPool(config, lambda c, o: None, bus=bus, identifier="x")  # type: ignore[arg-type, return-value]
+    assert bus.snapshot().subscribers == ()

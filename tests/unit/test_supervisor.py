@@ -245,6 +245,7 @@ async def test_signals_end_the_run_with_a_mood(
     world: World, sig: signal.Signals, mood: int
 ) -> None:
     """TERM/INT/QUIT end the run in SHUTDOWN, HUP in RESTARTING, after stopping everything."""
+    world.next_text = BASE
     world.supervisor.receive_signal(sig)
     assert await world.finish() == mood
     assert all(child.exit_status is not None for child in world.spawner.children)
@@ -365,6 +366,69 @@ async def test_reload_of_a_broken_file_is_cant_reread(world: World) -> None:
     with pytest.raises(control.CantReread, match=r"supervisord\.conf:3"):
         await world.supervisor.reload_config()
     assert world.supervisor.config_groups() == world.config.groups
+
+
+async def test_reload_naming_an_event_type_unknown_to_the_bus_is_cant_reread(world: World) -> None:
+    """events= is checked against the bus' registry on reload: file:line, nothing changes."""
+    world.next_text = BASE.replace("events = TICK_5", "events = TICK_5,TICK_7")
+    line = world.next_text.splitlines().index("events = TICK_5,TICK_7") + 1
+    with pytest.raises(
+        control.CantReread,
+        match=rf"supervisord\.conf:{line}: \[eventlistener:listen\] events: unknown event "
+        r"type: 'TICK_7'",
+    ):
+        await world.supervisor.reload_config()
+    assert world.supervisor.config_groups() == world.config.groups
+
+
+async def test_restart_reads_the_file_first_and_hands_it_to_the_next_run(world: World) -> None:
+    """restart() reads the file before stopping anything; the run ends RESTARTING with it."""
+    world.next_text = BASE.replace("priority = 300", "priority = 301")
+    world.supervisor.restart()
+    assert await world.finish() is SupervisorState.RESTARTING
+    next_config = world.supervisor.next_config
+    assert next_config is not None
+    assert next_config.group("late").priority == 301  # type: ignore[union-attr]
+
+
+async def test_restart_of_a_broken_file_is_refused_loudly(
+    world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    """restart() of a file that does not load raises CantReread, logs CRIT, stops nothing."""
+    running = world.spawner.children[:]
+    with pytest.raises(control.CantReread, match=r"supervisord\.conf:3"):
+        world.supervisor.restart()
+    assert world.supervisor.supervisor_state() is SupervisorState.RUNNING
+    assert world.supervisor.next_config is None
+    assert all(child.exit_status is None for child in running)
+    assert [r.levelno for r in caplog.records if "restart refused" in r.message] == [
+        logging.CRITICAL
+    ]
+    world.supervisor.shutdown()
+    assert await world.finish() is SupervisorState.SHUTDOWN
+
+
+async def test_hup_with_a_broken_file_keeps_running(
+    world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A HUP whose file does not load is logged CRIT and the daemon keeps running."""
+    running = world.spawner.children[:]
+    world.supervisor.receive_signal(signal.SIGHUP)
+
+    def refused() -> bool:
+        return any(
+            r.levelno == logging.CRITICAL and "restart refused" in r.message for r in caplog.records
+        )
+
+    for _ in range(100):  # the run task acts on the signal at its next wake-up
+        if refused():
+            break
+        await asyncio.sleep(0)
+    assert refused()
+    assert world.supervisor.supervisor_state() is SupervisorState.RUNNING
+    assert all(child.exit_status is None for child in running)
+    world.supervisor.shutdown()
+    assert await world.finish() is SupervisorState.SHUTDOWN
 
 
 async def test_control_operations_reach_the_process(world: World) -> None:

@@ -8,7 +8,9 @@ Rules of this file:
 - The markup carries what ``superd.js`` needs to update a row in place from
   ``/events`` (``data-namespec``, ``data-state``, ``data-start``, ...); which buttons a
   state offers is decided here once and written into each button's ``data-states``,
-  so the script never has its own copy of that table.
+  and which causes make a start a restart (``lifecycle.AUTOMATIC_RESTART_CAUSES``)
+  into the body's ``data-restart-causes``, so the script never has its own copy of
+  either rule.
 """
 
 from __future__ import annotations
@@ -23,10 +25,12 @@ from importlib import resources
 from supervisor_core import SUPERVISORD_COMPAT_VERSION, __version__, control
 from supervisor_core.http.structs import describe
 from supervisor_core.http.webui.actions import Action, Outcome
-from supervisor_core.lifecycle import ProcessState, SupervisorState
+from supervisor_core.lifecycle import AUTOMATIC_RESTART_CAUSES, ProcessState, SupervisorState
 
 FEED_SIZE = 50
 """How many events the live feed keeps."""
+RESTART_CAUSES = " ".join(sorted(cause.value for cause in AUTOMATIC_RESTART_CAUSES))
+"""The causes of a restart, as the page's script reads them (``data-restart-causes``)."""
 
 
 def escape(value: object) -> str:
@@ -114,6 +118,7 @@ def render_status(view: StatusView) -> str:
     return _STATUS.substitute(
         identification=escape(view.identification),
         server_now=escape(f"{view.now:.3f}"),
+        restart_causes=escape(RESTART_CAUSES),
         daemon_state=escape(view.daemon_state.name),
         daemon_class=daemon_class,
         daemon_pid=escape(view.daemon_pid),
@@ -138,8 +143,9 @@ def _table(processes: Sequence[control.ProcessInfo]) -> str:
     rows = "\n".join(render_row(p) for p in processes)
     return (
         '<table class="status">\n<thead><tr><th>State</th><th>Description</th><th>Name</th>'
-        '<th class="restarts" hidden title="automatic restarts seen in the recent event'
-        ' history and since this page opened">Restarts</th><th>Actions</th></tr></thead>\n'
+        '<th class="restarts" hidden title="automatic restarts (starts caused by'
+        f' {escape(RESTART_CAUSES.replace(" ", ", "))}) since superd started">Restarts</th>'
+        "<th>Actions</th></tr></thead>\n"
         f"<tbody>\n{rows}\n</tbody>\n</table>"
     )
 

@@ -2,13 +2,17 @@
 //
 // The page works without this script (plain forms, server-rendered rows). With it:
 // rows change state, pid and description in place as events arrive, a feed lists
-// the last events, and a Restarts column counts automatic restarts. When the server
-// has no /events (the journal extension is off: 404) the page says so and offers a
-// manual refresh; it never polls. All text goes in through textContent, never HTML.
+// the last events with their cause (and who asked, for requested ones), and a
+// Restarts column counts automatic restarts. A restart is a STARTING whose cause is
+// one of the page's data-restart-causes (the server writes the core's rule there);
+// the count starts from the server's own (/events/restarts: since superd started,
+// from the journal) and adds the live ones. When the server has no /events (the
+// journal extension is off: 404) the page says so and offers a manual refresh; it
+// never polls. All text goes in through textContent, never HTML.
 "use strict";
 
 (function () {
-  const HISTORY_SERIALS = 1000; // how far back the feed and the restart counts start
+  const HISTORY_SERIALS = 1000; // how far back the feed starts
   const TYPES = "PROCESS_STATE,PROCESS_GROUP,SUPERVISOR_STATE_CHANGE";
   const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun",
                   "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
@@ -17,6 +21,7 @@
   if (!body.classList.contains("page-status")) {
     return;
   }
+  const RESTART_CAUSES = new Set((body.dataset.restartCauses || "").split(" ").filter(Boolean));
 
   // Confirm the bulk actions (a form submitter carries data-confirm).
   document.addEventListener("submit", function (event) {
@@ -33,7 +38,6 @@
       start: parseFloat(tr.dataset.start) || 0,
       stop: 0,
       restarts: 0,
-      exitedAt: null,
     });
   }
   const skew = (parseFloat(body.dataset.serverNow) || Date.now() / 1000) - Date.now() / 1000;
@@ -128,16 +132,12 @@
     let restarted = false;
     if (state === "STARTING") {
       row.start = event.wall_time;
-      if (event.from_state === "BACKOFF" ||
-          (event.from_state === "EXITED" && row.exitedAt === event.monotonic_time)) {
-        // The core restarts in the same step as the exit (same monotonic stamp);
-        // an operator's start of an EXITED process comes later. Same rule as
-        // supervisor_process_restarts_total.
+      // Restarts before the page opened are in the server's count already.
+      if (isLive && RESTART_CAUSES.has(event.cause)) {
         row.restarts += 1;
         restarted = true;
       }
     }
-    if (state === "EXITED") row.exitedAt = event.monotonic_time;
     if (state === "STOPPED" || state === "EXITED" || state === "FATAL") row.stop = event.wall_time;
     const tr = row.tr;
     tr.dataset.state = state;
@@ -185,6 +185,13 @@
       what.textContent = event.type;
     }
     li.append(what);
+    if (event.cause) {
+      const cause = document.createElement("span");
+      cause.className = "cause";
+      cause.textContent = event.cause;
+      if (RESTART_CAUSES.has(event.cause)) cause.classList.add("restart");
+      li.append(cause);
+    }
     const details = [];
     if (event.pid) details.push("pid " + event.pid);
     const exit = exitText(event);
@@ -198,6 +205,12 @@
     rest.textContent = details.join(", ");
     if (event.expected === false) rest.className = "bad";
     li.append(rest);
+    if (event.origin) {
+      const origin = document.createElement("span");
+      origin.className = "origin";
+      origin.textContent = "by " + event.origin;
+      li.append(origin);
+    }
     li.dataset.serial = String(event.serial);
     feed.prepend(li);
     while (feed.children.length > feedSize) feed.lastElementChild.remove();
@@ -261,8 +274,8 @@
       setLive("off", "Live updates need a newer browser.", true);
       return;
     }
-    window.fetch("events?limit=0", {
-      headers: { Accept: "application/x-ndjson" },
+    window.fetch("events/restarts", {
+      headers: { Accept: "application/json" },
       credentials: "same-origin",
       cache: "no-store",
     }).then(function (response) {
@@ -276,8 +289,16 @@
         setLive("off", "Live updates are off: /events answered " + response.status + ".", true);
         return;
       }
-      const next = parseInt(response.headers.get("X-Next-Serial") || "0", 10) || 0;
-      follow(next);
+      return response.json().then(function (counts) {
+        for (const entry of counts.restarts || []) {
+          const row = rows.get(namespecOf(entry));
+          if (row) row.restarts = entry.restarts;
+        }
+        for (const [, row] of rows) {
+          row.tr.querySelector("td.restarts").textContent = String(row.restarts);
+        }
+        follow(parseInt(counts.next_serial, 10) || 0);
+      });
     }).catch(function () {
       setLive("off", "Live updates are off: /events could not be reached.", true);
     });

@@ -1,65 +1,66 @@
-"""A minimal SMTP server on 127.0.0.1 that appends every message's DATA to a file.
+"""A real SMTP server (aiosmtpd) on 127.0.0.1 that appends every message it accepts to a file.
 
-Enough of RFC 5321 for ``smtplib.SMTP.sendmail`` (EHLO/HELO, MAIL, RCPT, DATA, QUIT);
-used for superlance's ``fatalmailbatch``, which speaks SMTP instead of sendmail.
+superlance's batch mailers (``fatalmailbatch``, ``crashmailbatch``, ``crashsms``)
+speak SMTP through ``smtplib``; this is the relay they talk to. Each message is
+written whole (headers and body) followed by ``--- end of message ---``.
 """
 
 from __future__ import annotations
 
-import socketserver
+import errno
+import socket
 import threading
 from pathlib import Path
+from typing import Any
+
+from aiosmtpd.controller import Controller
 
 
-class _Handler(socketserver.StreamRequestHandler):
-    server: SmtpSink
-
-    def reply(self, line: str) -> None:
-        self.wfile.write(f"{line}\r\n".encode())
-
-    def handle(self) -> None:
-        self.reply("220 sink ESMTP")
-        while True:
-            line = self.rfile.readline()
-            if not line:
-                return
-            command = line.decode("ascii", "replace").strip().upper()
-            if command.startswith(("EHLO", "HELO")):
-                self.reply("250 sink")
-            elif command.startswith(("MAIL", "RCPT", "RSET", "NOOP")):
-                self.reply("250 OK")
-            elif command == "DATA":
-                self.reply("354 go ahead")
-                body = []
-                while (data := self.rfile.readline()) not in (b".\r\n", b".\n", b""):
-                    body.append(data.decode("utf-8", "replace"))
-                with self.server.path.open("a", encoding="utf-8") as f:
-                    f.write("".join(body) + "\n--- end of message ---\n")
-                self.reply("250 queued")
-            elif command == "QUIT":
-                self.reply("221 bye")
-                return
-            else:
-                self.reply("502 not implemented")
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
-class SmtpSink(socketserver.ThreadingTCPServer):
-    """``with SmtpSink(path) as sink:`` serves on ``sink.port`` in a thread until exit."""
-
-    daemon_threads = True
-    allow_reuse_address = True
+class _AppendToFile:
+    """aiosmtpd handler: every accepted message is appended to ``path``."""
 
     def __init__(self, path: Path) -> None:
-        super().__init__(("127.0.0.1", 0), _Handler)
         self.path = path
-        self.port = self.server_address[1]
-        self._thread = threading.Thread(target=self.serve_forever, daemon=True)
+        self._lock = threading.Lock()
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        text = bytes(envelope.content).decode("utf-8", "replace")
+        with self._lock, self.path.open("a", encoding="utf-8") as f:
+            f.write(f"X-Envelope-To: {', '.join(envelope.rcpt_tos)}\n{text}")
+            f.write("\n--- end of message ---\n")
+        return "250 Message accepted for delivery"
+
+
+class SmtpSink:
+    """``with SmtpSink(path) as sink:`` serves SMTP on ``127.0.0.1:sink.port`` until exit."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.port = 0
+        self._controller: Controller | None = None
 
     def __enter__(self) -> SmtpSink:
-        self._thread.start()
-        return self
+        # aiosmtpd's threaded controller needs the port up front: probe for a free
+        # one, and try another if someone took it in between (bounded).
+        for _ in range(5):
+            port = _free_port()
+            controller = Controller(_AppendToFile(self.path), hostname="127.0.0.1", port=port)
+            try:
+                controller.start()
+            except OSError as error:
+                if error.errno != errno.EADDRINUSE:
+                    raise
+                continue
+            self._controller, self.port = controller, port
+            return self
+        raise RuntimeError("no free port for the SMTP sink after 5 tries")
 
     def __exit__(self, *exc: object) -> None:
-        self.shutdown()
-        self.server_close()
-        self._thread.join(timeout=10)
+        if self._controller is not None:
+            self._controller.stop()

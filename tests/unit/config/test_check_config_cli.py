@@ -39,6 +39,36 @@ def test_bad_config_prints_every_problem(
     ]
 
 
+def test_unknown_listener_event_type_is_a_problem_at_its_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """events= naming no type of superd's registry fails at file:line, with the other problems."""
+    conf = tmp_path / "s.conf"
+    conf.write_text(
+        "[supervisord]\n[eventlistener:l]\ncommand=c\nevents=TICK_5,TICK_7\n"
+        "[program:q]\ncommand=c\nstartsecs=x\n"
+    )
+    assert main(["--check-config", "-c", str(conf)]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        f"{conf}:4: [eventlistener:l] events: unknown event type: 'TICK_7'",
+        f"{conf}:7: [program:q] startsecs: not an integer: 'x'",
+        f"superd: 2 problems in {conf}",
+    ]
+
+
+def test_listener_may_name_the_installed_extensions_event_types(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Types the shipped extensions add (storms, journal) are valid events= names."""
+    conf = tmp_path / "s.conf"
+    conf.write_text(
+        "[supervisord]\n[eventlistener:l]\ncommand=c\n"
+        "events=PROCESS_STORM_BEGIN,STORM,SUPERVISOR_DAEMON_START\n"
+    )
+    assert main(["--check-config", "-c", str(conf)]) == 0
+    assert capsys.readouterr().out.startswith("OK: ")
+
+
 def test_without_c_uses_the_search_path(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -41,10 +41,6 @@ RULES = [
         "/c/s.conf:5: [eventlistener:x] buffer_size: must be at least 1: '0'",
     ),
     (
-        "[eventlistener:x]\ncommand=c\nevents=TICK_5,tick_7\n",
-        "/c/s.conf:4: [eventlistener:x] events: unknown event type: 'TICK_7'",
-    ),
-    (
         "[eventlistener:x]\ncommand=c\n",
         "/c/s.conf:2: [eventlistener:x] events: missing (an event listener needs events=)",
     ),
@@ -235,3 +231,25 @@ def test_unknown_sections_are_recorded() -> None:
     config = parse(HEAD + "[exporter:prometheus]\nport=1\n[weird]\n", "/c/s.conf", environ={})
     assert config.unknown_sections == ("exporter:prometheus", "weird")
     assert all("exporter" not in w for w in config.warnings)
+
+
+def test_unknown_listener_event_types_are_problems_of_the_same_pass_given_the_names() -> None:
+    """With the daemon's event type names, an unknown events= name joins the other problems."""
+    text = (
+        "[eventlistener:x]\ncommand=c\nevents=TICK_5,tick_7,TICK_60\n"
+        "[program:y]\ncommand=c\nstartsecs=ten\n"
+    )
+    with pytest.raises(ConfigError) as caught:
+        parse(HEAD + text, "/c/s.conf", environ={}, event_types={"TICK_5", "TICK_60"})
+    assert [str(p) for p in caught.value.problems] == [
+        "/c/s.conf:4: [eventlistener:x] events: unknown event type: 'TICK_7'",
+        "/c/s.conf:7: [program:y] startsecs: not an integer: 'ten'",
+    ]
+
+
+def test_without_the_names_events_are_kept_as_written_for_the_daemon_to_check() -> None:
+    """The parser alone knows no event types: names pass through, upper-cased, with their line."""
+    config = parse(HEAD + "[eventlistener:x]\ncommand=c\nevents=tick_7\n", "/c/s.conf", environ={})
+    (group,) = config.groups
+    assert group.events == {"TICK_7"}
+    assert str(group.key_origins["events"]) == "/c/s.conf:4"

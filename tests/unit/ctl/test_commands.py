@@ -352,6 +352,16 @@ def test_shutdown_already_down() -> None:
     assert Session(api).run("shutdown") == (["ERROR: already shutting down"], 0)
 
 
+def test_reload_refused_for_an_unreadable_file_says_why() -> None:
+    """A reload the daemon refuses with CANT_REREAD prints the fault and exits 1."""
+    api = standard()
+    api.error = fault(Fault.CANT_REREAD, "/etc/supervisord.conf:3: startsecs: not an integer")
+    assert Session(api).run("reload") == (
+        ["ERROR: CANT_REREAD: /etc/supervisord.conf:3: startsecs: not an integer"],
+        1,
+    )
+
+
 def test_open_rejects_other_schemes_and_keeps_status() -> None:
     """``open`` wants http:// or unix:// and shows status without changing the exit code."""
     assert Session(standard()).run("open ftp://x") == (["ERROR: url must be http:// or unix://"], 1)

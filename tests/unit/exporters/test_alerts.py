@@ -78,8 +78,8 @@ def test_render_check_command_reports_drift_and_render_fixes_it(tmp_path: Path) 
     assert main(["render", "--root", str(tmp_path), "--check"]) == 1
     assert main(["render", "--root", str(tmp_path)]) == 0
     assert main(["render", "--root", str(tmp_path), "--check"]) == 0
-    (tmp_path / "grafana/alerting/supervisor-alerts.yml").write_text("# edited\n")
-    assert drifted(tmp_path) == ["grafana/alerting/supervisor-alerts.yml"]
+    (tmp_path / "grafana/provisioning/alerting/supervisor-alerts.yml").write_text("# edited\n")
+    assert drifted(tmp_path) == ["grafana/provisioning/alerting/supervisor-alerts.yml"]
     assert [p.name for p in write(tmp_path)] == ["supervisor-alerts.yml"]
 
 
@@ -91,7 +91,7 @@ def test_every_yaml_artefact_reads_back_as_the_data_it_was_rendered_from() -> No
         "deploy/prometheus/supervisor-rules.test.yml": rule_tests(config),
         "grafana/provisioning/datasources/supervisor.yml": datasource_provisioning(config),
         "grafana/provisioning/dashboards/supervisor.yml": dashboard_provisioning(),
-        "grafana/alerting/supervisor-alerts.yml": alerting_provisioning(config),
+        "grafana/provisioning/alerting/supervisor-alerts.yml": alerting_provisioning(config),
     }
     texts = artefacts(config)
     for path, data in expected.items():
@@ -210,7 +210,7 @@ def test_the_rule_file_has_the_documented_alerts_with_runbooks() -> None:
     ]
     for alert in alerts:
         assert alert["labels"]["severity"] in {"warning", "critical"}
-        assert set(alert["annotations"]) == {"summary", "description", "runbook"}
+        assert set(alert["annotations"]) == {"summary", "description", "runbook", "runbook_url"}
         assert alert["annotations"]["runbook"].startswith("1. ")
         assert_only_catalogue(alert["expr"], alert["alert"])
     for record in groups[0]["rules"]:
@@ -329,3 +329,61 @@ def test_rule_tests_need_whole_minutes() -> None:
     """Rendering promtool tests for sub-minute thresholds is refused by name."""
     with pytest.raises(ValueError, match="storm_for"):
         rule_tests(AlertConfig(thresholds=Thresholds(storm_for=1)))
+
+
+def test_shipped_rules_select_no_job_and_link_runbooks() -> None:
+    """The default rules name no job; every alert has runbook_url <base>#<alertname>."""
+    text = rules_text(AlertConfig())
+    assert "job=" not in text
+    for group in yaml.safe_load(text)["groups"][1:]:
+        for rule in group["rules"]:
+            assert rule["annotations"]["runbook_url"] == f"docs/runbooks.md#{rule['alert'].lower()}"
+    custom = AlertConfig(runbook_base="https://wiki.example.com/superd")
+    assert "https://wiki.example.com/superd#processrestartstorm" in rules_text(custom)
+
+
+def test_render_cli_takes_selector_and_runbook_base(tmp_path: Path) -> None:
+    """``render --selector --runbook-base`` writes a site's own copy; a bad matcher is refused."""
+    assert (
+        main(
+            [
+                "render",
+                "--root",
+                str(tmp_path),
+                "--selector",
+                'env="prod"',
+                "--runbook-base",
+                "https://wiki.example.com/rb",
+            ]
+        )
+        == 0
+    )
+    rules = (tmp_path / "deploy/prometheus/supervisor-rules.yml").read_text()
+    assert 'supervisor_process_restart_storm{env="prod"}' in rules
+    assert "https://wiki.example.com/rb#processfatal" in rules
+    assert (
+        main(
+            [
+                "render",
+                "--root",
+                str(tmp_path),
+                "--check",
+                "--selector",
+                'env="prod"',
+                "--runbook-base",
+                "https://wiki.example.com/rb",
+            ]
+        )
+        == 0
+    )
+    with pytest.raises(SystemExit):
+        main(["render", "--root", str(tmp_path), "--selector", "env=prod"])
+
+
+def test_grafana_provisioning_expands_in_grafana() -> None:
+    """Provisioning values use only $VAR/${VAR} (Grafana has no ${VAR:-default})."""
+    for path, text in artefacts(AlertConfig()).items():
+        if path.startswith("grafana/provisioning/"):
+            assert ":-" not in text, path
+    datasource = datasource_provisioning(AlertConfig())["datasources"][0]  # type: ignore[index]
+    assert datasource["url"] == "${PROMETHEUS_URL}"

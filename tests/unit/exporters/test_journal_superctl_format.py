@@ -20,6 +20,7 @@ EXIT = {
     "groupname": "web",
     "from_state": "RUNNING",
     "to_state": "EXITED",
+    "cause": "exit",
     "pid": 4242,
     "expected": False,
     "returncode": 3,
@@ -31,19 +32,27 @@ EXIT = {
 
 def test_parse_args_and_request_path() -> None:
     """Flags and names become /events query parameters (names as repeated process=)."""
-    args = parse_args("--since 5 -f --json --types PROCESS_STATE web 'grp:*'")
+    args = parse_args("--since 5 -f --json --types PROCESS_STATE --cause damped web 'grp:*'")
     assert args == EventsArgs(
-        since=5, follow=True, json=True, types="PROCESS_STATE", names=("web", "grp:*")
+        since=5,
+        follow=True,
+        json=True,
+        types="PROCESS_STATE",
+        cause="damped",
+        names=("web", "grp:*"),
     )
     assert request_path(args) == (
-        "/events?since=5&types=PROCESS_STATE&process=web&process=grp%3A%2A"
+        "/events?since=5&types=PROCESS_STATE&cause=damped&process=web&process=grp%3A%2A"
     )
     assert request_path(EventsArgs()) == "/events"
 
 
-@pytest.mark.parametrize("arg", ["--since x", "--since -1", "--bogus", "'unclosed"])
+@pytest.mark.parametrize(
+    "arg", ["--since x", "--since -1", "--bogus", "'unclosed", "--cause crash", "--cause AUTOSTART"]
+)
 def test_bad_arguments(arg: str) -> None:
-    """Non-numeric or negative --since, unknown flags and bad quoting are usage errors."""
+    """Non-numeric or negative --since, unknown causes, unknown flags and bad quoting are
+    usage errors."""
     with pytest.raises(EventsUsageError):
         parse_args(arg)
 
@@ -53,7 +62,7 @@ def test_exit_line_explains_the_exit_and_shows_the_tail() -> None:
     line, tail = format_event(EXIT)
     assert line.split()[0] == "42"
     assert "web:web_0" in line
-    assert line.endswith("RUNNING -> EXITED, pid 4242, exit 3, unexpected, ran 1.500s")
+    assert line.endswith("RUNNING -> EXITED (exit), pid 4242, exit 3, unexpected, ran 1.500s")
     assert tail.strip() == "| boom"
 
 

@@ -30,7 +30,7 @@ from exporters.notebook import (
     storms_frame,
     summarize,
 )
-from exporters.storms import ProcessStormBegin, StormSettings
+from exporters.storms import ProcessStormBegin, StormSettings, register_storm_types
 from supervisor_core.bus import EventBus
 from supervisor_core.events import (
     ProcessStateBackoff,
@@ -42,12 +42,15 @@ from supervisor_core.events import (
     ProcessStateStopped,
     ProcessStateStopping,
 )
+from supervisor_core.lifecycle import Cause
 from supervisor_core.lifecycle import ProcessState as S
 from supervisor_core.testing import FakeClock
 
 WALL = 1_700_000_000.0  # 2023-11-14 22:13:20 UTC
 CRASHES = 7
 TAIL = ("Traceback (most recent call last):", "ConnectionRefusedError: db:5432")
+OPERATOR = "xmlrpc, unix socket pid 42 uid 0, superctl/0.1"
+WEB_PAGE = "web page, 127.0.0.1"
 
 
 class Script:
@@ -56,23 +59,40 @@ class Script:
     def __init__(self, path: Path) -> None:
         self.clock = FakeClock(wall=WALL)
         self.bus = EventBus(self.clock)
+        register_storm_types(self.bus.registry)
         self.journal = Journal.open(str(path))
         self.journal.attach(self.bus, announce=False)
 
     def state(
-        self, cls: type[ProcessStateEvent], name: str, from_state: S, **fields: object
+        self,
+        cls: type[ProcessStateEvent],
+        name: str,
+        from_state: S,
+        cause: Cause,
+        **fields: object,
     ) -> None:
         self.bus.publish(
-            cls(processname=name, groupname=name, from_state=from_state, **fields)  # type: ignore[arg-type]
+            cls(processname=name, groupname=name, from_state=from_state, cause=cause, **fields)  # type: ignore[arg-type]
         )
 
-    def run(self, name: str, seconds: float, *, restart: bool, **exit_fields: object) -> None:
-        """STARTING, RUNNING, then an exit ``seconds`` later."""
-        self.state(ProcessStateStarting, name, S.EXITED if restart else S.STOPPED)
-        self.state(ProcessStateRunning, name, S.STARTING, pid=100)
+    def run(
+        self, name: str, seconds: float, *, start: Cause, run: int, **exit_fields: object
+    ) -> None:
+        """STARTING (for ``start``), RUNNING, then an exit ``seconds`` later."""
+        from_state = S.STOPPED if start is Cause.AUTOSTART else S.EXITED
+        ids = {"run": run, "episode": 1}
+        self.state(ProcessStateStarting, name, from_state, start, **ids)
+        self.state(ProcessStateRunning, name, S.STARTING, Cause.STARTSECS, pid=100, **ids)
         self.clock.advance(seconds)
         self.state(
-            ProcessStateExited, name, S.RUNNING, pid=100, run_duration=seconds, **exit_fields
+            ProcessStateExited,
+            name,
+            S.RUNNING,
+            Cause.EXIT,
+            pid=100,
+            run_duration=seconds,
+            **ids,
+            **exit_fields,
         )
 
     def close(self) -> None:
@@ -81,15 +101,17 @@ class Script:
 
 @pytest.fixture
 def journal_path(tmp_path: Path) -> Path:
-    """A crash loop of 'api' with a storm event, a failed start of 'worker', a quiet 'web'."""
+    """A crash loop of 'api' with a storm event and an operator's stop, a failed start of
+    'worker' retried once, a 'web' that exits and an operator starts again (no restart)."""
     path = tmp_path / "journal.sqlite3"
     script = Script(path)
-    script.run("web", 5.0, restart=False, expected=True, returncode=0)
+    script.run("web", 5.0, start=Cause.AUTOSTART, run=1, expected=True, returncode=0)
     for index in range(CRASHES):
         script.run(
             "api",
             0.5,
-            restart=index > 0,
+            start=Cause.AUTOSTART if index == 0 else Cause.AUTORESTART,
+            run=index + 1,
             expected=False,
             returncode=1 if index < CRASHES - 1 else -9,
             stderr_tail=TAIL,
@@ -101,35 +123,42 @@ def journal_path(tmp_path: Path) -> Path:
                 )
             )
         script.clock.advance(0.1)
-    # One more start of api that an operator stops.
-    script.state(ProcessStateStarting, "api", S.EXITED)
-    script.state(ProcessStateRunning, "api", S.STARTING, pid=101)
+    # After the SIGKILL, restart damping starts api once more a second later; an
+    # operator stops it.
+    script.clock.advance(1.0)
+    last = {"run": CRASHES + 1, "episode": 1}
+    script.state(ProcessStateStarting, "api", S.EXITED, Cause.DAMPED, **last)
+    script.state(ProcessStateRunning, "api", S.STARTING, Cause.STARTSECS, pid=101, **last)
     script.clock.advance(2.0)
-    script.state(ProcessStateStopping, "api", S.RUNNING, pid=101)
+    stop = {"origin": OPERATOR, **last}
+    script.state(ProcessStateStopping, "api", S.RUNNING, Cause.OPERATOR, pid=101, **stop)
     script.state(
         ProcessStateStopped,
         "api",
         S.STOPPING,
+        Cause.OPERATOR,
         pid=101,
         returncode=-15,
         run_duration=2.0,
         expected=False,
+        stderr_tail=(),
+        **stop,
     )
-    # worker: a failed start, a retry from BACKOFF, FATAL.
-    script.state(ProcessStateStarting, "worker", S.STOPPED)
+    # worker: an operator's start fails, one retry out of BACKOFF, FATAL.
+    first = {"run": 1, "episode": 1, "origin": OPERATOR}
+    script.state(ProcessStateStarting, "worker", S.STOPPED, Cause.OPERATOR, **first)
     script.clock.advance(0.2)
-    script.state(
-        ProcessStateBackoff, "worker", S.STARTING, returncode=2, run_duration=0.2, expected=False
-    )
-    script.state(ProcessStateStarting, "worker", S.BACKOFF)
+    failed = {"returncode": 2, "run_duration": 0.2, "expected": False}
+    script.state(ProcessStateBackoff, "worker", S.STARTING, Cause.EXIT, run=1, **failed)
+    script.state(ProcessStateStarting, "worker", S.BACKOFF, Cause.RETRY, run=2, episode=1)
     script.clock.advance(0.2)
-    script.state(
-        ProcessStateBackoff, "worker", S.STARTING, returncode=2, run_duration=0.2, expected=False
-    )
-    script.state(ProcessStateFatal, "worker", S.BACKOFF)
-    # web is still running at the end of the journal.
-    script.state(ProcessStateStarting, "web", S.EXITED)
-    script.state(ProcessStateRunning, "web", S.STARTING, pid=300)
+    script.state(ProcessStateBackoff, "worker", S.STARTING, Cause.EXIT, run=2, **failed)
+    script.state(ProcessStateFatal, "worker", S.BACKOFF, Cause.STARTRETRIES, run=2)
+    # web exited cleanly long ago; an operator starts it from the web page (EXITED ->
+    # STARTING, not a restart), and it is still running at the end of the journal.
+    again = {"run": 2, "episode": 2, "origin": WEB_PAGE}
+    script.state(ProcessStateStarting, "web", S.EXITED, Cause.OPERATOR, **again)
+    script.state(ProcessStateRunning, "web", S.STARTING, Cause.STARTSECS, pid=300, run=2)
     script.close()
     return path
 
@@ -145,28 +174,35 @@ def test_runs_frame_has_one_row_per_run_with_exit_and_duration(journal_path: Pat
         2.0
     ]
     assert api["stderr_tail"].iloc[0] == list(TAIL)
-    assert api["stderr_tail"].iloc[-1] == []  # a stop records no tail
+    assert api["stderr_tail"].iloc[-1] == []  # the stopped run wrote nothing
+    assert list(api["run"]) == list(range(1, CRASHES + 2))
+    assert list(api["cause"]) == ["autostart"] + ["autorestart"] * (CRASHES - 1) + ["damped"]
+    assert list(api["end_cause"]) == ["exit"] * CRASHES + ["operator"]
+    assert api["end_origin"].iloc[-1] == OPERATOR
     assert set(api["pid"][:CRASHES]) == {100}
     worker = runs[runs["process"] == "worker:worker"]
     assert list(worker["outcome"]) == ["failed start", "failed start"]
     assert list(worker["pid"].isna()) == [True, True]
     web = runs[runs["process"] == "web:web"]
     assert list(web["outcome"]) == ["exit", "running"]
+    assert list(web["cause"]) == ["autostart", "operator"]
+    assert web["origin"].iloc[-1] == WEB_PAGE
     assert pd.isna(web["end"].iloc[-1])
     assert web["start"].iloc[0] == pd.Timestamp(WALL, unit="s", tz="UTC")
 
 
-def test_restarts_are_starts_after_an_exit_or_backoff(journal_path: Path) -> None:
-    """A restart is STARTING from EXITED/BACKOFF: api's crashes and worker's retry, web's rerun."""
+def test_restarts_are_starts_with_an_automatic_cause(journal_path: Path) -> None:
+    """A restart is a STARTING caused by autorestart, damped or retry; web's operator start
+    from EXITED is not one."""
     records = read_records(str(journal_path))
     restarts = restarts_frame(records)
-    assert restarts["process"].value_counts().to_dict() == {
-        "api:api": CRASHES,
-        "worker:worker": 1,
-        "web:web": 1,
-    }
+    assert restarts["process"].value_counts().to_dict() == {"api:api": CRASHES, "worker:worker": 1}
+    api = restarts[restarts["process"] == "api:api"]
+    assert api["cause"].value_counts().to_dict() == {"autorestart": CRASHES - 1, "damped": 1}
+    assert list(api["run"]) == list(range(2, CRASHES + 2))
+    assert list(restarts[restarts["process"] == "worker:worker"]["cause"]) == ["retry"]
     per_minute = restarts_per_minute(restarts)
-    assert int(per_minute.to_numpy().sum()) == CRASHES + 2
+    assert int(per_minute.to_numpy().sum()) == CRASHES + 1
     assert restarts_per_minute(restarts.iloc[0:0]).empty
 
 
@@ -184,27 +220,63 @@ def test_storms_frame_replays_the_detector_and_notices_show_the_storm_event(
     assert storm["signals"] == ["SIGKILL"]
     assert storm["reason"] == "stopped"
     notices = notices_frame(records)
-    assert list(notices["who"]) == ["superd storm detector"]
-    assert list(notices["process"]) == ["api:api"]
-    assert "PROCESS_STORM_BEGIN" in notices["what"].iloc[0]
+    noticed = notices[notices["kind"] == "noticed"]
+    assert list(noticed["who"]) == ["superd storm detector"]
+    assert list(noticed["process"]) == ["api:api"]
+    assert "PROCESS_STORM_BEGIN" in noticed["what"].iloc[0]
+
+
+def test_notices_list_who_acted_from_the_events_origin(journal_path: Path) -> None:
+    """Every requested start and stop is an 'acted' notice naming its origin, once per request."""
+    notices = notices_frame(read_records(str(journal_path)))
+    acted = notices[notices["kind"] == "acted"]
+    assert list(zip(acted["process"], acted["who"], strict=True)) == [
+        ("api:api", OPERATOR),
+        ("worker:worker", OPERATOR),
+        ("web:web", WEB_PAGE),
+    ]
+    assert acted["what"].iloc[0].startswith("stopped it (RUNNING -> STOPPING, cause operator")
+    assert acted["what"].iloc[2].startswith("started it (EXITED -> STARTING, cause operator")
+
+
+def test_frames_carry_cause_origin_run_and_episode(journal_path: Path) -> None:
+    """events_frame has the cause, origin, run and episode of every state change."""
+    events = events_frame(read_records(str(journal_path)))
+    stop = events[(events["process"] == "api:api") & (events["to_state"] == "STOPPING")].iloc[0]
+    assert (stop["cause"], stop["origin"], stop["run"], stop["episode"]) == (
+        "operator",
+        OPERATOR,
+        CRASHES + 1,
+        1,
+    )
+    assert events["cause"].notna().all()
+    running = events[events["to_state"] == "RUNNING"]
+    assert set(running["cause"]) == {"startsecs"}
+    assert running["origin"].isna().all()
 
 
 def test_summary_tells_who_restarted_how_often_why_and_who_noticed(journal_path: Path) -> None:
     """The narrative names the count, the window, the exits, the stderr tail and the notice."""
     report = load(str(journal_path), storm_settings=StormSettings(burst=3, window=60))
     stories = summarize(report)
-    assert stories[0].startswith(f"api:api restarted {CRASHES} times between 2023-11-14 22:13:")
+    assert stories[0].startswith(
+        f"api:api restarted {CRASHES} times (autorestart \u00d7{CRASHES - 1}, damped \u00d71)"
+        " between 2023-11-14 22:13:"
+    )
     api = stories[0]
     assert f"Exits: code 1 \u00d7{CRASHES - 1}, SIGKILL \u00d71." in api
     assert "    | ConnectionRefusedError: db:5432" in api
     assert "Restart storm from 2023-11-14 22:13:" in api
     assert f"{CRASHES} restarts (code 1, SIGKILL), ended: stopped." in api
     assert "Noticed by superd storm detector at 2023-11-14 22:13:" in api
-    assert "It was stopped at" in api
+    assert f"Acted: {OPERATOR} at 2023-11-14 22:13:" in api
+    assert f"It was stopped at 2023-11-14 22:13:32 UTC by {OPERATOR} (operator)." in api
     worker = next(s for s in stories if s.startswith("worker:worker"))
-    assert "restarted 1 time between" in worker
+    assert "restarted 1 time (retry \u00d71) between" in worker
     assert "Exits: code 2 \u00d72." in worker
     assert "Nobody noticed" in worker
+    assert f"Acted: {OPERATOR} at" in worker
+    assert not any(s.startswith("web:web") for s in stories)  # never restarted
 
 
 def test_time_and_process_filters_select_records(journal_path: Path) -> None:
@@ -241,7 +313,7 @@ def test_plots_draw_runs_restarts_and_durations(journal_path: Path) -> None:
     assert [t.get_text() for t in axes.get_yticklabels()] == ["api:api", "web:web", "worker:worker"]
     assert len(axes.collections) == 1  # api's storm shading
     (restarts,) = plot_restarts_per_minute(report).axes
-    assert len(restarts.lines) == 3
+    assert len(restarts.lines) == 2  # api and worker: web never restarted
     (durations,) = plot_run_durations(report).axes
     assert durations.get_xscale() == "log"
     assert durations.patches

@@ -17,7 +17,7 @@ from exporters.otel.spans import (
     process_attributes,
     wall_ns,
 )
-from exporters.storms.events import ProcessStormBegin
+from exporters.storms.events import ProcessStormBegin, register_storm_types
 from supervisor_core import control
 from supervisor_core.bus import EventBus
 from supervisor_core.config.model import AutoRestart, ProcessConfig
@@ -617,6 +617,7 @@ def test_stderr_tail_is_recorded_on_the_run_unless_turned_off() -> None:
 
 def test_storm_events_are_recorded_on_the_episode(rig: Rig) -> None:
     """PROCESS_STORM_BEGIN for a process with an open episode is an event of that episode."""
+    register_storm_types(rig.harness.bus.registry)  # as the storm extension does
     rig.start_running()
     rig.harness.bus.publish(
         ProcessStormBegin(

@@ -26,6 +26,7 @@ from exporters.storms import (
     detect_storms,
     observation_from_event,
     observation_from_record,
+    register_storm_types,
     settings_from_config,
     settings_from_section,
     storm_event,
@@ -37,14 +38,13 @@ from supervisor_core.config import parse
 from supervisor_core.config.errors import ConfigError
 from supervisor_core.config.model import AutoRestart, ExtensionSection, Origin, ProcessConfig
 from supervisor_core.events import (
+    EventTypeRegistry,
     ProcessGroupRemoved,
     ProcessStateBackoff,
     ProcessStateExited,
     ProcessStateRunning,
     ProcessStateStarting,
     ProcessStateStopping,
-    families_of,
-    is_listener_opt_in,
     listener_payload,
     to_json_dict,
 )
@@ -335,10 +335,27 @@ def test_settings_from_a_config_file(tmp_path: Path) -> None:
 
 def test_storm_events_are_listener_opt_in() -> None:
     """STORM types are not in the EVENT family for listener pools, but are in STORM."""
-    assert is_listener_opt_in("PROCESS_STORM_BEGIN")
-    assert "EVENT" not in families_of("PROCESS_STORM_BEGIN")
-    assert families_of("PROCESS_STORM_END") == ("PROCESS_STORM_END", "STORM")
-    assert "EVENT" in families_of("PROCESS_STATE_EXITED")
+    registry = EventTypeRegistry.with_core_types()
+    register_storm_types(registry)
+    register_storm_types(registry)  # a second extension asking for them changes nothing
+    assert registry.is_listener_opt_in("PROCESS_STORM_BEGIN")
+    assert "EVENT" not in registry.families_of("PROCESS_STORM_BEGIN")
+    assert registry.families_of("PROCESS_STORM_END") == ("PROCESS_STORM_END", "STORM")
+    assert "EVENT" in registry.families_of("PROCESS_STATE_EXITED")
+    assert registry.is_abstract("STORM")
+    assert "STORM" not in EventTypeRegistry.with_core_types()
+
+
+def test_installing_the_detector_or_the_gauge_registers_the_storm_types() -> None:
+    """A bus that did not know the storm types knows them once either storm part is installed."""
+    for install in (
+        lambda bus: StormMonitor(StormExporterSettings()).install(bus),
+        ActiveStorms.install,
+    ):
+        bus = EventBus(FakeClock())
+        assert "PROCESS_STORM_BEGIN" not in bus.registry
+        install(bus)
+        assert bus.registry.is_listener_opt_in("PROCESS_STORM_BEGIN")
 
 
 def test_storm_event_payload_and_json() -> None:
@@ -363,6 +380,7 @@ def test_storm_event_payload_and_json() -> None:
     )
     assert storm_from_event(data) == storm
     bus = EventBus(FakeClock())
+    register_storm_types(bus.registry)
     event = bus.publish(data)
     as_json = to_json_dict(event)
     assert as_json["exit_codes"] == [1, 2]
@@ -589,7 +607,9 @@ def test_listener_pools_get_storm_events_only_when_they_ask_by_name(
     """A supervisord pool with events=EVENT never buffers a storm; one naming it does."""
     from tests.unit.test_pools import Harness
 
-    harness = Harness(events=events)
+    registry = EventTypeRegistry.with_core_types()
+    register_storm_types(registry)
+    harness = Harness(events=events, registry=registry)
     harness.start()
     storm = Storm(scope=StormScope.PROCESS, group="web", name="web", start=1.0, restarts=3)
     serial = harness.bus.publish(

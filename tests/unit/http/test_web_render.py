@@ -10,7 +10,7 @@ from supervisor_core import control
 from supervisor_core.http.web import TAIL_MAX, cross_site_refusal, message_location, tail_limit
 from supervisor_core.http.webui import render
 from supervisor_core.http.webui.actions import Action, Outcome, echo, find_process, parse_action
-from supervisor_core.lifecycle import ProcessState, SupervisorState
+from supervisor_core.lifecycle import AUTOMATIC_RESTART_CAUSES, ProcessState, SupervisorState
 
 from .fake_control import NOW, FakeProcess, make_fake, running
 
@@ -220,3 +220,12 @@ def test_find_process_by_namespec() -> None:
     assert find_process(groups, "web:*") is None
     assert find_process(groups, "web") is None
     assert find_process(groups, "nope") is None
+
+
+def test_page_carries_the_restart_rule_for_its_script() -> None:
+    """The body's data-restart-causes lists exactly the core's automatic restart causes."""
+    page = render.render_status(view(info()))
+    match = re.search(r'data-restart-causes="([^"]*)"', page)
+    assert match is not None
+    assert set(match.group(1).split()) == {c.value for c in AUTOMATIC_RESTART_CAUSES}
+    assert "starts caused by autorestart, damped, retry" in page
