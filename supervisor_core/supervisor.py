@@ -710,6 +710,8 @@ class Supervisor:
         if name in self._held_starts:
             self._release(name, started=False)
             return
+        if not self._graph.empty and runtime.state is ProcessState.STOPPING:
+            return  # already on its way down, stopped for a dependency (stop all)
         if not self._graph.empty and runtime.state in RUNNING_STATES:
             dependents = self._graph.running_dependents(name, self._states())
             if dependents:

@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
-from exporters.prometheus.catalogue import RUN_DURATION_BUCKETS
+from exporters.prometheus.catalogue import READY_SECONDS_BUCKETS, RUN_DURATION_BUCKETS
 from supervisor_core.events import Event, ProcessGroupRemoved, ProcessStateEvent
 from supervisor_core.lifecycle import Cause, ProcessState
 
@@ -73,6 +73,7 @@ class ProcessStats:
     last_exit_code: int | None  # Popen returncode; None before the first exit
     last_start_wall: float | None  # unix time of the last STARTING; None before one
     run_durations: RunDurations
+    ready_durations: RunDurations  # STARTING -> RUNNING of each start that got there
 
 
 @dataclass(slots=True)
@@ -91,6 +92,9 @@ class _Process:
     last_start_wall: float | None = None
     run_counts: list[int] = field(default_factory=lambda: [0] * (len(RUN_DURATION_BUCKETS) + 1))
     run_total: float = 0.0
+    started_at: float | None = None  # monotonic stamp of the current run's STARTING
+    ready_counts: list[int] = field(default_factory=lambda: [0] * (len(READY_SECONDS_BUCKETS) + 1))
+    ready_total: float = 0.0
 
     def freeze(self) -> ProcessStats:
         return ProcessStats(
@@ -106,6 +110,11 @@ class _Process:
             last_start_wall=self.last_start_wall,
             run_durations=RunDurations(
                 bounds=RUN_DURATION_BUCKETS, counts=tuple(self.run_counts), total=self.run_total
+            ),
+            ready_durations=RunDurations(
+                bounds=READY_SECONDS_BUCKETS,
+                counts=tuple(self.ready_counts),
+                total=self.ready_total,
             ),
         )
 
@@ -149,7 +158,13 @@ class ProcessMetricsAggregate:
         to_state = data.to_state
         process.transitions[(data.from_state, to_state)] += 1
         process.state = to_state
+        if to_state is ProcessState.RUNNING and process.started_at is not None:
+            ready = max(0.0, event.monotonic_time - process.started_at)
+            process.ready_counts[bisect.bisect_left(READY_SECONDS_BUCKETS, ready)] += 1
+            process.ready_total += ready
+            process.started_at = None
         if to_state is ProcessState.STARTING:
+            process.started_at = event.monotonic_time
             process.last_start_wall = event.wall_time
             process.starts[data.cause] += 1
             if data.cause.is_automatic_restart:

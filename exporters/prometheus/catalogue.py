@@ -91,6 +91,14 @@ PROCESS_LAST_EXIT_CODE = _process(
 PROCESS_RUN_DURATION = _process(
     "run_duration_seconds", H, "How long each run of the process lived, from spawn to exit."
 )
+PROCESS_READY = _process(
+    "ready",
+    G,
+    "1 while the process is ready: RUNNING, after startsecs or when ready= found it ready.",
+)
+PROCESS_READY_SECONDS = _process(
+    "ready_seconds", H, "How long each start took to become ready (STARTING to RUNNING)."
+)
 PROCESS_RESTART_STORM = _process(
     "restart_storm", G, "1 while a restart storm of the process is under way."
 )
@@ -149,6 +157,8 @@ CATALOGUE: tuple[MetricSpec, ...] = (
     PROCESS_EXITS,
     PROCESS_LAST_EXIT_CODE,
     PROCESS_RUN_DURATION,
+    PROCESS_READY,
+    PROCESS_READY_SECONDS,
     PROCESS_RESTART_STORM,
     PROCESS_CPU,
     PROCESS_RSS,
@@ -186,6 +196,9 @@ RUN_DURATION_BUCKETS: tuple[float, ...] = (
     21600.0,
     86400.0,
 )
+
+# Readiness spans an instant start (startsecs=0) to a database replaying its log.
+READY_SECONDS_BUCKETS: tuple[float, ...] = (0.1, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 300.0)
 
 CPU_MODES: tuple[str, ...] = ("user", "system")
 LOG_STREAMS: tuple[str, ...] = ("stdout", "stderr")

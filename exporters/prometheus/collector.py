@@ -117,6 +117,11 @@ _Parts = tuple[list[Sample], ...]
 _LifecycleKey = tuple[ProcessState, float | None, ProcessStats | None, bool]
 """What one process' lifecycle samples are rendered from: state, start, stats, storm."""
 
+_EMPTY_READY = RunDurations(
+    bounds=cat.READY_SECONDS_BUCKETS,
+    counts=(0,) * (len(cat.READY_SECONDS_BUCKETS) + 1),
+    total=0.0,
+)
 _EMPTY_RUNS = RunDurations(
     bounds=RUN_DURATION_BUCKETS, counts=(0,) * (len(RUN_DURATION_BUCKETS) + 1), total=0.0
 )
@@ -129,11 +134,17 @@ def _same_lifecycle(old: _LifecycleKey, new: _LifecycleKey) -> bool:
 
 
 def _lifecycle_families() -> tuple[Metric, ...]:
-    """state, up, start, transitions, restarts, starts, exits, last exit, durations, storm."""
+    """state, up, start, transitions, restarts, starts, exits, last exit, durations,
+    ready, ready durations, storm."""
     durations = HistogramMetricFamily(
         cat.PROCESS_RUN_DURATION.family,
         cat.PROCESS_RUN_DURATION.help,
         labels=list(cat.PROCESS_RUN_DURATION.all_labels),
+    )
+    ready_durations = HistogramMetricFamily(
+        cat.PROCESS_READY_SECONDS.family,
+        cat.PROCESS_READY_SECONDS.help,
+        labels=list(cat.PROCESS_READY_SECONDS.all_labels),
     )
     return (
         _family(cat.PROCESS_STATE),
@@ -145,15 +156,28 @@ def _lifecycle_families() -> tuple[Metric, ...]:
         _family(cat.PROCESS_EXITS),
         _family(cat.PROCESS_LAST_EXIT_CODE),
         durations,
+        _family(cat.PROCESS_READY),
+        ready_durations,
         _family(cat.PROCESS_RESTART_STORM),
     )
 
 
 def _lifecycle_parts(row: _Row, *, storm_on: bool) -> _Parts:
     """One process' lifecycle samples, rendered into families of its own."""
-    state, up, start, transitions, restarts, starts, exits, last_exit, durations, storm = (
-        _lifecycle_families()
-    )
+    (
+        state,
+        up,
+        start,
+        transitions,
+        restarts,
+        starts,
+        exits,
+        last_exit,
+        durations,
+        ready,
+        ready_durations,
+        storm,
+    ) = _lifecycle_families()
     who = (row.group, row.name)
     for candidate in ProcessState:
         _add(state, (*who, candidate.name), 1.0 if candidate is row.state else 0.0)
@@ -176,8 +200,25 @@ def _lifecycle_parts(row: _Row, *, storm_on: bool) -> _Parts:
     runs = stats.run_durations if stats else _EMPTY_RUNS
     assert isinstance(durations, HistogramMetricFamily)
     durations.add_metric(list(who), runs.cumulative(), runs.total)
+    _add(ready, who, 1.0 if row.state is ProcessState.RUNNING else 0.0)
+    readies = stats.ready_durations if stats else _EMPTY_READY
+    assert isinstance(ready_durations, HistogramMetricFamily)
+    ready_durations.add_metric(list(who), readies.cumulative(), readies.total)
     _add(storm, who, 1.0 if storm_on else 0.0)
-    families = (state, up, start, transitions, restarts, starts, exits, last_exit, durations, storm)
+    families = (
+        state,
+        up,
+        start,
+        transitions,
+        restarts,
+        starts,
+        exits,
+        last_exit,
+        durations,
+        ready,
+        ready_durations,
+        storm,
+    )
     return tuple(family.samples for family in families)
 
 

@@ -103,6 +103,13 @@ def test_stopping_a_dependency_stops_its_dependents_first(tmp_path: Path) -> Non
         superd.call("stopProcess", "db")
         assert superd.states() == {"db": "STOPPED", "app": "STOPPED"}
         assert record(tmp_path)[-2:] == ["app stop", "db stop"]
+        stops = wait_for(
+            lambda: journal_events(tmp_path, "PROCESS_STATE_STOPPING")[-2:], "journaled stops"
+        )
+        assert [(e["processname"], e["cause"], e.get("origin")) for e in stops] == [
+            ("app", "dependency", "db is stopping"),
+            ("db", "operator", stops[1].get("origin")),
+        ]
         # An explicit start of app brings its stopped dependency along, then waits.
         assert superd.call("startProcess", "app") is True
         assert superd.states() == {"db": "RUNNING", "app": "RUNNING"}
@@ -176,3 +183,94 @@ def test_check_config_rejects_a_cycle_with_file_and_line(tmp_path: Path) -> None
     assert done.returncode == 2
     line = text.splitlines().index("depends_on = b") + 1
     assert f"{path}:{line}: [program:a] depends_on: dependency cycle: a -> b -> a" in done.stderr
+
+
+def journal_events(tmp: Path, *types: str) -> list[dict[str, object]]:
+    """The daemon's journal (its default place under childlogdir), as JSON objects."""
+    from exporters.journal import open_journal
+
+    with open_journal(str(tmp / "superd-journal.sqlite3")) as reader:
+        return [record.to_json_dict() for record in reader.events(types=list(types))]
+
+
+def test_an_idle_dependency_is_brought_along_by_an_explicit_start(tmp_path: Path) -> None:
+    """autostart=false db: app waits for it at start-up; `start app` starts db first
+    (cause dependency), db is found ready by a command probe, then app starts; stop all
+    stops app before db; the journal has the waits and every cause."""
+    flag = tmp_path / "db-ready"
+    record_file = tmp_path / "record"
+    text = base_config(tmp_path) + (
+        "[program:db]\n"
+        f"command = /bin/sh -c 'sleep 1; touch {flag}; echo db ready >> {record_file}; "
+        f'trap "echo db stop >> {record_file}; exit 0" TERM; while :; do sleep 0.1; done\'\n'
+        f"autostart = false\nready = command:test -e {flag}\nready_interval = 0.2\n\n"
+        "[program:app]\n"
+        f"command = /bin/sh -c 'echo app start >> {record_file}; "
+        f'trap "echo app stop >> {record_file}; exit 0" TERM; while :; do sleep 0.1; done\'\n'
+        "depends_on = db\nstartsecs = 0\n"
+    )
+    superd = Superd(tmp_path, text)
+    try:
+        wait_for(
+            lambda: (
+                superd.call("getProcessInfo", "app")["description"]
+                == "Not started, waiting for db (STOPPED)"
+            ),
+            "app waiting for an idle db",
+        )
+        assert superd.states() == {"db": "STOPPED", "app": "STOPPED"}
+        superd.call("stopProcess", "app")  # calls the held start off
+        assert superd.call("getProcessInfo", "app")["description"] == "Not started"
+        assert superd.call("startProcess", "app") is True
+        assert superd.states() == {"db": "RUNNING", "app": "RUNNING"}
+        assert record(tmp_path) == ["db ready", "app start"]
+        results = superd.call("stopAllProcesses")
+        assert {r["name"]: r["description"] for r in results} == {"app": "OK", "db": "OK"}
+        assert record(tmp_path)[2:] == ["app stop", "db stop"]
+        wait_for(
+            lambda: len(journal_events(tmp_path, "PROCESS_STATE_STOPPED")) == 2,
+            "the journaled stops",
+        )
+        starts = journal_events(tmp_path, "PROCESS_STATE_STARTING", "PROCESS_STATE_RUNNING")
+        assert [(e["processname"], e["to_state"], e["cause"]) for e in starts] == [
+            ("db", "STARTING", "dependency"),
+            ("db", "RUNNING", "ready"),
+            ("app", "STARTING", "operator"),
+            ("app", "RUNNING", "startsecs"),
+        ]
+        assert starts[0]["origin"] == "needed by app"
+        waits = journal_events(tmp_path, "PROCESS_DEPENDENCY")
+        assert [(e["processname"], e["waiting_for"], e["released"]) for e in waits] == [
+            ("app", ["db"], False),
+            ("app", [], False),  # the stop called it off
+            ("app", ["db"], False),
+            ("app", [], True),
+        ]
+        stops = journal_events(tmp_path, "PROCESS_STATE_STOPPING")
+        # stop all asks for app itself (it comes first), then for db, held until app stopped.
+        assert [(e["processname"], e["cause"]) for e in stops] == [
+            ("app", "operator"),
+            ("db", "operator"),
+        ]
+    finally:
+        superd.close()
+
+
+def test_not_ready_in_time_is_a_failed_start(tmp_path: Path) -> None:
+    """A program that never opens its port is killed after ready_timeout: BACKOFF with
+    cause ready_timeout, then FATAL, spawnerr saying why."""
+    text = base_config(tmp_path) + (
+        f"[program:mute]\ncommand = /bin/sleep 100\nready = tcp:127.0.0.1:{free_port()}\n"
+        "ready_timeout = 1\nready_interval = 0.2\nstartretries = 0\n"
+    )
+    superd = Superd(tmp_path, text)
+    try:
+        wait_for(lambda: superd.states() == {"mute": "FATAL"}, "mute FATAL")
+        info = superd.call("getProcessInfo", "mute")
+        assert info["spawnerr"] == "Not ready within 1 seconds (ready_timeout)"
+        backoff = wait_for(
+            lambda: journal_events(tmp_path, "PROCESS_STATE_BACKOFF"), "the journaled BACKOFF"
+        )
+        assert [(e["cause"], e["signal_name"]) for e in backoff] == [("ready_timeout", "SIGKILL")]
+    finally:
+        superd.close()

@@ -16,7 +16,7 @@ from prometheus_client import REGISTRY, CollectorRegistry, generate_latest
 from prometheus_client.openmetrics.exposition import generate_latest as generate_openmetrics
 
 from exporters.prometheus import CATALOGUE, PrometheusExporter, TreeSample
-from exporters.prometheus.catalogue import RUN_DURATION_BUCKETS
+from exporters.prometheus.catalogue import READY_SECONDS_BUCKETS, RUN_DURATION_BUCKETS
 from supervisor_core import __version__
 from supervisor_core.bus import EventBus
 from supervisor_core.config.model import AutoRestart, ProcessConfig
@@ -28,7 +28,7 @@ from supervisor_core.control import (
     SpawnFailed,
 )
 from supervisor_core.events import ProcessGroupRemoved
-from supervisor_core.lifecycle import Cause, ProcessState
+from supervisor_core.lifecycle import START_CAUSES, Cause, ProcessState
 from supervisor_core.testing import FakeClock, FakeSpawner, RuntimeRig, capture_events
 
 
@@ -310,9 +310,12 @@ def test_any_history_agrees_with_the_event_stream(
     exits = sum(1 for e in events if e.data.returncode is not None)  # type: ignore[attr-defined]
     assert sum(v for n, _, v in series if n == "supervisor_process_exits_total") == exits
     per_process = [s for s in series if s[1].get("name") == "web"]
-    # 8 states + up + start + restarts + 2 exits + last code + storm + histogram
-    # (buckets, +Inf, sum, count) + at most one series per legal transition.
-    assert len(per_process) <= 8 + 1 + 1 + 1 + 2 + 1 + 1 + len(RUN_DURATION_BUCKETS) + 3 + 20
+    # 8 states + up + start + restarts + starts by cause + 2 exits + last code + storm
+    # + ready + two histograms (buckets, +Inf, sum, count) + at most one series per
+    # legal transition.
+    histograms = len(RUN_DURATION_BUCKETS) + 3 + len(READY_SECONDS_BUCKETS) + 3
+    bound = 8 + 1 + 1 + 1 + len(START_CAUSES) + 2 + 1 + 1 + 1 + histograms + 20
+    assert len(per_process) <= bound
     pids = {str(e.data.pid) for e in events if e.data.pid}  # type: ignore[attr-defined]
     for _, labels, _ in series:
         assert not pids & set(labels.values())
@@ -538,3 +541,21 @@ def test_damped_restarts_are_restarts_and_operator_starts_are_not() -> None:
     assert w.value("supervisor_process_starts_total", **web(w, cause="damped")) == 9
     assert w.value("supervisor_process_starts_total", **web(w, cause="operator")) == 2
     assert w.value("supervisor_process_starts_total", **web(w, cause="autorestart")) == 0
+
+
+def test_ready_gauge_and_time_to_ready_come_from_the_events() -> None:
+    """Time to ready is STARTING to RUNNING per start; the gauge is 1 while RUNNING."""
+    w = World()
+    h = w.harness(config(startsecs=3, autorestart=AutoRestart.TRUE))
+    h.start()
+    assert w.value("supervisor_process_ready", **web(w)) == 0
+    w.clock.jump_to_next_deadline()  # startsecs: RUNNING after 3 s
+    assert w.value("supervisor_process_ready", **web(w)) == 1
+    w.clock.advance(10)
+    h.exit(1)  # autorestart: STARTING again, not ready
+    assert w.value("supervisor_process_ready", **web(w)) == 0
+    w.clock.jump_to_next_deadline()
+    assert w.value("supervisor_process_ready_seconds_count", **web(w)) == 2
+    assert w.value("supervisor_process_ready_seconds_sum", **web(w)) == 6.0
+    assert w.value("supervisor_process_ready_seconds_bucket", **web(w, le="2.0")) == 0
+    assert w.value("supervisor_process_ready_seconds_bucket", **web(w, le="5.0")) == 2
