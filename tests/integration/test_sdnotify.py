@@ -151,3 +151,40 @@ def test_a_notify_program_is_running_only_after_ready(tmp_path: Path) -> None:
         assert info["description"].endswith("accepting connections")
     finally:
         superd.close()
+
+
+def test_the_shipped_unit_is_type_notify_and_superd_answers_its_watchdog(tmp_path: Path) -> None:
+    """deploy/systemd/superd.service runs superd -n as Type=notify with a watchdog, and a
+    real superd given WATCHDOG_USEC sends WATCHDOG=1 pings after READY=1."""
+    import configparser
+
+    unit = configparser.ConfigParser(interpolation=None, strict=False)
+    unit.optionxform = str  # type: ignore[assignment,method-assign]
+    unit.read(Path(__file__).resolve().parents[2] / "deploy/systemd/superd.service")
+    service = unit["Service"]
+    assert service["Type"] == "notify"
+    assert service["NotifyAccess"] == "main"
+    assert " -n " in f" {service['ExecStart']} "
+    assert service["ExecReload"].endswith("kill -HUP $MAINPID")
+    assert int(service["WatchdogSec"]) > 0
+    path = str(tmp_path / "systemd-notify")
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    listener.bind(path)
+    listener.settimeout(30)
+    saved = {k: os.environ.get(k) for k in ("NOTIFY_SOCKET", "WATCHDOG_USEC")}
+    os.environ.update(NOTIFY_SOCKET=path, WATCHDOG_USEC="200000")
+    try:
+        superd = Superd(tmp_path, base_config(tmp_path))
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+    try:
+        assert listener.recv(4096).decode().startswith("READY=1")
+        assert listener.recv(4096) == b"WATCHDOG=1"
+        assert listener.recv(4096) == b"WATCHDOG=1"
+    finally:
+        superd.close()
+        listener.close()
