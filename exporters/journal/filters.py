@@ -41,32 +41,44 @@ class ProcessSpec:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class EventFilter:
-    """Event types (names or families; empty = all) and processes (empty = all)."""
+    """Event types (names or families; empty = all), minus ``exclude`` (names or
+    families), and processes (empty = all)."""
 
     types: frozenset[str] = frozenset()
     processes: tuple[ProcessSpec, ...] = ()
+    exclude: frozenset[str] = frozenset()
 
     @classmethod
-    def build(cls, *, types: Iterable[str] = (), processes: Iterable[str] = ()) -> EventFilter:
+    def build(
+        cls,
+        *,
+        types: Iterable[str] = (),
+        processes: Iterable[str] = (),
+        exclude: Iterable[str] = (),
+    ) -> EventFilter:
         """Validate names; raises ``UnknownEventType`` or ValueError naming the bad one."""
         type_set = frozenset(types)
-        for name in type_set:
+        exclude_set = frozenset(exclude)
+        for name in type_set | exclude_set:
             event_type(name)
-        return cls(types=type_set, processes=tuple(ProcessSpec.parse(p) for p in processes))
+        return cls(
+            types=type_set,
+            processes=tuple(ProcessSpec.parse(p) for p in processes),
+            exclude=exclude_set,
+        )
 
     def concrete_types(self) -> tuple[str, ...]:
         """Every registered type name the ``types`` families cover, sorted."""
-        return tuple(
-            sorted(
-                name
-                for name in event_type_names(include_abstract=False)
-                if any(is_subtype(name, family) for family in self.types)
-            )
-        )
+        return _covered(self.types)
+
+    def _type_selected(self, name: str) -> bool:
+        if self.types and not any(is_subtype(name, family) for family in self.types):
+            return False
+        return not any(is_subtype(name, family) for family in self.exclude)
 
     def matches(self, event: Event) -> bool:
         """Whether a live event is selected."""
-        if self.types and not any(is_subtype(event.name, family) for family in self.types):
+        if not self._type_selected(event.name):
             return False
         if not self.processes:
             return True
@@ -82,6 +94,11 @@ class EventFilter:
             names = self.concrete_types()
             clauses.append(f"type IN ({', '.join('?' * len(names))})")
             params.extend(names)
+        excluded = _covered(self.exclude)
+        if excluded:
+            names = excluded
+            clauses.append(f"type NOT IN ({', '.join('?' * len(names))})")
+            params.extend(names)
         if self.processes:
             alternatives: list[str] = []
             for spec in self.processes:
@@ -95,3 +112,14 @@ class EventFilter:
                 alternatives.append("(" + " AND ".join(parts) + ")")
             clauses.append("(" + " OR ".join(alternatives) + ")")
         return (" AND ".join(clauses) if clauses else "1", params)
+
+
+def _covered(families: frozenset[str]) -> tuple[str, ...]:
+    """Every registered concrete type name under one of ``families``, sorted."""
+    return tuple(
+        sorted(
+            name
+            for name in event_type_names(include_abstract=False)
+            if any(is_subtype(name, family) for family in families)
+        )
+    )

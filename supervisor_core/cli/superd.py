@@ -10,12 +10,22 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from supervisor_core import __version__
+from supervisor_core import SUPERVISORD_COMPAT_VERSION, __version__
 
 if TYPE_CHECKING:
     from supervisor_core.config import Config, ConfigError
     from supervisor_core.config.model import SupervisordConfig
     from supervisor_core.logs import MainLogHandler
+
+
+def version_text() -> str:
+    """``superd --version``: our version, and the supervisord and API versions it speaks."""
+    from supervisor_core.ctl.codes import API_VERSION
+
+    return (
+        f"superd {__version__} (supervisord {SUPERVISORD_COMPAT_VERSION} compatible, "
+        f"XML-RPC API {API_VERSION})"
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -49,7 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
     add("-t", "--strip_ansi", action="store_true", default=None, help="strip ANSI from logs")
     add("--minprocs", metavar="NUM", help="minimum free process descriptors to start")
     add("--profile_options", metavar="OPTIONS", help="profile the daemon (e.g. cumulative)")
-    add("-v", "--version", action="version", version=__version__)
+    add("-v", "--version", action="version", version=version_text())
     return parser
 
 

@@ -24,7 +24,7 @@ import xmlrpc.client
 from collections.abc import Callable
 from typing import Protocol, TextIO
 
-from supervisor_core.ctl import render
+from supervisor_core.ctl import jsonout, render, superd_commands
 from supervisor_core.ctl.api import ResultDict, RpcApi, SupervisorApi
 from supervisor_core.ctl.codes import (
     API_VERSION,
@@ -184,6 +184,9 @@ class Controller:
             self.output(f"*** Unknown syntax: {line}")
             self.exitstatus = ExitStatus.GENERIC
             return False
+        if action != "help" and superd_commands.wants_help(arg):
+            self.output(superd_commands.help_for(str(action)))
+            return False
         try:
             return bool(handler(arg))
         except xmlrpc.client.ProtocolError as error:
@@ -245,7 +248,7 @@ class Controller:
         self.exitstatus = exitstatus_for_fault(self.exitstatus, fault, ignored)
 
     def _help(self, action: str) -> None:
-        self.output(render.help_for(action))
+        self.output(superd_commands.help_for(action))
 
     def _usage_error(self, message: str, action: str, status: int = ExitStatus.GENERIC) -> None:
         self.output(message)
@@ -283,7 +286,7 @@ class Controller:
         if topic:
             self._help(topic)
         else:
-            self._write_raw(render.help_topics())
+            self._write_raw(superd_commands.help_topics())
 
     def do_open(self, arg: str) -> None:
         """Point the session at another server URL and show its status."""
@@ -302,6 +305,10 @@ class Controller:
 
     def do_status(self, arg: str) -> None:
         """Status lines of all or the named processes (exit 3 if any is not running)."""
+        as_json, names = jsonout.split_json_flag(arg)
+        if as_json:
+            jsonout.status(self, names)
+            return
         if not self.upcheck():
             self.exitstatus = StatusExitStatus.UNKNOWN
             return
@@ -342,6 +349,10 @@ class Controller:
 
     def do_avail(self, arg: str) -> None:
         """Every configured process, in use or not."""
+        as_json, names = jsonout.split_json_flag(arg)
+        if as_json:
+            jsonout.avail(self, names)
+            return
         if arg:
             self._usage_error("Error: avail accepts no arguments", "avail")
             return
@@ -776,32 +787,18 @@ class Controller:
     # -- foreground ---------------------------------------------------------------------
 
     def do_events(self, arg: str) -> None:
-        """``events [--since N] [--follow] [--json] [NAME...]``: see ``ctl.events``."""
-        from supervisor_core.ctl.events import run_events
-
-        status = run_events(
-            arg,
-            serverurl=self.serverurl,
-            username=self.username,
-            password=self.password,
-            stdout=self.stdout,
-        )
-        if status:
-            self.exitstatus = status
+        """``events [-n N] [--since WHEN] [--follow] ...``: see ``ctl.events``."""
+        superd_commands.run_events(self, arg)
 
     def do_storms(self, arg: str) -> None:
         """``storms [--since WHEN] [--json] [NAME...]``: see ``ctl.storms``."""
-        from supervisor_core.ctl.storms import run_storms
+        superd_commands.run_storms(self, arg)
 
-        status = run_storms(
-            arg,
-            serverurl=self.serverurl,
-            username=self.username,
-            password=self.password,
-            stdout=self.stdout,
-        )
-        if status:
-            self.exitstatus = status
+    def do_top(self, arg: str) -> None:
+        """``top``: the live terminal view, see ``ctl.top``."""
+        from supervisor_core.ctl.top import run_top
+
+        run_top(self, arg)
 
     def do_fg(self, arg: str) -> None:
         """Attach to a running process: its output here, our input to its stdin."""
