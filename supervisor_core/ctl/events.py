@@ -59,6 +59,8 @@ _COLOURS = {
 _STAMP_KEYS = frozenset({"serial", "type", "wall_time", "monotonic_time"})
 # Payload fields that hold unix times or durations (storm events): printed for people.
 _TIME_KEYS = frozenset({"start", "end", "when"})
+# Causes the transition itself says (RUNNING -> EXITED is an exit): not repeated.
+_IMPLIED_CAUSES = frozenset({"exit", "startsecs"})
 _DURATION_KEYS = frozenset({"duration", "median_run_duration", "run_duration"})
 
 
@@ -164,6 +166,8 @@ def _value(key: str, value: object) -> str:
 def _details(event: Mapping[str, object]) -> str:
     if "to_state" in event:
         parts = [f"{event.get('from_state')} -> {event.get('to_state')}"]
+        if event.get("cause") and event["cause"] not in _IMPLIED_CAUSES:
+            parts[0] += f" ({event['cause']})"
         if event.get("pid"):
             parts.append(f"pid {event['pid']}")
         if event.get("signal_name"):
