@@ -466,6 +466,11 @@ def _live(
                             stream_status = text
                         else:
                             message = text
+                # The terminal's own size, not $COLUMNS (stale after a resize, or
+                # inherited from another terminal): the table follows the window.
+                with contextlib.suppress(OSError, ValueError):
+                    size = os.get_terminal_size(console.file.fileno())
+                    console.size = (size.columns, size.lines)
                 # Redrawn every half second anyway: uptimes and "ago" keep moving.
                 live.update(frame(), refresh=True)
     except KeyboardInterrupt:
