@@ -346,10 +346,47 @@ def _report_config_error(path: str, error: ConfigError) -> int:
     return 2
 
 
+def assets_parser() -> argparse.ArgumentParser:
+    """``superd assets``: list or write out the files that come with superd."""
+    parser = argparse.ArgumentParser(
+        prog="superd assets",
+        description="List or write out the alert rules, dashboards, notebooks, example "
+        "configs, man pages and shell completion installed with superd.",
+    )
+    parser.add_argument(
+        "--write", metavar="DIR", help="copy every asset under DIR (created if missing)"
+    )
+    parser.add_argument("--force", action="store_true", help="overwrite files that exist")
+    return parser
+
+
+def assets_main(argv: Sequence[str]) -> int:
+    """``superd assets [--write DIR [--force]]``: without --write, list them."""
+    from pathlib import Path
+
+    from supervisor_core.assets import AssetsError, asset_files, write_assets
+
+    args = assets_parser().parse_args(argv)
+    if args.write is None:
+        for asset in asset_files():
+            print(asset.path)
+        return 0
+    try:
+        written = write_assets(Path(args.write), overwrite=args.force)
+    except AssetsError as error:
+        print(f"superd assets: {error}", file=sys.stderr)
+        return 1
+    print(f"wrote {len(written)} files under {args.write}")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of ``superd``."""
+    """Entry point of ``superd`` (``superd assets ...`` lists or writes the assets)."""
+    arguments = sys.argv[1:] if argv is None else list(argv)
+    if arguments[:1] == ["assets"]:
+        return assets_main(arguments[1:])
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(arguments)
     if args.check_config:
         return check_config(args.configuration)
     return run(args)
