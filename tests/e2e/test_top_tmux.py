@@ -95,8 +95,8 @@ def line_of(screen: str, name: str) -> str:
 
 def test_top_follows_events_and_its_keys_act(superd: Superd, tmp_path: Path) -> None:
     """top shows both programs with restarts, storm, memory and last exit, follows the
-    crash loop live, stops the selected program with ``x``, starts it with ``s`` and
-    quits with ``q``."""
+    crash loop live, stops the selected program with ``x``, starts it with ``s``,
+    restarts it with ``r`` and quits with ``q``."""
     tmux = Tmux(tmp_path)
     try:
         tmux.start([SUPERCTL, "-c", str(superd.config), "top", "--interval", "0.5"])
@@ -123,6 +123,14 @@ def test_top_follows_events_and_its_keys_act(superd: Superd, tmp_path: Path) -> 
         tmux.keys("s")
         tmux.wait_screen("steady running", lambda s: "RUNNING" in line_of(s, "steady"))
         assert superd.states()["steady"] == "RUNNING"
+        pid = superd.call("getProcessInfo", "steady")["pid"]
+        tmux.keys("r")
+        wait_for(
+            lambda: superd.call("getProcessInfo", "steady")["pid"] not in (0, pid),
+            "steady restarted under a new pid",
+        )
+        new_pid = superd.call("getProcessInfo", "steady")["pid"]
+        tmux.wait_screen("the new pid", lambda s: str(new_pid) in line_of(s, "steady"))
         tmux.keys("q")
         wait_for(lambda: not tmux.alive(), "top to exit")
     finally:

@@ -7,6 +7,7 @@ import json
 
 import pytest
 
+from supervisor_core import SUPERVISORD_COMPAT_VERSION, __version__
 from supervisor_core.cli import superctl, superd
 from supervisor_core.ctl import render, superd_commands
 from supervisor_core.ctl.codes import API_VERSION
@@ -118,8 +119,10 @@ def test_versions(capsys: pytest.CaptureFixture[str]) -> None:
     assert API_VERSION == SERVED_API_VERSION
     assert superctl.main(["--version"]) == 0
     out = capsys.readouterr().out
-    assert out.startswith("superctl 0.")
-    assert f"XML-RPC API {API_VERSION}" in out
+    assert out == (
+        f"superctl {__version__} (supervisorctl {SUPERVISORD_COMPAT_VERSION} compatible, "
+        f"XML-RPC API {API_VERSION})\n"
+    )
     with pytest.raises(SystemExit) as exited:
         superd.main(["--version"])
     assert exited.value.code == 0
