@@ -23,9 +23,13 @@ Rules of this file:
 - A journal that cannot commit (disk full) never hangs a request: the history is
   read after a flush bounded by ``flush_timeout``; past it the answer is ``503``
   with ``Retry-After`` and a message saying why, before any byte of a response.
+- The history may start at a serial (``since``), at a wall time (``since_time``)
+  or at the ``last`` N selected events before the request, whichever is latest;
+  ``exclude`` leaves types out (``superctl events`` hides ticks this way).
 - Bad queries are 400 with a message naming the parameter: unknown parameters,
-  non-integer or negative ``since``/``limit``, a ``since`` beyond the next serial,
-  unknown event types, bad process names, unknown causes.
+  non-integer or negative ``since``/``limit``/``last``, a non-numeric
+  ``since_time``, a ``since`` beyond the next serial, unknown event types, bad
+  process names, unknown causes.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ import asyncio
 import contextlib
 import itertools
 import logging
+import math
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 
@@ -48,7 +53,9 @@ from supervisor_core.events import Event, EventTypeRegistry, UnknownEventType
 
 logger = logging.getLogger(__name__)
 
-KNOWN_PARAMETERS = frozenset({"since", "types", "process", "cause", "limit"})
+KNOWN_PARAMETERS = frozenset(
+    {"since", "since_time", "last", "types", "exclude", "process", "cause", "limit"}
+)
 DEFAULT_LIMIT = 10_000
 MAX_LIMIT = 1_000_000
 _HISTORY_PAGE = 500
@@ -65,6 +72,10 @@ class EventsQuery:
     since: int
     filter: EventFilter
     limit: int | None
+    # Start at the first event at or after this unix time (None: no such bound).
+    since_time: float | None = None
+    # Start at the last N selected events of the history (None: no such bound).
+    last: int | None = None
 
 
 def _integer(name: str, text: str, *, maximum: int) -> int:
@@ -101,7 +112,7 @@ def parse_query(
         raise QueryError(
             f"unknown parameter {unknown[0]!r} (known: {', '.join(sorted(KNOWN_PARAMETERS))})"
         )
-    for name in ("since", "limit"):
+    for name in ("since", "limit", "last", "since_time"):
         if len(query.getall(name, [])) > 1:
             raise QueryError(f"{name}: given more than once")
     since = 0
@@ -112,23 +123,48 @@ def parse_query(
     limit: int | None = None
     if "limit" in query:
         limit = _integer("limit", query["limit"], maximum=MAX_LIMIT)
-    types = [t for value in query.getall("types", []) for t in value.split(",") if t]
-    processes = [p for value in query.getall("process", []) for p in value.split(",") if p]
-    causes = [c for value in query.getall("cause", []) for c in value.split(",") if c]
+    last: int | None = None
+    if "last" in query:
+        last = _integer("last", query["last"], maximum=MAX_LIMIT)
+    since_time: float | None = None
+    if "since_time" in query:
+        since_time = _unix_time("since_time", query["since_time"])
+
+    def names(parameter: str) -> list[str]:
+        return [t for value in query.getall(parameter, []) for t in value.split(",") if t]
+
+    causes = names("cause")
     for cause in causes:
         try:
             parse_cause(cause)
         except ValueError as error:
             raise QueryError(f"cause: {error}") from None
+    for parameter in ("types", "exclude"):
+        try:
+            EventFilter.build(registry=registry, types=names(parameter))
+        except UnknownEventType as error:
+            raise QueryError(f"{parameter}: unknown event type {error.name!r}") from None
     try:
         filter_ = EventFilter.build(
-            registry=registry, types=types, processes=processes, causes=causes
+            registry=registry,
+            types=names("types"),
+            processes=names("process"),
+            causes=causes,
+            exclude=names("exclude"),
         )
-    except UnknownEventType as error:
-        raise QueryError(f"types: unknown event type {error.name!r}") from None
     except ValueError as error:
         raise QueryError(f"process: {error}") from None
-    return EventsQuery(since=since, filter=filter_, limit=limit)
+    return EventsQuery(since=since, filter=filter_, limit=limit, since_time=since_time, last=last)
+
+
+def _unix_time(name: str, text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise QueryError(f"{name}: not a unix time: {text!r}") from None
+    if not math.isfinite(value) or value < 0:
+        raise QueryError(f"{name}: must be a unix time >= 0, not {text!r}")
+    return value
 
 
 def sse_message(serial: int, payload: Mapping[str, object]) -> bytes:
@@ -239,7 +275,7 @@ class EventsEndpoint:
 
         Call :meth:`_flushed` first: records not committed yet would be missing.
         """
-        since = query.since
+        since = await asyncio.to_thread(_start_serial, self.journal.path, query, until)
         remaining = limit
         while remaining is None or remaining > 0:
             page = _HISTORY_PAGE if remaining is None else min(_HISTORY_PAGE, remaining)
@@ -325,6 +361,8 @@ class EventsEndpoint:
                     continue
                 if event.serial < query.since or not query.filter.matches(event):
                     continue
+                if query.since_time is not None and event.wall_time < query.since_time:
+                    continue
                 await self._write(response, sse_message(event.serial, event_json(event)))
                 sent += 1
         except TimeoutError:
@@ -363,6 +401,24 @@ class EventsEndpoint:
         if stopper in done:
             return None
         return b": keep-alive\n\n"
+
+
+def _start_serial(path: str, query: EventsQuery, until: int) -> int:
+    """The first serial of the history: the latest of ``since``, ``since_time``, ``last``."""
+    since = query.since
+    if query.since_time is None and query.last is None:
+        return since
+    with open_journal(path) as reader:
+        if query.since_time is not None:
+            at = reader.first_serial_at(query.since_time)
+            since = max(since, until if at is None else at)
+        if query.last is not None:
+            if query.last == 0:
+                return until
+            nth = reader.nth_newest_serial(query.filter, query.last, until=until)
+            if nth is not None:
+                since = max(since, nth)
+    return since
 
 
 def _read_page(

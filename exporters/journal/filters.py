@@ -55,19 +55,23 @@ class ProcessSpec:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class EventFilter:
-    """Event types (names or families), processes and causes; each empty = all.
+    """Event types (names or families), minus ``exclude`` (names or families),
+    processes and causes; each empty = all.
 
     A cause filter selects process state changes with one of ``causes`` (only they
     have a cause): ``causes={Cause.AUTORESTART, Cause.DAMPED, Cause.RETRY}`` are the
     restarts.
 
-    ``concrete`` holds the concrete type names ``types`` cover (filled by ``build``).
+    ``concrete`` holds the concrete type names ``types`` cover and ``excluded`` those
+    ``exclude`` covers (both filled by ``build``).
     """
 
     types: frozenset[str] = frozenset()
     processes: tuple[ProcessSpec, ...] = ()
     causes: frozenset[Cause] = frozenset()
+    exclude: frozenset[str] = frozenset()
     concrete: frozenset[str] = field(default=frozenset(), compare=False)
+    excluded: frozenset[str] = field(default=frozenset(), compare=False)
 
     @classmethod
     def build(
@@ -77,22 +81,29 @@ class EventFilter:
         types: Iterable[str] = (),
         processes: Iterable[str] = (),
         causes: Iterable[str] = (),
+        exclude: Iterable[str] = (),
     ) -> EventFilter:
         """Validate names against ``registry``; raises ``UnknownEventType`` or
         ValueError naming the bad one."""
         type_set = frozenset(types)
-        for name in type_set:
+        exclude_set = frozenset(exclude)
+        for name in type_set | exclude_set:
             registry.event_type(name)
-        concrete = frozenset(
-            name
-            for name in registry.names(include_abstract=False)
-            if any(registry.is_subtype(name, family) for family in type_set)
-        )
+
+        def covered(families: frozenset[str]) -> frozenset[str]:
+            return frozenset(
+                name
+                for name in registry.names(include_abstract=False)
+                if any(registry.is_subtype(name, family) for family in families)
+            )
+
         return cls(
             types=type_set,
             processes=tuple(ProcessSpec.parse(p) for p in processes),
             causes=frozenset(parse_cause(c) for c in causes),
-            concrete=concrete,
+            exclude=exclude_set,
+            concrete=covered(type_set),
+            excluded=covered(exclude_set),
         )
 
     def concrete_types(self) -> tuple[str, ...]:
@@ -102,6 +113,8 @@ class EventFilter:
     def matches(self, event: Event) -> bool:
         """Whether a live event is selected."""
         if self.types and event.name not in self.concrete:
+            return False
+        if event.name in self.excluded:
             return False
         if self.causes and getattr(event.data, "cause", None) not in self.causes:
             return False
@@ -123,6 +136,10 @@ class EventFilter:
             names = self.concrete_types()
             clauses.append(f"type IN ({', '.join('?' * len(names))})")
             params.extend(names)
+        if self.excluded:
+            left_out = sorted(self.excluded)
+            clauses.append(f"type NOT IN ({', '.join('?' * len(left_out))})")
+            params.extend(left_out)
         if self.causes:
             values = sorted(cause.value for cause in self.causes)
             clauses.append(f"{cause_column} IN ({', '.join('?' * len(values))})")

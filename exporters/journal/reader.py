@@ -139,6 +139,26 @@ class JournalReader:
         value = self._connection.execute(sql, params).fetchone()[0]
         return None if value is None else int(value)
 
+    def nth_newest_serial(self, filter_: EventFilter, n: int, *, until: int) -> int | None:
+        """The serial of the ``n``-th newest selected event before ``until`` (n >= 1).
+
+        None when fewer than ``n`` are selected: the caller then starts at its ``since``.
+        """
+        where, params = filter_.sql()
+        row = self._connection.execute(
+            f"SELECT serial FROM events WHERE serial < ? AND {where} "
+            "ORDER BY serial DESC LIMIT 1 OFFSET ?",
+            [until, *params, n - 1],
+        ).fetchone()
+        return None if row is None else int(row[0])
+
+    def first_serial_at(self, wall_time: float) -> int | None:
+        """The oldest serial journaled at or after ``wall_time`` (None: nothing as new)."""
+        value = self._connection.execute(
+            "SELECT MIN(serial) FROM events WHERE wall_time >= ?", (wall_time,)
+        ).fetchone()[0]
+        return None if value is None else int(value)
+
     def count(self) -> int:
         """How many events the journal holds."""
         return int(self._connection.execute("SELECT COUNT(*) FROM events").fetchone()[0])

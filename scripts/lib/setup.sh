@@ -39,11 +39,13 @@ ensure_debian_packages() {
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
-# ensure_venv EXTRAS: a virtualenv with the package installed editable plus EXTRAS
-# ("" for the bare package). Reinstalls only when pyproject.toml or EXTRAS change;
-# any install of the current pyproject.toml satisfies a request for the bare package.
+# ensure_venv EXTRAS [GROUPS]: a virtualenv with the package installed editable plus
+# EXTRAS ("" for the bare package) and the PEP 735 dependency GROUPS of pyproject.toml
+# (space separated, e.g. "dev"). Reinstalls only when pyproject.toml, EXTRAS or GROUPS
+# change; any install of the current pyproject.toml satisfies a request for the bare package.
 ensure_venv() {
-    local extras="$1" python stamp hash
+    local extras="$1" groups="${2:-}" python stamp hash want group
+    local -a group_args=()
     python="$(pick_python)"
     if [ ! -x "$venv/bin/python" ]; then
         log "creating virtualenv $venv"
@@ -51,13 +53,17 @@ ensure_venv() {
     fi
     hash="$(sha256sum "$repo_root/pyproject.toml" | cut -d' ' -f1)"
     stamp="$venv/.supervisor-core-installed"
+    want="$hash $extras${groups:+ +$groups}"
     if [ -f "$stamp" ] && grep -q "^$hash " "$stamp" &&
-        { [ -z "$extras" ] || grep -qxF "$hash $extras" "$stamp"; }; then
+        { [ -z "$extras$groups" ] || grep -qxF "$want" "$stamp"; }; then
         return 0
     fi
-    log "installing supervisor-core${extras:+[$extras]} into $venv"
+    for group in $groups; do
+        group_args+=(--group "$repo_root/pyproject.toml:$group")
+    done
+    log "installing supervisor-core${extras:+[$extras]}${groups:+ and groups $groups} into $venv"
     "$venv/bin/python" -m pip install -q --upgrade pip >/dev/null
-    "$venv/bin/python" -m pip install -q -e "$repo_root${extras:+[$extras]}"
-    { grep "^$hash " "$stamp" 2>/dev/null || true; echo "$hash $extras"; } >"$stamp.new"
+    "$venv/bin/python" -m pip install -q -e "$repo_root${extras:+[$extras]}" "${group_args[@]}"
+    { grep "^$hash " "$stamp" 2>/dev/null || true; echo "$want"; } >"$stamp.new"
     mv "$stamp.new" "$stamp"
 }

@@ -42,6 +42,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if isinstance(resolved, ctl_options.HelpRequested):
         sys.stdout.write(ctl_options.USAGE.format(progname=progname) + "\n")
         return 0
+    if isinstance(resolved, ctl_options.VersionRequested):
+        sys.stdout.write(ctl_options.version_text() + "\n")
+        return 0
     controller = Controller(resolved, stdout=sys.stdout, stderr=sys.stderr)
     try:
         if resolved.args:

@@ -10,12 +10,22 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from supervisor_core import __version__
+from supervisor_core import SUPERVISORD_COMPAT_VERSION, __version__
 
 if TYPE_CHECKING:
     from supervisor_core.config import Config, ConfigError
     from supervisor_core.config.model import SupervisordConfig
     from supervisor_core.logs import MainLogHandler
+
+
+def version_text() -> str:
+    """``superd --version``: our version, and the supervisord and API versions it speaks."""
+    from supervisor_core.ctl.codes import API_VERSION
+
+    return (
+        f"superd {__version__} (supervisord {SUPERVISORD_COMPAT_VERSION} compatible, "
+        f"XML-RPC API {API_VERSION})"
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -54,7 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     add("-t", "--strip_ansi", action="store_true", default=None, help="strip ANSI from logs")
     add("--minprocs", metavar="NUM", help="minimum free process descriptors to start")
     add("--profile_options", metavar="OPTIONS", help="profile the daemon (e.g. cumulative)")
-    add("-v", "--version", action="version", version=__version__)
+    add("-v", "--version", action="version", version=version_text())
     return parser
 
 
@@ -374,10 +384,47 @@ def _report_config_error(path: str, error: ConfigError) -> int:
     return 2
 
 
+def assets_parser() -> argparse.ArgumentParser:
+    """``superd assets``: list or write out the files that come with superd."""
+    parser = argparse.ArgumentParser(
+        prog="superd assets",
+        description="List or write out the alert rules, dashboards, notebooks, example "
+        "configs, man pages and shell completion installed with superd.",
+    )
+    parser.add_argument(
+        "--write", metavar="DIR", help="copy every asset under DIR (created if missing)"
+    )
+    parser.add_argument("--force", action="store_true", help="overwrite files that exist")
+    return parser
+
+
+def assets_main(argv: Sequence[str]) -> int:
+    """``superd assets [--write DIR [--force]]``: without --write, list them."""
+    from pathlib import Path
+
+    from supervisor_core.assets import AssetsError, asset_files, write_assets
+
+    args = assets_parser().parse_args(argv)
+    if args.write is None:
+        for asset in asset_files():
+            print(asset.path)
+        return 0
+    try:
+        written = write_assets(Path(args.write), overwrite=args.force)
+    except AssetsError as error:
+        print(f"superd assets: {error}", file=sys.stderr)
+        return 1
+    print(f"wrote {len(written)} files under {args.write}")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of ``superd``."""
+    """Entry point of ``superd`` (``superd assets ...`` lists or writes the assets)."""
+    arguments = sys.argv[1:] if argv is None else list(argv)
+    if arguments[:1] == ["assets"]:
+        return assets_main(arguments[1:])
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(arguments)
     if args.sample_config:
         from supervisor_core.cli.sample_config import SAMPLE_CONFIG
 

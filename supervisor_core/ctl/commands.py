@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import urllib.parse
 
-from supervisor_core.ctl import render
+from supervisor_core.ctl import superd_commands
 from supervisor_core.ctl.codes import ExitStatus
 from supervisor_core.ctl.config_commands import ConfigCommands
 from supervisor_core.ctl.daemon_commands import DaemonCommands
@@ -46,7 +46,7 @@ class Controller(ProcessCommands, LogCommands, ConfigCommands, DaemonCommands):
         if topic:
             self._help(topic)
         else:
-            self._write_raw(render.help_topics())
+            self._write_raw(superd_commands.help_topics())
 
     def do_open(self, arg: str) -> None:
         """Point the session at another server URL and show its status."""

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import xmlrpc.client
 
-from supervisor_core.ctl import render
+from supervisor_core.ctl import jsonout, render
 from supervisor_core.ctl.codes import ExitStatus, Fault
 from supervisor_core.ctl.controller import ControllerBase
 
@@ -19,6 +19,10 @@ class ConfigCommands(ControllerBase):
 
     def do_avail(self, arg: str) -> None:
         """Every configured process, in use or not."""
+        as_json, names = jsonout.split_json_flag(arg)
+        if as_json:
+            jsonout.avail(self, names)  # type: ignore[arg-type]
+            return
         if arg:
             self._usage_error("Error: avail accepts no arguments", "avail")
             return

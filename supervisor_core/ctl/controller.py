@@ -22,7 +22,7 @@ import xmlrpc.client
 from collections.abc import Callable
 from typing import Protocol, TextIO
 
-from supervisor_core.ctl import render
+from supervisor_core.ctl import superd_commands
 from supervisor_core.ctl.api import ResultDict, RpcApi, SupervisorApi
 from supervisor_core.ctl.codes import API_VERSION, ExitStatus, Fault, exitstatus_for_fault
 from supervisor_core.ctl.options import CtlOptions
@@ -173,6 +173,9 @@ class ControllerBase:
             self.output(f"*** Unknown syntax: {line}")
             self.exitstatus = ExitStatus.GENERIC
             return False
+        if action != "help" and superd_commands.wants_help(arg):
+            self.output(superd_commands.help_for(str(action)))
+            return False
         try:
             return bool(handler(arg))
         except xmlrpc.client.ProtocolError as error:
@@ -234,7 +237,7 @@ class ControllerBase:
         self.exitstatus = exitstatus_for_fault(self.exitstatus, fault, ignored)
 
     def _help(self, action: str) -> None:
-        self.output(render.help_for(action))
+        self.output(superd_commands.help_for(action))
 
     def _usage_error(self, message: str, action: str, status: int = ExitStatus.GENERIC) -> None:
         self.output(message)

@@ -9,6 +9,7 @@ import errno
 import xmlrpc.client
 from collections.abc import Callable
 
+from supervisor_core.ctl import superd_commands
 from supervisor_core.ctl.codes import ExitStatus, Fault
 from supervisor_core.ctl.controller import ControllerBase
 
@@ -83,16 +84,18 @@ class DaemonCommands(ControllerBase):
     # -- superd's own views ----------------------------------------------------
 
     def do_events(self, arg: str) -> None:
-        """``events [--since N] [--follow] [--json] [NAME...]``: see ``ctl.events``."""
-        from supervisor_core.ctl.events import run_events
-
-        self._run_view(run_events, arg)
+        """``events [-n N] [--since WHEN] [--follow] ...``: see ``ctl.events``."""
+        superd_commands.run_events(self, arg)  # type: ignore[arg-type]
 
     def do_storms(self, arg: str) -> None:
         """``storms [--since WHEN] [--json] [NAME...]``: see ``ctl.storms``."""
-        from supervisor_core.ctl.storms import run_storms
+        superd_commands.run_storms(self, arg)  # type: ignore[arg-type]
 
-        self._run_view(run_storms, arg)
+    def do_top(self, arg: str) -> None:
+        """``top``: the live terminal view, see ``ctl.top``."""
+        from supervisor_core.ctl.top import run_top
+
+        run_top(self, arg)  # type: ignore[arg-type]
 
     def _run_view(self, run: Callable[..., int], arg: str) -> None:
         """Run one of superd's HTTP views against this session's server; keep a failure."""

@@ -1,9 +1,10 @@
-"""``superctl events [--since N] [--follow] [--json] [--types T,...] [--cause C,...] [NAME...]``.
+"""``superctl events [-n N] [--since WHEN] [--follow] [--json] [--types T,...] [--cause C,...]``.
 
 Reads the daemon's ``/events`` endpoint over the transport superctl already uses
 (``unix://`` socket or ``http://`` with basic auth). Without ``--follow`` it prints
-the journaled history and exits; with it, it follows the Server-Sent Events stream
-and, when the server ends the stream (a too-slow reader is cut off), reconnects with
+the journaled history (ticks left out unless ``--types`` asks for them) and exits;
+with it, it prints the last ``-n`` events (10 by default), follows the Server-Sent
+Events stream and, when the server ends the stream (a too-slow reader is cut off), reconnects with
 ``Last-Event-ID`` so no event is shown twice or skipped.
 
 Rules of this file:
@@ -15,29 +16,41 @@ Rules of this file:
 from __future__ import annotations
 
 import argparse
-import datetime
 import http.client
 import json
 import shlex
+import time
 import urllib.parse
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TextIO
 
 from supervisor_core.ctl.transport import basic_auth_header, open_connection
+from supervisor_core.ctl.when import WhenError, human_duration, local_time, parse_when
 from supervisor_core.lifecycle import Cause
 from supervisor_core.names import make_namespec
 
-USAGE = "events [--since N] [--follow] [--json] [--types TYPE,...] [--cause CAUSE,...] [NAME...]"
+USAGE = (
+    "events [-n N] [--since WHEN] [--follow] [--json] [--types TYPE,...] [--cause CAUSE,...] "
+    "[NAME...]"
+)
 HELP = f"""{USAGE}
-    Show the daemon's events, oldest first (from its journal).
-    --since N      start at serial N (default: the oldest kept)
-    --follow, -f   keep printing new events as they happen (Ctrl-C to stop)
-    --json         print each event as one JSON object per line
-    --types T,...  only these event types or families (e.g. PROCESS_STATE)
-    --cause C,...  only state changes with these causes; the restarts are
-                   --cause autorestart,damped,retry
-    NAME           only these processes (name, group:name or group:*)"""
+    Show the daemon's events, oldest first (from its journal); ticks only when
+    --types asks for them.
+    -n N, --lines N  only the last N events (with --follow: 10 unless given)
+    --since WHEN     start at serial WHEN (an integer), or at a time: a duration
+                     ago (30s, 15m, 2h, 7d) or a local time (2026-12-03T08:00)
+    --follow, -f     keep printing new events as they happen (Ctrl-C to stop)
+    --json           print each event as one JSON object per line
+    --types T,...    only these event types or families (e.g. PROCESS_STATE,TICK)
+    --cause C,...    only state changes with these causes; the restarts are
+                     --cause autorestart,damped,retry
+    NAME             only these processes (name, group:name or group:*)"""
+
+# ``--follow`` alone starts like ``tail -f``: with the last few events, not the whole journal.
+FOLLOW_DEFAULT_LINES = 10
+# Shown only when --types asks for them: one every 5 s drowns everything else.
+HIDDEN_BY_DEFAULT = ("TICK",)
 
 _RESET = "\x1b[0m"
 _COLOURS = {
@@ -51,6 +64,11 @@ _COLOURS = {
     "UNKNOWN": "\x1b[35m",
 }
 _STAMP_KEYS = frozenset({"serial", "type", "wall_time", "monotonic_time"})
+# Payload fields that hold unix times or durations (storm events): printed for people.
+_TIME_KEYS = frozenset({"start", "end", "when"})
+# Causes the transition itself says (RUNNING -> EXITED is an exit): not repeated.
+_IMPLIED_CAUSES = frozenset({"exit", "startsecs"})
+_DURATION_KEYS = frozenset({"duration", "median_run_duration", "run_duration"})
 
 
 class EventsUsageError(ValueError):
@@ -64,7 +82,8 @@ class _Parser(argparse.ArgumentParser):
 
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="events", add_help=False)
-    parser.add_argument("--since", type=int, default=None)
+    parser.add_argument("-n", "--lines", type=int, default=None)
+    parser.add_argument("--since", default=None)
     parser.add_argument("--follow", "-f", action="store_true")
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--types", default=None)
@@ -75,9 +94,11 @@ def _parser() -> argparse.ArgumentParser:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class EventsArgs:
-    """Parsed ``events`` arguments."""
+    """Parsed ``events`` arguments (``since`` is a serial, ``since_time`` a unix time)."""
 
     since: int | None = None
+    since_time: float | None = None
+    lines: int | None = None
     follow: bool = False
     json: bool = False
     types: str | None = None
@@ -85,23 +106,41 @@ class EventsArgs:
     names: tuple[str, ...] = ()
 
 
-def parse_args(arg: str) -> EventsArgs:
+def parse_args(arg: str, *, now: float | None = None) -> EventsArgs:
     """Parse the argument string of ``events``; raises ``EventsUsageError``."""
     try:
         words = shlex.split(arg)
     except ValueError as error:
         raise EventsUsageError(str(error)) from None
     namespace = _parser().parse_args(words)
-    if namespace.since is not None and namespace.since < 0:
-        raise EventsUsageError("--since must be >= 0")
+    since: int | None = None
+    since_time: float | None = None
+    if namespace.since is not None:
+        text = namespace.since.strip()
+        if text.lstrip("-").isdigit():
+            since = int(text)
+            if since < 0:
+                raise EventsUsageError("--since must be >= 0")
+        else:
+            try:
+                since_time = parse_when(text, time.time() if now is None else now)
+            except WhenError as error:
+                raise EventsUsageError(f"--since: {error}") from None
     known = {cause.value for cause in Cause}
     for cause in (namespace.cause or "").split(","):
         if cause and cause not in known:
             raise EventsUsageError(
                 f"--cause: unknown cause {cause!r} (known: {', '.join(c.value for c in Cause)})"
             )
+    lines = namespace.lines
+    if lines is not None and lines < 0:
+        raise EventsUsageError("-n must be >= 0")
+    if lines is None and namespace.follow and namespace.since is None:
+        lines = FOLLOW_DEFAULT_LINES
     return EventsArgs(
-        since=namespace.since,
+        since=since,
+        since_time=since_time,
+        lines=lines,
         follow=namespace.follow,
         json=namespace.json,
         types=namespace.types,
@@ -110,34 +149,42 @@ def parse_args(arg: str) -> EventsArgs:
     )
 
 
-def request_path(args: EventsArgs, *, since: int | None = None) -> str:
-    """The ``/events`` URL path and query for ``args`` (``since`` overrides)."""
+def request_path(args: EventsArgs, *, names: tuple[str, ...] | None = None) -> str:
+    """The ``/events`` URL path and query for ``args`` (``names`` overrides its names)."""
     params: list[tuple[str, str]] = []
-    start = since if since is not None else args.since
-    if start is not None:
-        params.append(("since", str(start)))
+    if args.since is not None:
+        params.append(("since", str(args.since)))
+    if args.since_time is not None:
+        params.append(("since_time", repr(args.since_time)))
+    if args.lines is not None:
+        params.append(("last", str(args.lines)))
     if args.types:
         params.append(("types", args.types))
+    else:
+        params.extend(("exclude", family) for family in HIDDEN_BY_DEFAULT)
     if args.cause:
         params.append(("cause", args.cause))
-    params.extend(("process", name) for name in args.names)
+    params.extend(("process", name) for name in (args.names if names is None else names))
     return "/events" + (f"?{urllib.parse.urlencode(params)}" if params else "")
 
 
 # --------------------------------------------------------------------------- formatting
 
 
-def _local_time(wall: object) -> str:
-    if not isinstance(wall, int | float):
-        return "-"
-    moment = datetime.datetime.fromtimestamp(wall, tz=datetime.UTC).astimezone()
-    return moment.strftime("%Y-%m-%d %H:%M:%S.") + f"{moment.microsecond // 1000:03d}"
+def _value(key: str, value: object) -> str:
+    if key in _TIME_KEYS and isinstance(value, int | float):
+        return local_time(value)
+    if key in _DURATION_KEYS:
+        return human_duration(value)
+    if isinstance(value, list):
+        return ",".join(str(item) for item in value) or "-"
+    return str(value)
 
 
 def _details(event: Mapping[str, object]) -> str:
     if "to_state" in event:
         parts = [f"{event.get('from_state')} -> {event.get('to_state')}"]
-        if event.get("cause"):
+        if event.get("cause") and event["cause"] not in _IMPLIED_CAUSES:
             parts[0] += f" ({event['cause']})"
         if event.get("pid"):
             parts.append(f"pid {event['pid']}")
@@ -149,15 +196,15 @@ def _details(event: Mapping[str, object]) -> str:
             parts.append("expected" if event["expected"] else "unexpected")
         duration = event.get("run_duration")
         if isinstance(duration, int | float):
-            parts.append(f"ran {duration:.3f}s")
+            parts.append(f"ran {human_duration(duration)}")
         if event.get("spawnerr"):
             parts.append(f"spawnerr: {event['spawnerr']}")
-        if event.get("origin"):
-            parts.append(f"by {event['origin']}")
         return ", ".join(parts)
     skip = _STAMP_KEYS | {"groupname", "processname"}
     return " ".join(
-        f"{key}={value}" for key, value in event.items() if key not in skip and value is not None
+        f"{key}={_value(key, value)}"
+        for key, value in event.items()
+        if key not in skip and value is not None and value != []
     )
 
 
@@ -171,9 +218,8 @@ def _name(event: Mapping[str, object]) -> str:
 def format_event(event: Mapping[str, object], *, colour: bool = False) -> list[str]:
     """One event as aligned columns for people (plus its stderr tail, indented).
 
-    Columns: serial, local time, type, process, details (``RUNNING -> EXITED
-    (exit), pid 42, exit 1, unexpected, ran 0.512s``; a requested change ends with
-    ``by <origin>``).
+    Columns: serial, local time, type, process, details (``RUNNING -> EXITED,
+    pid 42, exit 1, unexpected, ran 0.512s``).
     """
     type_name = str(event.get("type", "?"))
     type_column = f"{type_name:<32}"
@@ -183,7 +229,7 @@ def format_event(event: Mapping[str, object], *, colour: bool = False) -> list[s
         if code is not None:
             type_column = f"{code}{type_column}{_RESET}"
     line = (
-        f"{event.get('serial', '?')!s:>8}  {_local_time(event.get('wall_time'))}  "
+        f"{event.get('serial', '?')!s:>8}  {local_time(event.get('wall_time'), millis=True)}  "
         f"{type_column}  {_name(event):<24}  {_details(event)}"
     ).rstrip()
     lines = [line]
@@ -197,13 +243,36 @@ def format_event(event: Mapping[str, object], *, colour: bool = False) -> list[s
 
 
 class EventsHttpError(Exception):
-    """The server refused or could not be reached; the message says which."""
+    """The server failed or could not be reached; the message says which."""
+
+
+class EventsQueryError(Exception):
+    """The server refused the query (400); the message names the flag, not the URL."""
 
 
 Connect = Callable[[str], http.client.HTTPConnection]
 
+# /events names its query parameters in a 400; people typed these flags instead.
+_PARAMETER_FLAGS = {
+    "types:": "--types:",
+    "exclude:": "--types:",
+    "process:": "NAME:",
+    "since:": "--since:",
+    "since_time:": "--since:",
+    "last:": "-n:",
+    "cause:": "--cause:",
+}
 
-def _open(
+
+def _query_error(body: str) -> str:
+    text = body.strip().removeprefix("/events:").strip()
+    for parameter, flag in _PARAMETER_FLAGS.items():
+        if text.startswith(parameter):
+            return flag + text[len(parameter) :]
+    return text
+
+
+def open_events(
     serverurl: str,
     path: str,
     *,
@@ -228,9 +297,13 @@ def _open(
     if response.status != 200:
         body = response.read().decode("utf-8", errors="replace").strip()
         connection.close()
+        if response.status == 400:
+            raise EventsQueryError(_query_error(body))
         if response.status == 404:
             body = "this server has no /events (an older superd, or not superd)"
-        raise EventsHttpError(f"{serverurl}{path}: {response.status} {body}")
+        elif response.status == 401:
+            body = "Server requires authentication"
+        raise EventsHttpError(f"{serverurl}: {response.status} {body}")
     return connection, response
 
 
@@ -240,7 +313,7 @@ def _json_lines(response: http.client.HTTPResponse) -> Iterator[dict[str, object
             yield json.loads(raw)
 
 
-def _sse(response: http.client.HTTPResponse) -> Iterator[dict[str, object]]:
+def read_sse(response: http.client.HTTPResponse) -> Iterator[dict[str, object]]:
     data: list[str] = []
     for raw in response:
         line = raw.decode("utf-8", errors="replace").rstrip("\r\n")
@@ -260,18 +333,25 @@ class EventsCommand:
     password: str | None
     stdout: TextIO
     connect: Connect = open_connection
+    colour: bool = False
 
     def run(self, args: EventsArgs) -> int:
         """Print the events ``args`` ask for; 0 on success, 1 when the server failed."""
-        colour = not args.json and bool(getattr(self.stdout, "isatty", lambda: False)())
+        colour = self.colour and not args.json
         last_serial: int | None = None
         try:
             if not args.follow:
-                self._print_all(self._fetch(args, None, sse=False), args, colour)
+                for event in self._fetch(args, None, sse=False):
+                    self._print(event, args, colour)
                 return 0
             while True:
                 printed = 0
-                for event in self._fetch(args, last_serial, sse=True):
+                # A resumed stream starts right after the last event shown (the server
+                # turns Last-Event-ID into since), not at the last N or a time again.
+                resumed = (
+                    args if last_serial is None else replace(args, lines=None, since_time=None)
+                )
+                for event in self._fetch(resumed, last_serial, sse=True):
                     self._print(event, args, colour)
                     serial = event.get("serial")
                     if isinstance(serial, int):
@@ -282,16 +362,33 @@ class EventsCommand:
                 if printed == 0:
                     self.stdout.write("events: the server ended the stream\n")
                     return 0
+        except EventsQueryError as error:
+            self.stdout.write(f"Error: {error}\n")
+            return 2
         except EventsHttpError as error:
             self.stdout.write(f"error: {error}\n")
             return 1
 
+    def journal_knows(self, name: str) -> bool:
+        """Whether the journal holds any event of process ``name`` (a removed program).
+
+        Raises:
+            EventsHttpError, EventsQueryError: as :meth:`run` reports them.
+        """
+        probe = EventsArgs(lines=1)
+        return any(True for _ in self._fetch(probe, None, sse=False, names=(name,)))
+
     def _fetch(
-        self, args: EventsArgs, last_serial: int | None, *, sse: bool
+        self,
+        args: EventsArgs,
+        last_serial: int | None,
+        *,
+        sse: bool,
+        names: tuple[str, ...] | None = None,
     ) -> Iterator[dict[str, object]]:
-        connection, response = _open(
+        connection, response = open_events(
             self.serverurl,
-            request_path(args),
+            request_path(args, names=names),
             username=self.username,
             password=self.password,
             sse=sse,
@@ -299,17 +396,11 @@ class EventsCommand:
             connect=self.connect,
         )
         try:
-            yield from (_sse(response) if sse else _json_lines(response))
+            yield from (read_sse(response) if sse else _json_lines(response))
         except (OSError, http.client.HTTPException) as error:
             raise EventsHttpError(f"{self.serverurl}: connection lost: {error}") from error
         finally:
             connection.close()
-
-    def _print_all(
-        self, events: Iterator[dict[str, object]], args: EventsArgs, colour: bool
-    ) -> None:
-        for event in events:
-            self._print(event, args, colour)
 
     def _print(self, event: Mapping[str, object], args: EventsArgs, colour: bool) -> None:
         if args.json:
@@ -327,16 +418,43 @@ def run_events(
     password: str | None,
     stdout: TextIO,
     connect: Connect = open_connection,
+    known: Callable[[str], bool] | None = None,
+    colour: bool = False,
 ) -> int:
-    """``superctl events ARG``: the exit status (2 for usage errors, printed with help)."""
+    """``superctl events ARG``: the exit status.
+
+    2 for usage errors (printed with the help), 1 when a NAME is neither a process
+    the daemon knows (``known``) nor one the journal has events of, or when the
+    server failed.
+    """
     try:
         args = parse_args(arg)
     except EventsUsageError as error:
         stdout.write(f"Error: {error}\n{HELP}\n")
         return 2
     command = EventsCommand(
-        serverurl=serverurl, username=username, password=password, stdout=stdout, connect=connect
+        serverurl=serverurl,
+        username=username,
+        password=password,
+        stdout=stdout,
+        connect=connect,
+        colour=colour,
     )
+    unknown: list[str] = []
+    for name in args.names:
+        try:
+            if (known is None or not known(name)) and not command.journal_knows(name):
+                unknown.append(name)
+        except EventsQueryError as error:
+            stdout.write(f"Error: {error}\n")
+            return 2
+        except EventsHttpError as error:
+            stdout.write(f"error: {error}\n")
+            return 1
+    if unknown:
+        for name in unknown:
+            stdout.write(f"{name}: ERROR (no such process)\n")
+        return 1
     return command.run(args)
 
 
@@ -344,6 +462,8 @@ __all__ = [
     "HELP",
     "EventsArgs",
     "EventsCommand",
+    "EventsHttpError",
+    "EventsQueryError",
     "EventsUsageError",
     "format_event",
     "parse_args",

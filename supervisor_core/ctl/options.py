@@ -14,6 +14,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from supervisor_core import SUPERVISORD_COMPAT_VERSION, __version__
+from supervisor_core.ctl.codes import API_VERSION
 from supervisor_core.ctl.config import (
     DEFAULT_SERVERURL,
     CtlConfigError,
@@ -36,14 +38,23 @@ Options:
 -u/--username USERNAME -- username to use for authentication with server
 -p/--password PASSWORD -- password to use for authentication with server
 -r/--history-file -- keep a readline history (if readline is available)
+--version -- print superctl's version and the API version it speaks, and exit
 
 action [arguments] -- see below
 
 Actions are commands like "tail" or "stop".  If -i is specified or no action is
 specified on the command line, a "shell" interpreting actions typed
 interactively is started.  Use the action "help" to find out about available
-actions.
+actions; every action also takes --help.
 """
+
+
+def version_text() -> str:
+    """``superctl --version``: our version and the supervisord API it speaks."""
+    return (
+        f"superctl {__version__} (supervisorctl {SUPERVISORD_COMPAT_VERSION} compatible, "
+        f"XML-RPC API {API_VERSION})"
+    )
 
 
 class UsageError(Exception):
@@ -68,6 +79,11 @@ class CtlOptions:
 @dataclass(frozen=True, slots=True)
 class HelpRequested:
     """``-h``/``--help``/``-?`` was given: print :data:`USAGE` and exit 0."""
+
+
+@dataclass(frozen=True, slots=True)
+class VersionRequested:
+    """``--version`` was given: print :func:`version_text` and exit 0."""
 
 
 def _check_url(value: str) -> bool:
@@ -117,6 +133,7 @@ def build_parser(prog: str = "superctl") -> argparse.ArgumentParser:
     """
     parser = _Parser(prog=prog, add_help=False, usage=f"{prog} [options] [action [arguments]]")
     parser.add_argument("-h", "-?", "--help", dest="help", action="store_true")
+    parser.add_argument("--version", dest="version", action="store_true")
     parser.add_argument("-c", "--configuration", dest="configfile", action=_Once)
     parser.add_argument("-i", "--interactive", dest="interactive", action=_Once, nargs=0)
     parser.add_argument("-s", "--serverurl", dest="serverurl", action=_Once)
@@ -132,7 +149,7 @@ def resolve_options(
     *,
     argv0: str,
     environ: Mapping[str, str] | None = None,
-) -> CtlOptions | HelpRequested:
+) -> CtlOptions | HelpRequested | VersionRequested:
     """Parse ``argv`` and merge it with the config file into :class:`CtlOptions`.
 
     Args:
@@ -146,6 +163,8 @@ def resolve_options(
     namespace = build_parser().parse_args(list(argv))
     if namespace.help:
         return HelpRequested()
+    if namespace.version:
+        return VersionRequested()
     action: list[str] = list(namespace.action)
     if action[:1] == ["--"]:
         action = action[1:]

@@ -9,7 +9,7 @@ import threading
 import xmlrpc.client
 from collections.abc import Callable
 
-from supervisor_core.ctl import render
+from supervisor_core.ctl import jsonout, render
 from supervisor_core.ctl.api import ResultDict, SupervisorApi
 from supervisor_core.ctl.codes import (
     STATE_RUNNING,
@@ -30,6 +30,10 @@ class ProcessCommands(ControllerBase):
 
     def do_status(self, arg: str) -> None:
         """Status lines of all or the named processes (exit 3 if any is not running)."""
+        as_json, names = jsonout.split_json_flag(arg)
+        if as_json:
+            jsonout.status(self, names)  # type: ignore[arg-type]
+            return
         if not self.upcheck():
             self.exitstatus = StatusExitStatus.UNKNOWN
             return

@@ -12,10 +12,8 @@ Rules of this file:
 from __future__ import annotations
 
 import argparse
-import datetime
 import http.client
 import json
-import re
 import shlex
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -23,18 +21,17 @@ from dataclasses import dataclass
 from typing import TextIO
 
 from supervisor_core.ctl.transport import basic_auth_header, open_connection
+from supervisor_core.ctl.when import WhenError, human_duration, local_time, parse_when
 from supervisor_core.names import make_namespec, split_namespec
 
 USAGE = "storms [--since WHEN] [--json] [NAME...]"
 HELP = f"""{USAGE}
     Show restart storms under way and those that ended (since superd started).
     --since WHEN   only storms that ended at or after WHEN: a duration ago
-                   (30s, 15m, 2h, 7d) or a unix time (1700000000)
+                   (30s, 15m, 2h, 7d), a local time (2026-12-03T08:00) or a
+                   unix time (1700000000)
     --json         print the daemon's JSON answer as it is
     NAME           only these processes (name, group:name or group:*)"""
-
-_DURATION = re.compile(r"(\d+(?:\.\d+)?)(s|m|h|d)\Z")
-_UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 
 Connect = Callable[[str], http.client.HTTPConnection]
 
@@ -58,19 +55,15 @@ class StormsArgs:
 
 
 def parse_since(text: str, now: float) -> float:
-    """``2h`` -> ``now - 7200``; ``1700000000`` -> itself; raises ``StormsUsageError``."""
-    match = _DURATION.match(text.strip())
-    if match is not None:
-        return now - float(match.group(1)) * _UNITS[match.group(2)]
+    """``2h`` -> ``now - 7200``; ``2026-12-03T08:00`` (local); ``1700000000`` -> itself.
+
+    Raises:
+        StormsUsageError: naming the accepted forms.
+    """
     try:
-        value = float(text)
-    except ValueError:
-        raise StormsUsageError(
-            f"--since: not a duration (30s, 15m, 2h, 7d) or a unix time: {text!r}"
-        ) from None
-    if value < 0:
-        raise StormsUsageError("--since must be >= 0")
-    return value
+        return parse_when(text, now)
+    except WhenError as error:
+        raise StormsUsageError(f"--since: {error}") from None
 
 
 def parse_args(arg: str, *, now: float | None = None) -> StormsArgs:
@@ -107,10 +100,7 @@ def _matches(storm: Mapping[str, object], names: Sequence[str]) -> bool:
 
 
 def _time(value: object) -> str:
-    if not isinstance(value, int | float):
-        return "-"
-    moment = datetime.datetime.fromtimestamp(value, tz=datetime.UTC).astimezone()
-    return moment.strftime("%Y-%m-%d %H:%M:%S")
+    return local_time(value)
 
 
 def _who(storm: Mapping[str, object]) -> str:
@@ -149,10 +139,10 @@ def format_storms(answer: Mapping[str, object], names: Sequence[str] = ()) -> li
                     _who(storm),
                     _time(storm.get("start")),
                     state or _time(storm.get("end")),
-                    f"{duration:.0f}s" if isinstance(duration, int | float) else "-",
+                    human_duration(duration),
                     str(storm.get("restarts", "?")),
                     _exits(storm),
-                    f"{median:.2f}s" if isinstance(median, int | float) else "-",
+                    human_duration(median),
                     str(storm.get("reason") or "-"),
                 )
             )

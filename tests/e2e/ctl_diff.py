@@ -291,6 +291,9 @@ MASKS = [
     # Whether a process dying within startsecs is reported as a spawn error or an
     # abnormal termination depends on the daemon's own timing, not on the client.
     (re.compile(r"ERROR \((?:spawn error|abnormal termination)\)"), "ERROR (<DIED>)"),
+    # superctl's bare ``help`` adds a section for its own commands after supervisorctl's,
+    # in the form supervisorctl gives a ctlplugin's; supervisorctl's own part must match.
+    (re.compile(r"superd commands \(type help <topic>\):\n=+\n(?:.+\n)*\n"), ""),
 ]
 
 

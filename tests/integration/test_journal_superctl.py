@@ -125,21 +125,46 @@ async def test_people_format_over_http_with_auth(server: Server) -> None:
     assert lines[0].index("PROCESS_STATE") == lines[1].index("PROCESS_STATE")
 
 
-@pytest.mark.parametrize(
-    ("arg", "auth", "message"),
-    [
-        ("", {"username": "admin", "password": "wrong"}, "401"),
-        ("--types NOPE", {"username": "admin", "password": "secret"}, "unknown event type 'NOPE'"),
-    ],
-)
-async def test_server_refusals_are_reported(
-    server: Server, arg: str, auth: dict[str, str], message: str
-) -> None:
-    """A 401 or 400 from the server is printed as one error line with exit status 1."""
-    status, out = await events(server.http_url, arg, **auth)
+async def test_server_refusals_are_reported(server: Server) -> None:
+    """A 401 is one error line with exit 1; a bad --types is a usage error (exit 2)
+    naming the flag, never the internal URL."""
+    status, out = await events(server.http_url, "", username="admin", password="wrong")
     assert status == 1
-    assert out.startswith("error: ")
-    assert message in out
+    assert out == f"error: {server.http_url}: 401 Server requires authentication\n"
+    status, out = await events(server.http_url, "--types NOPE", username="admin", password="secret")
+    assert (status, out) == (2, "Error: --types: unknown event type 'NOPE'\n")
+
+
+async def test_ticks_are_hidden_unless_asked_for(server: Server) -> None:
+    """The TICK family is left out by default and shown when --types names it."""
+    publish_history(server.bus)
+    _, out = await events(server.unix_url, "--json")
+    assert [json.loads(line)["serial"] for line in out.splitlines()] == [0, 1, 3]
+    _, out = await events(server.unix_url, "--json --types TICK")
+    assert [json.loads(line)["type"] for line in out.splitlines()] == ["TICK_5"]
+
+
+async def test_last_n_and_since_a_time(server: Server) -> None:
+    """-n N prints the last N shown events; --since takes a duration or a local time."""
+    publish_history(server.bus)
+    _, out = await events(server.unix_url, "--json -n 2")
+    assert [json.loads(line)["serial"] for line in out.splitlines()] == [1, 3]
+    _, out = await events(server.unix_url, "--json -n 1 --types TICK")
+    assert [json.loads(line)["serial"] for line in out.splitlines()] == [2]
+    _, out = await events(server.unix_url, "--json --since 1h")
+    assert [json.loads(line)["serial"] for line in out.splitlines()] == [0, 1, 3]
+    status, out = await events(server.unix_url, "--json --since 2999-01-01T00:00")
+    assert (status, out) == (0, "")
+
+
+async def test_unknown_names_are_an_error(server: Server) -> None:
+    """A NAME no process has (and the journal never saw) is reported, exit 1."""
+    publish_history(server.bus)
+    status, out = await events(server.unix_url, "nosuch web")
+    assert (status, out) == (1, "nosuch: ERROR (no such process)\n")
+    status, out = await events(server.unix_url, "--json web")
+    assert status == 0
+    assert len(out.splitlines()) == 2
 
 
 async def test_cause_filter_selects_restarts_and_shows_who_acted(server: Server) -> None:
@@ -187,7 +212,7 @@ async def test_unreachable_server_and_usage_errors(server: Server, tmp_path: Pat
     assert (status, out.startswith("error: ")) == (1, True)
     status, out = await events(server.unix_url, "--since -3")
     assert status == 2
-    assert "events [--since N]" in out
+    assert "events [-n N] [--since WHEN]" in out
 
 
 class _Sink(io.StringIO):
@@ -211,7 +236,7 @@ async def test_follow_prints_live_events_until_the_server_ends(server: Server) -
     follower = asyncio.create_task(
         asyncio.to_thread(
             run_events,
-            "--follow --json",
+            "--follow --json --types TICK,SUPERVISOR_DAEMON_START",
             serverurl=server.unix_url,
             username=None,
             password=None,
@@ -244,4 +269,4 @@ async def test_superctl_command_line_runs_events(server: Server) -> None:
     )
     out, _ = await asyncio.wait_for(process.communicate(), 60)
     assert process.returncode == 0
-    assert [json.loads(line)["serial"] for line in out.decode().splitlines()] == [0, 1, 2, 3]
+    assert [json.loads(line)["serial"] for line in out.decode().splitlines()] == [0, 1, 3]

@@ -88,7 +88,7 @@ def test_table_lists_current_storms_first() -> None:
     assert "under way" in lines[1]
     assert "web" in lines[1]
     assert "exit 1,SIGKILL" in lines[1]
-    assert "0.21s" in lines[1]
+    assert "0.210s" in lines[1]
     assert "api:api_0" in lines[2]
     assert "recovered" in lines[2]
     assert "(host)" in lines[3]

@@ -351,6 +351,19 @@ def test_parse_query_defaults_and_lists() -> None:
     assert q.filter.causes == {Cause.AUTORESTART, Cause.DAMPED, Cause.RETRY}
 
 
+def test_last_since_time_and_exclude() -> None:
+    """last, since_time and exclude are read; exclude leaves a whole family out."""
+    q = parse_query(
+        MultiDict([("last", "5"), ("since_time", "1700000000.5"), ("exclude", "TICK")]),
+        next_serial=10,
+        registry=CORE,
+    )
+    assert (q.last, q.since_time, q.filter.exclude) == (5, 1_700_000_000.5, {"TICK"})
+    where, params = q.filter.sql()
+    assert "type NOT IN" in where
+    assert set(params) == {"TICK_5", "TICK_60", "TICK_3600"}
+
+
 def test_last_event_id_resumes_after_it() -> None:
     """Last-Event-ID N overrides since and resumes at N + 1."""
     assert (
@@ -370,6 +383,11 @@ def test_last_event_id_resumes_after_it() -> None:
         ({"types": "NOPE"}, "types: unknown event type 'NOPE'"),
         ({"process": "g:"}, "process: bad process name"),
         ({"cause": "autorestart,crash"}, "cause: unknown cause 'crash'"),
+        ({"exclude": "NOPE"}, "exclude: unknown event type 'NOPE'"),
+        ({"last": "-1"}, "last: must be >= 0"),
+        ({"since_time": "yesterday"}, "since_time: not a unix time"),
+        ({"since_time": "-3"}, "since_time: must be a unix time >= 0"),
+        ({"since_time": "nan"}, "since_time: must be a unix time >= 0"),
     ],
 )
 def test_bad_queries_name_the_parameter(params: dict[str, str], message: str) -> None:
