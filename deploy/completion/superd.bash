@@ -8,7 +8,7 @@
 _shtab_superd_subparsers=(assets)
 
 _shtab_superd_assets_option_strings=(-h --help --write --force)
-_shtab_superd_option_strings=(-h --help -c --configuration --check-config -n --nodaemon -s --silent -u --user -m --umask -d --directory -l --logfile -y --logfile_maxbytes -z --logfile_backups -e --loglevel -j --pidfile -i --identifier -q --childlogdir -k --nocleanup -a --minfds -t --strip_ansi --minprocs --profile_options -v --version)
+_shtab_superd_option_strings=(-h --help -c --configuration --check-config --sample-config -n --nodaemon -s --silent -u --user -m --umask -d --directory -l --logfile -y --logfile_maxbytes -z --logfile_backups -e --loglevel -j --pidfile -i --identifier -q --childlogdir -k --nocleanup -a --minfds -t --strip_ansi --minprocs --profile_options -v --version)
 
 
 
@@ -21,6 +21,7 @@ _shtab_superd_pos_0_nargs=A...
 _shtab_superd__h_nargs=0
 _shtab_superd___help_nargs=0
 _shtab_superd___check_config_nargs=0
+_shtab_superd___sample_config_nargs=0
 _shtab_superd__n_nargs=0
 _shtab_superd___nodaemon_nargs=0
 _shtab_superd__s_nargs=0

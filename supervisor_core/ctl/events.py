@@ -199,6 +199,8 @@ def _details(event: Mapping[str, object]) -> str:
             parts.append(f"ran {human_duration(duration)}")
         if event.get("spawnerr"):
             parts.append(f"spawnerr: {event['spawnerr']}")
+        if event.get("origin"):
+            parts.append(f"by {event['origin']}")
         return ", ".join(parts)
     skip = _STAMP_KEYS | {"groupname", "processname"}
     return " ".join(

@@ -104,7 +104,11 @@ def test_stopping_a_dependency_stops_its_dependents_first(tmp_path: Path) -> Non
         assert superd.states() == {"db": "STOPPED", "app": "STOPPED"}
         assert record(tmp_path)[-2:] == ["app stop", "db stop"]
         stops = wait_for(
-            lambda: journal_events(tmp_path, "PROCESS_STATE_STOPPING")[-2:], "journaled stops"
+            lambda: (
+                len(journal_events(tmp_path, "PROCESS_STATE_STOPPED")) >= 2
+                and journal_events(tmp_path, "PROCESS_STATE_STOPPING")[-2:]
+            ),
+            "journaled stops",
         )
         assert [(e["processname"], e["cause"], e.get("origin")) for e in stops] == [
             ("app", "dependency", "db is stopping"),

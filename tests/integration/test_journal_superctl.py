@@ -120,7 +120,7 @@ async def test_people_format_over_http_with_auth(server: Server) -> None:
     assert len(lines) == 2
     assert lines[1].split()[0] == "3"
     assert "PROCESS_STATE_EXITED" in lines[1]
-    assert "RUNNING -> EXITED (exit), pid 31, killed by SIGSEGV, unexpected, ran 2.250s" in lines[1]
+    assert "RUNNING -> EXITED, pid 31, killed by SIGSEGV, unexpected, ran 2.250s" in lines[1]
     assert "\x1b[" not in out  # no colour when not a tty
     assert lines[0].index("PROCESS_STATE") == lines[1].index("PROCESS_STATE")
 
