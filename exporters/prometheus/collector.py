@@ -164,6 +164,7 @@ def _lifecycle_families() -> tuple[Metric, ...]:
 
 def _lifecycle_parts(row: _Row, *, storm_on: bool) -> _Parts:
     """One process' lifecycle samples, rendered into families of its own."""
+    families = _lifecycle_families()
     (
         state,
         up,
@@ -177,7 +178,7 @@ def _lifecycle_parts(row: _Row, *, storm_on: bool) -> _Parts:
         ready,
         ready_durations,
         storm,
-    ) = _lifecycle_families()
+    ) = families
     who = (row.group, row.name)
     for candidate in ProcessState:
         _add(state, (*who, candidate.name), 1.0 if candidate is row.state else 0.0)
@@ -205,20 +206,6 @@ def _lifecycle_parts(row: _Row, *, storm_on: bool) -> _Parts:
     assert isinstance(ready_durations, HistogramMetricFamily)
     ready_durations.add_metric(list(who), readies.cumulative(), readies.total)
     _add(storm, who, 1.0 if storm_on else 0.0)
-    families = (
-        state,
-        up,
-        start,
-        transitions,
-        restarts,
-        starts,
-        exits,
-        last_exit,
-        durations,
-        ready,
-        ready_durations,
-        storm,
-    )
     return tuple(family.samples for family in families)
 
 
