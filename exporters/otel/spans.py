@@ -42,7 +42,7 @@ from __future__ import annotations
 import enum
 import shlex
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from os.path import basename
 
 from opentelemetry import trace
@@ -56,6 +56,7 @@ from supervisor_core import __version__
 from supervisor_core.config.model import ProcessConfig
 from supervisor_core.events import (
     Event,
+    ProcessDependency,
     ProcessGroupRemoved,
     ProcessStateBackoff,
     ProcessStateEvent,
@@ -95,6 +96,9 @@ ATTR_EPISODE_FAILED_RUNS = "supervisor.episode.failed_runs"
 ATTR_EPISODE_OUTCOME = "supervisor.episode.outcome"
 ATTR_STORM_RESTARTS = "supervisor.storm.restarts"
 ATTR_STORM_REASON = "supervisor.storm.reason"
+ATTR_DEPENDENCY_WAITED_FOR = "supervisor.dependency.waited_for"
+ATTR_DEPENDENCY_WAIT_SECONDS = "supervisor.dependency.wait_seconds"
+ATTR_DEPENDENCY_WAITING_FOR = "supervisor.dependency.waiting_for"
 
 Describe = Callable[[str, str], ProcessConfig | None]
 """``(groupname, processname)`` -> the process' current config, or None."""
@@ -230,6 +234,8 @@ class _Track:
     key: tuple[str, str]
     episode: _Episode | None = None
     run: _Run | None = None
+    # PROCESS_DEPENDENCY events of a start held by depends_on, for its run span.
+    waits: list[tuple[Event, ProcessDependency]] = field(default_factory=list)
 
     @property
     def open_episode(self) -> _Episode | None:
@@ -297,6 +303,8 @@ class SpanBuilder:
             self._on_storm(event, data)
         elif isinstance(data, ProcessGroupRemoved):
             self._on_group_removed(event, data.groupname)
+        elif isinstance(data, ProcessDependency):
+            self._on_dependency(event, data)
 
     def open_episodes(self) -> Mapping[str, int]:
         """namespec -> runs so far, for every episode still open (introspection)."""
@@ -428,6 +436,37 @@ class SpanBuilder:
             start_time=wall_ns(event.wall_time),
         )
         track.run = _Run(span=span)
+        self._add_waits(track, span, event)
+
+    def _on_dependency(self, event: Event, data: ProcessDependency) -> None:
+        key = (data.groupname, data.processname)
+        track = self._tracks.get(key)
+        if track is None:
+            track = self._tracks[key] = _Track(key=key)
+        if not data.waiting_for and not data.released:
+            track.waits.clear()  # the held start was called off: no run follows
+        else:
+            track.waits.append((event, data))
+
+    def _add_waits(self, track: _Track, span: Span, started: Event) -> None:
+        """A run whose start depends_on held: how long it waited, for what, as events."""
+        waits, track.waits = track.waits, []
+        if not waits:
+            return
+        waited_for = sorted({dep for _, data in waits for dep in data.waiting_for})
+        span.set_attribute(ATTR_DEPENDENCY_WAITED_FOR, waited_for)
+        span.set_attribute(
+            ATTR_DEPENDENCY_WAIT_SECONDS, max(0.0, started.wall_time - waits[0][0].wall_time)
+        )
+        for event, data in waits:
+            span.add_event(
+                data.event_name,
+                {
+                    ATTR_SERIAL: event.serial,
+                    ATTR_DEPENDENCY_WAITING_FOR: list(data.waiting_for),
+                },
+                timestamp=wall_ns(event.wall_time),
+            )
 
     def _see_pid(self, run: _Run, pid: int) -> None:
         # STARTING is published before the fork, so the pid arrives with a later event.

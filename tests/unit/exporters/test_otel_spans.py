@@ -23,6 +23,7 @@ from supervisor_core.bus import EventBus
 from supervisor_core.config.model import AutoRestart, ProcessConfig
 from supervisor_core.events import (
     Event,
+    ProcessDependency,
     ProcessGroupRemoved,
     ProcessStateEvent,
     ProcessStateStopped,
@@ -695,3 +696,31 @@ def test_episode_quiet_must_be_positive() -> None:
 def test_wall_ns_keeps_the_fraction(wall: float, ns: int) -> None:
     """Epoch seconds become ns without the float product's rounding."""
     assert wall_ns(wall) == ns
+
+
+def test_a_start_held_by_depends_on_carries_its_wait() -> None:
+    """The run a held start becomes says what it waited for, how long, and the
+    PROCESS_DEPENDENCY events as span events; a called-off wait leaves nothing."""
+    for rig in make_rig(config()):
+        bus, clock = rig.harness.bus, rig.harness.clock
+        waiting = ProcessDependency(processname="web", groupname="web", waiting_for=("db",))
+        bus.publish(waiting)
+        bus.publish(ProcessDependency(processname="web", groupname="web", waiting_for=()))
+        bus.publish(waiting)  # called off above; this wait is the one that counts
+        clock.advance(2.5)
+        bus.publish(
+            ProcessDependency(processname="web", groupname="web", waiting_for=(), released=True)
+        )
+        rig.harness.start()
+        rig.harness.stop()
+        rig.harness.exit(-15)
+        rig.builder.close()
+        (run,) = rig.named("run")
+        assert run.attributes is not None
+        assert run.attributes["supervisor.dependency.waited_for"] == ("db",)
+        assert run.attributes["supervisor.dependency.wait_seconds"] == 2.5
+        waits = [e for e in run.events if e.name == "PROCESS_DEPENDENCY"]
+        assert [e.attributes["supervisor.dependency.waiting_for"] for e in waits] == [  # type: ignore[index]
+            ("db",),
+            (),
+        ]
