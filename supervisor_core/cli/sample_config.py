@@ -110,11 +110,11 @@ serverurl=unix:///tmp/supervisor.sock ; the daemon to talk to (http://localhost:
 ;backoff_reset=60              ; superd only: a run this long starts over (60)
 ;startlimit_burst=20           ; superd only: at most this many automatic starts... (0: off)
 ;startlimit_interval=600       ; superd only: ...within this many seconds, then FATAL (10)
-;depends_on=theeventlistenername ; superd only: start once these are ready, stop before them (none)
-;ready=notify                  ; superd only: startsecs, notify, tcp:HOST:PORT, http:URL, command:CMD
+;depends_on=theeventlistenername ; superd only: start once these are ready (none)
+;ready=notify                  ; superd only: startsecs, notify, tcp:H:P, http:URL, command:CMD
 ;ready_timeout=60              ; superd only: not ready in this many seconds: a failed start (60)
 ;ready_interval=0.5            ; superd only: seconds between two readiness probes (0.5)
-;watchdog_timeout=30           ; superd only: with ready=notify, no WATCHDOG=1 this long: restart (0)
+;watchdog_timeout=30           ; superd only: ready=notify and no WATCHDOG=1 this long: kill (0)
 
 ; An event listener pool: a program that reads events on stdin (superlance's
 ; crashmail, memmon, httpok, ...). It takes the program options above, and these.
