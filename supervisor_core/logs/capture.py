@@ -10,7 +10,7 @@ Rules of this file:
   fresh 1 MiB ``os.read`` allocation per chunk costs more than the copy itself) and
   bytes objects are made only for filters and callbacks. ``ChannelFilter`` (capture
   mode, ANSI stripping) only runs when the channel needs it.
-- A pipe that comes back full on a read is grown once to ``PIPE_SIZE``
+- A pipe that comes back (about) full on a read is grown once to ``PIPE_SIZE``
   (F_SETPIPE_SZ), so a chatty child costs one wake-up per MiB, not per 64 KiB; quiet
   pipes keep the kernel's default and count nothing against the user's pipe quota.
 - ``on_log(channel, data)`` fires per chunk, not per line, exactly where supervisord
@@ -55,8 +55,14 @@ _log = logging.getLogger(__name__)
 READ_SIZE = 1 << 20
 # What a busy pipe is grown to: the default /proc/sys/fs/pipe-max-size.
 PIPE_SIZE = 1 << 20
-# The kernel's default pipe capacity: a transfer this large means the pipe was full.
-_DEFAULT_PIPE_SIZE = 1 << 16
+# A transfer at least this large means the pipe was (about) full, so it is grown. Not
+# the default capacity (64 KiB): the kernel counts a pipe's capacity in pages (16 by
+# default) and a write starts a new page unless its sub-page remainder fits in the last
+# one (pipe_write's merge rule), so a full pipe holds 16 x 4,096 bytes only for
+# page-multiple writes. 65,500-byte writes (a 64 KiB stdio buffer of text lines) fill
+# it at 65,500 bytes and writes of 4,097 bytes at 8 x 4,097 = 32,776: every full
+# default pipe holds more than half its capacity.
+_GROW_AT = (1 << 16) // 2
 # splice(2) errors that mean "not here" (file system or target without splice support).
 _NO_SPLICE = frozenset({errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP, errno.EXDEV})
 
@@ -264,7 +270,7 @@ class ChannelLog:
                     self.bytes_read += moved
                     self.bytes_written += moved
                     self._failing = False
-                    if moved >= _DEFAULT_PIPE_SIZE and not self._pipe_grown:
+                    if moved >= _GROW_AT and not self._pipe_grown:
                         self._grow_pipe(fd)
                     return
                 # 0: end of file, which the read below sees too.
@@ -280,7 +286,7 @@ class ChannelLog:
             if self._on_read is not None:
                 self._on_read(b"")
             return
-        if count >= _DEFAULT_PIPE_SIZE and not self._pipe_grown:
+        if count >= _GROW_AT and not self._pipe_grown:
             self._grow_pipe(fd)
         self.bytes_read += count
         if self._tail is not None:

@@ -358,3 +358,18 @@ async def test_busy_pipe_grows_and_quiet_pipe_does_not(tmp_path: Path) -> None:
     assert (tmp_path / "out.log").read_bytes() == b"x" * (8 << 20)
     assert (tmp_path / "err.log").read_bytes() == b"one line\n"
     assert stdout_log.bytes_read == stdout_log.bytes_written == 8 << 20
+
+
+async def test_pipe_full_of_unaligned_writes_grows(tmp_path: Path) -> None:
+    """A pipe filled by 65,500-byte writes (16 pages, 36 bytes short of 64 KiB) is grown."""
+    output = ProcessOutput(
+        name="unaligned",
+        stdout=ChannelSettings(logfile=str(tmp_path / "out.log")),
+        stderr=ChannelSettings(),
+    )
+    code = "import os\nblock = b'y' * 65500\nfor _ in range(256):\n    os.write(1, block)\n"
+    assert await run_captured(py(code), output) == 0
+    stdout_log = output.channels[Channel.STDOUT]
+    output.close()
+    assert stdout_log.pipe_size == PIPE_SIZE
+    assert (tmp_path / "out.log").read_bytes() == b"y" * (65500 * 256)
