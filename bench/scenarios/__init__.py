@@ -41,6 +41,8 @@ class Profile:
     metrics_scrapes: int = 100
     bus_events: int = 200_000
     journal_window: float = 10.0
+    #: Keys of the log-throughput cases to run (empty: all of them).
+    log_cases: tuple[str, ...] = ()
 
     def with_overrides(self, **changes: Any) -> Profile:
         """A copy with the non-None ``changes`` applied."""

@@ -215,9 +215,17 @@ class RotatingFileWriter:
 
 
 def _replace(source: str, target: str) -> None:
-    # supervisord's removeAndRename: tolerate a file deleted under us (cleanup scripts).
+    # supervisord's removeAndRename: remove the target, then rename; tolerate a file
+    # deleted under us (cleanup scripts). Not one os.replace: ext4 (auto_da_alloc)
+    # flushes the source's delayed-allocation blocks when a rename replaces an existing
+    # file, so every rotation would start writeback of the 50 MB just written from the
+    # daemon's loop (measured: 1 MiB writes with 50MB/10 rotation, sys time 0.13-0.17 s
+    # per 512 MiB, with stalls of 0.66-0.73 s and 4x the wall time in 2 of 5 runs;
+    # remove + rename: no stall in 5).
     with contextlib.suppress(FileNotFoundError):
-        os.replace(source, target)
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(target)
+        os.rename(source, target)
 
 
 class LogReadError(Exception):
