@@ -16,9 +16,11 @@ Rules of this file:
   every record too), so an operator's ``tail -f`` sees output as it arrives.
 - ``splice_from`` moves a chunk from a pipe to a regular file inside the kernel
   (splice(2)): no copy through user space, no Python object per chunk. Linux refuses
-  splice into an ``O_APPEND`` file (EINVAL), so the flag is cleared for the one call
-  and the chunk goes at the file's current size (fstat), which is what append does;
-  only a *foreign* process appending in the same microsecond could interleave.
+  splice into an ``O_APPEND`` file (EINVAL), so the flag is cleared at the first splice
+  (and set again before the next ``write``: a channel splices for a whole run or not
+  at all, so that is one ``fcntl`` per run, not two per chunk) and each chunk goes at
+  the file's current size (fstat), which is what append does; only a *foreign*
+  process appending in the same microsecond could interleave.
 - ``read_log``/``tail_log`` are supervisord's ``readFile``/``tailFile``: same offsets,
   same overflow flag, same error kinds.
 """
@@ -98,6 +100,7 @@ class RotatingFileWriter:
         self._fd: int | None = None
         self._regular = False
         self._status_flags = 0
+        self._append_cleared = False
         self._open(truncate=False)
 
     @property
@@ -114,6 +117,7 @@ class RotatingFileWriter:
         fd = _open_target(self.path, truncate=truncate)
         self._regular = stat.S_ISREG(os.fstat(fd).st_mode)
         self._status_flags = fcntl.fcntl(fd, fcntl.F_GETFL) if self._regular else 0
+        self._append_cleared = False
         self._fd = fd
 
     def write(self, data: bytes | memoryview) -> None:
@@ -125,6 +129,9 @@ class RotatingFileWriter:
         fd = self._fd
         if fd is None:
             raise ValueError(f"{self.path}: write to a closed log file")
+        if self._append_cleared:
+            fcntl.fcntl(fd, fcntl.F_SETFL, self._status_flags)
+            self._append_cleared = False
         view = memoryview(data)
         while view:
             written = os.write(fd, view)
@@ -154,12 +161,11 @@ class RotatingFileWriter:
         splice_flags = os.SPLICE_F_MOVE | os.SPLICE_F_NONBLOCK
         flags = self._status_flags
         if flags & os.O_APPEND:
-            fcntl.fcntl(fd, fcntl.F_SETFL, flags & ~os.O_APPEND)
-            try:
-                end = os.fstat(fd).st_size
-                moved = os.splice(pipe_fd, fd, count, offset_dst=end, flags=splice_flags)
-            finally:
-                fcntl.fcntl(fd, fcntl.F_SETFL, flags)
+            if not self._append_cleared:
+                fcntl.fcntl(fd, fcntl.F_SETFL, flags & ~os.O_APPEND)
+                self._append_cleared = True
+            end = os.fstat(fd).st_size
+            moved = os.splice(pipe_fd, fd, count, offset_dst=end, flags=splice_flags)
             end += moved
         else:
             # Opened by a rollover (O_TRUNC, no O_APPEND): the file position advances,
