@@ -13,6 +13,14 @@ Rules of this file:
 - A pipe that comes back (about) full on a read is grown once to ``PIPE_SIZE``
   (F_SETPIPE_SZ), so a chatty child costs one wake-up per MiB, not per 64 KiB; quiet
   pipes keep the kernel's default and count nothing against the user's pipe quota.
+- A chatty writer of small chunks is read in batches, not per write: a transfer
+  smaller than ``COALESCE_BELOW`` that comes less than ``COALESCE_WINDOW`` after the
+  previous one pauses the reader for ``COALESCE_DELAY`` (the pipe keeps filling; it
+  is grown once it comes back half full). A quiet program's line is read at once; a
+  flood of 100-byte lines costs one wake-up per millisecond instead of one per few
+  lines (measured: 7 CPU-seconds per GiB, ``cat``'s 5, for one ``write()`` per line).
+  An event listener's stdout (``on_read``) is never paused: its replies pace the
+  protocol. ``drain()`` still reads a paused pipe, so nothing waits at an exit.
 - ``on_log(channel, data)`` fires per chunk, not per line, exactly where supervisord
   emits PROCESS_LOG_STDOUT/STDERR: once per read (split at capture tokens), only when
   ``*_events_enabled``, with the data after ANSI stripping, including data that
@@ -85,6 +93,12 @@ class _ReadBuffer:
 _READ_BUFFER = _ReadBuffer()
 # At most this many reads per drain(): enough for a full pipe, finite for a chatty grandchild.
 _DRAIN_READS = 16
+# Coalescing of small writes (see the rules above): a transfer below COALESCE_BELOW
+# bytes within COALESCE_WINDOW seconds of the previous one pauses reading for
+# COALESCE_DELAY seconds. One page: a writer of 4 KiB blocks or more is never paused.
+COALESCE_BELOW = 4096
+COALESCE_WINDOW = 0.001
+COALESCE_DELAY = 0.001
 
 
 class Channel(enum.StrEnum):
@@ -171,6 +185,10 @@ class ChannelLog:
         self._pipe_grown = False
         self.pipe_size: int | None = None
         """The capacity the current (or last) pipe was grown to; None while never grown."""
+        self._last_transfer = -1.0  # loop time of the last transfer (coalescing)
+        self._paused: asyncio.TimerHandle | None = None
+        self.transfers = 0
+        """Reads (or splices) that moved data: wake-ups that did work."""
         self.bytes_read = 0
         """Bytes read from the pipe (before filtering): the log_bytes_total metric."""
         self.bytes_written = 0
@@ -272,6 +290,7 @@ class ChannelLog:
                     self._failing = False
                     if moved >= _GROW_AT and not self._pipe_grown:
                         self._grow_pipe(fd)
+                    self._transferred(moved)
                     return
                 # 0: end of file, which the read below sees too.
         buffer = _READ_BUFFER.get()
@@ -289,6 +308,8 @@ class ChannelLog:
         if count >= _GROW_AT and not self._pipe_grown:
             self._grow_pipe(fd)
         self.bytes_read += count
+        if self._on_read is None:
+            self._transferred(count)
         if self._tail is not None:
             self._tail.feed(memoryview(buffer)[:count])
         if (
@@ -308,6 +329,25 @@ class ChannelLog:
             self._deliver(data)
         else:
             self._apply(self._filter.feed(data))
+
+    def _transferred(self, count: int) -> None:
+        # Coalescing: see the rules at the top of the file.
+        self.transfers += 1
+        loop = self._loop
+        if loop is None:  # pragma: no cover - only attached channels read
+            return
+        now = loop.time()
+        previous, self._last_transfer = self._last_transfer, now
+        if count < COALESCE_BELOW and now - previous < COALESCE_WINDOW and self._paused is None:
+            fd = self._fd
+            if fd is not None:
+                loop.remove_reader(fd)
+                self._paused = loop.call_later(COALESCE_DELAY, self._resume)
+
+    def _resume(self) -> None:
+        self._paused = None
+        if self._fd is not None and self._loop is not None:
+            self._loop.add_reader(self._fd, self._on_readable)
 
     def tail_lines(self, lines: int) -> tuple[str, ...]:
         """The last ``lines`` lines of the current (or last) run; () when not kept."""
@@ -396,6 +436,9 @@ class ChannelLog:
     def detach(self) -> None:
         """Stop reading, close the pipe and flush what the filter held back."""
         fd, self._fd = self._fd, None
+        if self._paused is not None:
+            self._paused.cancel()
+            self._paused = None
         if fd is not None and self._loop is not None:
             self._loop.remove_reader(fd)
             with contextlib.suppress(OSError):

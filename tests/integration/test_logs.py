@@ -373,3 +373,23 @@ async def test_pipe_full_of_unaligned_writes_grows(tmp_path: Path) -> None:
     output.close()
     assert stdout_log.pipe_size == PIPE_SIZE
     assert (tmp_path / "out.log").read_bytes() == b"y" * (65500 * 256)
+
+
+async def test_flood_of_small_writes_is_read_in_batches(tmp_path: Path) -> None:
+    """100-byte lines written one write() each are read in a few large transfers, not per write."""
+    output = ProcessOutput(
+        name="lines",
+        stdout=ChannelSettings(logfile=str(tmp_path / "out.log")),
+        stderr=ChannelSettings(),
+    )
+    lines = 50_000
+    code = (
+        f"import os\nline = b'z' * 99 + b'\\n'\nfor _ in range({lines}):\n    os.write(1, line)\n"
+    )
+    assert await run_captured(py(code), output) == 0
+    stdout_log = output.channels[Channel.STDOUT]
+    output.close()
+    assert (tmp_path / "out.log").read_bytes() == (b"z" * 99 + b"\n") * lines
+    # Read as soon as each write lands, a reader gets ~30 lines per wake-up (~1,600
+    # transfers here); batched, the pipe fills between wake-ups.
+    assert stdout_log.transfers <= lines // 50
