@@ -39,10 +39,9 @@ async def _measure(events: int, workdir: Path) -> tuple[float, float]:
     from supervisor_core.bus import EventBus
     from supervisor_core.clock import SystemClock
     from supervisor_core.config.loader import parse
-    from supervisor_core.events import process_state_event
+    from supervisor_core.events import PROCESS_STATE_EVENT_TYPES, ProcessStateEvent
     from supervisor_core.extensions import discover_extensions, first_serial
-    from supervisor_core.lifecycle import ProcessState
-    from supervisor_core.states import StateChange
+    from supervisor_core.lifecycle import Cause, ProcessState
 
     config_path = workdir / "supervisord.conf"
     config = parse(
@@ -70,21 +69,26 @@ async def _measure(events: int, workdir: Path) -> tuple[float, float]:
     )
     assert isinstance(journal, Journal)
     cycle = (
-        (ProcessState.STOPPED, ProcessState.STARTING),
+        (ProcessState.EXITED, ProcessState.STARTING),
         (ProcessState.STARTING, ProcessState.RUNNING),
         (ProcessState.RUNNING, ProcessState.EXITED),
     )
-    changes = []
+    # What the state machine publishes for a crash loop: STARTING (autorestart),
+    # RUNNING and an unexpected EXITED with its exit facts.
+    causes = (Cause.AUTORESTART, Cause.STARTSECS, Cause.EXIT)
+    changes: list[ProcessStateEvent] = []
     for index in range(PROGRAMS * len(cycle)):
         from_state, to_state = cycle[index % len(cycle)]
         exited = to_state is ProcessState.EXITED
+        name = f"crash_{index // len(cycle):02d}"
         changes.append(
-            StateChange(
-                processname=f"crash_{index // len(cycle):02d}",
-                groupname=f"crash_{index // len(cycle):02d}",
+            PROCESS_STATE_EVENT_TYPES[to_state](
+                processname=name,
+                groupname=name,
                 from_state=from_state,
-                to_state=to_state,
-                at=clock.now(),
+                cause=causes[index % len(cycle)],
+                run=index // len(cycle) + 1,
+                episode=1,
                 pid=1000 + index,
                 expected=False if exited else None,
                 returncode=1 if exited else None,
@@ -96,7 +100,7 @@ async def _measure(events: int, workdir: Path) -> tuple[float, float]:
         last = None
         for index in range(events):
             change = changes[index % len(changes)]
-            last = bus.publish(process_state_event(change), at=clock.now())
+            last = bus.publish(change, at=clock.now())
         published = time.perf_counter() - started
         assert last is not None
         deadline = time.monotonic() + DRAIN_TIMEOUT
