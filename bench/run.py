@@ -51,7 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--scenarios",
         help="comma-separated subset of: restart, log_throughput, idle_cpu, launch, rpc_latency, "
-        "metrics_scrape, listener_storm, crash_storm, event_throughput, journal_storm",
+        "metrics_scrape, listener_storm, crash_storm, event_throughput, journal_storm, "
+        "many_programs",
     )
     parser.add_argument(
         "--daemons", default="supervisord,superd", help="comma-separated daemons to run"
