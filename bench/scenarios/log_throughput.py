@@ -196,8 +196,7 @@ class LogThroughput:
             with running_daemon(daemon, programs) as running:
                 for case in self.cases:
                     samples.update(self._run_case(running, case, workdir))
-                    for path in case.files(workdir):
-                        path.unlink(missing_ok=True)  # keep the disk use to one case
+                    _discard(case.files(workdir))
         return samples
 
     def _run_case(self, running: RunningDaemon, case: LogCase, workdir: Path) -> Samples:
@@ -258,6 +257,22 @@ class LogThroughput:
             if size != total:
                 raise ScenarioFailed(f"baseline wrote {size} bytes, not {total}")
             return self._samples(case, total, done - started, cpu)
+
+
+def _discard(paths: Sequence[Path]) -> None:
+    """Free a finished case's files, truncating before unlinking.
+
+    A daemon may keep a log open after its program exited (superd keeps the writer
+    for the next run); an unlinked but open file keeps its dirty pages, which the
+    kernel still writes back, so every later case would pay for the GiB before it.
+    Truncation drops the pages whoever holds the file.
+    """
+    for path in paths:
+        try:
+            os.truncate(path, 0)
+        except FileNotFoundError:
+            continue
+        path.unlink(missing_ok=True)
 
 
 def _cat(pipe: IO[bytes] | None, sink: IO[bytes]) -> subprocess.Popen[bytes]:
