@@ -12,6 +12,7 @@ from __future__ import annotations
 from supervisor_core.logs.capture import (
     PIPE_SIZE,
     READ_SIZE,
+    SPLICE_CHUNK,
     Channel,
     ChannelLog,
     ChannelSettings,
@@ -45,6 +46,7 @@ __all__ = [
     "END_TOKEN",
     "PIPE_SIZE",
     "READ_SIZE",
+    "SPLICE_CHUNK",
     "AnsiStripper",
     "Channel",
     "ChannelFilter",

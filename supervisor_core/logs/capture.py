@@ -63,6 +63,15 @@ _log = logging.getLogger(__name__)
 READ_SIZE = 1 << 20
 # What a busy pipe is grown to: the default /proc/sys/fs/pipe-max-size.
 PIPE_SIZE = 1 << 20
+# One splice(2) call moves at most this much; a wake-up loops up to READ_SIZE.
+# Measured on the 2-core VM of bench/RESULTS.md, 1 GiB of 1 MiB writes into a fresh
+# superd: one 1 MiB splice per wake-up took 0.8-10 s and 0.4-2.1 CPU s (perf: the
+# kernel's memcpy into the page cache), 128 KiB splices 0.9-1.2 s and 0.41-0.44 CPU s
+# in every run. Likely cause: the kernel sizes a write's page-cache folios after its
+# length, and 1 MiB folios come from the large free blocks the VM's balloon has
+# returned to the host, whose first touch faults on the host side; cat and
+# supervisord write 128 KiB at a time and never showed it.
+SPLICE_CHUNK = 128 << 10
 # A transfer at least this large means the pipe was (about) full, so it is grown. Not
 # the default capacity (64 KiB): the kernel counts a pipe's capacity in pages (16 by
 # default) and a write starts a new page unless its sub-page remainder fits in the last
@@ -267,6 +276,20 @@ class ChannelLog:
         with contextlib.suppress(OSError):
             self.pipe_size = fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, PIPE_SIZE)
 
+    @staticmethod
+    def _splice_chunks(writer: RotatingFileWriter, fd: int) -> int:
+        # Up to READ_SIZE per wake-up, in SPLICE_CHUNK pieces (see SPLICE_CHUNK).
+        # Raises what the first splice raises; a later EAGAIN just ends the wake-up.
+        moved = writer.splice_from(fd, SPLICE_CHUNK)
+        total = moved
+        while moved == SPLICE_CHUNK and total < READ_SIZE:
+            try:
+                moved = writer.splice_from(fd, SPLICE_CHUNK)
+            except BlockingIOError:
+                break
+            total += moved
+        return total
+
     def _on_readable(self) -> None:
         fd = self._fd
         if fd is None:  # pragma: no cover - reader removed before the callback ran
@@ -274,7 +297,7 @@ class ChannelLog:
         writer = self._writer
         if writer is not None and self._can_splice():
             try:
-                moved = writer.splice_from(fd, READ_SIZE)
+                moved = self._splice_chunks(writer, fd)
             except BlockingIOError:
                 return
             except OSError as error:
