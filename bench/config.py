@@ -28,6 +28,9 @@ class ProgramSpec:
     stdout_logfile: str | None = None
     stdout_logfile_maxbytes: str | None = None
     stdout_logfile_backups: int | None = None
+    stderr_logfile: str | None = None
+    stderr_logfile_maxbytes: str | None = None
+    stderr_logfile_backups: int | None = None
     redirect_stderr: bool | None = None
 
 
@@ -87,6 +90,9 @@ def render_program(program: ProgramSpec) -> str:
         "stdout_logfile": program.stdout_logfile,
         "stdout_logfile_maxbytes": program.stdout_logfile_maxbytes,
         "stdout_logfile_backups": program.stdout_logfile_backups,
+        "stderr_logfile": program.stderr_logfile,
+        "stderr_logfile_maxbytes": program.stderr_logfile_maxbytes,
+        "stderr_logfile_backups": program.stderr_logfile_backups,
         "redirect_stderr": None
         if program.redirect_stderr is None
         else _bool(program.redirect_stderr),

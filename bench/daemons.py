@@ -388,10 +388,11 @@ def all_running_timeout(programs: int) -> float:
     return 30.0 + 0.2 * programs
 
 
-def writer_argv(total_bytes: int) -> list[str]:
-    """The argv of the stdout writer program (``bench/writer.py``)."""
+def writer_argv(total_bytes: int, block: int = 65_500, *, interleave: bool = False) -> list[str]:
+    """The argv of the output writer program (``bench/writer.py``)."""
     writer = Path(__file__).resolve().parent / "writer.py"
-    return [sys.executable, str(writer), str(total_bytes)]
+    argv = [sys.executable, str(writer), str(total_bytes), str(block)]
+    return [*argv, "--interleave"] if interleave else argv
 
 
 def sleeper_command(seconds: int = 3600) -> str:

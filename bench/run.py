@@ -44,9 +44,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--programs", type=int, help="programs for idle/launch/rpc scenarios")
     parser.add_argument("--log-mib", type=int, help="MiB the log-throughput writer produces")
     parser.add_argument(
+        "--log-cases",
+        help="comma-separated log_throughput cases (lines100, w4k, w65500, w64k, w1m, inter, "
+        "each also with _rot); default: all",
+    )
+    parser.add_argument(
         "--scenarios",
         help="comma-separated subset of: restart, log_throughput, idle_cpu, launch, rpc_latency, "
-        "metrics_scrape, listener_storm, crash_storm, event_throughput, journal_storm",
+        "metrics_scrape, listener_storm, crash_storm, event_throughput, journal_storm, "
+        "many_programs",
     )
     parser.add_argument(
         "--daemons", default="supervisord,superd", help="comma-separated daemons to run"
@@ -114,6 +120,9 @@ def select_profile(args: argparse.Namespace) -> Profile:
         reps=args.reps,
         programs=args.programs,
         log_bytes=None if args.log_mib is None else args.log_mib * 1024 * 1024,
+        log_cases=None
+        if args.log_cases is None
+        else tuple(key.strip() for key in args.log_cases.split(",") if key.strip()),
     )
 
 

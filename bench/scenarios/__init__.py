@@ -41,6 +41,10 @@ class Profile:
     metrics_scrapes: int = 100
     bus_events: int = 200_000
     journal_window: float = 10.0
+    many_programs: int = 2000
+    many_calls: int = 5
+    #: Keys of the log-throughput cases to run (empty: all of them).
+    log_cases: tuple[str, ...] = ()
 
     def with_overrides(self, **changes: Any) -> Profile:
         """A copy with the non-None ``changes`` applied."""
@@ -74,6 +78,8 @@ QUICK = Profile(
     metrics_scrapes=30,
     bus_events=50_000,
     journal_window=4.0,
+    many_programs=500,
+    many_calls=3,
 )
 
 
@@ -116,6 +122,7 @@ def all_scenarios(profile: Profile) -> list[Scenario]:
     from bench.scenarios.launch import Launch
     from bench.scenarios.listener_storm import ListenerStorm
     from bench.scenarios.log_throughput import LogThroughput
+    from bench.scenarios.many_programs import ManyPrograms
     from bench.scenarios.metrics_scrape import MetricsScrape
     from bench.scenarios.restart import RestartLatency
     from bench.scenarios.rpc_latency import RpcLatency
@@ -131,4 +138,5 @@ def all_scenarios(profile: Profile) -> list[Scenario]:
         CrashStorm(profile),
         EventThroughput(profile),
         JournalStorm(profile),
+        ManyPrograms(profile),
     ]

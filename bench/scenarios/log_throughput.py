@@ -1,10 +1,20 @@
-"""Log throughput: one writer puts N bytes on stdout; time until all are in the log file.
+"""Log throughput under every write pattern: N bytes of output -> log files.
 
-The program is ``bench/writer.py`` with ``stdout_logfile`` set, rotation off
-(``stdout_logfile_maxbytes=0``), started over XML-RPC; the clock runs from
-``startProcess`` until the file holds every byte. The daemon's CPU seconds over the
-same span come from psutil. The baseline is ``writer | cat > file`` with no
-supervisor, ``cat``'s CPU read from ``wait4``'s rusage.
+One daemon per repetition holds one program per case (``bench/writer.py`` with the
+case's block size, ``autostart=false``); the cases run one after the other, each
+started over XML-RPC, and the clock runs from ``startProcess`` until the case's log
+files (and their backups) hold every byte. The daemon's CPU over the same span is
+reported per GiB logged, so cases of different sizes compare.
+
+Cases: 100-byte lines written one ``write()`` each, 4 KiB, 65,500-byte (a 64 KiB stdio
+buffer of text lines; the original scenario), 64 KiB and 1 MiB writes, and stdout +
+stderr interleaved (65,500-byte blocks alternating), each with rotation off
+(``maxbytes=0``) and with supervisord's default ``50MB`` / 10 backups. Rotated cases
+write at most 512 MiB, so the 11 files keep every byte; 100-byte lines write 1/16 of
+the size (one system call per line is the writer's cost, not the daemon's).
+
+The baseline is ``writer | cat > file`` (two ``cat``s for the interleaved case), its
+CPU read from ``wait4``'s rusage; there is no rotating baseline.
 """
 
 from __future__ import annotations
@@ -14,14 +24,16 @@ import shlex
 import subprocess
 import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from bench.config import ProgramSpec
 from bench.daemons import (
     RPC_ERRORS,
     DaemonSpec,
+    RunningDaemon,
     ScenarioFailed,
     cpu_between,
     running_daemon,
@@ -30,10 +42,15 @@ from bench.daemons import (
 from bench.scenarios import MIB, Profile, Samples
 from bench.stats import MetricSpec
 
-PROGRAM = "writer"
+GIB = 1024 * MIB
 STAT_INTERVAL = 0.005
 #: Slower than this rate the run is a failure rather than a figure (bounds the wait).
 SLOWEST_RATE = 4 * MIB
+#: supervisord's default ``*_logfile_maxbytes`` and ``*_logfile_backups``.
+DEFAULT_MAXBYTES = 50 * 1000 * 1000
+DEFAULT_BACKUPS = 10
+#: Rotated cases stay below (backups + 1) x maxbytes, so no byte is rotated away.
+ROTATED_LIMIT = 512 * MIB
 
 
 def copy_timeout(total_bytes: int) -> float:
@@ -41,112 +58,263 @@ def copy_timeout(total_bytes: int) -> float:
     return 30.0 + total_bytes / SLOWEST_RATE
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LogCase:
+    """One write pattern: block size, both streams or one, rotation or not."""
+
+    key: str
+    label: str
+    block: int
+    interleave: bool = False
+    rotate: bool = False
+    #: The share of the profile's ``log_bytes`` this case writes.
+    divisor: int = 1
+
+    def total_bytes(self, log_bytes: int) -> int:
+        """Bytes this case writes for a profile writing ``log_bytes``."""
+        total = log_bytes // self.divisor
+        return min(total, ROTATED_LIMIT) if self.rotate else total
+
+    def program(self, workdir: Path, total_bytes: int) -> ProgramSpec:
+        """The ``[program:x]`` of this case, logging under ``workdir``."""
+        maxbytes = str(DEFAULT_MAXBYTES) if self.rotate else "0"
+        backups = DEFAULT_BACKUPS if self.rotate else 0
+        return ProgramSpec(
+            name=self.key,
+            command=shlex.join(writer_argv(total_bytes, self.block, interleave=self.interleave)),
+            autostart=False,
+            autorestart="false",
+            startsecs=0,
+            exitcodes="0",
+            stdout_logfile=str(workdir / f"{self.key}.out.log"),
+            stdout_logfile_maxbytes=maxbytes,
+            stdout_logfile_backups=backups,
+            stderr_logfile=str(workdir / f"{self.key}.err.log"),
+            stderr_logfile_maxbytes=maxbytes,
+            stderr_logfile_backups=backups,
+            redirect_stderr=False,
+        )
+
+    def files(self, workdir: Path) -> list[Path]:
+        """Every file this case's bytes can end up in (backups included)."""
+        bases = [workdir / f"{self.key}.out.log", workdir / f"{self.key}.err.log"]
+        suffixes = [""] + ([f".{n}" for n in range(1, DEFAULT_BACKUPS + 1)] if self.rotate else [])
+        return [Path(f"{base}{suffix}") for base in bases for suffix in suffixes]
+
+
+def _cases() -> tuple[LogCase, ...]:
+    plain = (
+        LogCase(key="lines100", label="100-byte lines, one write each", block=100, divisor=16),
+        LogCase(key="w4k", label="4 KiB writes", block=4096),
+        LogCase(key="w65500", label="65,500-byte writes", block=65_500),
+        LogCase(key="w64k", label="64 KiB writes", block=65_536),
+        LogCase(key="w1m", label="1 MiB writes", block=MIB),
+        LogCase(
+            key="inter", label="stdout+stderr interleaved, 65,500 B", block=65_500, interleave=True
+        ),
+    )
+    rotated = tuple(
+        LogCase(
+            key=f"{case.key}_rot",
+            label=f"{case.label}, 50MB/10 rotation",
+            block=case.block,
+            interleave=case.interleave,
+            rotate=True,
+            divisor=case.divisor,
+        )
+        for case in plain
+    )
+    return plain + rotated
+
+
+CASES = _cases()
+
+
 class LogThroughput:
-    """Bytes from a child's stdout into its log file: wall time, MiB/s, daemon CPU."""
+    """Bytes from a child's stdout/stderr into its log files: MiB/s, daemon CPU per GiB."""
 
     name = "log_throughput"
     title = "log throughput"
     baseline_label = "writer | cat"
 
     def __init__(self, profile: Profile) -> None:
-        self.total_bytes = profile.log_bytes
-        size = f"{self.total_bytes / MIB:g} MiB"
-        self.metrics: tuple[MetricSpec, ...] = (
-            MetricSpec(key="wall_s", label=f"startProcess → {size} in the log", unit="s"),
-            MetricSpec(key="mib_per_s", label="throughput", unit="MiB/s", lower_is_better=False),
-            MetricSpec(key="cpu_s", label="copier CPU (daemon; baseline: cat)", unit="CPU s"),
-        )
+        self.log_bytes = profile.log_bytes
+        unknown = set(profile.log_cases) - {case.key for case in CASES}
+        if unknown:
+            raise ValueError(
+                f"unknown log cases {sorted(unknown)}; known: {[c.key for c in CASES]}"
+            )
+        self.cases = tuple(c for c in CASES if not profile.log_cases or c.key in profile.log_cases)
+        metrics: list[MetricSpec] = []
+        for case in self.cases:
+            size = f"{case.total_bytes(self.log_bytes) / MIB:g} MiB"
+            metrics.append(
+                MetricSpec(
+                    key=f"{case.key}_mib_per_s",
+                    label=f"{case.label} ({size}): throughput",
+                    unit="MiB/s",
+                    lower_is_better=False,
+                )
+            )
+            metrics.append(
+                MetricSpec(
+                    key=f"{case.key}_cpu_per_gib",
+                    label=f"{case.label}: copier CPU per GiB (daemon; baseline: cat)",
+                    unit="CPU s",
+                )
+            )
+        self.metrics: tuple[MetricSpec, ...] = tuple(metrics)
 
     def params(self) -> Mapping[str, Any]:
-        """The number of bytes written per run."""
-        return {"bytes": self.total_bytes, "mib": self.total_bytes / MIB}
-
-    def _samples(self, wall: float, cpu: float) -> Samples:
+        """The bytes and block size of every case."""
         return {
-            "wall_s": [wall],
-            "mib_per_s": [self.total_bytes / MIB / wall],
-            "cpu_s": [cpu],
+            case.key: {
+                "bytes": case.total_bytes(self.log_bytes),
+                "block": case.block,
+                "interleave": case.interleave,
+                "rotate": case.rotate,
+            }
+            for case in self.cases
+        }
+
+    @staticmethod
+    def _samples(case: LogCase, total: int, wall: float, cpu: float) -> Samples:
+        return {
+            f"{case.key}_mib_per_s": [total / MIB / wall],
+            f"{case.key}_cpu_per_gib": [cpu * GIB / total],
         }
 
     def run_once(self, daemon: DaemonSpec) -> Samples:
-        """Start the writer under the daemon and wait for its log to hold every byte."""
-        # The log path goes into the config, so it lives in a temp dir of its own.
+        """Start every case's writer under one daemon in turn; time each until logged."""
+        samples: Samples = {}
+        # The log paths go into the config, so they live in a temp dir of their own.
         with tempfile.TemporaryDirectory(prefix="superbench-log-") as tmp:
-            logfile = Path(tmp) / "writer.log"
-            program = ProgramSpec(
-                name=PROGRAM,
-                command=shlex.join(writer_argv(self.total_bytes)),
-                autostart=False,
-                autorestart="false",
-                startsecs=0,
-                exitcodes="0",
-                stdout_logfile=str(logfile),
-                stdout_logfile_maxbytes="0",
-                stdout_logfile_backups=0,
-                redirect_stderr=False,
-            )
-            with running_daemon(daemon, [program]) as running:
-                cpu_before = running.cpu_reading()
-                started = time.perf_counter()
-                try:
-                    running.rpc.supervisor.startProcess(PROGRAM, False)
-                except RPC_ERRORS as error:
-                    raise ScenarioFailed(f"startProcess failed: {error}") from error
-                done = self._wait_size(logfile, running.exited, copy_timeout(self.total_bytes))
-                cpu_after = running.cpu_reading()
-            return self._samples(done - started, cpu_between(cpu_before, cpu_after))
+            workdir = Path(tmp)
+            programs = [
+                case.program(workdir, case.total_bytes(self.log_bytes)) for case in self.cases
+            ]
+            with running_daemon(daemon, programs) as running:
+                for case in self.cases:
+                    samples.update(self._run_case(running, case, workdir))
+                    _discard(case.files(workdir))
+        return samples
 
-    def _wait_size(self, logfile: Path, exited: Any, timeout: float) -> float:
-        deadline = time.perf_counter() + timeout
-        size = 0
-        while time.perf_counter() < deadline:
-            try:
-                size = logfile.stat().st_size
-            except FileNotFoundError:
-                size = 0
-            if size >= self.total_bytes:
-                return time.perf_counter()
-            if exited() is not None:
-                raise ScenarioFailed(
-                    f"daemon exited with {size} of {self.total_bytes} bytes logged"
-                )
-            time.sleep(STAT_INTERVAL)
-        raise ScenarioFailed(
-            f"only {size} of {self.total_bytes} bytes logged after {timeout:.0f} s"
-        )
+    def _run_case(self, running: RunningDaemon, case: LogCase, workdir: Path) -> Samples:
+        total = case.total_bytes(self.log_bytes)
+        cpu_before = running.cpu_reading()
+        started = time.perf_counter()
+        try:
+            running.rpc.supervisor.startProcess(case.key, False)
+        except RPC_ERRORS as error:
+            raise ScenarioFailed(f"{case.key}: startProcess failed: {error}") from error
+        done = _wait_logged(case.files(workdir), total, running.exited, copy_timeout(total))
+        cpu_after = running.cpu_reading()
+        return self._samples(case, total, done - started, cpu_between(cpu_before, cpu_after))
 
     def baseline_once(self) -> Samples | None:
-        """``writer | cat > file``: wall time and ``cat``'s CPU (from ``wait4``)."""
-        timeout = copy_timeout(self.total_bytes)
+        """``writer | cat > file`` for every unrotated case: wall time and ``cat``'s CPU."""
+        samples: Samples = {}
+        for case in self.cases:
+            if not case.rotate:
+                samples.update(self._baseline_case(case))
+        return samples
+
+    def _baseline_case(self, case: LogCase) -> Samples:
+        total = case.total_bytes(self.log_bytes)
+        timeout = copy_timeout(total)
         with tempfile.TemporaryDirectory(prefix="superbench-log-") as tmp:
-            target = Path(tmp) / "baseline.log"
-            with target.open("wb") as sink:
+            targets = [Path(tmp) / "out.log", Path(tmp) / "err.log"]
+            with targets[0].open("wb") as out_sink, targets[1].open("wb") as err_sink:
                 started = time.perf_counter()
-                writer = subprocess.Popen(writer_argv(self.total_bytes), stdout=subprocess.PIPE)
-                if writer.stdout is None:
-                    raise RuntimeError("writer has no stdout pipe")
-                cat = subprocess.Popen(["cat"], stdin=writer.stdout, stdout=sink)
-                writer.stdout.close()  # cat holds the only read end now
+                writer = subprocess.Popen(
+                    writer_argv(total, case.block, interleave=case.interleave),
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE if case.interleave else None,
+                )
+                pipes = [writer.stdout, writer.stderr] if case.interleave else [writer.stdout]
+                cats = [
+                    _cat(pipe, sink)
+                    for pipe, sink in zip(pipes, (out_sink, err_sink), strict=False)
+                ]
+                cpu = 0.0
                 try:
-                    status, cpu = _wait_with_cpu(cat.pid, timeout)
+                    for cat in cats:
+                        status, used = _wait_with_cpu(cat.pid, timeout)
+                        # wait4 reaped cat; tell Popen so it never waits on a recycled pid.
+                        cat.returncode = os.waitstatus_to_exitcode(status)
+                        cpu += used
                 except ScenarioFailed:
-                    writer.kill()
-                    cat.kill()
-                    cat.wait(10)
-                    writer.wait(10)
+                    for process in (writer, *cats):
+                        process.kill()
+                        process.wait(10)
                     raise
-                # wait4 reaped cat; tell Popen so it never waits on a recycled pid.
-                cat.returncode = os.waitstatus_to_exitcode(status)
                 done = time.perf_counter()
                 writer.wait(timeout)
-            if cat.returncode != 0 or writer.returncode != 0:
-                raise ScenarioFailed(
-                    f"baseline pipeline failed: cat={cat.returncode} writer={writer.returncode}"
-                )
-            size = target.stat().st_size
-            if size != self.total_bytes:
-                raise ScenarioFailed(f"baseline wrote {size} bytes, not {self.total_bytes}")
-            return self._samples(done - started, cpu)
+            codes = [cat.returncode for cat in cats] + [writer.returncode]
+            if any(codes):
+                raise ScenarioFailed(f"baseline pipeline failed: exit codes {codes}")
+            size = sum(target.stat().st_size for target in targets)
+            if size != total:
+                raise ScenarioFailed(f"baseline wrote {size} bytes, not {total}")
+            return self._samples(case, total, done - started, cpu)
+
+
+def _discard(paths: Sequence[Path]) -> None:
+    """Free a finished case's files, truncating before unlinking.
+
+    A daemon may keep a log open after its program exited (superd keeps the writer
+    for the next run); an unlinked but open file keeps its dirty pages, which the
+    kernel still writes back, so every later case would pay for the GiB before it.
+    Truncation drops the pages whoever holds the file.
+    """
+    for path in paths:
+        try:
+            os.truncate(path, 0)
+        except FileNotFoundError:
+            continue
+        path.unlink(missing_ok=True)
+
+
+def _cat(pipe: IO[bytes] | None, sink: IO[bytes]) -> subprocess.Popen[bytes]:
+    if pipe is None:
+        raise RuntimeError("writer has no output pipe")
+    cat = subprocess.Popen(["cat"], stdin=pipe, stdout=sink)
+    pipe.close()  # cat holds the only read end now
+    return cat
+
+
+def _sizes(paths: Sequence[Path]) -> tuple[int, ...]:
+    sizes = []
+    for path in paths:
+        try:
+            sizes.append(path.stat().st_size)
+        except FileNotFoundError:
+            sizes.append(0)
+    return tuple(sizes)
+
+
+def _wait_logged(paths: Sequence[Path], total: int, exited: Any, timeout: float) -> float:
+    """Wait until ``paths`` hold ``total`` bytes together; returns that instant.
+
+    A rotation renames files between two ``stat`` calls, so a sum is trusted only when
+    two consecutive scans agree file by file.
+    """
+    deadline = time.perf_counter() + timeout
+    previous: tuple[int, ...] = ()
+    size = 0
+    while time.perf_counter() < deadline:
+        sizes = _sizes(paths)
+        size = sum(sizes)
+        if size >= total:
+            if len(paths) <= 2 or sizes == previous:
+                return time.perf_counter()
+            previous = sizes
+            continue
+        previous = sizes
+        if exited() is not None:
+            raise ScenarioFailed(f"daemon exited with {size} of {total} bytes logged")
+        time.sleep(STAT_INTERVAL)
+    raise ScenarioFailed(f"only {size} of {total} bytes logged after {timeout:.0f} s")
 
 
 def _wait_with_cpu(pid: int, timeout: float) -> tuple[int, float]:

@@ -14,6 +14,7 @@ from __future__ import annotations
 from supervisor_core.logs.capture import (
     PIPE_SIZE,
     READ_SIZE,
+    SPLICE_CHUNK,
     Channel,
     ChannelLog,
     ChannelSettings,
@@ -47,6 +48,7 @@ __all__ = [
     "END_TOKEN",
     "PIPE_SIZE",
     "READ_SIZE",
+    "SPLICE_CHUNK",
     "AnsiStripper",
     "Channel",
     "ChannelFilter",

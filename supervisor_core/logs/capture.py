@@ -10,9 +10,17 @@ Rules of this file:
   fresh 1 MiB ``os.read`` allocation per chunk costs more than the copy itself) and
   bytes objects are made only for filters and callbacks. ``ChannelFilter`` (capture
   mode, ANSI stripping) only runs when the channel needs it.
-- A pipe that comes back full on a read is grown once to ``PIPE_SIZE``
+- A pipe that comes back (about) full on a read is grown once to ``PIPE_SIZE``
   (F_SETPIPE_SZ), so a chatty child costs one wake-up per MiB, not per 64 KiB; quiet
   pipes keep the kernel's default and count nothing against the user's pipe quota.
+- A chatty writer of small chunks is read in batches, not per write: a transfer
+  smaller than ``COALESCE_BELOW`` that comes less than ``COALESCE_WINDOW`` after the
+  previous one pauses the reader for ``COALESCE_DELAY`` (the pipe keeps filling; it
+  is grown once it comes back half full). A quiet program's line is read at once; a
+  flood of 100-byte lines costs one wake-up per millisecond instead of one per few
+  lines (measured: 7 CPU-seconds per GiB, ``cat``'s 5, for one ``write()`` per line).
+  An event listener's stdout (``on_read``) is never paused: its replies pace the
+  protocol. ``drain()`` still reads a paused pipe, so nothing waits at an exit.
 - ``on_log(channel, data)`` fires per chunk, not per line, exactly where supervisord
   emits PROCESS_LOG_STDOUT/STDERR: once per read (split at capture tokens), only when
   ``*_events_enabled``, with the data after ANSI stripping, including data that
@@ -63,8 +71,23 @@ _SYSLOG_LINE_MAX = 8192
 READ_SIZE = 1 << 20
 # What a busy pipe is grown to: the default /proc/sys/fs/pipe-max-size.
 PIPE_SIZE = 1 << 20
-# The kernel's default pipe capacity: a transfer this large means the pipe was full.
-_DEFAULT_PIPE_SIZE = 1 << 16
+# One splice(2) call moves at most this much; a wake-up loops up to READ_SIZE.
+# Measured on the 2-core VM of bench/RESULTS.md, 1 GiB of 1 MiB writes into a fresh
+# superd: one 1 MiB splice per wake-up took 0.8-10 s and 0.4-2.1 CPU s (perf: the
+# kernel's memcpy into the page cache), 128 KiB splices 0.9-1.2 s and 0.41-0.44 CPU s
+# in every run. Likely cause: the kernel sizes a write's page-cache folios after its
+# length, and 1 MiB folios come from the large free blocks the VM's balloon has
+# returned to the host, whose first touch faults on the host side; cat and
+# supervisord write 128 KiB at a time and never showed it.
+SPLICE_CHUNK = 128 << 10
+# A transfer at least this large means the pipe was (about) full, so it is grown. Not
+# the default capacity (64 KiB): the kernel counts a pipe's capacity in pages (16 by
+# default) and a write starts a new page unless its sub-page remainder fits in the last
+# one (pipe_write's merge rule), so a full pipe holds 16 x 4,096 bytes only for
+# page-multiple writes. 65,500-byte writes (a 64 KiB stdio buffer of text lines) fill
+# it at 65,500 bytes and writes of 4,097 bytes at 8 x 4,097 = 32,776: every full
+# default pipe holds more than half its capacity.
+_GROW_AT = (1 << 16) // 2
 # splice(2) errors that mean "not here" (file system or target without splice support).
 _NO_SPLICE = frozenset({errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP, errno.EXDEV})
 
@@ -87,6 +110,12 @@ class _ReadBuffer:
 _READ_BUFFER = _ReadBuffer()
 # At most this many reads per drain(): enough for a full pipe, finite for a chatty grandchild.
 _DRAIN_READS = 16
+# Coalescing of small writes (see the rules above): a transfer below COALESCE_BELOW
+# bytes within COALESCE_WINDOW seconds of the previous one pauses reading for
+# COALESCE_DELAY seconds. One page: a writer of 4 KiB blocks or more is never paused.
+COALESCE_BELOW = 4096
+COALESCE_WINDOW = 0.001
+COALESCE_DELAY = 0.001
 
 
 class Channel(enum.StrEnum):
@@ -177,6 +206,10 @@ class ChannelLog:
         self._pipe_grown = False
         self.pipe_size: int | None = None
         """The capacity the current (or last) pipe was grown to; None while never grown."""
+        self._last_transfer = -1.0  # loop time of the last transfer (coalescing)
+        self._paused: asyncio.TimerHandle | None = None
+        self.transfers = 0
+        """Reads (or splices) that moved data: wake-ups that did work."""
         self.bytes_read = 0
         """Bytes read from the pipe (before filtering): the log_bytes_total metric."""
         self.bytes_written = 0
@@ -255,6 +288,20 @@ class ChannelLog:
         with contextlib.suppress(OSError):
             self.pipe_size = fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, PIPE_SIZE)
 
+    @staticmethod
+    def _splice_chunks(writer: RotatingFileWriter, fd: int) -> int:
+        # Up to READ_SIZE per wake-up, in SPLICE_CHUNK pieces (see SPLICE_CHUNK).
+        # Raises what the first splice raises; a later EAGAIN just ends the wake-up.
+        moved = writer.splice_from(fd, SPLICE_CHUNK)
+        total = moved
+        while moved == SPLICE_CHUNK and total < READ_SIZE:
+            try:
+                moved = writer.splice_from(fd, SPLICE_CHUNK)
+            except BlockingIOError:
+                break
+            total += moved
+        return total
+
     def _on_readable(self) -> None:
         fd = self._fd
         if fd is None:  # pragma: no cover - reader removed before the callback ran
@@ -262,7 +309,7 @@ class ChannelLog:
         writer = self._writer
         if writer is not None and self._can_splice():
             try:
-                moved = writer.splice_from(fd, READ_SIZE)
+                moved = self._splice_chunks(writer, fd)
             except BlockingIOError:
                 return
             except OSError as error:
@@ -277,8 +324,9 @@ class ChannelLog:
                     self.bytes_written += moved
                     if self._failing:
                         self._write_resumed()
-                    if moved >= _DEFAULT_PIPE_SIZE and not self._pipe_grown:
+                    if moved >= _GROW_AT and not self._pipe_grown:
                         self._grow_pipe(fd)
+                    self._transferred(moved)
                     return
                 # 0: end of file, which the read below sees too.
         buffer = _READ_BUFFER.get()
@@ -293,9 +341,11 @@ class ChannelLog:
             if self._on_read is not None:
                 self._on_read(b"")
             return
-        if count >= _DEFAULT_PIPE_SIZE and not self._pipe_grown:
+        if count >= _GROW_AT and not self._pipe_grown:
             self._grow_pipe(fd)
         self.bytes_read += count
+        if self._on_read is None:
+            self._transferred(count)
         if self._tail is not None:
             self._tail.feed(memoryview(buffer)[:count])
         if (
@@ -315,6 +365,25 @@ class ChannelLog:
             self._deliver(data)
         else:
             self._apply(self._filter.feed(data))
+
+    def _transferred(self, count: int) -> None:
+        # Coalescing: see the rules at the top of the file.
+        self.transfers += 1
+        loop = self._loop
+        if loop is None:  # pragma: no cover - only attached channels read
+            return
+        now = loop.time()
+        previous, self._last_transfer = self._last_transfer, now
+        if count < COALESCE_BELOW and now - previous < COALESCE_WINDOW and self._paused is None:
+            fd = self._fd
+            if fd is not None:
+                loop.remove_reader(fd)
+                self._paused = loop.call_later(COALESCE_DELAY, self._resume)
+
+    def _resume(self) -> None:
+        self._paused = None
+        if self._fd is not None and self._loop is not None:
+            self._loop.add_reader(self._fd, self._on_readable)
 
     def tail_lines(self, lines: int) -> tuple[str, ...]:
         """The last ``lines`` lines of the current (or last) run; () when not kept."""
@@ -431,6 +500,9 @@ class ChannelLog:
     def detach(self) -> None:
         """Stop reading, close the pipe and flush what the filter held back."""
         fd, self._fd = self._fd, None
+        if self._paused is not None:
+            self._paused.cancel()
+            self._paused = None
         if fd is not None and self._loop is not None:
             self._loop.remove_reader(fd)
             with contextlib.suppress(OSError):

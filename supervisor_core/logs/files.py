@@ -16,9 +16,11 @@ Rules of this file:
   every record too), so an operator's ``tail -f`` sees output as it arrives.
 - ``splice_from`` moves a chunk from a pipe to a regular file inside the kernel
   (splice(2)): no copy through user space, no Python object per chunk. Linux refuses
-  splice into an ``O_APPEND`` file (EINVAL), so the flag is cleared for the one call
-  and the chunk goes at the file's current size (fstat), which is what append does;
-  only a *foreign* process appending in the same microsecond could interleave.
+  splice into an ``O_APPEND`` file (EINVAL), so the flag is cleared at the first splice
+  (and set again before the next ``write``: a channel splices for a whole run or not
+  at all, so that is one ``fcntl`` per run, not two per chunk) and each chunk goes at
+  the file's current size (fstat), which is what append does; only a *foreign*
+  process appending in the same microsecond could interleave.
 - A file that replaces the log (after a rollover or ``remove``) is created with the
   mode the log had, so an AUTO log made 0600 by ``mkstemp`` stays 0600 instead of
   becoming 0666 & ~umask (supervisord lets it become 0644).
@@ -108,6 +110,7 @@ class RotatingFileWriter:
         self._status_flags = 0
         # The permissions a re-created file gets: the last opened file's (see rules).
         self._mode = 0o666
+        self._append_cleared = False
         self._open(truncate=False)
 
     @property
@@ -127,6 +130,7 @@ class RotatingFileWriter:
         if self._regular:
             self._mode = stat.S_IMODE(status.st_mode)
         self._status_flags = fcntl.fcntl(fd, fcntl.F_GETFL) if self._regular else 0
+        self._append_cleared = False
         self._fd = fd
 
     def write(self, data: bytes | memoryview) -> None:
@@ -138,6 +142,9 @@ class RotatingFileWriter:
         fd = self._fd
         if fd is None:
             raise ValueError(f"{self.path}: write to a closed log file")
+        if self._append_cleared:
+            fcntl.fcntl(fd, fcntl.F_SETFL, self._status_flags)
+            self._append_cleared = False
         view = memoryview(data)
         while view:
             written = os.write(fd, view)
@@ -167,12 +174,11 @@ class RotatingFileWriter:
         splice_flags = os.SPLICE_F_MOVE | os.SPLICE_F_NONBLOCK
         flags = self._status_flags
         if flags & os.O_APPEND:
-            fcntl.fcntl(fd, fcntl.F_SETFL, flags & ~os.O_APPEND)
-            try:
-                end = os.fstat(fd).st_size
-                moved = os.splice(pipe_fd, fd, count, offset_dst=end, flags=splice_flags)
-            finally:
-                fcntl.fcntl(fd, fcntl.F_SETFL, flags)
+            if not self._append_cleared:
+                fcntl.fcntl(fd, fcntl.F_SETFL, flags & ~os.O_APPEND)
+                self._append_cleared = True
+            end = os.fstat(fd).st_size
+            moved = os.splice(pipe_fd, fd, count, offset_dst=end, flags=splice_flags)
             end += moved
         else:
             # Opened by a rollover (O_TRUNC, no O_APPEND): the file position advances,
@@ -248,9 +254,17 @@ def empty_file(path: str) -> None:
 
 
 def _replace(source: str, target: str) -> None:
-    # supervisord's removeAndRename: tolerate a file deleted under us (cleanup scripts).
+    # supervisord's removeAndRename: remove the target, then rename; tolerate a file
+    # deleted under us (cleanup scripts). Not one os.replace: ext4 (auto_da_alloc)
+    # flushes the source's delayed-allocation blocks when a rename replaces an existing
+    # file, so every rotation would start writeback of the 50 MB just written from the
+    # daemon's loop (measured: 1 MiB writes with 50MB/10 rotation, sys time 0.13-0.17 s
+    # per 512 MiB, with stalls of 0.66-0.73 s and 4x the wall time in 2 of 5 runs;
+    # remove + rename: no stall in 5).
     with contextlib.suppress(FileNotFoundError):
-        os.replace(source, target)
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(target)
+        os.rename(source, target)
 
 
 class LogReadError(Exception):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import hashlib
 import os
 import re
@@ -18,6 +19,7 @@ from supervisor_core.logs import (
     END_TOKEN,
     PIPE_SIZE,
     READ_SIZE,
+    SPLICE_CHUNK,
     Channel,
     ChannelSettings,
     LogOpenError,
@@ -358,3 +360,62 @@ async def test_busy_pipe_grows_and_quiet_pipe_does_not(tmp_path: Path) -> None:
     assert (tmp_path / "out.log").read_bytes() == b"x" * (8 << 20)
     assert (tmp_path / "err.log").read_bytes() == b"one line\n"
     assert stdout_log.bytes_read == stdout_log.bytes_written == 8 << 20
+
+
+async def test_pipe_full_of_unaligned_writes_grows(tmp_path: Path) -> None:
+    """A pipe filled by 65,500-byte writes (16 pages, 36 bytes short of 64 KiB) is grown."""
+    output = ProcessOutput(
+        name="unaligned",
+        stdout=ChannelSettings(logfile=str(tmp_path / "out.log")),
+        stderr=ChannelSettings(),
+    )
+    code = "import os\nblock = b'y' * 65500\nfor _ in range(256):\n    os.write(1, block)\n"
+    assert await run_captured(py(code), output) == 0
+    stdout_log = output.channels[Channel.STDOUT]
+    output.close()
+    assert stdout_log.pipe_size == PIPE_SIZE
+    assert (tmp_path / "out.log").read_bytes() == b"y" * (65500 * 256)
+
+
+async def test_flood_of_small_writes_is_read_in_batches(tmp_path: Path) -> None:
+    """100-byte lines written one write() each are read in a few large transfers, not per write."""
+    output = ProcessOutput(
+        name="lines",
+        stdout=ChannelSettings(logfile=str(tmp_path / "out.log")),
+        stderr=ChannelSettings(),
+    )
+    lines = 50_000
+    code = (
+        f"import os\nline = b'z' * 99 + b'\\n'\nfor _ in range({lines}):\n    os.write(1, line)\n"
+    )
+    assert await run_captured(py(code), output) == 0
+    stdout_log = output.channels[Channel.STDOUT]
+    output.close()
+    assert (tmp_path / "out.log").read_bytes() == (b"z" * 99 + b"\n") * lines
+    # Read as soon as each write lands, a reader gets ~30 lines per wake-up (~1,600
+    # transfers here); batched, the pipe fills between wake-ups.
+    assert stdout_log.transfers <= lines // 50
+
+
+async def test_one_wake_up_splices_a_full_grown_pipe_in_chunks(tmp_path: Path) -> None:
+    """A wake-up moves up to READ_SIZE from a full 1 MiB pipe, in SPLICE_CHUNK pieces, in order."""
+    output = ProcessOutput(
+        name="chunks",
+        stdout=ChannelSettings(logfile=str(tmp_path / "out.log")),
+        stderr=ChannelSettings(),
+    )
+    output.open()
+    log = output.channels[Channel.STDOUT]
+    reader, sender = os.pipe()
+    fcntl.fcntl(sender, fcntl.F_SETPIPE_SZ, PIPE_SIZE)
+    data = b"".join(_block(index)[: 100 << 10] for index in range(10))  # 1,000 KiB
+    os.write(sender, data)
+    os.close(sender)
+    loop = asyncio.get_running_loop()
+    log.attach(reader, loop=loop)
+    log._on_readable()  # one wake-up, as the loop would run it
+    moved = log.bytes_read
+    await asyncio.wait_for(log.wait_closed(), WAIT)
+    output.close()
+    assert moved == len(data) > SPLICE_CHUNK
+    assert (tmp_path / "out.log").read_bytes() == data
