@@ -73,6 +73,8 @@ _T = TypeVar("_T")
 
 SUBSCRIBER_NAME = "journal"
 NO_RETENTION = RetentionPolicy()
+# Size retention re-measures after each delete, at most this many times per pass.
+_SIZE_PASSES = 4
 _RETRY_DELAYS = (0.05, 0.2, 1.0, 5.0)
 
 
@@ -722,11 +724,16 @@ class Journal:
             deleted += max(cursor.rowcount, 0)
         if policy.max_bytes is not None:
             page_size = int(connection.execute("PRAGMA page_size").fetchone()[0])
-            pages = int(connection.execute("PRAGMA page_count").fetchone()[0])
-            free = int(connection.execute("PRAGMA freelist_count").fetchone()[0])
-            rows = int(connection.execute("SELECT COUNT(*) FROM events").fetchone()[0])
-            excess = policy.excess_rows(used_bytes=(pages - free) * page_size, row_count=rows)
-            if excess:
+            # The estimate assumes pages free up in proportion to rows; the indexes'
+            # half-full pages may not, so measure again and trim more (a few passes).
+            for _ in range(_SIZE_PASSES):
+                pages = int(connection.execute("PRAGMA page_count").fetchone()[0])
+                free = int(connection.execute("PRAGMA freelist_count").fetchone()[0])
+                rows = int(connection.execute("SELECT COUNT(*) FROM events").fetchone()[0])
+                used = (pages - free) * page_size
+                excess = policy.excess_rows(used_bytes=used, row_count=rows)
+                if not excess:
+                    break
                 cursor = connection.execute(
                     "DELETE FROM events WHERE serial IN "
                     "(SELECT serial FROM events ORDER BY serial LIMIT ?)",
