@@ -91,8 +91,9 @@ def test_systemd_notifier_speaks_to_a_path_socket(tmp_path: Path) -> None:
 
 
 def test_superd_reports_ready_then_stopping_to_systemd(tmp_path: Path) -> None:
-    """A real superd under a test NOTIFY_SOCKET says READY=1 after its autostarts, then
-    STOPPING=1 on SIGTERM; its children never see superd's NOTIFY_SOCKET."""
+    """A real superd under a test NOTIFY_SOCKET says READY=1 after its autostarts,
+    RELOADING=1 and READY=1 again on SIGHUP, then STOPPING=1 on SIGTERM; its children
+    never see superd's NOTIFY_SOCKET."""
     path = str(tmp_path / "systemd-notify")
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     listener.bind(path)
@@ -116,6 +117,9 @@ def test_superd_reports_ready_then_stopping_to_systemd(tmp_path: Path) -> None:
         wait_for(env_dump.exists, "the child's environment")
         wait_for(lambda: "SUPERVISOR_ENABLED" in env_dump.read_text(), "the env dump")
         assert "NOTIFY_SOCKET" not in env_dump.read_text()
+        superd.send(__import__("signal").SIGHUP)  # a reload: RELOADING=1, then READY=1 again
+        assert listener.recv(4096).decode().startswith("RELOADING=1")
+        assert listener.recv(4096).decode().startswith("READY=1\nSTATUS=")
         superd.send(__import__("signal").SIGTERM)
         assert listener.recv(4096).decode().startswith("STOPPING=1")
         assert superd.wait_exit() == 0
