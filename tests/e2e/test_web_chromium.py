@@ -115,10 +115,15 @@ def browser(chromium: Any, profile: Path) -> Iterator[BrowserContext]:
 
 @contextmanager
 def running_superd(tmp: Path, text: str, *, also: tuple[str, ...] = ()) -> Iterator[Superd]:
-    """superd on ``text``, once alpha, beta and the ``also`` programs are RUNNING."""
+    """superd on ``text``, once alpha, beta and the ``also`` programs are RUNNING (others
+    may be in any state)."""
     superd = Superd(tmp, text, "-n")
     try:
-        superd.wait_states(dict.fromkeys(("alpha", "beta", *also), "RUNNING"))
+        names = ("alpha", "beta", *also)
+        wait_for(
+            lambda: all(superd.states().get(name) == "RUNNING" for name in names),
+            f"{names} RUNNING",
+        )
         yield superd
         superd.send(signal.SIGTERM)
         assert superd.wait_exit() == 0
@@ -215,7 +220,8 @@ def test_operator_session_in_chromium(chromium: Any, tmp_path: Path) -> None:
 
 
 def test_without_events_the_page_offers_a_manual_refresh(chromium: Any, tmp_path: Path) -> None:
-    """With the journal (and so /events) off, the page says so and links a refresh."""
+    """With the journal (and so /events) off, the page says so and links a refresh; CPU,
+    memory and last exit still come from /metrics."""
     from playwright.sync_api import expect
 
     port = free_port()
@@ -230,6 +236,17 @@ def test_without_events_the_page_offers_a_manual_refresh(chromium: Any, tmp_path
         expect(live).to_contain_text("Live updates are off")
         expect(live.locator('a[href="index.html"]')).to_have_text("Refresh")
         expect(page.locator("#feed-section")).to_be_hidden()
+        expect(row(page, "alpha").locator("td.mem")).to_have_text(re.compile(r"^\d+\.\d MiB$"))
+        expect(row(page, "alpha").locator("td.exit")).to_have_text("\u2014")
+        # No exit events without /events: after a reload the last exit is /metrics' code.
+        old_pid = superd.call("getProcessInfo", "alpha")["pid"]
+        os.kill(old_pid, signal.SIGKILL)
+        wait_for(
+            lambda: superd.call("getProcessInfo", "alpha")["pid"] not in (0, old_pid),
+            "alpha restarted",
+        )
+        page.reload()
+        expect(row(page, "alpha").locator("td.exit")).to_have_text("killed by signal 9")
         # The forms work all the same.
         row(page, "beta").locator('button[value="stop"]').click()
         expect(page.locator(".message.ok")).to_have_text("Process beta stopped")
@@ -334,24 +351,24 @@ def test_storm_badge_from_storms_and_live_events(chromium: Any, tmp_path: Path) 
             page.on("pageerror", lambda error: errors.append(str(error)))
             page.goto(f"http://127.0.0.1:{port}/")
             expect(page.locator("#live")).to_have_text("Live: following /events")
-            storm = row(page, "delta").locator(".badge.storm")
+            storm = row(page, "delta").locator(".storm")
             expect(storm).to_be_visible()
             expect(storm).to_have_text("STORM")
             expect(storm).to_have_attribute("title", re.compile(r"automatic restarts$"))
-            expect(row(page, "alpha").locator(".badge.storm")).to_be_hidden()
+            expect(row(page, "alpha").locator(".storm")).to_be_hidden()
             # A stop ends the storm: the live PROCESS_STORM_END takes the badge away.
             row(page, "delta").locator('button[value="stop"]').click()
             expect(page.locator(".message.ok")).to_have_text("Process delta stopped")
             expect(page.locator("#live")).to_have_text("Live: following /events")
-            expect(row(page, "delta").locator(".badge.storm")).to_be_hidden()
-            expect(page.locator("#feed li", has_text="restart storm ends").first).to_contain_text(
-                "delta"
-            )
+            expect(row(page, "delta").locator(".storm")).to_be_hidden()
+            ends = page.locator("#feed li", has_text="restart storm ends").first
+            expect(ends).to_contain_text("delta")
+            expect(ends).to_contain_text("stopped")  # the detector's reason
             assert get_json(port, "/storms")["current"] == []
             # Started again, it storms again: the live PROCESS_STORM_BEGIN brings the badge.
             row(page, "delta").locator('button[value="start"]').click()
             expect(page.locator("#live")).to_have_text("Live: following /events")
-            expect(row(page, "delta").locator(".badge.storm")).to_be_visible()
+            expect(row(page, "delta").locator(".storm")).to_be_visible()
             begins = page.locator("#feed li", has_text="restart storm begins").first
             expect(begins).to_contain_text("delta")
             expect(begins).to_contain_text("2 restarts")
@@ -428,3 +445,41 @@ def test_resources_layout_and_feed_filter(chromium: Any, tmp_path: Path, width: 
         page.locator("#feed-filter").select_option("")
         expect(feed.filter(has_text="alpha").first).to_be_visible()
         assert errors == []
+
+
+def test_without_the_storm_extension_the_page_stays_live(chromium: Any, tmp_path: Path) -> None:
+    """With ``[exporter:storms] enabled = false`` (/storms answers 404) the page follows
+    /events without storm events and shows no STORM badge on a crash-looping program."""
+    from playwright.sync_api import expect
+
+    port = free_port()
+    (tmp_path / "crash_loop.py").write_text(CRASH_LOOP)
+    extra = (
+        f"[program:delta]\ncommand = {sys.executable} {tmp_path / 'crash_loop.py'}\n"
+        "startsecs = 0\nautorestart = true\n\n"
+        "[exporter:storms]\nenabled = false\nburst = 2\n"
+    )
+    with (
+        running_superd(tmp_path, web_config(tmp_path, port, extra)),
+        browser(chromium, tmp_path / "profile") as context,
+    ):
+        page = context.new_page()
+        requests: list[str] = []
+        page.on("request", lambda request: requests.append(request.url))
+        page.goto(f"http://127.0.0.1:{port}/")
+        expect(page.locator("#live")).to_have_text("Live: following /events")
+        # Live: delta's restarts keep coming in, and none of them brings a badge.
+        restarts = row(page, "delta").locator("td.restarts")
+        before = int(restarts.inner_text())
+        page.wait_for_function(
+            """([name, before]) => {
+                const tr = document.querySelector(`tr[data-namespec="${name}"]`);
+                return parseInt(tr.querySelector("td.restarts").textContent, 10) >= before + 3;
+            }""",
+            arg=["delta", before],
+            timeout=TIMEOUT_MS,
+        )
+        expect(row(page, "delta").locator(".storm")).to_be_hidden()
+        stream = [url for url in requests if "/events?" in url]
+        assert stream
+        assert all("STORM" not in url for url in stream)

@@ -188,7 +188,7 @@ def render_row(info: control.ProcessInfo) -> str:
         f' data-start="{info.start:.3f}">'
         f'<td class="state" data-label="State">'
         f'<span class="badge {state_class(info.state)}">{state}</span>'
-        '<span class="badge storm" hidden>STORM</span></td>'
+        '<span class="storm" hidden>STORM</span></td>'
         f'<td class="desc" data-label="Description">{escape(describe(info))}</td>'
         f'<td class="name" data-label="Name">'
         f'<a href="tail.html?processname={escape(query_value(namespec))}">'

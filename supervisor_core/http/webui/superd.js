@@ -183,7 +183,7 @@
   function setStorm(name, on, event) {
     const row = rows.get(name);
     if (!row) return;
-    const badge = row.tr.querySelector("td.state .badge.storm");
+    const badge = row.tr.querySelector("td.state .storm");
     badge.hidden = !on;
     row.tr.dataset.storm = on ? "1" : "";
     badge.title = on ? "restart storm since " + clockTime(event.start) + ": " + event.restarts +

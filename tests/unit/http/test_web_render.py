@@ -243,7 +243,7 @@ def test_row_carries_hidden_storm_badge_and_live_cells() -> None:
     """Each row has a hidden STORM badge and hidden CPU, memory and last-exit cells, labelled
     for the narrow layout; the script shows them when the server has the data."""
     row = render.render_row(info("web"))
-    assert '<span class="badge storm" hidden>STORM</span>' in row
+    assert '<span class="storm" hidden>STORM</span>' in row
     for cell, label in (("cpu", "CPU"), ("mem", "Memory"), ("exit", "Last exit")):
         assert f'<td class="{cell}" data-label="{label}" hidden>\u2014</td>' in row
     assert '<td class="actions" data-label="Actions">' in row
