@@ -11,12 +11,14 @@ XML-RPC. The browser never downloads anything: ``executable_path`` is the Debian
 from __future__ import annotations
 
 import base64
+import itertools
 import json
 import os
 import re
 import signal
 import socket
 import sys
+import time
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -236,6 +238,7 @@ def test_without_events_the_page_offers_a_manual_refresh(chromium: Any, tmp_path
         expect(live).to_contain_text("Live updates are off")
         expect(live.locator('a[href="index.html"]')).to_have_text("Refresh")
         expect(page.locator("#feed-section")).to_be_hidden()
+        expect(row(page, "alpha").locator("td.restarts")).to_be_hidden()
         expect(row(page, "alpha").locator("td.mem")).to_have_text(re.compile(r"^\d+\.\d MiB$"))
         expect(row(page, "alpha").locator("td.exit")).to_have_text("\u2014")
         # No exit events without /events: after a reload the last exit is /metrics' code.
@@ -354,7 +357,9 @@ def test_storm_badge_from_storms_and_live_events(chromium: Any, tmp_path: Path) 
             storm = row(page, "delta").locator(".storm")
             expect(storm).to_be_visible()
             expect(storm).to_have_text("STORM")
-            expect(storm).to_have_attribute("title", re.compile(r"automatic restarts$"))
+            expect(storm).to_have_attribute(
+                "title", re.compile(r"^restart storm since \d\d:\d\d:\d\d: \d+ automatic restarts$")
+            )
             expect(row(page, "alpha").locator(".storm")).to_be_hidden()
             # A stop ends the storm: the live PROCESS_STORM_END takes the badge away.
             row(page, "delta").locator('button[value="stop"]').click()
@@ -391,10 +396,11 @@ while True:
 """
 
 
-@pytest.mark.parametrize("width", [1280, 400])
+@pytest.mark.parametrize("width", [1280, 720, 400])
 def test_resources_layout_and_feed_filter(chromium: Any, tmp_path: Path, width: int) -> None:
-    """At 1280 and 400 px: CPU, memory and last exit per program from /metrics and events,
-    every Actions button on screen without sideways scrolling, and a feed filtered by program."""
+    """At 1280, 720 and 400 px: CPU, memory and last exit per program from /metrics and
+    events, every Actions button on screen without sideways scrolling (one labelled card per
+    process from 720 px down), and a feed filtered by program."""
     from playwright.sync_api import expect
 
     port = free_port()
@@ -408,8 +414,21 @@ def test_resources_layout_and_feed_filter(chromium: Any, tmp_path: Path, width: 
         page.set_viewport_size({"width": width, "height": 900})
         errors: list[str] = []
         page.on("pageerror", lambda error: errors.append(str(error)))
+        readings: list[float] = []
+        page.on(
+            "request",
+            lambda request: (
+                readings.append(time.monotonic()) if request.url.endswith("/metrics") else None
+            ),
+        )
         page.goto(f"http://127.0.0.1:{port}/")
         expect(page.locator("#live")).to_have_text("Live: following /events")
+        # Narrow: no header row, each cell labelled by its own ::before.
+        expect(page.locator("table.status thead")).to_be_visible(visible=width > 720)
+        label = page.evaluate(
+            """() => getComputedStyle(document.querySelector("td.actions"), "::before").content"""
+        )
+        assert label == ('"Actions"' if width <= 720 else "none")
         # Nothing is wider than the window: no sideways scrolling to reach a button.
         assert page.evaluate("document.documentElement.scrollWidth") <= width
         for button in page.locator("td.actions button:visible").all():
@@ -419,6 +438,9 @@ def test_resources_layout_and_feed_filter(chromium: Any, tmp_path: Path, width: 
             assert box["x"] + box["width"] <= width
         # CPU needs two /metrics readings; busy spins, so it shows a share of a core.
         expect(row(page, "busy").locator("td.cpu")).to_have_text(re.compile(r"^[1-9]\d*\.\d%$"))
+        # /metrics is read when the page opens, then every 3 s (timers never fire early).
+        assert len(readings) >= 2
+        assert min(b - a for a, b in itertools.pairwise(readings)) >= 2.9
         expect(row(page, "alpha").locator("td.mem")).to_have_text(re.compile(r"^\d+\.\d MiB$"))
         expect(row(page, "alpha").locator("td.exit")).to_have_text("\u2014")
         # Kill beta: its last exit says how, live, and the CPU/memory of the new run follow.
