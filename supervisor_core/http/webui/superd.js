@@ -210,11 +210,11 @@
     what.className = "what";
     if (event.to_state) {
       what.textContent = event.from_state + " \u2192 " + event.to_state;
+      if (event.to_state === "FATAL" || event.to_state === "BACKOFF") what.classList.add("bad");
     } else if (event.type === "PROCESS_STORM_BEGIN" || event.type === "PROCESS_STORM_END") {
       what.textContent = event.type === "PROCESS_STORM_BEGIN" ? "restart storm begins"
         : "restart storm ends";
       what.classList.add(event.type === "PROCESS_STORM_BEGIN" ? "bad" : "ok");
-      if (event.to_state === "FATAL" || event.to_state === "BACKOFF") what.classList.add("bad");
     } else {
       what.textContent = event.type;
     }
@@ -233,7 +233,7 @@
     if (event.expected === false) details.push("unexpected");
     if (restartNumber !== null) details.push("restart #" + restartNumber);
     if (event.type === "PROCESS_STORM_BEGIN") details.push(event.restarts + " restarts");
-    if (event.reason) details.push(event.reason);
+    if (event.type === "PROCESS_STORM_END" && event.reason) details.push(event.reason);
     if (event.spawnerr && (event.to_state === "BACKOFF" || event.to_state === "FATAL")) {
       details.push(event.spawnerr);
     }
