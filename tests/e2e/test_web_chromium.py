@@ -10,11 +10,16 @@ XML-RPC. The browser never downloads anything: ``executable_path`` is the Debian
 
 from __future__ import annotations
 
+import base64
+import itertools
+import json
 import os
 import re
 import signal
 import socket
 import sys
+import time
+import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -111,15 +116,30 @@ def browser(chromium: Any, profile: Path) -> Iterator[BrowserContext]:
 
 
 @contextmanager
-def running_superd(tmp: Path, text: str) -> Iterator[Superd]:
+def running_superd(tmp: Path, text: str, *, also: tuple[str, ...] = ()) -> Iterator[Superd]:
+    """superd on ``text``, once alpha, beta and the ``also`` programs are RUNNING (others
+    may be in any state)."""
     superd = Superd(tmp, text, "-n")
     try:
-        superd.wait_states({"alpha": "RUNNING", "beta": "RUNNING"})
+        names = ("alpha", "beta", *also)
+        wait_for(
+            lambda: all(superd.states().get(name) == "RUNNING" for name in names),
+            f"{names} RUNNING",
+        )
         yield superd
         superd.send(signal.SIGTERM)
         assert superd.wait_exit() == 0
     finally:
         superd.close()
+
+
+def get_json(port: int, path: str) -> Any:
+    """``GET path`` on superd's inet server, with the test's credentials, as JSON."""
+    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}")
+    token = base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
+    request.add_header("Authorization", f"Basic {token}")
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.load(response)
 
 
 def row(page: Page, namespec: str) -> Any:
@@ -202,7 +222,8 @@ def test_operator_session_in_chromium(chromium: Any, tmp_path: Path) -> None:
 
 
 def test_without_events_the_page_offers_a_manual_refresh(chromium: Any, tmp_path: Path) -> None:
-    """With the journal (and so /events) off, the page says so and links a refresh."""
+    """With the journal (and so /events) off, the page says so and links a refresh; CPU,
+    memory and last exit still come from /metrics."""
     from playwright.sync_api import expect
 
     port = free_port()
@@ -217,6 +238,18 @@ def test_without_events_the_page_offers_a_manual_refresh(chromium: Any, tmp_path
         expect(live).to_contain_text("Live updates are off")
         expect(live.locator('a[href="index.html"]')).to_have_text("Refresh")
         expect(page.locator("#feed-section")).to_be_hidden()
+        expect(row(page, "alpha").locator("td.restarts")).to_be_hidden()
+        expect(row(page, "alpha").locator("td.mem")).to_have_text(re.compile(r"^\d+\.\d MiB$"))
+        expect(row(page, "alpha").locator("td.exit")).to_have_text("\u2014")
+        # No exit events without /events: after a reload the last exit is /metrics' code.
+        old_pid = superd.call("getProcessInfo", "alpha")["pid"]
+        os.kill(old_pid, signal.SIGKILL)
+        wait_for(
+            lambda: superd.call("getProcessInfo", "alpha")["pid"] not in (0, old_pid),
+            "alpha restarted",
+        )
+        page.reload()
+        expect(row(page, "alpha").locator("td.exit")).to_have_text("killed by signal 9")
         # The forms work all the same.
         row(page, "beta").locator('button[value="stop"]').click()
         expect(page.locator(".message.ok")).to_have_text("Process beta stopped")
@@ -287,3 +320,188 @@ def test_restarts_column_counts_from_the_cause(chromium: Any, tmp_path: Path) ->
         assert superd.wait_exit() == 0
     finally:
         superd.close()
+
+
+# Runs for a moment, then fails: an automatic restart every ~0.3 s, a storm at once.
+CRASH_LOOP = """\
+import time, sys
+time.sleep(0.3)
+sys.exit(7)
+"""
+
+
+def test_storm_badge_from_storms_and_live_events(chromium: Any, tmp_path: Path) -> None:
+    """A program already in a storm opens with a STORM badge (from /storms); the badge goes
+    with the live PROCESS_STORM_END of a stop and comes back with a live PROCESS_STORM_BEGIN."""
+    from playwright.sync_api import expect
+
+    port = free_port()
+    (tmp_path / "crash_loop.py").write_text(CRASH_LOOP)
+    extra = (
+        f"[program:delta]\ncommand = {sys.executable} {tmp_path / 'crash_loop.py'}\n"
+        "startsecs = 0\nautorestart = true\n\n"
+        "[exporter:storms]\nburst = 2\nwindow = 60s\n"
+    )
+    superd = Superd(tmp_path, web_config(tmp_path, port, extra), "-n")
+    try:
+        wait_for(
+            lambda: any(s["name"] == "delta" for s in get_json(port, "/storms")["current"]),
+            "delta in a storm",
+        )
+        with browser(chromium, tmp_path / "profile") as context:
+            page = context.new_page()
+            errors: list[str] = []
+            page.on("pageerror", lambda error: errors.append(str(error)))
+            page.goto(f"http://127.0.0.1:{port}/")
+            expect(page.locator("#live")).to_have_text("Live: following /events")
+            storm = row(page, "delta").locator(".storm")
+            expect(storm).to_be_visible()
+            expect(storm).to_have_text("STORM")
+            expect(storm).to_have_attribute(
+                "title", re.compile(r"^restart storm since \d\d:\d\d:\d\d: \d+ automatic restarts$")
+            )
+            expect(row(page, "alpha").locator(".storm")).to_be_hidden()
+            # A stop ends the storm: the live PROCESS_STORM_END takes the badge away.
+            row(page, "delta").locator('button[value="stop"]').click()
+            expect(page.locator(".message.ok")).to_have_text("Process delta stopped")
+            expect(page.locator("#live")).to_have_text("Live: following /events")
+            expect(row(page, "delta").locator(".storm")).to_be_hidden()
+            ends = page.locator("#feed li", has_text="restart storm ends").first
+            expect(ends).to_contain_text("delta")
+            expect(ends).to_contain_text("stopped")  # the detector's reason
+            assert get_json(port, "/storms")["current"] == []
+            # Started again, it storms again: the live PROCESS_STORM_BEGIN brings the badge.
+            row(page, "delta").locator('button[value="start"]').click()
+            expect(page.locator("#live")).to_have_text("Live: following /events")
+            expect(row(page, "delta").locator(".storm")).to_be_visible()
+            begins = page.locator("#feed li", has_text="restart storm begins").first
+            expect(begins).to_contain_text("delta")
+            expect(begins).to_contain_text("2 restarts")
+            # The last exit is the program's own code, from the exit events.
+            expect(row(page, "delta").locator("td.exit")).to_have_text("exit 7")
+            page.screenshot(path=str(tmp_path / "storm.png"), full_page=True)
+            assert errors == []
+        superd.send(signal.SIGTERM)
+        assert superd.wait_exit() == 0
+    finally:
+        superd.close()
+
+
+# Burns CPU until told to stop (for the CPU column).
+BUSY = """\
+import signal, sys
+signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+while True:
+    pass
+"""
+
+
+@pytest.mark.parametrize("width", [1280, 720, 400])
+def test_resources_layout_and_feed_filter(chromium: Any, tmp_path: Path, width: int) -> None:
+    """At 1280, 720 and 400 px: CPU, memory and last exit per program from /metrics and
+    events, every Actions button on screen without sideways scrolling (one labelled card per
+    process from 720 px down), and a feed filtered by program."""
+    from playwright.sync_api import expect
+
+    port = free_port()
+    (tmp_path / "busy.py").write_text(BUSY)
+    extra = f"[program:busy]\ncommand = {sys.executable} {tmp_path / 'busy.py'}\nstartsecs = 0\n\n"
+    with (
+        running_superd(tmp_path, web_config(tmp_path, port, extra), also=("busy",)) as superd,
+        browser(chromium, tmp_path / "profile") as context,
+    ):
+        page = context.new_page()
+        page.set_viewport_size({"width": width, "height": 900})
+        errors: list[str] = []
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        readings: list[float] = []
+        page.on(
+            "request",
+            lambda request: (
+                readings.append(time.monotonic()) if request.url.endswith("/metrics") else None
+            ),
+        )
+        page.goto(f"http://127.0.0.1:{port}/")
+        expect(page.locator("#live")).to_have_text("Live: following /events")
+        # Narrow: no header row, each cell labelled by its own ::before.
+        expect(page.locator("table.status thead")).to_be_visible(visible=width > 720)
+        label = page.evaluate(
+            """() => getComputedStyle(document.querySelector("td.actions"), "::before").content"""
+        )
+        assert label == ('"Actions"' if width <= 720 else "none")
+        # Nothing is wider than the window: no sideways scrolling to reach a button.
+        assert page.evaluate("document.documentElement.scrollWidth") <= width
+        for button in page.locator("td.actions button:visible").all():
+            box = button.bounding_box()
+            assert box is not None
+            assert box["x"] >= 0
+            assert box["x"] + box["width"] <= width
+        # CPU needs two /metrics readings; busy spins, so it shows a share of a core.
+        expect(row(page, "busy").locator("td.cpu")).to_have_text(re.compile(r"^[1-9]\d*\.\d%$"))
+        # /metrics is read when the page opens, then every 3 s (timers never fire early).
+        assert len(readings) >= 2
+        assert min(b - a for a, b in itertools.pairwise(readings)) >= 2.9
+        expect(row(page, "alpha").locator("td.mem")).to_have_text(re.compile(r"^\d+\.\d MiB$"))
+        expect(row(page, "alpha").locator("td.exit")).to_have_text("\u2014")
+        # Kill beta: its last exit says how, live, and the CPU/memory of the new run follow.
+        old_pid = superd.call("getProcessInfo", "beta")["pid"]
+        os.kill(old_pid, signal.SIGKILL)
+        expect(row(page, "beta").locator("td.exit")).to_have_text("killed by SIGKILL")
+        # Stop alpha (the button is reachable at this width): its figures go blank.
+        row(page, "alpha").locator('button[value="stop"]').click()
+        expect(page.locator(".message.ok")).to_have_text("Process alpha stopped")
+        expect(page.locator("#live")).to_have_text("Live: following /events")
+        expect(row(page, "alpha").locator("td.mem")).to_have_text("\u2014")
+        expect(row(page, "alpha").locator("td.cpu")).to_have_text("\u2014")
+        expect(row(page, "alpha").locator("td.exit")).to_have_text(re.compile(r"^(exit 0|killed)"))
+        # The feed, filtered to beta, shows beta's events only; "all" brings the rest back.
+        feed = page.locator("#feed li")
+        expect(feed.filter(has_text="alpha").first).to_be_visible()
+        page.locator("#feed-filter").select_option("beta")
+        expect(feed.filter(has_text="killed by SIGKILL").first).to_be_visible()
+        visible = page.locator("#feed li:visible .who")
+        expect(visible.first).to_have_text("beta")
+        assert set(visible.all_text_contents()) == {"beta"}
+        expect(feed.filter(has_text="alpha").first).to_be_hidden()
+        page.screenshot(path=str(tmp_path / f"status-{width}.png"), full_page=True)
+        page.locator("#feed-filter").select_option("")
+        expect(feed.filter(has_text="alpha").first).to_be_visible()
+        assert errors == []
+
+
+def test_without_the_storm_extension_the_page_stays_live(chromium: Any, tmp_path: Path) -> None:
+    """With ``[exporter:storms] enabled = false`` (/storms answers 404) the page follows
+    /events without storm events and shows no STORM badge on a crash-looping program."""
+    from playwright.sync_api import expect
+
+    port = free_port()
+    (tmp_path / "crash_loop.py").write_text(CRASH_LOOP)
+    extra = (
+        f"[program:delta]\ncommand = {sys.executable} {tmp_path / 'crash_loop.py'}\n"
+        "startsecs = 0\nautorestart = true\n\n"
+        "[exporter:storms]\nenabled = false\nburst = 2\n"
+    )
+    with (
+        running_superd(tmp_path, web_config(tmp_path, port, extra)),
+        browser(chromium, tmp_path / "profile") as context,
+    ):
+        page = context.new_page()
+        requests: list[str] = []
+        page.on("request", lambda request: requests.append(request.url))
+        page.goto(f"http://127.0.0.1:{port}/")
+        expect(page.locator("#live")).to_have_text("Live: following /events")
+        # Live: delta's restarts keep coming in, and none of them brings a badge.
+        restarts = row(page, "delta").locator("td.restarts")
+        before = int(restarts.inner_text())
+        page.wait_for_function(
+            """([name, before]) => {
+                const tr = document.querySelector(`tr[data-namespec="${name}"]`);
+                return parseInt(tr.querySelector("td.restarts").textContent, 10) >= before + 3;
+            }""",
+            arg=["delta", before],
+            timeout=TIMEOUT_MS,
+        )
+        expect(row(page, "delta").locator(".storm")).to_be_hidden()
+        stream = [url for url in requests if "/events?" in url]
+        assert stream
+        assert all("STORM" not in url for url in stream)

@@ -17,6 +17,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import psutil
+
 from supervisor_core.ctl.transport import make_server_proxy
 
 DEADLINE = 20.0
@@ -153,11 +155,33 @@ class Superd:
             return None
 
     def close(self) -> None:
-        """Kill superd (and the daemon it detached, if any) if a test left it running."""
+        """Kill superd (and the daemon it detached, if any) if a test left it running, and
+        the programs it ran: a killed superd cannot stop them, and a failed test must not
+        leave them running (a busy loop would slow every later test)."""
+        daemon = self.daemon_pid()
+        # Only while unreaped (our child) or still a superd: a reused pid is somebody else.
+        leftovers = _descendants(self.process.pid) if self.process.poll() is None else []
+        if daemon is not None and daemon != self.process.pid:
+            leftovers += _descendants(daemon, only_superd=True)
         if self.process.poll() is None:
             self.process.kill()
             self.process.wait(timeout=DEADLINE)
-        daemon = self.daemon_pid()
         if daemon is not None and daemon != self.process.pid:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(daemon, signal.SIGKILL)
+        for process in leftovers:
+            # psutil checks the start time: a pid reused since is not killed.
+            with contextlib.suppress(psutil.Error):
+                process.kill()
+
+
+def _descendants(pid: int, *, only_superd: bool = False) -> list[psutil.Process]:
+    """The live descendants of ``pid`` (empty when it is gone, or not a superd if asked)."""
+    try:
+        process = psutil.Process(pid)
+        if only_superd and not any("superd" in part for part in process.cmdline()):
+            return []
+        children: list[psutil.Process] = process.children(recursive=True)
+    except psutil.Error:
+        return []
+    return children

@@ -127,6 +127,7 @@ def render_status(view: StatusView) -> str:
         message=render_message(view.outcome),
         table=table,
         feed_size=FEED_SIZE,
+        feed_options=feed_options(view.processes),
     )
 
 
@@ -141,17 +142,34 @@ def render_message(outcome: Outcome | None) -> str:
 
 def _table(processes: Sequence[control.ProcessInfo]) -> str:
     rows = "\n".join(render_row(p) for p in processes)
+    restarts_title = (
+        f"automatic restarts (starts caused by {RESTART_CAUSES.replace(' ', ', ')})"
+        " since superd started"
+    )
     return (
-        '<table class="status">\n<thead><tr><th>State</th><th>Description</th><th>Name</th>'
-        '<th class="restarts" hidden title="automatic restarts (starts caused by'
-        f' {escape(RESTART_CAUSES.replace(" ", ", "))}) since superd started">Restarts</th>'
+        '<div class="table-wrap"><table class="status">\n<thead><tr><th>State</th>'
+        "<th>Description</th><th>Name</th>"
+        f'<th class="restarts" hidden title="{escape(restarts_title)}">Restarts</th>'
+        '<th class="cpu" hidden title="CPU of the process tree since the last reading">CPU</th>'
+        '<th class="mem" hidden title="resident memory of the process tree">Memory</th>'
+        '<th class="exit" hidden title="how the last run ended">Last exit</th>'
         "<th>Actions</th></tr></thead>\n"
-        f"<tbody>\n{rows}\n</tbody>\n</table>"
+        f"<tbody>\n{rows}\n</tbody>\n</table></div>"
     )
 
 
+def feed_options(processes: Sequence[control.ProcessInfo]) -> str:
+    """The ``<option>`` list of the feed's program filter: every program, then all."""
+    options = ['<option value="">all programs</option>']
+    options.extend(
+        f'<option value="{escape(p.namespec)}">{escape(p.namespec)}</option>' for p in processes
+    )
+    return "".join(options)
+
+
 def render_row(info: control.ProcessInfo) -> str:
-    """One process's ``<tr>``: state badge, description, name (tail link), actions."""
+    """One process's ``<tr>``: state and storm badges, description, name (tail link), the
+    live-only cells (restarts, CPU, memory, last exit: filled by the script), actions."""
     namespec = info.namespec
     state = info.state.name
     buttons = "".join(
@@ -168,12 +186,18 @@ def render_row(info: control.ProcessInfo) -> str:
     return (
         f'<tr data-namespec="{escape(namespec)}" data-state="{state}" data-pid="{info.pid}"'
         f' data-start="{info.start:.3f}">'
-        f'<td class="state"><span class="badge {state_class(info.state)}">{state}</span></td>'
-        f'<td class="desc">{escape(describe(info))}</td>'
-        f'<td class="name"><a href="tail.html?processname={escape(query_value(namespec))}">'
+        f'<td class="state" data-label="State">'
+        f'<span class="badge {state_class(info.state)}">{state}</span>'
+        '<span class="storm" hidden>STORM</span></td>'
+        f'<td class="desc" data-label="Description">{escape(describe(info))}</td>'
+        f'<td class="name" data-label="Name">'
+        f'<a href="tail.html?processname={escape(query_value(namespec))}">'
         f"{escape(namespec)}</a></td>"
-        '<td class="restarts" hidden>0</td>'
-        '<td class="actions"><form method="post" action="index.html">'
+        '<td class="restarts" data-label="Restarts" hidden>0</td>'
+        '<td class="cpu" data-label="CPU" hidden>\u2014</td>'
+        '<td class="mem" data-label="Memory" hidden>\u2014</td>'
+        '<td class="exit" data-label="Last exit" hidden>\u2014</td>'
+        '<td class="actions" data-label="Actions"><form method="post" action="index.html">'
         f'<input type="hidden" name="processname" value="{escape(namespec)}">{buttons}</form>'
         f"{''.join(links)}</td></tr>"
     )

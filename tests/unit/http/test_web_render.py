@@ -79,7 +79,7 @@ def test_running_row_has_pid_uptime_and_tail_links() -> None:
     """A RUNNING row shows supervisord's description and links its tail page and logtails."""
     p = FakeProcess(name="web_0", group="web", stdout_logfile="/l/o", stderr_logfile="/l/e")
     row = render.render_row(running(p, pid=77, start=NOW - 62).snapshot(NOW))
-    assert '<td class="desc">pid 77, uptime 0:01:02</td>' in row
+    assert '<td class="desc" data-label="Description">pid 77, uptime 0:01:02</td>' in row
     assert 'href="tail.html?processname=web:web_0"' in row
     assert 'href="logtail/web:web_0"' in row
     assert 'href="logtail/web:web_0/stderr"' in row
@@ -229,3 +229,21 @@ def test_page_carries_the_restart_rule_for_its_script() -> None:
     assert match is not None
     assert set(match.group(1).split()) == {c.value for c in AUTOMATIC_RESTART_CAUSES}
     assert "starts caused by autorestart, damped, retry" in page
+
+
+def test_feed_filter_lists_every_program_escaped() -> None:
+    """The feed's program filter offers "all programs" and every namespec, escaped."""
+    page = render.render_status(view(info("a<b>", "g"), info("web")))
+    select = re.search(r'<select id="feed-filter">(.*?)</select>', page)
+    assert select is not None
+    assert re.findall(r'<option value="([^"]*)">', select.group(1)) == ["", "g:a&lt;b&gt;", "web"]
+
+
+def test_row_carries_hidden_storm_badge_and_live_cells() -> None:
+    """Each row has a hidden STORM badge and hidden CPU, memory and last-exit cells, labelled
+    for the narrow layout; the script shows them when the server has the data."""
+    row = render.render_row(info("web"))
+    assert '<span class="storm" hidden>STORM</span>' in row
+    for cell, label in (("cpu", "CPU"), ("mem", "Memory"), ("exit", "Last exit")):
+        assert f'<td class="{cell}" data-label="{label}" hidden>\u2014</td>' in row
+    assert '<td class="actions" data-label="Actions">' in row
