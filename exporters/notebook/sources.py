@@ -27,6 +27,7 @@ import pandas as pd
 
 from exporters.journal.filters import EventFilter, ProcessSpec
 from exporters.journal.rows import column_expression
+from supervisor_core.lifecycle import Cause
 
 EVENT_COLUMNS = (
     "serial",
@@ -160,11 +161,16 @@ def _journal_rows(
         if high is not None:
             clauses.append("wall_time < ?")
             values.append(high + _SLACK)
+        # Only a requested change has an origin (lifecycle.Requester): parsing the
+        # payload of every other row would be most of the query's time.
+        cause = column_expression("cause", version)
+        requested = ", ".join(f"'{c.value}'" for c in Cause if c.is_requested)
+        origin = (
+            f"CASE WHEN {cause} IN ({requested}) AND json_valid(payload)"
+            " THEN json_extract(payload, '$.origin') END"
+        )
         columns = [
-            "CASE WHEN json_valid(payload) THEN json_extract(payload, '$.origin') END"
-            if name == "origin"
-            else column_expression(name, version)
-            for name in _READ
+            origin if name == "origin" else column_expression(name, version) for name in _READ
         ]
         sql = (
             f"SELECT {', '.join(columns)} FROM events WHERE {' AND '.join(clauses)} ORDER BY serial"
@@ -258,6 +264,22 @@ def _tail(value: object) -> list[str] | None:
     return None
 
 
+def _decode_tails(values: pd.Series) -> list[list[str] | None]:
+    """The tails as lists of lines; a crash loop repeats its last lines, so each
+    distinct journal text is decoded once."""
+    decoded: dict[str, list[str] | None] = {}
+    result: list[list[str] | None] = []
+    for value in values:
+        if isinstance(value, str):
+            if value not in decoded:
+                decoded[value] = _tail(value)
+            lines = decoded[value]
+            result.append(None if lines is None else list(lines))
+        else:
+            result.append(_tail(value))
+    return result
+
+
 def _frame(rows: list[tuple[object, ...]]) -> pd.DataFrame:
     raw = pd.DataFrame.from_records(rows, columns=list(_READ))
     if raw.empty:
@@ -272,11 +294,10 @@ def _frame(rows: list[tuple[object, ...]]) -> pd.DataFrame:
     process = np.where(
         both, np.where(same, name, group.astype(str) + ":" + name.astype(str)), group
     )
-    tails = raw["stderr_tail"]
+    tails = raw["stderr_tail"].astype(object)
     present = tails.notna()
     if present.any():
-        tails = tails.astype(object)
-        tails[present] = tails[present].map(_tail)
+        tails[present] = _decode_tails(tails[present])
     frame = pd.DataFrame(
         {
             "serial": raw["serial"],
