@@ -62,7 +62,7 @@ def to_records(events: pd.DataFrame) -> list[JournalRecord]:
                 signal=_int(row["signal"]),
                 expected=None if _value(row["expected"]) is None else bool(row["expected"]),
                 run_duration=_float(row["run_duration"]),
-                stderr_tail=tuple(tail) if isinstance(tail, list) else None,
+                stderr_tail=tuple(tail) if isinstance(tail, list | tuple) else None,
                 payload=MappingProxyType(payload) if payload else _EMPTY,
             )
         )

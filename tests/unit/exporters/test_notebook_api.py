@@ -57,10 +57,10 @@ def test_load_events_reads_every_event_with_typed_columns(journal_path: Path) ->
     stop = events[(events["process"] == "api") & (events["to_state"] == "STOPPING")].iloc[0]
     assert (stop["cause"], stop["origin"], stop["pid"]) == ("operator", OPERATOR, 101)
     tails = events["stderr_tail"].dropna()
-    assert tails.iloc[0] == [
+    assert tails.iloc[0] == (
         "Traceback (most recent call last):",
         "ConnectionRefusedError: db:5432",
-    ]
+    )
     state_changes = events[events["type"].str.startswith("PROCESS_STATE_")]
     legacy = events_frame(read_records(str(journal_path)))
     assert state_changes["serial"].tolist() == legacy["serial"].tolist()
@@ -266,3 +266,20 @@ def test_replay_policy_says_what_it_cannot_replay(journal_path: Path, tmp_path: 
     quiet = load_events(crash_loop(tmp_path / "q.sqlite3", [5.0]))
     with pytest.raises(ValueError, match="no process restarted"):
         replay_policy(quiet)
+
+
+@pytest.mark.parametrize("since", [None, WALL + 6.0, WALL + 10_000])
+def test_the_arrow_and_sqlite3_readers_give_the_same_frame(
+    journal_path: Path, since: float | None
+) -> None:
+    """load_events reads through Arrow (ADBC); the sqlite3 fallback gives the identical frame,
+    origins, NULLs, stderr tails and empty ranges included."""
+    from exporters.notebook.sources import _frame, _journal_query, _sqlite_rows
+
+    through_arrow = load_events(journal_path, since=since)
+    uri, sql, values = _journal_query(str(journal_path), since, None, ())
+    through_sqlite3 = _frame(_sqlite_rows(uri, sql, values))
+    pd.testing.assert_frame_equal(through_arrow, through_sqlite3)
+    if since is None:
+        assert through_arrow["origin"].notna().any()
+        assert through_arrow["signal"].notna().any()
