@@ -224,8 +224,11 @@ def _http_rows(  # noqa: PLR0917 - a private helper of load_events' arguments
     timeout: float,
 ) -> Iterator[tuple[object, ...]]:
     parts = urllib.parse.urlsplit(url)
-    username = username if username is not None else parts.username
-    password = password if password is not None else parts.password
+    # Credentials in the URL are percent-encoded (a space is %20).
+    if username is None and parts.username is not None:
+        username = urllib.parse.unquote(parts.username)
+    if password is None and parts.password is not None:
+        password = urllib.parse.unquote(parts.password)
     netloc = parts.hostname or ""
     if parts.port is not None:
         netloc += f":{parts.port}"

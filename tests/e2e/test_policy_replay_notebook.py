@@ -140,6 +140,10 @@ def test_the_replay_notebook_equals_damping_on_a_real_crash_loop(
         with pytest.raises(ValueError, match="HTTP 401"):
             load_events(url, username=USER, password="wrong")
         over_http = load_events(url, username=USER, password=PASSWORD)
+        middle = float(over_http["wall_time"].iloc[len(over_http) // 2])
+        filtered = load_events(
+            f"http://{USER}:s3cret%20pass@127.0.0.1:{http_port}", since=middle, processes=["crashy"]
+        )
         outputs = run_notebook(url, tmp_path)
         superd.send(signal.SIGTERM)
         assert superd.wait_exit() == 0
@@ -153,6 +157,12 @@ def test_the_replay_notebook_equals_damping_on_a_real_crash_loop(
     for column in ("serial", "type", "process", "to_state", "cause", "pid", "exit_status"):
         assert same[column].astype(str).tolist() == over_http[column].astype(str).tolist()
     assert (same["time"] == over_http["time"]).all()
+    # since and processes select the same events over /events (credentials in the URL).
+    expected = load_events(tmp_path / "superd-journal.sqlite3", since=middle, processes=["crashy"])
+    expected = expected[expected["serial"] <= over_http["serial"].max()]
+    assert filtered["serial"].tolist() == expected["serial"].tolist()
+    assert len(filtered) > 0
+    assert set(filtered["process"]) == {"crashy"}
 
     errors = [o for o in outputs if o.get("output_type") == "error"]
     assert errors == []
