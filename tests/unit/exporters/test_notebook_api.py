@@ -283,3 +283,22 @@ def test_the_arrow_and_sqlite3_readers_give_the_same_frame(
     if since is None:
         assert through_arrow["origin"].notna().any()
         assert through_arrow["signal"].notna().any()
+
+
+def test_ticks_are_left_out(tmp_path: Path) -> None:
+    """TICK events the journal holds are the clock, not the history: load_events skips them."""
+    from supervisor_core.events import Tick5
+
+    script = Script(tmp_path / "ticks.sqlite3")
+    script.bus.publish(Tick5(when=int(WALL)))
+    script.run("web", 1.0, start=Cause.AUTOSTART, run=1, expected=True, returncode=0)
+    script.bus.publish(Tick5(when=int(WALL) + 5))
+    script.close()
+    with open_journal(str(tmp_path / "ticks.sqlite3")) as journal:
+        assert journal.count() == 5
+    events = load_events(tmp_path / "ticks.sqlite3")
+    assert list(events["type"]) == [
+        "PROCESS_STATE_STARTING",
+        "PROCESS_STATE_RUNNING",
+        "PROCESS_STATE_EXITED",
+    ]
