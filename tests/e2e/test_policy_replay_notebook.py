@@ -14,6 +14,8 @@ from __future__ import annotations
 import json
 import re
 import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -73,6 +75,36 @@ def run_notebook(url: str, workdir: Path) -> list[dict[str, object]]:
     )
     notebook = json.loads(executed.read_text())
     return [output for cell in notebook["cells"] for output in cell.get("outputs", [])]
+
+
+def command_line(tmp_path: Path) -> None:
+    """The commands docs/postmortem.md gives: papermill on the journal, nbconvert to HTML."""
+    bin_dir = Path(sys.executable).parent
+    out = tmp_path / "replay.ipynb"
+    subprocess.run(
+        [
+            str(bin_dir / "papermill"),
+            str(NOTEBOOK),
+            str(out),
+            "-p",
+            "source",
+            str(tmp_path / "superd-journal.sqlite3"),
+            "--cwd",
+            str(tmp_path),
+        ],
+        check=True,
+        timeout=240,
+        capture_output=True,
+    )
+    subprocess.run(
+        [str(bin_dir / "jupyter"), "nbconvert", "--to", "html", str(out)],
+        check=True,
+        timeout=120,
+        capture_output=True,
+    )
+    html = (tmp_path / "replay.html").read_text()
+    assert "Replaying crashy" in html
+    assert "REPLAY {" in html
 
 
 def _text(value: object) -> str:
@@ -204,5 +236,6 @@ def test_the_replay_notebook_equals_damping_on_a_real_crash_loop(
     )
     images = [o for o in outputs if "image/png" in o.get("data", {})]  # type: ignore[operator]
     assert len(images) == 1
+    command_line(tmp_path)
     tables = [o for o in outputs if "text/html" in o.get("data", {})]  # type: ignore[operator]
     assert tables
