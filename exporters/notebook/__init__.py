@@ -23,8 +23,8 @@ Rules of this package:
 - Plots draw on a ``matplotlib.figure.Figure`` they create (or an ``Axes`` passed
   in), never on pyplot's global state.
 
-Modules: ``sources`` (``load_events``: a journal or a superd URL -> one typed
-frame), ``analysis`` (``runs``, ``storms``, ``restarts``, ``exit_summary``,
+Modules: ``sources`` (``load_events``: a journal, a superd URL or Prometheus ->
+one typed frame; ``fleet`` reads Prometheus' counters), ``analysis`` (``runs``, ``storms``, ``restarts``, ``exit_summary``,
 ``common_cause`` of such a frame), ``replay`` (``replay_policy``), ``frames``
 (records -> DataFrames, ``load``), ``story`` (``summarize``), ``plots``,
 ``prometheus`` (``prometheus_alerts``).

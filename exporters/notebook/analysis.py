@@ -46,7 +46,7 @@ def to_records(events: pd.DataFrame) -> list[JournalRecord]:
         tail = row["stderr_tail"]
         records.append(
             JournalRecord(
-                serial=int(row["serial"]),
+                serial=_int(row["serial"]) or 0,  # NA from Prometheus' counters
                 wall_time=float(row["wall_time"]),
                 monotonic_time=0.0,
                 type=str(row["type"]),

@@ -28,6 +28,7 @@ import pandas as pd
 
 from exporters.journal.filters import EventFilter, ProcessSpec
 from exporters.journal.rows import column_expression
+from exporters.notebook.fleet import PREFIX, prometheus_rows
 from supervisor_core.lifecycle import Cause
 from supervisor_core.names import make_namespec
 
@@ -107,7 +108,10 @@ def load_events(
     Args:
         source: a journal file (``superd-journal.sqlite3``), or a superd's HTTP base URL
             (``http://127.0.0.1:9001``; credentials as ``username``/``password`` or in
-            the URL, ``http://user:pass@host:9001``), read through ``GET /events``.
+            the URL, ``http://user:pass@host:9001``), read through ``GET /events``; or
+            ``prometheus+`` and a Prometheus base URL: the starts and exits of every
+            host it scrapes, from the counters (``exporters.notebook.fleet``; the
+            frame has a ``host`` column, and ``since`` defaults to a day ago).
         since, until: unix seconds, datetimes or ISO strings (naive ones are UTC).
         processes: superctl's names (``web``, ``grp:web``, ``grp:*``); None: all.
 
@@ -128,7 +132,11 @@ def load_events(
     specs = tuple(ProcessSpec.parse(name) for name in names)
     low, high = _wall(since), _wall(until)
     text = str(source)
-    if text.startswith(("http://", "https://")):
+    if text.startswith(PREFIX):
+        rows, hosts = prometheus_rows(text.removeprefix(PREFIX), low, high, specs, timeout)
+        frame = _frame(rows)
+        frame["host"] = pd.Categorical(hosts)
+    elif text.startswith(("http://", "https://")):
         frame = _frame(list(_http_rows(text, low, high, names, username, password, timeout)))
     else:
         frame = _journal_frame(text, low, high, specs)
