@@ -25,9 +25,9 @@ Rules of this package:
 
 Modules: ``sources`` (``load_events``: a journal, a superd URL or Prometheus ->
 one typed frame; ``fleet`` reads Prometheus' counters), ``analysis`` (``runs``,
-``storms``, ``restarts``, ``exit_summary``, ``common_cause`` of such a frame), ``replay`` (``replay_policy``), ``frames``
-(records -> DataFrames, ``load``), ``story`` (``summarize``), ``plots``,
-``prometheus`` (``prometheus_alerts``).
+``storms``, ``restarts``, ``exit_summary``, ``common_cause`` of such a frame),
+``replay`` (``replay_policy``), ``frames`` (records -> DataFrames, ``load``),
+``story`` (``summarize``), ``plots``, ``prometheus`` (``prometheus_alerts``).
 
 Example::
 
