@@ -23,16 +23,28 @@ Rules of this package:
 - Plots draw on a ``matplotlib.figure.Figure`` they create (or an ``Axes`` passed
   in), never on pyplot's global state.
 
-Modules: ``frames`` (records -> DataFrames, ``load``), ``story`` (``summarize``),
-``plots``, ``prometheus`` (``prometheus_alerts``).
+Modules: ``sources`` (``load_events``: a journal, a superd URL or Prometheus ->
+one typed frame; ``fleet`` reads Prometheus' counters), ``analysis`` (``runs``,
+``storms``, ``restarts``, ``exit_summary``, ``common_cause`` of such a frame),
+``replay`` (``replay_policy``), ``frames`` (records -> DataFrames, ``load``),
+``story`` (``summarize``), ``plots``, ``prometheus`` (``prometheus_alerts``).
 
 Example::
 
-    from exporters.notebook import load, summarize
-    report = load("/var/log/supervisor/superd-journal.sqlite3")
-    print("\\n\\n".join(summarize(report)))
+    from exporters.notebook import load_events, replay_policy, restarts
+    events = load_events("/var/log/supervisor/superd-journal.sqlite3")
+    restarts(events)["process"].value_counts()
+    replay_policy(events, backoff_initial=1, backoff_max=30, startlimit_burst=10)
 """
 
+from exporters.notebook.analysis import (
+    common_cause,
+    exit_summary,
+    restarts,
+    runs,
+    storms,
+    to_records,
+)
 from exporters.notebook.frames import (
     PostMortem,
     events_frame,
@@ -51,22 +63,35 @@ from exporters.notebook.plots import (
     plot_timeline,
 )
 from exporters.notebook.prometheus import prometheus_alerts
+from exporters.notebook.replay import Replay, plot_replay, replay_policy
+from exporters.notebook.sources import EVENT_COLUMNS, load_events
 from exporters.notebook.story import summarize
 
 __all__ = [
+    "EVENT_COLUMNS",
     "OUTCOME_COLOURS",
     "PostMortem",
+    "Replay",
+    "common_cause",
     "events_frame",
+    "exit_summary",
     "load",
+    "load_events",
     "notices_frame",
+    "plot_replay",
     "plot_restarts_per_minute",
     "plot_run_durations",
     "plot_timeline",
     "prometheus_alerts",
     "read_records",
+    "replay_policy",
+    "restarts",
     "restarts_frame",
     "restarts_per_minute",
+    "runs",
     "runs_frame",
+    "storms",
     "storms_frame",
     "summarize",
+    "to_records",
 ]

@@ -14,10 +14,11 @@ from dataclasses import dataclass
 import pandas as pd
 
 from exporters.journal import JournalRecord, open_journal
-from exporters.notebook._common import _clock, _process, _records, _time
+from exporters.notebook._common import _clock, _process, _records, _time, typed
 from exporters.notebook.prometheus import prometheus_alerts
 from exporters.storms import Storm, StormSettings, detect_storms, observation_from_record
 from supervisor_core.lifecycle import Cause
+from supervisor_core.names import make_namespec
 
 # Requested changes that are somebody's action in a post-mortem's "who acted" (an
 # autostart at daemon start-up is routine, and shows as the run's cause instead).
@@ -142,7 +143,9 @@ def events_frame(records: Sequence[JournalRecord]) -> pd.DataFrame:
         for r in records
         if r.type.startswith("PROCESS_STATE_") and r.processname is not None
     ]
-    return pd.DataFrame(rows, columns=_EVENT_COLUMNS)
+    return typed(
+        pd.DataFrame(rows, columns=_EVENT_COLUMNS), categories=("type", "from_state", "to_state")
+    )
 
 
 def _outcome(record: JournalRecord) -> str:
@@ -160,6 +163,8 @@ class _Start:
     """A run begun and not yet ended, while ``runs_frame`` walks the records."""
 
     wall: float
+    group: str
+    name: str
     pid: int
     serial: int
     run: int | None
@@ -171,6 +176,8 @@ class _Start:
 def _start(record: JournalRecord) -> _Start:
     return _Start(
         wall=record.wall_time,
+        group=record.groupname or "",
+        name=record.processname or "",
         pid=record.pid or 0,
         serial=record.serial,
         run=record.run,
@@ -211,6 +218,8 @@ def runs_frame(records: Sequence[JournalRecord]) -> pd.DataFrame:
         if begun is None:  # the start is before the range read
             begun = _Start(
                 wall=end - record.run_duration,
+                group=record.groupname or "",
+                name=record.processname or "",
                 pid=0,
                 serial=0,
                 run=record.run,
@@ -244,12 +253,11 @@ def runs_frame(records: Sequence[JournalRecord]) -> pd.DataFrame:
             }
         )
     for key, begun in started.items():
-        group, _, name = key.partition(":")
         rows.append(
             {
                 "process": key,
-                "group": group,
-                "name": name,
+                "group": begun.group,
+                "name": begun.name,
                 "pid": begun.pid or None,
                 "start": _time(begun.wall),
                 "end": pd.NaT,
@@ -270,7 +278,7 @@ def runs_frame(records: Sequence[JournalRecord]) -> pd.DataFrame:
                 "end_origin": None,
             }
         )
-    return pd.DataFrame(rows, columns=_RUN_COLUMNS)
+    return typed(pd.DataFrame(rows, columns=_RUN_COLUMNS))
 
 
 def restarts_frame(records: Sequence[JournalRecord]) -> pd.DataFrame:
@@ -293,14 +301,15 @@ def restarts_frame(records: Sequence[JournalRecord]) -> pd.DataFrame:
         for r in records
         if r.is_restart
     ]
-    return pd.DataFrame(rows, columns=["time", "process", "serial", "cause", "run", "episode"])
+    columns = ["time", "process", "serial", "cause", "run", "episode"]
+    return typed(pd.DataFrame(rows, columns=columns))
 
 
 def _storm_rows(storms: Iterable[Storm]) -> list[dict[str, object]]:
     return [
         {
             "scope": storm.scope.value,
-            "process": f"{storm.group}:{storm.name}" if storm.name else storm.group,
+            "process": make_namespec(storm.group, storm.name) if storm.name else storm.group,
             "start": _time(storm.start),
             "end": _time(storm.end) if storm.end is not None else pd.NaT,
             "duration": storm.duration,
@@ -393,7 +402,7 @@ def notices_frame(
             {
                 "time": alert["first_firing"],
                 "who": "Prometheus",
-                "what": f"alert {alert['alertname']} firing until {_clock(alert['last_firing'])}",
+                "what": f"alert {alert['alertname']} {_firing(alert)}",
                 "process": alert["process"],
                 "kind": "noticed",
             }
@@ -401,6 +410,13 @@ def notices_frame(
         )
     frame = pd.DataFrame(rows, columns=["time", "who", "what", "process", "kind"])
     return frame.sort_values("time", kind="stable").reset_index(drop=True)
+
+
+def _firing(alert: dict[str, object]) -> str:
+    """``firing until T``, or ``still firing at T`` when it fired to the end of the range."""
+    if alert.get("still_firing"):
+        return f"still firing at {_clock(alert['last_firing'])} (the end of the range read)"
+    return f"firing until {_clock(alert['last_firing'])}"
 
 
 def _action(record: JournalRecord) -> dict[str, object] | None:
@@ -428,15 +444,30 @@ def _action(record: JournalRecord) -> dict[str, object] | None:
     }
 
 
-def restarts_per_minute(restarts: pd.DataFrame) -> pd.DataFrame:
-    """Restarts per minute (rows) and process (columns), zero-filled."""
+# Below this many seconds of a minute, a rate says more about chance than the loop.
+_SHORTEST_PARTIAL_MINUTE = 15.0
+
+
+def restarts_per_minute(restarts: pd.DataFrame, end: pd.Timestamp | None = None) -> pd.DataFrame:
+    """Restarts per minute (rows: the minute's start) and process (columns), zero-filled.
+
+    Every full minute holds its count. When ``end`` (the end of the history read)
+    falls inside the last minute, that minute is a rate: its count scaled to a whole
+    minute from the part of it the history covers (at least 15 s), so a loop that
+    runs on does not seem to slow down at the end of the range.
+    """
     if restarts.empty:
         return pd.DataFrame()
     counts = restarts.assign(minute=restarts["time"].dt.floor("min")).pivot_table(
         index="minute", columns="process", values="serial", aggfunc="count", fill_value=0
     )
     full = pd.date_range(counts.index.min(), counts.index.max(), freq="min")
-    return counts.reindex(full, fill_value=0)
+    rates = counts.reindex(full, fill_value=0).astype(float)
+    if end is not None and not pd.isna(end):
+        covered = (end - rates.index[-1]).total_seconds()
+        if covered < 60:
+            rates.iloc[-1] *= 60 / max(covered, _SHORTEST_PARTIAL_MINUTE)
+    return rates
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -448,6 +479,18 @@ class PostMortem:
     restarts: pd.DataFrame
     storms: pd.DataFrame
     notices: pd.DataFrame
+    end: pd.Timestamp | None = None
+    """Where the history read ends: ``until`` when given, else its last event."""
+
+
+def history_end(report: PostMortem) -> pd.Timestamp | None:
+    """Where the report's history ends (``report.end``, else its last state change;
+    None for none): where runs still going and storms still under way are drawn to."""
+    if report.end is not None:
+        return report.end
+    times = [report.events["time"].max(), report.runs["start"].max(), report.runs["end"].max()]
+    known = [t for t in times if isinstance(t, pd.Timestamp) and not pd.isna(t)]
+    return max(known) if known else None
 
 
 def load(
@@ -480,4 +523,7 @@ def load(
         restarts=restarts_frame(records),
         storms=storms_frame(records, storm_settings, until=until),
         notices=notices_frame(records, alerts),
+        end=_time(until)
+        if until is not None
+        else (_time(records[-1].wall_time) if records else None),
     )

@@ -8,13 +8,13 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pandas as pd
-from matplotlib import dates
+from matplotlib import dates, ticker
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
 from exporters.notebook._common import _records
-from exporters.notebook.frames import PostMortem, restarts_per_minute
+from exporters.notebook.frames import PostMortem, history_end, restarts_per_minute
 
 # How a run ended, and its colour in the timeline.
 OUTCOME_COLOURS: dict[str, str] = {
@@ -28,7 +28,11 @@ OUTCOME_COLOURS: dict[str, str] = {
 
 def _datetime(value: object, default: datetime) -> datetime:
     """A Timestamp as a datetime (``default`` for NaT/None), for matplotlib."""
-    if isinstance(value, pd.Timestamp) and not pd.isna(value):
+    # NaT first: pd.NaT is an instance of datetime, and as a bar's end it made the bar's
+    # width NaN, so runs still going were never drawn.
+    if value is None or value is pd.NaT or (isinstance(value, float) and pd.isna(value)):
+        return default
+    if isinstance(value, pd.Timestamp):
         # Microseconds are plenty for a plot (to_pydatetime warns about the nanoseconds).
         return datetime.fromtimestamp(value.timestamp(), tz=UTC)
     if isinstance(value, datetime):
@@ -52,12 +56,16 @@ def _axes(ax: Axes | None, size: tuple[float, float]) -> tuple[Figure, Axes]:
 
 
 def plot_timeline(report: PostMortem, ax: Axes | None = None) -> Figure:
-    """Every run as a bar on its process' line, coloured by how it ended; storms shaded."""
+    """Every run as a bar on its process' line, coloured by how it ended; storms shaded.
+
+    A run still going (``end`` NaT) and a storm still under way reach the end of the
+    history read (``history_end``).
+    """
     runs = report.runs
     processes = sorted(runs["process"].unique())
     figure, ax = _axes(ax, (12, 1 + 0.6 * max(len(processes), 1)))
-    latest = runs["end"].max() if not runs.empty else None
-    now = _datetime(latest, datetime.now().astimezone())
+    # Runs still going and storms still under way are drawn up to the end of the history.
+    now = _datetime(history_end(report), datetime.now().astimezone())
     for run in _records(runs):
         start = _day(run["start"], now)
         ax.barh(
@@ -90,12 +98,21 @@ def plot_timeline(report: PostMortem, ax: Axes | None = None) -> Figure:
 
 
 def plot_restarts_per_minute(report: PostMortem, ax: Axes | None = None) -> Figure:
-    """Restarts per minute, one line per process."""
+    """Restarts per minute, one line per process (a partial last minute as a rate)."""
     figure, ax = _axes(ax, (12, 3.5))
-    counts = restarts_per_minute(report.restarts)
+    end = history_end(report)
+    counts = restarts_per_minute(report.restarts, end)
+    if len(counts):
+        # Each value holds from its minute's start to the next; the last one to the
+        # end of the history (or its minute's end), so it is drawn as a step too.
+        last = counts.index[-1] + pd.Timedelta(minutes=1)
+        if end is not None and not pd.isna(end) and end < last:
+            last = end
+        edges = [*counts.index, last]
+        minutes = [_day(t, datetime.now().astimezone()) for t in edges]
     for process in counts.columns:
-        minutes = [_day(t, datetime.now().astimezone()) for t in counts.index]
-        ax.step(minutes, list(counts[process]), where="post", label=str(process))
+        values = list(counts[process])
+        ax.step(minutes, [*values, values[-1]], where="post", label=str(process))
     ax.xaxis_date()
     ax.set_ylabel("restarts / minute")
     ax.set_xlabel("time (UTC)")
@@ -103,6 +120,10 @@ def plot_restarts_per_minute(report: PostMortem, ax: Axes | None = None) -> Figu
     if len(counts.columns):
         ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0))
     return figure
+
+
+def _plain(value: float, _position: object) -> str:
+    return f"{value:g}"
 
 
 def plot_run_durations(report: PostMortem, ax: Axes | None = None) -> Figure:
@@ -113,6 +134,10 @@ def plot_run_durations(report: PostMortem, ax: Axes | None = None) -> Figure:
         durations = [max(float(d), 1e-3) for d in group["duration"]]
         ax.hist(durations, bins=30, alpha=0.6, label=str(process))
     ax.set_xscale("log")
+    # Plain numbers (0.1, 0.2, 0.5, 1, 2, 5 ...) rather than 3x10^0 on minor ticks.
+    ax.xaxis.set_major_locator(ticker.LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    ax.xaxis.set_major_formatter(ticker.FuncFormatter(_plain))
+    ax.xaxis.set_minor_formatter(ticker.NullFormatter())
     ax.set_xlabel("run duration (s, spawn to exit)")
     ax.set_ylabel("runs")
     ax.set_title("How long runs lived")

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 import pandas as pd
 
 from exporters.notebook._common import _time
+from supervisor_core.names import make_namespec
 
 
 def prometheus_alerts(
@@ -26,7 +27,8 @@ def prometheus_alerts(
     Reads ``ALERTS{alertstate="firing"}`` with ``/api/v1/query_range`` at ``step``
     seconds. One row per alert series: ``alertname``, ``process`` (``group:name`` when
     the alert has them), ``instance``, ``severity``, ``first_firing``,
-    ``last_firing``.
+    ``last_firing``, ``still_firing`` (it fired at the last step of the range, so
+    ``last_firing`` is where the range ends, not where the alert did).
 
     Raises:
         OSError: Prometheus cannot be reached; ValueError: it answered with an error.
@@ -48,7 +50,9 @@ def prometheus_alerts(
         labels: dict[str, str] = series["metric"]
         times = [float(t) for t, _ in series["values"]]
         process = (
-            f"{labels['group']}:{labels['name']}" if "group" in labels and "name" in labels else ""
+            make_namespec(labels["group"], labels["name"])
+            if "group" in labels and "name" in labels
+            else ""
         )
         rows.append(
             {
@@ -58,7 +62,16 @@ def prometheus_alerts(
                 "severity": labels.get("severity", ""),
                 "first_firing": _time(min(times)),
                 "last_firing": _time(max(times)),
+                "still_firing": max(times) > end - step,
             }
         )
-    columns = ["alertname", "process", "instance", "severity", "first_firing", "last_firing"]
+    columns = [
+        "alertname",
+        "process",
+        "instance",
+        "severity",
+        "first_firing",
+        "last_firing",
+        "still_firing",
+    ]
     return pd.DataFrame(rows, columns=columns).sort_values("first_firing", kind="stable")

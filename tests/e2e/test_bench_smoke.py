@@ -71,3 +71,17 @@ def test_a_daemon_that_cannot_be_executed_is_not_available() -> None:
     assert outcome.unavailable is not None
     assert outcome.unavailable.startswith("cannot start /nonexistent/superd")
     assert not outcome.failed
+
+
+@pytest.mark.integration
+def test_the_notebook_load_benchmark_writes_a_journal_and_loads_it(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """bench/notebook_load.py writes the requested number of events and load_events reads
+    every one back (a small size: the figure itself is the benchmark's)."""
+    from bench import notebook_load
+
+    assert notebook_load.main(["--events", "3000", "--reps", "1", "--limit", "120"]) == 0
+    out = capsys.readouterr().out
+    assert "wrote 3,000 events" in out
+    assert "load_events: 3,000 rows" in out

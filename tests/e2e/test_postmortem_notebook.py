@@ -112,9 +112,7 @@ def test_the_notebook_tells_the_story_of_a_real_crash_loop(
         str(o.get("text", "")) + str(o.get("data", {}).get("text/plain", ""))  # type: ignore[union-attr]
         for o in outputs
     )
-    assert (
-        f"crashy:crashy restarted {restarts} times (autorestart \u00d7{restarts}) between " in text
-    )
+    assert f"crashy restarted {restarts} times (autorestart \u00d7{restarts}) between " in text
     assert re.search(r"Exits: code 4 \u00d7\d+", text)
     assert "    | FATAL: database unreachable" in text
     assert re.search(r"Restart storm from \S+ \S+ UTC to \S+ \S+ UTC: \d+ restarts \(code 4", text)
@@ -126,6 +124,6 @@ def test_the_notebook_tells_the_story_of_a_real_crash_loop(
         text,
     )
     assert re.search(r"It was stopped at \S+ \S+ UTC by xmlrpc, unix socket pid \d+", text)
-    assert "steady:steady restarted" not in text
+    assert "steady restarted" not in text
     images = [o for o in outputs if "image/png" in o.get("data", {})]  # type: ignore[operator]
     assert len(images) == 3

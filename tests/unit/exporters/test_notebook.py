@@ -166,7 +166,7 @@ def journal_path(tmp_path: Path) -> Path:
 def test_runs_frame_has_one_row_per_run_with_exit_and_duration(journal_path: Path) -> None:
     """Every spawn-to-exit is one run with its outcome, exit text, duration and stderr tail."""
     runs = runs_frame(read_records(str(journal_path)))
-    api = runs[runs["process"] == "api:api"]
+    api = runs[runs["process"] == "api"]
     assert list(api["outcome"]) == ["crash"] * CRASHES + ["stopped"]
     assert list(api["exit"]) == ["code 1"] * (CRASHES - 1) + ["SIGKILL", "SIGTERM"]
     assert list(api["duration"]) == [0.5] * CRASHES + [2.0]
@@ -180,10 +180,10 @@ def test_runs_frame_has_one_row_per_run_with_exit_and_duration(journal_path: Pat
     assert list(api["end_cause"]) == ["exit"] * CRASHES + ["operator"]
     assert api["end_origin"].iloc[-1] == OPERATOR
     assert set(api["pid"][:CRASHES]) == {100}
-    worker = runs[runs["process"] == "worker:worker"]
+    worker = runs[runs["process"] == "worker"]
     assert list(worker["outcome"]) == ["failed start", "failed start"]
     assert list(worker["pid"].isna()) == [True, True]
-    web = runs[runs["process"] == "web:web"]
+    web = runs[runs["process"] == "web"]
     assert list(web["outcome"]) == ["exit", "running"]
     assert list(web["cause"]) == ["autostart", "operator"]
     assert web["origin"].iloc[-1] == WEB_PAGE
@@ -196,11 +196,11 @@ def test_restarts_are_starts_with_an_automatic_cause(journal_path: Path) -> None
     from EXITED is not one."""
     records = read_records(str(journal_path))
     restarts = restarts_frame(records)
-    assert restarts["process"].value_counts().to_dict() == {"api:api": CRASHES, "worker:worker": 1}
-    api = restarts[restarts["process"] == "api:api"]
+    assert restarts["process"].value_counts().to_dict() == {"api": CRASHES, "worker": 1}
+    api = restarts[restarts["process"] == "api"]
     assert api["cause"].value_counts().to_dict() == {"autorestart": CRASHES - 1, "damped": 1}
     assert list(api["run"]) == list(range(2, CRASHES + 2))
-    assert list(restarts[restarts["process"] == "worker:worker"]["cause"]) == ["retry"]
+    assert list(restarts[restarts["process"] == "worker"]["cause"]) == ["retry"]
     per_minute = restarts_per_minute(restarts)
     assert int(per_minute.to_numpy().sum()) == CRASHES + 1
     assert restarts_per_minute(restarts.iloc[0:0]).empty
@@ -213,7 +213,7 @@ def test_storms_frame_replays_the_detector_and_notices_show_the_storm_event(
     records = read_records(str(journal_path))
     storms = storms_frame(records, StormSettings(burst=3, window=60))
     process_storms = storms[storms["scope"] == "process"]
-    assert list(process_storms["process"]) == ["api:api"]
+    assert list(process_storms["process"]) == ["api"]
     storm = process_storms.iloc[0]
     assert storm["restarts"] == CRASHES
     assert storm["exit_codes"] == [1]
@@ -222,7 +222,7 @@ def test_storms_frame_replays_the_detector_and_notices_show_the_storm_event(
     notices = notices_frame(records)
     noticed = notices[notices["kind"] == "noticed"]
     assert list(noticed["who"]) == ["superd storm detector"]
-    assert list(noticed["process"]) == ["api:api"]
+    assert list(noticed["process"]) == ["api"]
     assert "PROCESS_STORM_BEGIN" in noticed["what"].iloc[0]
 
 
@@ -231,9 +231,9 @@ def test_notices_list_who_acted_from_the_events_origin(journal_path: Path) -> No
     notices = notices_frame(read_records(str(journal_path)))
     acted = notices[notices["kind"] == "acted"]
     assert list(zip(acted["process"], acted["who"], strict=True)) == [
-        ("api:api", OPERATOR),
-        ("worker:worker", OPERATOR),
-        ("web:web", WEB_PAGE),
+        ("api", OPERATOR),
+        ("worker", OPERATOR),
+        ("web", WEB_PAGE),
     ]
     assert acted["what"].iloc[0].startswith("stopped it (RUNNING -> STOPPING, cause operator")
     assert acted["what"].iloc[2].startswith("started it (EXITED -> STARTING, cause operator")
@@ -242,7 +242,7 @@ def test_notices_list_who_acted_from_the_events_origin(journal_path: Path) -> No
 def test_frames_carry_cause_origin_run_and_episode(journal_path: Path) -> None:
     """events_frame has the cause, origin, run and episode of every state change."""
     events = events_frame(read_records(str(journal_path)))
-    stop = events[(events["process"] == "api:api") & (events["to_state"] == "STOPPING")].iloc[0]
+    stop = events[(events["process"] == "api") & (events["to_state"] == "STOPPING")].iloc[0]
     assert (stop["cause"], stop["origin"], stop["run"], stop["episode"]) == (
         "operator",
         OPERATOR,
@@ -260,7 +260,7 @@ def test_summary_tells_who_restarted_how_often_why_and_who_noticed(journal_path:
     report = load(str(journal_path), storm_settings=StormSettings(burst=3, window=60))
     stories = summarize(report)
     assert stories[0].startswith(
-        f"api:api restarted {CRASHES} times (autorestart \u00d7{CRASHES - 1}, damped \u00d71)"
+        f"api restarted {CRASHES} times (autorestart \u00d7{CRASHES - 1}, damped \u00d71)"
         " between 2023-11-14 22:13:"
     )
     api = stories[0]
@@ -271,12 +271,12 @@ def test_summary_tells_who_restarted_how_often_why_and_who_noticed(journal_path:
     assert "Noticed by superd storm detector at 2023-11-14 22:13:" in api
     assert f"Acted: {OPERATOR} at 2023-11-14 22:13:" in api
     assert f"It was stopped at 2023-11-14 22:13:32 UTC by {OPERATOR} (operator)." in api
-    worker = next(s for s in stories if s.startswith("worker:worker"))
+    worker = next(s for s in stories if s.startswith("worker"))
     assert "restarted 1 time (retry \u00d71) between" in worker
     assert "Exits: code 2 \u00d72." in worker
     assert "Nobody noticed" in worker
     assert f"Acted: {OPERATOR} at" in worker
-    assert not any(s.startswith("web:web") for s in stories)  # never restarted
+    assert not any(s.startswith("web") for s in stories)  # never restarted
 
 
 def test_time_and_process_filters_select_records(journal_path: Path) -> None:
@@ -310,7 +310,7 @@ def test_plots_draw_runs_restarts_and_durations(journal_path: Path) -> None:
     timeline = plot_timeline(report)
     (axes,) = timeline.axes
     assert len(axes.patches) == len(report.runs)  # one bar per run
-    assert [t.get_text() for t in axes.get_yticklabels()] == ["api:api", "web:web", "worker:worker"]
+    assert [t.get_text() for t in axes.get_yticklabels()] == ["api", "web", "worker"]
     assert len(axes.collections) == 1  # api's storm shading
     (restarts,) = plot_restarts_per_minute(report).axes
     assert len(restarts.lines) == 2  # api and worker: web never restarted
@@ -385,16 +385,17 @@ def test_prometheus_alerts_become_notices(journal_path: Path, fake_prometheus: s
     assert alerts.to_dict("records") == [
         {
             "alertname": "ProcessRestartStorm",
-            "process": "api:api",
+            "process": "api",
             "instance": "h:1",
             "severity": "critical",
             "first_firing": pd.Timestamp(WALL + 2, unit="s", tz="UTC"),
             "last_firing": pd.Timestamp(WALL + 3, unit="s", tz="UTC"),
+            "still_firing": False,
         }
     ]
     report = load(str(journal_path), prometheus_url=fake_prometheus)
     assert "Prometheus" in set(report.notices["who"])
-    story = next(s for s in summarize(report) if s.startswith("api:api"))
+    story = next(s for s in summarize(report) if s.startswith("api"))
     assert "Noticed by Prometheus at 2023-11-14 22:13:22 UTC: alert ProcessRestartStorm" in story
     _FakePrometheus.answer = {"status": "error", "error": "bad query"}
     with pytest.raises(ValueError, match="bad query"):
@@ -407,3 +408,101 @@ def test_postmortem_is_a_frozen_bundle_of_frames(journal_path: Path) -> None:
     assert isinstance(report, PostMortem)
     with pytest.raises(AttributeError):
         report.runs = pd.DataFrame()  # type: ignore[misc]
+
+
+def test_an_alert_firing_at_the_end_of_the_range_is_still_firing(
+    journal_path: Path, fake_prometheus: str
+) -> None:
+    """An alert whose last sample is the range's last step is 'still firing', not 'until'."""
+    _FakePrometheus.answer = {
+        "status": "success",
+        "data": {
+            "resultType": "matrix",
+            "result": [
+                {
+                    "metric": {"alertname": "ProcessRestartStorm", "group": "api", "name": "api"},
+                    "values": [[WALL + 2, "1"], [WALL + 60, "1"]],
+                }
+            ],
+        },
+    }
+    alerts = prometheus_alerts(fake_prometheus, start=WALL, end=WALL + 60, step=1)
+    assert list(alerts["still_firing"]) == [True]
+    notices = notices_frame(read_records(str(journal_path)), alerts)
+    (what,) = notices[notices["who"] == "Prometheus"]["what"]
+    assert what == (
+        "alert ProcessRestartStorm still firing at 2023-11-14 22:14:20 UTC"
+        " (the end of the range read)"
+    )
+
+
+def test_a_run_still_going_and_a_storm_under_way_are_drawn(journal_path: Path) -> None:
+    """Runs without an end and a storm without an end reach the end of the history."""
+    records = read_records(str(journal_path))
+    # Cut the history in api's crash loop: its storm is under way, its last run going.
+    cut = next(r for r in records if r.type == "PROCESS_STORM_BEGIN").wall_time + 0.2
+    report = load(str(journal_path), until=cut, storm_settings=StormSettings(burst=3, window=60))
+    assert pd.isna(report.runs["end"]).any()
+    assert pd.isna(report.storms["end"]).all()
+    (axes,) = plot_timeline(report).axes
+    widths = [patch.get_width() for patch in axes.patches]
+    assert len(widths) == len(report.runs)
+    assert all(width > 0 for width in widths)  # NaN before: never drawn
+    (shade,) = axes.collections
+    assert shade.get_paths()[0].get_extents().width > 0
+
+
+def test_integers_are_integers_and_times_are_utc_to_the_microsecond(journal_path: Path) -> None:
+    """PIDs, exit codes, serials and runs are nullable Int64; times are UTC without
+    nanosecond noise; states are categorical."""
+    records = read_records(str(journal_path))
+    events = events_frame(records)
+    runs = runs_frame(records)
+    for frame in (events, runs):
+        for column in ("serial", "pid", "exit_status", "run", "episode"):
+            assert str(frame[column].dtype) == "Int64", column
+        assert str(frame["signal" if frame is runs else "pid"].dtype) == "Int64"
+    assert "346.0" not in events.assign(pid=346).to_string()
+    assert str(events["to_state"].dtype) == "category"
+    times = pd.concat([events["time"], runs["start"], runs["end"].dropna()])
+    assert str(times.dt.tz) == "UTC"
+    assert (times.dt.nanosecond == 0).all()
+    assert str(runs["exit_status"].iloc[0]) == "0"
+
+
+def test_restarts_per_minute_keeps_its_rate_in_a_partial_last_minute() -> None:
+    """A loop restarting every 2 s reads 30 per minute in its last, half-covered minute too."""
+    start = pd.Timestamp("2024-05-02 03:12:00", tz="UTC")
+    times = [start + pd.Timedelta(seconds=2 * i) for i in range(45)]  # 90 s of restarts
+    restarts = pd.DataFrame({"time": times, "process": "api", "serial": range(45)})
+    end = start + pd.Timedelta(seconds=90)
+    per_minute = restarts_per_minute(restarts, end)
+    assert per_minute["api"].tolist() == [30.0, 30.0]
+    assert restarts_per_minute(restarts)["api"].tolist() == [30.0, 15.0]  # counts without an end
+
+
+def test_the_run_duration_axis_reads_plain_numbers(journal_path: Path) -> None:
+    """The log axis labels read 0.2, 0.5, 1, 2: no 3x10^0."""
+    report = load(str(journal_path))
+    figure = plot_run_durations(report)
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    FigureCanvasAgg(figure).draw()
+    (axes,) = figure.axes
+    labels = [t.get_text() for t in axes.get_xticklabels() + axes.get_xticklabels(minor=True)]
+    shown = [label for label in labels if label]
+    assert shown
+    assert all(label.replace(".", "").isdigit() for label in shown), shown
+    assert "0.5" in shown
+
+
+def test_the_notebook_extra_holds_what_running_a_notebook_needs() -> None:
+    """`pip install .[notebook]` brings papermill and nbconvert, and both import."""
+    import importlib
+    import tomllib
+
+    pyproject = tomllib.loads((Path(__file__).parents[3] / "pyproject.toml").read_text())
+    extra = " ".join(pyproject["project"]["optional-dependencies"]["notebook"])
+    for package in ("papermill", "nbconvert", "nbclient", "ipykernel", "pandas", "matplotlib"):
+        assert package in extra
+        importlib.import_module(package)
