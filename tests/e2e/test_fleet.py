@@ -444,3 +444,115 @@ def test_docs_fleet_figures_are_the_measured_ones(fleet: list[Host]) -> None:
     assert documented("series per superd besides its processes") == daemon
     assert documented("series per host of 100 programs") == 100 * steady + daemon
     assert documented("series for 1,000 hosts") == 1000 * (100 * steady + daemon)
+
+
+def doc_block(language: str, contains: str) -> str:
+    """The first ```<language> block of docs/fleet.md containing ``contains``."""
+    for block in re.findall(rf"```{language}\n(.*?)```", FLEET_MD.read_text(), re.DOTALL):
+        if contains in block:
+            return str(block)
+    raise AssertionError(f"docs/fleet.md has no {language} block with {contains!r}")
+
+
+def write_targets(directory: Path, ports: list[int]) -> None:
+    """docs/fleet.md's targets file, with ``ports`` as targets, written atomically."""
+    (entry,) = json.loads(doc_block("json", '"targets"'))
+    entry["targets"] = [f"127.0.0.1:{port}" for port in ports]
+    staging = directory / "targets.json.new"
+    staging.write_text(json.dumps([entry]))
+    staging.rename(directory / "targets.json")
+
+
+def discovering_config(targets: Path, store: str) -> str:
+    """docs/fleet.md's file_sd and remote_write examples, pointed at the test's files."""
+    (job,) = yaml.safe_load(doc_block("yaml", "file_sd_configs"))["scrape_configs"]
+    job["file_sd_configs"][0]["files"] = [str(targets / "*.json")]
+    (remote,) = yaml.safe_load(doc_block("yaml", "remote_write"))["remote_write"]
+    remote["url"] = f"{store}/api/v1/write"
+    return yaml.safe_dump(
+        {
+            "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
+            "rule_files": ["supervisor-rules.yml"],
+            "scrape_configs": [job],
+            "remote_write": [remote],
+        }
+    )
+
+
+async def wait_query(
+    session: aiohttp.ClientSession, base: str, expr: str, done: Any, what: str
+) -> list[dict[str, Any]]:
+    """Run ``expr`` until ``done(result)`` (bounded); Prometheus' HTTP API is all there is."""
+    result: list[dict[str, Any]] = []
+    try:
+        async with asyncio.timeout(DEADLINE):
+            while True:
+                result = await query(session, base, expr)
+                if done(result):
+                    return result
+                await asyncio.sleep(0.5)
+    except TimeoutError:
+        pytest.fail(f"never {what}: {expr} -> {result}")
+
+
+def hosts_of(result: list[dict[str, Any]]) -> set[str]:
+    return {r["metric"]["instance"] for r in result}
+
+
+async def test_file_discovery_and_remote_write_keep_hosts_apart(
+    tmp_path: Path, fleet: list[Host]
+) -> None:
+    """docs/fleet.md's file_sd example picks up a host added to the file without a restart,
+    its labels land on every series, and its remote_write example sends the store the
+    recorded series of every host and no raw ones."""
+    for host in fleet:
+        if host.superd.call("getProcessInfo", PROGRAM)["statename"] == "STOPPED":
+            host.superd.call("startProcess", PROGRAM, False)  # the other test did not
+    instances = {f"127.0.0.1:{host.port}" for host in fleet}
+    targets = tmp_path / "targets"
+    targets.mkdir()
+    write_targets(targets, [host.port for host in fleet[:2]])
+    fleet_dir, store_dir = tmp_path / "fleet", tmp_path / "store"
+    fleet_dir.mkdir()
+    store_dir.mkdir()
+    (fleet_dir / "supervisor-rules.yml").write_text(rules_text(FAST))
+    async with (
+        prometheus(
+            store_dir,
+            ("", 0),
+            config_text="global: {scrape_interval: 1s}\n",
+            extra_args=("--web.enable-remote-write-receiver",),
+        ) as store,
+        aiohttp.ClientSession() as session,
+        prometheus(fleet_dir, ("", 0), config_text=discovering_config(targets, store)) as base,
+    ):
+        two = await wait_query(
+            session, base, 'up{job="fleet"} == 1', lambda r: len(r) == 2, "two hosts"
+        )
+        assert hosts_of(two) < instances
+        write_targets(targets, [host.port for host in fleet])
+        await wait_query(
+            session,
+            base,
+            'up{job="fleet"} == 1',
+            lambda r: hosts_of(r) == instances,
+            "the third host from the rewritten file",
+        )
+        labelled = await wait_query(
+            session,
+            base,
+            'supervisor_process_up{env="prod"}',
+            lambda r: len(r) == HOSTS * 3,
+            "every program of every host labelled",
+        )
+        assert hosts_of(labelled) == instances
+        recorded = 'instance_group_name:supervisor_process_restarts:rate5m{job="fleet"}'
+        await wait_query(
+            session,
+            store,
+            f'{recorded[:-1]}, name="{PROGRAM}"}}',
+            lambda r: hosts_of(r) == instances and len(r) == HOSTS,
+            "the recorded series of every host in the store",
+        )
+        # Only what write_relabel_configs keeps reached the store.
+        assert await query(session, store, '{__name__=~"supervisor_.+|up"}') == []
