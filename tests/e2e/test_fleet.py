@@ -444,6 +444,9 @@ def test_docs_fleet_figures_are_the_measured_ones(fleet: list[Host]) -> None:
     assert documented("series per superd besides its processes") == daemon
     assert documented("series per host of 100 programs") == 100 * steady + daemon
     assert documented("series for 1,000 hosts") == 1000 * (100 * steady + daemon)
+    interval = yaml.safe_load(PROMETHEUS_YML.read_text())["global"]["scrape_interval"]
+    assert interval == "15s"
+    assert documented("samples per second at 15s") == 1000 * (100 * steady + daemon) // 15
 
 
 def doc_block(language: str, contains: str) -> str:
