@@ -7,6 +7,11 @@ Rules of this file:
 - Every panel queries the datasource variable ``${datasource}``; panel ids are
   assigned in order, so they are unique and stable across renders.
 - The layout is data (rows of panel specs); grid positions are computed.
+- A fleet never merges hosts: an aggregation that keeps a process label (``group``,
+  ``name``) keeps ``job`` and ``instance`` too (``PROCESS_KEY``), and per-host
+  series keep ``job, instance``; only a total over the whole selection (a stat, the
+  run-duration heatmap) drops them all. tests/unit/exporters/test_fleet_queries.py
+  checks every generated expression.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 
-from exporters.alerts.rules import AlertConfig, selector, state_code_expression
+from exporters.alerts.rules import PROCESS_KEY, AlertConfig, selector, state_code_expression
 from exporters.prometheus import catalogue
 from supervisor_core.lifecycle import ProcessState
 
@@ -72,7 +77,7 @@ def _scope(config: AlertConfig) -> AlertConfig:
 
 
 _PROCESS_MATCHERS = ('group=~"$group"', 'name=~"$name"')
-_LEGEND = "{{group}}:{{name}}"
+_LEGEND = "{{instance}} {{group}}:{{name}}"
 
 
 def _state_mappings() -> list[dict[str, object]]:
@@ -233,7 +238,7 @@ def _rows(config: AlertConfig) -> list[tuple[str, list[Panel]]]:
                             "id": "organize",
                             "options": {
                                 "excludeByName": {"Time": True, "Value": True, "__name__": True},
-                                "indexByName": {"group": 0, "name": 1, "state": 2},
+                                "indexByName": {"instance": 0, "group": 1, "name": 2, "state": 3},
                             },
                         },
                     ),
@@ -249,7 +254,7 @@ def _rows(config: AlertConfig) -> list[tuple[str, list[Panel]]]:
                     queries=(
                         Query(
                             expr=(
-                                f"sum by (group, name) (rate("
+                                f"sum by ({PROCESS_KEY}) (rate("
                                 f"{process(catalogue.PROCESS_RESTARTS.name)}"
                                 "[$__rate_interval])) * 60"
                             ),
@@ -264,7 +269,7 @@ def _rows(config: AlertConfig) -> list[tuple[str, list[Panel]]]:
                     queries=(
                         Query(
                             expr=(
-                                f"sum by (group, name, expected) (increase("
+                                f"sum by ({PROCESS_KEY}, expected) (increase("
                                 f"{process(catalogue.PROCESS_EXITS.name)}[$__rate_interval]))"
                             ),
                             legend=_LEGEND + " expected={{expected}}",
@@ -355,7 +360,7 @@ def _rows(config: AlertConfig) -> list[tuple[str, list[Panel]]]:
                     queries=tuple(
                         Query(
                             expr=(
-                                f"histogram_quantile({q}, sum by (group, name, le) "
+                                f"histogram_quantile({q}, sum by ({PROCESS_KEY}, le) "
                                 f"(rate({buckets}[1h])))"
                             ),
                             legend=f"{_LEGEND} p{round(q * 100)}",
@@ -374,7 +379,7 @@ def _rows(config: AlertConfig) -> list[tuple[str, list[Panel]]]:
                     queries=(
                         Query(
                             expr=(
-                                f"sum by (group, name) (rate("
+                                f"sum by ({PROCESS_KEY}) (rate("
                                 f"{process(catalogue.PROCESS_CPU.name)}[$__rate_interval]))"
                             ),
                             legend=_LEGEND,
@@ -403,10 +408,10 @@ def _rows(config: AlertConfig) -> list[tuple[str, list[Panel]]]:
                     queries=(
                         Query(
                             expr=(
-                                f"sum by (type) (rate({daemon(catalogue.EVENTS.name)}"
-                                "[$__rate_interval])) > 0"
+                                "sum by (job, instance, type) ("
+                                f"rate({daemon(catalogue.EVENTS.name)}[$__rate_interval])) > 0"
                             ),
-                            legend="{{type}}",
+                            legend="{{instance}} {{type}}",
                         ),
                     ),
                 ),
@@ -417,7 +422,7 @@ def _rows(config: AlertConfig) -> list[tuple[str, list[Panel]]]:
                     queries=(
                         Query(
                             expr=(
-                                f"sum by (instance, subscriber) (increase("
+                                f"sum by (job, instance, subscriber) (increase("
                                 f"{daemon(catalogue.EVENTS_DROPPED.name)}[$__rate_interval]))"
                             ),
                             legend="{{instance}} {{subscriber}}",
@@ -432,7 +437,7 @@ def _rows(config: AlertConfig) -> list[tuple[str, list[Panel]]]:
                     queries=(
                         Query(
                             expr=(
-                                f"sum by (group, name, stream) (rate("
+                                f"sum by ({PROCESS_KEY}, stream) (rate("
                                 f"{process(catalogue.PROCESS_LOG_BYTES.name)}[$__rate_interval]))"
                             ),
                             legend=_LEGEND + " {{stream}}",
@@ -602,7 +607,7 @@ def overview_dashboard(config: AlertConfig) -> dict[str, object]:
                     "step": "60s",
                     "titleFormat": "restart storm",
                     "textFormat": _LEGEND,
-                    "tagKeys": "group,name",
+                    "tagKeys": "instance,group,name",
                 }
             ]
         },

@@ -27,11 +27,13 @@ async def prometheus(
     *,
     rules: str | None = None,
     config_text: str | None = None,
+    extra_args: tuple[str, ...] = (),
 ) -> AsyncIterator[str]:
     """Prometheus scraping ``target`` every second (evaluating ``rules`` if given).
 
     ``config_text`` replaces the generated prometheus.yml (``target`` is then unused;
-    relative ``rule_files`` are found in ``tmp_path``). Yields its base URL; stops it
+    relative ``rule_files`` are found in ``tmp_path``); ``extra_args`` go to the
+    command line (``--web.enable-remote-write-receiver``). Yields its base URL; stops it
     (TERM, then KILL after 30 s) on exit.
     """
     binary = require_command("prometheus")
@@ -56,6 +58,7 @@ async def prometheus(
             f"--config.file={config}",
             f"--web.listen-address=127.0.0.1:{port}",
             f"--storage.tsdb.path={tmp_path / 'tsdb'}",
+            *extra_args,
             stdout=log,
             stderr=log,
         )
