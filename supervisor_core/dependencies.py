@@ -21,20 +21,24 @@ from supervisor_core.lifecycle import STOPPED_STATES, ProcessState
 
 @dataclass(frozen=True, slots=True)
 class DependencyGraph:
-    """The resolved ``depends_on`` of the active configuration, both ways."""
+    """The resolved ``depends_on`` of the active configuration, both ways.
+
+    ``empty`` (no process depends on anything: supervisord's world) is computed once:
+    the supervisor asks it at every state change.
+    """
 
     requires: Dependencies
     required_by: Dependencies
+    empty: bool
 
     @classmethod
     def of(cls, requires: Dependencies) -> DependencyGraph:
         """The graph of ``requires`` (namespec -> direct dependencies)."""
-        return cls(requires=requires, required_by=dependents(requires))
-
-    @property
-    def empty(self) -> bool:
-        """No process depends on anything (supervisord's world)."""
-        return not any(self.requires.values())
+        return cls(
+            requires=requires,
+            required_by=dependents(requires),
+            empty=not any(requires.values()),
+        )
 
     def waiting_for(self, name: str, states: Mapping[str, ProcessState]) -> tuple[str, ...]:
         """The direct dependencies of ``name`` that are not RUNNING (ready) now."""
