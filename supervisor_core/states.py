@@ -520,6 +520,7 @@ def gives_up(config: ProcessConfig, backoff: int) -> bool:
 
 
 _RECORD_FIELDS = tuple(f.name for f in fields(ProcessRecord))
+_RECORD_FIELD_SET = frozenset(_RECORD_FIELDS)
 
 
 def _replace_record(record: ProcessRecord, changes: dict[str, object]) -> ProcessRecord:
@@ -528,6 +529,8 @@ def _replace_record(record: ProcessRecord, changes: dict[str, object]) -> Proces
     The record has no ``__post_init__`` and every field is given, so building it
     slot by slot is the same object, at a third of the cost.
     """
+    # A misspelt field would otherwise vanish silently (replace() raises for it).
+    assert changes.keys() <= _RECORD_FIELD_SET, sorted(changes.keys() - _RECORD_FIELD_SET)
     new = object.__new__(ProcessRecord)
     for name in _RECORD_FIELDS:
         object.__setattr__(new, name, changes[name] if name in changes else getattr(record, name))
