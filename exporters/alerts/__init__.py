@@ -2,10 +2,12 @@
 
 - ``rules``: selectors, ``Thresholds``, ``AlertConfig``, the alerts (``alert_specs``)
   and recording rules (``recording_specs``); the Prometheus rule file's content.
-- ``dashboards``: the Grafana overview dashboard.
+- ``dashboards``: the Grafana dashboards (fleet overview, process drill-down, superd),
+  built with grafana-foundation-sdk (a development dependency).
 - ``grafana``: Grafana provisioning (datasource, dashboard provider, alert rules).
 - ``rule_tests``: promtool unit tests of the rule file.
-- ``render``: every artefact as text, writing and drift checking.
+- ``render``: every artefact as text, writing and drift checking; ``yamlfile`` writes
+  the YAML files (PyYAML).
 
 Regenerate the checked-in files with ``python -m exporters.alerts render``; render a
 rule file with other thresholds (tests do) with::
@@ -16,7 +18,7 @@ rule file with other thresholds (tests do) with::
 See docs/metrics.md ("Alerts and dashboards").
 """
 
-from exporters.alerts.dashboards import DASHBOARD_UID, overview_dashboard
+from exporters.alerts.dashboards import DASHBOARD_UID, DASHBOARDS, build_dashboards
 from exporters.alerts.grafana import (
     alerting_provisioning,
     dashboard_provisioning,
@@ -46,6 +48,7 @@ from exporters.alerts.rules import (
 )
 
 __all__ = [
+    "DASHBOARDS",
     "DASHBOARD_UID",
     "RULES_PATH",
     "RULES_TEST_PATH",
@@ -58,11 +61,11 @@ __all__ = [
     "alert_specs",
     "alerting_provisioning",
     "artefacts",
+    "build_dashboards",
     "dashboard_provisioning",
     "datasource_provisioning",
     "drifted",
     "duration",
-    "overview_dashboard",
     "prometheus_rule_groups",
     "recording_specs",
     "rule_tests",

@@ -44,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         config = AlertConfig(selector=args.selector, runbook_base=args.runbook_base)
         artefacts(config)
-    except ValueError as error:
+    except (ValueError, RuntimeError) as error:  # a bad matcher; the SDK not installed
         parser.error(str(error))
     if args.check:
         stale = drifted(root, config)

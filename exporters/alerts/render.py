@@ -2,7 +2,8 @@
 
 ``artefacts(config)`` maps repository-relative paths to file contents; it is pure,
 so the drift test compares it with the checked-in files and the e2e test renders a
-rule file with small thresholds into a temporary directory.
+rule file with small thresholds into a temporary directory. The dashboards need
+grafana-foundation-sdk (a development dependency); ``rules_text`` does not.
 """
 
 from __future__ import annotations
@@ -10,8 +11,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from exporters.alerts import yamltext
-from exporters.alerts.dashboards import overview_dashboard
+from exporters.alerts import yamlfile
+from exporters.alerts.dashboards import build_dashboards
 from exporters.alerts.grafana import (
     alerting_provisioning,
     contact_points_provisioning,
@@ -33,7 +34,7 @@ HEADER = (
 
 
 def _yaml(data: object) -> str:
-    return yamltext.dump(data, header=HEADER)
+    return yamlfile.dump(data, header=HEADER)
 
 
 def rules_text(config: AlertConfig) -> str:
@@ -90,9 +91,10 @@ def artefacts(config: AlertConfig | None = None) -> dict[str, str]:
         RULES_PATH: rules_text(config),
         "docs/runbooks.md": runbooks_markdown(config),
         RULES_TEST_PATH: _yaml(rule_tests(config)),
-        "grafana/dashboards/supervisor-overview.json": (
-            json.dumps(overview_dashboard(config), indent=2, ensure_ascii=False) + "\n"
-        ),
+        **{
+            path: json.dumps(board, indent=2, ensure_ascii=False) + "\n"
+            for path, board in build_dashboards(config).items()
+        },
         "grafana/provisioning/datasources/supervisor.yml": _yaml(datasource_provisioning(config)),
         "grafana/provisioning/dashboards/supervisor.yml": _yaml(dashboard_provisioning()),
         "grafana/provisioning/alerting/supervisor-alerts.yml": _yaml(alerting_provisioning(config)),
