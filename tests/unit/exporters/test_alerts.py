@@ -20,7 +20,6 @@ from exporters.alerts import (
     datasource_provisioning,
     drifted,
     duration,
-    overview_dashboard,
     prometheus_rule_groups,
     recording_specs,
     rule_tests,
@@ -29,8 +28,9 @@ from exporters.alerts import (
     write,
 )
 from exporters.alerts.__main__ import main
-from exporters.alerts.yamltext import dump
+from exporters.alerts.yamlfile import dump
 from exporters.prometheus.catalogue import CATALOGUE, MetricType
+from tests.peers import require_module
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -70,11 +70,13 @@ def assert_only_catalogue(expr: str, where: str) -> None:
 
 def test_checked_in_artefacts_match_a_fresh_render() -> None:
     """Every generated file in the repository is exactly what the module renders now."""
+    require_module("grafana_foundation_sdk")  # the dashboards: fails under CI=true
     assert drifted(ROOT) == [], "run: python -m exporters.alerts render"
 
 
 def test_render_check_command_reports_drift_and_render_fixes_it(tmp_path: Path) -> None:
     """`render --check` exits 1 on a stale tree and 0 after `render` wrote it."""
+    require_module("grafana_foundation_sdk")
     assert main(["render", "--root", str(tmp_path), "--check"]) == 1
     assert main(["render", "--root", str(tmp_path)]) == 0
     assert main(["render", "--root", str(tmp_path), "--check"]) == 0
@@ -84,7 +86,8 @@ def test_render_check_command_reports_drift_and_render_fixes_it(tmp_path: Path) 
 
 
 def test_every_yaml_artefact_reads_back_as_the_data_it_was_rendered_from() -> None:
-    """The tiny emitter's output parses (PyYAML) to exactly the rendered structures."""
+    """Every YAML file reads back (PyYAML) as exactly the structures it was rendered from."""
+    require_module("grafana_foundation_sdk")
     config = AlertConfig()
     expected = {
         "deploy/prometheus/supervisor-rules.yml": prometheus_rule_groups(config),
@@ -136,6 +139,14 @@ def test_yaml_scalars_and_nesting_read_back() -> None:
     """Numbers, booleans, null, empty and nested containers survive a round trip."""
     data = {"a": [1, 2.5, True, None, [], {}, [[1], {"b": {"c": [False]}}]], "n": {"x": -3}}
     assert yaml.safe_load(dump(data)) == data
+
+
+def test_yaml_keeps_blocks_order_and_long_lines_readable() -> None:
+    """Multi-line PromQL is a |- literal block, keys keep their order, sequences are
+    indented under their key, a long line is never folded, quoting uses double quotes."""
+    long = "sum by (job, instance, group, name) (" + "x + " * 60 + "x)"
+    text = dump({"z": "a\n  > 1", "a": [{"expr": long}], "s": "it's: {{ $value }}"})
+    assert text == (f'z: |-\n  a\n    > 1\na:\n  - expr: {long}\ns: "it\'s: {{{{ $value }}}}"\n')
 
 
 @pytest.mark.parametrize("bad", [math.nan, math.inf, object(), {1: "x"}])
@@ -217,84 +228,6 @@ def test_the_rule_file_has_the_documented_alerts_with_runbooks() -> None:
         assert_only_catalogue(record["expr"], record["record"])
 
 
-def _dashboard_targets(dashboard: dict[str, object]) -> list[tuple[str, dict[str, object]]]:
-    panels = dashboard["panels"]
-    assert isinstance(panels, list)
-    return [(p["title"], t) for p in panels for t in p.get("targets", [])]
-
-
-def test_dashboard_queries_use_only_catalogue_metrics_and_template_variables() -> None:
-    """Every panel query names catalogue metrics with their own labels, filtered by $job."""
-    dashboard = json.loads(artefacts()["grafana/dashboards/supervisor-overview.json"])
-    targets = _dashboard_targets(dashboard)
-    assert len(targets) >= 15
-    for title, target in targets:
-        expr = str(target["expr"])
-        assert_only_catalogue(expr, title)
-        assert not any(name in expr for name in RECORDED), title  # works without our rules
-        assert 'job=~"$job"' in expr, title
-        if "supervisor_process_" in expr:
-            assert 'group=~"$group"' in expr, title
-            assert 'name=~"$name"' in expr, title
-    annotation = dashboard["annotations"]["list"][0]
-    assert_only_catalogue(annotation["expr"], "annotation")
-
-
-def test_dashboard_panels_have_unique_ids_valid_datasources_and_fit_the_grid() -> None:
-    """Panel ids are unique, every panel and target uses ${datasource}, no panel overlaps."""
-    dashboard = overview_dashboard(AlertConfig())
-    panels = dashboard["panels"]
-    assert isinstance(panels, list)
-    ids = [p["id"] for p in panels]
-    assert len(ids) == len(set(ids))
-    variables = {v["name"]: v for v in dashboard["templating"]["list"]}  # type: ignore[index]
-    assert variables["datasource"]["type"] == "datasource"
-    assert variables["datasource"]["query"] == "prometheus"
-    for name in ("job", "group", "name"):
-        assert variables[name]["datasource"] == {"type": "prometheus", "uid": "${datasource}"}
-        assert_only_catalogue(variables[name]["definition"], name)
-    cells: set[tuple[int, int]] = set()
-    for panel in panels:
-        if panel["type"] != "row":
-            assert panel["datasource"] == {"type": "prometheus", "uid": "${datasource}"}
-            for target in panel["targets"]:
-                assert target["datasource"] == panel["datasource"]
-        grid = panel["gridPos"]
-        assert grid["x"] + grid["w"] <= 24
-        for x in range(grid["x"], grid["x"] + grid["w"]):
-            for y in range(grid["y"], grid["y"] + grid["h"]):
-                assert (x, y) not in cells, f"{panel['title']} overlaps at {(x, y)}"
-                cells.add((x, y))
-    titles = {p["title"] for p in panels}
-    for wanted in (
-        "State timeline",
-        "Restarts per minute",
-        "Exits by expected",
-        "Last exit codes",
-        "Run durations (heatmap)",
-        "Restart storms",
-        "CPU (cores)",
-        "Resident memory",
-        "Open file descriptors",
-        "Events per second by type",
-        "Events dropped",
-    ):
-        assert wanted in titles
-
-
-def test_state_timeline_maps_every_state_code_back_to_its_name() -> None:
-    """The state timeline's value mappings cover supervisord's eight state codes."""
-    from supervisor_core.lifecycle import ProcessState
-
-    panels = overview_dashboard(AlertConfig())["panels"]
-    assert isinstance(panels, list)
-    (timeline,) = [p for p in panels if p["title"] == "State timeline"]
-    mapping = timeline["fieldConfig"]["defaults"]["mappings"][0]["options"]
-    assert {k: v["text"] for k, v in mapping.items()} == {str(int(s)): s.name for s in ProcessState}
-    for state in ProcessState:
-        assert f'state="{state.name}"}} * {int(state)}' in timeline["targets"][0]["expr"]
-
-
 def test_grafana_alert_rules_mirror_the_prometheus_alerts() -> None:
     """One Grafana rule per alert: same value, threshold, for, severity; provisioned datasource."""
     config = AlertConfig(thresholds=Thresholds(flapping_restarts=7, down_for=600))
@@ -344,6 +277,7 @@ def test_shipped_rules_select_no_job_and_link_runbooks() -> None:
 
 def test_render_cli_takes_selector_and_runbook_base(tmp_path: Path) -> None:
     """``render --selector --runbook-base`` writes a site's own copy; a bad matcher is refused."""
+    require_module("grafana_foundation_sdk")
     assert (
         main(
             [
@@ -382,6 +316,7 @@ def test_render_cli_takes_selector_and_runbook_base(tmp_path: Path) -> None:
 
 def test_grafana_provisioning_expands_in_grafana() -> None:
     """Provisioning values use only $VAR/${VAR} (Grafana has no ${VAR:-default})."""
+    require_module("grafana_foundation_sdk")
     for path, text in artefacts(AlertConfig()).items():
         if path.startswith("grafana/provisioning/"):
             assert ":-" not in text, path
