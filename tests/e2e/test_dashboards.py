@@ -220,6 +220,10 @@ async def test_every_dashboard_query_returns_series_from_a_real_superd(
         if query.dashboard == FLEET.uid and "by (job, instance)" in query.expr:
             for series in result:
                 assert series["metric"].get("instance") == values["instance"], query.where
+    # "superd up" names each superd's version.
+    for query, result in answers.items():
+        if query.where.startswith("panel 'superd up'"):
+            assert all(series["metric"].get("version") for series in result), query.where
     # The drill-down shows the chosen process only.
     for query, result in answers.items():
         if query.dashboard == PROCESS.uid:

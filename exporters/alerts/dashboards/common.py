@@ -276,6 +276,14 @@ def base_dashboard(
         .time("now-6h", "now")
         .version(1)
         .with_variable(datasource_variable())
+        .link(
+            db.DashboardLink("superd dashboards")
+            .type(dm.DashboardLinkType.DASHBOARDS)
+            .tags(["superd"])
+            .as_dropdown(True)
+            .include_vars(True)
+            .keep_time(True)
+        )
     )
     for variable in variables:
         board = board.with_variable(variable)

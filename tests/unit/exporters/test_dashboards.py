@@ -100,6 +100,11 @@ def test_rendering_without_the_sdk_names_what_to_install(monkeypatch: pytest.Mon
     with pytest.raises(RuntimeError, match="grafana-foundation-sdk") as caught:
         build_dashboards(AlertConfig())
     assert str(caught.value) == SDK_MISSING
+    from exporters.alerts.__main__ import main
+
+    with pytest.raises(SystemExit) as stopped:
+        main(["render", "--check"])
+    assert stopped.value.code == 2  # argparse's usage error, with the message above
 
 
 def test_three_dashboards_with_stable_uids_the_alerts_link_to_the_fleet() -> None:
@@ -116,7 +121,16 @@ def test_three_dashboards_with_stable_uids_the_alerts_link_to_the_fleet() -> Non
     (group,) = alerting_provisioning(AlertConfig())["groups"]  # type: ignore[misc]
     assert {r["annotations"]["__dashboardUid__"] for r in group["rules"]} == {FLEET.uid}
     for board in DASHBOARDS:
-        assert "superd" in load(board)["tags"]  # the dashboards dropdown finds them
+        data = load(board)
+        assert "superd" in data["tags"]  # the dashboards menu finds them by the tag
+        assert {
+            "title": "superd dashboards",
+            "type": "dashboards",
+            "tags": ["superd"],
+            "asDropdown": True,
+            "includeVars": True,
+            "keepTime": True,
+        }.items() <= next(link for link in data["links"] if link["type"] == "dashboards").items()
 
 
 @pytest.mark.parametrize("board", DASHBOARDS, ids=IDS)
