@@ -55,8 +55,6 @@ FAST = AlertConfig(
 )
 # Grafana's macros, as Grafana would expand them for a short time range.
 MACROS = (("$__rate_interval", "30s"), ("${__range}", "5m"), ("$__range", "5m"))
-# Resource series exist while a process runs; a 0.2 s crash loop is rarely caught running.
-RESOURCE_PANELS = frozenset({"CPU (cores)", "Resident memory", "Open file descriptors"})
 # Process labels beside the identity (a panel may split a process by these).
 IDENTITY = frozenset({"job", "instance", "group", "name"})
 ANNOTATION = "annotation: "
@@ -178,7 +176,7 @@ def per_host_problem(title: str, result: list[dict[str, Any]], instances: set[st
         return ""  # a total over the whole selection (a stat, the heatmap)
     if any("name" in m and not {"job", "instance"} <= set(m) for m in labels):
         return f"a per-process series without job/instance: {labels}"
-    subject = "steady" if title in RESOURCE_PANELS else PROGRAM
+    subject = PROGRAM
     if any("name" in m for m in labels):
         mine = [m for m in labels if m.get("name") == subject]
         splits = {frozenset((k, v) for k, v in m.items() if k not in IDENTITY) for m in mine}
@@ -392,7 +390,7 @@ async def test_three_hosts_alert_and_chart_per_host(tmp_path: Path, fleet: list[
         alerts = notification.json()["alerts"]
         assert [a["labels"]["alertname"] for a in alerts] == ["ProcessRestartStorm"]
     assert len(sink.items()) == HOSTS  # the critical route mails each host's storm once
-    assert counts["Restarts per minute"] >= HOSTS
+    assert counts["Restarts per minute by host"] >= HOSTS
 
 
 def series_counts(port: int) -> tuple[dict[str, int], int]:
