@@ -316,6 +316,13 @@ def run(args: argparse.Namespace) -> int:
     if not settings.nocleanup:
         for warning in daemon.clear_auto_child_logs(settings.childlogdir, settings.identifier):
             log.warning("%s", warning)
+    # After daemonizing: the subreaper flag is not inherited across fork.
+    reap_orphans, problem = _become_reaper(settings.subreaper, log)
+    if problem is not None:
+        if report is not None:
+            report.failed(problem)
+            return 2
+        return _usage_error(problem)
 
     # Opened after daemonizing: an extension may start a thread (the journal's
     # writer), and threads do not survive fork().
@@ -359,6 +366,7 @@ def run(args: argparse.Namespace) -> int:
                     report=report,
                     on_started=on_started,
                     extensions=extensions,
+                    reap_orphans=reap_orphans,
                 ),
             )
         )
@@ -374,6 +382,28 @@ def run(args: argparse.Namespace) -> int:
         if report is not None:
             report.failed("the daemon exited before it was ready")
         logging.shutdown()
+
+
+def _become_reaper(subreaper: bool, log: logging.Logger) -> tuple[bool, str | None]:
+    """Whether superd reaps orphans, and why it cannot (``subreaper=true`` refused).
+
+    As PID 1 (a container's init) orphans come to superd whatever the setting, so it
+    always reaps them; elsewhere ``subreaper=true`` asks the kernel to send it the
+    orphans of its descendants (``PR_SET_CHILD_SUBREAPER``).
+    """
+    if os.getpid() == 1:
+        log.info("running as PID 1: reaping orphaned processes")
+        return True, None
+    if not subreaper:
+        return False, None
+    from supervisor_core.orphans import SubreaperError, set_child_subreaper
+
+    try:
+        set_child_subreaper()
+    except SubreaperError as error:
+        return False, f"subreaper=true: {error}"
+    log.info("child subreaper: reaping orphaned processes")
+    return True, None
 
 
 def _report_config_error(path: str, error: ConfigError) -> int:
