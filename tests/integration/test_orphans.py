@@ -10,10 +10,12 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import psutil
 import pytest
 
+from supervisor_core.ctl.transport import make_server_proxy
 from tests.integration.superd_harness import (
     DEADLINE,
     Superd,
@@ -213,22 +215,39 @@ def unshare_or_skip() -> list[str]:
 class Pid1Superd(Superd):
     """superd started as PID 1 of a new PID namespace (``unshare --pid --fork``)."""
 
-    def __init__(self, tmp: Path, text: str, unshare: list[str]) -> None:
+    def __init__(
+        self,
+        tmp: Path,
+        text: str,
+        unshare: list[str],
+        *,
+        command: list[str] | None = None,
+        socket: Path | None = None,
+    ) -> None:
+        """Write ``text`` and run ``superd -c`` on it (or ``command``) under ``unshare``;
+        ``socket`` is its unix socket (default: ``tmp/sock``, as in ``base_config``)."""
+        self.socket = socket if socket is not None else tmp / "sock"
         self.tmp = tmp
         self.config = tmp / "supervisord.conf"
         self.config.write_text(text)
         self.stdout_path = tmp / "superd.stdout"
         self.stderr_path = tmp / "superd.stderr"
-        superd = str(Path(sys.executable).parent / "superd")
+        if command is None:
+            command = [str(Path(sys.executable).parent / "superd"), "-c", str(self.config)]
         with open(self.stdout_path, "wb") as out, open(self.stderr_path, "wb") as err:
             self.unshare = subprocess.Popen(
-                [*unshare, superd, "-c", str(self.config)],
+                [*unshare, *command],
                 stdout=out,
                 stderr=err,
                 start_new_session=True,
             )
         # superd's pid as seen from here; inside its namespace it is 1.
         self.outer_pid: int = wait_for(self._child, "superd under unshare")
+
+    def call(self, method: str, *args: Any) -> Any:
+        """Call ``supervisor.<method>(*args)`` over its unix socket."""
+        with make_server_proxy(f"unix://{self.socket}", None, None) as proxy:
+            return getattr(proxy.supervisor, method)(*args)
 
     def sleeping_children(self, count: int) -> list[int] | None:
         """superd's ``count`` children running ``sleep`` (pids seen from here), or None."""
