@@ -289,6 +289,7 @@ def test_as_pid_1_superd_reaps_orphans_and_shuts_down_on_a_signal(
     superd = Pid1Superd(tmp_path, text, unshare)
     try:
         superd.wait_states({"a": "RUNNING", "family": "RUNNING"})
+        wait_for(lambda: superd.record() == ["start a"], "a started")
         # The pids in the file are the namespace's; find ours through the parent link.
         outer: list[int] = wait_for(
             lambda: superd.sleeping_children(ORPHANS), "the orphans reparented to PID 1"
@@ -362,3 +363,41 @@ def test_the_claiming_spawner_leaves_exits_to_the_spawner() -> None:
 def test_a_stale_claim_does_not_keep_a_zombie() -> None:
     """A claim whose owner already reaped its child does not protect a later zombie."""
     assert scenario("stale_claim_does_not_block") == {"reaped": 1, "claimed": 0}
+
+
+def test_as_pid_1_a_stop_signal_during_start_up_ends_superd(tmp_path: Path) -> None:
+    """A SIGTERM that reaches PID 1 while superd still reads its configuration (here a
+    FIFO nobody writes) makes it exit 0 at once, rather than being dropped by the kernel."""
+    unshare = unshare_or_skip()
+    fifo = tmp_path / "supervisord.fifo"
+    os.mkfifo(fifo)
+    superd_command = [str(Path(sys.executable).parent / "superd"), "-c", str(fifo)]
+    superd = Pid1Superd(tmp_path, "", unshare, command=superd_command)
+    try:
+        wchan = Path(f"/proc/{superd.outer_pid}/wchan")
+        # Blocked opening the FIFO: past the imports, in start-up proper.
+        wait_for(lambda: wchan.read_text() == "wait_for_partner", "superd opening the FIFO")
+        superd.send(signal.SIGTERM)
+        assert superd.wait_exit() == 0
+        assert "superd: SIGTERM before start-up finished: exiting" in superd.stderr_text()
+    finally:
+        superd.close()
+
+
+def test_as_pid_1_superd_stays_in_the_foreground(tmp_path: Path) -> None:
+    """As PID 1 superd never daemonizes (its exit would end the namespace): with
+    ``nodaemon = false`` and no ``-n`` it still serves as PID 1 until told to stop."""
+    unshare = unshare_or_skip()
+    text = base_config(tmp_path, nodaemon=False) + program_section("a", tmp_path, priority=1)
+    superd = Pid1Superd(tmp_path, text, unshare)
+    try:
+        superd.wait_states({"a": "RUNNING"})
+        wait_for(lambda: superd.record() == ["start a"], "a started")
+        assert superd.unshare.poll() is None
+        assert superd.call("getPID") == 1
+        assert "daemonizing" not in superd.main_log()
+        superd.send(signal.SIGTERM)
+        assert superd.wait_exit() == 0
+        assert superd.record() == ["start a", "stop a"]
+    finally:
+        superd.close()
