@@ -192,8 +192,9 @@ def health(command: list[str]) -> int:
 
 def test_the_recipe_s_commands_run_the_example_as_pid_1(tmp_path: Path) -> None:
     """The ENTRYPOINT on the example config, as PID 1: its programs (and conf.d's) run with
-    their output on superd's stdout, /metrics answers, the HEALTHCHECK passes; the
-    STOPSIGNAL stops the programs and superd exits 0, after which the HEALTHCHECK fails."""
+    their output on superd's stdout, /metrics answers, the HEALTHCHECK passes (also with
+    a program stopped, where ``superctl status`` exits 3); the STOPSIGNAL stops the
+    programs and superd exits 0, after which the HEALTHCHECK exits 7."""
     unshare = unshare_or_skip()
     port = free_port()
     entrypoint, healthcheck = container_commands(tmp_path)
@@ -217,12 +218,17 @@ def test_the_recipe_s_commands_run_the_example_as_pid_1(tmp_path: Path) -> None:
         assert "running as PID 1: reaping orphaned processes" in superd.stdout_text()
         assert "supervisor_process_up{" in get(f"http://127.0.0.1:{port}/metrics")
 
+        # A stopped program does not make the container unhealthy; `status` would.
+        superd.call("stopProcess", "extra")
+        assert health(healthcheck) == 0
+        status = [healthcheck[0], "-c", str(tmp_path / "supervisord.conf"), "status"]
+        assert health(status) == 3
+
         superd.send(signal.Signals[final("STOPSIGNAL").arguments])
         assert superd.wait_exit() == 0
         log = superd.stdout_text()
         assert "stopped: hello (terminated by SIGTERM)" in log
-        assert "stopped: extra (terminated by SIGTERM)" in log
-        assert health(healthcheck) != 0
+        assert health(healthcheck) == 7  # superctl: the daemon cannot be reached
     finally:
         superd.close()
 
