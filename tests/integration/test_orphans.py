@@ -146,7 +146,7 @@ def test_a_subreaper_adopts_and_reaps_orphans_without_taking_its_programs_exits(
 
     info = superd.call("getProcessInfo", "family")
     assert info["exitstatus"] == 7
-    seen = process_events(port)
+    seen = wait_for(lambda: (found := process_events(port))[2:] and found, "3 events journaled")
     assert [(e["processname"], e["to_state"]) for e in seen] == [
         ("family", "STARTING"),
         ("family", "RUNNING"),
@@ -154,9 +154,14 @@ def test_a_subreaper_adopts_and_reaps_orphans_without_taking_its_programs_exits(
     ]
     assert {e["pid"] for e in seen if e["to_state"] != "STARTING"} == {program_pid}
     assert seen[-1]["expected"] == 0
-    log = superd.main_log()
-    for pid in orphans:
-        assert f"reaped orphan pid {pid} (terminated by SIGTERM)" in log
+    # Logged right after each reap: the line may trail the pid's disappearance a little.
+    wait_for(
+        lambda: all(
+            f"reaped orphan pid {pid} (terminated by SIGTERM)" in superd.main_log()
+            for pid in orphans
+        ),
+        "every reap logged",
+    )
     assert superd.call("getState")["statename"] == "RUNNING"
     superd.send(signal.SIGTERM)
     assert superd.wait_exit() == 0
