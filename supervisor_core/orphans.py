@@ -12,7 +12,11 @@ Rules of this file:
   (``waitid(P_ALL, WNOHANG | WNOWAIT)``, which leaves it a zombie) and reaps it by pid
   only when no owner has claimed that pid. Owners claim a pid synchronously, on the
   loop's thread, right after the fork, so a sweep (a loop callback) can never see an
-  unclaimed child of ours.
+  unclaimed child of ours. Whatever forks in superd must claim its children this way
+  (``ClaimingSpawner`` does it for every spawner's children, ``probes`` takes a
+  claim hook); an unclaimed child is an orphan to this module, and its exit is taken.
+- DESIGN.md's "no ``waitpid(-1)``" stands: nothing here waits for "any child"; the
+  P_ALL call only looks, and reaping is by pid, of a child no owner claimed.
 - ``waitid(P_ALL)`` reports the first exited child in the kernel's list: while that one
   is claimed, the ones behind it cannot be seen. The sweep then stops and resumes when
   the owner releases its claim (after reaping): event driven, no poll, no spinning.
