@@ -8,9 +8,7 @@ its behaviour is checked by running the same commands in a new PID namespace
 
 from __future__ import annotations
 
-import json
 import re
-import shlex
 import signal
 import subprocess
 import sys
@@ -22,6 +20,7 @@ import pytest
 from tests.integration.superd_harness import DEADLINE, wait_for
 from tests.integration.test_orphans import Pid1Superd, unshare_or_skip
 from tests.integration.test_superd_extensions import free_port, get
+from tests.peers import require_module
 
 pytestmark = pytest.mark.integration
 
@@ -33,53 +32,53 @@ VENV_BIN = "/opt/superd/bin/"
 
 @dataclass(frozen=True)
 class Instruction:
-    """One Containerfile instruction: its keyword, its arguments, the stage it is in."""
+    """One Containerfile instruction as BuildKit parses it, and the stage it is in."""
 
     keyword: str
-    arguments: str
+    flags: tuple[str, ...]
+    values: tuple[str, ...]
+    exec_form: bool
     stage: int
 
 
 def instructions() -> list[Instruction]:
-    """The recipe's instructions, continuation lines joined, comments dropped."""
+    """The recipe through BuildKit's own parser (the ``dockerfile`` package)."""
+    dockerfile = require_module("dockerfile")
     result: list[Instruction] = []
-    pending = ""
     stage = -1
-    for raw in RECIPE.read_text().splitlines():
-        line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
-        pending += line
-        if pending.endswith("\\"):
-            pending = pending[:-1] + " "
-            continue
-        keyword, _, arguments = pending.partition(" ")
-        pending = ""
-        if keyword.upper() == "FROM":
+    for command in dockerfile.parse_file(str(RECIPE)):
+        keyword = str(command.cmd).upper()
+        if keyword == "FROM":
             stage += 1
-        result.append(Instruction(keyword.upper(), arguments.strip(), stage))
-    assert not pending, "the recipe ends in a continuation line"
+        result.append(
+            Instruction(
+                keyword=keyword,
+                flags=tuple(command.flags),
+                values=tuple(command.value),
+                exec_form=bool(command.json),
+                stage=stage,
+            )
+        )
     return result
 
 
 def final(keyword: str) -> Instruction:
     """The last ``keyword`` instruction of the final stage (the one that counts)."""
-    found = [i for i in instructions() if i.keyword == keyword]
+    every = instructions()
+    found = [i for i in every if i.keyword == keyword]
     assert found, f"no {keyword}"
-    last_stage = max(i.stage for i in instructions())
-    assert found[-1].stage == last_stage, f"{keyword} is not in the final stage"
+    assert found[-1].stage == max(i.stage for i in every), f"{keyword} is not in the last stage"
     return found[-1]
 
 
 def exec_form(instruction: Instruction) -> list[str]:
-    """The JSON array of an exec-form instruction (fails on the shell form)."""
-    text = instruction.arguments.removeprefix("CMD").strip()
+    """The argv of an exec-form (JSON array) instruction; fails on the shell form."""
+    assert instruction.exec_form, f"{instruction.keyword} is in shell form: {instruction.values}"
+    values = list(instruction.values)
     if instruction.keyword == "HEALTHCHECK":
-        text = text.split(" CMD ", 1)[1].strip()
-    argv = json.loads(text)
-    assert isinstance(argv, list), text
-    assert all(isinstance(a, str) for a in argv), text
-    return argv
+        assert values[0] == "CMD"
+        values = values[1:]
+    return values
 
 
 def test_every_instruction_is_known_and_every_copied_path_exists() -> None:
@@ -91,21 +90,21 @@ def test_every_instruction_is_known_and_every_copied_path_exists() -> None:
     }  # fmt: skip
     every = instructions()
     assert {i.keyword for i in every} <= known
-    assert [i.arguments.split()[0] for i in every if i.keyword == "FROM"] == [
-        "${DEBIAN_IMAGE}",
-        "${DEBIAN_IMAGE}",
+    assert [i.values for i in every if i.keyword == "FROM"] == [
+        ("${DEBIAN_IMAGE}", "AS", "wheel"),
+        ("${DEBIAN_IMAGE}",),
     ]
     copies = [i for i in every if i.keyword == "COPY"]
     assert copies
     for copy in copies:
-        parts = shlex.split(copy.arguments)
-        if parts[0].startswith("--from="):
-            assert parts[1:] == ["/dist/", "/tmp/dist/"]  # the wheel stage's --outdir
+        if copy.flags:
+            assert copy.flags == ("--from=wheel",)
+            assert copy.values == ("/dist/", "/tmp/dist/")  # the wheel stage's --outdir
             continue
-        for source in parts[:-1]:
+        for source in copy.values[:-1]:
             assert (ROOT / source).exists(), f"COPY {source}: not in the repository"
-    build = next(i for i in every if i.keyword == "RUN" and "-m build" in i.arguments)
-    assert "--outdir /dist" in build.arguments
+    build = next(i for i in every if i.keyword == "RUN" and "-m build" in i.values[0])
+    assert "--outdir /dist" in build.values[0]
 
 
 def test_the_wheel_stage_copies_everything_the_package_links_to() -> None:
@@ -115,7 +114,7 @@ def test_the_wheel_stage_copies_everything_the_package_links_to() -> None:
         source.rstrip("/")
         for i in instructions()
         if i.keyword == "COPY" and i.stage == 0
-        for source in shlex.split(i.arguments)[:-1]
+        for source in i.values[:-1]
     }
     assets = ROOT / "supervisor_core/assets"
     links = [path for path in assets.rglob("*") if path.is_symlink()]
@@ -132,20 +131,18 @@ def test_entrypoint_runs_superd_in_the_foreground_on_the_copied_config() -> None
     assert argv[0] == VENV_BIN + "superd"
     assert "-n" in argv
     config = argv[argv.index("-c") + 1]
-    copy = next(
-        i for i in instructions() if i.keyword == "COPY" and i.arguments.endswith(" " + config)
-    )
-    assert shlex.split(copy.arguments)[0] == str(EXAMPLE.relative_to(ROOT))
-    user = final("USER").arguments.split(":")[0]
+    copy = next(i for i in instructions() if i.keyword == "COPY" and i.values[-1] == config)
+    assert copy.values[:-1] == (str(EXAMPLE.relative_to(ROOT)),)
+    user = final("USER").values[0].split(":")[0]
     assert user not in ("root", "0")
-    assert final("STOPSIGNAL").arguments == "SIGTERM"
+    assert final("STOPSIGNAL").values == ("SIGTERM",)
     assert signal.SIGTERM in _daemon_signals()
     healthcheck = exec_form(final("HEALTHCHECK"))
     assert healthcheck[0] == VENV_BIN + "superctl"
     assert healthcheck[healthcheck.index("-c") + 1] == config
     port = re.search(r"^listen = \*:(\d+)", EXAMPLE.read_text(), re.MULTILINE)
     assert port is not None
-    assert final("EXPOSE").arguments == port.group(1)
+    assert final("EXPOSE").values == (port.group(1),)
 
 
 def _daemon_signals() -> tuple[signal.Signals, ...]:
@@ -224,7 +221,7 @@ def test_the_recipe_s_commands_run_the_example_as_pid_1(tmp_path: Path) -> None:
         status = [healthcheck[0], "-c", str(tmp_path / "supervisord.conf"), "status"]
         assert health(status) == 3
 
-        superd.send(signal.Signals[final("STOPSIGNAL").arguments])
+        superd.send(signal.Signals[final("STOPSIGNAL").values[0]])
         assert superd.wait_exit() == 0
         log = superd.stdout_text()
         assert "stopped: hello (terminated by SIGTERM)" in log
