@@ -243,3 +243,20 @@ def _console_scripts() -> set[str]:
 
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     return set(project["scripts"])
+
+
+def test_the_example_config_loads_as_shipped_with_an_empty_conf_d(tmp_path: Path) -> None:
+    """The image ships an empty /etc/supervisor/conf.d: the example config is valid then."""
+    text = local_example(tmp_path, free_port())
+    (tmp_path / "conf.d/extra.conf").unlink()
+    config = tmp_path / "supervisord.conf"
+    config.write_text(text)
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / "superd"), "--check-config", "-c", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=DEADLINE,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith(f"OK: {config}: 1 group, 1 process, 0 included files")
