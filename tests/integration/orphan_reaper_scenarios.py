@@ -22,7 +22,9 @@ import sys
 from collections.abc import Callable, Coroutine
 from typing import Any
 
+from supervisor_core.config.model import ReadyCheck, ReadyKind
 from supervisor_core.orphans import ClaimingSpawner, OrphanReaper
+from supervisor_core.probes import AsyncioProbes
 from supervisor_core.spawn import PopenSpawner, SpawnRequest
 
 DEADLINE = 10.0
@@ -144,11 +146,53 @@ async def stale_claim_does_not_block() -> dict[str, object]:
     return {"reaped": reaped, "claimed": reaper.snapshot().claimed}
 
 
+async def probe_runs(claiming: bool) -> dict[str, object]:
+    """Five attempts of a failing command probe (exit 1), with a sweep forced at the worst
+    moment of each: the probe's child has exited and the probe has not reaped it yet."""
+    loop = asyncio.get_running_loop()
+    reaper = OrphanReaper(loop)
+    attempts: list[int] = []
+    ready = asyncio.Event()
+    five = asyncio.Event()
+
+    def claim(popen: subprocess.Popen[bytes]) -> Callable[[], None]:
+        release = reaper.claim_popen(popen) if claiming else (lambda: None)
+        pidfd = os.pidfd_open(popen.pid)
+
+        def exited() -> None:  # the same loop turn as the probe's own wake-up
+            loop.remove_reader(pidfd)
+            os.close(pidfd)
+            reaper.sweep()
+
+        loop.add_reader(pidfd, exited)
+        attempts.append(popen.pid)
+        if len(attempts) == 5:
+            five.set()
+        return release
+
+    check = ReadyCheck(kind=ReadyKind.COMMAND, target="/bin/sh -c 'exit 1'")
+    probe = AsyncioProbes(claim).start(check, 0.02, ready.set)
+    waits = [asyncio.ensure_future(five.wait()), asyncio.ensure_future(ready.wait())]
+    async with asyncio.timeout(DEADLINE):
+        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+    probe.cancel()
+    for wait in waits:
+        wait.cancel()
+    return {"ready": ready.is_set(), "orphans_reaped": reaper.snapshot().reaped}
+
+
+async def probes_keep_their_exit_status() -> dict[str, object]:
+    """A claimed probe's failure stays a failure; the same probe unclaimed (what a probe
+    would be without its claim hook) has its exit taken and passes by mistake."""
+    return {"claimed": await probe_runs(True), "unclaimed": await probe_runs(False)}
+
+
 SCENARIOS: dict[str, Callable[[], Coroutine[Any, Any, dict[str, object]]]] = {
     "claimed_head_blocks_then_resumes": claimed_head_blocks_then_resumes,
     "sigchld_reaps_a_burst": sigchld_reaps_a_burst,
     "spawner_children_keep_their_status": spawner_children_keep_their_status,
     "stale_claim_does_not_block": stale_claim_does_not_block,
+    "probes_keep_their_exit_status": probes_keep_their_exit_status,
 }
 
 if __name__ == "__main__":

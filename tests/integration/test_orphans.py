@@ -167,6 +167,32 @@ def test_a_subreaper_adopts_and_reaps_orphans_without_taking_its_programs_exits(
     assert superd.wait_exit() == 0
 
 
+def test_a_subreaper_leaves_command_probes_their_exit_status(
+    tmp_path: Path, cleanup: list[Superd]
+) -> None:
+    """With ``subreaper = true``, ``ready = command:`` probes still count: failing ones
+    (exit 1) keep the program STARTING, a passing one makes it RUNNING, and no probe is
+    reaped as an orphan (the forced race is in test_command_probes_keep_their_exit_status)."""
+    (tmp_path / "probe.sh").write_text(
+        f"echo probe >> {tmp_path / 'probes'}\ntest -e {tmp_path / 'go'}\n"
+    )
+    text = (
+        base_config(tmp_path).replace("[supervisord]\n", "[supervisord]\nsubreaper = true\n")
+        + program_section("gated", tmp_path, priority=1)
+        + f"ready = command:/bin/sh {tmp_path / 'probe.sh'}\n"
+        + "ready_interval = 0.05\nready_timeout = 60\n"
+    )
+    superd = Superd(tmp_path, text)
+    cleanup.append(superd)
+    probes = tmp_path / "probes"
+    wait_for(lambda: probes.exists() and len(probes.read_text().split()) >= 20, "20 probes")
+    assert superd.states() == {"gated": "STARTING"}
+    assert "entered RUNNING" not in superd.main_log()
+    (tmp_path / "go").touch()
+    superd.wait_states({"gated": "RUNNING"})
+    assert "reaped orphan" not in superd.main_log()
+
+
 def test_without_subreaper_orphans_are_not_superds(tmp_path: Path, cleanup: list[Superd]) -> None:
     """Without the option (and not PID 1) superd is no subreaper: the orphans go to
     whichever ancestor is, as they would under supervisord."""
@@ -406,3 +432,13 @@ def test_as_pid_1_superd_stays_in_the_foreground(tmp_path: Path) -> None:
         assert superd.record() == ["start a", "stop a"]
     finally:
         superd.close()
+
+
+def test_command_probes_keep_their_exit_status() -> None:
+    """A failing command probe stays failed with a sweep forced between its child's exit
+    and its own reaping, because the probe claims its child; without the claim the same
+    sweep takes the exit and the probe passes (the hazard the claim prevents)."""
+    assert scenario("probes_keep_their_exit_status") == {
+        "claimed": {"ready": False, "orphans_reaped": 0},
+        "unclaimed": {"ready": True, "orphans_reaped": 1},
+    }
