@@ -141,8 +141,7 @@ class DaemonRun:
     supervisord's types; each extension's ``install`` adds its own).
     ``faults`` counts handled failures for the whole run (one is made when None).
     ``reap_orphans`` reaps every exited child that is not one of ours (superd as PID 1
-    or as a child subreaper, see ``supervisor_core.orphans``); ``on_reaper`` sees the
-    reaper (tests read its counts).
+    or as a child subreaper, see ``supervisor_core.orphans``).
     """
 
     reload: ConfigLoader
@@ -158,7 +157,6 @@ class DaemonRun:
     event_types: EventTypeRegistry | None = None
     faults: FaultCounters | None = None
     reap_orphans: bool = False
-    on_reaper: Callable[[OrphanReaper], None] | None = None
 
 
 class StartupError(Exception):
@@ -183,15 +181,6 @@ async def run_daemon(config: Config, run: DaemonRun) -> int:
     run.faults.declare(LOG_WRITE_ERRORS, "stdout", "stderr")
     router = _SignalRouter()
     loop = asyncio.get_running_loop()
-    reaper: OrphanReaper | None = None
-    if run.reap_orphans:
-        # Claims are made by the spawner wrapper and the probes, so every child of ours
-        # is claimed before a SIGCHLD sweep can look at it.
-        reaper = OrphanReaper(loop)
-        spawner = ClaimingSpawner(spawner, reaper)
-        reaper.install()
-        if run.on_reaper is not None:
-            run.on_reaper(reaper)
     recorder = (
         SignalRecorder(loop, DAEMON_SIGNALS, on_signal=router) if run.install_signals else None
     )
@@ -203,6 +192,13 @@ async def run_daemon(config: Config, run: DaemonRun) -> int:
     notify = NotifyServer()
     notify.open(loop)
     systemd = SystemdNotifier()
+    reaper: OrphanReaper | None = None
+    if run.reap_orphans:
+        # Claims are made by the spawner wrapper and the probes, so every child of ours
+        # is claimed before a SIGCHLD sweep can look at it.
+        reaper = OrphanReaper(loop)
+        spawner = ClaimingSpawner(spawner, reaper)
+        reaper.install()
     try:
         async with contextlib.AsyncExitStack() as extension_scope:
             # Extensions close last (LIFO after their listeners), after the last event.
