@@ -396,9 +396,12 @@ def test_a_stale_claim_does_not_keep_a_zombie() -> None:
     assert scenario("stale_claim_does_not_block") == {"reaped": 1, "claimed": 0}
 
 
-def test_as_pid_1_a_stop_signal_during_start_up_ends_superd(tmp_path: Path) -> None:
-    """A SIGTERM that reaches PID 1 while superd still reads its configuration (here a
-    FIFO nobody writes) makes it exit 0 at once, rather than being dropped by the kernel."""
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT, signal.SIGQUIT])
+def test_as_pid_1_a_stop_signal_during_start_up_ends_superd(
+    tmp_path: Path, sig: signal.Signals
+) -> None:
+    """A stop signal that reaches PID 1 while superd still reads its configuration (here
+    a FIFO nobody writes) makes it exit 0 at once, rather than being dropped by the kernel."""
     unshare = unshare_or_skip()
     fifo = tmp_path / "supervisord.fifo"
     os.mkfifo(fifo)
@@ -408,9 +411,9 @@ def test_as_pid_1_a_stop_signal_during_start_up_ends_superd(tmp_path: Path) -> N
         wchan = Path(f"/proc/{superd.outer_pid}/wchan")
         # Blocked opening the FIFO: past the imports, in start-up proper.
         wait_for(lambda: wchan.read_text() == "wait_for_partner", "superd opening the FIFO")
-        superd.send(signal.SIGTERM)
+        superd.send(sig)
         assert superd.wait_exit() == 0
-        assert "superd: SIGTERM before start-up finished: exiting" in superd.stderr_text()
+        assert f"superd: {sig.name} before start-up finished: exiting" in superd.stderr_text()
     finally:
         superd.close()
 
