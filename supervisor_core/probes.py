@@ -25,6 +25,10 @@ import aiohttp
 
 from supervisor_core.config.model import ReadyCheck, ReadyKind
 
+ClaimChild = Callable[["subprocess.Popen[bytes]"], Callable[[], None]]
+"""Told of each command probe right after its fork; returns what to call once it is
+reaped (``orphans.OrphanReaper.claim_popen``: an orphan reaper must not take it)."""
+
 
 class ProbeHandle(Protocol):
     """A running probe; ``cancel()`` stops it (idempotent)."""
@@ -64,7 +68,7 @@ async def _http(session: aiohttp.ClientSession, url: str) -> bool:
         return False
 
 
-async def _command(command: str) -> bool:
+async def _command(command: str, claim: ClaimChild | None = None) -> bool:
     try:
         # A fork like the daemon's own spawns (spawn.PopenSpawner): milliseconds, and
         # the wait that follows is a pidfd on the loop, not a blocking wait.
@@ -77,6 +81,7 @@ async def _command(command: str) -> bool:
         )
     except (OSError, ValueError):
         return False
+    release = claim(popen) if claim is not None else None
     loop = asyncio.get_running_loop()
     pidfd = os.pidfd_open(popen.pid)
     exited: asyncio.Future[None] = loop.create_future()
@@ -95,12 +100,21 @@ async def _command(command: str) -> bool:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(popen.pid, signal.SIGKILL)
             popen.wait()
+        if release is not None:
+            release()
     return popen.returncode == 0
 
 
 class _Probe:
-    def __init__(self, check: ReadyCheck, interval: float, on_ready: Callable[[], None]) -> None:
+    def __init__(
+        self,
+        check: ReadyCheck,
+        interval: float,
+        on_ready: Callable[[], None],
+        claim: ClaimChild | None = None,
+    ) -> None:
         self._check = check
+        self._claim = claim
         self._interval = interval
         self._on_ready = on_ready
         self._task = asyncio.get_running_loop().create_task(self._run())
@@ -116,7 +130,7 @@ class _Probe:
                 if check.kind is ReadyKind.HTTP:
                     assert session is not None
                     return await _http(session, check.target)
-                return await _command(check.target)
+                return await _command(check.target, self._claim)
         except TimeoutError:
             return False
 
@@ -139,10 +153,16 @@ class _Probe:
 
 
 class AsyncioProbes:
-    """The real ``ProbeRunner``: one task per probing process on the running loop."""
+    """The real ``ProbeRunner``: one task per probing process on the running loop.
+
+    ``claim`` is told of every command probe's child (see ``ClaimChild``).
+    """
+
+    def __init__(self, claim: ClaimChild | None = None) -> None:
+        self._claim = claim
 
     def start(
         self, check: ReadyCheck, interval: float, on_ready: Callable[[], None]
     ) -> ProbeHandle:
         """Start polling (call on the loop's thread)."""
-        return _Probe(check, interval, on_ready)
+        return _Probe(check, interval, on_ready, self._claim)

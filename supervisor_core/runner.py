@@ -37,8 +37,9 @@ from supervisor_core.http import AuthPolicy, BoundAddresses, ServerStartError, m
 from supervisor_core.lifecycle import AUTOSTART, RELOAD, SupervisorState
 from supervisor_core.logs.mainlog import MainLogHandler
 from supervisor_core.loop_errors import RateLimitedExceptionHandler
+from supervisor_core.orphans import ClaimingSpawner, OrphanReaper
 from supervisor_core.pools import check_listener_events
-from supervisor_core.probes import AsyncioProbes
+from supervisor_core.probes import AsyncioProbes, ClaimChild
 from supervisor_core.process import ProcessRuntime
 from supervisor_core.sdnotify import NotifyServer, SystemdNotifier
 from supervisor_core.spawn import PopenSpawner, Spawner
@@ -75,14 +76,16 @@ def runtime_factory(
     serverurl: Callable[[], str | None],
     notify: NotifyServer | None = None,
     faults: FaultCounters | None = None,
+    claim_probe: ClaimChild | None = None,
 ) -> ProcessFactory:
     """The factory of real ``ProcessRuntime`` s for ``config``'s ``[supervisord]`` settings.
 
     ``serverurl`` is read when each process is built; ``notify`` is the daemon's
     sd_notify socket for ``ready = notify`` programs; ``faults`` counts the log
-    writes that fail.
+    writes that fail; ``claim_probe`` is told of each command probe's child (the
+    orphan reaper's claims).
     """
-    probes = AsyncioProbes()
+    probes = AsyncioProbes(claim_probe)
     settings = config.supervisord
 
     def make(setup: ProcessSetup) -> ProcessRuntime:
@@ -137,6 +140,8 @@ class DaemonRun:
     ``event_types`` is the daemon's registry, given to the bus it builds (default:
     supervisord's types; each extension's ``install`` adds its own).
     ``faults`` counts handled failures for the whole run (one is made when None).
+    ``reap_orphans`` reaps every exited child that is not one of ours (superd as PID 1
+    or as a child subreaper, see ``supervisor_core.orphans``).
     """
 
     reload: ConfigLoader
@@ -151,6 +156,7 @@ class DaemonRun:
     extensions: Sequence[Extension] = ()
     event_types: EventTypeRegistry | None = None
     faults: FaultCounters | None = None
+    reap_orphans: bool = False
 
 
 class StartupError(Exception):
@@ -186,6 +192,13 @@ async def run_daemon(config: Config, run: DaemonRun) -> int:
     notify = NotifyServer()
     notify.open(loop)
     systemd = SystemdNotifier()
+    reaper: OrphanReaper | None = None
+    if run.reap_orphans:
+        # Claims are made by the spawner wrapper and the probes, so every child of ours
+        # is claimed before a SIGCHLD sweep can look at it.
+        reaper = OrphanReaper(loop)
+        spawner = ClaimingSpawner(spawner, reaper)
+        reaper.install()
     try:
         async with contextlib.AsyncExitStack() as extension_scope:
             # Extensions close last (LIFO after their listeners), after the last event.
@@ -207,6 +220,7 @@ async def run_daemon(config: Config, run: DaemonRun) -> int:
                     first=first,
                     notify=notify,
                     systemd=systemd,
+                    reaper=reaper,
                 )
                 first = False
                 if mood is not SupervisorState.RESTARTING:
@@ -222,6 +236,8 @@ async def run_daemon(config: Config, run: DaemonRun) -> int:
         restore_handler()
         if recorder is not None:
             recorder.close()
+        if reaper is not None:
+            reaper.close()
 
 
 async def _close_extensions(extensions: Sequence[Extension]) -> None:
@@ -264,6 +280,7 @@ async def _run_generation(
     first: bool,
     notify: NotifyServer,
     systemd: SystemdNotifier,
+    reaper: OrphanReaper | None = None,
 ) -> tuple[SupervisorState, Config | None]:
     unix, inet = config.unix_http_server, config.inet_http_server
     # Processes are built in supervisor.run(), after the listeners are bound, so the
@@ -281,6 +298,7 @@ async def _run_generation(
             serverurl=lambda: serverurl,
             notify=notify,
             faults=run.faults,
+            claim_probe=reaper.claim_popen if reaper is not None else None,
         ),
         read_config=lambda _path: run.reload(),
         main_log=run.main_log,

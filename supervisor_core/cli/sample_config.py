@@ -54,6 +54,7 @@ pidfile=/tmp/supervisord.pid   ; the daemon's pid (supervisord.pid)
 ;strip_ansi=false              ; true: strip ANSI escapes from child logs (false)
 ;stderr_tail_lines=20          ; superd only: stderr lines each exit event carries (20)
 ;syslog_socket=/dev/log        ; superd only: syslog socket for logfile=syslog, *_syslog (/dev/log)
+;subreaper=false               ; superd only: adopt and reap orphans (false; always as PID 1)
 
 ; supervisorctl and supervisord need this section; superd serves the same API with or
 ; without it.

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import signal
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import replace
@@ -316,6 +317,13 @@ def run(args: argparse.Namespace) -> int:
     if not settings.nocleanup:
         for warning in daemon.clear_auto_child_logs(settings.childlogdir, settings.identifier):
             log.warning("%s", warning)
+    # After daemonizing: the subreaper flag is not inherited across fork.
+    reap_orphans, problem = _become_reaper(settings.subreaper, log)
+    if problem is not None:
+        if report is not None:
+            report.failed(problem)
+            return 2
+        return _usage_error(problem)
 
     # Opened after daemonizing: an extension may start a thread (the journal's
     # writer), and threads do not survive fork().
@@ -359,6 +367,7 @@ def run(args: argparse.Namespace) -> int:
                     report=report,
                     on_started=on_started,
                     extensions=extensions,
+                    reap_orphans=reap_orphans,
                 ),
             )
         )
@@ -374,6 +383,28 @@ def run(args: argparse.Namespace) -> int:
         if report is not None:
             report.failed("the daemon exited before it was ready")
         logging.shutdown()
+
+
+def _become_reaper(subreaper: bool, log: logging.Logger) -> tuple[bool, str | None]:
+    """Whether superd reaps orphans, and why it cannot (``subreaper=true`` refused).
+
+    As PID 1 (a container's init) orphans come to superd whatever the setting, so it
+    always reaps them; elsewhere ``subreaper=true`` asks the kernel to send it the
+    orphans of its descendants (``PR_SET_CHILD_SUBREAPER``).
+    """
+    if os.getpid() == 1:
+        log.info("running as PID 1: reaping orphaned processes")
+        return True, None
+    if not subreaper:
+        return False, None
+    from supervisor_core.orphans import SubreaperError, set_child_subreaper
+
+    try:
+        set_child_subreaper()
+    except SubreaperError as error:
+        return False, f"subreaper=true: {error}"
+    log.info("child subreaper: reaping orphaned processes")
+    return True, None
 
 
 def _report_config_error(path: str, error: ConfigError) -> int:
@@ -432,7 +463,39 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if args.check_config:
         return check_config(args.configuration)
+    if os.getpid() == 1:
+        return run_as_pid_1(args)
     return run(args)
+
+
+# The signals that shut superd down (supervisord's); see daemon.DAEMON_SIGNALS.
+_STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT)
+
+
+def _stop_before_serving(signum: int, _frame: object) -> None:
+    # Nothing is started before the event loop's handlers replace this one, so there
+    # is nothing to stop: leave at once (only async-signal-safe calls here).
+    name = signal.Signals(signum).name
+    os.write(2, f"superd: {name} before start-up finished: exiting\n".encode())
+    os._exit(0)
+
+
+def run_as_pid_1(args: argparse.Namespace) -> int:
+    """:func:`run` as PID 1 of a PID namespace (a container's init).
+
+    The kernel drops any signal PID 1 has no handler for, so a stop signal sent while
+    superd reads its configuration would be lost (and the engine would wait for its
+    kill timeout): until the daemon's own handlers take over, SIGTERM, SIGINT and
+    SIGQUIT make superd exit 0 at once. PID 1 also never daemonizes (its exit would
+    end the namespace and kill the detached daemon): ``-n`` is implied.
+    """
+    previous = {sig: signal.signal(sig, _stop_before_serving) for sig in _STOP_SIGNALS}
+    args.nodaemon = True
+    try:
+        return run(args)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 if __name__ == "__main__":

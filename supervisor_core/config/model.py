@@ -253,6 +253,8 @@ class SupervisordConfig:
     stderr_tail_lines: int = 20
     # superd only: the syslog daemon's socket for logfile=syslog and *_syslog=true.
     syslog_socket: str = "/dev/log"
+    # superd only: become a child subreaper and reap orphans (always so as PID 1).
+    subreaper: bool = False
     origin: Origin | None = None
     key_origins: Mapping[str, Origin] = field(default_factory=_empty_origins, compare=False)
 
