@@ -5,7 +5,7 @@ with no example database, and every run tries the same inputs. To hunt longer an
 with fresh inputs, set for example::
 
     SUPERD_FUZZ_EXAMPLES=5000 SUPERD_FUZZ_RANDOM=1 \\
-        .venv/bin/python -m pytest tests/integration/test_fuzz_rpc.py -p no:timeout
+        .venv/bin/python -m pytest tests/integration/test_fuzz_rpc.py --timeout 0
 
 ``SUPERD_FUZZ_EXAMPLES`` replaces every test's example count; ``SUPERD_FUZZ_RANDOM=1``
 draws new random inputs each run and keeps failures in hypothesis' example database
@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from hypothesis import HealthCheck, settings
+from hypothesis.database import DirectoryBasedExampleDatabase
 
 REQUEST_TIMEOUT = 30.0
 
@@ -35,7 +36,8 @@ def fuzz_settings(examples: int) -> settings:
         max_examples=count,
         deadline=None,
         derandomize=not randomized,
-        database=settings.default.database if randomized else None,
+        # None turns the database off; the default one lives in .hypothesis/.
+        database=DirectoryBasedExampleDatabase(".hypothesis/examples") if randomized else None,
         # The daemon is shared by every example of a module: that is the point.
         suppress_health_check=[
             HealthCheck.too_slow,

@@ -29,6 +29,7 @@ import pytest
 from hypothesis import assume, event, given
 from hypothesis import strategies as st
 
+from supervisor_core.http.xmlrpc import RequestError, decode_request
 from tests.fuzzing import Answer, free_port, fuzz_settings, request
 from tests.integration.superd_harness import Superd, base_config, wait_for
 from tests.peers import require_module
@@ -245,13 +246,15 @@ PLAUSIBLE = {
 }
 
 
+def _argument(plausible: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
+    """Three times in four a plausible value, else anything."""
+    return st.integers(0, 3).flatmap(lambda i: plausible if i else VALUES)
+
+
 def _arguments(types: list[str]) -> st.SearchStrategy[list[str]]:
     """Values for a signature: each plausible for its type or anything at all; the
     last one (an optional ``wait``, say) sometimes left out."""
-    per_parameter = [
-        st.integers(0, 3).flatmap(lambda i, t=t: PLAUSIBLE.get(t, VALUES) if i else VALUES)
-        for t in types
-    ]
+    per_parameter = [_argument(PLAUSIBLE.get(t, VALUES)) for t in types]
     full = st.tuples(*per_parameter).map(list)
     return st.one_of(full, full.map(lambda values: values[:-1])) if types else full
 
@@ -279,10 +282,9 @@ def method_call(method: str, params: list[str]) -> bytes:
 
 def _decoded(body: bytes) -> tuple[str, tuple[Any, ...]] | None:
     try:
-        params, method = xmlrpc.client.loads(body)
-    except Exception:  # anything the server's decoder refuses is a 400 there
+        return decode_request(body)
+    except RequestError:  # the server answers 400
         return None
-    return (method or "", params)
 
 
 def ends_the_run(body: bytes) -> bool:
@@ -290,17 +292,18 @@ def ends_the_run(body: bytes) -> bool:
     decoded = _decoded(body)
     if decoded is None:
         return False
-    calls: list[tuple[object, object]] = [(decoded[0], list(decoded[1]))]
+    # (method, params; None where params is no array, which is refused anyway)
+    calls: list[tuple[object, list[object] | None]] = [(decoded[0], list(decoded[1]))]
     if decoded[0] == "system.multicall" and decoded[1] and isinstance(decoded[1][0], list):
-        calls += [
-            (c.get("methodName"), c.get("params", [])) for c in decoded[1][0] if isinstance(c, dict)
-        ]
-    for name, params in calls:
-        if name in ENDS_THE_RUN and not (isinstance(params, list) and params):
+        for call in decoded[1][0]:
+            if isinstance(call, dict):
+                params = call.get("params", [])
+                calls.append((call.get("methodName"), params if isinstance(params, list) else None))
+    for name, args in calls:
+        if name in ENDS_THE_RUN and not args:
             return True
-        if name == "supervisor.removeProcessGroup" and isinstance(params, list):
-            if any(p in GROUPS for p in params):
-                return True
+        if name == "supervisor.removeProcessGroup" and any(a in GROUPS for a in args or ()):
+            return True
     return False
 
 
