@@ -13,7 +13,7 @@ import json
 import signal
 import subprocess
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import psutil
@@ -116,16 +116,18 @@ def test_hup_and_update_during_a_storm_leave_no_zombie_no_leak_and_agree(
         )
         assert result.returncode == 0, result.stdout + result.stderr
 
-    def running() -> set[str]:
-        return {name for name, state in daemon.states().items() if state == "RUNNING"}
+    def running(wanted: set[str]) -> Callable[[], bool]:
+        def check() -> bool:
+            return wanted <= {n for n, state in daemon.states().items() if state == "RUNNING"}
+
+        return check
 
     for round_, extra in enumerate([("extra_0", "extra_1"), ("extra_1",)]):
         daemon.send(signal.SIGHUP)
         wait_for(lambda: daemon.call("getState")["statename"] == "RUNNING", "serving after HUP")
         wait_for(storm, f"the storm again after HUP {round_}")
         update(extra)
-        wanted = {"steady", *extra}
-        wait_for(lambda: wanted <= running(), "the updated programs RUNNING")
+        wait_for(running({"steady", *extra}), "the updated programs RUNNING")
     assert set(daemon.states()) == {*CRASHERS, "steady", "extra_1"}
     # End the storm, then everything must settle and agree.
     for name in CRASHERS:
