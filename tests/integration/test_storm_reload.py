@@ -1,16 +1,21 @@
-"""HUP, reread and update in the middle of a restart storm (issue 19).
+"""HUP, reread and update in the middle of a restart storm; a crash at the fd limit (issue 19).
 
 A real superd runs three programs in a crash loop (a storm each) beside a steady one;
 while they storm, it gets SIGHUP twice and the real ``supervisorctl update`` twice
 (adding and removing programs). Afterwards: superd still serves, no child is left a
 zombie or orphaned, its file descriptors are back where they were, and
-``/metrics`` counts exactly the restarts the journal holds for every process.
+``/metrics`` counts exactly the restarts the journal holds for every process. And a
+child killed while idle connections fill the fd table is respawned.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import resource
 import signal
+import socket
 import subprocess
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -145,3 +150,50 @@ def test_hup_and_update_during_a_storm_leave_no_zombie_no_leak_and_agree(
     assert "Traceback" not in daemon.stdout_text()
     daemon.send(signal.SIGTERM)
     assert daemon.wait_exit() == 0
+
+
+def test_idle_connections_never_take_the_fds_a_child_needs(
+    tmp_path: Path, cleanup: list[Superd]
+) -> None:
+    """Under ``ulimit -n 300`` (``minfds = 300``), 400 idle connections held on the inet
+    port never exhaust superd's fds: the connections over the listener's cap get 503,
+    nothing logs "Too many open files", a killed child is respawned and a stopped one
+    starts (issue 19, item 5: the child went FATAL there)."""
+    port = free_port()
+    text = base_config(tmp_path) + f"[inet_http_server]\nport = 127.0.0.1:{port}\n\n"
+    text = text.replace("nodaemon = true\n", "nodaemon = true\nminfds = 300\n")
+    text += STEADY.format(name="a") + STEADY.format(name="b") + "autostart = false\n\n"
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (300, hard))  # superd inherits it
+    try:
+        daemon = Superd(tmp_path, text)
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    cleanup.append(daemon)
+    daemon.wait_states({"a": "RUNNING", "b": "STOPPED"})
+    assert resource.prlimit(daemon.process.pid, resource.RLIMIT_NOFILE)[0] == 300
+    held: list[socket.socket] = []
+    try:
+        for _ in range(400):  # bounded; beyond the cap they get 503 or wait in the backlog
+            try:
+                held.append(socket.create_connection(("127.0.0.1", port), timeout=2))
+            except OSError:
+                break
+        assert len(held) > 300
+        (pid,) = daemon.pids()
+        os.kill(pid, signal.SIGKILL)
+        wait_for(lambda: daemon.pids() not in ([], [pid]), "a respawned")
+        assert daemon.call("startProcess", "b") is True
+        assert daemon.states() == {"a": "RUNNING", "b": "RUNNING"}
+        busy = 0
+        for conn in held:
+            conn.setblocking(False)
+            with contextlib.suppress(BlockingIOError):  # one superd holds open, idle
+                busy += conn.recv(64).startswith(b"HTTP/1.1 503")
+        assert busy > 0
+    finally:
+        for conn in held:
+            conn.close()
+    log = daemon.stdout_text()
+    assert "Too many open files" not in log
+    assert "spawnerr" not in log
