@@ -538,6 +538,17 @@ def test_storms_refuses_what_selects_nothing_by_accident(
     assert named in answer.body.decode()
 
 
+def test_a_remote_communication_keeps_its_own_type_apart(daemon: Daemon) -> None:
+    """The event ``sendRemoteCommEvent("fuzz", "hello")`` made is typed
+    REMOTE_COMMUNICATION on /events, with the client's type beside it (the client's
+    ``type`` once overwrote the event type)."""
+    (found,) = [e for e in daemon.initial_history if e.get("data") == "hello"]
+    assert found["type"] == "REMOTE_COMMUNICATION"
+    assert found["remote_communication_type"] == "fuzz"
+    answer = daemon.get("/events?types=REMOTE_COMMUNICATION")
+    assert [e["serial"] for e in _lines(answer.body)] == [found["serial"]]
+
+
 def test_the_daemon_survived_the_queries(daemon: Daemon) -> None:
     """After every fuzzed query the daemon still answers and logged no traceback."""
     assert daemon.superd.call("getState")["statename"] == "RUNNING"
