@@ -685,7 +685,9 @@ def _json_scalar(value: object) -> JsonScalar:
 def to_json_dict(event: Event) -> dict[str, JsonValue]:
     """A flat JSON object for an event: stamp, ``type``, then the data's fields.
 
-    States are names (``"RUNNING"``); bytes are UTF-8 text with undecodable bytes
+    A data field named like a stamp key is prefixed with the lower-case event name
+    (REMOTE_COMMUNICATION's ``type`` is ``remote_communication_type``). States are
+    names (``"RUNNING"``); bytes are UTF-8 text with undecodable bytes
     replaced; tuples of text (``stderr_tail``) are lists. Process state events add
     ``to_state`` and ``signal``, and carry the exit forensics only when set.
     """
@@ -701,7 +703,10 @@ def to_json_dict(event: Event) -> dict[str, JsonValue]:
         value = getattr(data, f.name)
         if value is None and state_event and f.name in _OPTIONAL_STATE_FIELDS:
             continue
-        result[f.name] = _json_value(value)
+        # A field named like a stamp key (REMOTE_COMMUNICATION's ``type``) must not
+        # overwrite it: readers select and count by ``type``.
+        name = f.name if f.name not in result else f"{data.event_name.lower()}_{f.name}"
+        result[name] = _json_value(value)
     if isinstance(data, ProcessStateEvent):
         result["to_state"] = data.to_state.name
         result["signal"] = data.signal

@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import os
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
+from tests.peers import missing_peer, require_root
 
 
 @contextlib.contextmanager
 def small_tmpfs(where: Path, size: str = "4m") -> Iterator[Path]:
     """Mount a tmpfs of ``size`` at ``where`` for the block (skipped without root,
     failed under CI where the tests must run)."""
+    require_root("a tmpfs to fill up")
     where.mkdir(parents=True, exist_ok=True)
     result = subprocess.run(
         ["mount", "-t", "tmpfs", "-o", f"size={size},mode=0755", "tmpfs", str(where)],
@@ -24,10 +24,7 @@ def small_tmpfs(where: Path, size: str = "4m") -> Iterator[Path]:
         check=False,
     )
     if result.returncode != 0:
-        message = f"cannot mount a tmpfs ({result.stderr.strip()})"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
+        missing_peer(f"cannot mount a tmpfs ({result.stderr.strip()})")
     try:
         yield where
     finally:

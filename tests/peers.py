@@ -28,6 +28,12 @@ def missing_peer(reason: str) -> None:
     pytest.skip(reason)
 
 
+def require_root(reason: str) -> None:
+    """Skip (locally) or fail (under CI) unless this process is root (mounts, users)."""
+    if os.geteuid() != 0:
+        missing_peer(f"needs root: {reason}")
+
+
 def venv_bin(name: str) -> Path:
     """Path of a console script installed next to the running interpreter."""
     return Path(sys.executable).parent / name

@@ -262,6 +262,11 @@ class JournalRecord:
     def to_json_dict(self) -> dict[str, object]:
         """The same JSON object ``event_json`` gives for the live event."""
         result: dict[str, object] = dict(self.payload)
+        if result.get("type") != self.type:
+            # Written before to_json_dict kept a data field named ``type`` apart
+            # (REMOTE_COMMUNICATION's): that value moves aside, the column is the type.
+            result[f"{self.type.lower()}_type"] = result.get("type")
+            result["type"] = self.type
         if self.stderr_tail is not None:
             result["stderr_tail"] = list(self.stderr_tail)
         return result

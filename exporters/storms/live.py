@@ -17,6 +17,7 @@ Rules of this file:
 from __future__ import annotations
 
 import asyncio
+import math
 from collections import deque
 from collections.abc import Callable
 from typing import Protocol
@@ -239,13 +240,19 @@ class StormMonitor:
         since: float | None = None
         for key in request.query:
             if key != "since":
-                raise web.HTTPBadRequest(text=f"unknown query parameter: {key}\n")
+                # repr: an empty or blank name must still be visible in the message.
+                raise web.HTTPBadRequest(text=f"/storms: unknown parameter {key!r}\n")
+        if len(request.query.getall("since", [])) > 1:
+            raise web.HTTPBadRequest(text="since: given more than once\n")
         raw = request.query.get("since")
         if raw is not None:
             try:
                 since = float(raw)
             except ValueError:
                 raise web.HTTPBadRequest(text=f"since: not a number: {raw!r}\n") from None
+            # NaN would match no storm and inf none either: say so instead.
+            if not math.isfinite(since):
+                raise web.HTTPBadRequest(text=f"since: not a finite unix time: {raw!r}\n")
         return web.json_response(
             {
                 "now": self._clock.wall(),

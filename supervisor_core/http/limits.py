@@ -13,11 +13,17 @@ Rules of this file:
   one fd per connection for one loop step and never starves the daemon's children
   of file descriptors. Connections are counted from ``connection_made`` to
   ``connection_lost`` by a thin protocol around aiohttp's handler.
+- The cap is also at most a quarter of the daemon's soft ``RLIMIT_NOFILE`` (read
+  when the listener starts): with the control plane's two listeners and the
+  ``/metrics`` port full, a quarter of the fds stays for the daemon and its
+  children's pipes. (At ``ulimit -n 300`` a cap of 256 per listener left none:
+  accept() failed with EMFILE and a killed child could not be respawned.)
 """
 
 from __future__ import annotations
 
 import asyncio
+import resource
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -130,6 +136,18 @@ class _Counted(asyncio.Protocol):
             self._inner.resume_writing()
 
 
+# A listener holds at most 1/_FD_SHARE of the daemon's file descriptors.
+_FD_SHARE = 4
+
+
+def fd_bounded(max_connections: int) -> int:
+    """``max_connections``, lowered to a quarter of the soft fd limit (at least 1)."""
+    soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY:
+        return max_connections
+    return max(1, min(max_connections, soft // _FD_SHARE))
+
+
 class CappedFactory:
     """A protocol factory whose connections count against ``limit`` (503 beyond)."""
 
@@ -189,7 +207,8 @@ class LimitedSite(web.BaseSite):
         await super().start()
         server = self._runner.server
         assert server is not None
-        self._factory = CappedFactory(server, self._limit)
+        # The fd limit as it is now: a reload starts the listeners again.
+        self._factory = CappedFactory(server, fd_bounded(self._limit))
         loop = asyncio.get_running_loop()
         if self._sock is not None:
             self._server = await loop.create_server(

@@ -4,7 +4,6 @@ and the generated man pages and completion scripts."""
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -12,6 +11,7 @@ import pytest
 
 from supervisor_core.assets import KINDS, AssetsError, asset_files, write_assets
 from supervisor_core.cli import reference, superd
+from tests.peers import require_command
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.integration
@@ -78,9 +78,7 @@ def test_man_pages_name_every_flag_and_command() -> None:
     superd_page = (ROOT / "deploy/man/superd.1").read_text()
     for flag in ("\\-\\-check\\-config", "\\-\\-nodaemon", "\\-\\-version", "\\fBassets\\fR"):
         assert flag in superd_page
-    man = shutil.which("man")
-    if man is None:
-        pytest.skip("man is not installed")
+    man = require_command("man")
     rendered = subprocess.run(
         [man, "--warnings", "-l", str(ROOT / "deploy/man/superctl.1")],
         capture_output=True,

@@ -18,6 +18,7 @@ from supervisor_core.clock import SystemClock
 from supervisor_core.config.model import ExtensionSection
 from supervisor_core.events import Tick5
 from tests.full_disk import fill, small_tmpfs
+from tests.peers import require_root
 
 pytestmark = pytest.mark.integration
 
@@ -40,8 +41,7 @@ def open_umask() -> Iterator[None]:
 
 @pytest.fixture
 def root() -> None:
-    if os.geteuid() != 0:
-        pytest.skip("needs root to create another user's file")
+    require_root("to create another user's file")
 
 
 async def test_journal_and_wal_files_are_created_0600(tmp_path: Path, open_umask: None) -> None:

@@ -36,6 +36,7 @@ from supervisor_core.lifecycle import ProcessState
 from supervisor_core.process import ProcessRuntime
 from supervisor_core.spawn import ChildHandle, PopenSpawner, SpawnRequest
 from supervisor_core.testing import TEST_OPERATOR, capture_events
+from tests.peers import require_root
 
 pytestmark = pytest.mark.integration
 
@@ -381,8 +382,7 @@ async def test_stopasgroup_kills_grandchildren(env: Env) -> None:
 @pytest.mark.root
 async def test_user_nobody_runs_as_nobody(env: Env) -> None:
     """user=nobody makes the child run with nobody's uid and gid (needs root)."""
-    if os.geteuid() != 0:
-        pytest.skip("user= can only switch users when superd runs as root")
+    require_root("user= can only switch users when superd runs as root")
     nobody = pwd.getpwnam("nobody")
     runtime = env.runtime(
         # /bin/sh, not this venv's python: nobody may not be allowed into the venv's home.

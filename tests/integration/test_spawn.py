@@ -27,6 +27,7 @@ from supervisor_core.spawn import (
     decode_wait_status,
     resolve_user,
 )
+from tests.peers import require_root
 
 pytestmark = pytest.mark.integration
 
@@ -222,9 +223,9 @@ def test_nonroot_cannot_switch_user() -> None:
 
 
 @pytest.mark.root
-@pytest.mark.skipif(os.getuid() != 0, reason="switching users needs root")
 async def test_user_switch_to_nobody() -> None:
     """user=nobody runs the child with nobody's uid, primary gid and groups; HOME is kept."""
+    require_root("switching users")
     nobody = pwd.getpwnam("nobody")
     # /bin/sh, not this venv's python: nobody may not be allowed into the venv's home.
     code, out, _ = await run(

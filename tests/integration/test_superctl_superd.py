@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.integration.superd_harness import Superd, base_config, wait_for
+from tests.peers import require_module
 
 pytestmark = pytest.mark.integration
 
@@ -94,7 +95,7 @@ def test_top_once_shows_restarts_storm_and_resources(superd: Superd) -> None:
 
 def test_no_color_on_a_terminal(superd: Superd) -> None:
     """Under a pseudo-terminal events are coloured, and NO_COLOR turns colour off."""
-    pexpect = pytest.importorskip("pexpect")
+    pexpect = require_module("pexpect")
     wait_for(lambda: superd.states().get("steady") == "RUNNING", "steady RUNNING")
     outputs = {}
     for no_color in ("", "1"):

@@ -459,6 +459,20 @@ def test_to_json_dict_other_types_golden() -> None:
     assert (encoded["signal"], "signal_name" in encoded) == (None, False)
 
 
+def test_to_json_dict_never_lets_a_field_overwrite_the_type() -> None:
+    """REMOTE_COMMUNICATION's own ``type`` field is kept beside the event's ``type``,
+    which stays the event type (found by the /events fuzz, issue 19)."""
+    remote = RemoteCommunication(type="deploy", data="v2")
+    assert to_json_dict(Event(serial=3, wall_time=1.0, monotonic_time=2.0, data=remote)) == {
+        "serial": 3,
+        "type": "REMOTE_COMMUNICATION",
+        "wall_time": 1.0,
+        "monotonic_time": 2.0,
+        "remote_communication_type": "deploy",
+        "data": "v2",
+    }
+
+
 def test_event_name_property() -> None:
     """A stamped event reports its data's type name."""
     event = Event(serial=0, wall_time=0, monotonic_time=0, data=Tick60(when=60))

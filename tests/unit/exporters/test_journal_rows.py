@@ -33,6 +33,7 @@ from supervisor_core.events import (
     ProcessStateRunning,
     ProcessStateStarting,
     ProcessStateStopping,
+    RemoteCommunication,
     Tick5,
     UnknownEventType,
     listener_payload,
@@ -134,6 +135,7 @@ def test_non_process_event_row_leaves_process_columns_empty() -> None:
             None,
         ),
         (ProcessGroupAdded(groupname="g"), None),
+        (RemoteCommunication(type="deploy", data="v2"), None),
         (SupervisorDaemonStart(pid=1, version="1", previous_serial=3), None),
     ],
 )
@@ -147,6 +149,18 @@ def test_row_round_trip_gives_the_live_json(data: EventData, tail: tuple[str, ..
     assert record.to_json_dict() == event_json(event) == to_json_dict(event)
     assert record.serial == 7
     assert record.stderr_tail == tail
+
+
+def test_an_older_row_whose_payload_type_was_overwritten_reads_back_right() -> None:
+    """A REMOTE_COMMUNICATION journaled before its ``type`` field was kept apart (the
+    payload's ``type`` was the client's) reads back with the event type from the column
+    and the client's type beside it, as the live event has them (issue 19)."""
+    event = stamp(RemoteCommunication(type="deploy", data="v2"))
+    row = list(event_row(event))
+    old = {**to_json_dict(event), "type": "deploy"}
+    del old["remote_communication_type"]
+    row[COLUMNS.index("payload")] = json.dumps(old)
+    assert record_from_row(row).to_json_dict() == to_json_dict(event)
 
 
 def test_daemon_start_event_renders_for_listeners() -> None:
