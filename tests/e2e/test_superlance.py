@@ -69,10 +69,15 @@ def lance(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lance]:
 
         def batch_mailer(name: str, *args: str) -> str:
             # Every batch mailer sends at the first TICK_5 after an event (-i 0.01 min).
+            # The pool buffer holds every state change of the nine programs and listeners
+            # until the mailer (a slow Python start on a loaded machine) is READY; at
+            # supervisord's default of 10, doomed's early FATAL could be the oldest event
+            # and be discarded by the overflow rule, as supervisord would.
             return (
                 f"[eventlistener:{name}]\ncommand = {batch[name]} -t ops@example.com "
                 f"-f superd@example.com -H 127.0.0.1:{port_of[name]} -e TICK_5 -i 0.01"
-                f"{''.join(' ' + a for a in args)}\nevents = PROCESS_STATE,TICK_5\n\n"
+                f"{''.join(' ' + a for a in args)}\nevents = PROCESS_STATE,TICK_5\n"
+                "buffer_size = 200\n\n"
             )
 
         text = header(tmp, identifier="lance") + (
