@@ -1,0 +1,672 @@
+"""Load (and soak): N programs, C of them in a crash storm, every client at once, for W s.
+
+The config: ``N - C`` sleepers (supervisord's defaults, AUTO logs) and ``C`` programs
+that crash ``CRASH_AFTER_S`` after every start (``sh -c 'sleep 1; exit 1'``,
+``startsecs=0``, ``autorestart=true``: restarted at once, forever), plus
+``[exporter:prometheus] listen=`` on a free loopback port (supervisord ignores the
+section); the journal, the web page and the storm detector are on by default in superd.
+
+Once every sleeper is RUNNING, for a window of W seconds:
+
+- ``R`` XML-RPC clients (aiohttp, one process with the harness), each in a loop:
+  ``getState``, ``getProcessInfo`` of a random program, ..., every tenth call
+  ``getAllProcessInfo``, with a think time of ``RPC_THINK_S`` (uniformly 0.5-1.5 times
+  it) between calls; latency of each call (request and full body), its HTTP status and
+  the absence of ``<fault>`` checked, failures counted;
+- ``S`` SSE clients on ``/events`` in a process of their own (``bench/sse_clients.py``):
+  event lag (arrival minus the event's own ``monotonic_time``), events lost or
+  duplicated per client, reconnects;
+- a real Prometheus (Debian's ``prometheus``) scraping the ``listen`` port every second;
+  scrape latency is Prometheus's own ``scrape_duration_seconds`` over the window, read
+  from its HTTP API, with the scrapes that failed (``up == 0``);
+- the daemon's RSS sampled every ``rss_interval`` s (start, end, max, least-squares slope
+  in MiB per minute over the whole window and over its second half) and its CPU.
+
+After the window the bus's next serial ``S1`` is read (``X-Next-Serial``); every SSE
+client must have received every serial from its first up to ``S1 - 1``, and the
+journal (``/events`` JSON lines) must hold every one of them too ("share" = 1).
+
+supervisord has no ``/metrics``, ``/events`` or exporters: it gets the same programs,
+the same storm and the same RPC clients; the SSE, event and scrape figures are "—".
+
+``--soak`` runs this scenario alone for ``--soak-minutes`` (30) and checks the late
+RSS slope against a stated bound (``soak_verdict``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.parse
+import xmlrpc.client
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+import aiohttp
+
+from bench.config import ProgramSpec
+from bench.daemons import (
+    RPC_ERRORS,
+    DaemonSpec,
+    RunningDaemon,
+    ScenarioFailed,
+    cpu_between,
+    free_port,
+    process_states,
+    running_daemon,
+    sleeper_command,
+)
+from bench.scenarios import Profile, Samples
+from bench.stats import MetricSpec, ScenarioReport, median, percentile
+
+MIB = 1024 * 1024
+SLEEPER_PREFIX = "sleep_"
+CRASH_PREFIX = "crash_"
+#: A crashing program runs this long, then exits 1.
+CRASH_AFTER_S = 1.0
+#: Mean pause of an RPC client between two calls (uniformly 0.5-1.5 times this).
+RPC_THINK_S = 0.5
+#: Every this many calls of a client, one is getAllProcessInfo.
+FULL_LIST_EVERY = 10
+#: Default bound of the soak's late RSS slope (MiB per minute).
+SOAK_MAX_SLOPE = 0.25
+#: Bounds (not figures).
+REQUEST_TIMEOUT = 30.0
+STARTUP_TIMEOUT_BASE = 60.0
+PROMETHEUS_READY_TIMEOUT = 60.0
+SSE_READY_TIMEOUT = 60.0
+SSE_RESULT_TIMEOUT = 120.0
+JOURNAL_READ_TIMEOUT = 300.0
+BENCH = Path(__file__).resolve().parent.parent
+SSE_CLIENTS = BENCH / "sse_clients.py"
+
+
+def slope_per_minute(points: Sequence[tuple[float, float]]) -> float:
+    """Least-squares slope of ``(seconds, bytes)`` points, in MiB per minute (0 for < 2)."""
+    if len(points) < 2:
+        return 0.0
+    xs = [x / 60.0 for x, _ in points]
+    ys = [y / MIB for _, y in points]
+    mean_x, mean_y = sum(xs) / len(xs), sum(ys) / len(ys)
+    spread = sum((x - mean_x) ** 2 for x in xs)
+    if spread == 0:
+        return 0.0
+    return sum((x - mean_x) * (y - mean_y) for x, y in zip(xs, ys, strict=True)) / spread
+
+
+def rss_figures(points: Sequence[tuple[float, float]]) -> dict[str, float]:
+    """Start, end, max (MiB) and slopes (whole window, second half) of RSS samples."""
+    if not points:
+        return {}
+    half = points[-1][0] / 2
+    return {
+        "rss_start_mib": points[0][1] / MIB,
+        "rss_end_mib": points[-1][1] / MIB,
+        "rss_max_mib": max(y for _, y in points) / MIB,
+        "rss_slope_mib_per_min": slope_per_minute(points),
+        "rss_late_slope_mib_per_min": slope_per_minute([p for p in points if p[0] >= half]),
+    }
+
+
+def soak_verdict(report: ScenarioReport, bound: float) -> tuple[bool, str]:
+    """Whether every daemon's late RSS slope stayed within ``bound`` MiB/min, and why."""
+    lines, flat = [], True
+    for name, outcome in report.outcomes.items():
+        summary = outcome.summaries.get("rss_late_slope_mib_per_min")
+        if summary is None:
+            flat = False
+            lines.append(f"{name}: no RSS slope ({outcome.unavailable or 'not measured'})")
+            continue
+        ok = summary.max <= bound
+        flat = flat and ok
+        start = outcome.summaries["rss_start_mib"].median
+        end = outcome.summaries["rss_end_mib"].median
+        lines.append(
+            f"{name}: RSS {start:.1f} -> {end:.1f} MiB, slope over the second half "
+            f"{summary.max:+.3f} MiB/min: {'flat' if ok else 'GROWING'} (bound {bound} MiB/min)"
+        )
+    return flat, "; ".join(lines)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RpcCall:
+    """One kind of XML-RPC call the clients make: a label and its encoded body."""
+
+    method: str
+    body: bytes
+
+
+def _calls(names: Sequence[str]) -> tuple[RpcCall, list[RpcCall]]:
+    full = RpcCall(
+        method="getAllProcessInfo",
+        body=xmlrpc.client.dumps((), "supervisor.getAllProcessInfo").encode(),
+    )
+    small = [
+        RpcCall(method="getState", body=xmlrpc.client.dumps((), "supervisor.getState").encode())
+    ]
+    small += [
+        RpcCall(
+            method="getProcessInfo",
+            body=xmlrpc.client.dumps((name,), "supervisor.getProcessInfo").encode(),
+        )
+        for name in names
+    ]
+    return full, small
+
+
+@dataclass(slots=True)
+class RpcResults:
+    """Latencies (seconds) per method and failed calls, pooled over every client."""
+
+    latencies: dict[str, list[float]]
+    errors: list[str]
+
+
+async def _rpc_client(
+    session: aiohttp.ClientSession,
+    *,
+    url: str,
+    calls: tuple[RpcCall, list[RpcCall]],
+    until: float,
+    rng: random.Random,
+    results: RpcResults,
+) -> None:
+    full, small = calls
+    headers = {"Content-Type": "text/xml"}
+    await asyncio.sleep(rng.uniform(0, RPC_THINK_S))  # spread the clients' phases
+    index = 0
+    while time.perf_counter() < until:
+        call = full if index % FULL_LIST_EVERY == FULL_LIST_EVERY - 1 else rng.choice(small)
+        if call.method == "getProcessInfo" and index % 2 == 0:
+            call = small[0]  # half of the small calls are getState
+        index += 1
+        started = time.perf_counter()
+        try:
+            async with session.post(url, data=call.body, headers=headers) as response:
+                body = await response.read()
+        except (aiohttp.ClientError, TimeoutError) as error:
+            results.errors.append(f"{call.method}: {type(error).__name__}: {error}")
+        else:
+            elapsed = time.perf_counter() - started
+            if response.status != 200 or b"<fault>" in body:
+                results.errors.append(f"{call.method}: HTTP {response.status}: {body[:120]!r}")
+            else:
+                results.latencies.setdefault(call.method, []).append(elapsed)
+        await asyncio.sleep(RPC_THINK_S * rng.uniform(0.5, 1.5))
+
+
+async def _sample_rss(
+    running: RunningDaemon, started: float, interval: float, until: float
+) -> list[tuple[float, float]]:
+    points: list[tuple[float, float]] = []
+    while True:
+        now = time.perf_counter()
+        points.append((now - started, float(running.rss_bytes())))
+        if now >= until:
+            return points
+        await asyncio.sleep(min(interval, max(0.0, until - now)))
+
+
+async def _window(
+    running: RunningDaemon, names: Sequence[str], clients: int, seconds: float, interval: float
+) -> tuple[RpcResults, list[tuple[float, float]], float]:
+    """The RPC clients and the RSS sampler for ``seconds``; returns the window's length."""
+    results = RpcResults(latencies={}, errors=[])
+    calls = _calls(names)
+    timeout = aiohttp.ClientTimeout(total=REQUEST_TIMEOUT)
+    connector = aiohttp.TCPConnector(limit=0)
+    async with aiohttp.ClientSession(timeout=timeout, connector=connector) as session:
+        started = time.perf_counter()
+        until = started + seconds
+        rng = random.Random(19)
+        sampler = asyncio.create_task(_sample_rss(running, started, interval, until))
+        await asyncio.gather(
+            *(
+                _rpc_client(
+                    session,
+                    url=running.layout.rpc_url,
+                    calls=calls,
+                    until=until,
+                    rng=random.Random(rng.random()),
+                    results=results,
+                )
+                for _ in range(clients)
+            )
+        )
+        rss = await sampler
+        elapsed = time.perf_counter() - started
+    return results, rss, elapsed
+
+
+async def _get(
+    url: str, *, seconds: float = REQUEST_TIMEOUT
+) -> tuple[int, Mapping[str, str], bytes]:
+    client_timeout = aiohttp.ClientTimeout(total=seconds)
+    async with (
+        aiohttp.ClientSession(timeout=client_timeout) as session,
+        session.get(url) as response,
+    ):
+        return response.status, dict(response.headers), await response.read()
+
+
+def _next_serial(base: str) -> int:
+    status, headers, body = asyncio.run(_get(f"{base}/events?last=0"))
+    if status != 200 or "X-Next-Serial" not in headers:
+        raise ScenarioFailed(f"GET /events?last=0: HTTP {status}: {body[:200]!r}")
+    return int(headers["X-Next-Serial"])
+
+
+async def _count_lines(url: str) -> int:
+    timeout = aiohttp.ClientTimeout(total=JOURNAL_READ_TIMEOUT)
+    count = 0
+    async with aiohttp.ClientSession(timeout=timeout) as session, session.get(url) as response:
+        if response.status != 200:
+            raise ScenarioFailed(f"GET {url}: HTTP {response.status}")
+        async for chunk in response.content.iter_chunked(1 << 16):
+            count += chunk.count(b"\n")
+    return count
+
+
+def journal_events(base: str, first: int, end: int) -> int:
+    """Events the journal holds with serials in ``[first, end)`` (streamed, not parsed)."""
+    return asyncio.run(_count_lines(f"{base}/events?since={first}&limit={max(0, end - first)}"))
+
+
+@contextlib.contextmanager
+def prometheus(workdir: Path, port: int) -> Iterator[str]:
+    """A real Prometheus scraping ``127.0.0.1:port`` every second; yields its base URL.
+
+    Started in ``workdir`` and stopped by pid (TERM, KILL after 30 s).
+    """
+    binary = shutil.which("prometheus")
+    if binary is None:
+        raise ScenarioFailed("no prometheus binary (Debian package 'prometheus')")
+    config = workdir / "prometheus.yml"
+    config.write_text(
+        "global: {scrape_interval: 1s, scrape_timeout: 1s}\n"
+        "scrape_configs:\n"
+        "  - job_name: superd\n"
+        f"    static_configs: [{{targets: ['127.0.0.1:{port}']}}]\n"
+    )
+    web_port = free_port()
+    with (workdir / "prometheus.log").open("wb") as log:
+        process = subprocess.Popen(
+            [
+                binary,
+                f"--config.file={config}",
+                f"--web.listen-address=127.0.0.1:{web_port}",
+                f"--storage.tsdb.path={workdir / 'tsdb'}",
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        yield f"http://127.0.0.1:{web_port}"
+    finally:
+        process.terminate()
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(10)
+
+
+def prom_query(base: str, query: str, at: float | None = None) -> list[dict[str, Any]]:
+    """The ``result`` of an instant query; [] when Prometheus does not answer yet."""
+    params = {"query": query} | ({} if at is None else {"time": f"{at:.3f}"})
+    url = f"{base}/api/v1/query?{urllib.parse.urlencode(params)}"
+    try:
+        status, _, body = asyncio.run(_get(url, seconds=10.0))
+    except (aiohttp.ClientError, TimeoutError):
+        return []
+    if status != 200:
+        return []
+    result: list[dict[str, Any]] = json.loads(body)["data"]["result"]
+    return result
+
+
+def wait_scraped(base: str, timeout: float) -> None:
+    """Wait until Prometheus has scraped the target successfully once."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = prom_query(base, 'up{job="superd"}')
+        if result and result[0]["value"][1] == "1":
+            return
+        time.sleep(0.5)
+    raise ScenarioFailed(f"Prometheus did not scrape the listen port within {timeout:.0f} s")
+
+
+def scrape_figures(base: str, start_wall: float, end_wall: float) -> Samples:
+    """Scrape latency (Prometheus's ``scrape_duration_seconds``) and failed scrapes."""
+    span = max(1, round(end_wall - start_wall))
+    durations = [
+        float(value)
+        for series in prom_query(
+            base, f'scrape_duration_seconds{{job="superd"}}[{span}s]', end_wall
+        )
+        for _, value in series["values"]
+    ]
+    ups = [
+        float(value)
+        for series in prom_query(base, f'up{{job="superd"}}[{span}s]', end_wall)
+        for _, value in series["values"]
+    ]
+    if not durations:
+        raise ScenarioFailed("Prometheus recorded no scrape_duration_seconds in the window")
+    return {
+        "scrape_p50_ms": [1000 * median(durations)],
+        "scrape_p99_ms": [1000 * percentile(durations, 99)],
+        "scrape_max_ms": [1000 * max(durations)],
+        "scrapes_per_s": [len(durations) / span],
+        "scrapes_failed": [float(sum(1 for up in ups if up != 1.0))],
+    }
+
+
+class SseClients:
+    """The SSE client process (``bench/sse_clients.py``), started and stopped by pid."""
+
+    def __init__(self, url: str, clients: int, max_seconds: float) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, str(SSE_CLIENTS), url, str(clients), str(max_seconds)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+
+    def _stdout(self) -> IO[str]:
+        assert self.process.stdout is not None
+        return self.process.stdout
+
+    def wait_ready(self, timeout: float) -> None:
+        """Wait for the ``ready`` line (every stream open)."""
+        line = _readline(self._stdout(), timeout)
+        if line.strip() != "ready":
+            raise ScenarioFailed(f"SSE clients not ready: {line!r} {self._stderr_tail()}")
+
+    def finish(self, target: int, timeout: float) -> dict[str, Any]:
+        """Send the target serial; return the clients' JSON result."""
+        assert self.process.stdin is not None
+        self.process.stdin.write(f"{target}\n")
+        self.process.stdin.flush()
+        line = _readline(self._stdout(), timeout)
+        if not line:
+            raise ScenarioFailed(f"SSE clients gave no result: {self._stderr_tail()}")
+        result: dict[str, Any] = json.loads(line)
+        return result
+
+    def _stderr_tail(self) -> str:
+        if self.process.poll() is None or self.process.stderr is None:
+            return ""
+        return " ".join(self.process.stderr.read()[-400:].split())
+
+    def stop(self) -> None:
+        """Stop the process if it is still running (by pid)."""
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait(10)
+        for pipe in (self.process.stdin, self.process.stdout, self.process.stderr):
+            if pipe is not None:
+                with contextlib.suppress(OSError):
+                    pipe.close()
+
+
+def _readline(stream: IO[str], timeout: float) -> str:
+    """One line from a child's pipe, or "" after ``timeout`` seconds (a thread reads it)."""
+    box: list[str] = []
+
+    def read() -> None:
+        box.append(stream.readline())
+
+    import threading
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    reader.join(timeout)
+    return box[0] if box else ""
+
+
+def sse_figures(result: Mapping[str, Any], end: int) -> tuple[Samples, int]:
+    """Lag, delivery and reconnect figures from the SSE process; also the first serial seen."""
+    clients = result["clients"]
+    firsts = [c["first"] for c in clients if c["first"] >= 0]
+    if len(firsts) != len(clients):
+        raise ScenarioFailed(f"an SSE client received no event: {clients}")
+    # A client stops at the first serial >= end, so ``expected`` is at least ``end`` unless it
+    # fell short; events beyond ``end`` it saw while the end was not yet known count too.
+    shares = [c["received"] / max(1, max(c["expected"], end) - c["first"]) for c in clients]
+    lags = result["lag_sample"]
+    samples: Samples = {
+        "sse_share_min": [min(shares)],
+        "sse_lost": [float(sum(c["lost"] for c in clients))],
+        "sse_duplicates": [float(sum(c["duplicates"] for c in clients))],
+        "sse_reconnects": [float(sum(c["reconnects"] for c in clients))],
+    }
+    if lags:
+        samples["lag_p50_ms"] = [1000 * median(lags)]
+        samples["lag_p99_ms"] = [1000 * percentile(lags, 99)]
+        samples["lag_max_ms"] = [1000 * float(result["lag_max"])]
+    return samples, min(firsts)
+
+
+def _lines(path: Path) -> int:
+    try:
+        return path.read_bytes().count(b"\n")
+    except FileNotFoundError:
+        return 0
+
+
+class Load:
+    """Everything at once: a crash storm, RPC clients, SSE clients and a Prometheus."""
+
+    name = "load"
+    title = "load"
+    baseline_label = ""
+
+    def __init__(self, profile: Profile) -> None:
+        self.programs = profile.load_programs
+        self.crashing = min(profile.load_crashing, profile.load_programs)
+        self.sse_clients = profile.load_sse_clients
+        self.rpc_clients = profile.load_rpc_clients
+        self.duration = profile.load_duration
+        self.soak = profile.load_soak
+        self.rss_interval = max(1.0, self.duration / 600)
+        n, c, r, s = self.programs, self.crashing, self.rpc_clients, self.sse_clients
+        where = f"{n} programs, {c} crashing, {r} RPC clients"
+        self.metrics: tuple[MetricSpec, ...] = (
+            MetricSpec(key="rpc_p50_ms", label=f"{where}: RPC median", unit="ms"),
+            MetricSpec(key="rpc_p99_ms", label=f"{where}: RPC p99", unit="ms"),
+            MetricSpec(
+                key="full_p99_ms", label="getAllProcessInfo p99 (every 10th call)", unit="ms"
+            ),
+            MetricSpec(
+                key="rpc_calls_per_s",
+                label="RPC calls answered/s",
+                unit="1/s",
+                lower_is_better=False,
+            ),
+            MetricSpec(
+                key="rpc_errors", label="RPC calls failed (fault, HTTP error, timeout)", unit=""
+            ),
+            MetricSpec(
+                key="restarts_per_s",
+                label=f"storm: restarts/s ({c} / {CRASH_AFTER_S:g} s ideal)",
+                unit="1/s",
+                lower_is_better=False,
+            ),
+            MetricSpec(
+                key="events_per_s", label="events published/s", unit="1/s", lower_is_better=False
+            ),
+            MetricSpec(key="lag_p50_ms", label=f"event lag to {s} SSE clients, median", unit="ms"),
+            MetricSpec(key="lag_p99_ms", label="event lag, p99", unit="ms"),
+            MetricSpec(key="lag_max_ms", label="event lag, max", unit="ms"),
+            MetricSpec(
+                key="sse_share_min",
+                label="events received ÷ published, worst SSE client",
+                unit="×",
+                lower_is_better=False,
+            ),
+            MetricSpec(key="sse_lost", label="events lost (all SSE clients)", unit=""),
+            MetricSpec(key="sse_duplicates", label="events duplicated (all SSE clients)", unit=""),
+            MetricSpec(key="sse_reconnects", label="SSE streams ended by the server", unit=""),
+            MetricSpec(
+                key="journal_share",
+                label="journal events ÷ published (/events)",
+                unit="×",
+                lower_is_better=False,
+            ),
+            MetricSpec(key="scrape_p50_ms", label="Prometheus scrape (1 s), median", unit="ms"),
+            MetricSpec(key="scrape_p99_ms", label="Prometheus scrape, p99", unit="ms"),
+            MetricSpec(key="scrape_max_ms", label="Prometheus scrape, max", unit="ms"),
+            MetricSpec(key="scrapes_failed", label="Prometheus scrapes failed (up=0)", unit=""),
+            MetricSpec(key="cpu_pct", label="daemon CPU", unit="% core"),
+            MetricSpec(key="rss_start_mib", label="daemon RSS at the window's start", unit="MiB"),
+            MetricSpec(key="rss_end_mib", label="daemon RSS at the window's end", unit="MiB"),
+            MetricSpec(key="rss_max_mib", label="daemon RSS, max", unit="MiB"),
+            MetricSpec(
+                key="rss_slope_mib_per_min", label="RSS slope, whole window", unit="MiB/min"
+            ),
+            MetricSpec(
+                key="rss_late_slope_mib_per_min", label="RSS slope, second half", unit="MiB/min"
+            ),
+        )
+
+    def params(self) -> Mapping[str, Any]:
+        """Sizes, window, think time and (soak) the slope bound."""
+        params: dict[str, Any] = {
+            "programs": self.programs,
+            "crashing": self.crashing,
+            "crash_after_s": CRASH_AFTER_S,
+            "sse_clients": self.sse_clients,
+            "rpc_clients": self.rpc_clients,
+            "rpc_think_s": RPC_THINK_S,
+            "window_s": self.duration,
+            "rss_interval_s": self.rss_interval,
+        }
+        if self.soak is not None:
+            params["soak_max_slope_mib_per_min"] = self.soak
+        return params
+
+    def _program_specs(self, starts: Path) -> list[ProgramSpec]:
+        sleepers = self.programs - self.crashing
+        width = max(3, len(str(self.programs)))
+        specs = [
+            ProgramSpec(name=f"{SLEEPER_PREFIX}{i:0{width}d}", command=sleeper_command())
+            for i in range(sleepers)
+        ]
+        crash = f'/bin/sh -c "echo >> {starts}; sleep {CRASH_AFTER_S:g}; exit 1"'
+        specs += [
+            ProgramSpec(
+                name=f"{CRASH_PREFIX}{i:0{width}d}",
+                command=crash,
+                autorestart="true",
+                startsecs=0,
+            )
+            for i in range(self.crashing)
+        ]
+        return specs
+
+    def _wait_started(self, running: RunningDaemon, starts: Path, timeout: float) -> None:
+        """Every sleeper RUNNING and every crashing program started at least once."""
+        sleepers = self.programs - self.crashing
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if running.exited() is not None:
+                raise ScenarioFailed(f"daemon exited while starting: {running.output_tail()}")
+            with contextlib.suppress(*RPC_ERRORS):
+                states = process_states(running)
+                up = sum(
+                    1 for n, s in states.items() if n.startswith(SLEEPER_PREFIX) and s == "RUNNING"
+                )
+                if up >= sleepers and _lines(starts) >= self.crashing:
+                    return
+            time.sleep(0.2)
+        raise ScenarioFailed(f"programs not all started within {timeout:.0f} s")
+
+    def run_once(self, daemon: DaemonSpec) -> Samples:
+        """Start the config, open every client, measure the window, check deliveries."""
+        with tempfile.TemporaryDirectory(prefix="superbench-load-") as tmp:
+            workdir, starts = Path(tmp), Path(tmp) / "starts"
+            listen = free_port()
+            extra = f"[exporter:prometheus]\nlisten = 127.0.0.1:{listen}\n"
+            programs = self._program_specs(starts)
+            with (
+                running_daemon(daemon, programs, extra) as running,
+                contextlib.ExitStack() as stack,
+            ):
+                self._wait_started(running, starts, STARTUP_TIMEOUT_BASE + 0.2 * self.programs)
+                base = running.layout.rpc_url.rsplit("/", 1)[0]
+                status, _, _ = asyncio.run(_get(f"{base}/events?last=0"))
+                exporters = status == 200
+                prom_base = sse = None
+                if exporters:
+                    prom_base = stack.enter_context(prometheus(workdir, listen))
+                    sse = SseClients(f"{base}/events", self.sse_clients, self.duration + 600)
+                    stack.callback(sse.stop)
+                    wait_scraped(prom_base, PROMETHEUS_READY_TIMEOUT)
+                    sse.wait_ready(SSE_READY_TIMEOUT)
+                return self._measure(running, base, starts, prom_base, sse)
+
+    def _measure(
+        self,
+        running: RunningDaemon,
+        base: str,
+        starts: Path,
+        prom_base: str | None,
+        sse: SseClients | None,
+    ) -> Samples:
+        names = [f"{name}:{name}" for name in (p.name for p in self._program_specs(starts))]
+        first_serial = _next_serial(base) if sse is not None else 0
+        start_wall = time.time()
+        starts_before, cpu_before = _lines(starts), running.cpu_reading()
+        results, rss, elapsed = asyncio.run(
+            _window(running, names, self.rpc_clients, self.duration, self.rss_interval)
+        )
+        starts_after, cpu_after = _lines(starts), running.cpu_reading()
+        end_wall = time.time()
+        if running.exited() is not None:
+            raise ScenarioFailed(f"daemon exited during the window: {running.output_tail()}")
+        every = [x for values in results.latencies.values() for x in values]
+        if not every:
+            raise ScenarioFailed(f"no RPC call succeeded: {results.errors[:3]}")
+        if results.errors:
+            print(
+                f"  {len(results.errors)} RPC calls failed, e.g. {results.errors[:3]}",
+                file=sys.stderr,
+            )
+        samples: Samples = {
+            "rpc_p50_ms": [1000 * median(every)],
+            "rpc_p99_ms": [1000 * percentile(every, 99)],
+            "rpc_calls_per_s": [len(every) / elapsed],
+            "rpc_errors": [float(len(results.errors))],
+            "restarts_per_s": [(starts_after - starts_before) / elapsed],
+            "cpu_pct": [100 * cpu_between(cpu_before, cpu_after) / elapsed],
+        }
+        full = results.latencies.get("getAllProcessInfo")
+        if full:
+            samples["full_p99_ms"] = [1000 * percentile(full, 99)]
+        samples.update({k: [v] for k, v in rss_figures(rss).items()})
+        if sse is not None:
+            end, end_at = _next_serial(base), time.time()
+            result = sse.finish(end, SSE_RESULT_TIMEOUT)
+            sse_samples, first = sse_figures(result, end)
+            sse_samples["events_per_s"] = [(end - first_serial) / (end_at - start_wall)]
+            samples.update(sse_samples)
+            samples["journal_share"] = [journal_events(base, first, end) / max(1, end - first)]
+        if prom_base is not None:
+            samples.update(scrape_figures(prom_base, start_wall, end_wall))
+        return samples
+
+    def baseline_once(self) -> Samples | None:
+        """No supervisor-free reference."""
+        return None
