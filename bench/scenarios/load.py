@@ -43,6 +43,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.parse
 import xmlrpc.client
@@ -52,6 +53,7 @@ from pathlib import Path
 from typing import IO, Any
 
 import aiohttp
+import psutil
 
 from bench.config import ProgramSpec
 from bench.daemons import (
@@ -62,6 +64,7 @@ from bench.daemons import (
     cpu_between,
     free_port,
     process_states,
+    read_cpu,
     running_daemon,
     sleeper_command,
 )
@@ -281,9 +284,17 @@ def journal_events(base: str, first: int, end: int) -> int:
     return asyncio.run(_count_lines(f"{base}/events?since={first}&limit={max(0, end - first)}"))
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PromServer:
+    """A running Prometheus: its base URL and pid."""
+
+    url: str
+    pid: int
+
+
 @contextlib.contextmanager
-def prometheus(workdir: Path, port: int) -> Iterator[str]:
-    """A real Prometheus scraping ``127.0.0.1:port`` every second; yields its base URL.
+def prometheus(workdir: Path, port: int) -> Iterator[PromServer]:
+    """A real Prometheus scraping ``127.0.0.1:port`` every second; yields its URL and pid.
 
     Started in ``workdir`` and stopped by pid (TERM, KILL after 30 s).
     """
@@ -311,7 +322,7 @@ def prometheus(workdir: Path, port: int) -> Iterator[str]:
             stderr=subprocess.STDOUT,
         )
     try:
-        yield f"http://127.0.0.1:{web_port}"
+        yield PromServer(url=f"http://127.0.0.1:{web_port}", pid=process.pid)
     finally:
         process.terminate()
         try:
@@ -428,8 +439,6 @@ def _readline(stream: IO[str], timeout: float) -> str:
     def read() -> None:
         box.append(stream.readline())
 
-    import threading
-
     reader = threading.Thread(target=read, daemon=True)
     reader.start()
     reader.join(timeout)
@@ -530,6 +539,11 @@ class Load:
             MetricSpec(key="scrape_max_ms", label="Prometheus scrape, max", unit="ms"),
             MetricSpec(key="scrapes_failed", label="Prometheus scrapes failed (up=0)", unit=""),
             MetricSpec(key="cpu_pct", label="daemon CPU", unit="% core"),
+            MetricSpec(
+                key="client_cpu_pct", label="CPU of the RPC clients (harness)", unit="% core"
+            ),
+            MetricSpec(key="sse_cpu_pct", label="CPU of the SSE client process", unit="% core"),
+            MetricSpec(key="prometheus_cpu_pct", label="CPU of Prometheus", unit="% core"),
             MetricSpec(key="rss_start_mib", label="daemon RSS at the window's start", unit="MiB"),
             MetricSpec(key="rss_end_mib", label="daemon RSS at the window's end", unit="MiB"),
             MetricSpec(key="rss_max_mib", label="daemon RSS, max", unit="MiB"),
@@ -608,31 +622,39 @@ class Load:
                 base = running.layout.rpc_url.rsplit("/", 1)[0]
                 status, _, _ = asyncio.run(_get(f"{base}/events?last=0"))
                 exporters = status == 200
-                prom_base = sse = None
+                prom = sse = None
                 if exporters:
-                    prom_base = stack.enter_context(prometheus(workdir, listen))
+                    prom = stack.enter_context(prometheus(workdir, listen))
                     sse = SseClients(f"{base}/events", self.sse_clients, self.duration + 600)
                     stack.callback(sse.stop)
-                    wait_scraped(prom_base, PROMETHEUS_READY_TIMEOUT)
+                    wait_scraped(prom.url, PROMETHEUS_READY_TIMEOUT)
                     sse.wait_ready(SSE_READY_TIMEOUT)
-                return self._measure(running, base, starts, prom_base, sse)
+                return self._measure(running, base, starts, prom, sse)
 
     def _measure(
         self,
         running: RunningDaemon,
         base: str,
         starts: Path,
-        prom_base: str | None,
+        prom: PromServer | None,
         sse: SseClients | None,
     ) -> Samples:
         names = [f"{name}:{name}" for name in (p.name for p in self._program_specs(starts))]
         first_serial = _next_serial(base) if sse is not None else 0
         start_wall = time.time()
+        # The clients share the machine's cores with the daemon: their CPU is reported too.
+        companions = {"client_cpu_pct": psutil.Process()}
+        if prom is not None:
+            companions["prometheus_cpu_pct"] = psutil.Process(prom.pid)
+        if sse is not None:
+            companions["sse_cpu_pct"] = psutil.Process(sse.process.pid)
+        companion_before = {key: read_cpu(p) for key, p in companions.items()}
         starts_before, cpu_before = _lines(starts), running.cpu_reading()
         results, rss, elapsed = asyncio.run(
             _window(running, names, self.rpc_clients, self.duration, self.rss_interval)
         )
         starts_after, cpu_after = _lines(starts), running.cpu_reading()
+        companion_after = {key: read_cpu(p) for key, p in companions.items()}
         end_wall = time.time()
         if running.exited() is not None:
             raise ScenarioFailed(f"daemon exited during the window: {running.output_tail()}")
@@ -652,6 +674,9 @@ class Load:
             "restarts_per_s": [(starts_after - starts_before) / elapsed],
             "cpu_pct": [100 * cpu_between(cpu_before, cpu_after) / elapsed],
         }
+        for key, before in companion_before.items():
+            used = companion_after[key].ticks_seconds - before.ticks_seconds
+            samples[key] = [100 * used / elapsed]
         full = results.latencies.get("getAllProcessInfo")
         if full:
             samples["full_p99_ms"] = [1000 * percentile(full, 99)]
@@ -663,8 +688,8 @@ class Load:
             sse_samples["events_per_s"] = [(end - first_serial) / (end_at - start_wall)]
             samples.update(sse_samples)
             samples["journal_share"] = [journal_events(base, first, end) / max(1, end - first)]
-        if prom_base is not None:
-            samples.update(scrape_figures(prom_base, start_wall, end_wall))
+        if prom is not None:
+            samples.update(scrape_figures(prom.url, start_wall, end_wall))
         return samples
 
     def baseline_once(self) -> Samples | None:
