@@ -9,10 +9,11 @@ section); the journal, the web page and the storm detector are on by default in 
 Once every sleeper is RUNNING, for a window of W seconds:
 
 - ``R`` XML-RPC clients (aiohttp, one process with the harness), each in a loop:
-  ``getState``, ``getProcessInfo`` of a random program, ..., every tenth call
-  ``getAllProcessInfo``, with a think time of ``RPC_THINK_S`` (uniformly 0.5-1.5 times
-  it) between calls; latency of each call (request and full body), its HTTP status and
-  the absence of ``<fault>`` checked, failures counted;
+  ``getAllProcessInfo`` every tenth call (the first one included), otherwise
+  ``getState`` or ``getProcessInfo`` of a random program, with a think time of
+  ``RPC_THINK_S`` (uniformly 0.5-1.5 times it) between calls; latency of each call
+  (request and full body), its HTTP status and the absence of ``<fault>`` checked,
+  failures counted;
 - ``S`` SSE clients on ``/events`` in a process of their own (``bench/sse_clients.py``):
   event lag (arrival minus the event's own ``monotonic_time``), events lost or
   duplicated per client, reconnects;
@@ -188,7 +189,7 @@ async def _rpc_client(
     await asyncio.sleep(rng.uniform(0, RPC_THINK_S))  # spread the clients' phases
     index = 0
     while time.perf_counter() < until:
-        call = full if index % FULL_LIST_EVERY == FULL_LIST_EVERY - 1 else rng.choice(small)
+        call = full if index % FULL_LIST_EVERY == 0 else rng.choice(small)
         if call.method == "getProcessInfo" and index % 2 == 0:
             call = small[0]  # half of the small calls are getState
         index += 1
@@ -537,6 +538,12 @@ class Load:
             MetricSpec(key="scrape_p50_ms", label="Prometheus scrape (1 s), median", unit="ms"),
             MetricSpec(key="scrape_p99_ms", label="Prometheus scrape, p99", unit="ms"),
             MetricSpec(key="scrape_max_ms", label="Prometheus scrape, max", unit="ms"),
+            MetricSpec(
+                key="scrapes_per_s",
+                label="Prometheus scrapes/s recorded",
+                unit="1/s",
+                lower_is_better=False,
+            ),
             MetricSpec(key="scrapes_failed", label="Prometheus scrapes failed (up=0)", unit=""),
             MetricSpec(key="cpu_pct", label="daemon CPU", unit="% core"),
             MetricSpec(
