@@ -469,6 +469,24 @@ def sse_figures(result: Mapping[str, Any], end: int) -> tuple[Samples, int]:
     return samples, min(firsts)
 
 
+def run_queue_wait(pid: int) -> dict[int, int]:
+    """Nanoseconds each thread of ``pid`` has waited for a CPU (``schedstat``'s second field).
+
+    On a shared machine this says how much of a latency is the daemon waiting its turn.
+    """
+    waits: dict[int, int] = {}
+    with contextlib.suppress(OSError):
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            with contextlib.suppress(OSError, ValueError, IndexError):
+                waits[int(task.name)] = int((task / "schedstat").read_text().split()[1])
+    return waits
+
+
+def wait_between(before: Mapping[int, int], after: Mapping[int, int]) -> float:
+    """Seconds of run-queue wait between two readings, over the threads in both."""
+    return sum(after[tid] - before[tid] for tid in before.keys() & after.keys()) / 1e9
+
+
 def _lines(path: Path) -> int:
     try:
         return path.read_bytes().count(b"\n")
@@ -546,6 +564,11 @@ class Load:
             ),
             MetricSpec(key="scrapes_failed", label="Prometheus scrapes failed (up=0)", unit=""),
             MetricSpec(key="cpu_pct", label="daemon CPU", unit="% core"),
+            MetricSpec(
+                key="cpu_wait_pct",
+                label="daemon threads waiting for a CPU (run queue; a shared machine)",
+                unit="% core",
+            ),
             MetricSpec(
                 key="client_cpu_pct", label="CPU of the RPC clients (harness)", unit="% core"
             ),
@@ -657,10 +680,12 @@ class Load:
             companions["sse_cpu_pct"] = psutil.Process(sse.process.pid)
         companion_before = {key: read_cpu(p) for key, p in companions.items()}
         starts_before, cpu_before = _lines(starts), running.cpu_reading()
+        wait_before = run_queue_wait(running.pid)
         results, rss, elapsed = asyncio.run(
             _window(running, names, self.rpc_clients, self.duration, self.rss_interval)
         )
         starts_after, cpu_after = _lines(starts), running.cpu_reading()
+        wait_after = run_queue_wait(running.pid)
         companion_after = {key: read_cpu(p) for key, p in companions.items()}
         end_wall = time.time()
         if running.exited() is not None:
@@ -680,6 +705,7 @@ class Load:
             "rpc_errors": [float(len(results.errors))],
             "restarts_per_s": [(starts_after - starts_before) / elapsed],
             "cpu_pct": [100 * cpu_between(cpu_before, cpu_after) / elapsed],
+            "cpu_wait_pct": [100 * wait_between(wait_before, wait_after) / elapsed],
         }
         for key, before in companion_before.items():
             used = companion_after[key].ticks_seconds - before.ticks_seconds

@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
-from bench.scenarios.load import MIB, rss_figures, slope_per_minute, soak_verdict, sse_figures
+from bench.scenarios.load import (
+    MIB,
+    rss_figures,
+    run_queue_wait,
+    slope_per_minute,
+    soak_verdict,
+    sse_figures,
+    wait_between,
+)
 from bench.stats import MetricSpec, Outcome, ScenarioReport, Summary
 
 
@@ -98,3 +108,9 @@ def test_sse_figures_count_a_client_that_fell_short_of_the_end_as_a_loss() -> No
     samples, _ = sse_figures(result, end=100)
     assert samples["sse_share_min"] == [pytest.approx(0.5)]
     assert "lag_p50_ms" not in samples
+
+
+def test_run_queue_wait_sums_the_threads_present_in_both_readings() -> None:
+    """Wait of threads seen twice is summed; a thread that came or went is left out."""
+    assert wait_between({1: 100, 2: 50}, {1: 1_000_000_100, 2: 500_000_050, 3: 9}) == 1.5
+    assert run_queue_wait(os.getpid())  # this process has at least one thread with a figure
