@@ -81,6 +81,9 @@ CRASH_AFTER_S = 1.0
 RPC_THINK_S = 0.5
 #: Every this many calls of a client, one is getAllProcessInfo.
 FULL_LIST_EVERY = 10
+#: The harness' own scrape of the listen port (no 1 s timeout, unlike Prometheus').
+OWN_SCRAPE_S = 5.0
+OPENMETRICS = "application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5"
 #: Default bound of the soak's late RSS slope (MiB per minute).
 SOAK_MAX_SLOPE = 0.25
 #: Bounds (not figures).
@@ -173,6 +176,8 @@ class RpcResults:
 
     latencies: dict[str, list[float]]
     errors: list[str]
+    #: Latencies of the harness' own ``/metrics`` scrapes.
+    scrapes: list[float]
 
 
 async def _rpc_client(
@@ -220,11 +225,37 @@ async def _sample_rss(
         await asyncio.sleep(min(interval, max(0.0, until - now)))
 
 
+async def _own_scrapes(
+    session: aiohttp.ClientSession, url: str, until: float, results: RpcResults
+) -> None:
+    """GET ``url`` as Prometheus asks for it, every ``OWN_SCRAPE_S``, timed without a 1 s cap."""
+    headers = {"Accept": OPENMETRICS, "Accept-Encoding": "gzip"}
+    while time.perf_counter() < until:
+        started = time.perf_counter()
+        try:
+            async with session.get(url, headers=headers) as response:
+                await response.read()
+        except (aiohttp.ClientError, TimeoutError) as error:
+            results.errors.append(f"/metrics: {type(error).__name__}: {error}")
+        else:
+            if response.status == 200:
+                results.scrapes.append(time.perf_counter() - started)
+            else:
+                results.errors.append(f"/metrics: HTTP {response.status}")
+        await asyncio.sleep(max(0.0, OWN_SCRAPE_S - (time.perf_counter() - started)))
+
+
 async def _window(
-    running: RunningDaemon, names: Sequence[str], clients: int, seconds: float, interval: float
+    running: RunningDaemon,
+    names: Sequence[str],
+    *,
+    clients: int,
+    seconds: float,
+    interval: float,
+    scrape_url: str | None,
 ) -> tuple[RpcResults, list[tuple[float, float]], float]:
-    """The RPC clients and the RSS sampler for ``seconds``; returns the window's length."""
-    results = RpcResults(latencies={}, errors=[])
+    """The RPC clients, the own scrapes and the RSS sampler for ``seconds``."""
+    results = RpcResults(latencies={}, errors=[], scrapes=[])
     calls = _calls(names)
     timeout = aiohttp.ClientTimeout(total=REQUEST_TIMEOUT)
     connector = aiohttp.TCPConnector(limit=0)
@@ -233,6 +264,8 @@ async def _window(
         until = started + seconds
         rng = random.Random(19)
         sampler = asyncio.create_task(_sample_rss(running, started, interval, until))
+        if scrape_url is not None:
+            scraper = asyncio.create_task(_own_scrapes(session, scrape_url, until, results))
         await asyncio.gather(
             *(
                 _rpc_client(
@@ -247,6 +280,8 @@ async def _window(
             )
         )
         rss = await sampler
+        if scrape_url is not None:
+            await scraper
         elapsed = time.perf_counter() - started
     return results, rss, elapsed
 
@@ -291,6 +326,8 @@ class PromServer:
 
     url: str
     pid: int
+    #: The scraped target's base URL.
+    target: str
 
 
 @contextlib.contextmanager
@@ -323,7 +360,9 @@ def prometheus(workdir: Path, port: int) -> Iterator[PromServer]:
             stderr=subprocess.STDOUT,
         )
     try:
-        yield PromServer(url=f"http://127.0.0.1:{web_port}", pid=process.pid)
+        yield PromServer(
+            url=f"http://127.0.0.1:{web_port}", pid=process.pid, target=f"http://127.0.0.1:{port}"
+        )
     finally:
         process.terminate()
         try:
@@ -494,6 +533,24 @@ def _lines(path: Path) -> int:
         return 0
 
 
+@contextlib.contextmanager
+def _after_window(what: str) -> Iterator[None]:
+    try:
+        yield
+    except (ScenarioFailed, aiohttp.ClientError, TimeoutError, OSError, ValueError) as error:
+        print(f"  load: {what}: no figures: {type(error).__name__}: {error}", file=sys.stderr)
+
+
+def log_rss_series(points: Sequence[tuple[float, float]], rows: int = 12) -> None:
+    """About ``rows`` evenly spaced RSS samples on stderr, to see the curve's shape."""
+    if not points:
+        return
+    step = max(1, len(points) // rows)
+    shown = [*points[::step], points[-1]] if (len(points) - 1) % step else points[::step]
+    series = ", ".join(f"{t:.0f}s {rss / MIB:.1f}" for t, rss in shown)
+    print(f"  load: RSS (MiB): {series}", file=sys.stderr)
+
+
 class Load:
     """Everything at once: a crash storm, RPC clients, SSE clients and a Prometheus."""
 
@@ -556,6 +613,12 @@ class Load:
             MetricSpec(key="scrape_p50_ms", label="Prometheus scrape (1 s), median", unit="ms"),
             MetricSpec(key="scrape_p99_ms", label="Prometheus scrape, p99", unit="ms"),
             MetricSpec(key="scrape_max_ms", label="Prometheus scrape, max", unit="ms"),
+            MetricSpec(
+                key="own_scrape_p50_ms",
+                label=f"harness's own scrape every {OWN_SCRAPE_S:g} s (no timeout), median",
+                unit="ms",
+            ),
+            MetricSpec(key="own_scrape_max_ms", label="harness's own scrape, max", unit="ms"),
             MetricSpec(
                 key="scrapes_per_s",
                 label="Prometheus scrapes/s recorded",
@@ -682,7 +745,14 @@ class Load:
         starts_before, cpu_before = _lines(starts), running.cpu_reading()
         wait_before = run_queue_wait(running.pid)
         results, rss, elapsed = asyncio.run(
-            _window(running, names, self.rpc_clients, self.duration, self.rss_interval)
+            _window(
+                running,
+                names,
+                clients=self.rpc_clients,
+                seconds=self.duration,
+                interval=self.rss_interval,
+                scrape_url=None if prom is None else f"{prom.target}/metrics",
+            )
         )
         starts_after, cpu_after = _lines(starts), running.cpu_reading()
         wait_after = run_queue_wait(running.pid)
@@ -710,19 +780,28 @@ class Load:
         for key, before in companion_before.items():
             used = companion_after[key].ticks_seconds - before.ticks_seconds
             samples[key] = [100 * used / elapsed]
+        if results.scrapes:
+            samples["own_scrape_p50_ms"] = [1000 * median(results.scrapes)]
+            samples["own_scrape_max_ms"] = [1000 * max(results.scrapes)]
         full = results.latencies.get("getAllProcessInfo")
         if full:
             samples["full_p99_ms"] = [1000 * percentile(full, 99)]
         samples.update({k: [v] for k, v in rss_figures(rss).items()})
-        if sse is not None:
-            end, end_at = _next_serial(base), time.time()
-            result = sse.finish(end, SSE_RESULT_TIMEOUT)
-            sse_samples, first = sse_figures(result, end)
-            sse_samples["events_per_s"] = [(end - first_serial) / (end_at - start_wall)]
-            samples.update(sse_samples)
-            samples["journal_share"] = [journal_events(base, first, end) / max(1, end - first)]
-        if prom is not None:
-            samples.update(scrape_figures(prom.url, start_wall, end_wall))
+        log_rss_series(rss)
+        # A soak's RSS figures must survive a failure of what is read after the window:
+        # such a failure is logged and its figures are left out ("—"), never guessed.
+        with _after_window("SSE clients and journal"):
+            if sse is not None:
+                end, end_at = _next_serial(base), time.time()
+                result = sse.finish(end, SSE_RESULT_TIMEOUT)
+                sse_samples, first = sse_figures(result, end)
+                sse_samples["events_per_s"] = [(end - first_serial) / (end_at - start_wall)]
+                samples.update(sse_samples)
+                journal = journal_events(base, first, end)
+                samples["journal_share"] = [journal / max(1, end - first)]
+        with _after_window("Prometheus"):
+            if prom is not None:
+                samples.update(scrape_figures(prom.url, start_wall, end_wall))
         return samples
 
     def baseline_once(self) -> Samples | None:
