@@ -30,8 +30,9 @@ if __package__ in (None, ""):
 
 from bench.daemons import DaemonSpec, default_daemons
 from bench.harness import log, run_all
+from bench.load_figures import soak_verdict
 from bench.scenarios import FULL, QUICK, Profile, all_scenarios
-from bench.scenarios.load import SOAK_MAX_SLOPE, soak_verdict
+from bench.scenarios.load import SOAK_MAX_SLOPE
 from bench.stats import ScenarioReport, render_markdown, report_to_json
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"

@@ -40,13 +40,11 @@ import asyncio
 import contextlib
 import json
 import random
-import shutil
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.parse
 import xmlrpc.client
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -69,10 +67,11 @@ from bench.daemons import (
     running_daemon,
     sleeper_command,
 )
+from bench.load_figures import MIB, rss_figures, sse_figures, wait_between
+from bench.prometheus_peer import PromServer, prometheus, scrape_figures, wait_scraped
 from bench.scenarios import Profile, Samples
-from bench.stats import MetricSpec, ScenarioReport, median, percentile
+from bench.stats import MetricSpec, median, percentile
 
-MIB = 1024 * 1024
 SLEEPER_PREFIX = "sleep_"
 CRASH_PREFIX = "crash_"
 #: A crashing program runs this long, then exits 1.
@@ -95,53 +94,6 @@ SSE_RESULT_TIMEOUT = 120.0
 JOURNAL_READ_TIMEOUT = 300.0
 BENCH = Path(__file__).resolve().parent.parent
 SSE_CLIENTS = BENCH / "sse_clients.py"
-
-
-def slope_per_minute(points: Sequence[tuple[float, float]]) -> float:
-    """Least-squares slope of ``(seconds, bytes)`` points, in MiB per minute (0 for < 2)."""
-    if len(points) < 2:
-        return 0.0
-    xs = [x / 60.0 for x, _ in points]
-    ys = [y / MIB for _, y in points]
-    mean_x, mean_y = sum(xs) / len(xs), sum(ys) / len(ys)
-    spread = sum((x - mean_x) ** 2 for x in xs)
-    if spread == 0:
-        return 0.0
-    return sum((x - mean_x) * (y - mean_y) for x, y in zip(xs, ys, strict=True)) / spread
-
-
-def rss_figures(points: Sequence[tuple[float, float]]) -> dict[str, float]:
-    """Start, end, max (MiB) and slopes (whole window, second half) of RSS samples."""
-    if not points:
-        return {}
-    half = points[-1][0] / 2
-    return {
-        "rss_start_mib": points[0][1] / MIB,
-        "rss_end_mib": points[-1][1] / MIB,
-        "rss_max_mib": max(y for _, y in points) / MIB,
-        "rss_slope_mib_per_min": slope_per_minute(points),
-        "rss_late_slope_mib_per_min": slope_per_minute([p for p in points if p[0] >= half]),
-    }
-
-
-def soak_verdict(report: ScenarioReport, bound: float) -> tuple[bool, str]:
-    """Whether every daemon's late RSS slope stayed within ``bound`` MiB/min, and why."""
-    lines, flat = [], True
-    for name, outcome in report.outcomes.items():
-        summary = outcome.summaries.get("rss_late_slope_mib_per_min")
-        if summary is None:
-            flat = False
-            lines.append(f"{name}: no RSS slope ({outcome.unavailable or 'not measured'})")
-            continue
-        ok = summary.max <= bound
-        flat = flat and ok
-        start = outcome.summaries["rss_start_mib"].median
-        end = outcome.summaries["rss_end_mib"].median
-        lines.append(
-            f"{name}: RSS {start:.1f} -> {end:.1f} MiB, slope over the second half "
-            f"{summary.max:+.3f} MiB/min: {'flat' if ok else 'GROWING'} (bound {bound} MiB/min)"
-        )
-    return flat, "; ".join(lines)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -320,109 +272,6 @@ def journal_events(base: str, first: int, end: int) -> int:
     return asyncio.run(_count_lines(f"{base}/events?since={first}&limit={max(0, end - first)}"))
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class PromServer:
-    """A running Prometheus: its base URL and pid."""
-
-    url: str
-    pid: int
-    #: The scraped target's base URL.
-    target: str
-
-
-@contextlib.contextmanager
-def prometheus(workdir: Path, port: int) -> Iterator[PromServer]:
-    """A real Prometheus scraping ``127.0.0.1:port`` every second; yields its URL and pid.
-
-    Started in ``workdir`` and stopped by pid (TERM, KILL after 30 s).
-    """
-    binary = shutil.which("prometheus")
-    if binary is None:
-        raise ScenarioFailed("no prometheus binary (Debian package 'prometheus')")
-    config = workdir / "prometheus.yml"
-    config.write_text(
-        "global: {scrape_interval: 1s, scrape_timeout: 1s}\n"
-        "scrape_configs:\n"
-        "  - job_name: superd\n"
-        f"    static_configs: [{{targets: ['127.0.0.1:{port}']}}]\n"
-    )
-    web_port = free_port()
-    with (workdir / "prometheus.log").open("wb") as log:
-        process = subprocess.Popen(
-            [
-                binary,
-                f"--config.file={config}",
-                f"--web.listen-address=127.0.0.1:{web_port}",
-                f"--storage.tsdb.path={workdir / 'tsdb'}",
-            ],
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        yield PromServer(
-            url=f"http://127.0.0.1:{web_port}", pid=process.pid, target=f"http://127.0.0.1:{port}"
-        )
-    finally:
-        process.terminate()
-        try:
-            process.wait(30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(10)
-
-
-def prom_query(base: str, query: str, at: float | None = None) -> list[dict[str, Any]]:
-    """The ``result`` of an instant query; [] when Prometheus does not answer yet."""
-    params = {"query": query} | ({} if at is None else {"time": f"{at:.3f}"})
-    url = f"{base}/api/v1/query?{urllib.parse.urlencode(params)}"
-    try:
-        status, _, body = asyncio.run(_get(url, seconds=10.0))
-    except (aiohttp.ClientError, TimeoutError):
-        return []
-    if status != 200:
-        return []
-    result: list[dict[str, Any]] = json.loads(body)["data"]["result"]
-    return result
-
-
-def wait_scraped(base: str, timeout: float) -> None:
-    """Wait until Prometheus has scraped the target successfully once."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = prom_query(base, 'up{job="superd"}')
-        if result and result[0]["value"][1] == "1":
-            return
-        time.sleep(0.5)
-    raise ScenarioFailed(f"Prometheus did not scrape the listen port within {timeout:.0f} s")
-
-
-def scrape_figures(base: str, start_wall: float, end_wall: float) -> Samples:
-    """Scrape latency (Prometheus's ``scrape_duration_seconds``) and failed scrapes."""
-    span = max(1, round(end_wall - start_wall))
-    durations = [
-        float(value)
-        for series in prom_query(
-            base, f'scrape_duration_seconds{{job="superd"}}[{span}s]', end_wall
-        )
-        for _, value in series["values"]
-    ]
-    ups = [
-        float(value)
-        for series in prom_query(base, f'up{{job="superd"}}[{span}s]', end_wall)
-        for _, value in series["values"]
-    ]
-    if not durations:
-        raise ScenarioFailed("Prometheus recorded no scrape_duration_seconds in the window")
-    return {
-        "scrape_p50_ms": [1000 * median(durations)],
-        "scrape_p99_ms": [1000 * percentile(durations, 99)],
-        "scrape_max_ms": [1000 * max(durations)],
-        "scrapes_per_s": [len(durations) / span],
-        "scrapes_failed": [float(sum(1 for up in ups if up != 1.0))],
-    }
-
-
 class SseClients:
     """The SSE client process (``bench/sse_clients.py``), started and stopped by pid."""
 
@@ -485,29 +334,6 @@ def _readline(stream: IO[str], timeout: float) -> str:
     return box[0] if box else ""
 
 
-def sse_figures(result: Mapping[str, Any], end: int) -> tuple[Samples, int]:
-    """Lag, delivery and reconnect figures from the SSE process; also the first serial seen."""
-    clients = result["clients"]
-    firsts = [c["first"] for c in clients if c["first"] >= 0]
-    if len(firsts) != len(clients):
-        raise ScenarioFailed(f"an SSE client received no event: {clients}")
-    # A client stops at the first serial >= end, so ``expected`` is at least ``end`` unless it
-    # fell short; events beyond ``end`` it saw while the end was not yet known count too.
-    shares = [c["received"] / max(1, max(c["expected"], end) - c["first"]) for c in clients]
-    lags = result["lag_sample"]
-    samples: Samples = {
-        "sse_share_min": [min(shares)],
-        "sse_lost": [float(sum(c["lost"] for c in clients))],
-        "sse_duplicates": [float(sum(c["duplicates"] for c in clients))],
-        "sse_reconnects": [float(sum(c["reconnects"] for c in clients))],
-    }
-    if lags:
-        samples["lag_p50_ms"] = [1000 * median(lags)]
-        samples["lag_p99_ms"] = [1000 * percentile(lags, 99)]
-        samples["lag_max_ms"] = [1000 * float(result["lag_max"])]
-    return samples, min(firsts)
-
-
 def run_queue_wait(pid: int) -> dict[int, int]:
     """Nanoseconds each thread of ``pid`` has waited for a CPU (``schedstat``'s second field).
 
@@ -519,11 +345,6 @@ def run_queue_wait(pid: int) -> dict[int, int]:
             with contextlib.suppress(OSError, ValueError, IndexError):
                 waits[int(task.name)] = int((task / "schedstat").read_text().split()[1])
     return waits
-
-
-def wait_between(before: Mapping[int, int], after: Mapping[int, int]) -> float:
-    """Seconds of run-queue wait between two readings, over the threads in both."""
-    return sum(after[tid] - before[tid] for tid in before.keys() & after.keys()) / 1e9
 
 
 def _lines(path: Path) -> int:

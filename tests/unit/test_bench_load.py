@@ -1,4 +1,4 @@
-"""The load scenario's pure figures: RSS slope, the soak verdict, SSE delivery shares."""
+"""The load scenario's figures: RSS slope, the soak verdict, SSE delivery shares, run-queue wait."""
 
 from __future__ import annotations
 
@@ -6,15 +6,15 @@ import os
 
 import pytest
 
-from bench.scenarios.load import (
+from bench.load_figures import (
     MIB,
     rss_figures,
-    run_queue_wait,
     slope_per_minute,
     soak_verdict,
     sse_figures,
     wait_between,
 )
+from bench.scenarios.load import run_queue_wait
 from bench.stats import MetricSpec, Outcome, ScenarioReport, Summary
 
 
