@@ -30,7 +30,9 @@ if __package__ in (None, ""):
 
 from bench.daemons import DaemonSpec, default_daemons
 from bench.harness import log, run_all
+from bench.load_figures import soak_verdict
 from bench.scenarios import FULL, QUICK, Profile, all_scenarios
+from bench.scenarios.load import SOAK_MAX_SLOPE
 from bench.stats import ScenarioReport, render_markdown, report_to_json
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
@@ -55,10 +57,27 @@ def build_parser() -> argparse.ArgumentParser:
         "many_programs",
     )
     parser.add_argument(
-        "--daemons", default="supervisord,superd", help="comma-separated daemons to run"
+        "--daemons",
+        help="comma-separated daemons to run (default supervisord,superd; --soak: superd)",
     )
     parser.add_argument("--supervisord", help="command prefix for supervisord (before -n -c FILE)")
     parser.add_argument("--superd", help="command prefix for superd (before -n -c FILE)")
+    parser.add_argument(
+        "--duration", type=float, help="seconds of the load scenario's window (default 60)"
+    )
+    parser.add_argument(
+        "--soak",
+        action="store_true",
+        help="run only the load scenario, once, for --soak-minutes (superd unless --daemons), "
+        "and fail (exit 1) when its RSS grows faster than --soak-max-slope",
+    )
+    parser.add_argument("--soak-minutes", type=float, default=30.0, help="soak length (30)")
+    parser.add_argument(
+        "--soak-max-slope",
+        type=float,
+        default=SOAK_MAX_SLOPE,
+        help=f"MiB/min the RSS may grow over the soak's second half ({SOAK_MAX_SLOPE})",
+    )
     parser.add_argument("--json", type=Path, help="where to write the JSON results")
     parser.add_argument("--markdown", type=Path, help="where to write the markdown table")
     return parser
@@ -102,7 +121,8 @@ def select_daemons(args: argparse.Namespace) -> list[DaemonSpec]:
         override = getattr(args, name)
         if override:
             specs[name] = DaemonSpec.parse(name, override)
-    wanted = [name.strip() for name in args.daemons.split(",") if name.strip()]
+    default = "superd" if args.soak else "supervisord,superd"
+    wanted = [name.strip() for name in (args.daemons or default).split(",") if name.strip()]
     unknown = [name for name in wanted if name not in specs]
     if unknown:
         raise SystemExit(f"--daemons: unknown daemon(s) {unknown}; known: {sorted(specs)}")
@@ -116,7 +136,18 @@ def select_profile(args: argparse.Namespace) -> Profile:
         value = getattr(args, option)
         if value is not None and value < 1:
             raise SystemExit(f"--{option.replace('_', '-')}: must be at least 1, got {value}")
+    if args.duration is not None and args.duration <= 0:
+        raise SystemExit(f"--duration: must be positive, got {args.duration}")
+    if args.soak:
+        if args.soak_minutes <= 0:
+            raise SystemExit(f"--soak-minutes: must be positive, got {args.soak_minutes}")
+        return base.with_overrides(
+            reps=args.reps or 1,
+            load_duration=args.soak_minutes * 60,
+            load_soak=args.soak_max_slope,
+        )
     return base.with_overrides(
+        load_duration=args.duration,
         reps=args.reps,
         programs=args.programs,
         log_bytes=None if args.log_mib is None else args.log_mib * 1024 * 1024,
@@ -144,13 +175,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     daemons = select_daemons(args)
     profile = select_profile(args)
     scenarios = all_scenarios(profile)
+    if args.soak:
+        args.scenarios = args.scenarios or "load"
     if args.scenarios:
         wanted = {name.strip() for name in args.scenarios.split(",") if name.strip()}
         unknown = wanted - {s.name for s in scenarios}
         if unknown:
             raise SystemExit(f"--scenarios: unknown {sorted(unknown)}")
         scenarios = [s for s in scenarios if s.name in wanted]
-    profile_name = "quick" if args.quick else "full"
+    profile_name = "soak" if args.soak else "quick" if args.quick else "full"
     meta = machine_info(daemons)
     log(f"benchmark ({profile_name}, {profile.reps} reps): {', '.join(d.name for d in daemons)}")
     started = time.perf_counter()
@@ -158,7 +191,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     meta["duration_s"] = round(time.perf_counter() - started, 1)
     log(f"benchmark finished in {meta['duration_s']} s")
 
-    document = render_document(reports, meta, f"`bench/run.py{' --quick' if args.quick else ''}`")
+    label = " --quick" if args.quick else ""
+    if args.soak:
+        label += f" --soak --soak-minutes {args.soak_minutes:g}"
+    document = render_document(reports, meta, f"`bench/run.py{label}`")
+    status = 0
+    if args.soak:
+        loads = [report for report in reports if report.name == "load"]
+        flat = bool(loads)
+        for report in loads:
+            ok, verdict = soak_verdict(report, args.soak_max_slope)
+            flat = flat and ok
+            document += f"\nSoak ({args.soak_minutes:g} min): {verdict}\n"
+        status = 0 if flat else 1
+        meta["soak_flat"] = flat
     stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%dT%H%M%SZ")
     json_path = args.json or RESULTS_DIR / f"bench-{stamp}.json"
     markdown_path = args.markdown or RESULTS_DIR / f"bench-{stamp}.md"
@@ -176,7 +222,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     markdown_path.write_text(document)
     sys.stdout.write(document)
     log(f"wrote {json_path} and {markdown_path}")
-    return 0
+    return status
 
 
 if __name__ == "__main__":

@@ -45,6 +45,14 @@ class Profile:
     many_calls: int = 5
     #: Keys of the log-throughput cases to run (empty: all of them).
     log_cases: tuple[str, ...] = ()
+    #: The load scenario: programs, how many of them crash-loop, clients, window (s).
+    load_programs: int = 500
+    load_crashing: int = 50
+    load_sse_clients: int = 20
+    load_rpc_clients: int = 100
+    load_duration: float = 60.0
+    #: Soak mode: the bound (MiB/min) of the late RSS slope; None when not soaking.
+    load_soak: float | None = None
 
     def with_overrides(self, **changes: Any) -> Profile:
         """A copy with the non-None ``changes`` applied."""
@@ -80,6 +88,9 @@ QUICK = Profile(
     journal_window=4.0,
     many_programs=500,
     many_calls=3,
+    load_programs=100,
+    load_crashing=10,
+    load_duration=10.0,
 )
 
 
@@ -121,6 +132,7 @@ def all_scenarios(profile: Profile) -> list[Scenario]:
     from bench.scenarios.journal_storm import JournalStorm
     from bench.scenarios.launch import Launch
     from bench.scenarios.listener_storm import ListenerStorm
+    from bench.scenarios.load import Load
     from bench.scenarios.log_throughput import LogThroughput
     from bench.scenarios.many_programs import ManyPrograms
     from bench.scenarios.metrics_scrape import MetricsScrape
@@ -139,4 +151,5 @@ def all_scenarios(profile: Profile) -> list[Scenario]:
         EventThroughput(profile),
         JournalStorm(profile),
         ManyPrograms(profile),
+        Load(profile),
     ]
