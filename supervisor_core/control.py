@@ -197,6 +197,14 @@ class SupervisorControl(Protocol):
         """Snapshots of every active group, in priority order (lowest first)."""
         ...
 
+    def group(self, name: str) -> GroupInfo | None:
+        """A snapshot of one active group, or None when no active group has that name.
+
+        The same answer as searching :meth:`groups`, without snapshotting every group:
+        a call naming one process must not cost in proportion to all of them.
+        """
+        ...
+
     def config_groups(self) -> Sequence[GroupConfig]:
         """The group configs of the currently loaded configuration, active or not.
 

@@ -644,6 +644,11 @@ class Supervisor:
         """Snapshots of the active groups, lowest priority first."""
         return [group.snapshot() for group in self._sorted_active()]
 
+    def group(self, name: str) -> control.GroupInfo | None:
+        """A snapshot of one active group, or None (see ``SupervisorControl.group``)."""
+        group = self._groups.get(name)
+        return None if group is None else group.snapshot()
+
     def output_bytes(self) -> dict[tuple[str, str], dict[str, int]]:
         """Bytes read so far from each active process' pipes, by ``(group, name)``
         and stream (``"stdout"``/``"stderr"``); see ``extensions.DaemonView``."""

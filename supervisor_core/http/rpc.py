@@ -305,15 +305,13 @@ class RpcInterface:
     def _resolve(self, name: object) -> tuple[control.GroupInfo, control.ProcessInfo | None]:
         namespec = _text(name, "name")
         group_name, process_name = split_namespec(namespec)
-        for group in self._control.groups():
-            if group.name != group_name:
-                continue
+        group = self._control.group(group_name)
+        if group is not None:
             if process_name is None:
                 return group, None
             for process in group.processes:
                 if process.name == process_name:
                     return group, process
-            break
         raise RpcFault(Faults.BAD_NAME, namespec)
 
     def _resolve_process(self, name: object) -> control.ProcessInfo:
@@ -324,10 +322,10 @@ class RpcInterface:
 
     def _group(self, name: object) -> control.GroupInfo:
         group_name = _group_name(name)
-        for group in self._control.groups():
-            if group.name == group_name:
-                return group
-        raise RpcFault(Faults.BAD_NAME, group_name)
+        group = self._control.group(group_name)
+        if group is None:
+            raise RpcFault(Faults.BAD_NAME, group_name)
+        return group
 
     def _all_processes(self) -> list[control.ProcessInfo]:
         # Priority order: groups by priority, then processes by priority.

@@ -137,6 +137,15 @@ class FakeControl:
             for name in names
         ]
 
+    def group(self, name: str) -> control.GroupInfo | None:
+        if name not in self.groups_by_name:
+            return None
+        return control.GroupInfo(
+            name=name,
+            priority=self.priorities.get(name, 999),
+            processes=tuple(p.snapshot(self.now) for p in self.groups_by_name[name]),
+        )
+
     def config_groups(self) -> Sequence[GroupConfig]:
         return self.configured
 

@@ -100,3 +100,18 @@ async def test_other_methods_are_encoded_and_unencodable_results_named(
     broken = RpcInterface(NoPidControl(keyed))
     with pytest.raises(ResultEncodingError, match=r"supervisor\.getPID"):
         await broken.call_encoded("supervisor.getPID", ())
+
+
+async def test_calls_naming_one_process_or_group_snapshot_only_that_group(
+    keyed: KeyedControl,
+) -> None:
+    """getProcessInfo, readProcessStdoutLog's lookup and the group calls never snapshot every
+    group (with 500 programs that made one getProcessInfo cost ~40 times getState)."""
+    rpc = RpcInterface(keyed)
+    info = await rpc.call("supervisor.getProcessInfo", ("worker",))
+    assert info["name"] == "worker"  # type: ignore[index]
+    with pytest.raises(RpcFault, match="BAD_NAME"):
+        await rpc.call("supervisor.getProcessInfo", ("nosuch",))
+    with pytest.raises(RpcFault, match="BAD_NAME"):
+        await rpc.call("supervisor.stopProcessGroup", ("nosuch",))
+    assert keyed.snapshots == 0
