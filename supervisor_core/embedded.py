@@ -97,22 +97,20 @@ class EmbeddedSupervisor:
         """Stop ``namespec`` as an operator would (``superctl stop``), without waiting."""
         self._current().stop_process(namespec, Requester(cause=Cause.OPERATOR, origin=_ORIGIN))
 
-    async def wait_state(
-        self, namespec: str, *states: ProcessState, timeout: float = 60.0
-    ) -> control.ProcessInfo:
+    async def wait_state(self, namespec: str, *states: ProcessState) -> control.ProcessInfo:
         """Wait until ``namespec`` is in one of ``states``; returns its snapshot then.
 
+        Bound it with ``asyncio.timeout``: a program may never get there.
+
         Raises:
-            TimeoutError: it was not within ``timeout`` seconds.
             control.BadName: no such process.
         """
-        async with asyncio.timeout(timeout):
-            while True:
-                self._changed.clear()
-                info = self.process(namespec)
-                if info.state in states:
-                    return info
-                await self._changed.wait()
+        while True:
+            self._changed.clear()
+            info = self.process(namespec)
+            if info.state in states:
+                return info
+            await self._changed.wait()
 
     def _on_event(self, _event: Event) -> None:
         self._changed.set()

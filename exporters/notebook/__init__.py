@@ -27,7 +27,8 @@ Modules: ``sources`` (``load_events``: a journal, a superd URL or Prometheus ->
 one typed frame; ``fleet`` reads Prometheus' counters), ``analysis`` (``runs``,
 ``storms``, ``restarts``, ``exit_summary``, ``common_cause`` of such a frame),
 ``replay`` (``replay_policy``), ``frames`` (records -> DataFrames, ``load``),
-``story`` (``summarize``), ``plots``, ``prometheus`` (``prometheus_alerts``).
+``story`` (``summarize``), ``plots``, ``prometheus`` (``prometheus_alerts``),
+``snapshot`` (``snapshot``: a running superd as a table; ``storm_view``: one storm).
 
 Example::
 
@@ -64,14 +65,17 @@ from exporters.notebook.plots import (
 )
 from exporters.notebook.prometheus import prometheus_alerts
 from exporters.notebook.replay import Replay, plot_replay, replay_policy
+from exporters.notebook.snapshot import DaemonSnapshot, StormView, snapshot, storm_view
 from exporters.notebook.sources import EVENT_COLUMNS, load_events
 from exporters.notebook.story import summarize
 
 __all__ = [
     "EVENT_COLUMNS",
     "OUTCOME_COLOURS",
+    "DaemonSnapshot",
     "PostMortem",
     "Replay",
+    "StormView",
     "common_cause",
     "events_frame",
     "exit_summary",
@@ -90,6 +94,8 @@ __all__ = [
     "restarts_per_minute",
     "runs",
     "runs_frame",
+    "snapshot",
+    "storm_view",
     "storms",
     "storms_frame",
     "summarize",
