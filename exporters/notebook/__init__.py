@@ -28,7 +28,8 @@ one typed frame; ``fleet`` reads Prometheus' counters), ``analysis`` (``runs``,
 ``storms``, ``restarts``, ``exit_summary``, ``common_cause`` of such a frame),
 ``replay`` (``replay_policy``), ``frames`` (records -> DataFrames, ``load``),
 ``story`` (``summarize``), ``plots``, ``prometheus`` (``prometheus_alerts``),
-``snapshot`` (``snapshot``: a running superd as a table; ``storm_view``: one storm).
+``overview`` (``top_restarting``, ``restart_rate``, ``fleet_summary``: the fleet
+notebook), ``snapshot`` (``snapshot``: a running superd as a table; ``storm_view``: one storm).
 
 Example::
 
@@ -41,6 +42,7 @@ Example::
 from exporters.notebook.analysis import (
     common_cause,
     exit_summary,
+    recorded_storms,
     restarts,
     runs,
     storms,
@@ -56,6 +58,13 @@ from exporters.notebook.frames import (
     restarts_per_minute,
     runs_frame,
     storms_frame,
+)
+from exporters.notebook.overview import (
+    fleet_summary,
+    plot_restart_rate,
+    restart_rate,
+    time_range,
+    top_restarting,
 )
 from exporters.notebook.plots import (
     OUTCOME_COLOURS,
@@ -79,16 +88,20 @@ __all__ = [
     "common_cause",
     "events_frame",
     "exit_summary",
+    "fleet_summary",
     "load",
     "load_events",
     "notices_frame",
     "plot_replay",
+    "plot_restart_rate",
     "plot_restarts_per_minute",
     "plot_run_durations",
     "plot_timeline",
     "prometheus_alerts",
     "read_records",
+    "recorded_storms",
     "replay_policy",
+    "restart_rate",
     "restarts",
     "restarts_frame",
     "restarts_per_minute",
@@ -99,5 +112,7 @@ __all__ = [
     "storms",
     "storms_frame",
     "summarize",
+    "time_range",
     "to_records",
+    "top_restarting",
 ]
