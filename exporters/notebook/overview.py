@@ -71,7 +71,7 @@ def restart_rate(
 
     One row per bucket (the index: its start, tz-aware UTC), one column per host
     (every host of the frame, even one that never restarted: 0s), plus ``partial``
-    (True for a bucket cut by ``start`` or ``end``).
+    (True for a bucket cut by ``start`` or ``end``); ``attrs["bucket"]`` is the width.
     """
     counted = restarts(events)
     hosts = (
@@ -92,6 +92,7 @@ def restart_rate(
         for (when, host), count in tally.items():
             table.loc[when, host] = count
     table["partial"] = [(when < start) or (when + size > end) for when in table.index]
+    table.attrs["bucket"] = size  # the plot's bucket width, even with a single row
     return table
 
 
@@ -105,15 +106,11 @@ def plot_restart_rate(rate: pd.DataFrame, ax: Axes | None = None) -> Figure:
         assert isinstance(parent, Figure)
         figure = parent
     hosts = [column for column in rate.columns if column != "partial"]
-    size = rate.index[1] - rate.index[0] if len(rate.index) > 1 else pd.Timedelta("1h")
-    centres = [when + size / 2 for when in rate.index]
+    size = pd.Timedelta(rate.attrs.get("bucket", pd.Timedelta("1h")))
+    centres = [(when + size / 2).to_pydatetime() for when in rate.index]
     for host in hosts:
-        ax.step(
-            [c.to_pydatetime() for c in centres],
-            rate[host].to_numpy(),
-            where="mid",
-            label=host or "this host",
-        )
+        # Markers: a range of one bucket is one point, which a bare line never shows.
+        ax.plot(centres, rate[host].to_numpy(), marker="o", markersize=3, label=host or "this host")
     for when, partial in zip(rate.index, rate["partial"], strict=True):
         if partial:
             ax.axvspan(
