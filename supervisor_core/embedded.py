@@ -148,7 +148,8 @@ async def embedded(
 
     Yields:
         An ``EmbeddedSupervisor``; its programs were asked to start (autostart) when
-        the block begins, and have all stopped when it ends.
+        the block begins, and have all stopped when it ends (its ``processes()`` is
+        then empty: a shut-down supervisor has no groups).
 
     Raises:
         supervisor_core.config.ConfigError: the configuration does not load (nothing
