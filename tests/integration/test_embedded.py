@@ -47,13 +47,21 @@ async def test_a_bad_config_names_its_line_and_starts_nothing(tmp_path: Path) ->
 
 
 async def test_a_path_is_read_like_superd_reads_it(tmp_path: Path) -> None:
-    """A supervisord.conf path is loaded from disk; the operator's start and stop work."""
+    """A supervisord.conf path is loaded from disk; start and stop act as an operator's,
+    with the origin ``embedded`` on their events."""
     path = tmp_path / "supervisord.conf"
     path.write_text(config(tmp_path) + "autostart = false\n")
     async with embedded(path) as sup, asyncio.timeout(30):
+        requested: list[tuple[str, str | None]] = []
+        sup.bus.subscribe(
+            lambda event: requested.append((event.data.cause.value, event.data.origin)),
+            name="test",
+            types=("PROCESS_STATE_STARTING", "PROCESS_STATE_STOPPING"),
+        )
         assert sup.process("steady").state is ProcessState.STOPPED
         sup.start("steady")
         info = await sup.wait_state("steady", ProcessState.RUNNING)
         assert psutil.Process(info.pid).is_running()
         sup.stop("steady")
         await sup.wait_state("steady", ProcessState.STOPPED)
+    assert requested == [("operator", "embedded"), ("operator", "embedded")]
