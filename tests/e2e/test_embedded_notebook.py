@@ -107,3 +107,7 @@ def test_a_supervisor_runs_in_the_kernels_event_loop(
     assert set(seen["starts"]) == {"autorestart"}  # subscribed after the autostart
     assert seen["after"] == []  # shut down: no group is left
     assert seen["inside"] == seen["before"] == seen["handlers_after"]
+    # superd's log lines reach the cell through the supervisor_core loggers (Python's
+    # last-resort handler: the kernel configures no logging, and neither do we).
+    stderr = "".join(str(o.get("text", "")) for o in outputs if o.get("name") == "stderr")
+    assert "exited: crashy (exit status 4; not expected)" in stderr
