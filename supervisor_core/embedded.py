@@ -195,6 +195,8 @@ async def embedded(
         on_generation=on_generation,
         on_started=started.set,
     )
+    # One task, awaited in ``finally`` whatever happens: a TaskGroup cannot span the
+    # ``yield`` of a context manager (the caller's code would run inside its scope).
     daemon = asyncio.get_running_loop().create_task(
         run_daemon(config, run), name=f"superd-embedded {config.path}"
     )
@@ -219,3 +221,6 @@ async def embedded(
             with contextlib.suppress(asyncio.CancelledError):
                 await daemon
         watch.close()
+    # A daemon that failed while the block ran: its error, not silence.
+    if not daemon.cancelled() and (error := daemon.exception()) is not None:
+        raise error
