@@ -147,7 +147,7 @@ def direct_replay(durations: list[float], first: float, last: float, **options: 
     history = History(
         group="crashy",
         name="crashy",
-        runs=list(zip(starts, ends, strict=True)),
+        runs=list(zip(starts[: len(ends)], ends, strict=True)),  # a last start may not have run
         fatal_at=fatal,
         end=last,
     )
