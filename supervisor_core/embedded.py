@@ -33,7 +33,7 @@ from supervisor_core import control
 from supervisor_core.bus import EventBus
 from supervisor_core.clock import SystemClock
 from supervisor_core.config import Config, load
-from supervisor_core.events import Event
+from supervisor_core.events import Event, ProcessStateEvent
 from supervisor_core.extensions import (
     Extension,
     check_extensions,
@@ -67,7 +67,9 @@ class EmbeddedSupervisor:
     bus: EventBus
     extensions: tuple[Extension, ...]
     supervisor: Supervisor | None = None
-    _changed: asyncio.Event = field(default_factory=asyncio.Event)
+    _waiters: list[tuple[str, str, frozenset[ProcessState], asyncio.Future[ProcessState]]] = field(
+        default_factory=list
+    )
 
     def _current(self) -> Supervisor:
         if self.supervisor is None:  # only between generations of a restart
@@ -97,23 +99,39 @@ class EmbeddedSupervisor:
         """Stop ``namespec`` as an operator would (``superctl stop``), without waiting."""
         self._current().stop_process(namespec, Requester(cause=Cause.OPERATOR, origin=_ORIGIN))
 
-    async def wait_state(self, namespec: str, *states: ProcessState) -> control.ProcessInfo:
-        """Wait until ``namespec`` is in one of ``states``; returns its snapshot then.
+    async def wait_state(self, namespec: str, *states: ProcessState) -> ProcessState:
+        """Wait until ``namespec`` is, or enters, one of ``states``; returns that state.
 
-        Bound it with ``asyncio.timeout``: a program may never get there.
+        Every transition counts, even one the process leaves at once (under
+        autorestart EXITED is followed by STARTING before this coroutine runs again):
+        the bus reports it as it happens. So ``process(namespec)`` afterwards may show
+        a later state. Bound it with ``asyncio.timeout``: a program may never get there.
 
         Raises:
             control.BadName: no such process.
         """
-        while True:
-            self._changed.clear()
-            info = self.process(namespec)
-            if info.state in states:
-                return info
-            await self._changed.wait()
+        info = self.process(namespec)
+        if info.state in states:
+            return info.state
+        future: asyncio.Future[ProcessState] = asyncio.get_running_loop().create_future()
+        waiter = (info.group, info.name, frozenset(states), future)
+        self._waiters.append(waiter)
+        try:
+            return await future
+        finally:
+            self._waiters.remove(waiter)
 
-    def _on_event(self, _event: Event) -> None:
-        self._changed.set()
+    def _on_event(self, event: Event) -> None:
+        data = event.data
+        if not isinstance(data, ProcessStateEvent):
+            return
+        for group, name, states, future in self._waiters:
+            if (
+                not future.done()
+                and data.to_state in states
+                and (data.groupname, data.processname) == (group, name)
+            ):
+                future.set_result(data.to_state)
 
 
 def _config(source: str | Path, registry: Container[str]) -> Config:
@@ -183,7 +201,6 @@ async def embedded(
 
     def on_generation(supervisor: Supervisor) -> None:
         handle.supervisor = supervisor
-        handle._changed.set()
 
     started = asyncio.Event()
     run = DaemonRun(

@@ -58,7 +58,8 @@ before = handlers()
 async with embedded(config) as sup:
     sup.bus.subscribe(on_start, name="notebook", types=("PROCESS_STATE_STARTING",))
     async with asyncio.timeout(60):
-        steady = await sup.wait_state("steady", ProcessState.RUNNING)
+        await sup.wait_state("steady", ProcessState.RUNNING)
+        steady = sup.process("steady")
         await enough.wait()
     inside = handlers()
     parent = psutil.Process(steady.pid).ppid()

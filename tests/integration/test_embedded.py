@@ -29,7 +29,8 @@ async def test_an_error_in_the_block_stops_the_programs_and_propagates(tmp_path:
     async def fail_inside() -> None:
         async with embedded(config(tmp_path)) as sup:
             async with asyncio.timeout(30):
-                pids.append((await sup.wait_state("steady", ProcessState.RUNNING)).pid)
+                await sup.wait_state("steady", ProcessState.RUNNING)
+            pids.append(sup.process("steady").pid)
             assert psutil.pid_exists(pids[0])
             raise KeyError("boom")
 
@@ -60,8 +61,16 @@ async def test_a_path_is_read_like_superd_reads_it(tmp_path: Path) -> None:
         )
         assert sup.process("steady").state is ProcessState.STOPPED
         sup.start("steady")
-        info = await sup.wait_state("steady", ProcessState.RUNNING)
-        assert psutil.Process(info.pid).is_running()
+        assert await sup.wait_state("steady", ProcessState.RUNNING) is ProcessState.RUNNING
+        assert psutil.Process(sup.process("steady").pid).is_running()
         sup.stop("steady")
         await sup.wait_state("steady", ProcessState.STOPPED)
     assert requested == [("operator", "embedded"), ("operator", "embedded")]
+
+
+async def test_wait_state_sees_a_state_the_process_leaves_at_once(tmp_path: Path) -> None:
+    """Under autorestart EXITED is followed by STARTING at once; wait_state still sees it."""
+    crash = "command = /bin/sh -c 'sleep 0.2; exit 3'\nautorestart = true"
+    async with embedded(config(tmp_path, crash)) as sup, asyncio.timeout(30):
+        for _ in range(3):
+            assert await sup.wait_state("steady", ProcessState.EXITED) is ProcessState.EXITED
