@@ -3,8 +3,8 @@
 Rules of this file:
 - One truth: every threshold, ``for:`` duration and window is read from
   ``exporters.alerts.rules`` (``alert_specs``) for the ``AlertConfig`` given, and the
-  storm gauge is superd's own storm detector (``exporters.storms.detect_storms``)
-  fed the history; nothing is copied here.
+  storm gauge is superd's own storm detector (``exporters.storms.StormDetector``)
+  fed the history, raised at its BEGIN and lowered at its END; nothing is copied here.
 - An alert's condition is evaluated exactly on the history (as Prometheus would with
   a sample at every change): ``increase()``'s extrapolation at the window's edges and
   the rule group's evaluation interval are left out, so a condition that holds for
@@ -24,10 +24,16 @@ import pandas as pd
 from exporters.alerts.rules import AlertConfig, AlertSpec, alert_specs
 from exporters.notebook._common import _time
 from exporters.storms import StormSettings
-from exporters.storms.detector import Observation, ObservationKind, StormScope, detect_storms
+from exporters.storms.detector import (
+    ChangeKind,
+    Observation,
+    ObservationKind,
+    StormDetector,
+    StormScope,
+)
 from supervisor_core.lifecycle import Cause
 
-__all__ = ["ALERT_COLUMNS", "History", "alerts_fired"]
+__all__ = ["ALERT_COLUMNS", "History", "alerts_fired", "gauge_intervals"]
 
 ALERT_COLUMNS = ("alertname", "severity", "applies", "fires", "first_firing", "condition")
 
@@ -122,14 +128,31 @@ def _storm(
     )
     observations.append(Observation(at=last, group=group, name=name, kind=kind))
     observations.sort(key=lambda o: o.at)
-    storms = detect_storms(observations, settings)
-    intervals = [
-        (storm.start, storm.end if storm.end is not None else float("inf"))
-        for storm in storms
-        if storm.scope is StormScope.PROCESS
-    ]
+    intervals = gauge_intervals(observations, settings)
     condition = f"superd's storm detector reports a storm for {spec.for_seconds:g} s"
     return _first_firing(intervals, spec.for_seconds), condition
+
+
+def gauge_intervals(
+    observations: Sequence[Observation], settings: StormSettings | None = None
+) -> list[tuple[float, float]]:
+    """When superd's ``supervisor_process_restart_storm`` gauge would be 1: from each
+    process storm's BEGIN to its END, as the detector publishes them (a storm's
+    ``start`` is its first restart, earlier than the BEGIN that raises the gauge)."""
+    detector = StormDetector(settings)
+    began: dict[tuple[str, str], float] = {}
+    intervals: list[tuple[float, float]] = []
+    for observation in observations:
+        for change in detector.feed(observation):
+            if change.storm.scope is not StormScope.PROCESS:
+                continue
+            key = (change.storm.group, change.storm.name)
+            if change.kind is ChangeKind.BEGIN:
+                began[key] = change.at
+            elif key in began:
+                intervals.append((began.pop(key), change.at))
+    intervals.extend((start, float("inf")) for start in began.values())
+    return sorted(intervals)
 
 
 def _fatal(spec: AlertSpec, history: History) -> tuple[float | None, str]:
