@@ -27,7 +27,9 @@ Modules: ``sources`` (``load_events``: a journal, a superd URL or Prometheus ->
 one typed frame; ``fleet`` reads Prometheus' counters), ``analysis`` (``runs``,
 ``storms``, ``restarts``, ``exit_summary``, ``common_cause`` of such a frame),
 ``replay`` (``replay_policy``), ``frames`` (records -> DataFrames, ``load``),
-``story`` (``summarize``), ``plots``, ``prometheus`` (``prometheus_alerts``).
+``story`` (``summarize``), ``plots``, ``prometheus`` (``prometheus_alerts``),
+``overview`` (``top_restarting``, ``restart_rate``, ``fleet_summary``: the fleet
+notebook), ``snapshot`` (``snapshot``: a running superd as a table; ``storm_view``: one storm).
 
 Example::
 
@@ -40,6 +42,7 @@ Example::
 from exporters.notebook.analysis import (
     common_cause,
     exit_summary,
+    recorded_storms,
     restarts,
     runs,
     storms,
@@ -56,6 +59,13 @@ from exporters.notebook.frames import (
     runs_frame,
     storms_frame,
 )
+from exporters.notebook.overview import (
+    fleet_summary,
+    plot_restart_rate,
+    restart_rate,
+    time_range,
+    top_restarting,
+)
 from exporters.notebook.plots import (
     OUTCOME_COLOURS,
     plot_restarts_per_minute,
@@ -64,34 +74,45 @@ from exporters.notebook.plots import (
 )
 from exporters.notebook.prometheus import prometheus_alerts
 from exporters.notebook.replay import Replay, plot_replay, replay_policy
+from exporters.notebook.snapshot import DaemonSnapshot, StormView, snapshot, storm_view
 from exporters.notebook.sources import EVENT_COLUMNS, load_events
 from exporters.notebook.story import summarize
 
 __all__ = [
     "EVENT_COLUMNS",
     "OUTCOME_COLOURS",
+    "DaemonSnapshot",
     "PostMortem",
     "Replay",
+    "StormView",
     "common_cause",
     "events_frame",
     "exit_summary",
+    "fleet_summary",
     "load",
     "load_events",
     "notices_frame",
     "plot_replay",
+    "plot_restart_rate",
     "plot_restarts_per_minute",
     "plot_run_durations",
     "plot_timeline",
     "prometheus_alerts",
     "read_records",
+    "recorded_storms",
     "replay_policy",
+    "restart_rate",
     "restarts",
     "restarts_frame",
     "restarts_per_minute",
     "runs",
     "runs_frame",
+    "snapshot",
+    "storm_view",
     "storms",
     "storms_frame",
     "summarize",
+    "time_range",
     "to_records",
+    "top_restarting",
 ]

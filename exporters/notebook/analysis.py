@@ -8,6 +8,7 @@ public API and the notebook cannot tell different stories.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from types import MappingProxyType
 from typing import Any
 
@@ -84,15 +85,88 @@ def _float(value: object) -> float | None:
     return None if value is None else float(str(value))
 
 
+def _per_host(events: pd.DataFrame, build: Callable[[pd.DataFrame], pd.DataFrame]) -> pd.DataFrame:
+    """``build(events)``; for a fleet frame (a ``host`` column), built host by host
+    and given a ``host`` first column, as each host's superd would have seen it."""
+    if "host" not in events.columns:
+        return build(events)
+    parts = []
+    for host, part in events.groupby(events["host"].astype(str), sort=True):
+        built = build(part.reset_index(drop=True))
+        built.insert(0, "host", str(host))
+        parts.append(built)
+    # An empty part's columns are untyped (object): concatenated, they would make a
+    # time column of the others object too.
+    filled = [part for part in parts if not part.empty]
+    if not filled:
+        empty = build(events.iloc[0:0])
+        empty.insert(0, "host", pd.Series(dtype=object))
+        return empty
+    return pd.concat(filled, ignore_index=True)
+
+
 def runs(events: pd.DataFrame) -> pd.DataFrame:
-    """One row per run (spawn to exit, or still going): see ``frames.runs_frame``."""
-    return runs_frame(to_records(events))
+    """One row per run (spawn to exit, or still going): see ``frames.runs_frame``.
+
+    A fleet frame (``load_events("prometheus+...")``) gives a ``host`` column too.
+    """
+    return _per_host(events, lambda part: runs_frame(to_records(part)))
 
 
 def restarts(events: pd.DataFrame) -> pd.DataFrame:
     """One row per automatic restart, from the events' cause (``autorestart``, ``damped``,
-    ``retry``): per process, as many as ``supervisor_process_restarts_total`` counts."""
-    return restarts_frame(to_records(events))
+    ``retry``): per process, as many as ``supervisor_process_restarts_total`` counts.
+
+    A fleet frame gives a ``host`` column too (per host and process, the counter's
+    increase over the range).
+    """
+    return _per_host(events, lambda part: restarts_frame(to_records(part)))
+
+
+def recorded_storms(events: pd.DataFrame) -> pd.DataFrame:
+    """The process storms superd itself reported: its ``PROCESS_STORM_BEGIN``/``END``
+    events (from a journal or ``/events``), or the rises and falls of its
+    ``supervisor_process_restart_storm`` gauge (from Prometheus).
+
+    One row per storm: ``host`` ("" for one host's frame), ``process``, ``start``,
+    ``end`` (NaT while under way), ``restarts`` (the automatic restarts of the frame
+    between them). Unlike ``storms`` nothing is re-detected: the thresholds were the
+    host's own ``[exporter:storms]``.
+    """
+    columns = ["host", "process", "start", "end", "restarts"]
+    types = events["type"].astype(str)
+    marks = events[types.isin(("PROCESS_STORM_BEGIN", "PROCESS_STORM_END"))]
+    counted = restarts(events)
+    if "host" not in counted.columns:
+        counted.insert(0, "host", "")
+    rows: list[dict[str, object]] = []
+    open_: dict[tuple[str, str], pd.Timestamp] = {}
+
+    def close(key: tuple[str, str], start: pd.Timestamp, end: object) -> None:
+        mine = counted[(counted["host"] == key[0]) & (counted["process"] == key[1])]
+        inside = mine["time"] >= start
+        if end is not pd.NaT:
+            inside &= mine["time"] <= end
+        rows.append(
+            {
+                "host": key[0],
+                "process": key[1],
+                "start": start,
+                "end": end,
+                "restarts": int(inside.sum()),
+            }
+        )
+
+    for mark in _records(marks):
+        key = (str(mark["host"]) if "host" in mark else "", str(mark["process"]))
+        if mark["type"] == "PROCESS_STORM_BEGIN":
+            open_.setdefault(key, mark["time"])
+        elif key in open_:
+            close(key, open_.pop(key), mark["time"])
+    for key, start in open_.items():
+        close(key, start, pd.NaT)
+    frame = pd.DataFrame(rows, columns=columns)
+    return frame.sort_values("start", kind="stable").reset_index(drop=True)
 
 
 def storms(
@@ -104,8 +178,10 @@ def storms(
     """The restart storms superd's own detector finds in the events (``frames.storms_frame``).
 
     ``end`` is NaT (and ``reason`` ``under way``) for a storm still going at ``until``.
+    A fleet frame is detected host by host (and gets a ``host`` column).
     """
-    return storms_frame(to_records(events), settings, until=_wall(until))
+    wall = _wall(until)
+    return _per_host(events, lambda part: storms_frame(to_records(part), settings, until=wall))
 
 
 def exit_summary(events: pd.DataFrame) -> pd.DataFrame:
@@ -139,15 +215,26 @@ def common_cause(
 ) -> pd.DataFrame:
     """Process storms that overlap in time: a shared cause is likelier than chance.
 
-    One row per set of overlapping storms: ``processes`` (their names), ``start``
+    One row per set of overlapping storms: ``processes`` (their names), ``hosts``
+    (each one's host, in the same order; "" for one host's frame), ``start``
     (the earliest), ``end`` (the latest; NaT while one is under way), ``overlap``
     (seconds all of them were under way at once; NaN with one still under way),
     ``restarts`` (the sum).
     Sets of a single storm are left out.
+
+    The storms are ``storms(events, settings, until=until)`` for one host's frame;
+    for a fleet frame (``host`` column, from Prometheus) they are each host's own
+    (``recorded_storms``: its detector's gauge), so the same program storming on two
+    hosts at once is one row with both hosts.
     """
-    found = storms(events, settings, until=until)
-    found = found[found["scope"] == "process"].sort_values("start", kind="stable")
-    columns = ["processes", "start", "end", "overlap", "restarts"]
+    if "host" in events.columns:
+        found = recorded_storms(events)
+    else:
+        found = storms(events, settings, until=until)
+        found = found[found["scope"] == "process"].copy()
+        found.insert(0, "host", "")
+    found = found.sort_values("start", kind="stable")
+    columns = ["processes", "hosts", "start", "end", "overlap", "restarts"]
     clusters: list[list[dict[str, Any]]] = []
     reach = _FOREVER
     for storm in _records(found):
@@ -168,6 +255,7 @@ def common_cause(
         rows.append(
             {
                 "processes": [s["process"] for s in cluster],
+                "hosts": [s["host"] for s in cluster],
                 "start": min(starts),
                 "end": pd.NaT if open_ended else max(ends),
                 "overlap": float("nan")

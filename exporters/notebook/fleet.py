@@ -8,7 +8,10 @@ need run durations and exit codes: the journal or ``/events`` has them):
 - ``supervisor_process_starts_total{cause}``: each increase of k between two samples
   is k ``PROCESS_STATE_STARTING`` rows with that cause, at the later sample's time
   (so ``restarts`` counts what ``supervisor_process_restarts_total`` counts);
-- ``supervisor_process_exits_total{expected}``: k ``PROCESS_STATE_EXITED`` rows.
+- ``supervisor_process_exits_total{expected}``: k ``PROCESS_STATE_EXITED`` rows;
+- ``supervisor_process_restart_storm``: superd's own storm detector, per host: a rise
+  to 1 is a ``PROCESS_STORM_BEGIN`` row, a fall to 0 a ``PROCESS_STORM_END`` row (the
+  events superd publishes), a storm under way at the first sample a BEGIN there.
 
 Rules: times are as precise as the query's step; a counter that went down was reset
 (superd restarted) and its new value is the increase; what happened before the first
@@ -33,6 +36,7 @@ PREFIX = "prometheus+"
 DEFAULT_RANGE = 86_400.0  # seconds read when ``since`` is not given
 _MAX_POINTS = 10_000  # Prometheus refuses more than 11,000 points per series
 
+_STORM_GAUGE = "supervisor_process_restart_storm"
 _QUERIES = (
     ("supervisor_process_starts_total", "PROCESS_STATE_STARTING"),
     ("supervisor_process_exits_total", "PROCESS_STATE_EXITED"),
@@ -66,6 +70,15 @@ def prometheus_rows(
             for at, count in _increases(samples):
                 row = _row(type_, at, group, name, labels)
                 found.extend((at, host, row) for _ in range(count))
+    for labels, samples in _query_range(
+        url, _STORM_GAUGE, start=start, end=end, step=step, timeout=timeout
+    ):
+        group, name = labels.get("group"), labels.get("name")
+        if specs and not any(spec.matches(group, name) for spec in specs):
+            continue
+        host = labels.get("instance", "")
+        for at, type_ in _storm_changes(samples):
+            found.append((at, host, _storm_row(type_, at, group, name)))
     found.sort(key=lambda item: item[0])
     return [row for _, _, row in found], [host for _, host, _ in found]
 
@@ -94,6 +107,23 @@ def _row(
         None,  # run_duration
         None,  # stderr_tail
     )
+
+
+def _storm_row(type_: str, at: float, group: str | None, name: str | None) -> tuple[object, ...]:
+    return (None, at, type_, group, name, *([None] * 12))
+
+
+def _storm_changes(samples: list[tuple[float, float]]) -> list[tuple[float, str]]:
+    """(time, BEGIN or END) where the storm gauge rose or fell (a storm at the start: BEGIN)."""
+    changes: list[tuple[float, str]] = []
+    if samples and samples[0][1] > 0:
+        changes.append((samples[0][0], "PROCESS_STORM_BEGIN"))
+    for (_, before), (at, value) in itertools.pairwise(samples):
+        if value > 0 and before <= 0:
+            changes.append((at, "PROCESS_STORM_BEGIN"))
+        elif value <= 0 < before:
+            changes.append((at, "PROCESS_STORM_END"))
+    return changes
 
 
 def _increases(samples: list[tuple[float, float]]) -> list[tuple[float, int]]:

@@ -46,6 +46,16 @@ def _day(value: object, default: datetime) -> float:
     return float(dates.date2num(_datetime(value, default)))  # type: ignore[no-untyped-call]
 
 
+def _utc_dates(ax: Axes) -> None:
+    """Date ticks in UTC that read well at any span (``03:12:07.5``, not ``12:07.500000``)."""
+    # matplotlib ships no annotations for its date locators and formatters.
+    locator = dates.AutoDateLocator(tz=UTC)  # type: ignore[no-untyped-call]
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(
+        dates.ConciseDateFormatter(locator, tz=UTC)  # type: ignore[no-untyped-call]
+    )
+
+
 def _axes(ax: Axes | None, size: tuple[float, float]) -> tuple[Figure, Axes]:
     if ax is not None:
         figure = ax.get_figure()
@@ -88,7 +98,7 @@ def plot_timeline(report: PostMortem, ax: Axes | None = None) -> Figure:
                 color="tab:red",
                 alpha=0.12,
             )
-    ax.xaxis_date()
+    _utc_dates(ax)
     ax.set_yticks(range(len(processes)), processes)
     ax.set_xlabel("time (UTC)")
     ax.set_title("Runs per process (shaded: restart storm)")
@@ -113,7 +123,7 @@ def plot_restarts_per_minute(report: PostMortem, ax: Axes | None = None) -> Figu
     for process in counts.columns:
         values = list(counts[process])
         ax.step(minutes, [*values, values[-1]], where="post", label=str(process))
-    ax.xaxis_date()
+    _utc_dates(ax)
     ax.set_ylabel("restarts / minute")
     ax.set_xlabel("time (UTC)")
     ax.set_title("Restarts per minute")

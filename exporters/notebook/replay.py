@@ -20,8 +20,11 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from exporters.alerts.rules import AlertConfig
 from exporters.notebook._common import _time
 from exporters.notebook.analysis import restarts, runs
+from exporters.notebook.replay_alerts import History, alerts_fired
+from exporters.storms import StormSettings
 from supervisor_core.damping import (
     BackoffPolicy,
     StartLimit,
@@ -46,7 +49,10 @@ class Replay:
     ``exit_wall_times`` the replayed exits (unix seconds, unrounded: the jitter's seed);
     ``fatal_at`` is when the start limit would have put it in FATAL (None: never, in
     the window). ``downtime`` is the seconds of the window the program was not
-    running; ``recorded_*`` are the same figures for what happened.
+    running; ``recorded_*`` are the same figures for what happened. ``alerts`` says
+    which shipped alerts (``exporters.alerts.rules``) the replay would have fired and
+    when (``replay_alerts.alerts_fired``); ``recorded_alerts`` the same for the
+    recorded runs.
     """
 
     process: str
@@ -63,6 +69,19 @@ class Replay:
     recorded_runs: pd.DataFrame
     recorded_restarts: int
     recorded_downtime: float
+    alerts: pd.DataFrame
+    recorded_alerts: pd.DataFrame
+
+    @property
+    def alerts_firing(self) -> tuple[str, ...]:
+        """The names of the shipped alerts this policy would have fired."""
+        return tuple(str(name) for name in self.alerts[self.alerts["fires"]]["alertname"])
+
+    @property
+    def recorded_alerts_firing(self) -> tuple[str, ...]:
+        """The names of the shipped alerts the recorded history fires (same evaluation)."""
+        fired = self.recorded_alerts[self.recorded_alerts["fires"]]
+        return tuple(str(name) for name in fired["alertname"])
 
     def summary(self) -> dict[str, object]:
         """One row for a table comparing policies."""
@@ -74,10 +93,12 @@ class Replay:
             "startlimit_burst": self.limit.burst,
             "startlimit_interval": self.limit.interval,
             "restarts": self.restarts,
-            "downtime": round(self.downtime, 3),
+            "downtime": round(self.downtime, 3) + 0.0,  # no "-0.0"
             "fatal_at": self.fatal_at,
+            "alerts": ", ".join(self.alerts_firing) or "none",
             "recorded_restarts": self.recorded_restarts,
-            "recorded_downtime": round(self.recorded_downtime, 3),
+            "recorded_downtime": round(self.recorded_downtime, 3) + 0.0,
+            "recorded_alerts": ", ".join(self.recorded_alerts_firing) or "none",
         }
 
     def _repr_html_(self) -> str:
@@ -95,6 +116,8 @@ def replay_policy(
     backoff_reset: float = 60.0,
     startlimit_burst: int = 0,
     startlimit_interval: float = 10.0,
+    alert_config: AlertConfig | None = None,
+    storm_settings: StormSettings | None = None,
 ) -> Replay:
     """Replay ``process``' recorded runs under another ``backoff_*``/``startlimit_*`` policy.
 
@@ -104,6 +127,9 @@ def replay_policy(
             most automatic restarts.
         backoff_*, startlimit_*: the ``[program:x]`` options of the candidate policy
             (docs/storms.md); the defaults are supervisord's behaviour (no damping).
+        alert_config: the alert thresholds the ``alerts`` are evaluated with
+            (default: the shipped rule files'); storm_settings: the host's
+            ``[exporter:storms]`` (for ``ProcessRestartStorm``).
 
     Raises:
         ValueError: no process restarted, or ``process`` has no run that ended by itself.
@@ -142,6 +168,24 @@ def replay_policy(
     uptime = sum(min(row["end"], last) - row["start"] for row in rows)
     mine = restarted[restarted["process"] == process]
     in_window = mine[(mine["time"] > _time(first)) & (mine["time"] <= _time(last))]
+    group = str(recorded["group"].iloc[0])
+    replayed = History(
+        group=group,
+        name=name,
+        runs=[(row["start"], row["end"]) for row in rows],
+        fatal_at=fatal,
+        end=last,
+    )
+    history = History(
+        group=group,
+        name=name,
+        runs=[
+            (start.timestamp(), end.timestamp())
+            for start, end in zip(recorded["start"], recorded["end"], strict=True)
+        ],
+        fatal_at=_recorded_fatal(events, process, first, last),
+        end=last,
+    )
     return Replay(
         process=process,
         policy=policy,
@@ -168,7 +212,20 @@ def replay_policy(
         recorded_runs=recorded,
         recorded_restarts=len(in_window),
         recorded_downtime=(last - first) - sum(durations),
+        alerts=alerts_fired(replayed, alert_config, storm_settings),
+        recorded_alerts=alerts_fired(history, alert_config, storm_settings),
     )
+
+
+def _recorded_fatal(events: pd.DataFrame, process: str, first: float, last: float) -> float | None:
+    """When ``process`` went FATAL in the recorded window (None: it did not)."""
+    fatal = events[
+        (events["process"] == process)
+        & (events["to_state"] == "FATAL")
+        & (events["wall_time"] >= first)
+        & (events["wall_time"] <= last + 1e-6)
+    ]
+    return None if fatal.empty else float(fatal["wall_time"].iloc[0])
 
 
 def _simulate(

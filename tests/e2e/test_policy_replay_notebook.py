@@ -18,9 +18,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
+from exporters.alerts.rules import AlertConfig
 from exporters.notebook import load_events, restarts, runs
+from exporters.notebook.replay_alerts import History, alerts_fired
+from exporters.storms import StormSettings
 from supervisor_core.damping import (
     BackoffPolicy,
     StartLimit,
@@ -140,7 +144,19 @@ def direct_replay(durations: list[float], first: float, last: float, **options: 
     delays = list(
         replay_delays(policy, durations[: len(ends)], name="crashy", exit_wall_times=ends)
     )
-    return {"delays": delays, "restarts": len(ends) - 1, "fatal_at": fatal}
+    history = History(
+        group="crashy",
+        name="crashy",
+        runs=list(zip(starts[: len(ends)], ends, strict=True)),  # a last start may not have run
+        fatal_at=fatal,
+        end=last,
+    )
+    fired = alerts_fired(history, AlertConfig(), StormSettings())
+    alerts = {
+        str(row.alertname): None if pd.isna(row.first_firing) else row.first_firing.timestamp()
+        for row in fired[fired["applies"]].itertuples()
+    }
+    return {"delays": delays, "restarts": len(ends) - 1, "fatal_at": fatal, "alerts": alerts}
 
 
 def test_the_replay_notebook_equals_damping_on_a_real_crash_loop(
@@ -227,12 +243,24 @@ def test_the_replay_notebook_equals_damping_on_a_real_crash_loop(
             assert replay["fatal_at"] is None
         else:
             assert replay["fatal_at"] == pytest.approx(direct["fatal_at"], abs=1e-5)
+        # The shipped rules' alerts, evaluated on the directly computed runs.
+        assert replay["alerts"].keys() == direct["alerts"].keys()
+        for name, when in direct["alerts"].items():
+            assert (replay["alerts"][name] is None) == (when is None), name
+            if when is not None:
+                assert replay["alerts"][name] == pytest.approx(when, abs=1e-5), name
         assert replay["policy"]["recorded_restarts"] >= restarted - 1
     assert replays[0]["restarts"] == len(durations) - 1  # no damping re-lives the history
     assert replays[3]["fatal_at"] is not None  # 4 starts in 10 s: a loop of 0.1 s runs hits it
     assert any(d > 0 for d in replays[1]["delays"])
     assert re.search(
         r"Recommended: backoff_initial=[\d.]+, .*: \d+ restarts instead of \d+", text_out
+    )
+    # Twelve restarts within seconds: more than ProcessFlapping's 5 in 15 minutes.
+    assert replays[0]["alerts"]["ProcessFlapping"] is not None
+    assert replays[3]["alerts"]["ProcessFatal"] is not None  # the start limit's FATAL
+    assert re.search(
+        r"Alerts it would have fired: .*\(without damping: .*ProcessFlapping", text_out
     )
     images = [o for o in outputs if "image/png" in o.get("data", {})]  # type: ignore[operator]
     assert len(images) == 1

@@ -70,8 +70,9 @@ def crashed_journal(tmp_path: Path) -> tuple[Path, int]:
     return tmp_path / "superd-journal.sqlite3", int(restarts)
 
 
-def run_notebook(journal: Path, workdir: Path) -> list[dict[str, object]]:
-    """Execute the notebook with injected parameters; returns every cell output."""
+def run_notebook(journal: Path, workdir: Path, *, probe: str = "") -> list[dict[str, object]]:
+    """Execute the notebook with injected parameters (and ``probe``, a cell of the test's
+    appended at the end, run in the same kernel); returns every cell output."""
     import nbformat
     from nbclient import NotebookClient
 
@@ -85,6 +86,8 @@ def run_notebook(journal: Path, workdir: Path) -> list[dict[str, object]]:
         metadata={"tags": ["injected-parameters"]},
     )
     notebook.cells.insert(index + 1, injected)
+    if probe:
+        notebook.cells.append(nbformat.v4.new_code_cell(probe))
     client = NotebookClient(
         notebook,
         timeout=60,
@@ -127,3 +130,59 @@ def test_the_notebook_tells_the_story_of_a_real_crash_loop(
     assert "steady restarted" not in text
     images = [o for o in outputs if "image/png" in o.get("data", {})]  # type: ignore[operator]
     assert len(images) == 3
+
+
+# Run in the notebook's kernel after it: what its timeline figure drew, per process line.
+TIMELINE_PROBE = """
+import json
+(axes,) = timeline.axes
+labels = [t.get_text() for t in axes.get_yticklabels()]
+bars = [
+    {"line": labels[round(p.get_y() + p.get_height() / 2)], "width": p.get_width()}
+    for p in axes.patches
+]
+shades = [c.get_paths()[0].get_extents().width for c in axes.collections]
+running = int((report.runs["outcome"] == "running").sum())
+print("TIMELINE " + json.dumps({"bars": bars, "shades": shades, "running": running}))
+"""
+
+
+def test_runs_still_going_are_drawn_from_a_live_journal(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Run against the journal of a superd still running (a steady program that never
+    exited, a crash loop in a storm under way), the notebook's timeline draws the steady
+    run and the crash loop's current run with a positive width, and shades the storm
+    (before the NaT fix, runs without an end had a NaN width and were never drawn)."""
+    monkeypatch.setenv("JUPYTER_PLATFORM_DIRS", "1")
+    port = free_port()
+    text = (
+        base_config(tmp_path)
+        + f"[exporter:prometheus]\nlisten = 127.0.0.1:{port}\n\n"
+        + "[exporter:storms]\nburst = 3\nwindow = 120s\n\n"
+        + "[program:crashy]\ncommand = /bin/sh -c 'sleep 0.5; exit 4'\n"
+        + "startsecs = 0\nautorestart = true\n\n"
+        + "[program:steady]\ncommand = /bin/sh -c 'exec sleep 3600'\nstartsecs = 0\n"
+    )
+    storm = 'supervisor_process_restart_storm{group="crashy",name="crashy"}'
+    superd = Superd(tmp_path, text, "-n")
+    try:
+        superd.wait_running()
+        wait_for(lambda: metric(port, storm) == 1.0, "a storm of crashy")
+        outputs = run_notebook(tmp_path / "superd-journal.sqlite3", tmp_path, probe=TIMELINE_PROBE)
+        assert superd.states()["steady"] == "RUNNING"  # it never exited while read
+    finally:
+        superd.close()
+    errors = [o for o in outputs if o.get("output_type") == "error"]
+    assert errors == []
+    text_out = "".join(str(o.get("text", "")) for o in outputs)
+    (line,) = [x for x in text_out.splitlines() if x.startswith("TIMELINE ")]
+    drawn = json.loads(line.removeprefix("TIMELINE "))
+    steady = [bar for bar in drawn["bars"] if bar["line"] == "steady"]
+    assert len(steady) == 1
+    assert steady[0]["width"] > 0  # NaN before the fix
+    assert drawn["running"] >= 1
+    assert all(bar["width"] > 0 for bar in drawn["bars"])
+    assert len(drawn["bars"]) >= 4  # crashy's runs too
+    assert drawn["shades"]
+    assert all(width > 0 for width in drawn["shades"])  # the storm under way is shaded

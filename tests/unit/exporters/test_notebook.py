@@ -506,3 +506,17 @@ def test_the_notebook_extra_holds_what_running_a_notebook_needs() -> None:
     for package in ("papermill", "nbconvert", "nbclient", "ipykernel", "pandas", "matplotlib"):
         assert package in extra
         importlib.import_module(package)
+
+
+def test_the_timeline_axis_reads_plain_times(journal_path: Path) -> None:
+    """Over a few seconds, the timeline's time labels are short clock readings (``07.5``),
+    not ``32:07.000000``."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    first = read_records(str(journal_path))[0].wall_time
+    figure = plot_timeline(load(str(journal_path), until=first + 3))
+    FigureCanvasAgg(figure).draw()
+    (axes,) = figure.axes
+    labels = [t.get_text() for t in axes.get_xticklabels() if t.get_text()]
+    assert labels
+    assert not any(label.endswith("000") for label in labels), labels
