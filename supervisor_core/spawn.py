@@ -73,7 +73,10 @@ DEFAULT_PATH = ("/bin", "/usr/bin", "/usr/local/bin")
 # grows the pipes of chatty children only (``logs.capture.PIPE_SIZE``).
 DEFAULT_PIPE_SIZE: int | None = None
 # Popen's restore_signals: Python ignores these (SIG_IGN survives exec), so a child
-# started by superd gets the defaults back, whichever way it is spawned.
+# started by superd gets the defaults back, whichever way it is spawned. (glibc's
+# posix_spawn also leaves its two internal signals, 32 and 33, ignored in the new
+# program; nothing can reset them, sigaddset refuses them, and the glibc of the
+# program installs its own handlers for them; Popen leaves them at the default.)
 _RESTORED_SIGNALS = tuple(
     getattr(signal, name) for name in ("SIGPIPE", "SIGXFZ", "SIGXFSZ") if hasattr(signal, name)
 )
@@ -483,6 +486,11 @@ class PopenChild:
         return f"<PopenChild pid={self._pid} status={self._status}>"
 
     @property
+    def started_with(self) -> str:
+        """How the child was started: ``"posix_spawn"`` or ``"popen"``."""
+        return "popen" if self._popen is not None else "posix_spawn"
+
+    @property
     def pid(self) -> int:
         """The child's pid (also its process group id)."""
         return self._pid
@@ -760,7 +768,12 @@ class PopenSpawner:
         ):
             try:
                 pid = self._posix_spawn_child(
-                    filename, argv, env, child_stdin, child_out, child_err
+                    filename,
+                    argv,
+                    env,
+                    child_stdin=child_stdin,
+                    child_out=child_out,
+                    child_err=child_err,
                 )
             except OSError as error:
                 _close_all(ours)
@@ -768,7 +781,14 @@ class PopenSpawner:
             finally:
                 _close_all(theirs)
             return self._watch(
-                None, pid, request, loop, stdin_ours, stdout_ours, stderr_ours, ours
+                None,
+                pid,
+                request=request,
+                loop=loop,
+                stdin_ours=stdin_ours,
+                stdout_ours=stdout_ours,
+                stderr_ours=stderr_ours,
+                ours=ours,
             )
 
         try:
@@ -795,7 +815,14 @@ class PopenSpawner:
             _close_all(theirs)
 
         return self._watch(
-            popen, popen.pid, request, loop, stdin_ours, stdout_ours, stderr_ours, ours
+            popen,
+            popen.pid,
+            request=request,
+            loop=loop,
+            stdin_ours=stdin_ours,
+            stdout_ours=stdout_ours,
+            stderr_ours=stderr_ours,
+            ours=ours,
         )
 
     @staticmethod
@@ -803,6 +830,7 @@ class PopenSpawner:
         filename: str,
         argv: list[str],
         env: Mapping[str, str],
+        *,
         child_stdin: int,
         child_out: int,
         child_err: int,
@@ -833,6 +861,7 @@ class PopenSpawner:
         self,
         popen: subprocess.Popen[bytes] | None,
         pid: int,
+        *,
         request: SpawnRequest,
         loop: asyncio.AbstractEventLoop,
         stdin_ours: int | None,
