@@ -16,12 +16,14 @@ Rules of this file:
   instead; we raise ``SpawnError`` with the same text.
 - A child that needs nothing ``os.posix_spawn`` cannot do (no ``user=``, ``umask=``,
   ``directory=`` or ``pass_fds``: what most programs are) is started with it instead
-  of ``Popen``: half the parent's CPU per spawn (no Python-level fork_exec set-up,
-  no error pipe), and the fds beyond 0-2 are closed by ``exec`` (every fd superd
-  opens is close-on-exec) rather than one by one in the child while the loop waits.
-  Fds superd inherited are made close-on-exec when the spawner is created, so they
-  stay out of children as ``close_fds=True`` keeps them out; the other children
-  still go through ``Popen``, which can change user, umask and directory.
+  of ``Popen``: about a quarter less of the parent's CPU per spawn (no Python-level
+  fork_exec set-up, no error pipe; ``bench/spawn_cost.py``). The child's fds beyond
+  0-2 are closed by ``exec`` because every fd superd opens is close-on-exec; fds
+  superd inherited are made close-on-exec when the spawner is created, so they stay
+  out of children as ``close_fds=True`` keeps them out (an fd made inheritable
+  *later* would reach posix_spawned children: nothing in superd does that; Python
+  3.13's closefrom action is used where it exists). Other children still go through
+  ``Popen``, which can change user, umask and directory.
 - Like supervisord, the child's ``HOME``/``USER``/``LOGNAME``/``SHELL`` are *not*
   changed when ``user=`` is set: supervisord documents that no shell is run and these
   variables keep superd's values unless ``environment=`` sets them.
@@ -82,7 +84,7 @@ _RESTORED_SIGNALS = tuple(
 )
 # Python 3.13's file action for closefrom(3): close_fds without relying on close-on-exec.
 _POSIX_SPAWN_CLOSEFROM: int | None = getattr(os, "POSIX_SPAWN_CLOSEFROM", None)
-POSIX_SPAWN_AVAILABLE = sys.platform == "linux" and hasattr(os, "posix_spawn")
+_POSIX_SPAWN_AVAILABLE = sys.platform == "linux" and hasattr(os, "posix_spawn")
 
 
 class SpawnError(Exception):
@@ -319,6 +321,23 @@ def resolve_user(user: str) -> tuple[int, int, tuple[int, ...]] | None:
 
 SYSTEMD_NOTIFY_VARIABLES = ("NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID")
 
+# (os.environ's bytes, their decoded copy): dict(os.environ) decodes every variable
+# through Python code, a third of a spawn's CPU; comparing the bytes is ~50x cheaper.
+_environ_snapshot: tuple[dict[bytes, bytes], dict[str, str]] | None = None
+
+
+def _own_environment() -> dict[str, str]:
+    """A copy of superd's ``os.environ`` as it is now (decoded again only after a change)."""
+    global _environ_snapshot  # noqa: PLW0603 - one cache for the process, as os.environ is
+    data: object = getattr(os.environ, "_data", None)
+    if not isinstance(data, dict):  # not CPython's os._Environ: no shortcut
+        return dict(os.environ)
+    snapshot = _environ_snapshot
+    if snapshot is None or snapshot[0] != data:
+        snapshot = (dict(data), dict(os.environ))
+        _environ_snapshot = snapshot
+    return dict(snapshot[1])
+
 
 def child_environment(request: SpawnRequest) -> dict[str, str]:
     """The child's environment, built in supervisord's order.
@@ -327,8 +346,10 @@ def child_environment(request: SpawnRequest) -> dict[str, str]:
     known), ``SUPERVISOR_PROCESS_NAME``, ``SUPERVISOR_GROUP_NAME``, then the program's
     ``environment=`` on top (so it may override any of them).
     """
-    base = request.base_environment if request.base_environment is not None else os.environ
-    env = dict(base)
+    if request.base_environment is not None:
+        env = dict(request.base_environment)
+    else:
+        env = _own_environment()
     # superd's own sd_notify variables (set by systemd for a Type=notify unit) are
     # for superd: a child that saw them would speak to systemd in superd's name.
     for name in SYSTEMD_NOTIFY_VARIABLES:
@@ -669,7 +690,9 @@ class PopenSpawner:
     Each child gets its own process group (so a Ctrl-C to superd does not reach it and
     ``killasgroup`` can reach its descendants), stdin/stdout/stderr pipes whose parent
     ends are non-blocking, ``close_fds=True`` and the environment of
-    ``child_environment()``.
+    ``child_environment()``. Children without ``user=``/``umask=``/``directory=``/
+    ``pass_fds`` are started with ``os.posix_spawn`` to the same effect (see the
+    module's rules); ``PopenChild.started_with`` says which way.
 
     Example::
 
@@ -694,11 +717,11 @@ class PopenSpawner:
         """
         self._loop = loop
         self._pipe_size = pipe_size
-        self._posix_spawn = posix_spawn and POSIX_SPAWN_AVAILABLE
+        self._posix_spawn = posix_spawn and _POSIX_SPAWN_AVAILABLE
         if self._posix_spawn and _POSIX_SPAWN_CLOSEFROM is None:
             # Without closefrom the posix_spawn path relies on close-on-exec: make the
             # fds superd inherited (the only ones Python did not open so) follow suit.
-            close_inherited_fds_on_exec()
+            _close_inherited_fds_on_exec()
 
     def check_command(
         self,
@@ -898,7 +921,7 @@ class PopenSpawner:
         )
 
 
-def close_inherited_fds_on_exec() -> None:
+def _close_inherited_fds_on_exec() -> None:
     """Make every fd above 2 of this process close-on-exec.
 
     Python opens all its fds so; only fds inherited at superd's start (or made

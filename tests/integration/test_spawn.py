@@ -19,6 +19,7 @@ import pytest
 from supervisor_core.config.model import ProcessConfig, ProgramKind
 from supervisor_core.spawn import (
     ChildHandle,
+    child_environment,
     PopenChild,
     PopenSpawner,
     SpawnError,
@@ -579,3 +580,25 @@ async def test_exec_failure_after_the_check_is_a_couldnt_exec_error(tmp_path: Pa
         with pytest.raises(SpawnError) as caught:
             spawner.spawn(request(str(path)))
         assert caught.value.message == f"couldn't exec {path}: ENOEXEC"
+
+
+def test_child_environment_follows_changes_to_superds_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Without base_environment a child gets os.environ as it is at that spawn, changes included."""
+    req = request("true")
+    monkeypatch.setenv("SPAWN_TEST_VARIABLE", "one")
+    assert child_environment(req)["SPAWN_TEST_VARIABLE"] == "one"
+    monkeypatch.setenv("SPAWN_TEST_VARIABLE", "two")
+    first = child_environment(req)
+    assert first["SPAWN_TEST_VARIABLE"] == "two"
+    first["SPAWN_TEST_VARIABLE"] = "changed by a caller"  # a copy: the next spawn is unaffected
+    assert child_environment(req)["SPAWN_TEST_VARIABLE"] == "two"
+    monkeypatch.delenv("SPAWN_TEST_VARIABLE")
+    assert "SPAWN_TEST_VARIABLE" not in child_environment(req)
+    assert child_environment(req) == {
+        **os.environ,
+        "SUPERVISOR_ENABLED": "1",
+        "SUPERVISOR_PROCESS_NAME": "proc",
+        "SUPERVISOR_GROUP_NAME": "grp",
+    }
