@@ -19,11 +19,11 @@ import pytest
 from supervisor_core.config.model import ProcessConfig, ProgramKind
 from supervisor_core.spawn import (
     ChildHandle,
-    child_environment,
     PopenChild,
     PopenSpawner,
     SpawnError,
     SpawnRequest,
+    child_environment,
     decode_exit,
     decode_wait_status,
     resolve_user,
