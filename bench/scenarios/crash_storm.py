@@ -219,6 +219,9 @@ class CrashStorm:
                 lower_is_better=False,
             ),
             MetricSpec(key="cpu_pct", label="daemon CPU during the storm", unit="% core"),
+            # CPU % scales with the restart rate a loaded machine lets the daemon reach;
+            # the CPU per restart does not, so it compares runs under different loads.
+            MetricSpec(key="cpu_ms_per_restart", label="daemon CPU per restart", unit="ms"),
             MetricSpec(key="rpc_p99_ms", label="getAllProcessInfo p99 during the storm", unit="ms"),
             MetricSpec(key="metrics_p99_ms", label="/metrics p99 during the storm", unit="ms"),
             MetricSpec(
@@ -289,6 +292,10 @@ class CrashStorm:
             "cpu_pct": [100 * cpu_between(cpu_before, cpu_after) / elapsed],
             "listener_share": [delivered / truth],
         }
+        if starts_after > starts_before:
+            samples["cpu_ms_per_restart"] = [
+                1000 * cpu_between(cpu_before, cpu_after) / (starts_after - starts_before)
+            ]
         if rpc:
             samples["rpc_p99_ms"] = [1000 * percentile(rpc, 99)]
         if metrics:

@@ -23,6 +23,7 @@ from supervisor_core.spawn import (
     PopenSpawner,
     SpawnError,
     SpawnRequest,
+    child_environment,
     decode_exit,
     decode_wait_status,
     resolve_user,
@@ -443,3 +444,162 @@ async def test_no_fd_leak_over_many_cycles() -> None:
         await asyncio.wait_for(child.wait_exited(), WAIT)
         child.close()
     assert _fd_count() == before
+
+
+# --------------------------------------------------------------------------- posix_spawn path
+
+PATH_REPORT = py(
+    "import json, os; u = os.umask(0); "
+    "print(json.dumps({'cwd': os.getcwd(), 'umask': u, 'env': dict(os.environ), "
+    "'pgid': os.getpgid(0), 'sid': os.getsid(0), 'pid': os.getpid(), "
+    "'fds': sorted(int(fd) for fd in os.listdir('/proc/self/fd'))}))"
+)
+
+
+async def _output(spawner: PopenSpawner, req: SpawnRequest) -> tuple[str, bytes]:
+    child = spawner.spawn(req)
+    assert isinstance(child, PopenChild)
+    out_fd, err_fd = child.take_output()
+    assert out_fd is not None
+    out = await read_all(out_fd)
+    if err_fd is not None:
+        await read_all(err_fd)
+    status = await asyncio.wait_for(child.wait_exited(), WAIT)
+    child.close()
+    assert status.returncode == 0
+    return child.started_with, out
+
+
+async def _report(spawner: PopenSpawner, req: SpawnRequest) -> tuple[str, dict[str, object]]:
+    via, out = await _output(spawner, req)
+    report: dict[str, object] = json.loads(out)
+    return via, report
+
+
+def _mask(*signals: int) -> int:
+    return sum(1 << (sig - 1) for sig in signals)
+
+
+async def test_posix_spawned_child_gets_default_signals_back() -> None:
+    """Signals Python ignores (SIGPIPE, SIGXFSZ) are default in a child; the mask is inherited."""
+    # grep, not Python: a Python child would ignore SIGPIPE again by itself.
+    req = request("grep -E '^Sig(Ign|Blk)' /proc/self/status")
+    reports = {}
+    for spawner in (PopenSpawner(), PopenSpawner(posix_spawn=False)):
+        via, out = await _output(spawner, req)
+        fields = dict(line.split(":", 1) for line in out.decode().splitlines())
+        reports[via] = {key: int(value, 16) for key, value in fields.items()}
+    assert set(reports) == {"posix_spawn", "popen"}
+    assert reports["posix_spawn"]["SigBlk"] == reports["popen"]["SigBlk"]
+    # glibc's posix_spawn leaves its internal signals 32 and 33 ignored (see spawn.py).
+    glibc_internal = _mask(32, 33)
+    assert reports["posix_spawn"]["SigIgn"] & ~glibc_internal == reports["popen"]["SigIgn"]
+    assert signal.getsignal(signal.SIGPIPE) is signal.SIG_IGN  # this process ignores it
+    assert not reports["posix_spawn"]["SigIgn"] & _mask(signal.SIGPIPE, signal.SIGXFSZ)
+
+
+async def test_posix_spawned_child_is_set_up_like_a_popen_one() -> None:
+    """posix_spawn and Popen give a child the same group, session, umask, cwd, env and fds."""
+    req = request(PATH_REPORT, environment={"FOO": "bar"}, serverurl="http://127.0.0.1:1")
+    via_posix, fast = await _report(PopenSpawner(), req)
+    via_popen, slow = await _report(PopenSpawner(posix_spawn=False), req)
+    assert (via_posix, via_popen) == ("posix_spawn", "popen")
+    for report in (fast, slow):
+        assert report["pgid"] == report["pid"]  # its own process group...
+        assert report["sid"] == os.getsid(0)  # ...in superd's session, as Popen does
+        assert report["cwd"] == os.getcwd()
+        # fd 0-2 and the one listdir opened: nothing of this process leaks in.
+        assert report["fds"] == [0, 1, 2, 3]
+    current = os.umask(0o022)
+    os.umask(current)
+    assert fast["umask"] == slow["umask"] == current
+    assert fast["env"] == slow["env"]
+    env = fast["env"]
+    assert isinstance(env, dict)
+    assert (env["FOO"], env["SUPERVISOR_PROCESS_NAME"]) == ("bar", "proc")
+    assert env["SUPERVISOR_SERVER_URL"] == "http://127.0.0.1:1"
+
+
+async def test_options_posix_spawn_cannot_do_go_through_popen(tmp_path: Path) -> None:
+    """directory=, umask= and pass_fds take the Popen path and still apply."""
+    spawner = PopenSpawner()
+    via, report = await _report(spawner, request(PATH_REPORT, directory=str(tmp_path)))
+    assert (via, report["cwd"]) == ("popen", str(tmp_path))
+    via, report = await _report(spawner, request(PATH_REPORT, umask=0o077))
+    assert (via, report["umask"]) == ("popen", 0o077)
+    extra_r, extra_w = os.pipe()
+    try:
+        via, report = await _report(spawner, request(PATH_REPORT, pass_fds=(extra_r,)))
+    finally:
+        os.close(extra_r)
+        os.close(extra_w)
+    assert via == "popen"
+    assert extra_r in report["fds"]  # type: ignore[operator]
+
+
+async def test_fd_inherited_by_superd_stays_out_of_posix_spawned_children() -> None:
+    """An inheritable fd superd got from its parent does not reach a child, as close_fds=True."""
+    read_end, write_end = os.pipe()
+    os.set_inheritable(read_end, True)  # as an fd inherited at superd's start would be
+    try:
+        via, report = await _report(PopenSpawner(), request(PATH_REPORT))
+        assert via == "posix_spawn"
+        assert read_end not in report["fds"]  # type: ignore[operator]
+        assert report["fds"] == [0, 1, 2, 3]
+    finally:
+        os.close(read_end)
+        os.close(write_end)
+
+
+async def test_stdin_fd_alone_takes_the_posix_spawn_path(tmp_path: Path) -> None:
+    """An fcgi socket handed as stdin becomes fd 0 of a posix_spawned child; no stdin pipe."""
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(str(tmp_path / "fcgi.sock"))
+    listener.listen()
+    code_text = "import os, stat; print(stat.S_ISSOCK(os.fstat(0).st_mode))"
+    try:
+        child = PopenSpawner().spawn(request(py(code_text), stdin_fd=listener.fileno()))
+        assert isinstance(child, PopenChild)
+        out_fd, err_fd = child.take_output()
+        assert out_fd is not None
+        assert err_fd is not None
+        out = await read_all(out_fd)
+        await read_all(err_fd)
+        status = await asyncio.wait_for(child.wait_exited(), WAIT)
+        child.close()
+    finally:
+        listener.close()
+    assert (child.started_with, status.returncode, out) == ("posix_spawn", 0, b"True\n")
+
+
+async def test_exec_failure_after_the_check_is_a_couldnt_exec_error(tmp_path: Path) -> None:
+    """A file that passes the checks but cannot be exec'd (no #!) fails on both paths alike."""
+    path = tmp_path / "no-shebang"
+    path.write_text("echo hi\n")
+    path.chmod(0o755)
+    for spawner in (PopenSpawner(), PopenSpawner(posix_spawn=False)):
+        with pytest.raises(SpawnError) as caught:
+            spawner.spawn(request(str(path)))
+        assert caught.value.message == f"couldn't exec {path}: ENOEXEC"
+
+
+def test_child_environment_follows_changes_to_superds_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Without base_environment a child gets os.environ as it is at that spawn, changes included."""
+    req = request("true")
+    monkeypatch.setenv("SPAWN_TEST_VARIABLE", "one")
+    assert child_environment(req)["SPAWN_TEST_VARIABLE"] == "one"
+    monkeypatch.setenv("SPAWN_TEST_VARIABLE", "two")
+    first = child_environment(req)
+    assert first["SPAWN_TEST_VARIABLE"] == "two"
+    first["SPAWN_TEST_VARIABLE"] = "changed by a caller"  # a copy: the next spawn is unaffected
+    assert child_environment(req)["SPAWN_TEST_VARIABLE"] == "two"
+    monkeypatch.delenv("SPAWN_TEST_VARIABLE")
+    assert "SPAWN_TEST_VARIABLE" not in child_environment(req)
+    assert child_environment(req) == {
+        **os.environ,
+        "SUPERVISOR_ENABLED": "1",
+        "SUPERVISOR_PROCESS_NAME": "proc",
+        "SUPERVISOR_GROUP_NAME": "grp",
+    }
