@@ -263,6 +263,7 @@ def run(args: argparse.Namespace) -> int:
         installed_event_types,
     )
     from supervisor_core.runner import DaemonRun, StartupError, run_daemon
+    from supervisor_core.survivors import record_path
 
     found = _find_path(args.configuration)
     if found is None:
@@ -359,6 +360,8 @@ def run(args: argparse.Namespace) -> int:
                     report=report,
                     on_started=on_started,
                     extensions=extensions,
+                    # Next to the pidfile: survivors of a killed superd (survivors.py).
+                    children_record=record_path(settings.pidfile),
                 ),
             )
         )

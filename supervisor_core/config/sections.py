@@ -49,6 +49,7 @@ SUPERVISORD_OPTIONS = frozenset(
         # superd only (supervisord ignores unknown options): see docs/config.md.
         "stderr_tail_lines",
         "syslog_socket",
+        "survivors",
     }
 )
 UNIX_HTTP_SERVER_OPTIONS = frozenset({"file", "chmod", "chown", "username", "password"})
@@ -121,6 +122,7 @@ def read_supervisord(
         syslog_socket=reader.convert(
             "syslog_socket", default.syslog_socket, c.existing_dirpath, names
         ),
+        survivors=reader.convert("survivors", default.survivors, c.survivor_action, names),
         origin=reader.origin,
         key_origins=_key_origins(reader),
     )
