@@ -6,7 +6,7 @@ Rules of this file:
   the boot id (``/proc/sys/kernel/random/boot_id``) changes at every boot. A pid the
   kernel recycled for another process has another start time, so it is never taken
   for a child of ours.
-- The file is written whole, atomically (a temporary file renamed over it), mode
+- The file is rewritten whole and in place (``RecordWriter``: one ``pwrite``), mode
   0600, never through a symlink, and never fsynced: it only matters within one boot,
   and within one boot the page cache outlives any crash of superd (kill -9, OOM);
   after a power loss the boot id differs and every entry is void anyway.
@@ -19,6 +19,7 @@ Rules of this file:
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import stat
@@ -30,11 +31,13 @@ __all__ = [
     "ChildRecordError",
     "ProcessIdentity",
     "Record",
+    "RecordWriter",
     "boot_id",
+    "encode_entry",
+    "encode_record",
     "process_identity",
     "read_record",
-    "remove_record",
-    "write_record",
+    "read_stat",
 ]
 
 _FORMAT = "superd-children/1"
@@ -80,16 +83,32 @@ def boot_id() -> str:
         return ""
 
 
+def read_stat(pid: int) -> bytes | None:
+    """``/proc/PID/stat`` (None when there is no such process).
+
+    Read with ``os.open``/``os.read``: a buffered file object costs three times as
+    much, and this runs once per spawn.
+    """
+    try:
+        fd = os.open(f"/proc/{pid}/stat", os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        return os.read(fd, 4096)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+
+
 def process_identity(pid: int) -> ProcessIdentity | None:
     """``pid``'s identity now, or None when no live process has it.
 
     A zombie (state ``Z``/``X``: exited, not yet reaped by its new parent) counts as
     gone: it runs nothing and holds no port.
     """
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as handle:
-            data = handle.read()
-    except OSError:
+    data = read_stat(pid)
+    if data is None:
         return None
     # Field 2 (the command name) is in parentheses and may hold spaces or ')'.
     fields = data[data.rfind(b")") + 2 :].split()
@@ -102,40 +121,97 @@ def process_identity(pid: int) -> ProcessIdentity | None:
     return ProcessIdentity(pid, starttime)
 
 
-def write_record(path: str, boot: str, entries: Iterable[ChildEntry]) -> None:
-    """Replace the record at ``path`` with ``entries`` (atomically, mode 0600).
+def encode_entry(entry: ChildEntry) -> bytes:
+    """One entry's JSON, encoded once when the child is added (a write only joins them)."""
+    names = _encoded_names(entry.group, entry.name)
+    return f"[{entry.pid},{entry.starttime},{names},{entry.spawned_at:.3f}]".encode()
 
-    Raises:
-        OSError: the file cannot be written (the caller logs and counts it).
-    """
-    own = process_identity(os.getpid())
-    document = {
+
+@functools.lru_cache(maxsize=4096)
+def _encoded_names(group: str, name: str) -> str:
+    # A program is spawned again and again in a crash storm: quote its names once.
+    return f"{json.dumps(group)},{json.dumps(name)}"
+
+
+def encode_record(boot: str, superd: ProcessIdentity | None, entries: Iterable[bytes]) -> bytes:
+    """The record's bytes from encoded entries: one line of JSON (a reader ignores what
+    follows the newline), naming the boot and the superd that wrote it."""
+    header = {
         "format": _FORMAT,
         "boot_id": boot,
-        "superd": [own.pid, own.starttime] if own is not None else None,
-        "children": [
-            [entry.pid, entry.starttime, entry.group, entry.name, round(entry.spawned_at, 3)]
-            for entry in entries
-        ],
+        "superd": [superd.pid, superd.starttime] if superd is not None else None,
     }
-    data = json.dumps(document, separators=(",", ":")).encode()
-    temporary = f"{path}.tmp"
-    with contextlib.suppress(FileNotFoundError):
-        os.unlink(temporary)  # a leftover, or a planted symlink: O_EXCL below refuses both
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-    try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
-    finally:
+    head = json.dumps(header, separators=(",", ":")).encode()
+    return b"".join((head[:-1], b',"children":[', b",".join(entries), b"]}\n"))
+
+
+class RecordWriter:
+    """The record file, open for the daemon's life and rewritten in place.
+
+    One ``pwrite`` of the whole record, then ``ftruncate`` to its length: about 5 us
+    on ext4, where a temporary file renamed over the record costs 100 to 400 us
+    (``auto_da_alloc`` writes the data back on every replace), once per loop turn of
+    a crash storm. A kill in the middle of the write can only tear a record larger
+    than a page (the kernel checks for a fatal signal between pages); the reader
+    then refuses it as unreadable, and says so.
+
+    Raises:
+        ChildRecordError: the file cannot be opened, or is a symlink, not a regular
+            file, or owned by another user (it is never written then).
+    """
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        try:
+            fd = os.open(
+                path, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK, 0o600
+            )
+        except OSError as error:
+            raise ChildRecordError(f"{path}: cannot open: {error.strerror or error}") from None
+        try:
+            _check_trusted(path, os.fstat(fd))
+            os.fchmod(fd, 0o600)
+        except (ChildRecordError, OSError) as error:
+            os.close(fd)
+            if isinstance(error, ChildRecordError):
+                raise
+            raise ChildRecordError(f"{path}: {error.strerror or error}") from None
+        self._fd: int | None = fd
+        self._size = os.fstat(fd).st_size
+        self._superd = process_identity(os.getpid())
+
+    def write(self, boot: str, entries: Iterable[bytes]) -> None:
+        """Replace the record's content with ``entries`` (from :func:`encode_entry`).
+
+        Raises:
+            OSError: the write failed (disk full, ...); the caller logs it.
+        """
+        if self._fd is None:
+            raise OSError(f"{self.path}: closed")
+        data = encode_record(boot, self._superd, entries)
+        written = os.pwrite(self._fd, data, 0)
+        if written != len(data):
+            raise OSError(f"{self.path}: short write ({written} of {len(data)} bytes)")
+        if self._size != len(data):
+            os.ftruncate(self._fd, len(data))
+            self._size = len(data)
+
+    def close(self, *, remove: bool) -> None:
+        """Close the file; with ``remove`` also delete it (no child left: nothing to find)."""
+        fd, self._fd = self._fd, None
+        if fd is None:
+            return
         os.close(fd)
-    os.replace(temporary, path)
+        if remove:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self.path)
 
 
-def remove_record(path: str) -> None:
-    """Remove the record (a clean exit with no child left); a missing file is fine."""
-    with contextlib.suppress(FileNotFoundError):
-        os.unlink(path)
+def _check_trusted(path: str, info: os.stat_result) -> None:
+    if not stat.S_ISREG(info.st_mode):
+        raise ChildRecordError(f"{path}: not a regular file")
+    if info.st_uid not in (os.geteuid(), 0):
+        raise ChildRecordError(f"{path}: owned by uid {info.st_uid}, not by superd's user")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -162,10 +238,7 @@ def read_record(path: str) -> Record | None:
         raise ChildRecordError(f"{path}: cannot open: {error.strerror or error}") from None
     try:
         info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            raise ChildRecordError(f"{path}: not a regular file")
-        if info.st_uid not in (os.geteuid(), 0):
-            raise ChildRecordError(f"{path}: owned by uid {info.st_uid}, not by superd's user")
+        _check_trusted(path, info)
         if info.st_size > _MAX_SIZE:
             raise ChildRecordError(f"{path}: {info.st_size} bytes, too large for a record")
         with os.fdopen(fd, "rb", closefd=False) as handle:
@@ -179,7 +252,7 @@ def read_record(path: str) -> Record | None:
 
 def _parse(path: str, data: bytes) -> Record:
     try:
-        document = json.loads(data)
+        document = json.loads(data.partition(b"\n")[0])
         if not isinstance(document, dict) or document.get("format") != _FORMAT:
             raise ValueError("not a superd children record")
         boot = document["boot_id"]

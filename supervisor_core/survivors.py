@@ -43,11 +43,12 @@ from supervisor_core.bus import EventBus
 from supervisor_core.child_record import (
     ChildEntry,
     ChildRecordError,
+    RecordWriter,
     boot_id,
+    encode_entry,
     process_identity,
     read_record,
-    remove_record,
-    write_record,
+    read_stat,
 )
 from supervisor_core.config.model import ProcessConfig, ProgramKind, SurvivorAction
 from supervisor_core.events import ProcessSurvivor
@@ -114,10 +115,8 @@ def _zombie_status(entry: ChildEntry) -> ExitStatus | None:
 
     Readable only while it is a zombie that its new parent has not reaped yet.
     """
-    try:
-        with open(f"/proc/{entry.pid}/stat", "rb") as handle:
-            data = handle.read()
-    except OSError:
+    data = read_stat(entry.pid)
+    if data is None:
         return None
     fields = data[data.rfind(b")") + 2 :].split()
     try:
@@ -185,9 +184,13 @@ class ChildRegistry:
         self.path = path
         self.boot = boot_id() if boot is None else boot
         self._wall = wall
-        self._entries: dict[int, ChildEntry] = {}
+        # pid -> (entry, its JSON): encoded once, so a write of N children only joins.
+        self._entries: dict[int, tuple[ChildEntry, bytes]] = {}
         self._flush_scheduled = False
-        self._touched = False  # never write (or remove) a record this run did not change
+        # Opened at the first write: a start that fails (another superd holds the
+        # socket) must leave that superd's record alone.
+        self._writer: RecordWriter | None = None
+        self._disabled = False  # the file cannot be trusted: never written
         self._failing = False
         self._watches: list[_Watch] = []
         self.writes = 0
@@ -195,7 +198,7 @@ class ChildRegistry:
 
     def entries(self) -> tuple[ChildEntry, ...]:
         """The children recorded now, in the order they were added."""
-        return tuple(self._entries.values())
+        return tuple(entry for entry, _ in self._entries.values())
 
     def track(self, child: ChildHandle, *, group: str, name: str) -> None:
         """Record a child just spawned; its exit removes it again."""
@@ -216,7 +219,7 @@ class ChildRegistry:
 
     def add(self, entry: ChildEntry) -> None:
         """Record ``entry`` (written at the next loop turn)."""
-        self._entries[entry.pid] = entry
+        self._entries[entry.pid] = (entry, encode_entry(entry))
         self._schedule()
 
     def discard(self, pid: int) -> None:
@@ -235,7 +238,6 @@ class ChildRegistry:
         self._watches.append(_Watch(pidfd, asyncio.get_running_loop(), gone))
 
     def _schedule(self) -> None:
-        self._touched = True
         if self._flush_scheduled:
             return
         try:
@@ -249,8 +251,20 @@ class ChildRegistry:
     def flush(self) -> None:
         """Write the record now; a failure is logged (once per episode), never raised."""
         self._flush_scheduled = False
+        if self._disabled:
+            return
         try:
-            write_record(self.path, self.boot, self._entries.values())
+            if self._writer is None:
+                self._writer = RecordWriter(self.path)
+            self._writer.write(self.boot, [encoded for _, encoded in self._entries.values()])
+        except ChildRecordError as error:
+            self._disabled = True
+            logger.error(
+                "children record not kept: %s (survivors of this run would not be found "
+                "after a crash)",
+                error,
+            )
+            return
         except OSError as error:
             if not self._failing:
                 logger.error(
@@ -271,14 +285,11 @@ class ChildRegistry:
         for watch in self._watches:
             watch.close()
         self._watches.clear()
-        self._flush_scheduled = False
-        if not self._touched:
-            return  # e.g. a start that failed to bind: another superd's record stays
-        if self._entries:
-            self.flush()
-        else:
-            with contextlib.suppress(OSError):
-                remove_record(self.path)
+        if self._flush_scheduled or self._entries:
+            self.flush()  # the last changes (children left in UNKNOWN stay recorded)
+        writer, self._writer = self._writer, None
+        if writer is not None:
+            writer.close(remove=not self._entries)
 
 
 # --------------------------------------------------------------------------- adopted child
