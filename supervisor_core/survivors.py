@@ -476,7 +476,7 @@ def find_survivors(path: str, *, boot: str | None = None) -> list[Survivor]:
     if previous.boot_id != (boot_id() if boot is None else boot) or not previous.boot_id:
         return []  # written before a reboot: every process it names is gone
     writer = previous.superd
-    if writer is not None and writer.pid != os.getpid() and process_identity(writer.pid) == writer:
+    if writer is not None and process_identity(writer.pid) == writer:
         logger.error(
             "the superd that wrote %s (pid %s) is still running: its children are not "
             "survivors, and are left alone",
