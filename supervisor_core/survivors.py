@@ -50,7 +50,7 @@ from supervisor_core.child_record import (
     read_record,
     read_stat,
 )
-from supervisor_core.config.model import ProcessConfig, ProgramKind, SurvivorAction
+from supervisor_core.config.model import ProcessConfig, ProgramKind, ReadyKind, SurvivorAction
 from supervisor_core.events import ProcessSurvivor
 from supervisor_core.lifecycle import Cause, Requester
 from supervisor_core.process import ProcessRuntime
@@ -590,6 +590,8 @@ class SurvivorPlan:
             runtime is None  # its program is no longer configured
             or already_adopted
             or runtime.config.kind is ProgramKind.EVENTLISTENER  # the protocol needs pipes
+            # Its NOTIFY_SOCKET was the killed superd's: READY=1 could never arrive.
+            or runtime.config.ready.kind is ReadyKind.NOTIFY
         ):
             return SurvivorAction.KILL
         return SurvivorAction.ADOPT

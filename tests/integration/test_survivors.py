@@ -16,6 +16,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import psutil
 import pytest
@@ -68,8 +69,34 @@ def cleanup() -> Iterator[list[Superd]]:
         daemon.close()
 
 
-def config(tmp: Path, port: int, survivors: str | None) -> str:
-    """holder and plain, an inet server on ``port``, ``survivors = ...`` when given."""
+# Ignores SIGTERM: only SIGKILL stops it.
+STUBBORN = (
+    "[program:stubborn]\n"
+    f"command = {sys.executable} -c 'import signal; signal.signal(signal.SIGTERM, "
+    "signal.SIG_IGN); [signal.pause() for _ in iter(int, 1)]'\n"
+    "startsecs = 0\nstopwaitsecs = 1\npriority = 3\n\n"
+)
+# A listener that answers READY once, then waits without reading or writing: it
+# outlives superd (a listener that reads its stdin would see EOF and exit).
+LISTENER = (
+    "[eventlistener:listener]\n"
+    f'command = {sys.executable} -c \'import signal, sys; sys.stdout.write("READY\\n"); '
+    "sys.stdout.flush(); [signal.pause() for _ in iter(int, 1)]'\n"
+    "events = TICK_60\nstartsecs = 0\n\n"
+)
+# ready = notify, never says READY=1: it stays STARTING (and runs) until ready_timeout.
+NOTIFY = (
+    "[program:notify]\n"
+    f"command = {sys.executable} -c 'import signal; [signal.pause() for _ in iter(int, 1)]'\n"
+    "ready = notify\nready_timeout = 600\npriority = 3\n\n"
+)
+
+
+def config(
+    tmp: Path, port: int, survivors: str | None, *, extra: str = "", plain: bool = True
+) -> str:
+    """holder and plain (unless not ``plain``), an inet server on ``port``, ``extra``
+    sections, and ``survivors = ...`` when given."""
     (tmp / "holder.py").write_text(HOLDER)
     base = base_config(tmp)
     if survivors is not None:
@@ -82,7 +109,8 @@ def config(tmp: Path, port: int, survivors: str | None) -> str:
         + "[program:holder]\n"
         + f"command = {sys.executable} {tmp / 'holder.py'} {tmp / 'lock'} {tmp / 'holds'}\n"
         + "priority = 1\nstartsecs = 1\nstartretries = 1\nstopwaitsecs = 5\n\n"
-        + program_section("plain", tmp, priority=2)
+        + (program_section("plain", tmp, priority=2) if plain else "")
+        + extra
     )
 
 
@@ -99,7 +127,13 @@ def info(superd: Superd, name: str) -> dict[str, object]:
 
 def kill_superd(superd: Superd) -> dict[str, int]:
     """SIGKILL superd once its programs run; returns their pids, which outlive it."""
-    superd.wait_states({"holder": "RUNNING", "plain": "RUNNING"})
+    wait_for(
+        lambda: (
+            superd.states().keys() >= {"holder", "plain"}
+            and {superd.states()[name] for name in ("holder", "plain")} == {"RUNNING"}
+        ),
+        "holder and plain RUNNING",
+    )
     pids = {name: int(str(info(superd, name)["pid"])) for name in ("holder", "plain")}
     os.kill(superd.process.pid, signal.SIGKILL)
     superd.process.wait(timeout=10)
@@ -118,19 +152,24 @@ def metric(port: int, action: str) -> float | None:
     )
 
 
-def start_again(tmp: Path, survivors: str | None, cleanup: list[Superd]) -> tuple[Superd, int]:
+def start_again(
+    tmp: Path, survivors: str | None, cleanup: list[Superd], **options: Any
+) -> tuple[Superd, int]:
     port = free_port()
-    superd = Superd(tmp, config(tmp, port, survivors), "-n")
+    superd = Superd(tmp, config(tmp, port, survivors, **options), "-n")
     cleanup.append(superd)
     superd.wait_running()
     return superd, port
 
 
-def first_run(tmp: Path, cleanup: list[Superd]) -> dict[str, int]:
-    superd = Superd(tmp, config(tmp, free_port(), None), "-n")
+def first_run(tmp: Path, cleanup: list[Superd], extra: str = "") -> dict[str, int]:
+    """superd on holder, plain and ``extra``, SIGKILLed once they run: the pids it left."""
+    superd = Superd(tmp, config(tmp, free_port(), None, extra=extra), "-n")
     cleanup.append(superd)
     superd.wait_running()
-    return kill_superd(superd)
+    wait_for(lambda: all(i["pid"] for i in superd.call("getAllProcessInfo")), "every pid")
+    pids = {str(i["name"]): int(i["pid"]) for i in superd.call("getAllProcessInfo")}
+    return {**pids, **kill_superd(superd)}
 
 
 def test_kill_stops_the_survivors_before_starting_fresh_copies(
@@ -139,9 +178,9 @@ def test_kill_stops_the_survivors_before_starting_fresh_copies(
     """survivors = kill (the default): each survivor gets its stopsignal and is gone
     before its program starts again, so the lock-holding program comes up RUNNING;
     a warning, a PROCESS_SURVIVOR event and the metric say so."""
-    old = first_run(tmp_path, cleanup)
-    superd, port = start_again(tmp_path, None, cleanup)
-    superd.wait_states({"holder": "RUNNING", "plain": "RUNNING"})
+    old = first_run(tmp_path, cleanup, STUBBORN)
+    superd, port = start_again(tmp_path, None, cleanup, extra=STUBBORN)
+    superd.wait_states({"holder": "RUNNING", "plain": "RUNNING", "stubborn": "RUNNING"})
     new = {name: int(str(info(superd, name)["pid"])) for name in ("holder", "plain")}
     for name in ("holder", "plain"):
         assert new[name] != old[name]
@@ -153,12 +192,22 @@ def test_kill_stops_the_survivors_before_starting_fresh_copies(
         f"start {new['holder']}",
     ]
     found = {(e["processname"], e["pid"], e["action"]) for e in survivor_events(port)}
-    assert found == {("holder", old["holder"], "kill"), ("plain", old["plain"], "kill")}
-    assert metric(port, "kill") == 2.0
+    assert found == {
+        ("holder", old["holder"], "kill"),
+        ("plain", old["plain"], "kill"),
+        ("stubborn", old["stubborn"], "kill"),
+    }
+    assert metric(port, "kill") == 3.0
     assert metric(port, "adopt") == 0.0
     log = superd.main_log()
     assert f"survivor of a killed superd: holder pid {old['holder']} (running for" in log
     assert f"survivor holder pid {old['holder']} stopped" in log
+    # One that ignores its stopsignal gets SIGKILL after stopwaitsecs.
+    assert (
+        f"survivor stubborn pid {old['stubborn']} still running after 1 s: sending SIGKILL" in log
+    )
+    assert f"survivor stubborn pid {old['stubborn']} killed" in log
+    assert process_identity(old["stubborn"]) is None
 
 
 def test_adopt_takes_the_survivor_on_as_the_running_process(
@@ -213,6 +262,7 @@ def test_leave_reports_the_survivor_and_starts_as_supervisord_would(
     stray.extend(psutil.Process(pid) for pid in old.values())
     superd, port = start_again(tmp_path, "leave", cleanup)
     wait_for(lambda: info(superd, "holder")["statename"] == "FATAL", "the duplicate holder fails")
+    assert f"survivor of a killed superd: holder pid {old['holder']}" in superd.main_log()
     description = str(info(superd, "holder")["description"])
     assert f"a killed superd's pid {old['holder']} still runs (survivors = leave)" in description
     assert process_identity(old["holder"]) is not None
@@ -230,6 +280,13 @@ def test_leave_reports_the_survivor_and_starts_as_supervisord_would(
         lambda: "still runs" not in str(info(superd, "holder")["description"]),
         "the note goes with the survivor",
     )
+    # Survivors are looked for at start only: a reload finds none (plain's still runs).
+    superd.send(signal.SIGHUP)
+    wait_for(lambda: superd.main_log().count("received SIGHUP") == 1, "the reload")
+    superd.wait_running()
+    superd.wait_states({"holder": "RUNNING", "plain": "RUNNING"})
+    assert process_identity(old["plain"]) is not None
+    assert len(survivor_events(port)) == 2
 
 
 def test_a_recycled_pid_is_not_a_survivor(tmp_path: Path, cleanup: list[Superd]) -> None:
@@ -285,3 +342,41 @@ def test_a_clean_shutdown_leaves_no_record(tmp_path: Path, cleanup: list[Superd]
     superd, port = start_again(tmp_path, None, cleanup)
     superd.wait_states({"holder": "RUNNING", "plain": "RUNNING"})
     assert survivor_events(port) == []
+
+
+def test_adopt_kills_what_it_cannot_adopt(tmp_path: Path, cleanup: list[Superd]) -> None:
+    """survivors = adopt kills the survivors it cannot take on: a program no longer
+    configured, an event listener (its protocol ran over the killed superd's pipes)
+    and a ready = notify program (its NOTIFY_SOCKET was the killed superd's)."""
+    old = first_run(tmp_path, cleanup, LISTENER + NOTIFY)
+    superd, port = start_again(tmp_path, "adopt", cleanup, extra=LISTENER + NOTIFY, plain=False)
+    wait_for(lambda: info(superd, "holder")["statename"] == "RUNNING", "holder adopted")
+    assert info(superd, "holder")["pid"] == old["holder"]
+    actions = {e["processname"]: e["action"] for e in survivor_events(port)}
+    assert actions == {"holder": "adopt", "plain": "kill", "listener": "kill", "notify": "kill"}
+    for name in ("plain", "listener", "notify"):
+        assert process_identity(old[name]) is None
+    assert info(superd, "listener")["pid"] not in (0, old["listener"])
+    assert metric(port, "adopt") == 1.0
+    assert metric(port, "kill") == 3.0
+
+
+def test_an_adopted_survivors_exit_is_reported_without_a_known_status(
+    tmp_path: Path, cleanup: list[Superd]
+) -> None:
+    """An adopted survivor is not superd's child: its exit comes with the status the
+    kernel still shows (killed by SIGKILL here) or exit status 255 when its new parent
+    reaped it first."""
+    old = first_run(tmp_path, cleanup)
+    superd, port = start_again(tmp_path, "adopt", cleanup)
+    superd.wait_states({"holder": "RUNNING", "plain": "RUNNING"})
+    os.kill(old["plain"], signal.SIGKILL)
+    exited = wait_for(
+        lambda: [
+            e
+            for e in events(port)
+            if e["type"] == "PROCESS_STATE_EXITED" and e["pid"] == old["plain"]
+        ],
+        "the adopted process' exit",
+    )
+    assert exited[0]["returncode"] in (-signal.SIGKILL, 255)
