@@ -51,22 +51,26 @@ while True:
 
 
 @pytest.fixture
-def stray() -> Iterator[list[psutil.Process]]:
-    """Processes a test leaves behind on purpose (survivors left running), killed after."""
-    processes: list[psutil.Process] = []
-    yield processes
-    for process in processes:
-        # psutil checks the create time: a pid reused since is not killed.
-        with contextlib.suppress(psutil.Error):
-            process.kill()
-
-
-@pytest.fixture
 def cleanup() -> Iterator[list[Superd]]:
     started: list[Superd] = []
     yield started
     for daemon in started:
         daemon.close()
+
+
+@pytest.fixture
+def orphans(cleanup: list[Superd]) -> Iterator[list[psutil.Process]]:
+    """The children a SIGKILLed superd left: killed after the test, whatever became of
+    them (adopted or left survivors are nobody's descendants once superd is gone)."""
+    processes: list[psutil.Process] = []
+    yield processes
+    # The superds first: one that saw an adopted orphan die would restart it.
+    for daemon in cleanup:
+        daemon.close()
+    for process in processes:
+        # psutil checks the create time: a pid reused since is not killed.
+        with contextlib.suppress(psutil.Error):
+            process.kill()
 
 
 # Ignores SIGTERM: only SIGKILL stops it.
@@ -162,23 +166,27 @@ def start_again(
     return superd, port
 
 
-def first_run(tmp: Path, cleanup: list[Superd], extra: str = "") -> dict[str, int]:
-    """superd on holder, plain and ``extra``, SIGKILLed once they run: the pids it left."""
+def first_run(
+    tmp: Path, cleanup: list[Superd], orphans: list[psutil.Process], extra: str = ""
+) -> dict[str, int]:
+    """superd on holder, plain and ``extra``, SIGKILLed once they run: the pids it left
+    (added to ``orphans``)."""
     superd = Superd(tmp, config(tmp, free_port(), None, extra=extra), "-n")
     cleanup.append(superd)
     superd.wait_running()
     wait_for(lambda: all(i["pid"] for i in superd.call("getAllProcessInfo")), "every pid")
     pids = {str(i["name"]): int(i["pid"]) for i in superd.call("getAllProcessInfo")}
+    orphans.extend(psutil.Process(pid) for pid in pids.values())
     return {**pids, **kill_superd(superd)}
 
 
 def test_kill_stops_the_survivors_before_starting_fresh_copies(
-    tmp_path: Path, cleanup: list[Superd]
+    tmp_path: Path, cleanup: list[Superd], orphans: list[psutil.Process]
 ) -> None:
     """survivors = kill (the default): each survivor gets its stopsignal and is gone
     before its program starts again, so the lock-holding program comes up RUNNING;
     a warning, a PROCESS_SURVIVOR event and the metric say so."""
-    old = first_run(tmp_path, cleanup, STUBBORN)
+    old = first_run(tmp_path, cleanup, orphans, STUBBORN)
     superd, port = start_again(tmp_path, None, cleanup, extra=STUBBORN)
     superd.wait_states({"holder": "RUNNING", "plain": "RUNNING", "stubborn": "RUNNING"})
     new = {name: int(str(info(superd, name)["pid"])) for name in ("holder", "plain")}
@@ -211,11 +219,11 @@ def test_kill_stops_the_survivors_before_starting_fresh_copies(
 
 
 def test_adopt_takes_the_survivor_on_as_the_running_process(
-    tmp_path: Path, cleanup: list[Superd]
+    tmp_path: Path, cleanup: list[Superd], orphans: list[psutil.Process]
 ) -> None:
     """survivors = adopt: the survivor is the program's RUNNING process (same pid, no
     second copy, 'adopted' in its description); stop signals it and a start spawns anew."""
-    old = first_run(tmp_path, cleanup)
+    old = first_run(tmp_path, cleanup, orphans)
     superd, port = start_again(tmp_path, "adopt", cleanup)
     superd.wait_states({"holder": "RUNNING", "plain": "RUNNING"})
     holder = info(superd, "holder")
@@ -237,10 +245,12 @@ def test_adopt_takes_the_survivor_on_as_the_running_process(
     assert "adopted" not in str(fresh["description"])
 
 
-def test_adopted_survivor_that_dies_is_restarted(tmp_path: Path, cleanup: list[Superd]) -> None:
+def test_adopted_survivor_that_dies_is_restarted(
+    tmp_path: Path, cleanup: list[Superd], orphans: list[psutil.Process]
+) -> None:
     """An adopted survivor killed from outside is seen exiting (through its pidfd) and
     autorestart spawns a fresh copy."""
-    old = first_run(tmp_path, cleanup)
+    old = first_run(tmp_path, cleanup, orphans)
     superd, _port = start_again(tmp_path, "adopt", cleanup)
     superd.wait_states({"holder": "RUNNING", "plain": "RUNNING"})
     os.kill(old["plain"], signal.SIGKILL)
@@ -254,12 +264,11 @@ def test_adopted_survivor_that_dies_is_restarted(tmp_path: Path, cleanup: list[S
 
 
 def test_leave_reports_the_survivor_and_starts_as_supervisord_would(
-    tmp_path: Path, cleanup: list[Superd], stray: list[psutil.Process]
+    tmp_path: Path, cleanup: list[Superd], orphans: list[psutil.Process]
 ) -> None:
     """survivors = leave: superd starts a second copy as supervisord would (the holder's
     fails on the lock), the description says why, and the note goes when the survivor exits."""
-    old = first_run(tmp_path, cleanup)
-    stray.extend(psutil.Process(pid) for pid in old.values())
+    old = first_run(tmp_path, cleanup, orphans)
     superd, port = start_again(tmp_path, "leave", cleanup)
     wait_for(lambda: info(superd, "holder")["statename"] == "FATAL", "the duplicate holder fails")
     assert f"survivor of a killed superd: holder pid {old['holder']}" in superd.main_log()
@@ -344,11 +353,13 @@ def test_a_clean_shutdown_leaves_no_record(tmp_path: Path, cleanup: list[Superd]
     assert survivor_events(port) == []
 
 
-def test_adopt_kills_what_it_cannot_adopt(tmp_path: Path, cleanup: list[Superd]) -> None:
+def test_adopt_kills_what_it_cannot_adopt(
+    tmp_path: Path, cleanup: list[Superd], orphans: list[psutil.Process]
+) -> None:
     """survivors = adopt kills the survivors it cannot take on: a program no longer
     configured, an event listener (its protocol ran over the killed superd's pipes)
     and a ready = notify program (its NOTIFY_SOCKET was the killed superd's)."""
-    old = first_run(tmp_path, cleanup, LISTENER + NOTIFY)
+    old = first_run(tmp_path, cleanup, orphans, LISTENER + NOTIFY)
     superd, port = start_again(tmp_path, "adopt", cleanup, extra=LISTENER + NOTIFY, plain=False)
     wait_for(lambda: info(superd, "holder")["statename"] == "RUNNING", "holder adopted")
     assert info(superd, "holder")["pid"] == old["holder"]
@@ -362,12 +373,12 @@ def test_adopt_kills_what_it_cannot_adopt(tmp_path: Path, cleanup: list[Superd])
 
 
 def test_an_adopted_survivors_exit_is_reported_without_a_known_status(
-    tmp_path: Path, cleanup: list[Superd]
+    tmp_path: Path, cleanup: list[Superd], orphans: list[psutil.Process]
 ) -> None:
     """An adopted survivor is not superd's child: its exit comes with the status the
     kernel still shows (killed by SIGKILL here) or exit status 255 when its new parent
     reaped it first."""
-    old = first_run(tmp_path, cleanup)
+    old = first_run(tmp_path, cleanup, orphans)
     superd, port = start_again(tmp_path, "adopt", cleanup)
     superd.wait_states({"holder": "RUNNING", "plain": "RUNNING"})
     os.kill(old["plain"], signal.SIGKILL)
