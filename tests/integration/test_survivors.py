@@ -14,6 +14,8 @@ import os
 import signal
 import subprocess
 import sys
+import time
+import xmlrpc.client
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -224,10 +226,22 @@ def test_adopt_takes_the_survivor_on_as_the_running_process(
     """survivors = adopt: the survivor is the program's RUNNING process (same pid, no
     second copy, 'adopted' in its description); stop signals it and a start spawns anew."""
     old = first_run(tmp_path, cleanup, orphans)
+    adopted_at = int(time.time())
     superd, port = start_again(tmp_path, "adopt", cleanup)
     superd.wait_states({"holder": "RUNNING", "plain": "RUNNING"})
     holder = info(superd, "holder")
     assert holder["pid"] == old["holder"]
+    assert int(str(holder["start"])) >= adopted_at  # uptime counts from the adoption
+    starting = [e for e in events(port) if e["type"] == "PROCESS_STATE_STARTING"]
+    # (the journal keeps the first run's autostarts too: they have no origin)
+    assert {e.get("origin") for e in starting} - {None} == {
+        f"adopted pid {old['holder']} of a killed superd",
+        f"adopted pid {old['plain']} of a killed superd",
+    }
+    # Its stdin was the killed superd's pipe: NO_FILE, as for a closed stdin.
+    with pytest.raises(xmlrpc.client.Fault) as fault:
+        superd.call("sendProcessStdin", "holder", "hello\n")
+    assert fault.value.faultCode == 20
     assert info(superd, "plain")["pid"] == old["plain"]
     assert f"adopted from a killed superd (pid {old['holder']})" in str(holder["description"])
     assert holds(tmp_path) == [f"start {old['holder']}"]  # no duplicate was spawned
@@ -367,6 +381,8 @@ def test_adopt_kills_what_it_cannot_adopt(
     assert actions == {"holder": "adopt", "plain": "kill", "listener": "kill", "notify": "kill"}
     for name in ("plain", "listener", "notify"):
         assert process_identity(old[name]) is None
+    # plain is configured no more: SIGTERM (which its handler records) stopped it.
+    assert "stop plain" in (tmp_path / "record").read_text()
     assert info(superd, "listener")["pid"] not in (0, old["listener"])
     assert metric(port, "adopt") == 1.0
     assert metric(port, "kill") == 3.0
