@@ -19,8 +19,8 @@ import tempfile
 import time
 
 from supervisor_core.child_record import ChildEntry, RecordWriter, encode_entry
+from supervisor_core.children import ChildRegistry, RecordingSpawner
 from supervisor_core.spawn import PopenSpawner, Spawner, SpawnRequest
-from supervisor_core.survivors import ChildRegistry, RecordingSpawner
 
 
 async def storm(spawner: Spawner, programs: int, spawns: int) -> None:

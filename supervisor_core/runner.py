@@ -26,6 +26,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from supervisor_core.bus import EventBus
+from supervisor_core.children import ChildRegistry, RecordingSpawner
 from supervisor_core.clock import Clock, SystemClock
 from supervisor_core.config import Config, ConfigError
 from supervisor_core.config.model import InetHttpServerConfig
@@ -43,7 +44,7 @@ from supervisor_core.process import ProcessRuntime
 from supervisor_core.sdnotify import NotifyServer, SystemdNotifier
 from supervisor_core.spawn import PopenSpawner, Spawner
 from supervisor_core.supervisor import ProcessFactory, ProcessSetup, Supervisor
-from supervisor_core.survivors import ChildRegistry, RecordingSpawner, SurvivorPlan, find_survivors
+from supervisor_core.survivors import SurvivorPlan, find_survivors
 
 logger = logging.getLogger(__name__)
 

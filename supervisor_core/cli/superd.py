@@ -255,6 +255,7 @@ def run(args: argparse.Namespace) -> int:
     import asyncio
 
     from supervisor_core import daemon
+    from supervisor_core.children import record_path
     from supervisor_core.config import ConfigError, load
     from supervisor_core.extensions import (
         Extension,
@@ -263,7 +264,6 @@ def run(args: argparse.Namespace) -> int:
         installed_event_types,
     )
     from supervisor_core.runner import DaemonRun, StartupError, run_daemon
-    from supervisor_core.survivors import record_path
 
     found = _find_path(args.configuration)
     if found is None:

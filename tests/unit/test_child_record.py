@@ -21,11 +21,12 @@ from supervisor_core.child_record import (
     process_identity,
     read_record,
 )
+from supervisor_core.children import ChildRegistry
 from supervisor_core.config import ConfigError, parse
 from supervisor_core.config.model import SurvivorAction
 from supervisor_core.http.structs import describe
 from supervisor_core.lifecycle import ProcessState
-from supervisor_core.survivors import ChildRegistry, find_survivors
+from supervisor_core.survivors import find_survivors
 
 
 def entry(pid: int, name: str = "web", starttime: int = 7) -> ChildEntry:
