@@ -310,6 +310,13 @@ def test_leave_reports_the_survivor_and_starts_as_supervisord_would(
     superd.wait_states({"holder": "RUNNING", "plain": "RUNNING"})
     assert process_identity(old["plain"]) is not None
     assert len(survivor_events(port)) == 2
+    # An orderly shutdown keeps the survivor left running in the record: the next
+    # superd finds it again.
+    superd.send(signal.SIGTERM)
+    assert superd.wait_exit() == 0
+    record = read_record(str(tmp_path / "superd.pid.children"))
+    assert record is not None
+    assert [entry.pid for entry in record.children] == [old["plain"]]
 
 
 def test_a_recycled_pid_is_not_a_survivor(tmp_path: Path, cleanup: list[Superd]) -> None:
