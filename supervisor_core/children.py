@@ -356,9 +356,12 @@ class AdoptedChild:
         if self._status is not None or pidfd is None:
             raise ProcessLookupError(errno.ESRCH, f"process {self.pid} has already exited")
         if to_group:
-            os.killpg(self.pid, sig)
-        else:
-            signal.pidfd_send_signal(pidfd, sig)
+            try:
+                os.killpg(self.pid, sig)
+                return
+            except ProcessLookupError:
+                pass  # it left the group it led (setsid, setpgid): signal it alone
+        signal.pidfd_send_signal(pidfd, sig)
 
     def write_stdin(self, data: bytes) -> None:
         """Its stdin was the killed superd's pipe: always closed."""

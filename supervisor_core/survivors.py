@@ -305,9 +305,12 @@ def _signal(watch: PidfdWatch, pid: int, sig: int, *, to_group: bool) -> None:
         return  # already gone
     try:
         if to_group:
-            os.killpg(pid, sig)
-        else:
-            signal.pidfd_send_signal(pidfd, sig)
+            try:
+                os.killpg(pid, sig)
+                return
+            except ProcessLookupError:
+                pass  # it left the group it led (setsid, setpgid): signal it alone
+        signal.pidfd_send_signal(pidfd, sig)
     except ProcessLookupError:
         return
     except OSError as error:
