@@ -7,6 +7,7 @@ import asyncio
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -125,7 +126,7 @@ def test_the_registry_writes_once_per_loop_turn_and_removes_the_record_when_empt
     path = str(tmp_path / "children")
 
     async def scenario() -> None:
-        registry = ChildRegistry(path, boot="b")
+        registry = ChildRegistry(path, boot="b", delay=0)
         for pid in range(100, 110):
             registry.add(entry(pid, f"p{pid}"))
         registry.discard(105)
@@ -139,7 +140,7 @@ def test_the_registry_writes_once_per_loop_turn_and_removes_the_record_when_empt
             registry.discard(pid)
         registry.close()
         assert read_record(path) is None
-        kept = ChildRegistry(path, boot="b")
+        kept = ChildRegistry(path, boot="b", delay=0)
         kept.add(entry(200))
         kept.close()
         record = read_record(path)
@@ -147,6 +148,48 @@ def test_the_registry_writes_once_per_loop_turn_and_removes_the_record_when_empt
         assert [e.pid for e in record.children] == [200]
 
     asyncio.run(scenario())
+
+
+class _Child:
+    """The two things ChildRegistry.track uses of a ChildHandle."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.on_exit: list[Callable[[object], None]] = []
+
+    def add_exit_callback(self, callback: Callable[[object], None]) -> None:
+        self.on_exit.append(callback)
+
+
+def test_a_spawned_child_is_read_from_proc_at_the_write_not_at_the_spawn(tmp_path: Path) -> None:
+    """track() reads nothing; the write reads the child's start time, a child that exited
+    before the write is never written, and an exit after it removes the entry."""
+    path = str(tmp_path / "children")
+    live = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+
+        async def scenario() -> None:
+            registry = ChildRegistry(path, boot="b", delay=0)
+            child, quick = _Child(live.pid), _Child(live.pid + 10_000_000)  # no such pid
+            registry.track(child, group="web", name="web")
+            registry.track(quick, group="quick", name="quick")
+            assert registry.entries() == ()  # nothing read at the spawn
+            await asyncio.sleep(0)
+            identity = process_identity(live.pid)
+            assert identity is not None
+            assert [(e.pid, e.starttime, e.name) for e in registry.entries()] == [
+                (live.pid, identity.starttime, "web")
+            ]
+            child.on_exit[0](None)
+            await asyncio.sleep(0)
+            assert read_record(path) is not None
+            registry.close()
+            assert read_record(path) is None  # no child left: removed
+
+        asyncio.run(scenario())
+    finally:
+        live.kill()
+        live.wait()
 
 
 def test_a_registry_that_never_changed_leaves_the_record_alone(tmp_path: Path) -> None:
