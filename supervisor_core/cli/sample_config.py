@@ -54,6 +54,7 @@ pidfile=/tmp/supervisord.pid   ; the daemon's pid (supervisord.pid)
 ;strip_ansi=false              ; true: strip ANSI escapes from child logs (false)
 ;stderr_tail_lines=20          ; superd only: stderr lines each exit event carries (20)
 ;syslog_socket=/dev/log        ; superd only: syslog socket for logfile=syslog, *_syslog (/dev/log)
+;survivors=kill                ; superd only: a killed superd's children: kill, adopt, leave (kill)
 
 ; supervisorctl and supervisord need this section; superd serves the same API with or
 ; without it.
