@@ -57,6 +57,7 @@ class ProcessInfo:
     stderr_logfile: str
     status_text: str = ""  # the last STATUS= of a ready=notify program (superd only)
     waiting: str = ""  # "waiting for a, b" while depends_on holds the start (superd only)
+    survivor: str = ""  # a killed superd's survivor adopted or left running (superd only)
 
     @property
     def statename(self) -> str:

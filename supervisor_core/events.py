@@ -502,6 +502,25 @@ class ProcessDependency(EventData):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class ProcessSurvivor(EventData):
+    """At start, a child of an earlier superd (killed without stopping its children)
+    was found still running, and what is done with it (``[supervisord] survivors``).
+
+    ``pid`` is the survivor's, ``age`` the seconds since it was spawned, ``action``
+    ``kill``, ``adopt`` or ``leave`` (what was decided for it). superd only:
+    listeners receive it only when they ask for it by name.
+    """
+
+    event_name: ClassVar[str] = "PROCESS_SURVIVOR"
+
+    processname: str
+    groupname: str
+    pid: int
+    age: float
+    action: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class EventBufferOverflow(EventData):
     """A listener pool's buffer overflowed and discarded its oldest event.
 
@@ -543,6 +562,8 @@ def register_core_types(registry: EventTypeRegistry) -> None:
     )
     # superd's own (depends_on): a supervisord listener gets it only by asking.
     registry.register(ProcessDependency, listener_opt_in=True)
+    # superd's own (survivors of a killed superd): asked for by name too.
+    registry.register(ProcessSurvivor, listener_opt_in=True)
 
 
 # --------------------------------------------------------------------------- envelope

@@ -287,6 +287,9 @@ class ProcessRuntime:
         self.waiting = ""
         """What ``depends_on`` holds this process' start for ("waiting for db"), set by
         the supervisor; shown in ``getProcessInfo``'s description."""
+        self.survivor = ""
+        """What a survivor of a killed superd means for this process ("adopted from a
+        killed superd (pid 123)"), set by ``survivors``; shown in the description."""
 
     def __repr__(self) -> str:
         record = self._record
@@ -359,6 +362,7 @@ class ProcessRuntime:
             stderr_logfile=self.stderr_logfile or "",
             status_text=record.status_text or "",
             waiting=self.waiting,
+            survivor=self.survivor,
         )
 
     # ------------------------------------------------------------------ operations

@@ -26,6 +26,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from supervisor_core.bus import EventBus
+from supervisor_core.children import ChildRegistry, RecordingSpawner
 from supervisor_core.clock import Clock, SystemClock
 from supervisor_core.config import Config, ConfigError
 from supervisor_core.config.model import InetHttpServerConfig
@@ -44,6 +45,7 @@ from supervisor_core.process import ProcessRuntime
 from supervisor_core.sdnotify import NotifyServer, SystemdNotifier
 from supervisor_core.spawn import PopenSpawner, Spawner
 from supervisor_core.supervisor import ProcessFactory, ProcessSetup, Supervisor
+from supervisor_core.survivors import SurvivorPlan, find_survivors
 
 logger = logging.getLogger(__name__)
 
@@ -142,6 +144,9 @@ class DaemonRun:
     ``faults`` counts handled failures for the whole run (one is made when None).
     ``reap_orphans`` reaps every exited child that is not one of ours (superd as PID 1
     or as a child subreaper, see ``supervisor_core.orphans``).
+    ``children_record`` is where the live children are recorded (superd: next to its
+    pidfile); the survivors a killed superd left there are dealt with at start as
+    ``[supervisord] survivors`` says. None: no record, no survivors (in-process tests).
     """
 
     reload: ConfigLoader
@@ -157,6 +162,7 @@ class DaemonRun:
     event_types: EventTypeRegistry | None = None
     faults: FaultCounters | None = None
     reap_orphans: bool = False
+    children_record: str | None = None
 
 
 class StartupError(Exception):
@@ -175,7 +181,16 @@ async def run_daemon(config: Config, run: DaemonRun) -> int:
         if run.bus is not None
         else EventBus(clock, registry=run.event_types, first_serial=first_serial(run.extensions))
     )
-    spawner = run.spawner if run.spawner is not None else PopenSpawner()
+    spawner: Spawner = run.spawner if run.spawner is not None else PopenSpawner()
+    registry: ChildRegistry | None = None
+    survivors: SurvivorPlan | None = None
+    if run.children_record is not None:
+        # Read before the first spawn rewrites it.
+        registry = ChildRegistry(run.children_record)
+        found = find_survivors(run.children_record, boot=registry.boot)
+        recording = RecordingSpawner(spawner, registry)
+        spawner = recording
+        survivors = SurvivorPlan(found, config.supervisord.survivors, recording)
     if run.faults is None:
         run.faults = FaultCounters()
     run.faults.declare(LOG_WRITE_ERRORS, "stdout", "stderr")
@@ -221,6 +236,7 @@ async def run_daemon(config: Config, run: DaemonRun) -> int:
                     notify=notify,
                     systemd=systemd,
                     reaper=reaper,
+                    survivors=survivors if first else None,
                 )
                 first = False
                 if mood is not SupervisorState.RESTARTING:
@@ -231,6 +247,10 @@ async def run_daemon(config: Config, run: DaemonRun) -> int:
                     else _reload(config, run.reload, bus.registry)
                 )
     finally:
+        if survivors is not None:
+            survivors.close()
+        if registry is not None:
+            registry.close()
         systemd.close()
         notify.close()
         restore_handler()
@@ -281,6 +301,7 @@ async def _run_generation(
     notify: NotifyServer,
     systemd: SystemdNotifier,
     reaper: OrphanReaper | None = None,
+    survivors: SurvivorPlan | None,
 ) -> tuple[SupervisorState, Config | None]:
     unix, inet = config.unix_http_server, config.inet_http_server
     # Processes are built in supervisor.run(), after the listeners are bound, so the
@@ -304,6 +325,7 @@ async def _run_generation(
         main_log=run.main_log,
         startup=AUTOSTART if first else RELOAD,
         systemd=systemd,
+        survivors=survivors,
     )
     async with contextlib.AsyncExitStack() as listeners:
         if unix is not None or inet is not None:

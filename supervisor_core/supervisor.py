@@ -72,6 +72,7 @@ from supervisor_core.names import make_namespec, split_namespec
 from supervisor_core.pools import ListenerPool, check_listener_events
 from supervisor_core.process import ProcessRuntime, TimerHandle, Timers
 from supervisor_core.sdnotify import SystemdNotifier
+from supervisor_core.survivors import SurvivorPlan
 
 logger = logging.getLogger(__name__)
 
@@ -196,6 +197,9 @@ class Supervisor:
             generation, RELOAD for one built after a restart (SIGHUP, ``restart()``).
         systemd: superd's own sd_notify client (READY=1 once every autostart program
             has been handled, STOPPING=1 / RELOADING=1 when that begins).
+        survivors: the children a killed superd left running, dealt with once the
+            groups exist and before anything autostarts (the daemon's first
+            generation only; ``survivors.SurvivorPlan``).
     """
 
     def __init__(
@@ -210,8 +214,10 @@ class Supervisor:
         main_log: MainLogHandler | None = None,
         startup: Requester = AUTOSTART,
         systemd: SystemdNotifier | None = None,
+        survivors: SurvivorPlan | None = None,
     ) -> None:
         self._config = config
+        self._survivors = survivors
         self._startup = startup
         self._systemd = systemd
         self._bus = bus
@@ -258,6 +264,7 @@ class Supervisor:
             self._on_state_event, name="dependencies", types=("PROCESS_STATE",)
         )
         try:
+            await self._settle_survivors()
             for group in self._sorted_active():
                 self._autostart(group, self._startup)
             if self._systemd is not None:
@@ -282,6 +289,12 @@ class Supervisor:
                     group.system_stop(self._stop_requester())
             await self._close_all_groups()
         return self._state
+
+    async def _settle_survivors(self) -> None:
+        plan, self._survivors = self._survivors, None
+        if plan is not None:
+            runtimes = {(r.config.group_name, r.name): r for g in self._groups.values() for r in g}
+            await plan.settle(self._bus, runtimes)
 
     async def _serve_until_stop_requested(self) -> None:
         while True:

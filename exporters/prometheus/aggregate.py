@@ -24,8 +24,11 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from exporters.prometheus.catalogue import READY_SECONDS_BUCKETS, RUN_DURATION_BUCKETS
-from supervisor_core.events import Event, ProcessGroupRemoved, ProcessStateEvent
+from supervisor_core.config.model import SurvivorAction
+from supervisor_core.events import Event, ProcessGroupRemoved, ProcessStateEvent, ProcessSurvivor
 from supervisor_core.lifecycle import Cause, ProcessState
+
+SURVIVOR_ACTIONS = tuple(action.value for action in SurvivorAction)
 
 ProcessKey = tuple[str, str]
 """``(group, name)`` of one process."""
@@ -129,7 +132,7 @@ class ProcessMetricsAggregate:
         aggregate.snapshot()[("web", "web")].restarts
     """
 
-    EVENT_TYPES: tuple[str, ...] = ("PROCESS_STATE", "PROCESS_GROUP_REMOVED")
+    EVENT_TYPES: tuple[str, ...] = ("PROCESS_STATE", "PROCESS_GROUP_REMOVED", "PROCESS_SURVIVOR")
     """The event families ``observe`` needs; subscribe with exactly these."""
 
     def __init__(self) -> None:
@@ -138,12 +141,20 @@ class ProcessMetricsAggregate:
         # of a quiet fleet reuses them (and the collector its rendered samples, which
         # it keys on their identity).
         self._frozen: dict[ProcessKey, ProcessStats] = {}
+        # PROCESS_SURVIVOR events by action; every action shown from the start.
+        self._survivors: Counter[str] = Counter(dict.fromkeys(SURVIVOR_ACTIONS, 0))
+
+    def survivors(self) -> Mapping[str, int]:
+        """Survivors of a killed superd found at start, by action (kill, adopt, leave)."""
+        return MappingProxyType(dict(self._survivors))
 
     def observe(self, event: Event) -> None:
         """Fold one event in (other types are ignored)."""
         data = event.data
         if isinstance(data, ProcessStateEvent):
             self._observe_state(event, data)
+        elif isinstance(data, ProcessSurvivor):
+            self._survivors[data.action] += 1
         elif isinstance(data, ProcessGroupRemoved):
             for key in [k for k in self._processes if k[0] == data.groupname]:
                 del self._processes[key]

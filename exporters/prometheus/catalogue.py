@@ -145,6 +145,12 @@ NOTIFICATIONS = _daemon(
     "channel",
     "outcome",
 )
+SURVIVORS = _daemon(
+    "survivors_total",
+    C,
+    "Children of a killed superd found running at start, by what was done (kill, adopt, leave).",
+    "action",
+)
 INFO = _daemon("info", G, "Always 1; the labels describe the running superd.", "version")
 
 CATALOGUE: tuple[MetricSpec, ...] = (
@@ -172,6 +178,7 @@ CATALOGUE: tuple[MetricSpec, ...] = (
     LOG_WRITE_ERRORS,
     JOURNAL_ERRORS,
     NOTIFICATIONS,
+    SURVIVORS,
     INFO,
 )
 

@@ -451,6 +451,10 @@ class SupervisorCollector(Collector):
             for (channel, outcome), count in sorted(self._notifications().items()):
                 _add(notifications, (channel, outcome), count)
             yield notifications
+        survivors = _family(cat.SURVIVORS)
+        for action, count in sorted(self._aggregate.survivors().items()):
+            _add(survivors, (action,), count)
+        yield survivors
         info = _family(cat.INFO)
         _add(info, (self._version,), 1.0)
         yield info

@@ -55,6 +55,7 @@ pidfile=/tmp/supervisord.pid   ; the daemon's pid (supervisord.pid)
 ;stderr_tail_lines=20          ; superd only: stderr lines each exit event carries (20)
 ;syslog_socket=/dev/log        ; superd only: syslog socket for logfile=syslog, *_syslog (/dev/log)
 ;subreaper=false               ; superd only: adopt and reap orphans (false; always as PID 1)
+;survivors=kill                ; superd only: a killed superd's children: kill, adopt, leave (kill)
 
 ; supervisorctl and supervisord need this section; superd serves the same API with or
 ; without it.

@@ -256,6 +256,7 @@ def run(args: argparse.Namespace) -> int:
     import asyncio
 
     from supervisor_core import daemon
+    from supervisor_core.children import record_path
     from supervisor_core.config import ConfigError, load
     from supervisor_core.extensions import (
         Extension,
@@ -368,6 +369,8 @@ def run(args: argparse.Namespace) -> int:
                     on_started=on_started,
                     extensions=extensions,
                     reap_orphans=reap_orphans,
+                    # Next to the pidfile: survivors of a killed superd (survivors.py).
+                    children_record=record_path(settings.pidfile),
                 ),
             )
         )

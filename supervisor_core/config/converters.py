@@ -24,7 +24,7 @@ import shlex
 import signal
 from collections.abc import Callable, Mapping
 
-from supervisor_core.config.model import AUTO, AutoRestart, LogFile, LogLevel
+from supervisor_core.config.model import AUTO, AutoRestart, LogFile, LogLevel, SurvivorAction
 from supervisor_core.signals import parse_signal
 
 TRUTHY = ("yes", "true", "on", "1")
@@ -174,6 +174,14 @@ def auto_restart(text: str) -> AutoRestart:
     if lowered == "unexpected":
         return AutoRestart.UNEXPECTED
     raise ValueError("not an autorestart value (use true, false or unexpected)")
+
+
+def survivor_action(text: str) -> SurvivorAction:
+    """``kill``, ``adopt`` or ``leave`` (superd's ``[supervisord] survivors``)."""
+    try:
+        return SurvivorAction(text.strip().lower())
+    except ValueError:
+        raise ValueError("not a survivors action (use kill, adopt or leave)") from None
 
 
 def logging_level(text: str) -> LogLevel:

@@ -49,6 +49,15 @@ class AutoRestart(enum.Enum):
     TRUE = "true"
 
 
+class SurvivorAction(enum.Enum):
+    """superd's ``[supervisord] survivors``: what to do at start with the children a
+    killed superd left running (``supervisor_core.survivors``)."""
+
+    KILL = "kill"
+    ADOPT = "adopt"
+    LEAVE = "leave"
+
+
 class LogLevel(enum.IntEnum):
     """supervisord's log levels with its numeric values (``loglevel=``)."""
 
@@ -255,6 +264,8 @@ class SupervisordConfig:
     syslog_socket: str = "/dev/log"
     # superd only: become a child subreaper and reap orphans (always so as PID 1).
     subreaper: bool = False
+    # superd only: what to do with the children of a superd that was killed (kill -9).
+    survivors: SurvivorAction = SurvivorAction.KILL
     origin: Origin | None = None
     key_origins: Mapping[str, Origin] = field(default_factory=_empty_origins, compare=False)
 

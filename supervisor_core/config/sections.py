@@ -50,6 +50,7 @@ SUPERVISORD_OPTIONS = frozenset(
         "stderr_tail_lines",
         "syslog_socket",
         "subreaper",
+        "survivors",
     }
 )
 UNIX_HTTP_SERVER_OPTIONS = frozenset({"file", "chmod", "chown", "username", "password"})
@@ -123,6 +124,7 @@ def read_supervisord(
             "syslog_socket", default.syslog_socket, c.existing_dirpath, names
         ),
         subreaper=reader.convert("subreaper", default.subreaper, c.boolean, names),
+        survivors=reader.convert("survivors", default.survivors, c.survivor_action, names),
         origin=reader.origin,
         key_origins=_key_origins(reader),
     )

@@ -31,10 +31,10 @@ def describe(info: control.ProcessInfo) -> str:
     EXITED: the local stop time (``Nov 25 05:43 PM``) or ``Not started``; else "".
     superd adds what supervisord has no notion of, only where it applies: the
     ``STATUS=`` text of a ``ready = notify`` program, and what a process waits for
-    (``depends_on``).
+    (``depends_on``), and a survivor of a killed superd it adopted or left running.
     """
     text = _supervisord_description(info)
-    extra = [part for part in (info.waiting, info.status_text) if part]
+    extra = [part for part in (info.waiting, info.status_text, info.survivor) if part]
     return ", ".join([text, *extra]) if text and extra else (text or ", ".join(extra))
 
 

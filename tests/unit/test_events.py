@@ -29,6 +29,7 @@ from supervisor_core.events import (
     ProcessStateStopped,
     ProcessStateStopping,
     ProcessStateUnknown,
+    ProcessSurvivor,
     RemoteCommunication,
     SupervisorStateChangeRunning,
     SupervisorStateChangeStopping,
@@ -71,6 +72,9 @@ def names_kw(**extra: Any) -> dict[str, Any]:
 def state_kw(**extra: Any) -> dict[str, Any]:
     return names_kw(cause=Cause.EXIT, **extra)
 
+
+# superd's own event types: no supervisord has them, listeners get them only by asking.
+SUPERD_OWN = ("PROCESS_DEPENDENCY", "PROCESS_SURVIVOR")
 
 # (data, exact supervisord 4.3 payload)
 GOLDEN: list[tuple[EventData, str]] = [
@@ -154,6 +158,10 @@ GOLDEN: list[tuple[EventData, str]] = [
         ProcessDependency(processname="app", groupname="app", waiting_for=("db", "cache:*")),
         "processname:app groupname:app waiting_for:db,cache:* released:False",
     ),
+    (
+        ProcessSurvivor(processname="web", groupname="web", pid=4242, age=12.5, action="kill"),
+        "processname:web groupname:web pid:4242 age:12.5 action:kill",
+    ),
 ]
 
 
@@ -202,7 +210,7 @@ def _supervisord_payload(data: EventData) -> str:
 @pytest.mark.parametrize(
     "data",
     # supervisord has no such types: EVENT_BUFFER_OVERFLOW (3.x only), superd's own.
-    [d for d, _ in GOLDEN if d.event_name not in ("EVENT_BUFFER_OVERFLOW", "PROCESS_DEPENDENCY")],
+    [d for d, _ in GOLDEN if d.event_name not in ("EVENT_BUFFER_OVERFLOW", *SUPERD_OWN)],
     ids=lambda d: d.event_name,
 )
 def test_payload_matches_real_supervisord(data: EventData) -> None:
@@ -237,8 +245,9 @@ def test_tick_when_is_supervisords_timeslice() -> None:
 def test_registry_has_every_supervisord_type_with_its_families() -> None:
     """Every supervisord 4.3 event type name exists and abstract families are marked."""
     names = set(CORE.names())
-    assert names == SUPERVISORD_TYPES | {"EVENT_BUFFER_OVERFLOW", "PROCESS_DEPENDENCY"}
-    assert CORE.is_listener_opt_in("PROCESS_DEPENDENCY")  # superd's own: asked for by name
+    assert names == SUPERVISORD_TYPES | {"EVENT_BUFFER_OVERFLOW", *SUPERD_OWN}
+    for name in SUPERD_OWN:
+        assert CORE.is_listener_opt_in(name)  # superd's own: asked for by name
     assert {n for n in names if CORE.is_abstract(n)} == ABSTRACT
     assert set(CORE.names(include_abstract=False)) & ABSTRACT == set()
 

@@ -321,7 +321,7 @@ def test_any_history_agrees_with_the_event_stream(
         assert not pids & set(labels.values())
         assert set(labels) <= {"group", "name", "state", "from_state", "to_state", "expected",
                                "le", "mode", "stream", "type", "subscriber", "version",
-                               "cause"}  # fmt: skip
+                               "cause", "action"}  # fmt: skip
 
 
 # --------------------------------------------------------------------------- snapshot
