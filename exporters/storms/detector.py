@@ -260,6 +260,11 @@ class StormDetector:
         # Keys of the processes whose tally is not None (in a storm): time passing
         # only concerns them, so a feed costs O(storms), not O(processes).
         self._stormy: dict[tuple[str, str], _Process] = {}
+        # No storm can end before this time: at most the earliest ``running_since.at +
+        # window`` of a process in a storm (lowered when such a process is seen
+        # RUNNING, made exact when time reaches it). A feed in a crash loop then
+        # costs O(1) instead of a pass over every storm (bus -> exporters throughput).
+        self._floor = math.inf
         self._groups: dict[str, _Tally] = {}
         self._host: _Tally | None = None
         self._now = -math.inf
@@ -282,6 +287,14 @@ class StormDetector:
         """The ``(group, name)`` of every process in a storm now."""
         return frozenset(self._stormy)
 
+    def next_wake(self) -> float | None:
+        """A time no later than ``next_deadline()`` (None: no storm can end by time alone).
+
+        Cheap (no pass over the storms): calling ``advance`` at that time is enough
+        to end every storm that is due; if none is, this moves to a later time.
+        """
+        return None if math.isinf(self._floor) else self._floor
+
     def next_deadline(self) -> float | None:
         """The earliest time at which ``advance`` would end a storm (None: no such time)."""
         deadlines = [
@@ -297,7 +310,7 @@ class StormDetector:
         """Let time pass until ``now``: end storms of processes RUNNING for ``window``."""
         changes: list[StormChange] = []
         self._now = max(self._now, now)
-        if not self._stormy:
+        if not self._stormy or now < self._floor:
             return changes
         window = self.settings.window
         due = sorted(
@@ -310,6 +323,8 @@ class StormDetector:
             assert process.running_since is not None
             wall = process.running_since.wall_time + window
             changes.extend(self._end_process(key, process, deadline, wall, "recovered"))
+        earliest = self.next_deadline()
+        self._floor = math.inf if earliest is None else earliest
         return changes
 
     def feed(self, observation: Observation) -> list[StormChange]:
@@ -322,6 +337,8 @@ class StormDetector:
         kind = observation.kind
         if kind is ObservationKind.RUNNING:
             process.running_since = observation
+            if process.tally is not None:
+                self._floor = min(self._floor, observation.at + self.settings.window)
         elif kind is ObservationKind.EXIT:
             process.running_since = None
             process.last_exit = observation
