@@ -160,9 +160,14 @@ def _int(value: object) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
+# One encoder for every row: json.dumps with any option builds a new JSONEncoder per
+# call, a fifth of the journal writer's encoding time (bus -> exporters throughput).
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+
+
 def encode_json(payload: Mapping[str, object]) -> str:
     """Compact JSON, as stored in ``payload`` and sent on ``/events``."""
-    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
+    return _ENCODER.encode(payload)
 
 
 def event_json(event: Event) -> dict[str, object]:

@@ -24,7 +24,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from aiohttp import web
-from prometheus_client import CollectorRegistry, PlatformCollector, ProcessCollector
+from prometheus_client import CollectorRegistry, PlatformCollector
+from prometheus_client.registry import Collector
 
 from exporters.prometheus.aggregate import ProcessMetricsAggregate, ProcessStats
 from exporters.prometheus.catalogue import CATALOGUE, MetricSpec
@@ -36,6 +37,7 @@ from exporters.prometheus.collector import (
     StormSource,
     SupervisorCollector,
 )
+from exporters.prometheus.daemon_process import DaemonProcessCollector
 from exporters.prometheus.http import (
     METRICS_PATH,
     MetricsListenerError,
@@ -65,7 +67,7 @@ class PrometheusExporter:
     aggregate: ProcessMetricsAggregate
     collector: SupervisorCollector
     subscription: Subscription
-    daemon_collectors: tuple[ProcessCollector | PlatformCollector, ...] = ()
+    daemon_collectors: tuple[Collector, ...] = ()
 
     @classmethod
     def install(
@@ -98,8 +100,8 @@ class PrometheusExporter:
             notifications: notifications per ``(channel, outcome)``; None leaves
                 ``supervisor_notifications_total`` out.
             sampler: samples one process tree (tests inject a fake); None: psutil.
-            daemon_metrics: also register client_python's ``process_*`` and
-                ``python_info`` collectors for superd itself.
+            daemon_metrics: also register the ``process_*`` metrics of superd itself
+                (``DaemonProcessCollector``) and client_python's ``python_info``.
             faults: the daemon's handled-failure counters (``FaultCounters.snapshot``)
                 for ``supervisor_log_write_errors_total`` and
                 ``supervisor_journal_errors_total``; None leaves them out.
@@ -117,9 +119,11 @@ class PrometheusExporter:
             notifications=notifications,
         )
         registry.register(collector)
-        daemon: tuple[ProcessCollector | PlatformCollector, ...] = ()
+        daemon: tuple[Collector, ...] = ()
         if daemon_metrics:
-            daemon = (ProcessCollector(registry=registry), PlatformCollector(registry=registry))
+            own = DaemonProcessCollector()
+            registry.register(own)
+            daemon = (own, PlatformCollector(registry=registry))
         subscription = bus.subscribe(
             aggregate.observe, name=SUBSCRIBER_NAME, types=ProcessMetricsAggregate.EVENT_TYPES
         )

@@ -79,6 +79,19 @@ class ProcessStats:
     ready_durations: RunDurations  # STARTING -> RUNNING of each start that got there
 
 
+def _counts(counts: list[int] | None, bounds: tuple[float, ...]) -> tuple[int, ...]:
+    """A histogram's counts per bucket (``+Inf`` last); all 0 before any observation."""
+    return tuple(counts) if counts is not None else (0,) * (len(bounds) + 1)
+
+
+def _observe(counts: list[int] | None, bounds: tuple[float, ...], value: float) -> list[int]:
+    """``counts`` with ``value`` added to its bucket (made on the first observation)."""
+    if counts is None:
+        counts = [0] * (len(bounds) + 1)
+    counts[bisect.bisect_left(bounds, value)] += 1
+    return counts
+
+
 @dataclass(slots=True)
 class _Process:
     """The mutable counters of one process (private to the aggregate)."""
@@ -93,10 +106,12 @@ class _Process:
     exits_unexpected: int = 0
     last_exit_code: int | None = None
     last_start_wall: float | None = None
-    run_counts: list[int] = field(default_factory=lambda: [0] * (len(RUN_DURATION_BUCKETS) + 1))
+    # Histogram counts: None until the first observation (a fleet of thousands of
+    # quiet programs has no run duration yet; see ``_counts``).
+    run_counts: list[int] | None = None
     run_total: float = 0.0
     started_at: float | None = None  # monotonic stamp of the current run's STARTING
-    ready_counts: list[int] = field(default_factory=lambda: [0] * (len(READY_SECONDS_BUCKETS) + 1))
+    ready_counts: list[int] | None = None
     ready_total: float = 0.0
 
     def freeze(self) -> ProcessStats:
@@ -112,11 +127,13 @@ class _Process:
             last_exit_code=self.last_exit_code,
             last_start_wall=self.last_start_wall,
             run_durations=RunDurations(
-                bounds=RUN_DURATION_BUCKETS, counts=tuple(self.run_counts), total=self.run_total
+                bounds=RUN_DURATION_BUCKETS,
+                counts=_counts(self.run_counts, RUN_DURATION_BUCKETS),
+                total=self.run_total,
             ),
             ready_durations=RunDurations(
                 bounds=READY_SECONDS_BUCKETS,
-                counts=tuple(self.ready_counts),
+                counts=_counts(self.ready_counts, READY_SECONDS_BUCKETS),
                 total=self.ready_total,
             ),
         )
@@ -171,7 +188,7 @@ class ProcessMetricsAggregate:
         process.state = to_state
         if to_state is ProcessState.RUNNING and process.started_at is not None:
             ready = max(0.0, event.monotonic_time - process.started_at)
-            process.ready_counts[bisect.bisect_left(READY_SECONDS_BUCKETS, ready)] += 1
+            process.ready_counts = _observe(process.ready_counts, READY_SECONDS_BUCKETS, ready)
             process.ready_total += ready
             process.started_at = None
         if to_state is ProcessState.STARTING:
@@ -188,7 +205,7 @@ class ProcessMetricsAggregate:
             process.last_exit_code = data.returncode
         if data.run_duration is not None:
             duration = max(0.0, data.run_duration)
-            process.run_counts[bisect.bisect_left(RUN_DURATION_BUCKETS, duration)] += 1
+            process.run_counts = _observe(process.run_counts, RUN_DURATION_BUCKETS, duration)
             process.run_total += duration
 
     def snapshot(self) -> Mapping[ProcessKey, ProcessStats]:

@@ -11,11 +11,13 @@ Rules of this file:
 - Series are bounded per process (see ``catalogue``): the state gauge has one series
   per state, transitions one per (from, to) pair seen, the rest a fixed few.
 - ``collect()`` must run on the event loop's thread (see ``sampling``).
-- A process whose inputs did not change since the previous scrape (the same
-  frozen ``ProcessStats`` object, state, start time and storm flag; an equal
-  ``TreeSample``; equal log byte counts) contributes the very same ``Sample``
-  objects again, so neither ``add_metric`` nor, in ``text``, the formatting of its
-  lines is repeated. The only state kept is that cache of the last scrape's rows.
+- Per-process families are ``exposition.PartedMetric``s: one part per process,
+  named by a token (``_Row``, ``_Resources``, ``_LogCounts``). A process whose inputs
+  did not change since the previous scrape (the same frozen ``ProcessStats``
+  object, state, start time and storm flag; an equal ``TreeSample``; equal log byte
+  counts) keeps the very same token, so the encoder reuses its text and nothing
+  builds its samples; when no token of a family changed, the family object itself
+  is the previous one. The only state kept is the last scrape's tokens.
 """
 
 from __future__ import annotations
@@ -23,7 +25,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from operator import is_
+from typing import Any, Protocol
 
 from prometheus_client.core import (
     CounterMetricFamily,
@@ -42,6 +45,7 @@ from exporters.prometheus.aggregate import (
     RunDurations,
 )
 from exporters.prometheus.catalogue import CPU_MODES, LOG_STREAMS, RUN_DURATION_BUCKETS, MetricSpec
+from exporters.prometheus.exposition import PartedMetric
 from exporters.prometheus.sampling import Sampler, TreeSample, sample_trees
 from supervisor_core.bus import BusSnapshot
 from supervisor_core.control import ControlError, GroupInfo
@@ -79,14 +83,38 @@ NotificationSource = Callable[[], Mapping[tuple[str, str], int]]
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class _Row:
-    """One process to render: who it is, where it stands, and what is known of it."""
+    """One process' lifecycle inputs: who it is, where it stands, what is known of it.
+
+    The collector hands out the same ``_Row`` object while these inputs do not
+    change (a token for ``exposition.PartedMetric``).
+    """
 
     group: str
     name: str
     state: ProcessState
-    pid: int
     start_wall: float | None
     stats: ProcessStats | None
+    storm: bool
+
+    @property
+    def who(self) -> ProcessKey:
+        return (self.group, self.name)
+
+
+@dataclass(frozen=True, slots=True)
+class _Resources:
+    """One process tree's resource sample (a token, like ``_Row``)."""
+
+    who: ProcessKey
+    sample: TreeSample
+
+
+@dataclass(frozen=True, slots=True)
+class _LogCounts:
+    """One process' captured bytes per stream, in ``LOG_STREAMS`` order (a token)."""
+
+    who: ProcessKey
+    counts: tuple[int, ...]
 
 
 def _family(spec: MetricSpec) -> Metric:
@@ -111,12 +139,6 @@ def _state_of(code: int) -> ProcessState | None:
         return None
 
 
-_Parts = tuple[list[Sample], ...]
-"""One process' samples, one list per family, in the families' order."""
-
-_LifecycleKey = tuple[ProcessState, float | None, ProcessStats | None, bool]
-"""What one process' lifecycle samples are rendered from: state, start, stats, storm."""
-
 _EMPTY_READY = RunDurations(
     bounds=cat.READY_SECONDS_BUCKETS,
     counts=(0,) * (len(cat.READY_SECONDS_BUCKETS) + 1),
@@ -126,111 +148,151 @@ _EMPTY_RUNS = RunDurations(
     bounds=RUN_DURATION_BUCKETS, counts=(0,) * (len(RUN_DURATION_BUCKETS) + 1), total=0.0
 )
 
-
-def _same_lifecycle(old: _LifecycleKey, new: _LifecycleKey) -> bool:
-    # Stats by identity: the aggregate hands out the same object until an event
-    # changes that process (ProcessStats equality would compare its mappings).
-    return old[0] is new[0] and old[1] == new[1] and old[2] is new[2] and old[3] == new[3]
+# One builder per family: a part's samples, added to a family of its own. Only the
+# parts the encoder has no text for are built (see ``exposition``).
+_Build = Callable[[Metric, Any], None]
 
 
-def _lifecycle_families() -> tuple[Metric, ...]:
-    """state, up, start, transitions, restarts, starts, exits, last exit, durations,
-    ready, ready durations, storm."""
-    durations = HistogramMetricFamily(
-        cat.PROCESS_RUN_DURATION.family,
-        cat.PROCESS_RUN_DURATION.help,
-        labels=list(cat.PROCESS_RUN_DURATION.all_labels),
-    )
-    ready_durations = HistogramMetricFamily(
-        cat.PROCESS_READY_SECONDS.family,
-        cat.PROCESS_READY_SECONDS.help,
-        labels=list(cat.PROCESS_READY_SECONDS.all_labels),
-    )
-    return (
-        _family(cat.PROCESS_STATE),
-        _family(cat.PROCESS_UP),
-        _family(cat.PROCESS_START_TIME),
-        _family(cat.PROCESS_TRANSITIONS),
-        _family(cat.PROCESS_RESTARTS),
-        _family(cat.PROCESS_STARTS),
-        _family(cat.PROCESS_EXITS),
-        _family(cat.PROCESS_LAST_EXIT_CODE),
-        durations,
-        _family(cat.PROCESS_READY),
-        ready_durations,
-        _family(cat.PROCESS_RESTART_STORM),
-    )
-
-
-def _lifecycle_parts(row: _Row, *, storm_on: bool) -> _Parts:
-    """One process' lifecycle samples, rendered into families of its own."""
-    families = _lifecycle_families()
-    (
-        state,
-        up,
-        start,
-        transitions,
-        restarts,
-        starts,
-        exits,
-        last_exit,
-        durations,
-        ready,
-        ready_durations,
-        storm,
-    ) = families
-    who = (row.group, row.name)
+def _state(family: Metric, row: _Row) -> None:
     for candidate in ProcessState:
-        _add(state, (*who, candidate.name), 1.0 if candidate is row.state else 0.0)
-    _add(up, who, 1.0 if row.state is ProcessState.RUNNING else 0.0)
+        _add(family, (*row.who, candidate.name), 1.0 if candidate is row.state else 0.0)
+
+
+def _up(family: Metric, row: _Row) -> None:
+    _add(family, row.who, 1.0 if row.state is ProcessState.RUNNING else 0.0)
+
+
+def _start(family: Metric, row: _Row) -> None:
     if row.start_wall is not None:
-        _add(start, who, row.start_wall)
+        _add(family, row.who, row.start_wall)
+
+
+def _transitions(family: Metric, row: _Row) -> None:
     stats = row.stats
     for (from_state, to_state), count in sorted((stats.transitions if stats else {}).items()):
-        _add(transitions, (*who, from_state.name, to_state.name), count)
-    _add(restarts, who, stats.restarts if stats else 0)
+        _add(family, (*row.who, from_state.name, to_state.name), count)
+
+
+def _restarts(family: Metric, row: _Row) -> None:
+    _add(family, row.who, row.stats.restarts if row.stats else 0)
+
+
+def _starts(family: Metric, row: _Row) -> None:
     # Every cause is a series from the start (0 until it happens), so rate() and
     # increase() see the first start of each kind.
-    started = stats.starts if stats else {}
+    started = row.stats.starts if row.stats else {}
     for cause in START_CAUSES:
-        _add(starts, (*who, cause.value), started.get(cause, 0))
-    _add(exits, (*who, "true"), stats.exits_expected if stats else 0)
-    _add(exits, (*who, "false"), stats.exits_unexpected if stats else 0)
-    if stats is not None and stats.last_exit_code is not None:
-        _add(last_exit, who, stats.last_exit_code)
-    runs = stats.run_durations if stats else _EMPTY_RUNS
-    assert isinstance(durations, HistogramMetricFamily)
-    durations.add_metric(list(who), runs.cumulative(), runs.total)
-    _add(ready, who, 1.0 if row.state is ProcessState.RUNNING else 0.0)
-    readies = stats.ready_durations if stats else _EMPTY_READY
-    assert isinstance(ready_durations, HistogramMetricFamily)
-    ready_durations.add_metric(list(who), readies.cumulative(), readies.total)
-    _add(storm, who, 1.0 if storm_on else 0.0)
-    return tuple(family.samples for family in families)
+        _add(family, (*row.who, cause.value), started.get(cause, 0))
 
 
-def _resource_families() -> tuple[Metric, ...]:
-    """cpu, rss, fds, threads, tree members."""
-    return (
-        _family(cat.PROCESS_CPU),
-        _family(cat.PROCESS_RSS),
-        _family(cat.PROCESS_OPEN_FDS),
-        _family(cat.PROCESS_THREADS),
-        _family(cat.PROCESS_TREE_PROCESSES),
-    )
+def _exits(family: Metric, row: _Row) -> None:
+    stats = row.stats
+    _add(family, (*row.who, "true"), stats.exits_expected if stats else 0)
+    _add(family, (*row.who, "false"), stats.exits_unexpected if stats else 0)
 
 
-def _resource_parts(who: ProcessKey, sample: TreeSample) -> _Parts:
-    """One process tree's resource samples, rendered into families of its own."""
-    cpu, rss, fds, threads, members = _resource_families()
-    _add(cpu, (*who, CPU_MODES[0]), sample.cpu_user)
-    _add(cpu, (*who, CPU_MODES[1]), sample.cpu_system)
-    _add(rss, who, sample.rss)
-    if sample.open_fds is not None:
-        _add(fds, who, sample.open_fds)
-    _add(threads, who, sample.threads)
-    _add(members, who, sample.processes)
-    return tuple(family.samples for family in (cpu, rss, fds, threads, members))
+def _last_exit(family: Metric, row: _Row) -> None:
+    if row.stats is not None and row.stats.last_exit_code is not None:
+        _add(family, row.who, row.stats.last_exit_code)
+
+
+def _durations(family: Metric, row: _Row) -> None:
+    runs = row.stats.run_durations if row.stats else _EMPTY_RUNS
+    assert isinstance(family, HistogramMetricFamily)
+    family.add_metric(list(row.who), runs.cumulative(), runs.total)
+
+
+def _ready_durations(family: Metric, row: _Row) -> None:
+    readies = row.stats.ready_durations if row.stats else _EMPTY_READY
+    assert isinstance(family, HistogramMetricFamily)
+    family.add_metric(list(row.who), readies.cumulative(), readies.total)
+
+
+def _storm(family: Metric, row: _Row) -> None:
+    _add(family, row.who, 1.0 if row.storm else 0.0)
+
+
+_LIFECYCLE: tuple[tuple[MetricSpec, _Build], ...] = (
+    (cat.PROCESS_STATE, _state),
+    (cat.PROCESS_UP, _up),
+    (cat.PROCESS_START_TIME, _start),
+    (cat.PROCESS_TRANSITIONS, _transitions),
+    (cat.PROCESS_RESTARTS, _restarts),
+    (cat.PROCESS_STARTS, _starts),
+    (cat.PROCESS_EXITS, _exits),
+    (cat.PROCESS_LAST_EXIT_CODE, _last_exit),
+    (cat.PROCESS_RUN_DURATION, _durations),
+    (cat.PROCESS_READY, _up),  # ready means RUNNING (after startsecs or READY=1)
+    (cat.PROCESS_READY_SECONDS, _ready_durations),
+    (cat.PROCESS_RESTART_STORM, _storm),
+)
+
+
+def _cpu(family: Metric, token: _Resources) -> None:
+    _add(family, (*token.who, CPU_MODES[0]), token.sample.cpu_user)
+    _add(family, (*token.who, CPU_MODES[1]), token.sample.cpu_system)
+
+
+def _rss(family: Metric, token: _Resources) -> None:
+    _add(family, token.who, token.sample.rss)
+
+
+def _fds(family: Metric, token: _Resources) -> None:
+    if token.sample.open_fds is not None:
+        _add(family, token.who, token.sample.open_fds)
+
+
+def _threads(family: Metric, token: _Resources) -> None:
+    _add(family, token.who, token.sample.threads)
+
+
+def _members(family: Metric, token: _Resources) -> None:
+    _add(family, token.who, token.sample.processes)
+
+
+_RESOURCES: tuple[tuple[MetricSpec, _Build], ...] = (
+    (cat.PROCESS_CPU, _cpu),
+    (cat.PROCESS_RSS, _rss),
+    (cat.PROCESS_OPEN_FDS, _fds),
+    (cat.PROCESS_THREADS, _threads),
+    (cat.PROCESS_TREE_PROCESSES, _members),
+)
+
+
+def _log_bytes(family: Metric, token: _LogCounts) -> None:
+    for stream, count in zip(LOG_STREAMS, token.counts, strict=True):
+        _add(family, (*token.who, stream), count)
+
+
+def _builder(spec: MetricSpec, build: _Build) -> Callable[[object], Sequence[Sample]]:
+    """``build`` as ``PartedMetric`` wants it: a token in, that part's samples out."""
+
+    def samples(token: object) -> Sequence[Sample]:
+        family = _family(spec)
+        build(family, token)
+        return family.samples
+
+    return samples
+
+
+class _PartedFamilies:
+    """Parted families over one kind of token; the same objects while no token changed."""
+
+    def __init__(self, specs: Sequence[tuple[MetricSpec, _Build]]) -> None:
+        self._templates = tuple((_family(spec), _builder(spec, build)) for spec, build in specs)
+        self._tokens: tuple[object, ...] = ()
+        self._metrics: tuple[PartedMetric, ...] = ()
+
+    def families(self, tokens: Sequence[object]) -> tuple[PartedMetric, ...]:
+        """The families over ``tokens``: the previous ones when they are the same objects."""
+        previous = self._tokens
+        if self._metrics and len(previous) == len(tokens) and all(map(is_, previous, tokens)):
+            return self._metrics
+        self._tokens = tuple(tokens)
+        self._metrics = tuple(
+            PartedMetric(template, self._tokens, build) for template, build in self._templates
+        )
+        return self._metrics
 
 
 def _fault_families(counts: Mapping[tuple[str, str], int]) -> list[Metric]:
@@ -288,10 +350,14 @@ class SupervisorCollector(Collector):
         self._sampler = sampler
         self._log_bytes = log_bytes
         self._storms = storms
-        # Last scrape's samples per process: (inputs, samples per family).
-        self._lifecycle_rows: dict[ProcessKey, tuple[_LifecycleKey, _Parts]] = {}
-        self._resource_rows: dict[ProcessKey, tuple[TreeSample, _Parts]] = {}
-        self._log_rows: dict[ProcessKey, tuple[tuple[int, ...], _Parts]] = {}
+        # Last scrape's tokens per process: the same object while its inputs are
+        # the same (the encoder reuses their text; see ``exposition``).
+        self._rows_by_who: dict[ProcessKey, _Row] = {}
+        self._resource_tokens: dict[ProcessKey, _Resources] = {}
+        self._log_tokens: dict[ProcessKey, _LogCounts] = {}
+        self._lifecycle_families = _PartedFamilies(_LIFECYCLE)
+        self._resource_families = _PartedFamilies(_RESOURCES)
+        self._log_families = _PartedFamilies(((cat.PROCESS_LOG_BYTES, _log_bytes),))
 
     def set_groups(self, groups: GroupsSource | None) -> None:
         """Read process snapshots from ``groups`` from now on (a new daemon generation)."""
@@ -318,113 +384,108 @@ class SupervisorCollector(Collector):
             logger.debug("process snapshots unavailable (%s); rendering from events", error)
             return None
 
-    def _rows(self) -> list[_Row]:
+    @staticmethod
+    def _row(
+        previous: Mapping[ProcessKey, _Row],
+        who: ProcessKey,
+        state: ProcessState,
+        *,
+        start: float | None,
+        stats: ProcessStats | None,
+        storm: bool,
+    ) -> _Row:
+        row = previous.get(who)
+        if (
+            row is not None
+            and row.state is state
+            and row.start_wall == start
+            and row.stats is stats  # the aggregate's same object until an event
+            and row.storm is storm
+        ):
+            return row
+        return _Row(
+            group=who[0], name=who[1], state=state, start_wall=start, stats=stats, storm=storm
+        )
+
+    def _rows(self) -> list[tuple[_Row, int]]:
+        """Every process to show, sorted by ``(group, name)``, with its pid (0: none)."""
         stats = self._aggregate.snapshot()
         groups = self._snapshot_groups()
+        in_storm = frozenset(self._storms()) if self._storms is not None else frozenset()
+        previous = self._rows_by_who
+        rows: list[tuple[_Row, int]] = []
         if groups is None:
-            return [
-                _Row(
-                    group=s.group,
-                    name=s.name,
-                    state=s.state,
-                    pid=0,
-                    start_wall=s.last_start_wall,
-                    stats=s,
+            for who, snapshot in stats.items():
+                row = self._row(
+                    previous,
+                    who,
+                    snapshot.state,
+                    start=snapshot.last_start_wall,
+                    stats=snapshot,
+                    storm=who in in_storm,
                 )
-                for s in stats.values()
-            ]
-        rows: list[_Row] = []
-        for group in groups:
-            for info in group.processes:
-                state = _state_of(info.state)
-                if state is None:
-                    continue  # not a state code we know: nothing sensible to show
-                known = stats.get((info.group, info.name))
-                start = info.start if info.start > 0 else None
-                if start is None and known is not None:
-                    start = known.last_start_wall
-                rows.append(
-                    _Row(
-                        group=info.group,
-                        name=info.name,
-                        state=state,
-                        pid=info.pid,
-                        start_wall=start,
-                        stats=known,
+                rows.append((row, 0))
+        else:
+            for group in groups:
+                for info in group.processes:
+                    state = _state_of(info.state)
+                    if state is None:
+                        continue  # not a state code we know: nothing sensible to show
+                    who = (info.group, info.name)
+                    known = stats.get(who)
+                    start = info.start if info.start > 0 else None
+                    if start is None and known is not None:
+                        start = known.last_start_wall
+                    row = self._row(
+                        previous, who, state, start=start, stats=known, storm=who in in_storm
                     )
-                )
+                    rows.append((row, info.pid))
+        rows.sort(key=lambda item: (item[0].group, item[0].name))
+        self._rows_by_who = {row.who: row for row, _pid in rows}
         return rows
 
     def collect(self) -> Iterator[Metric]:
         """Every metric family, rendered now."""
-        rows = sorted(self._rows(), key=lambda r: (r.group, r.name))
-        yield from self._lifecycle(rows)
+        rows = self._rows()
+        yield from self._lifecycle_families.families([row for row, _pid in rows])
         yield from self._resources(rows)
         yield from self._daemon()
 
-    # ------------------------------------------------------------------ lifecycle
-
-    def _lifecycle(self, rows: Sequence[_Row]) -> Iterator[Metric]:
-        families = _lifecycle_families()
-        in_storm = frozenset(self._storms()) if self._storms is not None else frozenset()
-        previous, current = self._lifecycle_rows, {}
-        for row in rows:
-            who = (row.group, row.name)
-            key = (row.state, row.start_wall, row.stats, who in in_storm)
-            hit = previous.get(who)
-            if hit is not None and _same_lifecycle(hit[0], key):
-                parts = hit[1]
-            else:
-                parts = _lifecycle_parts(row, storm_on=key[3])
-            current[who] = (key, parts)
-            for family, part in zip(families, parts, strict=True):
-                family.samples.extend(part)
-        self._lifecycle_rows = current
-        yield from families
-
     # ------------------------------------------------------------------ resources
 
-    def _resources(self, rows: Sequence[_Row]) -> Iterator[Metric]:
-        families = _resource_families()
+    def _resources(self, rows: Sequence[tuple[_Row, int]]) -> Iterator[Metric]:
         # No child: absent, not zero.
-        pids = [row.pid for row in rows if row.pid > 0]
+        pids = [pid for _row, pid in rows if pid > 0]
         sampler = self._sampler
         samples = sample_trees(pids) if sampler is None else {pid: sampler(pid) for pid in pids}
-        previous, current = self._resource_rows, {}
-        for row in rows:
-            if row.pid <= 0:
-                continue
-            sample: TreeSample | None = samples.get(row.pid)
+        previous, current = self._resource_tokens, {}
+        tokens: list[_Resources] = []
+        for row, pid in rows:
+            sample = samples.get(pid) if pid > 0 else None
             if sample is None:
                 continue
-            who = (row.group, row.name)
-            hit = previous.get(who)
-            parts = hit[1] if hit is not None and hit[0] == sample else _resource_parts(who, sample)
-            current[who] = (sample, parts)
-            for family, part in zip(families, parts, strict=True):
-                family.samples.extend(part)
-        self._resource_rows = current
-        yield from families
+            token = previous.get(row.who)
+            if token is None or token.sample != sample:
+                token = _Resources(row.who, sample)
+            current[row.who] = token
+            tokens.append(token)
+        self._resource_tokens = current
+        yield from self._resource_families.families(tokens)
         if self._log_bytes is not None:
-            logged = _family(cat.PROCESS_LOG_BYTES)
-            shown = {(row.group, row.name) for row in rows}
-            previous_logs, current_logs = self._log_rows, {}
+            shown = {row.who for row, _pid in rows}
+            previous_logs, current_logs = self._log_tokens, {}
+            log_tokens: list[_LogCounts] = []
             for who, streams in sorted(self._log_bytes().items()):
                 if who not in shown:
                     continue
                 counts = tuple(streams.get(stream, 0) for stream in LOG_STREAMS)
-                log_hit = previous_logs.get(who)
-                if log_hit is not None and log_hit[0] == counts:
-                    log_parts = log_hit[1]
-                else:
-                    single = _family(cat.PROCESS_LOG_BYTES)
-                    for stream, count in zip(LOG_STREAMS, counts, strict=True):
-                        _add(single, (*who, stream), count)
-                    log_parts = (single.samples,)
-                current_logs[who] = (counts, log_parts)
-                logged.samples.extend(log_parts[0])
-            self._log_rows = current_logs
-            yield logged
+                log_token = previous_logs.get(who)
+                if log_token is None or log_token.counts != counts:
+                    log_token = _LogCounts(who, counts)
+                current_logs[who] = log_token
+                log_tokens.append(log_token)
+            self._log_tokens = current_logs
+            yield from self._log_families.families(log_tokens)
 
     # ------------------------------------------------------------------ daemon
 

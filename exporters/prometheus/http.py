@@ -5,7 +5,9 @@ Rules of this file:
   never touched.
 - Content negotiation is client_python's (``choose_encoder``): OpenMetrics when the
   scraper's ``Accept`` asks for it, the classic text format otherwise; gzip when
-  ``Accept-Encoding`` allows it.
+  ``Accept-Encoding`` allows it (``compression``: only the families that changed
+  since the previous scrape are compressed again), else aiohttp's own compression
+  (deflate) when that is allowed.
 - Rendering runs on the event loop's thread (see ``collector``): it is a read of
   in-memory counters plus a few ``/proc`` reads per managed process, and only the
   samples that changed since the previous scrape are formatted (``exposition``).
@@ -21,6 +23,7 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import choose_encoder
 
+from exporters.prometheus.compression import GzipSegments, accepts_gzip
 from exporters.prometheus.exposition import CachingEncoder
 from exporters.prometheus.settings import SECTION, ListenAddress
 from supervisor_core.http.limits import DEFAULT_LIMITS, ConnectionLimits, LimitedSite
@@ -39,19 +42,24 @@ class MetricsListenerError(OSError):
 def metrics_handler(registry: CollectorRegistry) -> Handler:
     """An aiohttp handler that renders ``registry`` for the scraper's ``Accept``.
 
-    One ``CachingEncoder`` per negotiated format (content type) reuses the lines of
-    samples that did not change since that format's previous scrape.
+    One ``CachingEncoder`` per negotiated format (content type) reuses the text of
+    processes that did not change since that format's previous scrape, and one
+    ``GzipSegments`` per format the gzip of families that did not change.
     """
-    encoders: dict[str, CachingEncoder] = {}
+    encoders: dict[str, tuple[CachingEncoder, GzipSegments]] = {}
 
     async def handle(request: web.Request) -> web.StreamResponse:
         encoder, content_type = choose_encoder(request.headers.get("Accept", ""))
         cached = encoders.get(content_type)
         if cached is None:
-            cached = encoders[content_type] = CachingEncoder(encoder)
-        body = cached.render(registry)
-        response = web.Response(body=body, headers={"Content-Type": content_type})
-        response.enable_compression()  # only when Accept-Encoding allows it
+            cached = encoders[content_type] = (CachingEncoder(encoder), GzipSegments())
+        segments = cached[0].render_segments(registry)
+        headers = {"Content-Type": content_type}
+        if accepts_gzip(request.headers.get("Accept-Encoding", "")):
+            headers["Content-Encoding"] = "gzip"
+            return web.Response(body=cached[1].compress(segments), headers=headers)
+        response = web.Response(body=b"".join(segments), headers=headers)
+        response.enable_compression()  # deflate when Accept-Encoding allows it
         return response
 
     return handle

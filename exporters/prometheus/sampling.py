@@ -228,7 +228,8 @@ def _fd_dir_size_counts(proc: str = "/proc") -> bool:
 _FD_DIR_SIZE = _fd_dir_size_counts()
 
 
-def _open_fds(pid: int, proc: str) -> int | None:
+def fd_count(pid: int, proc: str = "/proc") -> int | None:
+    """Open fds of ``pid``: None when not readable (permission), -1 when it is gone."""
     try:
         if _FD_DIR_SIZE and proc == "/proc":
             return os.stat(f"{proc}/{pid}/fd").st_size
@@ -239,34 +240,83 @@ def _open_fds(pid: int, proc: str) -> int | None:
         return -1  # gone since the scan
 
 
+def _read_stats(proc: str) -> dict[int, bytes]:
+    """Every process' raw ``/proc/PID/stat``, from one pass (vanished ones left out)."""
+    stats: dict[int, bytes] = {}
+    for entry in os.listdir(proc):
+        if entry.isdigit():
+            try:
+                stats[int(entry)] = _read_small(f"{proc}/{entry}/stat")
+            except OSError:
+                continue
+    return stats
+
+
+def _ppid(stat: bytes) -> int | None:
+    # "pid (comm) S ppid ...": the ppid starts 4 bytes after the last ")".
+    start = stat.rfind(b")") + 4
+    end = stat.find(b" ", start)
+    try:
+        return int(stat[start:end])
+    except ValueError:
+        return None
+
+
 def sample_trees(pids: Iterable[int], proc: str = "/proc") -> dict[int, TreeSample | None]:
-    """``sample_tree`` for every pid, from one scan of ``/proc`` (no psutil objects)."""
-    stats = scan_proc(proc)
+    """``sample_tree`` for every pid, from one scan of ``/proc`` (no psutil objects).
+
+    Only the ppid of every process on the machine is parsed; the other fields only
+    for members of a sampled tree (a machine runs far more processes than we manage).
+    """
+    raw = _read_stats(proc)
     children: dict[int, list[int]] = {}
-    for pid, stat in stats.items():
-        children.setdefault(stat.ppid, []).append(pid)
+    for pid, stat in raw.items():
+        ppid = _ppid(stat)
+        if ppid is not None:
+            children.setdefault(ppid, []).append(pid)
+    stats: dict[int, _Stat | None] = {}
+
+    def parsed(pid: int) -> _Stat | None:
+        if pid not in stats:
+            stats[pid] = _parse_stat(raw[pid]) if pid in raw else None
+        return stats[pid]
+
     samples: dict[int, TreeSample | None] = {}
     for root in pids:
-        samples[root] = _tree_from_scan(root, stats, children, proc)
+        samples[root] = _tree_from_scan(root, parsed, children, proc)
     return samples
 
 
 def _tree_from_scan(
-    root: int, stats: Mapping[int, _Stat], children: Mapping[int, Sequence[int]], proc: str
+    root: int,
+    parsed: Callable[[int], _Stat | None],
+    children: Mapping[int, Sequence[int]],
+    proc: str,
 ) -> TreeSample | None:
-    root_stat = stats.get(root)
+    root_stat = parsed(root)
     if root_stat is None or root_stat.zombie:
         return None
-    root_fds = _open_fds(root, proc)
+    root_fds = fd_count(root, proc)
     if root_fds == -1:
         return None  # the root went away since the scan
+    if root not in children:  # most programs: no descendant to look for
+        return TreeSample(
+            cpu_user=root_stat.ticks_user / _CLOCK_TICKS,
+            cpu_system=root_stat.ticks_system / _CLOCK_TICKS,
+            rss=root_stat.rss_pages * _PAGE_SIZE,
+            open_fds=root_fds,
+            threads=root_stat.threads,
+            processes=1,
+        )
     ticks_user = ticks_system = rss_pages = threads = processes = 0
     open_fds: int | None = 0
     pending, seen = [root], {root}
     while pending:
         pid = pending.pop()
-        stat = stats[pid]
-        fds = root_fds if pid == root else _open_fds(pid, proc)
+        stat = parsed(pid)
+        if stat is None:
+            continue  # unparsable: left out, not zero
+        fds = root_fds if pid == root else fd_count(pid, proc)
         if fds == -1 or (stat.zombie and pid != root):
             continue  # a descendant gone since the scan, or dead: left out, not zero
         ticks_user += stat.ticks_user
@@ -276,7 +326,7 @@ def _tree_from_scan(
         processes += 1
         open_fds = None if fds is None or open_fds is None else open_fds + fds
         for child in children.get(pid, ()):
-            if child not in seen and child in stats:
+            if child not in seen:
                 seen.add(child)
                 pending.append(child)
     return TreeSample(

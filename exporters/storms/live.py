@@ -206,7 +206,7 @@ class StormMonitor:
                 bus.publish(data)
 
     def _schedule(self) -> None:
-        deadline = self.detector.next_deadline()
+        deadline = self.detector.next_wake()  # may be early: the timer then re-arms
         if deadline == self._deadline:
             return
         self._cancel_timer()

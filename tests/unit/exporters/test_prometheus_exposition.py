@@ -15,7 +15,7 @@ from prometheus_client.openmetrics.exposition import generate_latest as generate
 from prometheus_client.registry import Collector
 
 from exporters.prometheus import TreeSample
-from exporters.prometheus.exposition import CachingEncoder
+from exporters.prometheus.exposition import CachingEncoder, PartedMetric
 from supervisor_core.lifecycle import ProcessState
 from tests.unit.exporters.test_prometheus import World, config, process_info, run_until_running
 
@@ -56,29 +56,56 @@ def test_every_scrape_equals_the_encoder_output() -> None:
             assert cached.render(w.registry) == encoder(w.registry)
 
 
-def test_unchanged_processes_hand_out_the_same_sample_objects() -> None:
-    """A quiet process' samples are the same objects at the next scrape; a changed one's are new."""
+def _parted(registry: CollectorRegistry) -> dict[str, PartedMetric]:
+    return {m.name: m for m in registry.collect() if isinstance(m, PartedMetric)}
+
+
+def test_a_quiet_fleet_gives_the_same_family_objects() -> None:
+    """With no event and equal samples, a scrape's per-process families are the previous ones."""
+    w = _world()
+    run_until_running(w, w.harness(config("quiet")))
+    first, second = _parted(w.registry), _parted(w.registry)
+    assert "supervisor_process_state" in first
+    assert "supervisor_process_cpu_seconds" in first
+    assert all(second[name] is first[name] for name in first)
+
+
+def test_only_a_changed_process_gets_new_tokens() -> None:
+    """A process with an event gets new parts; a quiet one keeps the same token objects."""
     w = _world()
     quiet = w.harness(config("quiet"))
     busy = w.harness(config("busy"))
     run_until_running(w, quiet)
     run_until_running(w, busy)
 
-    def samples_of(name: str) -> list[object]:
-        return [
-            sample
-            for metric in w.registry.collect()
-            for sample in metric.samples
-            if sample.labels.get("name") == name
-        ]
+    def tokens() -> dict[str, object]:
+        state = _parted(w.registry)["supervisor_process_state"]
+        return {getattr(token, "name"): token for token in state.tokens}  # noqa: B009
 
-    before_quiet, before_busy = samples_of("quiet"), samples_of("busy")
+    before = tokens()
     busy.stop()
     busy.exit(-15)
-    after_quiet, after_busy = samples_of("quiet"), samples_of("busy")
-    assert before_quiet
-    assert all(a is b for a, b in zip(before_quiet, after_quiet, strict=True))
-    assert not any(a is b for a, b in zip(before_busy, after_busy, strict=False))
+    after = tokens()
+    assert after["quiet"] is before["quiet"]
+    assert after["busy"] is not before["busy"]
+
+
+def test_a_quiet_scrape_formats_no_process_sample() -> None:
+    """The second scrape of an unchanged fleet hands the encoder no per-process sample."""
+    w = _world()
+    run_until_running(w, w.harness(config("web")))
+    formatted: list[str] = []
+
+    def counting(registry: Collector) -> bytes:
+        formatted.extend(s.name for m in registry.collect() for s in m.samples)
+        return generate_latest(registry)
+
+    cached = CachingEncoder(counting)
+    first = cached.render(w.registry)
+    assert any(name.startswith("supervisor_process_") for name in formatted)
+    formatted.clear()
+    assert cached.render(w.registry) == first
+    assert not [name for name in formatted if name.startswith("supervisor_process_")]
 
 
 class _Moved(Collector):
@@ -102,3 +129,28 @@ def test_families_the_classic_format_reorders_are_rendered_whole() -> None:
         cached = CachingEncoder(encoder)
         assert cached.render(registry) == encoder(registry)
         assert cached.render(registry) == encoder(registry)
+
+
+def test_an_unchanged_family_is_the_same_segment() -> None:
+    """render_segments hands out an unchanged family's text as the same bytes object."""
+    w = _world()
+    quiet = w.harness(config("quiet"))
+    busy = w.harness(config("busy"))
+    run_until_running(w, quiet)
+    run_until_running(w, busy)
+    for encoder in ENCODERS:
+        cached = CachingEncoder(encoder)
+        first = cached.render_segments(w.registry)
+        second = cached.render_segments(w.registry)
+        assert b"".join(second) == encoder(w.registry)
+        reused = [segment for segment in second if any(segment is old for old in first)]
+        assert any(b"supervisor_process_state{" in segment for segment in reused)
+        w.sampler.samples[busy.record.pid] = TreeSample(
+            cpu_user=3.0, cpu_system=0.5, rss=10, open_fds=1, threads=1, processes=1
+        )
+        third = cached.render_segments(w.registry)
+        assert b"".join(third) == encoder(w.registry)
+        state = [segment for segment in third if b"supervisor_process_state{" in segment]
+        assert len(state) == 1
+        assert any(segment is state[0] for segment in second)  # lifecycle did not change
+        del w.sampler.samples[busy.record.pid]

@@ -63,3 +63,19 @@ def test_sample_trees_sums_a_tree_from_one_scan(tmp_path: Path) -> None:
     assert subtree.processes == 2
     assert samples[20] is None  # zombie
     assert samples[99] is None  # gone
+
+
+def test_a_childless_root_and_an_unparsable_stat(tmp_path: Path) -> None:
+    """A root without children is itself; an unparsable stat is absent, not zero."""
+    for pid, stat in ((30, _full_stat(30, 1, "S", 7, 3, 1)), (31, "31 (x) S 1 garbage\n")):
+        (tmp_path / str(pid) / "fd").mkdir(parents=True)
+        (tmp_path / str(pid) / "stat").write_text(stat)
+    (tmp_path / "30" / "fd" / "0").touch()
+    samples = sample_trees([30, 31], proc=str(tmp_path))
+    ticks = os.sysconf("SC_CLK_TCK")
+    single = samples[30]
+    assert single is not None
+    assert (single.processes, single.threads, single.open_fds) == (1, 1, 1)
+    assert single.cpu_user == pytest.approx(8 / ticks)
+    assert single.cpu_system == pytest.approx(5 / ticks)
+    assert samples[31] is None

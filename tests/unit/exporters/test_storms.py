@@ -132,6 +132,28 @@ def test_storm_is_under_way_until_the_window_has_passed() -> None:
     assert detector.current() == ()
 
 
+def test_a_storm_ends_after_a_rerun_that_stayed_up() -> None:
+    """A crash after RUNNING moves the end to the last RUNNING + window; next_wake is never late."""
+    detector = StormDetector(SETTINGS)
+    for observation in crash_loop("web", start=0.0, crashes=3, every=1.0):
+        detector.feed(observation)
+    detector.feed(running("web", 4.0))  # would end the storm at 14
+    for observation in crash_loop("web", start=4.0, crashes=1, every=1.0):
+        detector.feed(observation)
+    detector.feed(running("web", 6.0))  # the run that lasts: ends it at 16
+    assert detector.next_deadline() == 16.0
+    wake = detector.next_wake()
+    assert wake is not None
+    assert wake <= 16.0
+    assert detector.advance(14.0) == []
+    assert detector.next_wake() == 16.0  # made exact once time reached it
+    assert detector.advance(15.9) == []
+    ended = detector.advance(16.0)
+    assert [c.kind for c in ended] == [ChangeKind.END]
+    assert ended[0].storm.end is not None
+    assert detector.next_wake() is None
+
+
 def test_two_storms_separated_by_a_healthy_period() -> None:
     """A crash loop, a healthy hour, another crash loop: two storms, each with its exits."""
     history = [
