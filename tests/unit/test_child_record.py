@@ -28,6 +28,7 @@ from supervisor_core.config.model import SurvivorAction
 from supervisor_core.http.structs import describe
 from supervisor_core.lifecycle import ProcessState
 from supervisor_core.survivors import find_survivors
+from tests.peers import require_root
 
 
 def entry(pid: int, name: str = "web", starttime: int = 7) -> ChildEntry:
@@ -88,9 +89,9 @@ def test_a_symlink_or_a_fifo_is_never_read_or_written(tmp_path: Path) -> None:
         read_record(str(fifo))
 
 
-@pytest.mark.skipif(os.geteuid() != 0, reason="only root can give a file to another user")
 def test_a_record_owned_by_another_user_is_refused(tmp_path: Path) -> None:
     """A record another user could have written names pids superd would signal: refused."""
+    require_root("only root can give a file to another user")
     path = tmp_path / "children"
     RecordWriter(str(path)).write("b", [encode_entry(entry(10))])
     os.chown(path, 65534, 65534)
