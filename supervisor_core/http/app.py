@@ -144,8 +144,8 @@ async def _rpc2(request: web.Request) -> web.Response:
         raise web.HTTPBadRequest(text=f"{e}\n") from e
     rpc = request.app[RPC_KEY]
     # The call itself and the encoding of its answer (supervisor_rpc_request_duration_seconds);
-    # reading and decoding the body is the client's pace, not ours. A call cancelled
-    # by a client that went away is not counted.
+    # reading and decoding the body is the client's pace, not ours. (aiohttp lets a
+    # handler finish when its client goes away, so every call started is counted.)
     timings = request.app[TIMINGS_KEY]
     started = time.perf_counter()
     try:
