@@ -99,3 +99,23 @@ def test_journal_lag_and_pending_events_are_served_and_reach_zero(
         )
 
     wait_for(caught_up, "journal lag 0 and no pending events")
+
+
+def test_rpc_counts_carry_on_across_a_restart(superd: tuple[Superd, int]) -> None:
+    """A restart (a new daemon generation and control-plane app) keeps counting from
+    where the histogram was: counts never go back."""
+    daemon, port = superd
+    state_ok = {"method": "supervisor.getState", "outcome": "ok"}
+    for _ in range(20):  # more than the restarted daemon's own getState calls below
+        daemon.call("getState")
+    before = value(scrape(port), f"{DURATION}_count", **state_ok)
+    assert before is not None
+    assert before > 20
+    assert daemon.call("restart") is True
+    restart_ok = {"method": "supervisor.restart", "outcome": "ok"}
+    daemon.wait_running()  # getState until the restarted daemon answers RUNNING
+    after = scrape(port)
+    assert value(after, f"{DURATION}_count", **restart_ok) == 1
+    count = value(after, f"{DURATION}_count", **state_ok)
+    assert count is not None
+    assert count > before
