@@ -40,7 +40,13 @@ from supervisor_core.config.model import Config
 from supervisor_core.control import SupervisorControl
 from supervisor_core.events import EventTypeRegistry
 from supervisor_core.extensions import DaemonView, Extension
-from supervisor_core.health import JOURNAL_ERRORS, FaultCounters
+from supervisor_core.health import (
+    JOURNAL_ERRORS,
+    JOURNAL_LAG_SECONDS,
+    JOURNAL_PENDING_EVENTS,
+    FaultCounters,
+)
+from supervisor_core.rpc_timings import RpcTimings
 
 logger = logging.getLogger(__name__)
 
@@ -57,10 +63,14 @@ class PrometheusExtension(Extension):
         self.storms: ActiveStorms | None = None
         self.faults: FaultCounters | None = None
         self.notifications: NotificationCounts | None = None
+        self.rpc_timings: RpcTimings | None = None
 
     def report_faults(self, faults: FaultCounters) -> None:
-        # Shown, not added to: the log and journal failure counters.
+        # Shown, not added to: the log and journal failure counters (and gauges).
         self.faults = faults
+
+    def report_rpc_timings(self, timings: RpcTimings) -> None:
+        self.rpc_timings = timings
 
     def install(self, bus: EventBus) -> None:
         # The storm gauge follows the STORM events the storm extension publishes, the
@@ -73,7 +83,9 @@ class PrometheusExtension(Extension):
             registry=self.registry,
             storms=self.storms,
             faults=self.faults.snapshot if self.faults is not None else None,
+            health_gauges=self.faults.gauges if self.faults is not None else None,
             notifications=self.notifications,
+            rpc_durations=self.rpc_timings.snapshot if self.rpc_timings is not None else None,
         )
 
     def routes(self) -> Sequence[web.AbstractRouteDef]:
@@ -138,6 +150,10 @@ class JournalExtension(Extension):
     def report_faults(self, faults: FaultCounters) -> None:
         # The writer thread keeps its own count; read it at scrape time.
         faults.register(JOURNAL_ERRORS, lambda: self.journal.snapshot().errors)
+        faults.register_gauge(JOURNAL_LAG_SECONDS, lambda: self.journal.snapshot().lag_seconds)
+        faults.register_gauge(
+            JOURNAL_PENDING_EVENTS, lambda: float(self.journal.snapshot().uncommitted)
+        )
 
     def install(self, bus: EventBus) -> None:
         self.journal.attach(bus)

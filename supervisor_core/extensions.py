@@ -12,6 +12,7 @@ Rules of this file:
       ext = factory.open(config)   # blocking, after daemonizing, before the bus exists
       ext.first_serial()           # the bus starts at the highest any extension asks for
       ext.report_faults(faults)    # where handled failures are counted (or read from)
+      ext.report_rpc_timings(t)    # the durations of XML-RPC calls (read-only for it)
       ext.install(bus)             # register its types on bus.registry; subscribe; publish
       ext.routes()                 # added to the control plane's HTTP app (same auth)
       ext.attach(control)          # each daemon generation (HUP builds a new one)
@@ -49,6 +50,7 @@ from supervisor_core.config.model import Config
 from supervisor_core.control import SupervisorControl
 from supervisor_core.events import EventTypeRegistry
 from supervisor_core.health import FaultCounters
+from supervisor_core.rpc_timings import RpcTimings
 
 ENTRY_POINT_GROUP = "supervisor_core.extensions"
 
@@ -81,6 +83,9 @@ class Extension:
     def report_faults(self, faults: FaultCounters) -> None:
         """The daemon's failure counters: add to them, register a count, or show them
         (once per run, before ``install``)."""
+
+    def report_rpc_timings(self, timings: RpcTimings) -> None:
+        """Told where the daemon counts XML-RPC call durations (read them, never add)."""
 
     def install(self, bus: EventBus) -> None:
         """Register the event types it publishes or asks for on ``bus.registry``

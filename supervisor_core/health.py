@@ -12,6 +12,8 @@ Rules of this file:
 - Two ways in: ``add`` for code that sees each failure (log capture, on the loop),
   ``register`` for a part that keeps its own monotonic count (the journal's writer
   thread): its callable is read at ``snapshot()`` time. Either way a count only grows.
+- Beside the counters, health gauges (how far behind a part is: the journal's lag)
+  are registered the same way and read at ``gauges()`` time; they may go down.
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ FaultKey = tuple[str, str]
 
 LOG_WRITE_ERRORS = "log_write_errors"
 JOURNAL_ERRORS = "journal_errors"
+JOURNAL_LAG_SECONDS = "journal_lag_seconds"
+JOURNAL_PENDING_EVENTS = "journal_pending_events"
 
 
 class FaultCounters:
@@ -43,6 +47,7 @@ class FaultCounters:
         self._lock = threading.Lock()
         self._counts: Counter[FaultKey] = Counter()
         self._sources: dict[FaultKey, Callable[[], int]] = {}
+        self._gauges: dict[str, Callable[[], float]] = {}
 
     def add(self, name: str, label: str = "", count: int = 1) -> None:
         """Count ``count`` more failures of ``name`` (with ``label``)."""
@@ -73,3 +78,17 @@ class FaultCounters:
         for key, source in sources.items():
             counts[key] = counts.get(key, 0) + source()
         return MappingProxyType(counts)
+
+    def register_gauge(self, name: str, source: Callable[[], float]) -> None:
+        """Read the health gauge ``name`` from ``source()`` at ``gauges()`` time.
+
+        A second registration of the same name replaces the first.
+        """
+        with self._lock:
+            self._gauges[name] = source
+
+    def gauges(self) -> Mapping[str, float]:
+        """Every registered health gauge now."""
+        with self._lock:
+            sources = dict(self._gauges)
+        return MappingProxyType({name: source() for name, source in sources.items()})

@@ -42,6 +42,7 @@ from supervisor_core.orphans import ClaimingSpawner, OrphanReaper
 from supervisor_core.pools import check_listener_events
 from supervisor_core.probes import AsyncioProbes, ClaimChild
 from supervisor_core.process import ProcessRuntime
+from supervisor_core.rpc_timings import RpcTimings
 from supervisor_core.sdnotify import NotifyServer, SystemdNotifier
 from supervisor_core.spawn import PopenSpawner, Spawner
 from supervisor_core.supervisor import ProcessFactory, ProcessSetup, Supervisor
@@ -142,6 +143,8 @@ class DaemonRun:
     ``event_types`` is the daemon's registry, given to the bus it builds (default:
     supervisord's types; each extension's ``install`` adds its own).
     ``faults`` counts handled failures for the whole run (one is made when None).
+    ``rpc_timings`` counts the duration of every XML-RPC call for the whole run (one
+    is made when None).
     ``reap_orphans`` reaps every exited child that is not one of ours (superd as PID 1
     or as a child subreaper, see ``supervisor_core.orphans``).
     ``children_record`` is where the live children are recorded (superd: next to its
@@ -161,6 +164,7 @@ class DaemonRun:
     extensions: Sequence[Extension] = ()
     event_types: EventTypeRegistry | None = None
     faults: FaultCounters | None = None
+    rpc_timings: RpcTimings | None = None
     reap_orphans: bool = False
     children_record: str | None = None
 
@@ -194,6 +198,8 @@ async def run_daemon(config: Config, run: DaemonRun) -> int:
     if run.faults is None:
         run.faults = FaultCounters()
     run.faults.declare(LOG_WRITE_ERRORS, "stdout", "stderr")
+    if run.rpc_timings is None:
+        run.rpc_timings = RpcTimings()
     router = _SignalRouter()
     loop = asyncio.get_running_loop()
     recorder = (
@@ -220,6 +226,7 @@ async def run_daemon(config: Config, run: DaemonRun) -> int:
             extension_scope.push_async_callback(_close_extensions, run.extensions)
             for extension in run.extensions:
                 extension.report_faults(run.faults)
+                extension.report_rpc_timings(run.rpc_timings)
             for extension in run.extensions:
                 extension.install(bus)
             for extension in run.extensions:
@@ -333,6 +340,7 @@ async def _run_generation(
                 supervisor,
                 auth=AuthPolicy.from_configs(unix=unix, inet=inet),
                 extra_routes=[route for ext in run.extensions for route in ext.routes()],
+                rpc_timings=run.rpc_timings,
             )
             try:
                 # The listeners live exactly as long as this block; closing them lets

@@ -104,7 +104,10 @@ class JournalStats:
     counts failed transactions (retried); ``lost`` counts events given up (at
     close, or that could not be encoded); ``errors`` counts every failure of the
     writer (failed transactions, unencodable events, failed retention passes,
-    unexpected exceptions): ``supervisor_journal_errors_total``.
+    unexpected exceptions): ``supervisor_journal_errors_total``. ``uncommitted``
+    counts the events accepted but not yet durable (``pending`` plus the batch being
+    written): ``supervisor_journal_pending_events``; ``lag_seconds`` is the age of the
+    oldest of them (0 when caught up): ``supervisor_journal_lag_seconds``.
     """
 
     path: str
@@ -118,6 +121,8 @@ class JournalStats:
     lost: int
     retention_deleted: int
     errors: int = 0
+    uncommitted: int = 0
+    lag_seconds: float = 0.0
 
 
 def _transient(error: sqlite3.Error) -> bool:
@@ -264,6 +269,10 @@ class Journal:
         # Shared with the writer thread, under _cond.
         self._cond = threading.Condition()
         self._pending: deque[Event] = deque()
+        # The batch the writer holds (taken from _pending, not yet committed): its
+        # size and the monotonic time of its first event (for the lag).
+        self._in_flight = 0
+        self._in_flight_since: float | None = None
         self._accepted_serial: int | None = self._stored_serial
         self._committed_serial: int | None = self._stored_serial
         self._flush_waiters: list[tuple[int, concurrent.futures.Future[None]]] = []
@@ -479,7 +488,13 @@ class Journal:
     def snapshot(self) -> JournalStats:
         """The journal's counters, frozen."""
         with self._cond:
+            oldest = self._in_flight_since
+            if oldest is None and self._pending:
+                oldest = self._pending[0].monotonic_time
+            lag = 0.0 if oldest is None else max(0.0, self._clock.monotonic() - oldest)
             return JournalStats(
+                uncommitted=len(self._pending) + self._in_flight,
+                lag_seconds=lag,
                 path=self.path,
                 committed_serial=self._committed_serial,
                 pending=len(self._pending),
@@ -514,6 +529,9 @@ class Journal:
             # Take more than a batch when behind: fewer, larger transactions catch up.
             count = min(len(self._pending), self.batch_size * 8)
             batch = [self._pending.popleft() for _ in range(count)]
+            if batch:
+                self._in_flight = len(batch)
+                self._in_flight_since = batch[0].monotonic_time
             self._cond.notify_all()  # room for a callback waiting on backpressure
             return batch, self._closing, bool(self._retention_waiters)
 
@@ -542,8 +560,11 @@ class Journal:
                     return
             except Exception:
                 # A bug, or an error no handler below expected: never a silent death.
+                # The batch it held is not retried (counted in errors), so it no
+                # longer makes the journal look behind.
                 with self._cond:
                     self._errors += 1
+                    self._in_flight, self._in_flight_since = 0, None
                 logger.exception(
                     "journal %s: unexpected error in the writer; continuing", self.path
                 )
@@ -615,6 +636,7 @@ class Journal:
                 if closing and attempt >= len(_RETRY_DELAYS):
                     with self._cond:
                         self._lost += len(rows)
+                        self._in_flight, self._in_flight_since = 0, None
                     logger.error(
                         "journal %s: giving up on %d events (serials %d-%d) at close: %s",
                         self.path,
@@ -634,6 +656,7 @@ class Journal:
                 )
                 time.sleep(delay)
         with self._cond:
+            self._in_flight, self._in_flight_since = 0, None
             self._committed_serial = batch[-1].serial
             self._written += stored
             self._batches += 1

@@ -31,9 +31,11 @@ from exporters.prometheus.aggregate import ProcessMetricsAggregate, ProcessStats
 from exporters.prometheus.catalogue import CATALOGUE, MetricSpec
 from exporters.prometheus.collector import (
     FaultSource,
+    HealthGaugeSource,
     LogBytesSource,
     NotificationSource,
     ProcessSnapshots,
+    RpcDurationSource,
     StormSource,
     SupervisorCollector,
 )
@@ -83,6 +85,8 @@ class PrometheusExporter:
         sampler: Sampler | None = None,
         daemon_metrics: bool = True,
         faults: FaultSource | None = None,
+        health_gauges: HealthGaugeSource | None = None,
+        rpc_durations: RpcDurationSource | None = None,
     ) -> PrometheusExporter:
         """Subscribe to ``bus`` and register the collectors on ``registry``.
 
@@ -105,6 +109,11 @@ class PrometheusExporter:
             faults: the daemon's handled-failure counters (``FaultCounters.snapshot``)
                 for ``supervisor_log_write_errors_total`` and
                 ``supervisor_journal_errors_total``; None leaves them out.
+            health_gauges: the daemon's health gauges (``FaultCounters.gauges``) for
+                ``supervisor_journal_lag_seconds`` and
+                ``supervisor_journal_pending_events``; None leaves them out.
+            rpc_durations: XML-RPC call durations (``RpcTimings.snapshot``) for
+                ``supervisor_rpc_request_duration_seconds``; None leaves it out.
         """
         aggregate = ProcessMetricsAggregate()
         collector = SupervisorCollector(
@@ -116,7 +125,9 @@ class PrometheusExporter:
             log_bytes=log_bytes,
             storms=storms,
             faults=faults,
+            health_gauges=health_gauges,
             notifications=notifications,
+            rpc_durations=rpc_durations,
         )
         registry.register(collector)
         daemon: tuple[Collector, ...] = ()

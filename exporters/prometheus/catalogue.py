@@ -138,6 +138,23 @@ JOURNAL_ERRORS = _daemon(
     C,
     "Failures of the event journal: failed commits (retried), events it could not store.",
 )
+JOURNAL_LAG = _daemon(
+    "journal_lag_seconds",
+    G,
+    "Age of the oldest event the journal accepted but has not committed yet (0: caught up).",
+)
+JOURNAL_PENDING = _daemon(
+    "journal_pending_events",
+    G,
+    "Events the journal accepted but has not committed yet.",
+)
+RPC_DURATION = _daemon(
+    "rpc_request_duration_seconds",
+    H,
+    "Time to answer an XML-RPC call (the call and its encoding), by method and outcome.",
+    "method",
+    "outcome",
+)
 NOTIFICATIONS = _daemon(
     "notifications_total",
     C,
@@ -177,6 +194,9 @@ CATALOGUE: tuple[MetricSpec, ...] = (
     SUBSCRIBER_ERRORS,
     LOG_WRITE_ERRORS,
     JOURNAL_ERRORS,
+    JOURNAL_LAG,
+    JOURNAL_PENDING,
+    RPC_DURATION,
     NOTIFICATIONS,
     SURVIVORS,
     INFO,
@@ -186,6 +206,12 @@ CATALOGUE: tuple[MetricSpec, ...] = (
 FAULT_METRICS: dict[str, MetricSpec] = {
     "log_write_errors": LOG_WRITE_ERRORS,
     "journal_errors": JOURNAL_ERRORS,
+}
+
+# supervisor_core.health gauge names -> the metric showing them.
+HEALTH_GAUGE_METRICS: dict[str, MetricSpec] = {
+    "journal_lag_seconds": JOURNAL_LAG,
+    "journal_pending_events": JOURNAL_PENDING,
 }
 
 # Run durations span a crash loop (well under a second) to a service up for days.

@@ -50,6 +50,7 @@ from exporters.prometheus.sampling import Sampler, TreeSample, sample_trees
 from supervisor_core.bus import BusSnapshot
 from supervisor_core.control import ControlError, GroupInfo
 from supervisor_core.lifecycle import START_CAUSES, ProcessState
+from supervisor_core.rpc_timings import RpcDurations
 
 logger = logging.getLogger(__name__)
 
@@ -73,6 +74,12 @@ LogBytesSource = Callable[[], Mapping[ProcessKey, Mapping[str, int]]]
 
 FaultSource = Callable[[], Mapping[tuple[str, str], int]]
 """The daemon's handled-failure counters (``supervisor_core.health.FaultCounters.snapshot``)."""
+
+HealthGaugeSource = Callable[[], Mapping[str, float]]
+"""The daemon's health gauges (``supervisor_core.health.FaultCounters.gauges``)."""
+
+RpcDurationSource = Callable[[], Mapping[tuple[str, str], RpcDurations]]
+"""XML-RPC call durations per ``(method, outcome)`` (``supervisor_core.rpc_timings``)."""
 
 StormSource = Callable[[], Collection[ProcessKey]]
 """The processes whose restart storm is under way (the storm detector's seam)."""
@@ -309,6 +316,31 @@ def _fault_families(counts: Mapping[tuple[str, str], int]) -> list[Metric]:
     return list(families.values())
 
 
+def _health_gauge_families(values: Mapping[str, float]) -> list[Metric]:
+    """The ``HEALTH_GAUGE_METRICS`` families from the daemon's health gauges."""
+    families: list[Metric] = []
+    for name, value in sorted(values.items()):
+        spec = cat.HEALTH_GAUGE_METRICS.get(name)
+        if spec is None:
+            continue  # a gauge no metric shows (yet)
+        family = _family(spec)
+        _add(family, (), value)
+        families.append(family)
+    return families
+
+
+def _rpc_family(durations: Mapping[tuple[str, str], RpcDurations]) -> Metric:
+    """``supervisor_rpc_request_duration_seconds``: one histogram per called pair."""
+    family = _family(cat.RPC_DURATION)
+    assert isinstance(family, HistogramMetricFamily)
+    for (method, outcome), histogram in sorted(durations.items()):
+        buckets = RunDurations(
+            bounds=histogram.bounds, counts=histogram.counts, total=histogram.total
+        ).cumulative()
+        family.add_metric([method, outcome], buckets, histogram.total)
+    return family
+
+
 class SupervisorCollector(Collector):
     """Renders superd's metrics from an aggregate, the core's snapshots and psutil.
 
@@ -324,6 +356,10 @@ class SupervisorCollector(Collector):
         storms: processes in a restart storm; None means none (the storm detector
             plugs in here).
         faults: the daemon's handled-failure counters; None leaves their metrics out.
+        health_gauges: the daemon's health gauges (the journal's lag); None leaves
+            their metrics out.
+        rpc_durations: XML-RPC call durations; None leaves
+            ``supervisor_rpc_request_duration_seconds`` out.
         notifications: counts per ``(channel, outcome)``; None leaves
             ``supervisor_notifications_total`` out.
     """
@@ -339,10 +375,14 @@ class SupervisorCollector(Collector):
         log_bytes: LogBytesSource | None = None,
         storms: StormSource | None = None,
         faults: FaultSource | None = None,
+        health_gauges: HealthGaugeSource | None = None,
         notifications: NotificationSource | None = None,
+        rpc_durations: RpcDurationSource | None = None,
     ) -> None:
         self._aggregate = aggregate
         self._faults = faults
+        self._health_gauges = health_gauges
+        self._rpc_durations = rpc_durations
         self._notifications = notifications
         self._groups = groups
         self._bus = bus
@@ -507,6 +547,10 @@ class SupervisorCollector(Collector):
             yield from (events, dropped, errors)
         if self._faults is not None:
             yield from _fault_families(self._faults())
+        if self._health_gauges is not None:
+            yield from _health_gauge_families(self._health_gauges())
+        if self._rpc_durations is not None:
+            yield _rpc_family(self._rpc_durations())
         if self._notifications is not None:
             notifications = _family(cat.NOTIFICATIONS)
             for (channel, outcome), count in sorted(self._notifications().items()):

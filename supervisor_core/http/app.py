@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable, Iterable
 
 from aiohttp import web
@@ -36,6 +37,7 @@ from supervisor_core.http.xmlrpc import (
     decode_request,
     encode_fault,
 )
+from supervisor_core.rpc_timings import RpcOutcome, RpcTimings
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +45,7 @@ CONTROL_KEY = web.AppKey("control", control.SupervisorControl)
 RPC_KEY = web.AppKey("rpc", RpcInterface)
 AUTH_KEY = web.AppKey("auth", AuthPolicy)
 TAIL_KEY = web.AppKey("tail", logtail.TailSettings)
+TIMINGS_KEY = web.AppKey("rpc_timings", RpcTimings)
 
 # Large enough for any real XML-RPC call (sendProcessStdin payloads included), small
 # enough that a hostile body cannot make the daemon allocate much.
@@ -59,6 +62,7 @@ def make_app(
     logtail_head: int = 1024,
     logtail_poll_interval: float = 0.1,
     extra_routes: Iterable[web.AbstractRouteDef] = (),
+    rpc_timings: RpcTimings | None = None,
 ) -> web.Application:
     """Build the control-plane web application over ``control_``.
 
@@ -72,6 +76,8 @@ def make_app(
         extra_routes: more routes served by the same app and behind the same auth
             (e.g. ``/metrics`` from ``exporters.prometheus.metrics_routes``); the
             core stays unaware of what they serve.
+        rpc_timings: where the duration of every ``/RPC2`` call is counted (one per
+            daemon run, read by the metrics exporter); None: a private one.
 
     Example:
         app = make_app(control, auth=AuthPolicy.from_configs(unix=u, inet=i))
@@ -79,7 +85,9 @@ def make_app(
     """
     app = web.Application(client_max_size=client_max_size, middlewares=[_auth_middleware])
     app[CONTROL_KEY] = control_
-    app[RPC_KEY] = RpcInterface(control_)
+    app[RPC_KEY] = rpc = RpcInterface(control_)
+    app[TIMINGS_KEY] = timings = rpc_timings if rpc_timings is not None else RpcTimings()
+    timings.declare_methods(rpc.methods)
     app[AUTH_KEY] = auth if auth is not None else AuthPolicy()
     app[TAIL_KEY] = logtail.TailSettings(
         head=logtail_head, poll_interval=logtail_poll_interval, stopping=asyncio.Event()
@@ -135,14 +143,24 @@ async def _rpc2(request: web.Request) -> web.Response:
         logger.warning("rejected XML-RPC request from %s: %s", request.remote, e)
         raise web.HTTPBadRequest(text=f"{e}\n") from e
     rpc = request.app[RPC_KEY]
+    # The call itself and the encoding of its answer (supervisor_rpc_request_duration_seconds);
+    # reading and decoding the body is the client's pace, not ours. (aiohttp lets a
+    # handler finish when its client goes away, so every call started is counted.)
+    timings = request.app[TIMINGS_KEY]
+    started = time.perf_counter()
     try:
-        return _xml(await rpc.call_encoded(method, params, requester_of(request, "xmlrpc")))
+        body = await rpc.call_encoded(method, params, requester_of(request, "xmlrpc"))
     except RpcFault as fault:
-        return _xml(encode_fault(fault))
+        timings.observe(method, RpcOutcome.FAULT, time.perf_counter() - started)
+        body = encode_fault(fault)
     except ResultEncodingError as e:
+        timings.observe(method, RpcOutcome.FAULT, time.perf_counter() - started)
         # A result XML-RPC cannot carry (None, an int over 32 bits) is our bug.
         logger.exception("%s", e)
         raise web.HTTPInternalServerError() from e
+    else:
+        timings.observe(method, RpcOutcome.OK, time.perf_counter() - started)
+    return _xml(body)
 
 
 async def _logtail(request: web.Request) -> web.StreamResponse:

@@ -3,7 +3,9 @@
 One real superd runs programs that exercise every panel: ``flaky`` runs two seconds
 and exits 3 (restarts, a restart storm, exit codes, run durations, CPU, memory, file
 descriptors, log bytes), ``doomed`` never stays up and goes FATAL (the FATAL counts,
-and the notifier's webhook delivery of it), ``steady`` just runs. A real Prometheus
+and the notifier's webhook delivery of it), ``steady`` just runs; an XML-RPC client
+polls ``supervisor.getAllProcessInfo`` (RPC latency) and the journal records every
+event (journal lag). A real Prometheus
 (Debian's) scrapes it every second. Each dashboard's targets, annotations and
 variable queries are read from the checked-in JSON, Grafana's variables substituted
 with the real job, instance, group and name, its macros with durations; each must
@@ -14,10 +16,12 @@ The drill-down's link to ``/events`` is followed on the real superd.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import re
 import signal
 import time
+import xmlrpc.client
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,6 +44,8 @@ SUBJECT = "flaky"  # the drill-down's process
 # 1 s scrape interval ($__rate_interval is at least four scrape intervals).
 MACROS = (("$__rate_interval", "15s"), ("${__range}", "2m"), ("$__range", "2m"))
 ANNOTATION_RANGE = 300.0  # an annotation is a range query over the dashboard's range
+POLLED_METHOD = "supervisor.getAllProcessInfo"  # what the RPC latency panel must show
+POLL_INTERVAL = 0.5  # like a status page refreshing
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -171,11 +177,28 @@ async def run(session: aiohttp.ClientSession, base: str, query: Query) -> list[d
     return result
 
 
+async def poll_rpc(control_url: str) -> None:
+    """Call ``POLLED_METHOD`` on superd's /RPC2 every ``POLL_INTERVAL`` (bounded in count)."""
+    body = xmlrpc.client.dumps((), POLLED_METHOD).encode()
+    async with aiohttp.ClientSession() as session:
+        for _ in range(int(2 * DEADLINE / POLL_INTERVAL)):
+            async with session.post(f"{control_url}/RPC2", data=body) as response:
+                assert response.status == 200, await response.text()
+                xmlrpc.client.loads(await response.read())  # a fault would raise here
+            await asyncio.sleep(POLL_INTERVAL)  # the client's pace, not a wait for a condition
+
+
 @pytest.fixture
 async def prometheus_url(daemon: Daemon, tmp_path: Path) -> AsyncIterator[str]:
-    """A real Prometheus scraping the superd every second."""
-    async with prometheus(tmp_path, ("127.0.0.1", daemon.metrics_port)) as base:
-        yield base
+    """A real Prometheus scraping the superd every second, while a client polls /RPC2."""
+    poller = asyncio.create_task(poll_rpc(daemon.control_url))
+    try:
+        async with prometheus(tmp_path, ("127.0.0.1", daemon.metrics_port)) as base:
+            yield base
+    finally:
+        poller.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await poller
 
 
 async def wait_all_answer(
@@ -229,6 +252,10 @@ async def test_every_dashboard_query_returns_series_from_a_real_superd(
         if query.dashboard == PROCESS.uid:
             names = {series["metric"].get("name") for series in result} - {None}
             assert names <= {SUBJECT}, f"{query.where}: {names}"
+    # RPC latency names the polled method; its quantiles are real durations.
+    for query, result in answers.items():
+        if query.where.startswith("panel 'RPC latency (p50/p99 by method)'"):
+            assert POLLED_METHOD in {series["metric"].get("method") for series in result}
 
 
 async def test_fatal_storm_notification_and_starts_by_cause_show_real_values(
@@ -339,3 +366,43 @@ async def test_drill_down_events_link_opens_the_process_events_on_superd(
         except TimeoutError:
             pytest.fail(f"{link}: never an EXITED event of {SUBJECT}: {events}")
     assert {(e["groupname"], e["processname"]) for e in events} == {(SUBJECT, SUBJECT)}
+
+
+async def test_rpc_latency_and_journal_lag_panels_show_real_values(
+    daemon: Daemon, prometheus_url: str
+) -> None:
+    """The RPC latency panel gives a finite p50 and p99 for the polled XML-RPC method,
+    under a minute, and the journal lag panel reads 0 once the journal has caught up."""
+    values = variables(daemon)
+    by_place = {
+        (q.dashboard, q.where): q for board in DASHBOARDS for q in dashboard_queries(board, values)
+    }
+    p50 = by_place[(DAEMON.uid, "panel 'RPC latency (p50/p99 by method)' A")]
+    p99 = by_place[(DAEMON.uid, "panel 'RPC latency (p50/p99 by method)' B")]
+    lag = by_place[(DAEMON.uid, "panel 'Journal lag' A")]
+
+    async def polled(query: Query) -> float | None:
+        for series in await run(session, prometheus_url, query):
+            if series["metric"].get("method") == POLLED_METHOD:
+                return float(series["value"][1])
+        return None
+
+    async def reached() -> bool:
+        quantiles = [await polled(p50), await polled(p99)]
+        lags = [float(s["value"][1]) for s in await run(session, prometheus_url, lag)]
+        return all(q is not None and 0 < q < 60 for q in quantiles) and bool(lags) and lags == [0.0]
+
+    async with aiohttp.ClientSession() as session:
+        try:
+            async with asyncio.timeout(DEADLINE):
+                done = False
+                while not done:
+                    done = await reached()
+                    if not done:
+                        await asyncio.sleep(0.5)  # Prometheus' HTTP API is all there is
+        except TimeoutError:
+            pytest.fail(
+                f"RPC p50/p99 of {POLLED_METHOD}: {await run(session, prometheus_url, p50)} "
+                f"{await run(session, prometheus_url, p99)}; journal lag: "
+                f"{await run(session, prometheus_url, lag)}"
+            )

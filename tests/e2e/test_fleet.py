@@ -393,13 +393,19 @@ async def test_three_hosts_alert_and_chart_per_host(tmp_path: Path, fleet: list[
     assert counts["Restarts per minute by host"] >= HOSTS
 
 
+RPC_DURATION = "supervisor_rpc_request_duration_seconds"
+
+
 def series_counts(port: int) -> tuple[dict[str, int], int]:
-    """One real scrape: series per process (by program name) and the daemon's own."""
+    """One real scrape: series per process (by program name) and the daemon's own,
+    without the XML-RPC histogram (its series depend on the calls made: ``rpc_series``)."""
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
         text = response.read().decode()
     per_process: dict[str, int] = {}
     daemon = 0
     for family in text_string_to_metric_families(text):
+        if family.name == RPC_DURATION:
+            continue
         for sample in family.samples:
             name = sample.labels.get("name")
             if name is None:
@@ -407,6 +413,19 @@ def series_counts(port: int) -> tuple[dict[str, int], int]:
             else:
                 per_process[name] = per_process.get(name, 0) + 1
     return per_process, daemon
+
+
+def rpc_series(port: int) -> dict[tuple[str, str], int]:
+    """One real scrape: the XML-RPC histogram's series per (method, outcome) called."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
+        text = response.read().decode()
+    counts: dict[tuple[str, str], int] = {}
+    for family in text_string_to_metric_families(text):
+        if family.name == RPC_DURATION:
+            for sample in family.samples:
+                pair = (sample.labels["method"], sample.labels["outcome"])
+                counts[pair] = counts.get(pair, 0) + 1
+    return counts
 
 
 def family_counts(port: int) -> dict[str, dict[str, int]]:
@@ -453,6 +472,11 @@ def test_docs_fleet_figures_are_the_measured_ones(fleet: list[Host]) -> None:
     assert not resources & set(families["idle"])
     assert documented("series per running process") == steady
     assert documented("series per superd besides its processes") == daemon
+    # Every XML-RPC (method, outcome) called so far (the harness' getState at least)
+    # has the same number of histogram series.
+    called = rpc_series(fleet[0].port)
+    assert ("supervisor.getState", "ok") in called
+    assert set(called.values()) == {documented("series per XML-RPC method and outcome called")}
     assert documented("series per host of 100 programs") == 100 * steady + daemon
     assert documented("series for 1,000 hosts") == 1000 * (100 * steady + daemon)
     interval = yaml.safe_load(PROMETHEUS_YML.read_text())["global"]["scrape_interval"]

@@ -131,9 +131,9 @@ def test_full_disk_is_counted_on_metrics_and_events_answers_503_then_recovers(
     tmp_path: Path, cleanup: list[Superd]
 ) -> None:
     """With child logs and the journal on a full disk, a real superd keeps running:
-    /metrics counts log write errors per stream and journal errors, /events answers
-    503 instead of hanging, and once space is freed both resume with a "resumed"
-    line in the main log."""
+    /metrics counts log write errors per stream and journal errors and shows the
+    journal's lag growing, /events answers 503 instead of hanging, and once space is
+    freed both resume with a "resumed" line in the main log and the lag is 0 again."""
     (tmp_path / "ticker.py").write_text(TICKER)
     port = free_port()
     with small_tmpfs(tmp_path / "disk") as disk:
@@ -160,6 +160,9 @@ def test_full_disk_is_counted_on_metrics_and_events_answers_503_then_recovers(
                     'supervisor_log_write_errors_total{stream="stdout"}',
                     'supervisor_log_write_errors_total{stream="stderr"}',
                     "supervisor_journal_errors_total",
+                    # The events it cannot commit wait, and age.
+                    "supervisor_journal_lag_seconds",
+                    "supervisor_journal_pending_events",
                 )
             )
 
@@ -171,6 +174,15 @@ def test_full_disk_is_counted_on_metrics_and_events_answers_503_then_recovers(
         assert "journal cannot commit" in body
         filler.unlink()
         wait_for(lambda: get(f"{base}/events")[0] == 200, "/events answers again")
+
+        def caught_up() -> bool:
+            text = get(f"{base}/metrics")[1]
+            return (
+                metric(text, "supervisor_journal_lag_seconds") == 0
+                and metric(text, "supervisor_journal_pending_events") == 0
+            )
+
+        wait_for(caught_up, "the journal's lag back to 0")
         wait_for(lambda: "resumed" in daemon.main_log(), "resumed lines")
         log = daemon.main_log()
         assert "ticker stdout: log writes to" in log

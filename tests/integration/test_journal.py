@@ -431,3 +431,30 @@ async def test_kill_9_of_the_writer_loses_no_committed_event(tmp_path: Path) -> 
         starts = list(reader.events(types=["SUPERVISOR_DAEMON_START"]))
     assert [s.serial for s in starts] == [0, kept[-1] + 1]
     assert starts[1].payload["previous_serial"] == kept[-1]
+
+
+async def test_lag_is_the_age_of_the_oldest_uncommitted_event_and_zero_when_caught_up(
+    tmp_path: Path,
+) -> None:
+    """While events wait for the writer the lag is the age of the oldest one and pending
+    counts them; once committed both read 0."""
+    clock = FakeClock()
+    journal = Journal.open(
+        str(tmp_path / "j.db"),
+        batch_size=10_000,
+        flush_interval=3600.0,  # the writer waits for a full batch: events stay pending
+        clock=clock,
+    )
+    bus = EventBus(clock, first_serial=journal.next_serial())
+    journal.attach(bus, announce=False)
+    assert (journal.snapshot().lag_seconds, journal.snapshot().uncommitted) == (0.0, 0)
+    bus.publish(Tick5(when=1))
+    clock.advance(3.0)
+    bus.publish(Tick5(when=2))
+    clock.advance(4.0)
+    stats = journal.snapshot()
+    assert (stats.lag_seconds, stats.uncommitted) == (7.0, 2)
+    await journal.flush()
+    stats = journal.snapshot()
+    assert (stats.lag_seconds, stats.uncommitted, stats.committed_serial) == (0.0, 0, 1)
+    await journal.aclose()

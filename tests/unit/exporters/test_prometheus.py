@@ -28,7 +28,9 @@ from supervisor_core.control import (
     SpawnFailed,
 )
 from supervisor_core.events import ProcessGroupRemoved
+from supervisor_core.health import JOURNAL_LAG_SECONDS, JOURNAL_PENDING_EVENTS, FaultCounters
 from supervisor_core.lifecycle import START_CAUSES, Cause, ProcessState
+from supervisor_core.rpc_timings import RpcOutcome, RpcTimings
 from supervisor_core.testing import FakeClock, FakeSpawner, RuntimeRig, capture_events
 
 
@@ -559,3 +561,42 @@ def test_ready_gauge_and_time_to_ready_come_from_the_events() -> None:
     assert w.value("supervisor_process_ready_seconds_sum", **web(w)) == 6.0
     assert w.value("supervisor_process_ready_seconds_bucket", **web(w, le="2.0")) == 0
     assert w.value("supervisor_process_ready_seconds_bucket", **web(w, le="5.0")) == 2
+
+
+def test_rpc_durations_and_health_gauges_are_rendered_from_the_core_seams() -> None:
+    """The RPC histogram shows each called (method, outcome) with cumulative buckets and
+    the health gauges show the journal's lag and pending events, read at scrape time."""
+    timings = RpcTimings()
+    timings.declare_methods(["supervisor.getState"])
+    faults = FaultCounters()
+    lag = {"seconds": 2.5, "pending": 7.0}
+    faults.register_gauge(JOURNAL_LAG_SECONDS, lambda: lag["seconds"])
+    faults.register_gauge(JOURNAL_PENDING_EVENTS, lambda: lag["pending"])
+    registry = CollectorRegistry()
+    exporter = PrometheusExporter.install(
+        bus=EventBus(FakeClock()),
+        registry=registry,
+        daemon_metrics=False,
+        health_gauges=faults.gauges,
+        rpc_durations=timings.snapshot,
+    )
+    name = "supervisor_rpc_request_duration_seconds"
+    assert registry.get_sample_value(f"{name}_count", {"method": "supervisor.getState"}) is None
+    timings.observe("supervisor.getState", RpcOutcome.OK, 0.0007)
+    timings.observe("supervisor.getState", RpcOutcome.OK, 0.3)
+    timings.observe("nope", RpcOutcome.FAULT, 0.0001)
+    ok = {"method": "supervisor.getState", "outcome": "ok"}
+    assert registry.get_sample_value(f"{name}_bucket", {**ok, "le": "0.0005"}) == 0
+    assert registry.get_sample_value(f"{name}_bucket", {**ok, "le": "0.001"}) == 1
+    assert registry.get_sample_value(f"{name}_bucket", {**ok, "le": "0.5"}) == 2
+    assert registry.get_sample_value(f"{name}_bucket", {**ok, "le": "+Inf"}) == 2
+    assert registry.get_sample_value(f"{name}_count", ok) == 2
+    assert registry.get_sample_value(f"{name}_sum", ok) == pytest.approx(0.3007)
+    unknown = {"method": "unknown", "outcome": "fault"}
+    assert registry.get_sample_value(f"{name}_count", unknown) == 1
+    assert registry.get_sample_value("supervisor_journal_lag_seconds") == 2.5
+    assert registry.get_sample_value("supervisor_journal_pending_events") == 7
+    lag.update(seconds=0.0, pending=0.0)
+    assert registry.get_sample_value("supervisor_journal_lag_seconds") == 0
+    assert registry.get_sample_value("supervisor_journal_pending_events") == 0
+    exporter.close()
