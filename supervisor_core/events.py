@@ -685,7 +685,14 @@ _OPTIONAL_STATE_FIELDS = frozenset(
 )
 
 
+# Exact types a JSON encoder takes as they are (a StrEnum's type is not ``str``).
+_PLAIN_TYPES: frozenset[type] = frozenset({str, int, float, bool, type(None)})
+_STAMP_KEYS = frozenset({"serial", "type", "wall_time", "monotonic_time"})
+
+
 def _json_value(value: object) -> JsonValue:
+    if type(value) in _PLAIN_TYPES:
+        return value  # type: ignore[return-value]
     if isinstance(value, tuple):
         return [_json_scalar(item) for item in value]
     return _json_scalar(value)
@@ -701,6 +708,38 @@ def _json_scalar(value: object) -> JsonScalar:
     if value is None or isinstance(value, str | int | float | bool):
         return value
     return str(value)
+
+
+@dataclass(frozen=True, slots=True)
+class _FieldLayout:
+    """How one data field goes into the JSON object (computed once per data type)."""
+
+    name: str
+    #: Named like a stamp key: written under ``<event name>_<name>``.
+    collides: bool
+    #: A process state event's optional field, left out when None.
+    optional: bool
+
+
+# Per data class: ``fields()`` and the name checks cost more than the copy itself at
+# the journal's rate (the writer thread's bound), and a class's fields never change.
+_LAYOUTS: dict[type, tuple[_FieldLayout, ...]] = {}
+
+
+def _layout(data: EventData) -> tuple[_FieldLayout, ...]:
+    layout = _LAYOUTS.get(type(data))
+    if layout is None:
+        state_event = isinstance(data, ProcessStateEvent)
+        layout = tuple(
+            _FieldLayout(
+                name=f.name,
+                collides=f.name in _STAMP_KEYS,
+                optional=state_event and f.name in _OPTIONAL_STATE_FIELDS,
+            )
+            for f in fields(data)
+        )
+        _LAYOUTS[type(data)] = layout
+    return layout
 
 
 def to_json_dict(event: Event) -> dict[str, JsonValue]:
@@ -719,14 +758,13 @@ def to_json_dict(event: Event) -> dict[str, JsonValue]:
         "monotonic_time": event.monotonic_time,
     }
     data = event.data
-    state_event = isinstance(data, ProcessStateEvent)
-    for f in fields(data):
+    for f in _layout(data):
         value = getattr(data, f.name)
-        if value is None and state_event and f.name in _OPTIONAL_STATE_FIELDS:
+        if value is None and f.optional:
             continue
         # A field named like a stamp key (REMOTE_COMMUNICATION's ``type``) must not
         # overwrite it: readers select and count by ``type``.
-        name = f.name if f.name not in result else f"{data.event_name.lower()}_{f.name}"
+        name = f"{data.event_name.lower()}_{f.name}" if f.collides else f.name
         result[name] = _json_value(value)
     if isinstance(data, ProcessStateEvent):
         result["to_state"] = data.to_state.name
