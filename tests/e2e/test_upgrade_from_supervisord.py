@@ -13,14 +13,17 @@ import hashlib
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import psutil
 import pytest
 
+from tests.e2e.ctl_diff import free_port
 from tests.integration.superd_harness import wait_for
 from tests.peers import require_command
 
@@ -285,3 +288,33 @@ def test_superd_cannot_see_the_programs_of_a_killed_supervisord(
     assert "survivor" not in log_text(tmp_path, "supervisord.log")
     shutdown(config, superd)
     assert old_ticker.is_running()  # not superd's: still running after superd stopped
+
+
+def test_supervisord_ignores_what_superd_adds_to_the_file(
+    tmp_path: Path, started: list[psutil.Process]
+) -> None:
+    """A file with superd's own settings (``[exporter:prometheus] listen=``,
+    ``[exporter:journal]``, ``survivors``, ``subreaper``) still runs under supervisord,
+    which ignores them: going back needs no edit. Only superd opens the metrics port."""
+    config = operators_config(tmp_path)
+    port = free_port()
+    text = config.read_text().replace(
+        f"childlogdir = {tmp_path / 'log'}\n",
+        f"childlogdir = {tmp_path / 'log'}\nsurvivors = adopt\nsubreaper = true\n",
+    ) + (
+        f"[exporter:prometheus]\nlisten = 127.0.0.1:{port}\n\n"
+        f"[exporter:journal]\npath = {tmp_path / 'journal.sqlite3'}\n"
+    )
+    config.write_text(text)
+
+    superd = start("superd", config, started)
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
+        assert "supervisor_" in response.read().decode()
+    assert (tmp_path / "journal.sqlite3").exists()
+    shutdown(config, superd)
+
+    supervisord = start("supervisord", config, started)
+    assert ctl(config, "pid").stdout.strip() == str(supervisord)
+    with pytest.raises(OSError), socket.create_connection(("127.0.0.1", port), timeout=5):
+        pass
+    shutdown(config, supervisord)
