@@ -175,6 +175,17 @@ def test_supervisord_to_superd_and_back_on_the_same_file(
     wait_for(
         lambda: f"{supervisord} PROCESS_STATE_RUNNING ticker" in events.read_text(), "an event"
     )
+    # Step 1, while supervisord still runs: superd checks the file, and touches nothing.
+    checked = subprocess.run(
+        [require_command("superd"), "--check-config", "-c", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert checked.stdout.startswith(f"OK: {config}: 3 groups, 3 processes")
+    assert ctl(config, "pid").stdout.strip() == str(supervisord)
     shutdown(config, supervisord)
     assert pidfile(config) is None  # supervisord removes its pidfile
     before = files_under(tmp_path)
