@@ -175,7 +175,10 @@ def test_supervisord_to_superd_and_back_on_the_same_file(
     wait_for(
         lambda: f"{supervisord} PROCESS_STATE_RUNNING ticker" in events.read_text(), "an event"
     )
+    sock = tmp_path / "supervisor.sock"
+    assert sock.stat().st_mode & 0o777 == 0o700
     # Step 1, while supervisord still runs: superd checks the file, and touches nothing.
+    main_log_before_check = log_text(tmp_path, "supervisord.log")
     checked = subprocess.run(
         [require_command("superd"), "--check-config", "-c", str(config)],
         capture_output=True,
@@ -186,6 +189,7 @@ def test_supervisord_to_superd_and_back_on_the_same_file(
     assert checked.returncode == 0, checked.stdout + checked.stderr
     assert checked.stdout.startswith(f"OK: {config}: 3 groups, 3 processes")
     assert ctl(config, "pid").stdout.strip() == str(supervisord)
+    assert log_text(tmp_path, "supervisord.log") == main_log_before_check
     shutdown(config, supervisord)
     assert pidfile(config) is None  # supervisord removes its pidfile
     before = files_under(tmp_path)
@@ -196,6 +200,7 @@ def test_supervisord_to_superd_and_back_on_the_same_file(
     superd = start("superd", config, started)
     assert "superd" in " ".join(psutil.Process(superd).cmdline())
     assert ctl(config, "pid").stdout.strip() == str(superd)
+    assert sock.stat().st_mode & 0o777 == 0o700  # the same socket, the same mode
     wait_for(lambda: f"started under {superd}" in log_text(tmp_path, "ticker.out"), "log")
     wait_for(lambda: f"{superd} PROCESS_STATE_RUNNING ticker" in events.read_text(), "an event")
     # The same files, appended to: not truncated, not renamed away.
@@ -217,9 +222,13 @@ def test_supervisord_to_superd_and_back_on_the_same_file(
     journal = re.search(r"journal: (\S+) \(next serial", "\n".join(superd_lines))
     assert journal is not None
     assert Path(journal.group(1)) == tmp_path / "log/superd-journal.sqlite3"
+    assert (tmp_path / "log/superd-journal.sqlite3").stat().st_mode & 0o777 == 0o600
+    wait_for((tmp_path / "log/superd-journal.sqlite3-wal").exists, "the journal's WAL")
+    superd_auto = {name for name in files_under(tmp_path) if auto.fullmatch(name)}
 
     shutdown(config, superd)
     assert pidfile(config) is None
+    assert not sock.exists()
     assert not children.exists()  # an orderly shutdown leaves no record
     added = files_under(tmp_path) - before
     # Besides the journal (its -wal and -shm are folded in at shutdown), only AUTO logs.
@@ -232,6 +241,7 @@ def test_supervisord_to_superd_and_back_on_the_same_file(
     wait_for(lambda: f"{again} PROCESS_STATE_RUNNING ticker" in events.read_text(), "an event")
     assert log_text(tmp_path, "ticker.out").startswith(ticker_log + f"started under {superd}\n")
     assert (tmp_path / "log/superd-journal.sqlite3").exists()  # left alone, harmless
+    assert not superd_auto & files_under(tmp_path)  # supervisord removes superd's AUTO logs
     shutdown(config, again)
 
 
