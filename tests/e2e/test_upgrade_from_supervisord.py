@@ -14,6 +14,7 @@ import os
 import re
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import urllib.request
@@ -53,6 +54,9 @@ while True:
     sys.stdout.write("RESULT 2\\nOK")
     sys.stdout.flush()
 """
+
+# supervisord's AUTO log names: NAME-CHANNEL---IDENTIFIER-RANDOM.log
+AUTO = re.compile(r"\w+-std(out|err)---supervisor-\S+\.log")
 
 # supervisord's main log line: "2026-12-03 17:36:14,250 INFO ..."
 LOG_LINE = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} (CRIT|ERRO|WARN|INFO|DEBG|TRAC|BLAT) ")
@@ -268,6 +272,8 @@ def test_a_second_daemon_on_the_same_file_refuses_and_steals_nothing(
     first = start(running, config, started)
     socket_inode = (tmp_path / "supervisor.sock").stat().st_ino
     ticker = int(ctl(config, "pid", "ticker").stdout)
+    auto_logs = {path for path in (tmp_path / "log").iterdir() if AUTO.fullmatch(path.name)}
+    assert auto_logs
     refused = subprocess.run(
         [require_command(second), *(["-n"] if foreground else []), "-c", str(config)],
         capture_output=True,
@@ -279,11 +285,51 @@ def test_a_second_daemon_on_the_same_file_refuses_and_steals_nothing(
     assert refusal in refused.stderr
     if second == "superd":
         assert str(tmp_path / "supervisor.sock") in refused.stderr
+        # It refuses before it clears AUTO logs: the running daemon's stay.
+        assert all(path.exists() for path in auto_logs)
     assert pidfile(config) == first
     assert (tmp_path / "supervisor.sock").stat().st_ino == socket_inode
     assert ctl(config, "pid").stdout.strip() == str(first)
     assert ctl(config, "pid", "ticker").stdout.strip() == str(ticker)
     assert status(config) == {"ticker": "RUNNING", "quiet": "RUNNING", "listener": "RUNNING"}
+    shutdown(config, first)
+
+
+def journal_rows(path: Path) -> list[tuple[int, str, int | None]]:
+    """(serial, type, pid) of every journaled event, read-only."""
+    with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as db:
+        rows = db.execute("SELECT serial, type, pid FROM events ORDER BY serial").fetchall()
+    return [(int(serial), str(kind), pid) for serial, kind, pid in rows]
+
+
+def test_a_refused_superd_leaves_the_running_superds_journal_alone(
+    tmp_path: Path, started: list[psutil.Process]
+) -> None:
+    """A second superd refused on the same file never opens the running superd's
+    journal: no false SUPERVISOR_DAEMON_START in it, no serial taken from it, so the
+    running superd's next events are all journaled."""
+    config = operators_config(tmp_path)
+    first = start("superd", config, started)
+    journal = tmp_path / "log/superd-journal.sqlite3"
+    wait_for(lambda: journal_rows(journal), "the first events journaled")
+    refused = subprocess.run(
+        [require_command("superd"), "-n", "-c", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert refused.returncode == 2, refused.stderr
+    assert ctl(config, "restart", "ticker").returncode == 0
+    ticker = int(ctl(config, "pid", "ticker").stdout)
+    wait_for(
+        lambda: ticker and any(row[2] == ticker for row in journal_rows(journal)),
+        "the restarted ticker journaled",
+    )
+    rows = journal_rows(journal)
+    assert [row[0] for row in rows] == list(range(len(rows)))
+    assert [row[2] for row in rows if row[1] == "SUPERVISOR_DAEMON_START"] == [first]
+    assert "duplicate serials" not in log_text(tmp_path, "supervisord.log")
     shutdown(config, first)
 
 
