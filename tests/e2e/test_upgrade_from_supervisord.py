@@ -267,12 +267,13 @@ def test_a_second_daemon_on_the_same_file_refuses_and_steals_nothing(
 ) -> None:
     """Started while the other daemon runs on the same socket and pidfile, each refuses
     with exit status 2 and a message naming the cause, before detaching; the socket,
-    the pidfile and the running programs stay the first daemon's."""
+    the pidfile and the running programs stay the first daemon's. superd refuses before
+    it clears AUTO logs; supervisord has removed the running daemon's by then."""
     config = operators_config(tmp_path)
     first = start(running, config, started)
     socket_inode = (tmp_path / "supervisor.sock").stat().st_ino
     ticker = int(ctl(config, "pid", "ticker").stdout)
-    auto_logs = {path for path in (tmp_path / "log").iterdir() if AUTO.fullmatch(path.name)}
+    auto_logs = auto_log_files(tmp_path)
     assert auto_logs
     refused = subprocess.run(
         [require_command(second), *(["-n"] if foreground else []), "-c", str(config)],
@@ -286,7 +287,12 @@ def test_a_second_daemon_on_the_same_file_refuses_and_steals_nothing(
     if second == "superd":
         assert str(tmp_path / "supervisor.sock") in refused.stderr
         # It refuses before it clears AUTO logs: the running daemon's stay.
-        assert all(path.exists() for path in auto_logs)
+        assert auto_log_files(tmp_path) == auto_logs
+        assert ctl(config, "tail", "quiet").returncode == 0
+    else:
+        # supervisord clears them first: the running daemon's logs are gone.
+        assert not auto_logs & auto_log_files(tmp_path)
+        assert "no log file" in ctl(config, "tail", "quiet").stdout
     assert pidfile(config) == first
     assert (tmp_path / "supervisor.sock").stat().st_ino == socket_inode
     assert ctl(config, "pid").stdout.strip() == str(first)
@@ -300,6 +306,10 @@ def journal_rows(path: Path) -> list[tuple[int, str, int | None]]:
     with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as db:
         rows = db.execute("SELECT serial, type, pid FROM events ORDER BY serial").fetchall()
     return [(int(serial), str(kind), pid) for serial, kind, pid in rows]
+
+
+def auto_log_files(tmp: Path) -> set[Path]:
+    return {path for path in (tmp / "log").iterdir() if AUTO.fullmatch(path.name)}
 
 
 def test_a_refused_superd_leaves_the_running_superds_journal_alone(
