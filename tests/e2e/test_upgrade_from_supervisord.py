@@ -205,6 +205,7 @@ def test_supervisord_to_superd_and_back_on_the_same_file(
     assert "superd" in " ".join(psutil.Process(superd).cmdline())
     assert ctl(config, "pid").stdout.strip() == str(superd)
     assert sock.stat().st_mode & 0o777 == 0o700  # the same socket, the same mode
+    assert psutil.Process(superd).net_connections(kind="inet") == []  # no port of its own
     wait_for(lambda: f"started under {superd}" in log_text(tmp_path, "ticker.out"), "log")
     wait_for(lambda: f"{superd} PROCESS_STATE_RUNNING ticker" in events.read_text(), "an event")
     # The same files, appended to: not truncated, not renamed away.
