@@ -264,6 +264,7 @@ def run(args: argparse.Namespace) -> int:
         discover_extensions,
         installed_event_types,
     )
+    from supervisor_core.http.server import ServerStartError, check_unix_socket_free
     from supervisor_core.runner import DaemonRun, StartupError, run_daemon
 
     found = _find_path(args.configuration)
@@ -307,6 +308,14 @@ def run(args: argparse.Namespace) -> int:
         log.info("%s", message)
     for warning in config.warnings:
         log.warning("%s", warning)
+    # Before anything a daemon already running on this file uses is touched (its AUTO
+    # logs, cleared below; its journal, opened below): refuse as the bind would.
+    if config.unix_http_server is not None:
+        try:
+            check_unix_socket_free(config.unix_http_server)
+        except ServerStartError as error:
+            log.critical("%s", error)
+            return _usage_error(str(error))
     report: daemon.StartupReport | None = None
     if not settings.nodaemon:
         try:

@@ -58,10 +58,15 @@ def _unix_socket_in_use(path: str) -> bool:
     return True
 
 
-def _prepare_unix_path(config: UnixHttpServerConfig) -> None:
-    # asyncio removes any existing socket file before binding, which would steal the
-    # socket of a live daemon; refuse like supervisord when someone is listening and
-    # only clean up a stale file.
+def check_unix_socket_free(config: UnixHttpServerConfig) -> None:
+    """Refuse, as binding would, a ``file=`` that is not a socket or that a program listens on.
+
+    superd calls it before it touches what a daemon already running on the same file
+    uses (its AUTO logs, its journal), so a second daemon refused here changed nothing.
+
+    Raises:
+        ServerStartError: EEXIST (not a socket) or EADDRINUSE (someone listens on it).
+    """
     path = config.file
     try:
         mode = os.stat(path).st_mode
@@ -72,7 +77,15 @@ def _prepare_unix_path(config: UnixHttpServerConfig) -> None:
         raise ServerStartError(errno.EEXIST, f"{where}: exists and is not a socket")
     if _unix_socket_in_use(path):
         raise ServerStartError(errno.EADDRINUSE, f"{where}: another program is listening on it")
-    os.unlink(path)
+
+
+def _prepare_unix_path(config: UnixHttpServerConfig) -> None:
+    # asyncio removes any existing socket file before binding, which would steal the
+    # socket of a live daemon; refuse like supervisord when someone is listening and
+    # only clean up a stale file.
+    check_unix_socket_free(config)
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(config.file)
 
 
 # While the socket file is created: owner-only, whatever the daemon's umask (supervisord

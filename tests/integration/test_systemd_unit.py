@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import configparser
+import os
 import shlex
 import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
 
+import psutil
 import pytest
 
 from tests.integration.superd_harness import Superd, base_config, program_section, wait_for
@@ -65,3 +68,59 @@ def test_exec_start_reload_and_stop_do_what_the_unit_says(tmp_path: Path) -> Non
         assert daemon.record()[-1] == "stop a"
     finally:
         daemon.close()
+
+
+def test_ready_means_serving_and_stop_means_every_program_stopped(tmp_path: Path) -> None:
+    """Under the unit's Type=notify: when READY=1 (STATUS=N processes) arrives, the control
+    socket answers and every autostart program is spawned; at SIGTERM (what systemctl stop
+    sends superd under KillMode=mixed) superd says STOPPING=1, stops its programs itself
+    (reverse priority, SIGKILL after stopwaitsecs for one ignoring its stopsignal) and
+    exits 0 before systemd would have to kill anything."""
+    deaf = tmp_path / "deaf.py"
+    deaf.write_text(
+        "import signal, time\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
+        "while True:\n    time.sleep(1)\n"
+    )
+    text = (
+        base_config(tmp_path)
+        + program_section("a", tmp_path, priority=1)
+        + program_section("b", tmp_path, priority=2)
+        + f"[program:deaf]\ncommand = {sys.executable} {deaf}\npriority = 3\nstartsecs = 0\n"
+        "stopwaitsecs = 1\n\n"
+        + program_section("manual", tmp_path, priority=4, extra="autostart = false")
+    )
+    path = str(tmp_path / "systemd-notify")
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    listener.bind(path)
+    listener.settimeout(30)
+    old = os.environ.get("NOTIFY_SOCKET")
+    os.environ["NOTIFY_SOCKET"] = path
+    try:
+        daemon = Superd(tmp_path, text, "-n")
+    finally:
+        if old is None:
+            os.environ.pop("NOTIFY_SOCKET")
+        else:
+            os.environ["NOTIFY_SOCKET"] = old
+    try:
+        assert listener.recv(4096).decode() == "READY=1\nSTATUS=4 processes"
+        infos = {info["name"]: info for info in daemon.call("getAllProcessInfo")}  # no retry
+        assert all(infos[name]["pid"] > 0 for name in ("a", "b", "deaf"))
+        assert infos["manual"]["statename"] == "STOPPED"
+        deaf_pid = infos["deaf"]["pid"]
+        wait_for(lambda: sorted(daemon.record()) == ["start a", "start b"], "a and b up")
+        wait_for(lambda: daemon.states()["deaf"] == "RUNNING", "deaf RUNNING")
+        daemon.send(signal.SIGTERM)
+        assert listener.recv(4096).decode().startswith("STOPPING=1")
+        assert daemon.wait_exit() == 0
+        assert [line for line in daemon.record() if line.startswith("stop")] == [
+            "stop b",
+            "stop a",
+        ]
+        assert not psutil.pid_exists(deaf_pid)
+        log = daemon.main_log()
+        assert f"killing 'deaf' ({deaf_pid}) with SIGKILL" in log
+        assert log.index("killing 'deaf'") < log.index("stopped: b")
+    finally:
+        daemon.close()
+        listener.close()
