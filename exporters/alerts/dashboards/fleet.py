@@ -73,7 +73,9 @@ def dashboard(config: AlertConfig) -> dm.Dashboard:
             .datasource(DATASOURCE)
             .enable(True)
             .icon_color("red")
-            .expr(f"changes({storm}[1m]) > 0 and {storm} == 1")
+            # The first minute of each storm, including one already under way when the
+            # series begins (a new Prometheus): `changes()` sees nothing there.
+            .expr(f"{storm} == 1 unless ({storm} offset 1m) == 1")
         )
         .with_row(db.Row("Fleet"))
         .with_panel(
