@@ -353,7 +353,8 @@ def test_superd_cannot_see_the_programs_of_a_killed_supervisord(
     config = operators_config(tmp_path)
     supervisord = start("supervisord", config, started)
     old_ticker = psutil.Process(int(ctl(config, "pid", "ticker").stdout))
-    started.append(old_ticker)
+    # Every program of the killed daemon outlives it: the fixture stops them all.
+    started.extend(psutil.Process(supervisord).children(recursive=True))
     os.kill(supervisord, signal.SIGKILL)
     psutil.wait_procs([psutil.Process(supervisord)], timeout=10)
     assert (tmp_path / "supervisor.sock").exists()  # stale, as the killed daemon left it
