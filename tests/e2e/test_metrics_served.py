@@ -119,7 +119,8 @@ def exercised(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int, S
         + "[program:chatty]\n"
         + f'command = /bin/sh -c \'printf "{CHATTY_STDOUT.strip()}\\n"; '
         + f'printf "{CHATTY_STDERR.strip()}\\n" >&2; sleep 3600\'\n'
-        + "stdout_logfile = NONE\nstartsecs = 0\n\n"
+        # stopasgroup: the shell's sleep must not outlive the test as an orphan.
+        + "stdout_logfile = NONE\nstartsecs = 0\nstopasgroup = true\n\n"
         # The same output with stderr merged into stdout.
         + "[program:merged]\n"
         + f'command = /bin/sh -c \'printf "{CHATTY_STDOUT.strip()}\\n"; '
