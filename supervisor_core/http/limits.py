@@ -148,6 +148,21 @@ def fd_bounded(max_connections: int) -> int:
     return max(1, min(max_connections, soft // _FD_SHARE))
 
 
+# asyncio accepts up to ``backlog`` connections per wake-up, and a refused one holds its
+# fd for a few loop steps (the 503 is written, then the close is scheduled): at a low
+# fd limit two or three bursts of 128 were enough to hit EMFILE (accept() failed and
+# the children record could not be written). The burst is bounded by the fd budget too.
+_BACKLOG_SHARE = 16
+
+
+def fd_bounded_backlog(backlog: int) -> int:
+    """``backlog``, lowered to 1/16 of the soft fd limit (at least 8)."""
+    soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY:
+        return backlog
+    return max(8, min(backlog, soft // _BACKLOG_SHARE))
+
+
 class CappedFactory:
     """A protocol factory whose connections count against ``limit`` (503 beyond)."""
 
@@ -209,12 +224,11 @@ class LimitedSite(web.BaseSite):
         assert server is not None
         # The fd limit as it is now: a reload starts the listeners again.
         self._factory = CappedFactory(server, fd_bounded(self._limit))
+        backlog = fd_bounded_backlog(self._backlog)
         loop = asyncio.get_running_loop()
         if self._sock is not None:
-            self._server = await loop.create_server(
-                self._factory, sock=self._sock, backlog=self._backlog
-            )
+            self._server = await loop.create_server(self._factory, sock=self._sock, backlog=backlog)
         else:
             self._server = await loop.create_server(
-                self._factory, self._host, self._port, backlog=self._backlog, reuse_address=True
+                self._factory, self._host, self._port, backlog=backlog, reuse_address=True
             )
