@@ -91,7 +91,7 @@ def main() -> None:
             print(
                 f"one record write, {size:5} children: {write_cost(size, directory) * 1e6:8.1f} us"
             )
-        totals = {False: [0.0, 0.0, 0], True: [0.0, 0.0, 0]}
+        totals: dict[bool, list[float]] = {False: [0.0, 0.0, 0], True: [0.0, 0.0, 0]}
         for _ in range(args.rounds):
             for record in (False, True):
                 cpu, wall, writes = measure(record, args.programs, args.spawns, directory)

@@ -78,6 +78,8 @@ async def _scrapes(url: str, rpc_url: str, count: int) -> tuple[list[float], int
                 ok = response.status == 200
                 if ok:
                     ((infos,), _method) = xmlrpc.client.loads(body)
+                    if not isinstance(infos, list):
+                        raise ScenarioFailed(f"getAllProcessInfo answered {type(infos).__name__}")
                     render_from_process_info(infos)
             elapsed = time.perf_counter() - started
             if not ok:
