@@ -100,11 +100,12 @@ def main() -> None:
                 totals[record][2] += writes
         count = args.rounds * args.spawns
         for record in (False, True):
-            cpu, wall, writes = totals[record]
+            cpu_total, wall_total, write_total = totals[record]
             label = "recorded" if record else "bare    "
             print(
-                f"{label}: {cpu / count * 1e6:7.1f} us CPU/spawn, {wall / count * 1e6:7.1f} us "
-                f"wall/spawn, {writes / count:.3f} writes/spawn ({args.programs} programs)"
+                f"{label}: {cpu_total / count * 1e6:7.1f} us CPU/spawn, "
+                f"{wall_total / count * 1e6:7.1f} us wall/spawn, "
+                f"{write_total / count:.3f} writes/spawn ({args.programs} programs)"
             )
 
 
