@@ -322,16 +322,39 @@ def _keys(stream: TextIO) -> Iterator[int | None]:
         termios.tcsetattr(fd, termios.TCSADRAIN, saved)
 
 
-def _read_key(fd: int, timeout: float) -> str | None:
+_ARROWS = {"A": "up", "B": "down"}
+
+
+def split_keys(data: str) -> list[str]:
+    """The keys in one read of the terminal, in order.
+
+    Keys typed (or sent by tmux) quickly arrive in one read, e.g. ``"\x1b[Bx"`` for
+    Down then ``x``: each is a key. Arrow keys become ``"up"``/``"down"``; other
+    escape sequences (function keys, other arrows) are skipped whole.
+    """
+    keys: list[str] = []
+    index = 0
+    while index < len(data):
+        if data.startswith("\x1b[", index):
+            end = index + 2
+            # A CSI sequence ends at its first byte in 0x40-0x7e (the final byte).
+            while end < len(data) and not "\x40" <= data[end] <= "\x7e":
+                end += 1
+            final = data[end] if end < len(data) else ""
+            if final in _ARROWS and end == index + 2:
+                keys.append(_ARROWS[final])
+            index = end + 1
+            continue
+        keys.append(data[index])
+        index += 1
+    return keys
+
+
+def _read_keys(fd: int, timeout: float) -> list[str]:
     ready, _, _ = select.select([fd], [], [], timeout)
     if not ready:
-        return None
-    data = os.read(fd, 16).decode("utf-8", errors="replace")
-    if data.startswith("\x1b[A"):
-        return "up"
-    if data.startswith("\x1b[B"):
-        return "down"
-    return data[:1]
+        return []
+    return split_keys(os.read(fd, 256).decode("utf-8", errors="replace"))
 
 
 _VERBS = {"s": "start", "x": "stop", "r": "restart"}
@@ -439,18 +462,23 @@ def _live(
             Live(frame(), console=console, screen=True, auto_refresh=False) as live,
         ):
             while True:
-                key = _read_key(fd, 0.5) if fd is not None else None
+                keys = _read_keys(fd, 0.5) if fd is not None else []
                 if fd is None:
                     session.stop.wait(0.5)
                 rows = _visible(model, args.names)
-                if key in ("q", "Q"):
+                quit_asked = False
+                for key in keys:
+                    if key in ("q", "Q"):
+                        quit_asked = True
+                        break
+                    if key in ("down", "j"):
+                        selected = min(selected + 1, max(len(rows) - 1, 0))
+                    elif key in ("up", "k"):
+                        selected = max(selected - 1, 0)
+                    elif key in _VERBS and rows:
+                        actions.run(_VERBS[key], rows[min(selected, len(rows) - 1)].namespec)
+                if quit_asked:
                     break
-                if key in ("down", "j"):
-                    selected = min(selected + 1, max(len(rows) - 1, 0))
-                elif key in ("up", "k"):
-                    selected = max(selected - 1, 0)
-                elif key in _VERBS and rows:
-                    actions.run(_VERBS[key], rows[min(selected, len(rows) - 1)].namespec)
                 while True:
                     try:
                         fact = facts.get_nowait()
@@ -479,4 +507,4 @@ def _live(
         session.close()
 
 
-__all__ = ["HELP", "TopArgs", "TopUsageError", "parse_args", "render", "run_top"]
+__all__ = ["HELP", "TopArgs", "TopUsageError", "parse_args", "render", "run_top", "split_keys"]
