@@ -187,17 +187,17 @@ class _PanelBuilder(Protocol):
     def height(self, h: int) -> Self: ...
 
 
-PanelT = TypeVar("PanelT", bound=_PanelBuilder)
+_PanelT = TypeVar("_PanelT", bound=_PanelBuilder)
 
 
 def panel(
-    builder: PanelT,
+    builder: _PanelT,
     title: str,
     *targets: prometheus.Dataquery,
     description: str,
     width: int,
     height: int,
-) -> PanelT:
+) -> _PanelT:
     """``builder`` with what every panel sets: title, description, datasource, targets, size."""
     return (
         builder.title(title)
@@ -221,12 +221,7 @@ def timeseries_panel(
     """A time series panel (lines, or stacked bars for counts per interval)."""
     built = (
         panel(
-            timeseries.Panel(),
-            title,
-            *targets,
-            description=description,
-            width=width,
-            height=height,
+            timeseries.Panel(), title, *targets, description=description, width=width, height=height
         )
         .unit(unit)
         .legend(_legend())
