@@ -14,7 +14,8 @@ Rules of this file:
   (:class:`AdoptedChild`) instead of forking. ``process.py`` is not touched: an
   adopted survivor goes through the ordinary STARTING -> RUNNING steps.
 - Processes that are not our children are watched through a pidfd on the loop
-  (``os.pidfd_open`` + ``loop.add_reader``: :class:`PidfdWatch`), never polled; they
+  (``os.pidfd_open`` + ``loop.add_reader``: :class:`PidfdWatch`, and for an adopted
+  survivor ``spawn.ExitNotifier``, which ``PopenChild`` shares), never polled; they
   are signalled through the pidfd (or ``killpg`` for the ``*asgroup`` options: the
   survivor leads its group, and a live leader keeps the group id from being reused).
 - A recorded process is opened by :func:`open_pidfd` only when it is alive with the
@@ -43,6 +44,7 @@ from supervisor_core.child_record import (
 )
 from supervisor_core.spawn import (
     ChildHandle,
+    ExitNotifier,
     ExitStatus,
     Spawner,
     SpawnRequest,
@@ -299,7 +301,7 @@ class ChildRegistry:
 # --------------------------------------------------------------------------- adopted child
 
 
-class AdoptedChild:
+class AdoptedChild(ExitNotifier):
     """A survivor taken on as a program's process: a ``ChildHandle`` that is not our child.
 
     It has no pipes (its output went to the killed superd's pipes: its next write
@@ -310,11 +312,7 @@ class AdoptedChild:
 
     def __init__(self, entry: ChildEntry, pidfd: int, loop: asyncio.AbstractEventLoop) -> None:
         self.entry = entry
-        self._status: ExitStatus | None = None
-        self._callbacks: list[Callable[[ExitStatus], None]] = []
-        self._waiters: list[asyncio.Future[ExitStatus]] = []
-        self._loop = loop
-        self._watch = PidfdWatch(pidfd, loop, self._on_gone)
+        super().__init__(pidfd, loop)
 
     def __repr__(self) -> str:
         return f"<AdoptedChild pid={self.entry.pid} status={self._status}>"
@@ -324,36 +322,11 @@ class AdoptedChild:
         """The survivor's pid (its process group id too)."""
         return self.entry.pid
 
-    @property
-    def returncode(self) -> int | None:
-        """``Popen``-style returncode once it has exited, else None."""
-        return None if self._status is None else self._status.returncode
-
-    @property
-    def exit_status(self) -> ExitStatus | None:
-        """How it ended, once it has (see the class docstring)."""
-        return self._status
-
     def take_output(self) -> tuple[int | None, int | None]:
         """No pipes: ``(None, None)``."""
         return None, None
 
-    def add_exit_callback(self, callback: Callable[[ExitStatus], None]) -> None:
-        """Call ``callback(status)`` on the loop once it has exited."""
-        if self._status is not None:
-            self._loop.call_soon(callback, self._status)
-        else:
-            self._callbacks.append(callback)
-
-    async def wait_exited(self) -> ExitStatus:
-        """Wait until it has exited."""
-        if self._status is not None:
-            return self._status
-        waiter: asyncio.Future[ExitStatus] = self._loop.create_future()
-        self._waiters.append(waiter)
-        return await waiter
-
-    def _on_gone(self) -> None:
+    def _collect_exit(self) -> ExitStatus:
         status = _zombie_status(self.entry)
         if status is None:
             try:
@@ -367,18 +340,11 @@ class AdoptedChild:
             status = ExitStatus(
                 returncode=UNKNOWN_EXIT_STATUS, exitcode=UNKNOWN_EXIT_STATUS, signal=None
             )
-        self._status = status
-        for callback in self._callbacks:
-            self._loop.call_soon(callback, status)
-        self._callbacks.clear()
-        for waiter in self._waiters:
-            if not waiter.done():
-                waiter.set_result(status)
-        self._waiters.clear()
+        return status
 
     def send_signal(self, sig: int, *, to_group: bool = False) -> None:
         """Send ``sig`` through the pidfd, or with ``to_group`` to its process group."""
-        pidfd = self._watch.pidfd
+        pidfd = self._pidfd
         if self._status is not None or pidfd is None:
             raise ProcessLookupError(errno.ESRCH, f"process {self.pid} has already exited")
         if to_group:
@@ -401,7 +367,7 @@ class AdoptedChild:
 
     def close(self) -> None:
         """Stop watching (does not signal it)."""
-        self._watch.close()
+        self._close_pidfd()
 
 
 # --------------------------------------------------------------------------- spawner

@@ -14,6 +14,9 @@ Rules of this file:
   thread): its callable is read at ``snapshot()`` time. Either way a count only grows.
 - Beside the counters, health gauges (how far behind a part is: the journal's lag)
   are registered the same way and read at ``gauges()`` time; they may go down.
+- The same counters carry the count of what superd does on its own behind the
+  programs' backs and shows nowhere else: the orphans it reaped (``orphans``: not
+  process events), so the extensions that show failures show it too.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ LOG_WRITE_ERRORS = "log_write_errors"
 JOURNAL_ERRORS = "journal_errors"
 JOURNAL_LAG_SECONDS = "journal_lag_seconds"
 JOURNAL_PENDING_EVENTS = "journal_pending_events"
+ORPHANS_REAPED = "orphans_reaped"
 
 
 class FaultCounters:

@@ -33,7 +33,7 @@ from supervisor_core.config.model import InetHttpServerConfig
 from supervisor_core.daemon import DAEMON_SIGNALS, SignalRecorder, StartupReport
 from supervisor_core.events import EventTypeRegistry
 from supervisor_core.extensions import Extension, first_serial
-from supervisor_core.health import LOG_WRITE_ERRORS, FaultCounters
+from supervisor_core.health import LOG_WRITE_ERRORS, ORPHANS_REAPED, FaultCounters
 from supervisor_core.http import AuthPolicy, BoundAddresses, ServerStartError, make_app, serving
 from supervisor_core.lifecycle import AUTOSTART, RELOAD, SupervisorState
 from supervisor_core.logs.mainlog import MainLogHandler
@@ -198,6 +198,8 @@ async def run_daemon(config: Config, run: DaemonRun) -> int:
     if run.faults is None:
         run.faults = FaultCounters()
     run.faults.declare(LOG_WRITE_ERRORS, "stdout", "stderr")
+    # At 0 when superd reaps no orphans (neither PID 1 nor subreaper=true).
+    run.faults.declare(ORPHANS_REAPED)
     if run.rpc_timings is None:
         run.rpc_timings = RpcTimings()
     router = _SignalRouter()
@@ -220,6 +222,7 @@ async def run_daemon(config: Config, run: DaemonRun) -> int:
         reaper = OrphanReaper(loop)
         spawner = ClaimingSpawner(spawner, reaper)
         reaper.install()
+        run.faults.register(ORPHANS_REAPED, _reaped_count(reaper))
     try:
         async with contextlib.AsyncExitStack() as extension_scope:
             # Extensions close last (LIFO after their listeners), after the last event.
@@ -265,6 +268,11 @@ async def run_daemon(config: Config, run: DaemonRun) -> int:
             recorder.close()
         if reaper is not None:
             reaper.close()
+
+
+def _reaped_count(reaper: OrphanReaper) -> Callable[[], int]:
+    """The reaper's count of orphans reaped so far, read at each snapshot (a scrape)."""
+    return lambda: reaper.snapshot().reaped
 
 
 async def _close_extensions(extensions: Sequence[Extension]) -> None:

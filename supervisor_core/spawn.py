@@ -31,6 +31,7 @@ Rules of this file:
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import contextlib
 import errno
@@ -54,6 +55,7 @@ from supervisor_core.signals import describe_returncode
 
 __all__ = [
     "ChildHandle",
+    "ExitNotifier",
     "ExitStatus",
     "PopenChild",
     "PopenSpawner",
@@ -467,7 +469,78 @@ class Spawner(Protocol):
         ...
 
 
-class PopenChild:
+class ExitNotifier(abc.ABC):
+    """The exit half of a ``ChildHandle`` watched through a pidfd, told once.
+
+    Shared by :class:`PopenChild` and ``children.AdoptedChild``: the pidfd is watched on
+    the loop; when it turns readable (the process terminated, pidfd_open(2)) the
+    subclass' :meth:`_collect_exit` reads the status. With a status, the pidfd is
+    closed, the exit callbacks are scheduled on the loop and the waiters are woken;
+    None (a spurious wake-up) keeps watching.
+    """
+
+    def __init__(self, pidfd: int, loop: asyncio.AbstractEventLoop) -> None:
+        self._pidfd: int | None = pidfd
+        self._loop = loop
+        self._status: ExitStatus | None = None
+        self._callbacks: list[Callable[[ExitStatus], None]] = []
+        self._waiters: list[asyncio.Future[ExitStatus]] = []
+        loop.add_reader(pidfd, self._on_pidfd_readable)
+
+    @property
+    def returncode(self) -> int | None:
+        """``Popen``-style returncode once reaped, else None."""
+        return None if self._status is None else self._status.returncode
+
+    @property
+    def exit_status(self) -> ExitStatus | None:
+        """The decoded exit once reaped, else None."""
+        return self._status
+
+    def add_exit_callback(self, callback: Callable[[ExitStatus], None]) -> None:
+        """Call ``callback(status)`` on the loop once the process has exited."""
+        if self._status is not None:
+            self._loop.call_soon(callback, self._status)
+        else:
+            self._callbacks.append(callback)
+
+    async def wait_exited(self) -> ExitStatus:
+        """Wait until the process has exited (and, when it is our child, been reaped)."""
+        if self._status is not None:
+            return self._status
+        waiter: asyncio.Future[ExitStatus] = self._loop.create_future()
+        self._waiters.append(waiter)
+        return await waiter
+
+    @abc.abstractmethod
+    def _collect_exit(self) -> ExitStatus | None:
+        """The exit status now that the pidfd is readable (reaping it), or None if not exited."""
+
+    def _on_pidfd_readable(self) -> None:
+        # A readable pidfd means the process terminated; our child is a zombie until reaped.
+        if self._status is not None:
+            return
+        status = self._collect_exit()
+        if status is None:
+            return
+        self._status = status
+        self._close_pidfd()
+        for callback in self._callbacks:
+            self._loop.call_soon(callback, status)
+        self._callbacks.clear()
+        for waiter in self._waiters:
+            if not waiter.done():
+                waiter.set_result(status)
+        self._waiters.clear()
+
+    def _close_pidfd(self) -> None:
+        pidfd, self._pidfd = self._pidfd, None
+        if pidfd is not None:
+            self._loop.remove_reader(pidfd)
+            os.close(pidfd)
+
+
+class PopenChild(ExitNotifier):
     """A child started by ``PopenSpawner``: pidfd-watched, reaped by pid.
 
     ``popen`` is the ``Popen`` that started it, or None for a child started with
@@ -491,17 +564,12 @@ class PopenChild:
         if pid is None:
             raise ValueError("PopenChild needs a Popen or a pid")
         self._pid = pid
-        self._pidfd: int | None = pidfd
-        self._loop = loop
         self._stdin_fd = stdin_fd
         self._stdin_buffer = bytearray()
         self._stdin_writing = False
         self._drained: list[asyncio.Future[None]] = []
         self._output: tuple[int | None, int | None] | None = (stdout_fd, stderr_fd)
-        self._status: ExitStatus | None = None
-        self._callbacks: list[Callable[[ExitStatus], None]] = []
-        self._waiters: list[asyncio.Future[ExitStatus]] = []
-        loop.add_reader(pidfd, self._on_pidfd_readable)
+        super().__init__(pidfd, loop)
 
     def __repr__(self) -> str:
         return f"<PopenChild pid={self._pid} status={self._status}>"
@@ -516,43 +584,12 @@ class PopenChild:
         """The child's pid (also its process group id)."""
         return self._pid
 
-    @property
-    def returncode(self) -> int | None:
-        """``Popen``-style returncode once reaped, else None."""
-        return None if self._status is None else self._status.returncode
-
-    @property
-    def exit_status(self) -> ExitStatus | None:
-        """The decoded exit once reaped, else None."""
-        return self._status
-
     def take_output(self) -> tuple[int | None, int | None]:
         """Hand over the non-blocking read ends ``(stdout, stderr)``; the caller closes them."""
         output, self._output = self._output, None
         return output if output is not None else (None, None)
 
-    def add_exit_callback(self, callback: Callable[[ExitStatus], None]) -> None:
-        """Call ``callback(status)`` on the loop once the child has been reaped."""
-        if self._status is not None:
-            self._loop.call_soon(callback, self._status)
-        else:
-            self._callbacks.append(callback)
-
-    async def wait_exited(self) -> ExitStatus:
-        """Wait until the child has exited and been reaped."""
-        if self._status is not None:
-            return self._status
-        waiter: asyncio.Future[ExitStatus] = self._loop.create_future()
-        self._waiters.append(waiter)
-        return await waiter
-
-    def _on_pidfd_readable(self) -> None:
-        # A readable pidfd means the child terminated; it is a zombie until we reap it.
-        self._reap()
-
-    def _reap(self) -> None:
-        if self._status is not None:
-            return
+    def _collect_exit(self) -> ExitStatus | None:
         try:
             pid, status = os.waitpid(self._pid, os.WNOHANG)
         except ChildProcessError:
@@ -561,30 +598,15 @@ class PopenChild:
             # so does a child without a Popen.
             returncode = self._popen.poll() if self._popen is not None else 0
             if returncode is None:  # pragma: no cover - cannot happen once reaped
-                return
-            status_obj = _exit_status_from_returncode(returncode)
-        else:
-            if pid == 0:  # spurious wake-up: not exited yet, keep watching
-                return
-            status_obj = decode_wait_status(status)
-            # Tell Popen, so its poll()/wait() and __del__ know the child is gone.
-            if self._popen is not None:
-                self._popen.returncode = status_obj.returncode
-        self._status = status_obj
-        self._close_pidfd()
-        for callback in self._callbacks:
-            self._loop.call_soon(callback, status_obj)
-        self._callbacks.clear()
-        for waiter in self._waiters:
-            if not waiter.done():
-                waiter.set_result(status_obj)
-        self._waiters.clear()
-
-    def _close_pidfd(self) -> None:
-        if self._pidfd is not None:
-            self._loop.remove_reader(self._pidfd)
-            os.close(self._pidfd)
-            self._pidfd = None
+                return None
+            return _exit_status_from_returncode(returncode)
+        if pid == 0:  # spurious wake-up: not exited yet, keep watching
+            return None
+        status_obj = decode_wait_status(status)
+        # Tell Popen, so its poll()/wait() and __del__ know the child is gone.
+        if self._popen is not None:
+            self._popen.returncode = status_obj.returncode
+        return status_obj
 
     def send_signal(self, sig: int, *, to_group: bool = False) -> None:
         """Send ``sig`` to the child (pidfd) or to its process group (killpg)."""

@@ -70,7 +70,7 @@ from bench.daemons import (
 from bench.load_figures import MIB, rss_figures, sse_figures, wait_between
 from bench.prometheus_peer import PromServer, prometheus, scrape_figures, wait_scraped
 from bench.scenarios import Profile, Samples
-from bench.stats import MetricSpec, median, percentile
+from bench.stats import MetricSpec, percentile
 
 SLEEPER_PREFIX = "sleep_"
 CRASH_PREFIX = "crash_"
@@ -372,6 +372,44 @@ def log_rss_series(points: Sequence[tuple[float, float]], rows: int = 12) -> Non
     print(f"  load: RSS (MiB): {series}", file=sys.stderr)
 
 
+#: The statistics of a latency figure: its key's part and its label's.
+_STATISTICS = {"p50": "median", "p99": "p99", "max": "max"}
+#: The processes besides the daemon whose CPU is reported: figure key -> label.
+_COMPANION_CPU = {
+    "client_cpu_pct": "the RPC clients (harness)",
+    "sse_cpu_pct": "the SSE client process",
+    "prometheus_cpu_pct": "Prometheus",
+}
+
+
+def _statistic(stat: str, seconds: Sequence[float]) -> float:
+    return max(seconds) if stat == "max" else percentile(seconds, 50.0 if stat == "p50" else 99.0)
+
+
+def _latency_specs(
+    key: str, first: str, rest: str, stats: Sequence[str] = ("p50", "p99", "max")
+) -> tuple[MetricSpec, ...]:
+    """``{key}_{stat}_ms`` figures: the first labelled ``first``, the others ``rest``."""
+    return tuple(
+        MetricSpec(
+            key=f"{key}_{stat}_ms",
+            label=f"{rest if index else first}, {_STATISTICS[stat]}",
+            unit="ms",
+        )
+        for index, stat in enumerate(stats)
+    )
+
+
+def _latency_samples(key: str, seconds: Sequence[float], stats: Sequence[str]) -> Samples:
+    """The ``{key}_{stat}_ms`` figures of latencies in ``seconds``."""
+    return {f"{key}_{stat}_ms": [1000 * _statistic(stat, seconds)] for stat in stats}
+
+
+def _higher(key: str, label: str, unit: str) -> MetricSpec:
+    """A figure where more is better (a rate, a share)."""
+    return MetricSpec(key=key, label=label, unit=unit, lower_is_better=False)
+
+
 class Load:
     """Everything at once: a crash storm, RPC clients, SSE clients and a Prometheus."""
 
@@ -390,62 +428,37 @@ class Load:
         n, c, r, s = self.programs, self.crashing, self.rpc_clients, self.sse_clients
         where = f"{n} programs, {c} crashing, {r} RPC clients"
         self.metrics: tuple[MetricSpec, ...] = (
-            MetricSpec(key="rpc_p50_ms", label=f"{where}: RPC median", unit="ms"),
-            MetricSpec(key="rpc_p99_ms", label=f"{where}: RPC p99", unit="ms"),
+            *(
+                MetricSpec(
+                    key=f"rpc_{stat}_ms", label=f"{where}: RPC {_STATISTICS[stat]}", unit="ms"
+                )
+                for stat in ("p50", "p99")
+            ),
             MetricSpec(
                 key="full_p99_ms", label="getAllProcessInfo p99 (every 10th call)", unit="ms"
             ),
-            MetricSpec(
-                key="rpc_calls_per_s",
-                label="RPC calls answered/s",
-                unit="1/s",
-                lower_is_better=False,
-            ),
+            _higher("rpc_calls_per_s", "RPC calls answered/s", "1/s"),
             MetricSpec(
                 key="rpc_errors", label="RPC calls failed (fault, HTTP error, timeout)", unit=""
             ),
-            MetricSpec(
-                key="restarts_per_s",
-                label=f"storm: restarts/s ({c} / {CRASH_AFTER_S:g} s ideal)",
-                unit="1/s",
-                lower_is_better=False,
+            _higher(
+                "restarts_per_s", f"storm: restarts/s ({c} / {CRASH_AFTER_S:g} s ideal)", "1/s"
             ),
-            MetricSpec(
-                key="events_per_s", label="events published/s", unit="1/s", lower_is_better=False
-            ),
-            MetricSpec(key="lag_p50_ms", label=f"event lag to {s} SSE clients, median", unit="ms"),
-            MetricSpec(key="lag_p99_ms", label="event lag, p99", unit="ms"),
-            MetricSpec(key="lag_max_ms", label="event lag, max", unit="ms"),
-            MetricSpec(
-                key="sse_share_min",
-                label="events received ÷ published, worst SSE client",
-                unit="×",
-                lower_is_better=False,
-            ),
+            _higher("events_per_s", "events published/s", "1/s"),
+            *_latency_specs("lag", f"event lag to {s} SSE clients", "event lag"),
+            _higher("sse_share_min", "events received ÷ published, worst SSE client", "×"),
             MetricSpec(key="sse_lost", label="events lost (all SSE clients)", unit=""),
             MetricSpec(key="sse_duplicates", label="events duplicated (all SSE clients)", unit=""),
             MetricSpec(key="sse_reconnects", label="SSE streams ended by the server", unit=""),
-            MetricSpec(
-                key="journal_share",
-                label="journal events ÷ published (/events)",
-                unit="×",
-                lower_is_better=False,
+            _higher("journal_share", "journal events ÷ published (/events)", "×"),
+            *_latency_specs("scrape", "Prometheus scrape (1 s)", "Prometheus scrape"),
+            *_latency_specs(
+                "own_scrape",
+                f"harness's own scrape every {OWN_SCRAPE_S:g} s (no timeout)",
+                "harness's own scrape",
+                stats=("p50", "max"),
             ),
-            MetricSpec(key="scrape_p50_ms", label="Prometheus scrape (1 s), median", unit="ms"),
-            MetricSpec(key="scrape_p99_ms", label="Prometheus scrape, p99", unit="ms"),
-            MetricSpec(key="scrape_max_ms", label="Prometheus scrape, max", unit="ms"),
-            MetricSpec(
-                key="own_scrape_p50_ms",
-                label=f"harness's own scrape every {OWN_SCRAPE_S:g} s (no timeout), median",
-                unit="ms",
-            ),
-            MetricSpec(key="own_scrape_max_ms", label="harness's own scrape, max", unit="ms"),
-            MetricSpec(
-                key="scrapes_per_s",
-                label="Prometheus scrapes/s recorded",
-                unit="1/s",
-                lower_is_better=False,
-            ),
+            _higher("scrapes_per_s", "Prometheus scrapes/s recorded", "1/s"),
             MetricSpec(key="scrapes_failed", label="Prometheus scrapes failed (up=0)", unit=""),
             MetricSpec(key="cpu_pct", label="daemon CPU", unit="% core"),
             MetricSpec(
@@ -453,11 +466,10 @@ class Load:
                 label="daemon threads waiting for a CPU (run queue; a shared machine)",
                 unit="% core",
             ),
-            MetricSpec(
-                key="client_cpu_pct", label="CPU of the RPC clients (harness)", unit="% core"
+            *(
+                MetricSpec(key=key, label=f"CPU of {what}", unit="% core")
+                for key, what in _COMPANION_CPU.items()
             ),
-            MetricSpec(key="sse_cpu_pct", label="CPU of the SSE client process", unit="% core"),
-            MetricSpec(key="prometheus_cpu_pct", label="CPU of Prometheus", unit="% core"),
             MetricSpec(key="rss_start_mib", label="daemon RSS at the window's start", unit="MiB"),
             MetricSpec(key="rss_end_mib", label="daemon RSS at the window's end", unit="MiB"),
             MetricSpec(key="rss_max_mib", label="daemon RSS, max", unit="MiB"),
@@ -590,8 +602,7 @@ class Load:
                 file=sys.stderr,
             )
         samples: Samples = {
-            "rpc_p50_ms": [1000 * median(every)],
-            "rpc_p99_ms": [1000 * percentile(every, 99)],
+            **_latency_samples("rpc", every, ("p50", "p99")),
             "rpc_calls_per_s": [len(every) / elapsed],
             "rpc_errors": [float(len(results.errors))],
             "restarts_per_s": [(starts_after - starts_before) / elapsed],
@@ -602,11 +613,10 @@ class Load:
             used = companion_after[key].ticks_seconds - before.ticks_seconds
             samples[key] = [100 * used / elapsed]
         if results.scrapes:
-            samples["own_scrape_p50_ms"] = [1000 * median(results.scrapes)]
-            samples["own_scrape_max_ms"] = [1000 * max(results.scrapes)]
+            samples.update(_latency_samples("own_scrape", results.scrapes, ("p50", "max")))
         full = results.latencies.get("getAllProcessInfo")
         if full:
-            samples["full_p99_ms"] = [1000 * percentile(full, 99)]
+            samples.update(_latency_samples("full", full, ("p99",)))
         samples.update({k: [v] for k, v in rss_figures(rss).items()})
         log_rss_series(rss)
         # A soak's RSS figures must survive a failure of what is read after the window:

@@ -127,6 +127,11 @@ def column_expression(name: str, version: int) -> str:
     return name if version >= 2 else _V1_EXPRESSIONS.get(name, name)
 
 
+def decode_stderr_tail(text: str) -> tuple[str, ...]:
+    """The lines of a ``stderr_tail`` column (``{"lines": [...]}``, as ``event_row`` writes it)."""
+    return tuple(str(line) for line in json.loads(text)["lines"])
+
+
 def upgrade(connection: sqlite3.Connection) -> int:
     """Bring a writable journal of an older schema up to ``SCHEMA_VERSION``.
 

@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from exporters.journal.filters import EventFilter, ProcessSpec
-from exporters.journal.rows import column_expression
+from exporters.journal.rows import COLUMNS, column_expression, decode_stderr_tail
 from exporters.notebook.fleet import PREFIX, prometheus_rows
 from supervisor_core.lifecycle import Cause
 from supervisor_core.names import make_namespec
@@ -54,26 +54,11 @@ EVENT_COLUMNS = (
     "stderr_tail",
 )
 
-# The columns read, in this order, from the journal and from /events' JSON objects.
-_READ = (
-    "serial",
-    "wall_time",
-    "type",
-    "groupname",
-    "processname",
-    "from_state",
-    "to_state",
-    "cause",
-    "origin",
-    "run",
-    "episode",
-    "pid",
-    "exit_status",
-    "signal",
-    "expected",
-    "run_duration",
-    "stderr_tail",
-)
+# The columns read, in this order, from the journal and from /events' JSON objects:
+# the journal's typed columns, and of its payload only the origin.
+_READ = (*(name for name in COLUMNS if name not in {"monotonic_time", "payload"}), "origin")
+# /events' names of the columns it spells differently (the event's own field names).
+_JSON_NAMES = {"exit_status": "returncode"}
 
 _SLACK = 1e-6  # seconds: what rounding to microseconds can move a time by
 _PAGE = 10_000  # /events' default and largest useful page
@@ -279,32 +264,19 @@ def _http_rows(  # noqa: PLR0917 - a private helper of load_events' arguments
 def _json_row(event: dict[str, object]) -> tuple[object, ...]:
     """A ``/events`` JSON object as a row in ``_READ`` order."""
     tail = event.get("stderr_tail")
-    return (
-        event.get("serial"),
-        event.get("wall_time"),
-        event.get("type"),
-        event.get("groupname"),
-        event.get("processname"),
-        event.get("from_state"),
-        event.get("to_state"),
-        event.get("cause"),
-        event.get("origin"),
-        event.get("run"),
-        event.get("episode"),
-        event.get("pid"),
-        event.get("returncode"),
-        event.get("signal"),
-        event.get("expected"),
-        event.get("run_duration"),
-        list(tail) if isinstance(tail, list) else None,
+    return tuple(
+        (list(tail) if isinstance(tail, list) else None)
+        if name == "stderr_tail"
+        else event.get(_JSON_NAMES.get(name, name))
+        for name in _READ
     )
 
 
 def _tail(value: object) -> tuple[str, ...] | None:
     if isinstance(value, list | tuple):
         return tuple(str(line) for line in value)
-    if isinstance(value, str):  # the journal's column: {"lines": [...]}
-        return tuple(str(line) for line in json.loads(value)["lines"])
+    if isinstance(value, str):  # the journal's column
+        return decode_stderr_tail(value)
     return None
 
 

@@ -168,6 +168,11 @@ SURVIVORS = _daemon(
     "Children of a killed superd found running at start, by what was done (kill, adopt, leave).",
     "action",
 )
+ORPHANS_REAPED = _daemon(
+    "orphans_reaped_total",
+    C,
+    "Orphaned descendants of the programs reaped by superd (as PID 1 or subreaper=true).",
+)
 INFO = _daemon("info", G, "Always 1; the labels describe the running superd.", "version")
 
 CATALOGUE: tuple[MetricSpec, ...] = (
@@ -199,6 +204,7 @@ CATALOGUE: tuple[MetricSpec, ...] = (
     RPC_DURATION,
     NOTIFICATIONS,
     SURVIVORS,
+    ORPHANS_REAPED,
     INFO,
 )
 
@@ -206,6 +212,7 @@ CATALOGUE: tuple[MetricSpec, ...] = (
 FAULT_METRICS: dict[str, MetricSpec] = {
     "log_write_errors": LOG_WRITE_ERRORS,
     "journal_errors": JOURNAL_ERRORS,
+    "orphans_reaped": ORPHANS_REAPED,
 }
 
 # supervisor_core.health gauge names -> the metric showing them.

@@ -8,12 +8,14 @@ import os
 import signal
 import subprocess
 import sys
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import psutil
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from supervisor_core.ctl.transport import make_server_proxy
 from tests.integration.superd_harness import (
@@ -205,6 +207,70 @@ def test_without_subreaper_orphans_are_not_superds(tmp_path: Path, cleanup: list
     # fixed from then on.
     wait_for(lambda: all(parent_of(pid) != superd.process.pid for pid in orphans), "reparented")
     assert "reaping orphaned processes" not in superd.main_log()
+
+
+GRANDCHILDREN = 3
+
+
+def orphans_reaped(port: int) -> float | None:
+    """``supervisor_orphans_reaped_total`` in a scrape of superd's ``/metrics``."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
+        text = response.read().decode()
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == "supervisor_orphans_reaped_total":
+                return float(sample.value)
+    return None
+
+
+def terminated(pid: int) -> bool:
+    """``pid`` has exited (a zombie its new parent did not reap yet, or gone)."""
+    try:
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+
+
+@pytest.mark.parametrize(("subreaper", "counted"), [(True, GRANDCHILDREN), (False, 0)])
+def test_orphans_reaped_are_counted_on_metrics(
+    subreaper: bool, counted: int, tmp_path: Path, cleanup: list[Superd]
+) -> None:
+    """``supervisor_orphans_reaped_total`` is served from the start at 0 and counts each
+    double-forked grandchild superd reaps as a subreaper, never a program's own exit;
+    without ``subreaper=true`` the orphans are not superd's and it stays 0."""
+    port = free_port()
+    # Each subshell forks a short sleep, writes its pid and exits: the sleep is orphaned.
+    forker = (
+        f"for i in $(seq {GRANDCHILDREN}); do (sleep 0.3 & echo $! >> {tmp_path / 'orphans'}); "
+        "done; exec sleep 1000"
+    )
+    text = (
+        base_config(tmp_path).replace(
+            "[supervisord]\n", f"[supervisord]\nsubreaper = {str(subreaper).lower()}\n"
+        )
+        + f"[exporter:prometheus]\nlisten = 127.0.0.1:{port}\n\n"
+        + "[program:oneshot]\ncommand = /bin/true\nstartsecs = 0\nautorestart = false\n\n"
+        + f"[program:forker]\ncommand = /bin/sh -c '{forker}'\nstartsecs = 0\n"
+        + "autostart = false\n\n"
+    )
+    superd = Superd(tmp_path, text)
+    cleanup.append(superd)
+    superd.wait_states({"oneshot": "EXITED", "forker": "STOPPED"})
+    assert wait_for(lambda: orphans_reaped(port) is not None, "the counter served") is True
+    assert orphans_reaped(port) == 0  # a program's own exit is no orphan
+
+    superd.call("startProcess", "forker")
+    grandchildren = wait_for(
+        lambda: (pids := orphan_pids(tmp_path))[GRANDCHILDREN - 1 :] and pids, "their pids"
+    )
+    wait_for(lambda: all(terminated(pid) for pid in grandchildren), "every grandchild exited")
+    if counted:
+        wait_for(lambda: orphans_reaped(port) == counted, f"{counted} orphans counted")
+        assert all(reaped(pid, superd.process.pid) for pid in grandchildren)
+    assert orphans_reaped(port) == counted
+    assert superd.call("getProcessInfo", "forker")["statename"] == "RUNNING"
+    superd.send(signal.SIGTERM)
+    assert superd.wait_exit() == 0
 
 
 def test_subreaper_option_is_checked(tmp_path: Path) -> None:

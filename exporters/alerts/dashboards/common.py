@@ -19,10 +19,12 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Callable
+from typing import Protocol, Self, TypeVar
 
 from grafana_foundation_sdk.builders import common as common_builder
 from grafana_foundation_sdk.builders import dashboard as db
-from grafana_foundation_sdk.builders import prometheus, stat, table, timeseries
+from grafana_foundation_sdk.builders import prometheus, stat, statetimeline, table, timeseries
 from grafana_foundation_sdk.cog import builder as cogbuilder
 from grafana_foundation_sdk.cog import plugins
 from grafana_foundation_sdk.cog import variants as cogvariants
@@ -31,6 +33,7 @@ from grafana_foundation_sdk.models import common as cm
 from grafana_foundation_sdk.models import dashboard as dm
 from grafana_foundation_sdk.models import prometheus as pm
 
+from exporters.alerts.dashboards import FLEET
 from exporters.alerts.rules import AlertConfig, selector
 from exporters.prometheus import catalogue
 from supervisor_core.lifecycle import ProcessState
@@ -40,6 +43,7 @@ DATASOURCE = dm.DataSourceRef(type_val="prometheus", uid=DATASOURCE_VARIABLE)
 PROCESS_MATCHERS = ('group=~"$group"', 'name=~"$name"')
 HOST_LEGEND = "{{instance}}"
 PROCESS_LEGEND = "{{instance}} {{group}}:{{name}}"
+HOST_KEY = "job, instance"
 # Grafana's schema version of the generated JSON (what the SDK's types describe).
 SCHEMA_VERSION = 39
 
@@ -71,6 +75,27 @@ def daemon_metric(metric: str, config: AlertConfig, *matchers: str) -> str:
 def process_metric(metric: str, config: AlertConfig, *matchers: str) -> str:
     """``metric`` of the drill-down's processes (``$group``, ``$name``) on its hosts."""
     return selector(metric, scope(config), *PROCESS_MATCHERS, *matchers)
+
+
+def sum_by(keep: str, function: str, series: str, window: str = "$__rate_interval") -> str:
+    """``function`` (``rate``, ``increase``) of ``series`` over ``window``, summed by ``keep``."""
+    return f"sum by ({keep}) ({function}({series}[{window}]))"
+
+
+def quantile_queries(
+    buckets: str, keep: str, legend: str, quantiles: dict[str, str], window: str
+) -> list[prometheus.Dataquery]:
+    """One target per quantile of the histogram ``buckets``, by ``keep``.
+
+    ``quantiles`` maps each quantile (``"0.5"``) to its legend suffix (``"p50"``).
+    """
+    return [
+        query(
+            f"histogram_quantile({quantile}, {sum_by(f'{keep}, le', 'rate', buckets, window)})",
+            f"{legend} {label}",
+        )
+        for quantile, label in quantiles.items()
+    ]
 
 
 def query(
@@ -124,6 +149,11 @@ def up_mappings() -> list[dm.ValueMapping]:
     return mappings({"0": ("down", "red"), "1": ("up", "green")})
 
 
+def storm_mappings() -> list[dm.ValueMapping]:
+    """superd's restart-storm gauge: 0 calm (green), 1 STORM (red)."""
+    return mappings({"0": ("calm", "green"), "1": ("STORM", "red")})
+
+
 def _legend() -> common_builder.VizLegendOptions:
     return (
         common_builder.VizLegendOptions()
@@ -141,6 +171,44 @@ def _tooltip() -> common_builder.VizTooltipOptions:
     )
 
 
+class _PanelBuilder(Protocol):
+    """What every panel builder of the SDK has (they share no base class)."""
+
+    def title(self, title: str) -> Self: ...
+
+    def description(self, description: str) -> Self: ...
+
+    def datasource(self, datasource: dm.DataSourceRef) -> Self: ...
+
+    def targets(self, targets: list[cogbuilder.Builder[cogvariants.Dataquery]]) -> Self: ...
+
+    def span(self, w: int) -> Self: ...
+
+    def height(self, h: int) -> Self: ...
+
+
+_PanelT = TypeVar("_PanelT", bound=_PanelBuilder)
+
+
+def panel(
+    builder: _PanelT,
+    title: str,
+    *targets: prometheus.Dataquery,
+    description: str,
+    width: int,
+    height: int,
+) -> _PanelT:
+    """``builder`` with what every panel sets: title, description, datasource, targets, size."""
+    return (
+        builder.title(title)
+        .description(description)
+        .datasource(DATASOURCE)
+        .targets(_lettered(targets))
+        .span(width)
+        .height(height)
+    )
+
+
 def timeseries_panel(
     title: str,
     *targets: prometheus.Dataquery,
@@ -151,23 +219,26 @@ def timeseries_panel(
     bars: bool = False,
 ) -> timeseries.Panel:
     """A time series panel (lines, or stacked bars for counts per interval)."""
-    panel = (
-        timeseries.Panel()
-        .title(title)
-        .description(description)
-        .datasource(DATASOURCE)
-        .targets(_lettered(targets))
+    built = (
+        panel(
+            timeseries.Panel(), title, *targets, description=description, width=width, height=height
+        )
         .unit(unit)
-        .span(width)
-        .height(height)
         .legend(_legend())
         .tooltip(_tooltip())
     )
     if bars:
-        panel = panel.draw_style(cm.GraphDrawStyle.BARS).stacking(
+        built = built.draw_style(cm.GraphDrawStyle.BARS).stacking(
             common_builder.StackingConfig().mode(cm.StackingMode.NORMAL)
         )
-    return panel
+    return built
+
+
+def errors_panel(title: str, target: prometheus.Dataquery, *, description: str) -> timeseries.Panel:
+    """Bars of a count per interval that should stay 0: red from 1 on."""
+    return timeseries_panel(title, target, description=description, bars=True).thresholds(
+        red_above(1)
+    )
 
 
 def stat_panel(
@@ -180,14 +251,8 @@ def stat_panel(
 ) -> stat.Panel:
     """A single-value panel showing each series' last value."""
     return (
-        stat.Panel()
-        .title(title)
-        .description(description)
-        .datasource(DATASOURCE)
-        .targets(_lettered(targets))
+        panel(stat.Panel(), title, *targets, description=description, width=width, height=height)
         .unit(unit)
-        .span(width)
-        .height(height)
         .reduce_options(common_builder.ReduceDataOptions().calcs(["lastNotNull"]))
         .graph_mode(cm.BigValueGraphMode.NONE)
         .color_mode(cm.BigValueColorMode.VALUE)
@@ -202,15 +267,41 @@ def table_panel(
     height: int = 8,
 ) -> table.Panel:
     """A table of instant queries (``instant=True, table_format=True`` targets)."""
+    return panel(
+        table.Panel(), title, *targets, description=description, width=width, height=height
+    ).show_header(True)
+
+
+def state_timeline_panel(
+    title: str,
+    *targets: prometheus.Dataquery,
+    description: str,
+    value_mappings: list[dm.ValueMapping],
+) -> statetimeline.Panel:
+    """A full-width state timeline of ``targets``, coloured by ``value_mappings``."""
     return (
-        table.Panel()
-        .title(title)
-        .description(description)
-        .datasource(DATASOURCE)
-        .targets(_lettered(targets))
-        .span(width)
-        .height(height)
-        .show_header(True)
+        panel(statetimeline.Panel(), title, *targets, description=description, width=24, height=6)
+        .mappings(value_mappings)
+        .show_value(cm.VisibilityMode.NEVER)
+    )
+
+
+def superd_up_panel(metric: Callable[[str], str]) -> stat.Panel:
+    """Whether Prometheus reaches each superd, with its version (``metric`` scopes a name)."""
+    return (
+        stat_panel(
+            "superd up",
+            query(
+                f"{metric('up')} * on ({HOST_KEY}) group_left (version) "
+                f"{metric(catalogue.INFO.name)}",
+                "{{instance}} {{version}}",
+            ),
+            description="Whether Prometheus reaches each superd, and its version.",
+            width=8,
+        )
+        .text_mode(cm.BigValueTextMode.NAME)
+        .color_mode(cm.BigValueColorMode.BACKGROUND)
+        .mappings(up_mappings())
     )
 
 
@@ -258,6 +349,14 @@ def host_variables(*, multi: bool = True) -> list[db.QueryVariable]:
         query_variable("job", f"label_values({info}, job)", multi=multi),
         query_variable("instance", f'label_values({info}{{job=~"$job"}}, instance)', multi=multi),
     ]
+
+
+def fleet_link(*, include_vars: bool) -> db.DashboardLink:
+    """The link back to the fleet overview, keeping the time range (and the variables)."""
+    link = db.DashboardLink("Fleet overview").type(dm.DashboardLinkType.LINK).url(f"/d/{FLEET.uid}")
+    if include_vars:
+        link = link.include_vars(True)
+    return link.keep_time(True)
 
 
 def base_dashboard(

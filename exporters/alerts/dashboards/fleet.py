@@ -9,38 +9,48 @@ identity labels (``PROCESS_KEY``).
 from __future__ import annotations
 
 from grafana_foundation_sdk.builders import dashboard as db
-from grafana_foundation_sdk.builders import statetimeline
-from grafana_foundation_sdk.models import common as cm
+from grafana_foundation_sdk.cog import builder as cogbuilder
 from grafana_foundation_sdk.models import dashboard as dm
 
 from exporters.alerts.dashboards import FLEET, PROCESS
 from exporters.alerts.dashboards.common import (
     DATASOURCE,
+    HOST_KEY,
     HOST_LEGEND,
     PROCESS_LEGEND,
     base_dashboard,
     daemon_metric,
     finish,
     host_variables,
-    mappings,
     organize,
     query,
     red_above,
     stat_panel,
+    state_timeline_panel,
+    storm_mappings,
+    sum_by,
+    superd_up_panel,
     table_panel,
     timeseries_panel,
-    up_mappings,
 )
 from exporters.alerts.rules import PROCESS_KEY, AlertConfig
 from exporters.prometheus import catalogue
 
-HOST_KEY = "job, instance"
 # The drill-down, opened on the clicked row's process (Grafana's data-link variables).
 DRILL_DOWN_URL = (
     f"/d/{PROCESS.uid}/supervisor-process?var-job=${{__data.fields.job}}"
     "&var-instance=${__data.fields.instance}&var-group=${__data.fields.group}"
     "&var-name=${__data.fields.name}&${__url_time_range}"
 )
+
+
+def _drill_down_links() -> list[cogbuilder.Builder[dm.DashboardLink]]:
+    # A process table's data link: the clicked row's drill-down, same time range.
+    return [
+        db.DashboardLink("Drill down into ${__data.fields.group}:${__data.fields.name}")
+        .url(DRILL_DOWN_URL)
+        .keep_time(True)
+    ]
 
 
 def dashboard(config: AlertConfig) -> dm.Dashboard:
@@ -78,21 +88,7 @@ def dashboard(config: AlertConfig) -> dm.Dashboard:
             .expr(f"{storm} == 1 unless ({storm} offset 1m) == 1")
         )
         .with_row(db.Row("Fleet"))
-        .with_panel(
-            stat_panel(
-                "superd up",
-                query(
-                    f"{metric('up')} * on ({HOST_KEY}) group_left (version) "
-                    f"{metric(catalogue.INFO.name)}",
-                    "{{instance}} {{version}}",
-                ),
-                description="Whether Prometheus reaches each superd, and its version.",
-                width=8,
-            )
-            .text_mode(cm.BigValueTextMode.NAME)
-            .color_mode(cm.BigValueColorMode.BACKGROUND)
-            .mappings(up_mappings())
-        )
+        .with_panel(superd_up_panel(metric))
         .with_panel(
             stat_panel(
                 "Processes RUNNING",
@@ -164,10 +160,7 @@ def dashboard(config: AlertConfig) -> dm.Dashboard:
         .with_panel(
             timeseries_panel(
                 "Restarts per minute by host",
-                query(
-                    f"sum by ({HOST_KEY}) (rate({restarts}[$__rate_interval])) * 60",
-                    HOST_LEGEND,
-                ),
+                query(f"{sum_by(HOST_KEY, 'rate', restarts)} * 60", HOST_LEGEND),
                 description="Automatic restarts per minute, summed over each host's processes.",
             )
         )
@@ -205,19 +198,13 @@ def dashboard(config: AlertConfig) -> dm.Dashboard:
                     order=("job", "instance", "group", "name", "state"),
                 )
             )
-            .data_links(
-                [
-                    db.DashboardLink("Drill down into ${__data.fields.group}:${__data.fields.name}")
-                    .url(DRILL_DOWN_URL)
-                    .keep_time(True)
-                ]
-            )
+            .data_links(_drill_down_links())
         )
         .with_panel(
             table_panel(
                 "Top restarting processes",
                 query(
-                    f"topk(10, sum by ({PROCESS_KEY}) (increase({restarts}[$__range])))",
+                    f"topk(10, {sum_by(PROCESS_KEY, 'increase', restarts, '$__range')})",
                     instant=True,
                     table_format=True,
                 ),
@@ -229,24 +216,15 @@ def dashboard(config: AlertConfig) -> dm.Dashboard:
                     rename={"Value": "restarts in range"},
                 )
             )
-            .data_links(
-                [
-                    db.DashboardLink("Drill down into ${__data.fields.group}:${__data.fields.name}")
-                    .url(DRILL_DOWN_URL)
-                    .keep_time(True)
-                ]
-            )
+            .data_links(_drill_down_links())
         )
         .with_panel(
-            statetimeline.Panel()
-            .title("Restart storms")
-            .description("1 while superd's storm detector sees a restart storm of the process.")
-            .datasource(DATASOURCE)
-            .targets([query(storm, PROCESS_LEGEND).ref_id("A")])
-            .span(24)
-            .height(6)
-            .mappings(mappings({"0": ("calm", "green"), "1": ("STORM", "red")}))
-            .show_value(cm.VisibilityMode.NEVER)
+            state_timeline_panel(
+                "Restart storms",
+                query(storm, PROCESS_LEGEND),
+                description="1 while superd's storm detector sees a restart storm of the process.",
+                value_mappings=storm_mappings(),
+            )
         )
     )
     return finish(builder)

@@ -8,26 +8,29 @@ control-plane base URL of that superd, for the link to its ``/events`` of the pr
 from __future__ import annotations
 
 from grafana_foundation_sdk.builders import dashboard as db
-from grafana_foundation_sdk.builders import heatmap, statetimeline
-from grafana_foundation_sdk.models import common as cm
+from grafana_foundation_sdk.builders import heatmap
 from grafana_foundation_sdk.models import dashboard as dm
 from grafana_foundation_sdk.models import prometheus as pm
 
-from exporters.alerts.dashboards import FLEET, PROCESS
+from exporters.alerts.dashboards import PROCESS
 from exporters.alerts.dashboards.common import (
-    DATASOURCE,
     PROCESS_LEGEND,
     PROCESS_MATCHERS,
     base_dashboard,
     finish,
+    fleet_link,
     host_variables,
-    mappings,
+    panel,
     process_metric,
+    quantile_queries,
     query,
     query_variable,
     scope,
     stat_panel,
     state_mappings,
+    state_timeline_panel,
+    storm_mappings,
+    sum_by,
     timeseries_panel,
 )
 from exporters.alerts.rules import PROCESS_KEY, AlertConfig, state_code_expression
@@ -63,12 +66,11 @@ def dashboard(config: AlertConfig) -> dm.Dashboard:
     def metric(name: str, *matchers: str) -> str:
         return process_metric(name, config, *matchers)
 
-    def rate(name: str, by: str = "") -> str:
-        keep = f"{PROCESS_KEY}, {by}" if by else PROCESS_KEY
-        return f"sum by ({keep}) (rate({metric(name)}[$__rate_interval]))"
+    def rate(name: str, by: str) -> str:
+        return sum_by(f"{PROCESS_KEY}, {by}", "rate", metric(name))
 
     def increase(name: str, by: str) -> str:
-        return f"sum by ({PROCESS_KEY}, {by}) (increase({metric(name)}[$__rate_interval]))"
+        return sum_by(f"{PROCESS_KEY}, {by}", "increase", metric(name))
 
     buckets = metric(f"{catalogue.PROCESS_RUN_DURATION.name}_bucket")
     builder = (
@@ -94,12 +96,7 @@ def dashboard(config: AlertConfig) -> dm.Dashboard:
             .target_blank(True)
             .tooltip("The process' events from superd's journal, as JSON lines")
         )
-        .link(
-            db.DashboardLink("Fleet overview")
-            .type(dm.DashboardLinkType.LINK)
-            .url(f"/d/{FLEET.uid}")
-            .keep_time(True)
-        )
+        .link(fleet_link(include_vars=False))
         .with_row(db.Row("State"))
         .with_panel(
             stat_panel(
@@ -130,8 +127,9 @@ def dashboard(config: AlertConfig) -> dm.Dashboard:
             stat_panel(
                 "Restarts in range",
                 query(
-                    f"sum by ({PROCESS_KEY}) "
-                    f"(increase({metric(catalogue.PROCESS_RESTARTS.name)}[$__range]))",
+                    sum_by(
+                        PROCESS_KEY, "increase", metric(catalogue.PROCESS_RESTARTS.name), "$__range"
+                    ),
                     PROCESS_LEGEND,
                     instant=True,
                 ),
@@ -140,30 +138,13 @@ def dashboard(config: AlertConfig) -> dm.Dashboard:
             )
         )
         .with_panel(
-            statetimeline.Panel()
-            .title("State timeline")
-            .description("The process' state over time (supervisord's states).")
-            .datasource(DATASOURCE)
-            .targets(
-                [
-                    query(
-                        state_code_expression(scope(config), *PROCESS_MATCHERS), PROCESS_LEGEND
-                    ).ref_id("A"),
-                    query(metric(catalogue.PROCESS_RESTART_STORM.name), "restart storm").ref_id(
-                        "B"
-                    ),
-                ]
-            )
-            .span(24)
-            .height(6)
-            .mappings(
-                [
-                    *state_mappings(),
-                    *mappings({"0": ("calm", "green"), "1": ("STORM", "red")}),
-                ]
-            )
-            .show_value(cm.VisibilityMode.NEVER)
-            .merge_values(True)
+            state_timeline_panel(
+                "State timeline",
+                query(state_code_expression(scope(config), *PROCESS_MATCHERS), PROCESS_LEGEND),
+                query(metric(catalogue.PROCESS_RESTART_STORM.name), "restart storm"),
+                description="The process' state over time (supervisord's states).",
+                value_mappings=[*state_mappings(), *storm_mappings()],
+            ).merge_values(True)
         )
         .with_row(db.Row("Starts, exits and runs"))
         .with_panel(
@@ -196,22 +177,16 @@ def dashboard(config: AlertConfig) -> dm.Dashboard:
             )
         )
         .with_panel(
-            heatmap.Panel()
-            .title("Run durations")
-            .description("How long runs lived, spawn to exit; a crash loop sits low.")
-            .datasource(DATASOURCE)
-            .targets(
-                [
-                    query(
-                        f"sum by (le) (increase({buckets}[$__rate_interval]))",
-                        "{{le}}",
-                    )
-                    .format(pm.PromQueryFormat.HEATMAP)
-                    .ref_id("A")
-                ]
+            panel(
+                heatmap.Panel(),
+                "Run durations",
+                query(sum_by("le", "increase", buckets), "{{le}}").format(
+                    pm.PromQueryFormat.HEATMAP
+                ),
+                description="How long runs lived, spawn to exit; a crash loop sits low.",
+                width=12,
+                height=8,
             )
-            .span(12)
-            .height(8)
             .calculate(False)
             .cell_gap(1)
             .y_axis(heatmap.YAxisConfig().unit("s"))
@@ -219,13 +194,8 @@ def dashboard(config: AlertConfig) -> dm.Dashboard:
         .with_panel(
             timeseries_panel(
                 "Run duration quantiles (1h)",
-                *(
-                    query(
-                        f"histogram_quantile({q}, sum by ({PROCESS_KEY}, le) "
-                        f"(rate({buckets}[1h])))",
-                        f"{PROCESS_LEGEND} p{round(q * 100)}",
-                    )
-                    for q in (0.5, 0.9)
+                *quantile_queries(
+                    buckets, PROCESS_KEY, PROCESS_LEGEND, {"0.5": "p50", "0.9": "p90"}, "1h"
                 ),
                 description="Median and 90th percentile of run durations over the last hour.",
                 unit="s",
