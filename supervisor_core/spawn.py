@@ -674,9 +674,21 @@ class PopenChild:
 
 
 def _make_pipe(*, nonblocking_end: int, pipe_size: int | None) -> tuple[int, int]:
-    read_end, write_end = os.pipe2(os.O_CLOEXEC)
-    ours = (read_end, write_end)[nonblocking_end]
-    os.set_blocking(ours, False)
+    # Both ends are created non-blocking (one syscall) and the child's end is made
+    # blocking again with one F_SETFL: set_blocking on our end would cost a F_GETFL
+    # and a F_SETFL. The child's stdio must block (programs expect it); O_NONBLOCK is
+    # a flag of the open file, so it would reach the child through exec.
+    read_end, write_end = os.pipe2(os.O_CLOEXEC | os.O_NONBLOCK)
+    ends = (read_end, write_end)
+    ours = ends[nonblocking_end]
+    theirs = ends[1 - nonblocking_end]
+    try:
+        # F_SETFL ignores the access mode bits: 0 clears O_NONBLOCK (and nothing else
+        # settable is on a fresh pipe).
+        fcntl.fcntl(theirs, fcntl.F_SETFL, 0)
+    except OSError:
+        _close_all(ends)
+        raise
     if pipe_size:
         # Best effort: EPERM when above the unprivileged limit, EBUSY on old kernels.
         with contextlib.suppress(OSError):

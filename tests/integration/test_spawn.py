@@ -603,3 +603,29 @@ def test_child_environment_follows_changes_to_superds_environment(
         "SUPERVISOR_PROCESS_NAME": "proc",
         "SUPERVISOR_GROUP_NAME": "grp",
     }
+
+
+async def test_child_stdio_blocks_and_our_pipe_ends_do_not(tmp_path: Path) -> None:
+    """The child's stdin/stdout/stderr are blocking and superd's ends are not, on both paths."""
+    code_text = "import os; print(*(os.get_blocking(fd) for fd in (0, 1, 2)))"
+    for spawner, redirect in (
+        (PopenSpawner(), False),
+        (PopenSpawner(), True),
+        (PopenSpawner(posix_spawn=False), False),
+        (PopenSpawner(posix_spawn=False, pipe_size=65536), False),
+    ):
+        child = spawner.spawn(request(py(code_text), redirect_stderr=redirect))
+        assert isinstance(child, PopenChild)
+        stdin_fd = child._stdin_fd  # our end of the stdin pipe
+        assert stdin_fd is not None
+        out_fd, err_fd = child.take_output()
+        assert out_fd is not None
+        ours = [stdin_fd, out_fd] + ([] if err_fd is None else [err_fd])
+        assert [os.get_blocking(fd) for fd in ours] == [False] * len(ours)
+        assert (err_fd is None) == redirect
+        out = await read_all(out_fd)
+        if err_fd is not None:
+            await read_all(err_fd)
+        status = await asyncio.wait_for(child.wait_exited(), WAIT)
+        child.close()
+        assert (status.returncode, out) == (0, b"True True True\n")
