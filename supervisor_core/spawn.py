@@ -33,16 +33,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import errno
 import fcntl
 import grp
 import os
 import pwd
+import queue
 import shlex
 import signal
 import stat
 import subprocess
 import sys
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -696,6 +699,93 @@ def _make_pipe(*, nonblocking_end: int, pipe_size: int | None) -> tuple[int, int
     return read_end, write_end
 
 
+# Above this many fds in superd's table, posix_spawn runs in the private-table thread:
+# each spawn copies the caller's fd table into the child (and exec closes the copies),
+# so its cost grows with the number of programs (4 fds each): 0.9 ms per spawn with
+# 100 fds, 1.5 ms with 14,000, against 1.0 ms flat through the thread's small table,
+# whose hand-off costs about 0.1 ms (``bench/spawn_cost.py --extra-fds``).
+PRIVATE_TABLE_ABOVE_FDS = 2048
+_CLONE_FILES = 0x400
+_SYS_PIDFD_GETFD = 438  # x86_64 and aarch64 alike (the generic syscall table)
+_PIDFD_THREAD = os.O_EXCL  # pidfd_open of one thread (Linux 6.9)
+
+
+class _PrivateFdTable:
+    """A thread with its own small fd table that creates the pipes and posix_spawns.
+
+    The thread ``unshare(CLONE_FILES)``s and closes its copy of every fd above 2, so a
+    child spawned from it copies a table of a dozen fds whatever superd holds. Our
+    pipe ends come back into superd's table through ``pidfd_getfd`` (close-on-exec,
+    the open file shared: O_NONBLOCK stays as set), then the thread closes its copies
+    (at once: a copy of the stdin pipe's write end would keep the child from seeing
+    EOF when superd closes stdin). One request at a time: the loop thread waits for
+    each, blocked in a queue, so the GIL passes at once both ways.
+    """
+
+    def __init__(self) -> None:
+        self._requests: queue.SimpleQueue[Callable[[], tuple[int, ...]] | None]
+        self._requests = queue.SimpleQueue()
+        self._replies: queue.SimpleQueue[tuple[int, ...] | BaseException] = queue.SimpleQueue()
+        self._taken: queue.SimpleQueue[tuple[int, ...]] = queue.SimpleQueue()
+        self._libc = ctypes.CDLL(None, use_errno=True)
+        self._libc.syscall.restype = ctypes.c_long
+        thread = threading.Thread(target=self._serve, name="spawn-fd-table", daemon=True)
+        thread.start()
+        started = self._replies.get()
+        if isinstance(started, BaseException):
+            raise started
+        try:
+            self._pidfd = os.pidfd_open(thread.native_id or 0, _PIDFD_THREAD)
+        except OSError:
+            self._requests.put(None)
+            raise
+
+    def _serve(self) -> None:
+        try:
+            if self._libc.unshare(_CLONE_FILES) != 0:
+                number = ctypes.get_errno()
+                raise OSError(number, f"unshare(CLONE_FILES): {os.strerror(number)}")
+            os.closerange(3, 1 << 20)  # our copies only: superd's table is not touched
+        except OSError as error:
+            self._replies.put(error)
+            return
+        self._replies.put(())
+        while (work := self._requests.get()) is not None:
+            try:
+                ends = work()
+            except BaseException as error:  # noqa: BLE001 - relayed to the caller, raised there
+                self._replies.put(error)
+                continue
+            self._replies.put(ends)
+            _close_all(self._taken.get())
+
+    def run(self, work: Callable[[], tuple[int, ...]]) -> tuple[int, ...]:
+        """Run ``work`` in the thread; its result. Call ``taken`` after a result."""
+        self._requests.put(work)
+        result = self._replies.get()
+        if isinstance(result, BaseException):
+            raise result
+        return result
+
+    def take(self, fd: int) -> int:
+        """A copy, in superd's table, of the thread's ``fd`` (close-on-exec)."""
+        taken = int(self._libc.syscall(_SYS_PIDFD_GETFD, self._pidfd, fd, 0))
+        if taken < 0:
+            number = ctypes.get_errno()
+            raise OSError(number, os.strerror(number))
+        return taken
+
+    def taken(self, fds: tuple[int, ...]) -> None:
+        """Let the thread close its ``fds`` (superd has its copies, or gave up)."""
+        self._taken.put(fds)
+
+    def close(self) -> None:
+        """Stop the thread."""
+        self._requests.put(None)
+        with contextlib.suppress(OSError):
+            os.close(self._pidfd)
+
+
 class PopenSpawner:
     """The real spawner: ``subprocess.Popen`` + ``os.pidfd_open``.
 
@@ -720,16 +810,25 @@ class PopenSpawner:
         loop: asyncio.AbstractEventLoop | None = None,
         pipe_size: int | None = DEFAULT_PIPE_SIZE,
         posix_spawn: bool = True,
+        private_fd_table: bool | None = None,
     ) -> None:
         """Args:
         loop: the loop that watches children (default: the running loop at spawn time).
         pipe_size: requested size of the stdout/stderr pipes (None: kernel default).
         posix_spawn: start children that need no user, umask, directory or pass_fds
             with ``os.posix_spawn`` (False: always ``Popen``).
+        private_fd_table: posix_spawn from a thread with a small fd table of its own
+            (None: once superd holds more than ``PRIVATE_TABLE_ABOVE_FDS`` fds; it
+            falls back to the direct call where the kernel cannot do it).
         """
         self._loop = loop
         self._pipe_size = pipe_size
         self._posix_spawn = posix_spawn and _POSIX_SPAWN_AVAILABLE
+        self._private_fd_table = private_fd_table
+        self._table: _PrivateFdTable | None = None
+        self._fd_hint = 0  # the highest fd number our last pipes got: the table's size
+        #: Children started through the private-fd-table thread (for tests and figures).
+        self.private_table_spawns = 0
         if self._posix_spawn and _POSIX_SPAWN_CLOSEFROM is None:
             # Without closefrom the posix_spawn path relies on close-on-exec: make the
             # fds superd inherited (the only ones Python did not open so) follow suit.
@@ -763,6 +862,21 @@ class PopenSpawner:
         if request.directory is not None:
             _check_directory(request.directory)
 
+        if (
+            self._posix_spawn
+            and identity is None
+            and request.directory is None
+            and request.umask is None
+            and not request.pass_fds
+            and request.stdin_fd is None  # an fd of superd's table: not in the thread's
+            and self._wants_private_table()
+        ):
+            table = self._private_table()
+            if table is not None:
+                return self._spawn_from_table(
+                    table, request, loop=loop, filename=filename, argv=argv, env=env
+                )
+
         ours: list[int] = []  # parent ends, closed on failure
         theirs: list[int] = []  # child ends, always closed in the parent after Popen
         try:
@@ -785,11 +899,8 @@ class PopenSpawner:
                 theirs.append(child_err)
         except OSError as error:
             _close_all(ours + theirs)
-            if error.errno in (errno.EMFILE, errno.ENFILE):
-                raise SpawnError(f"too many open files to spawn {name!r}") from error
-            raise SpawnError(
-                f"unknown error making dispatchers for {name!r}: {_errno_name(error)}"
-            ) from error
+            raise _pipe_error(error, name) from error
+        self._fd_hint = max(ours)
 
         if (
             self._posix_spawn
@@ -859,6 +970,103 @@ class PopenSpawner:
             stderr_ours=stderr_ours,
             ours=ours,
         )
+
+    def _wants_private_table(self) -> bool:
+        if self._private_fd_table is None:
+            return self._fd_hint > PRIVATE_TABLE_ABOVE_FDS
+        return self._private_fd_table
+
+    def _private_table(self) -> _PrivateFdTable | None:
+        if self._table is None:
+            try:
+                self._table = _PrivateFdTable()
+            except OSError:
+                # An old kernel (no pidfd_open of a thread, 6.9) or a sandbox refusing
+                # unshare: the direct call does the same, only slower with many fds.
+                self._private_fd_table = False
+                return None
+        return self._table
+
+    def _spawn_from_table(
+        self,
+        table: _PrivateFdTable,
+        request: SpawnRequest,
+        *,
+        loop: asyncio.AbstractEventLoop,
+        filename: str,
+        argv: list[str],
+        env: Mapping[str, str],
+    ) -> PopenChild:
+        """Make the pipes and posix_spawn in the private-table thread, then take our ends."""
+        name = request.name
+        pipe_size = self._pipe_size
+
+        def work() -> tuple[int, ...]:
+            ours: list[int] = []
+            theirs: list[int] = []
+            try:
+                child_in, stdin_ours = _make_pipe(nonblocking_end=1, pipe_size=None)
+                ours.append(stdin_ours)
+                theirs.append(child_in)
+                stdout_ours, child_out = _make_pipe(nonblocking_end=0, pipe_size=pipe_size)
+                ours.append(stdout_ours)
+                theirs.append(child_out)
+                child_err: int = subprocess.STDOUT
+                if not request.redirect_stderr:
+                    stderr_ours, child_err = _make_pipe(nonblocking_end=0, pipe_size=pipe_size)
+                    ours.append(stderr_ours)
+                    theirs.append(child_err)
+            except OSError as error:
+                _close_all(ours + theirs)
+                raise _pipe_error(error, name) from error
+            try:
+                pid = self._posix_spawn_child(
+                    filename,
+                    argv,
+                    env,
+                    child_stdin=child_in,
+                    child_out=child_out,
+                    child_err=child_err,
+                )
+            except OSError as error:
+                _close_all(ours)
+                raise _posix_spawn_error(error, request, argv[0]) from error
+            finally:
+                _close_all(theirs)
+            return (pid, *ours)  # stdin, stdout[, stderr]
+
+        pid, *in_thread = table.run(work)
+        self.private_table_spawns += 1
+        taken: list[int] = []
+        try:
+            taken.extend(table.take(fd) for fd in in_thread)
+        except OSError as error:
+            _close_all(taken)
+            # The child runs with pipes nobody reads: do not leave it behind.
+            with contextlib.suppress(OSError):
+                os.killpg(pid, signal.SIGKILL)
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(pid, 0)
+            raise _pipe_error(error, name) from error
+        finally:
+            table.taken(tuple(in_thread))
+        self._fd_hint = max(taken)
+        return self._watch(
+            None,
+            pid,
+            request=request,
+            loop=loop,
+            stdin_ours=taken[0],
+            stdout_ours=taken[1],
+            stderr_ours=taken[2] if len(taken) > 2 else None,
+            ours=taken,
+        )
+
+    def close(self) -> None:
+        """Stop the private-fd-table thread, if one was started (spawning still works)."""
+        table, self._table = self._table, None
+        if table is not None:
+            table.close()
 
     @staticmethod
     def _posix_spawn_child(
@@ -986,6 +1194,13 @@ def _popen_error(error: OSError, request: SpawnRequest, filename: str, program: 
     if error.errno in (errno.EMFILE, errno.ENFILE):
         return SpawnError(f"too many open files to spawn {name!r}")
     return SpawnError(f"unknown error during fork for {name!r}: {code}")
+
+
+def _pipe_error(error: OSError, name: str) -> SpawnError:
+    """supervisord's text for a failure to make a child's pipes."""
+    if error.errno in (errno.EMFILE, errno.ENFILE):
+        return SpawnError(f"too many open files to spawn {name!r}")
+    return SpawnError(f"unknown error making dispatchers for {name!r}: {_errno_name(error)}")
 
 
 def _posix_spawn_error(error: OSError, request: SpawnRequest, program: str) -> SpawnError:
