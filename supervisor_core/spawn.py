@@ -24,6 +24,12 @@ Rules of this file:
   *later* would reach posix_spawned children: nothing in superd does that; Python
   3.13's closefrom action is used where it exists). Other children still go through
   ``Popen``, which can change user, umask and directory.
+- Each posix_spawn copies the caller's fd table into the child, and exec closes the
+  copies: with 4 fds per program the spawn cost grew with the number of programs.
+  Past ``PRIVATE_TABLE_ABOVE_FDS`` fds the pipes are made and posix_spawn is called
+  in one thread (for all children) that unshared its fd table and holds a dozen fds;
+  our pipe ends are copied back with ``pidfd_getfd``. The loop thread still waits for
+  each spawn, so the order of facts and events is the same either way.
 - Like supervisord, the child's ``HOME``/``USER``/``LOGNAME``/``SHELL`` are *not*
   changed when ``user=`` is set: supervisord documents that no shell is run and these
   variables keep superd's values unless ``environment=`` sets them.
