@@ -1069,7 +1069,12 @@ class PopenSpawner:
         )
 
     def close(self) -> None:
-        """Stop the private-fd-table thread, if one was started (spawning still works)."""
+        """Stop the private-fd-table thread, if one was started (spawning still works).
+
+        For tests and benchmarks: the children it started move to another thread as
+        their parent, but one that set ``PR_SET_PDEATHSIG`` gets that signal, since
+        the kernel sends it when the creating *thread* ends. superd never calls this.
+        """
         table, self._table = self._table, None
         if table is not None:
             table.close()
