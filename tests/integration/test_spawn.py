@@ -17,6 +17,7 @@ from pathlib import Path
 import psutil
 import pytest
 
+from supervisor_core import spawn as spawn_module
 from supervisor_core.config.model import ProcessConfig, ProgramKind
 from supervisor_core.spawn import (
     PRIVATE_TABLE_ABOVE_FDS,
@@ -717,3 +718,19 @@ async def test_many_fds_move_spawns_to_the_private_table_and_keep_late_fds_out()
 def _close_pair(pair: tuple[int, int]) -> None:
     for fd in pair:
         os.close(fd)
+
+
+async def test_private_fd_table_refused_by_the_kernel_falls_back_to_the_direct_call(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Where the thread cannot get its own table (old kernel, sandbox) spawns still work."""
+    monkeypatch.setattr(spawn_module, "_PIDFD_THREAD", 1)  # an unknown flag: EINVAL
+    spawner = PopenSpawner(private_fd_table=True)
+    child = spawner.spawn(request(py("print('direct')")))
+    out_fd, _ = child.take_output()
+    assert out_fd is not None
+    out = await read_all(out_fd)
+    status = await asyncio.wait_for(child.wait_exited(), WAIT)
+    child.close()
+    spawner.close()
+    assert (out, status.returncode, spawner.private_table_spawns) == (b"direct\n", 0, 0)
