@@ -26,10 +26,10 @@ Rules of this file:
   ``Popen``, which can change user, umask and directory.
 - Each posix_spawn copies the caller's fd table into the child, and exec closes the
   copies: with 4 fds per program the spawn cost grew with the number of programs.
-  Past ``PRIVATE_TABLE_ABOVE_FDS`` fds the pipes are made and posix_spawn is called
-  in one thread (for all children) that unshared its fd table and holds a dozen fds;
-  our pipe ends are copied back with ``pidfd_getfd``. The loop thread still waits for
-  each spawn, so the order of facts and events is the same either way.
+  Past ``PRIVATE_TABLE_ABOVE_FDS`` fds, posix_spawn is called from one thread (for
+  all children) that unshared its fd table and holds a few fds: it copies the
+  child's three ends in with ``pidfd_getfd`` and closes them after the spawn. The
+  loop thread still waits for each spawn, so facts and events keep their order.
 - Like supervisord, the child's ``HOME``/``USER``/``LOGNAME``/``SHELL`` are *not*
   changed when ``user=`` is set: supervisord documents that no shell is run and these
   variables keep superd's values unless ``environment=`` sets them.
@@ -713,83 +713,83 @@ def _make_pipe(*, nonblocking_end: int, pipe_size: int | None) -> tuple[int, int
 PRIVATE_TABLE_ABOVE_FDS = 2048
 _CLONE_FILES = 0x400
 _SYS_PIDFD_GETFD = 438  # x86_64 and aarch64 alike (the generic syscall table)
-_PIDFD_THREAD = os.O_EXCL  # pidfd_open of one thread (Linux 6.9)
 
 
 class _PrivateFdTable:
-    """A thread with its own small fd table that creates the pipes and posix_spawns.
+    """A thread with its own small fd table that calls posix_spawn.
 
     The thread ``unshare(CLONE_FILES)``s and closes its copy of every fd above 2, so a
-    child spawned from it copies a table of a dozen fds whatever superd holds. Our
-    pipe ends come back into superd's table through ``pidfd_getfd`` (close-on-exec,
-    the open file shared: O_NONBLOCK stays as set), then the thread closes its copies
-    (at once: a copy of the stdin pipe's write end would keep the child from seeing
-    EOF when superd closes stdin). One request at a time: the loop thread waits for
-    each, blocked in a queue, so the GIL passes at once both ways.
+    child spawned from it copies a table of a dozen fds whatever superd holds. The
+    pipes are made in superd's table as for a direct spawn; the thread copies the
+    child's ends into its table (``pidfd_getfd`` on superd's main thread), spawns, and
+    closes its copies before it answers, so it never holds one of our ends (a copy of
+    the stdin pipe's write end would keep EOF from the child). One request at a time:
+    the loop thread waits for each, blocked in a queue, so the GIL passes at once.
     """
 
     def __init__(self) -> None:
-        self._requests: queue.SimpleQueue[Callable[[], tuple[int, ...]] | None]
-        self._requests = queue.SimpleQueue()
-        self._replies: queue.SimpleQueue[tuple[int, ...] | BaseException] = queue.SimpleQueue()
-        self._taken: queue.SimpleQueue[tuple[int, ...]] = queue.SimpleQueue()
+        self._requests: queue.SimpleQueue[Callable[[], int] | None] = queue.SimpleQueue()
+        self._replies: queue.SimpleQueue[int | BaseException] = queue.SimpleQueue()
         self._libc = ctypes.CDLL(None, use_errno=True)
         self._libc.syscall.restype = ctypes.c_long
+        # The main thread's table is superd's (only this thread leaves it).
+        self._superd = os.pidfd_open(os.getpid())
         thread = threading.Thread(target=self._serve, name="spawn-fd-table", daemon=True)
         thread.start()
         started = self._replies.get()
         if isinstance(started, BaseException):
+            os.close(self._superd)
             raise started
-        try:
-            self._pidfd = os.pidfd_open(thread.native_id or 0, _PIDFD_THREAD)
-        except OSError:
-            self._requests.put(None)
-            raise
 
     def _serve(self) -> None:
         try:
             if self._libc.unshare(_CLONE_FILES) != 0:
                 number = ctypes.get_errno()
                 raise OSError(number, f"unshare(CLONE_FILES): {os.strerror(number)}")
-            os.closerange(3, 1 << 20)  # our copies only: superd's table is not touched
+            # Our copies only (superd's table is not touched), but the pidfd of superd.
+            os.closerange(3, self._superd)
+            os.closerange(self._superd + 1, 1 << 20)
+            # Refused on kernels without pidfd_getfd (5.6): find out now, not per spawn.
+            os.close(self._take(0))
         except OSError as error:
             self._replies.put(error)
             return
-        self._replies.put(())
+        self._replies.put(0)
         while (work := self._requests.get()) is not None:
             try:
-                ends = work()
+                self._replies.put(work())
             except BaseException as error:  # noqa: BLE001 - relayed to the caller, raised there
                 self._replies.put(error)
-                continue
-            self._replies.put(ends)
-            _close_all(self._taken.get())
+        os.close(self._superd)
 
-    def run(self, work: Callable[[], tuple[int, ...]]) -> tuple[int, ...]:
-        """Run ``work`` in the thread; its result. Call ``taken`` after a result."""
+    def _take(self, fd: int) -> int:
+        taken = int(self._libc.syscall(_SYS_PIDFD_GETFD, self._superd, fd, 0))
+        if taken < 0:
+            number = ctypes.get_errno()
+            raise OSError(number, os.strerror(number))
+        return taken
+
+    def spawn(self, start: Callable[[int, int, int], int], fds: tuple[int, int, int]) -> int:
+        """``start(stdin, stdout, stderr)`` in the thread, with copies of superd's ``fds``."""
+
+        def work() -> int:
+            copies: list[int] = []
+            try:
+                # extend keeps the copies taken before a failure: closed below.
+                copies.extend(self._take(fd) for fd in fds)
+                return start(copies[0], copies[1], copies[2])
+            finally:
+                _close_all(copies)
+
         self._requests.put(work)
         result = self._replies.get()
         if isinstance(result, BaseException):
             raise result
         return result
 
-    def take(self, fd: int) -> int:
-        """A copy, in superd's table, of the thread's ``fd`` (close-on-exec)."""
-        taken = int(self._libc.syscall(_SYS_PIDFD_GETFD, self._pidfd, fd, 0))
-        if taken < 0:
-            number = ctypes.get_errno()
-            raise OSError(number, os.strerror(number))
-        return taken
-
-    def taken(self, fds: tuple[int, ...]) -> None:
-        """Let the thread close its ``fds`` (superd has its copies, or gave up)."""
-        self._taken.put(fds)
-
     def close(self) -> None:
-        """Stop the thread."""
+        """Stop the thread (it closes its fds)."""
         self._requests.put(None)
-        with contextlib.suppress(OSError):
-            os.close(self._pidfd)
 
 
 class PopenSpawner:
@@ -868,21 +868,6 @@ class PopenSpawner:
         if request.directory is not None:
             _check_directory(request.directory)
 
-        if (
-            self._posix_spawn
-            and identity is None
-            and request.directory is None
-            and request.umask is None
-            and not request.pass_fds
-            and request.stdin_fd is None  # an fd of superd's table: not in the thread's
-            and self._wants_private_table()
-        ):
-            table = self._private_table()
-            if table is not None:
-                return self._spawn_from_table(
-                    table, request, loop=loop, filename=filename, argv=argv, env=env
-                )
-
         ours: list[int] = []  # parent ends, closed on failure
         theirs: list[int] = []  # child ends, always closed in the parent after Popen
         try:
@@ -919,13 +904,13 @@ class PopenSpawner:
             and child_stdin > 2
         ):
             try:
-                pid = self._posix_spawn_child(
+                pid = self._posix_spawn_from_fitting_table(
                     filename,
                     argv,
                     env,
                     child_stdin=child_stdin,
                     child_out=child_out,
-                    child_err=child_err,
+                    child_err=child_out if child_err == subprocess.STDOUT else child_err,
                 )
             except OSError as error:
                 _close_all(ours)
@@ -993,80 +978,36 @@ class PopenSpawner:
                 return None
         return self._table
 
-    def _spawn_from_table(
+    def _posix_spawn_from_fitting_table(
         self,
-        table: _PrivateFdTable,
-        request: SpawnRequest,
-        *,
-        loop: asyncio.AbstractEventLoop,
         filename: str,
         argv: list[str],
         env: Mapping[str, str],
-    ) -> PopenChild:
-        """Make the pipes and posix_spawn in the private-table thread, then take our ends."""
-        name = request.name
-        pipe_size = self._pipe_size
+        *,
+        child_stdin: int,
+        child_out: int,
+        child_err: int,
+    ) -> int:
+        """posix_spawn directly, or from the private-table thread once superd's table is big."""
+        table = self._private_table() if self._wants_private_table() else None
+        if table is None:
+            return self._posix_spawn_child(
+                filename,
+                argv,
+                env,
+                child_stdin=child_stdin,
+                child_out=child_out,
+                child_err=child_err,
+            )
 
-        def work() -> tuple[int, ...]:
-            ours: list[int] = []
-            theirs: list[int] = []
-            try:
-                child_in, stdin_ours = _make_pipe(nonblocking_end=1, pipe_size=None)
-                ours.append(stdin_ours)
-                theirs.append(child_in)
-                stdout_ours, child_out = _make_pipe(nonblocking_end=0, pipe_size=pipe_size)
-                ours.append(stdout_ours)
-                theirs.append(child_out)
-                child_err: int = subprocess.STDOUT
-                if not request.redirect_stderr:
-                    stderr_ours, child_err = _make_pipe(nonblocking_end=0, pipe_size=pipe_size)
-                    ours.append(stderr_ours)
-                    theirs.append(child_err)
-            except OSError as error:
-                _close_all(ours + theirs)
-                raise _pipe_error(error, name) from error
-            try:
-                pid = self._posix_spawn_child(
-                    filename,
-                    argv,
-                    env,
-                    child_stdin=child_in,
-                    child_out=child_out,
-                    child_err=child_err,
-                )
-            except OSError as error:
-                _close_all(ours)
-                raise _posix_spawn_error(error, request, argv[0]) from error
-            finally:
-                _close_all(theirs)
-            return (pid, *ours)  # stdin, stdout[, stderr]
+        def start(stdin: int, out: int, err: int) -> int:
+            return self._posix_spawn_child(
+                filename, argv, env, child_stdin=stdin, child_out=out, child_err=err
+            )
 
-        pid, *in_thread = table.run(work)
+        pid = table.spawn(start, (child_stdin, child_out, child_err))
         self.private_table_spawns += 1
-        taken: list[int] = []
-        try:
-            taken.extend(table.take(fd) for fd in in_thread)
-        except OSError as error:
-            _close_all(taken)
-            # The child runs with pipes nobody reads: do not leave it behind.
-            with contextlib.suppress(OSError):
-                os.killpg(pid, signal.SIGKILL)
-            with contextlib.suppress(ChildProcessError):
-                os.waitpid(pid, 0)
-            raise _pipe_error(error, name) from error
-        finally:
-            table.taken(tuple(in_thread))
-        self._fd_hint = max(taken)
-        return self._watch(
-            None,
-            pid,
-            request=request,
-            loop=loop,
-            stdin_ours=taken[0],
-            stdout_ours=taken[1],
-            stderr_ours=taken[2] if len(taken) > 2 else None,
-            ours=taken,
-        )
+        return pid
 
     def close(self) -> None:
         """Stop the private-fd-table thread, if one was started (spawning still works).
