@@ -972,7 +972,7 @@ class PopenSpawner:
             try:
                 self._table = _PrivateFdTable()
             except OSError:
-                # An old kernel (no pidfd_open of a thread, 6.9) or a sandbox refusing
+                # An old kernel (pidfd_getfd is Linux 5.6) or a sandbox refusing
                 # unshare: the direct call does the same, only slower with many fds.
                 self._private_fd_table = False
                 return None
