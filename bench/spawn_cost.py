@@ -13,13 +13,17 @@ Compare two trees with PYTHONPATH (alternate the runs)::
     .venv/bin/python bench/spawn_cost.py --programs 2000
     PYTHONPATH=/path/to/other/checkout .venv/bin/python bench/spawn_cost.py --programs 2000
 
-``--popen`` forces the ``subprocess.Popen`` path where the spawner has a choice.
+``--popen`` forces the ``subprocess.Popen`` path where the spawner has a choice;
+``--private-table on|off`` forces the private-fd-table thread on or off (default: the
+spawner's own choice, by the size of the fd table); ``--extra-fds N`` opens N more fds
+first (a daemon with that many already), so the growth shows without N children.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import resource
 import signal
 import statistics
@@ -31,7 +35,9 @@ from supervisor_core.spawn import ChildHandle, PopenSpawner, SpawnRequest
 FDS_PER_CHILD = 4
 
 
-def _spawner(force_popen: bool) -> PopenSpawner:
+def _spawner(force_popen: bool, private_table: str = "auto") -> PopenSpawner:
+    if private_table != "auto":
+        return PopenSpawner(private_fd_table=private_table == "on")  # type: ignore[call-arg,unused-ignore]
     if not force_popen:
         return PopenSpawner()
     try:
@@ -40,9 +46,11 @@ def _spawner(force_popen: bool) -> PopenSpawner:
         return PopenSpawner()
 
 
-async def one_run(programs: int, force_popen: bool) -> tuple[list[float], list[float]]:
+async def one_run(
+    programs: int, force_popen: bool, private_table: str = "auto"
+) -> tuple[list[float], list[float]]:
     """Spawn ``programs`` sleepers; per-spawn (cpu, wall) seconds; all killed and reaped."""
-    spawner = _spawner(force_popen)
+    spawner = _spawner(force_popen, private_table)
     children: list[ChildHandle] = []
     cpu: list[float] = []
     wall: list[float] = []
@@ -58,11 +66,14 @@ async def one_run(programs: int, force_popen: bool) -> tuple[list[float], list[f
             cpu.append(c1 - c0)
             wall.append(w1 - w0)
     finally:
-        for child in children:
-            child.send_signal(signal.SIGKILL)
-        for child in children:
-            await asyncio.wait_for(child.wait_exited(), 30)
-            child.close()
+        for started in children:
+            started.send_signal(signal.SIGKILL)
+        for started in children:
+            await asyncio.wait_for(started.wait_exited(), 30)
+            started.close()
+        close = getattr(spawner, "close", None)  # a tree without the thread has none
+        if close is not None:
+            close()
     return cpu, wall
 
 
@@ -75,19 +86,25 @@ def main() -> None:
     parser.add_argument("--programs", type=int, default=500)
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--popen", action="store_true", help="force the subprocess.Popen path")
+    parser.add_argument("--private-table", choices=("auto", "on", "off"), default="auto")
+    parser.add_argument("--extra-fds", type=int, default=0, help="fds to hold open first")
     args = parser.parse_args()
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    wanted = FDS_PER_CHILD * args.programs + 256
+    wanted = FDS_PER_CHILD * args.programs + args.extra_fds + 256
     if soft < wanted:
         resource.setrlimit(resource.RLIMIT_NOFILE, (min(wanted, hard), hard))
     tenth = max(1, args.programs // 10)
+    extra = [os.pipe2(os.O_CLOEXEC) for _ in range(args.extra_fds // 2)]
     for rep in range(args.reps):
-        cpu, wall = asyncio.run(one_run(args.programs, args.popen))
+        cpu, wall = asyncio.run(one_run(args.programs, args.popen, args.private_table))
         print(
             f"rep {rep}: {args.programs} spawns, per spawn CPU: all {_us(cpu)}, "
             f"first tenth {_us(cpu[:tenth])}, last tenth {_us(cpu[-tenth:])}; "
             f"wall: all {_us(wall)}, last tenth {_us(wall[-tenth:])}"
         )
+    for pair in extra:
+        for fd in pair:
+            os.close(fd)
 
 
 if __name__ == "__main__":

@@ -24,6 +24,12 @@ Rules of this file:
   *later* would reach posix_spawned children: nothing in superd does that; Python
   3.13's closefrom action is used where it exists). Other children still go through
   ``Popen``, which can change user, umask and directory.
+- Each posix_spawn copies the caller's fd table into the child, and exec closes the
+  copies: with 4 fds per program the spawn cost grew with the number of programs.
+  Past ``PRIVATE_TABLE_ABOVE_FDS`` fds, posix_spawn is called from one thread (for
+  all children) that unshared its fd table and holds a few fds: it copies the
+  child's three ends in with ``pidfd_getfd`` and closes them after the spawn. The
+  loop thread still waits for each spawn, so facts and events keep their order.
 - Like supervisord, the child's ``HOME``/``USER``/``LOGNAME``/``SHELL`` are *not*
   changed when ``user=`` is set: supervisord documents that no shell is run and these
   variables keep superd's values unless ``environment=`` sets them.
@@ -34,16 +40,19 @@ from __future__ import annotations
 import abc
 import asyncio
 import contextlib
+import ctypes
 import errno
 import fcntl
 import grp
 import os
 import pwd
+import queue
 import shlex
 import signal
 import stat
 import subprocess
 import sys
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -696,14 +705,113 @@ class PopenChild(ExitNotifier):
 
 
 def _make_pipe(*, nonblocking_end: int, pipe_size: int | None) -> tuple[int, int]:
-    read_end, write_end = os.pipe2(os.O_CLOEXEC)
-    ours = (read_end, write_end)[nonblocking_end]
-    os.set_blocking(ours, False)
+    # Both ends are created non-blocking (one syscall) and the child's end is made
+    # blocking again with one F_SETFL: set_blocking on our end would cost a F_GETFL
+    # and a F_SETFL. The child's stdio must block (programs expect it); O_NONBLOCK is
+    # a flag of the open file, so it would reach the child through exec.
+    read_end, write_end = os.pipe2(os.O_CLOEXEC | os.O_NONBLOCK)
+    ends = (read_end, write_end)
+    ours = ends[nonblocking_end]
+    theirs = ends[1 - nonblocking_end]
+    try:
+        # F_SETFL ignores the access mode bits: 0 clears O_NONBLOCK (and nothing else
+        # settable is on a fresh pipe).
+        fcntl.fcntl(theirs, fcntl.F_SETFL, 0)
+    except OSError:
+        _close_all(ends)
+        raise
     if pipe_size:
         # Best effort: EPERM when above the unprivileged limit, EBUSY on old kernels.
         with contextlib.suppress(OSError):
             fcntl.fcntl(ours, fcntl.F_SETPIPE_SZ, pipe_size)
     return read_end, write_end
+
+
+# Above this many fds in superd's table, posix_spawn runs in the private-table thread:
+# each spawn copies the caller's fd table into the child (and exec closes the copies),
+# so its cost grows with the number of programs (4 fds each): 0.9 ms per spawn with
+# 100 fds, 1.5 ms with 14,000, against 1.0 ms flat through the thread's small table,
+# whose hand-off costs about 0.1 ms (``bench/spawn_cost.py --extra-fds``).
+PRIVATE_TABLE_ABOVE_FDS = 2048
+_CLONE_FILES = 0x400
+_SYS_PIDFD_GETFD = 438  # x86_64 and aarch64 alike (the generic syscall table)
+
+
+class _PrivateFdTable:
+    """A thread with its own small fd table that calls posix_spawn.
+
+    The thread ``unshare(CLONE_FILES)``s and closes its copy of every fd above 2, so a
+    child spawned from it copies a table of a dozen fds whatever superd holds. The
+    pipes are made in superd's table as for a direct spawn; the thread copies the
+    child's ends into its table (``pidfd_getfd`` on superd's main thread), spawns, and
+    closes its copies before it answers, so it never holds one of our ends (a copy of
+    the stdin pipe's write end would keep EOF from the child). One request at a time:
+    the loop thread waits for each, blocked in a queue, so the GIL passes at once.
+    """
+
+    def __init__(self) -> None:
+        self._requests: queue.SimpleQueue[Callable[[], int] | None] = queue.SimpleQueue()
+        self._replies: queue.SimpleQueue[int | BaseException] = queue.SimpleQueue()
+        self._libc = ctypes.CDLL(None, use_errno=True)
+        self._libc.syscall.restype = ctypes.c_long
+        # The main thread's table is superd's (only this thread leaves it).
+        self._superd = os.pidfd_open(os.getpid())
+        thread = threading.Thread(target=self._serve, name="spawn-fd-table", daemon=True)
+        thread.start()
+        started = self._replies.get()
+        if isinstance(started, BaseException):
+            os.close(self._superd)
+            raise started
+
+    def _serve(self) -> None:
+        try:
+            if self._libc.unshare(_CLONE_FILES) != 0:
+                number = ctypes.get_errno()
+                raise OSError(number, f"unshare(CLONE_FILES): {os.strerror(number)}")
+            # Our copies only (superd's table is not touched), but the pidfd of superd.
+            os.closerange(3, self._superd)
+            os.closerange(self._superd + 1, 1 << 20)
+            # Refused on kernels without pidfd_getfd (5.6): find out now, not per spawn.
+            os.close(self._take(0))
+        except OSError as error:
+            self._replies.put(error)
+            return
+        self._replies.put(0)
+        while (work := self._requests.get()) is not None:
+            try:
+                self._replies.put(work())
+            except BaseException as error:  # noqa: BLE001 - relayed to the caller, raised there
+                self._replies.put(error)
+        os.close(self._superd)
+
+    def _take(self, fd: int) -> int:
+        taken = int(self._libc.syscall(_SYS_PIDFD_GETFD, self._superd, fd, 0))
+        if taken < 0:
+            number = ctypes.get_errno()
+            raise OSError(number, os.strerror(number))
+        return taken
+
+    def spawn(self, start: Callable[[int, int, int], int], fds: tuple[int, int, int]) -> int:
+        """``start(stdin, stdout, stderr)`` in the thread, with copies of superd's ``fds``."""
+
+        def work() -> int:
+            copies: list[int] = []
+            try:
+                # extend keeps the copies taken before a failure: closed below.
+                copies.extend(self._take(fd) for fd in fds)
+                return start(copies[0], copies[1], copies[2])
+            finally:
+                _close_all(copies)
+
+        self._requests.put(work)
+        result = self._replies.get()
+        if isinstance(result, BaseException):
+            raise result
+        return result
+
+    def close(self) -> None:
+        """Stop the thread (it closes its fds)."""
+        self._requests.put(None)
 
 
 class PopenSpawner:
@@ -730,16 +838,25 @@ class PopenSpawner:
         loop: asyncio.AbstractEventLoop | None = None,
         pipe_size: int | None = DEFAULT_PIPE_SIZE,
         posix_spawn: bool = True,
+        private_fd_table: bool | None = None,
     ) -> None:
         """Args:
         loop: the loop that watches children (default: the running loop at spawn time).
         pipe_size: requested size of the stdout/stderr pipes (None: kernel default).
         posix_spawn: start children that need no user, umask, directory or pass_fds
             with ``os.posix_spawn`` (False: always ``Popen``).
+        private_fd_table: posix_spawn from a thread with a small fd table of its own
+            (None: once superd holds more than ``PRIVATE_TABLE_ABOVE_FDS`` fds; it
+            falls back to the direct call where the kernel cannot do it).
         """
         self._loop = loop
         self._pipe_size = pipe_size
         self._posix_spawn = posix_spawn and _POSIX_SPAWN_AVAILABLE
+        self._private_fd_table = private_fd_table
+        self._table: _PrivateFdTable | None = None
+        self._fd_hint = 0  # the highest fd number our last pipes got: the table's size
+        #: Children started through the private-fd-table thread (for tests and figures).
+        self.private_table_spawns = 0
         if self._posix_spawn and _POSIX_SPAWN_CLOSEFROM is None:
             # Without closefrom the posix_spawn path relies on close-on-exec: make the
             # fds superd inherited (the only ones Python did not open so) follow suit.
@@ -795,11 +912,8 @@ class PopenSpawner:
                 theirs.append(child_err)
         except OSError as error:
             _close_all(ours + theirs)
-            if error.errno in (errno.EMFILE, errno.ENFILE):
-                raise SpawnError(f"too many open files to spawn {name!r}") from error
-            raise SpawnError(
-                f"unknown error making dispatchers for {name!r}: {_errno_name(error)}"
-            ) from error
+            raise _pipe_error(error, name) from error
+        self._fd_hint = max(ours)
 
         if (
             self._posix_spawn
@@ -812,13 +926,13 @@ class PopenSpawner:
             and child_stdin > 2
         ):
             try:
-                pid = self._posix_spawn_child(
+                pid = self._posix_spawn_from_fitting_table(
                     filename,
                     argv,
                     env,
                     child_stdin=child_stdin,
                     child_out=child_out,
-                    child_err=child_err,
+                    child_err=child_out if child_err == subprocess.STDOUT else child_err,
                 )
             except OSError as error:
                 _close_all(ours)
@@ -869,6 +983,64 @@ class PopenSpawner:
             stderr_ours=stderr_ours,
             ours=ours,
         )
+
+    def _wants_private_table(self) -> bool:
+        if self._private_fd_table is None:
+            return self._fd_hint > PRIVATE_TABLE_ABOVE_FDS
+        return self._private_fd_table
+
+    def _private_table(self) -> _PrivateFdTable | None:
+        if self._table is None:
+            try:
+                self._table = _PrivateFdTable()
+            except OSError:
+                # An old kernel (pidfd_getfd is Linux 5.6) or a sandbox refusing
+                # unshare: the direct call does the same, only slower with many fds.
+                self._private_fd_table = False
+                return None
+        return self._table
+
+    def _posix_spawn_from_fitting_table(
+        self,
+        filename: str,
+        argv: list[str],
+        env: Mapping[str, str],
+        *,
+        child_stdin: int,
+        child_out: int,
+        child_err: int,
+    ) -> int:
+        """posix_spawn directly, or from the private-table thread once superd's table is big."""
+        table = self._private_table() if self._wants_private_table() else None
+        if table is None:
+            return self._posix_spawn_child(
+                filename,
+                argv,
+                env,
+                child_stdin=child_stdin,
+                child_out=child_out,
+                child_err=child_err,
+            )
+
+        def start(stdin: int, out: int, err: int) -> int:
+            return self._posix_spawn_child(
+                filename, argv, env, child_stdin=stdin, child_out=out, child_err=err
+            )
+
+        pid = table.spawn(start, (child_stdin, child_out, child_err))
+        self.private_table_spawns += 1
+        return pid
+
+    def close(self) -> None:
+        """Stop the private-fd-table thread, if one was started (spawning still works).
+
+        For tests and benchmarks: the children it started move to another thread as
+        their parent, but one that set ``PR_SET_PDEATHSIG`` gets that signal, since
+        the kernel sends it when the creating *thread* ends. superd never calls this.
+        """
+        table, self._table = self._table, None
+        if table is not None:
+            table.close()
 
     @staticmethod
     def _posix_spawn_child(
@@ -996,6 +1168,13 @@ def _popen_error(error: OSError, request: SpawnRequest, filename: str, program: 
     if error.errno in (errno.EMFILE, errno.ENFILE):
         return SpawnError(f"too many open files to spawn {name!r}")
     return SpawnError(f"unknown error during fork for {name!r}: {code}")
+
+
+def _pipe_error(error: OSError, name: str) -> SpawnError:
+    """supervisord's text for a failure to make a child's pipes."""
+    if error.errno in (errno.EMFILE, errno.ENFILE):
+        return SpawnError(f"too many open files to spawn {name!r}")
+    return SpawnError(f"unknown error making dispatchers for {name!r}: {_errno_name(error)}")
 
 
 def _posix_spawn_error(error: OSError, request: SpawnRequest, program: str) -> SpawnError:

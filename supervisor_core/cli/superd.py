@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import os
 import signal
@@ -253,6 +254,19 @@ def run(args: argparse.Namespace) -> int:
     Returns 0 after an orderly shutdown, 2 when the configuration or the environment
     does not allow starting (nothing is started then).
     """
+    # Start-up (imports, the config, the extensions) makes objects that live as long as
+    # the daemon: collecting while they pile up finds nothing and walks them all. The
+    # collector comes back, with them frozen, before the event loop starts.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return _run(args, collecting=collecting)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _run(args: argparse.Namespace, *, collecting: bool) -> int:
     import asyncio
 
     from supervisor_core import daemon
@@ -366,6 +380,7 @@ def run(args: argparse.Namespace) -> int:
     def reload() -> Config:
         return apply_overrides(load(path, event_types=registry), args)
 
+    freeze_startup_heap(collecting=collecting)
     try:
         return asyncio.run(
             run_daemon(
@@ -395,6 +410,19 @@ def run(args: argparse.Namespace) -> int:
         if report is not None:
             report.failed("the daemon exited before it was ready")
         logging.shutdown()
+
+
+def freeze_startup_heap(*, collecting: bool = True) -> None:
+    """Move every object alive now (modules, classes, the loaded config) out of the GC's sight.
+
+    They live as long as the daemon, yet each full collection walked all of them again
+    (15-20 ms with 500 programs, twice during a launch). Frozen objects are still freed
+    by reference counting; only cyclic garbage that exists now (a few dozen objects from
+    start-up) is kept. ``collecting``: turn the collector (back) on.
+    """
+    gc.freeze()
+    if collecting:
+        gc.enable()
 
 
 def _become_reaper(subreaper: bool, log: logging.Logger) -> tuple[bool, str | None]:

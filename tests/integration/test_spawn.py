@@ -7,6 +7,7 @@ import hashlib
 import json
 import os
 import pwd
+import resource
 import shlex
 import signal
 import socket
@@ -16,8 +17,10 @@ from pathlib import Path
 import psutil
 import pytest
 
+from supervisor_core import spawn as spawn_module
 from supervisor_core.config.model import ProcessConfig, ProgramKind
 from supervisor_core.spawn import (
+    PRIVATE_TABLE_ABOVE_FDS,
     ChildHandle,
     PopenChild,
     PopenSpawner,
@@ -577,10 +580,12 @@ async def test_exec_failure_after_the_check_is_a_couldnt_exec_error(tmp_path: Pa
     path = tmp_path / "no-shebang"
     path.write_text("echo hi\n")
     path.chmod(0o755)
-    for spawner in (PopenSpawner(), PopenSpawner(posix_spawn=False)):
+    table = PopenSpawner(private_fd_table=True)
+    for spawner in (PopenSpawner(), PopenSpawner(posix_spawn=False), table):
         with pytest.raises(SpawnError) as caught:
             spawner.spawn(request(str(path)))
         assert caught.value.message == f"couldn't exec {path}: ENOEXEC"
+    table.close()
 
 
 def test_child_environment_follows_changes_to_superds_environment(
@@ -603,3 +608,129 @@ def test_child_environment_follows_changes_to_superds_environment(
         "SUPERVISOR_PROCESS_NAME": "proc",
         "SUPERVISOR_GROUP_NAME": "grp",
     }
+
+
+async def test_child_stdio_blocks_and_our_pipe_ends_do_not(tmp_path: Path) -> None:
+    """The child's stdin/stdout/stderr are blocking and superd's ends are not, on both paths."""
+    code_text = "import os; print(*(os.get_blocking(fd) for fd in (0, 1, 2)))"
+    for spawner, redirect in (
+        (PopenSpawner(), False),
+        (PopenSpawner(), True),
+        (PopenSpawner(posix_spawn=False), False),
+        (PopenSpawner(posix_spawn=False, pipe_size=65536), False),
+        (PopenSpawner(private_fd_table=True), False),
+        (PopenSpawner(private_fd_table=True, pipe_size=65536), True),
+    ):
+        child = spawner.spawn(request(py(code_text), redirect_stderr=redirect))
+        assert isinstance(child, PopenChild)
+        stdin_fd = child._stdin_fd  # our end of the stdin pipe
+        assert stdin_fd is not None
+        out_fd, err_fd = child.take_output()
+        assert out_fd is not None
+        ours = [stdin_fd, out_fd] + ([] if err_fd is None else [err_fd])
+        assert [os.get_blocking(fd) for fd in ours] == [False] * len(ours)
+        assert (err_fd is None) == redirect
+        out = await read_all(out_fd)
+        if err_fd is not None:
+            await read_all(err_fd)
+        status = await asyncio.wait_for(child.wait_exited(), WAIT)
+        child.close()
+        assert (status.returncode, out) == (0, b"True True True\n")
+
+
+async def test_private_fd_table_child_runs_like_a_direct_one() -> None:
+    """A child spawned from the private-fd-table thread gets stdin, stdout and stderr pipes."""
+    spawner = PopenSpawner(private_fd_table=True)
+    try:
+        code_text = (
+            "import sys; data = sys.stdin.read(); print(data.upper()); print('e', file=sys.stderr)"
+        )
+        child = spawner.spawn(request(py(code_text)))
+        assert isinstance(child, PopenChild)
+        child.write_stdin(b"hello")
+        await child.wait_stdin_drained()
+        # EOF reaches the child only if no copy of the stdin write end is left behind.
+        child.close_stdin()
+        out_fd, err_fd = child.take_output()
+        assert out_fd is not None
+        assert err_fd is not None
+        out, err = await asyncio.gather(read_all(out_fd), read_all(err_fd))
+        status = await asyncio.wait_for(child.wait_exited(), WAIT)
+        child.close()
+        redirected = spawner.spawn(request(py("print('one')"), redirect_stderr=True))
+        assert isinstance(redirected, PopenChild)
+        one_fd, none_fd = redirected.take_output()
+        assert one_fd is not None
+        one = await read_all(one_fd)
+        await asyncio.wait_for(redirected.wait_exited(), WAIT)
+        redirected.close()
+    finally:
+        spawner.close()
+    assert (status.returncode, out, err, child.started_with) == (
+        0,
+        b"HELLO\n",
+        b"e\n",
+        "posix_spawn",
+    )
+    assert (one, none_fd, spawner.private_table_spawns) == (b"one\n", None, 2)
+
+
+async def test_many_fds_move_spawns_to_the_private_table_and_keep_late_fds_out() -> None:
+    """Past PRIVATE_TABLE_ABOVE_FDS open fds, children come from the thread's small table.
+
+    An fd made inheritable after that (nothing in superd does it, but a library might)
+    then stays out of children, which the direct posix_spawn would pass on.
+    """
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    needed = PRIVATE_TABLE_ABOVE_FDS + 256
+    if hard < needed:
+        pytest.skip(f"needs RLIMIT_NOFILE >= {needed}")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, needed), hard))
+    spawner = PopenSpawner()
+    filler = [os.pipe2(os.O_CLOEXEC) for _ in range(PRIVATE_TABLE_ABOVE_FDS // 2 + 16)]
+    try:
+        first = spawner.spawn(request("/bin/true"))
+        assert spawner.private_table_spawns == 1
+        late_r, late_w = os.pipe()
+        os.set_inheritable(late_w, True)
+        code_text = (
+            f"import os\ntry:\n    os.fstat({late_w})\n"
+            "except OSError:\n    print('closed')\nelse:\n    print('open')"
+        )
+        child = spawner.spawn(request(py(code_text)))
+        out_fd, _ = child.take_output()
+        assert out_fd is not None
+        out = await read_all(out_fd)
+        status = await asyncio.wait_for(child.wait_exited(), WAIT)
+        await asyncio.wait_for(first.wait_exited(), WAIT)
+        child.close()
+        first.close()
+        os.close(late_r)
+        os.close(late_w)
+    finally:
+        spawner.close()
+        for pair in filler:
+            _close_pair(pair)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    assert (spawner.private_table_spawns, status.returncode, out) == (2, 0, b"closed\n")
+
+
+def _close_pair(pair: tuple[int, int]) -> None:
+    for fd in pair:
+        os.close(fd)
+
+
+async def test_private_fd_table_refused_by_the_kernel_falls_back_to_the_direct_call(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Where the thread cannot get its own table (old kernel, sandbox) spawns still work."""
+    monkeypatch.setattr(spawn_module, "_SYS_PIDFD_GETFD", -1)  # as without pidfd_getfd: ENOSYS
+    spawner = PopenSpawner(private_fd_table=True)
+    child = spawner.spawn(request(py("print('direct')")))
+    out_fd, _ = child.take_output()
+    assert out_fd is not None
+    out = await read_all(out_fd)
+    status = await asyncio.wait_for(child.wait_exited(), WAIT)
+    child.close()
+    spawner.close()
+    assert (out, status.returncode, spawner.private_table_spawns) == (b"direct\n", 0, 0)
