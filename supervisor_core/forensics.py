@@ -1,8 +1,11 @@
 """Exit forensics: was it the OOM killer, did it dump core, what did it last say.
 
 Rules of this file:
-- Reading is cheap and bounded: two small counter files at every spawn and at every
-  SIGKILL death, nothing per line of output and nothing for a clean exit.
+- Reading is cheap and bounded: one small counter file at every spawn and at every
+  SIGKILL death (the cgroup's; ``/proc/vmstat`` only on a machine without one: the
+  kernel regenerates its ~170 lines at each read, 10-40 us, and a crash storm spawns
+  hundreds of times a second), nothing per line of output and nothing for a clean
+  exit.
 - ``judge_oom`` is pure (counters before and after a run, the return code); the
   readers beside it are the only I/O, and they never raise: a counter that cannot
   be read is None, and the verdict then says it cannot tell.
@@ -14,9 +17,12 @@ exit, and a kill is attributed when one rose during the run:
 1. ``oom_kill`` of superd's memory cgroup: ``memory.events`` on cgroup v2 (which
    counts kills in the whole subtree, children's cgroups included), or
    ``memory.oom_control`` of the v1 memory controller (that cgroup only).
-2. Otherwise ``oom_kill`` of ``/proc/vmstat`` (system-wide, Linux >= 4.13): a best
-   guess, since another process on the host may have been the victim while our
-   child got its SIGKILL from someone else. ``oom_evidence`` says which one it was.
+2. Otherwise (no cgroup counter can be read) ``oom_kill`` of ``/proc/vmstat``
+   (system-wide, Linux >= 4.13): a best guess, since another process on the host
+   may have been the victim while our child got its SIGKILL from someone else.
+   ``oom_evidence`` says which one it was. With a cgroup counter the system-wide
+   one is not read: a kill it alone saw was outside superd's cgroup, not our
+   child's (children stay in superd's cgroup, or below it on v2).
 
 Without either counter the verdict is None ("cannot tell"). Exact attribution per
 process would need the kernel log (``/dev/kmsg``), which superd does not read.
@@ -110,11 +116,15 @@ def oom_counter_paths(proc_cgroup: str = "/proc/self/cgroup") -> str | None:
 
 
 def read_oom_counters(cgroup_file: str | None = None) -> OomCounters:
-    """The counters now (``cgroup_file`` defaults to superd's own cgroup's)."""
+    """The counters now (``cgroup_file`` defaults to superd's own cgroup's).
+
+    ``system`` is read only when the cgroup counter cannot be (it is then None).
+    """
     path = cgroup_file if cgroup_file is not None else oom_counter_paths()
+    cgroup = None if path is None else _read_key(path, "oom_kill")
     return OomCounters(
-        cgroup=None if path is None else _read_key(path, "oom_kill"),
-        system=_read_key(_VMSTAT, "oom_kill"),
+        cgroup=cgroup,
+        system=_read_key(_VMSTAT, "oom_kill") if cgroup is None else None,
         cgroup_file=path,
     )
 

@@ -670,7 +670,8 @@ class ProcessRuntime:
         elif isinstance(effect, StopProbe):
             self._stop_probe()
         elif isinstance(effect, Log):
-            self._logger.log(int(effect.level), "%s", effect.message)
+            # No args: the message is taken as it is, never %-interpolated.
+            self._logger.log(int(effect.level), effect.message)
 
     # ------------------------------------------------------------------ effects
 

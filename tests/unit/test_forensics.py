@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 from pathlib import Path
 
 import pytest
@@ -150,3 +151,32 @@ def test_counters_are_re_read_from_the_same_file(tmp_path: Path) -> None:
     counters.write_bytes(b"oom_kill_disable 0\nunder_oom 0\n")
     assert read_oom_counters(str(counters)).cgroup is None
     assert read_oom_counters(str(tmp_path / "absent")).cgroup is None
+
+
+def test_system_counter_is_read_only_without_a_cgroup_counter(tmp_path: Path) -> None:
+    """With a readable cgroup counter /proc/vmstat is not read; without one it is."""
+    counters = tmp_path / "memory.events"
+    counters.write_bytes(b"low 0\noom 3\noom_kill 2\n")
+    with_cgroup = read_oom_counters(str(counters))
+    assert (with_cgroup.cgroup, with_cgroup.system) == (2, None)
+    without = read_oom_counters(str(tmp_path / "absent"))
+    assert without.cgroup is None
+    vmstat = Path("/proc/vmstat").read_text()
+    expected = next(
+        (int(line.split()[1]) for line in vmstat.splitlines() if line.startswith("oom_kill ")),
+        None,
+    )
+    assert without.system == expected
+
+
+def test_a_cgroup_rise_is_the_verdict_of_real_reads(tmp_path: Path) -> None:
+    """Counters read before and after a run whose cgroup counter rose judge it OOM-killed."""
+    counters = tmp_path / "memory.events"
+    counters.write_bytes(b"oom 0\noom_kill 4\n")
+    before = read_oom_counters(str(counters))
+    counters.write_bytes(b"oom 1\noom_kill 5\n")
+    after = read_oom_counters(str(counters))
+    assert judge_oom(before, after, -signal.SIGKILL) == (
+        True,
+        f"{counters}: oom_kill +1 during the run",
+    )
