@@ -6,6 +6,7 @@ only the CLI entry point installs this handler (no logging configured at import)
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 
@@ -23,19 +24,12 @@ _LEVEL_NAMES = {
 }
 
 
-# The last second formatted: a burst of lines (a crash storm logs two per restart)
-# shares one localtime/strftime. One pair, replaced together, so a reader never
-# sees a stamp of another second.
-_last_stamp: tuple[int, str] = (-1, "")
-
-
+# A burst of lines (a crash storm logs two per restart) shares one
+# localtime/strftime per second; a few seconds are kept for lines that arrive
+# slightly out of order.
+@functools.lru_cache(maxsize=4)
 def _stamp(seconds: int) -> str:
-    global _last_stamp
-    cached_seconds, stamp = _last_stamp
-    if cached_seconds != seconds:
-        stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(seconds))
-        _last_stamp = (seconds, stamp)
-    return stamp
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(seconds))
 
 
 def format_main_log_line(level: int, message: str, when: float) -> str:

@@ -6,8 +6,8 @@ import errno
 import logging
 import os
 import re
-import time
 import stat
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
