@@ -17,7 +17,13 @@ from supervisor_core.events import (
     listener_payload,
     to_json_dict,
 )
-from supervisor_core.forensics import OomCounters, judge_oom, oom_counter_paths, read_oom_counters
+from supervisor_core.forensics import (
+    OomCounters,
+    judge_oom,
+    oom_counter_paths,
+    read_oom_counters,
+    read_oom_counters_at_spawn,
+)
 from supervisor_core.lifecycle import Cause, ProcessState, Requester
 from supervisor_core.logs.tail import TailBuffer, last_lines
 from supervisor_core.states import (
@@ -153,20 +159,21 @@ def test_counters_are_re_read_from_the_same_file(tmp_path: Path) -> None:
     assert read_oom_counters(str(tmp_path / "absent")).cgroup is None
 
 
-def test_system_counter_is_read_only_without_a_cgroup_counter(tmp_path: Path) -> None:
-    """With a readable cgroup counter /proc/vmstat is not read; without one it is."""
-    counters = tmp_path / "memory.events"
-    counters.write_bytes(b"low 0\noom 3\noom_kill 2\n")
-    with_cgroup = read_oom_counters(str(counters))
-    assert (with_cgroup.cgroup, with_cgroup.system) == (2, None)
-    without = read_oom_counters(str(tmp_path / "absent"))
-    assert without.cgroup is None
-    vmstat = Path("/proc/vmstat").read_text()
-    expected = next(
-        (int(line.split()[1]) for line in vmstat.splitlines() if line.startswith("oom_kill ")),
-        None,
-    )
-    assert without.system == expected
+def test_a_spawn_may_reuse_a_recent_system_reading_a_death_never(tmp_path: Path) -> None:
+    """The "before" system counter may be a reading up to max_age old; others read afresh."""
+    cgroup, system = tmp_path / "memory.events", tmp_path / "vmstat"
+    cgroup.write_bytes(b"oom_kill 1\n")
+    system.write_bytes(b"pgfault 9\noom_kill 3\n")
+    assert read_oom_counters(str(cgroup), system_file=str(system)).system == 3
+    system.write_bytes(b"pgfault 9\noom_kill 5\n")
+    cgroup.write_bytes(b"oom_kill 2\n")
+    # A spawn right after: the system reading is recent, the cgroup one always fresh.
+    at_spawn = read_oom_counters(str(cgroup), system_file=str(system), max_age=3600.0)
+    assert (at_spawn.cgroup, at_spawn.system) == (2, 3)
+    # After a SIGKILL death (max_age 0): read afresh.
+    after = read_oom_counters(str(cgroup), system_file=str(system))
+    assert (after.cgroup, after.system) == (2, 5)
+    assert read_oom_counters_at_spawn().cgroup_file == oom_counter_paths()
 
 
 def test_a_cgroup_rise_is_the_verdict_of_real_reads(tmp_path: Path) -> None:
