@@ -2,7 +2,11 @@
 
 Rules of this file:
 - Reading is cheap and bounded: two small counter files at every spawn and at every
-  SIGKILL death, nothing per line of output and nothing for a clean exit.
+  SIGKILL death, nothing per line of output and nothing for a clean exit. At a spawn
+  the system-wide counter may come from a read up to ``SPAWN_READING_MAX_AGE`` old
+  (the kernel regenerates all ~170 lines of ``/proc/vmstat`` at each read, 10-40 us,
+  and a crash storm spawns hundreds of times a second); after a death it is always
+  read afresh.
 - ``judge_oom`` is pure (counters before and after a run, the return code); the
   readers beside it are the only I/O, and they never raise: a counter that cannot
   be read is None, and the verdict then says it cannot tell.
@@ -18,6 +22,11 @@ exit, and a kill is attributed when one rose during the run:
    guess, since another process on the host may have been the victim while our
    child got its SIGKILL from someone else. ``oom_evidence`` says which one it was.
 
+A "before" value of the system counter read up to ``SPAWN_READING_MAX_AGE`` before
+the spawn widens that best guess's window by as much: a kill elsewhere on the host in
+the last 100 ms before the spawn also counts for a run that later dies by SIGKILL.
+The cgroup counter is exact either way (read afresh: a few microseconds).
+
 Without either counter the verdict is None ("cannot tell"). Exact attribution per
 process would need the kernel log (``/dev/kmsg``), which superd does not read.
 """
@@ -26,11 +35,20 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import math
 import os
 import signal
+import time
 from dataclasses import dataclass
 
-__all__ = ["OomCounters", "judge_oom", "oom_counter_paths", "read_oom_counters"]
+__all__ = [
+    "SPAWN_READING_MAX_AGE",
+    "OomCounters",
+    "judge_oom",
+    "oom_counter_paths",
+    "read_oom_counters",
+    "read_oom_counters_at_spawn",
+]
 
 _VMSTAT = "/proc/vmstat"
 _CGROUP_ROOT = "/sys/fs/cgroup"
@@ -51,6 +69,22 @@ class OomCounters:
 # O_CLOEXEC (Python's default) and children never see them.
 _open_counter_files: dict[str, int] = {}
 _COUNTER_FILE_BYTES = 65536
+
+#: How old the system-wide counter read at a spawn may be, in seconds.
+SPAWN_READING_MAX_AGE = 0.1
+
+
+class _Reading:
+    """The last value read from ``/proc/vmstat``, and when (monotonic seconds)."""
+
+    __slots__ = ("at", "value")
+
+    def __init__(self) -> None:
+        self.at = -math.inf
+        self.value: int | None = None
+
+
+_last_system: dict[str, _Reading] = {}
 
 
 def _read_key(path: str, key: str) -> int | None:
@@ -109,14 +143,36 @@ def oom_counter_paths(proc_cgroup: str = "/proc/self/cgroup") -> str | None:
     return None
 
 
-def read_oom_counters(cgroup_file: str | None = None) -> OomCounters:
-    """The counters now (``cgroup_file`` defaults to superd's own cgroup's)."""
+def _system_counter(path: str, max_age: float) -> int | None:
+    now = time.monotonic()
+    reading = _last_system.get(path)
+    if reading is None:
+        reading = _last_system[path] = _Reading()
+    if max_age <= 0 or now - reading.at > max_age:
+        reading.value = _read_key(path, "oom_kill")
+        reading.at = now
+    return reading.value
+
+
+def read_oom_counters(
+    cgroup_file: str | None = None, *, max_age: float = 0.0, system_file: str = _VMSTAT
+) -> OomCounters:
+    """The counters now (``cgroup_file`` defaults to superd's own cgroup's).
+
+    ``max_age`` > 0 lets the system-wide counter (``system_file``) be a value read
+    that many seconds ago at most; the cgroup counter is always read afresh.
+    """
     path = cgroup_file if cgroup_file is not None else oom_counter_paths()
     return OomCounters(
         cgroup=None if path is None else _read_key(path, "oom_kill"),
-        system=_read_key(_VMSTAT, "oom_kill"),
+        system=_system_counter(system_file, max_age),
         cgroup_file=path,
     )
+
+
+def read_oom_counters_at_spawn() -> OomCounters:
+    """The "before" counters of a run: ``read_oom_counters`` with ``SPAWN_READING_MAX_AGE``."""
+    return read_oom_counters(max_age=SPAWN_READING_MAX_AGE)
 
 
 def judge_oom(

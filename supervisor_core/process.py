@@ -49,7 +49,12 @@ from supervisor_core.events import (
     ProcessLogStdout,
     ProcessStateEvent,
 )
-from supervisor_core.forensics import OomCounters, judge_oom, read_oom_counters
+from supervisor_core.forensics import (
+    OomCounters,
+    judge_oom,
+    read_oom_counters,
+    read_oom_counters_at_spawn,
+)
 from supervisor_core.health import FaultCounters
 from supervisor_core.lifecycle import AUTOSTART, SHUTDOWN, STOPPED_STATES, ProcessState, Requester
 from supervisor_core.logs import Channel, LogOpenError, ProcessOutput
@@ -186,7 +191,9 @@ class ProcessRuntime:
         stderr_tail_lines: how many last lines of stderr (stdout with
             ``redirect_stderr``) exit events carry (``[supervisord] stderr_tail_lines``).
         oom_counters: reads the OOM-kill counters at a spawn and after a SIGKILL
-            death (``forensics.read_oom_counters``; tests pass a fake).
+            death (``forensics.read_oom_counters``; tests pass a fake). With the
+            default, a spawn reads them with ``forensics.read_oom_counters_at_spawn``
+            (the system-wide counter may be up to 100 ms old there).
         probes: runs ``ready = tcp/http/command`` probes (default: ``AsyncioProbes``).
         notify: the daemon's sd_notify socket, for ``ready = notify`` programs (their
             children get ``NOTIFY_SOCKET`` and their messages come back here); None
@@ -234,6 +241,9 @@ class ProcessRuntime:
         self._stderr_tail_lines = stderr_tail_lines
         self._oom_before: OomCounters | None = None  # read at the spawn of this run
         self._oom_counters = oom_counters
+        self._oom_counters_at_spawn = (
+            read_oom_counters_at_spawn if oom_counters is read_oom_counters else oom_counters
+        )
         self._probes = probes
         self._probe: ProbeHandle | None = None
         self._notify = notify
@@ -670,7 +680,8 @@ class ProcessRuntime:
         elif isinstance(effect, StopProbe):
             self._stop_probe()
         elif isinstance(effect, Log):
-            self._logger.log(int(effect.level), "%s", effect.message)
+            # No args: the message is taken as it is, never %-interpolated.
+            self._logger.log(int(effect.level), effect.message)
 
     # ------------------------------------------------------------------ effects
 
@@ -732,7 +743,7 @@ class ProcessRuntime:
         if self._notify is not None and request.notify_socket is not None:
             self._notify.register(child.pid, self._on_notify)
             self._notify_pids.append(child.pid)
-        self._oom_before = self._oom_counters()
+        self._oom_before = self._oom_counters_at_spawn()
         stdout_fd, stderr_fd = child.take_output()
         if stdout_fd is None and stderr_fd is None:
             self._output.detach()

@@ -12,6 +12,11 @@ stays EXITED. Measured over the window:
 - ``getAllProcessInfo`` latency, called in sequence every 50 ms, p99;
 - ``GET /metrics`` latency every 200 ms, p99 (daemons without ``/metrics`` get "—").
 
+Then, for half the window (``QUIET_SHARE``), the storm goes on unpolled: the daemon's
+CPU per restart there, and the share of the polled figure that the polling itself
+costs (1 - unpolled / polled), separate the daemon's own cost per restart from the
+harness' getAllProcessInfo and /metrics calls.
+
 After the storm, with every run finished, each run was STARTING, RUNNING, EXITED:
 the truth is 3 transitions per line of ``starts``. The fraction of them seen by an
 acknowledging listener (``bench/count_listener.py``, default ``buffer_size=10``), by
@@ -52,6 +57,8 @@ RUN_SECONDS = 0.05
 TRANSITIONS_PER_RUN = 3
 RPC_INTERVAL = 0.05
 METRICS_INTERVAL = 0.2
+#: The unpolled window after the polled one, as a share of ``--duration``'s window.
+QUIET_SHARE = 0.5
 #: Bounds (not figures): storm start-up, the end of the storm, counters settling.
 STARTUP_TIMEOUT = 30.0
 DRAIN_TIMEOUT = 30.0
@@ -222,6 +229,16 @@ class CrashStorm:
             # CPU % scales with the restart rate a loaded machine lets the daemon reach;
             # the CPU per restart does not, so it compares runs under different loads.
             MetricSpec(key="cpu_ms_per_restart", label="daemon CPU per restart", unit="ms"),
+            MetricSpec(
+                key="cpu_ms_per_restart_unpolled",
+                label="daemon CPU per restart, no RPC or /metrics polling",
+                unit="ms",
+            ),
+            MetricSpec(
+                key="polling_share",
+                label="share of the CPU per restart that the polling costs",
+                unit="×",
+            ),
             MetricSpec(key="rpc_p99_ms", label="getAllProcessInfo p99 during the storm", unit="ms"),
             MetricSpec(key="metrics_p99_ms", label="/metrics p99 during the storm", unit="ms"),
             MetricSpec(
@@ -277,6 +294,9 @@ class CrashStorm:
                 rpc, metrics = asyncio.run(_window(base, running.layout.rpc_url, self.window))
                 starts_after, cpu_after = _lines(starts), running.cpu_reading()
                 elapsed = time.perf_counter() - started
+                # The same storm with nobody polling: the daemon's own cost per restart.
+                time.sleep(self.window * QUIET_SHARE)
+                quiet_starts, quiet_cpu = _lines(starts), running.cpu_reading()
                 stop.touch()
                 _wait_for(
                     "the storm's end", lambda: self._all_exited(running), running, DRAIN_TIMEOUT
@@ -296,6 +316,10 @@ class CrashStorm:
             samples["cpu_ms_per_restart"] = [
                 1000 * cpu_between(cpu_before, cpu_after) / (starts_after - starts_before)
             ]
+        if starts_after > starts_before and quiet_starts > starts_after:
+            unpolled = 1000 * cpu_between(cpu_after, quiet_cpu) / (quiet_starts - starts_after)
+            samples["cpu_ms_per_restart_unpolled"] = [unpolled]
+            samples["polling_share"] = [1 - unpolled / samples["cpu_ms_per_restart"][0]]
         if rpc:
             samples["rpc_p99_ms"] = [1000 * percentile(rpc, 99)]
         if metrics:

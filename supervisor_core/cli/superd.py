@@ -196,12 +196,10 @@ class _MainLogFormatter(logging.Formatter):
     """supervisord's line format, for the foreground copy of the log on stdout."""
 
     def format(self, record: logging.LogRecord) -> str:
-        from supervisor_core.logs import format_main_log_line
+        from supervisor_core.logs import main_log_line
 
-        line = format_main_log_line(record.levelno, record.getMessage(), record.created)
-        if record.exc_info:
-            line += self.formatException(record.exc_info) + "\n"
-        return line.rstrip("\n")
+        # The file handler formatted this record already: the same text, once.
+        return main_log_line(record).rstrip("\n")
 
 
 def configure_logging(settings: SupervisordConfig, *, foreground: bool) -> MainLogHandler | None:
@@ -221,6 +219,14 @@ def configure_logging(settings: SupervisordConfig, *, foreground: bool) -> MainL
 
     root = logging.getLogger()
     root.setLevel(int(settings.loglevel))
+    # A main-log line is time, level and message (supervisord's format): the caller's
+    # file and line, thread, process and multiprocessing names every LogRecord
+    # collects otherwise are never shown, and a crash storm logs two lines per restart
+    # (the logging HOWTO's "Optimization" table lists these switches).
+    logging.logThreads = False
+    logging.logProcesses = False
+    logging.logMultiprocessing = False
+    logging._srcfile = None
     # aiohttp logs every request at INFO; supervisord logs none.
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
     handler: MainLogHandler | None = None

@@ -41,7 +41,7 @@ from supervisor_core.logs.filters import (
     Communication,
     Output,
 )
-from supervisor_core.logs.mainlog import MainLogHandler, format_main_log_line
+from supervisor_core.logs.mainlog import MainLogHandler, format_main_log_line, main_log_line
 
 __all__ = [
     "BEGIN_TOKEN",
@@ -67,6 +67,7 @@ __all__ = [
     "TailResult",
     "auto_log_name",
     "format_main_log_line",
+    "main_log_line",
     "read_log",
     "resolve_logfile",
     "tail_log",

@@ -6,6 +6,7 @@ only the CLI entry point installs this handler (no logging configured at import)
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 
@@ -23,13 +24,40 @@ _LEVEL_NAMES = {
 }
 
 
+# A burst of lines (a crash storm logs two per restart) shares one
+# localtime/strftime per second; a few seconds are kept for lines that arrive
+# slightly out of order.
+@functools.lru_cache(maxsize=4)
+def _stamp(seconds: int) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(seconds))
+
+
 def format_main_log_line(level: int, message: str, when: float) -> str:
     """One line as supervisord writes it: ``2024-05-01 12:00:00,123 INFO message``."""
     seconds = int(when)
     millis = int((when - seconds) * 1000)
-    stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(seconds))
-    name = _LEVEL_NAMES.get(level, logging.getLevelName(level))
-    return f"{stamp},{millis:03d} {name} {message}\n"
+    name = _LEVEL_NAMES.get(level) or logging.getLevelName(level)
+    return f"{_stamp(seconds)},{millis:03d} {name} {message}\n"
+
+
+# Where ``main_log_line`` keeps a record's line: the file, stdout and syslog copies
+# of the main log are one line formatted once.
+_LINE_ATTRIBUTE = "_superd_main_log_line"
+
+
+def main_log_line(record: logging.LogRecord) -> str:
+    """``record`` as one main-log line (with its traceback), formatted once per record.
+
+    Every handler of the main log (file, foreground stdout, syslog) asks for the
+    same text; the first one formats it and the others reuse it.
+    """
+    line: str | None = record.__dict__.get(_LINE_ATTRIBUTE)
+    if line is None:
+        line = format_main_log_line(record.levelno, record.getMessage(), record.created)
+        if record.exc_info:
+            line += logging.Formatter().formatException(record.exc_info) + "\n"
+        record.__dict__[_LINE_ATTRIBUTE] = line
+    return line
 
 
 class MainLogHandler(logging.Handler):
@@ -42,10 +70,7 @@ class MainLogHandler(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         """Format and write one record (errors go to ``handleError``, never raise)."""
         try:
-            line = format_main_log_line(record.levelno, record.getMessage(), record.created)
-            if record.exc_info:
-                line += logging.Formatter().formatException(record.exc_info) + "\n"
-            self.writer.write(line.encode("utf-8", "replace"))
+            self.writer.write(main_log_line(record).encode("utf-8", "replace"))
         except (OSError, ValueError):
             self.handleError(record)
 

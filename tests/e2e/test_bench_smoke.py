@@ -85,3 +85,19 @@ def test_the_notebook_load_benchmark_writes_a_journal_and_loads_it(
     out = capsys.readouterr().out
     assert "wrote 3,000 events" in out
     assert "load_events: 3,000 rows" in out
+
+
+@pytest.mark.e2e
+@pytest.mark.slow
+def test_crash_storm_separates_the_daemons_cost_from_the_polling() -> None:
+    """The crash storm reports CPU per restart with and without the harness' polling."""
+    from bench.scenarios.crash_storm import CrashStorm
+
+    superd = DaemonSpec(name="superd", argv=(sys.executable, "-m", "supervisor_core.cli.superd"))
+    samples = CrashStorm(TINY.with_overrides(crash_programs=4, crash_window=2.0)).run_once(superd)
+    polled = samples["cpu_ms_per_restart"][0]
+    unpolled = samples["cpu_ms_per_restart_unpolled"][0]
+    assert polled > 0
+    assert unpolled > 0
+    assert samples["polling_share"] == [pytest.approx(1 - unpolled / polled)]
+    assert samples["journal_share"] == [1.0]

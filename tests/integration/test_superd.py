@@ -258,3 +258,24 @@ def test_fcgi_program_gets_the_socket_as_fd_0(tmp_path: Path, cleanup: list[Supe
     superd.send(signal.SIGTERM)
     assert superd.wait_exit() == 0
     assert not sock_path.exists()
+
+
+def test_foreground_stdout_carries_the_main_log_lines(
+    tmp_path: Path, cleanup: list[Superd]
+) -> None:
+    """In the foreground stdout gets the main log's lines, same text, supervisord's format."""
+    superd = Superd(tmp_path, three_programs(tmp_path), "-n")
+    cleanup.append(superd)
+    superd.wait_running()
+    superd.wait_states({"a": "RUNNING", "b": "RUNNING", "c": "RUNNING"})
+    superd.send(signal.SIGTERM)
+    assert superd.wait_exit() == 0
+    lines = superd.main_log().splitlines()
+    assert superd.stdout_text().splitlines() == lines
+    stamp = r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} (CRIT|ERRO|WARN|INFO|DEBG|TRAC|BLAT) "
+    assert all(re.match(stamp, line) or not re.match(r"\d{4}-", line) for line in lines)
+    for name in ("a", "b", "c"):
+        assert any(re.fullmatch(stamp + f"spawned: '{name}' with pid \\d+", x) for x in lines)
+        assert any(
+            re.fullmatch(stamp + f"success: {name} entered RUNNING state, .*", x) for x in lines
+        )

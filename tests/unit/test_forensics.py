@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,13 @@ from supervisor_core.events import (
     listener_payload,
     to_json_dict,
 )
-from supervisor_core.forensics import OomCounters, judge_oom, oom_counter_paths, read_oom_counters
+from supervisor_core.forensics import (
+    OomCounters,
+    judge_oom,
+    oom_counter_paths,
+    read_oom_counters,
+    read_oom_counters_at_spawn,
+)
 from supervisor_core.lifecycle import Cause, ProcessState, Requester
 from supervisor_core.logs.tail import TailBuffer, last_lines
 from supervisor_core.states import (
@@ -150,3 +157,33 @@ def test_counters_are_re_read_from_the_same_file(tmp_path: Path) -> None:
     counters.write_bytes(b"oom_kill_disable 0\nunder_oom 0\n")
     assert read_oom_counters(str(counters)).cgroup is None
     assert read_oom_counters(str(tmp_path / "absent")).cgroup is None
+
+
+def test_a_spawn_may_reuse_a_recent_system_reading_a_death_never(tmp_path: Path) -> None:
+    """The "before" system counter may be a reading up to max_age old; others read afresh."""
+    cgroup, system = tmp_path / "memory.events", tmp_path / "vmstat"
+    cgroup.write_bytes(b"oom_kill 1\n")
+    system.write_bytes(b"pgfault 9\noom_kill 3\n")
+    assert read_oom_counters(str(cgroup), system_file=str(system)).system == 3
+    system.write_bytes(b"pgfault 9\noom_kill 5\n")
+    cgroup.write_bytes(b"oom_kill 2\n")
+    # A spawn right after: the system reading is recent, the cgroup one always fresh.
+    at_spawn = read_oom_counters(str(cgroup), system_file=str(system), max_age=3600.0)
+    assert (at_spawn.cgroup, at_spawn.system) == (2, 3)
+    # After a SIGKILL death (max_age 0): read afresh.
+    after = read_oom_counters(str(cgroup), system_file=str(system))
+    assert (after.cgroup, after.system) == (2, 5)
+    assert read_oom_counters_at_spawn().cgroup_file == oom_counter_paths()
+
+
+def test_a_cgroup_rise_is_the_verdict_of_real_reads(tmp_path: Path) -> None:
+    """Counters read before and after a run whose cgroup counter rose judge it OOM-killed."""
+    counters = tmp_path / "memory.events"
+    counters.write_bytes(b"oom 0\noom_kill 4\n")
+    before = read_oom_counters(str(counters))
+    counters.write_bytes(b"oom 1\noom_kill 5\n")
+    after = read_oom_counters(str(counters))
+    assert judge_oom(before, after, -signal.SIGKILL) == (
+        True,
+        f"{counters}: oom_kill +1 during the run",
+    )

@@ -7,6 +7,7 @@ import logging
 import os
 import re
 import stat
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -25,7 +26,7 @@ from supervisor_core.logs.files import (
     resolve_logfile,
     tail_log,
 )
-from supervisor_core.logs.mainlog import MainLogHandler, format_main_log_line
+from supervisor_core.logs.mainlog import MainLogHandler, format_main_log_line, main_log_line
 
 
 def _files(directory: Path) -> dict[str, bytes]:
@@ -342,6 +343,40 @@ def test_main_log_line_format() -> None:
     line = format_main_log_line(logging.WARNING, "hello", 1_700_000_000.25)
     assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,250 WARN hello\n", line)
     assert " DEBG " in format_main_log_line(logging.DEBUG, "x", 0.0)
+
+
+def test_main_log_stamps_follow_the_second_of_each_line() -> None:
+    """Lines in the same or alternating seconds each carry their own second's stamp."""
+    for when in (1_700_000_000.1, 1_700_000_000.9, 1_700_000_001.0, 1_700_000_000.5, 86_399.999):
+        expected = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(int(when)))
+        millis = int((when - int(when)) * 1000)
+        assert format_main_log_line(logging.INFO, "m", when) == f"{expected},{millis:03d} INFO m\n"
+
+
+def test_main_log_line_is_formatted_once_per_record(tmp_path: Path) -> None:
+    """Every main-log handler writes the same line, traceback included, for one record."""
+    path = tmp_path / "superd.log"
+    handler = MainLogHandler(str(path))
+    logger = logging.getLogger("test_main_log_line_is_formatted_once_per_record")
+    logger.propagate = False
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        try:
+            raise ValueError("boom")
+        except ValueError:
+            logger.exception("failed %s", "here")
+        record = logging.LogRecord("x", logging.WARNING, __file__, 1, "a %d", (5,), None)
+        first = main_log_line(record)
+        record.msg = "changed"  # a second handler gets the line of the first
+        assert main_log_line(record) == first
+        assert first.endswith(" WARN a 5\n")
+    finally:
+        logger.removeHandler(handler)
+        handler.close()
+    text = path.read_text()
+    assert " ERRO failed here\nTraceback (most recent call last):" in text
+    assert text.endswith("ValueError: boom\n")
 
 
 def test_main_log_handler_rotates(tmp_path: Path) -> None:

@@ -299,6 +299,15 @@ async def test_spawn_error_is_backoff_with_spawnerr(make: Any) -> None:
     assert w.runtime.snapshot().spawnerr == ""
 
 
+async def test_main_log_messages_with_percent_signs_are_logged_as_they_are(make: Any) -> None:
+    """A machine Log message is never %-interpolated: '%s' and '%' reach the log intact."""
+    w = make(startsecs=1)
+    w.spawner.fail_next("can't find command '/opt/100%s/run %d'")
+    with pytest.raises(control.SpawnFailed):
+        w.runtime.start_nowait(TEST_OPERATOR)
+    assert "spawnerr: can't find command '/opt/100%s/run %d'" in w.lines.messages
+
+
 @pytest.mark.parametrize(
     ("command", "error"),
     [
