@@ -380,6 +380,7 @@ def run(args: argparse.Namespace) -> int:
                     reap_orphans=reap_orphans,
                     # Next to the pidfile: survivors of a killed superd (survivors.py).
                     children_record=record_path(settings.pidfile),
+                    trim_heap=True,
                 ),
             )
         )
