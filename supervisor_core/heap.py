@@ -121,7 +121,11 @@ class HeapTrimmer:
 
     @classmethod
     def install(
-        cls, bus: EventBus, heap: GlibcHeap | None = None, threshold: int = DEFAULT_THRESHOLD
+        cls,
+        bus: EventBus,
+        heap: GlibcHeap | None = None,
+        threshold: int = DEFAULT_THRESHOLD,
+        resident: Callable[[], int] | None = None,
     ) -> HeapTrimmer | None:
         """Subscribe a trimmer to ``bus``; None when the libc cannot trim (not glibc)."""
         if heap is None:
@@ -129,7 +133,7 @@ class HeapTrimmer:
         if heap is None:
             logger.debug("no glibc malloc_trim: the heap is not trimmed")
             return None
-        trimmer = cls(heap, threshold)
+        trimmer = cls(heap, threshold, resident)
         trimmer._subscription = bus.subscribe(trimmer.on_tick, name="heap", types=("TICK_5",))
         return trimmer
 
