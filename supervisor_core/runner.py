@@ -34,6 +34,7 @@ from supervisor_core.daemon import DAEMON_SIGNALS, SignalRecorder, StartupReport
 from supervisor_core.events import EventTypeRegistry
 from supervisor_core.extensions import Extension, first_serial
 from supervisor_core.health import LOG_WRITE_ERRORS, ORPHANS_REAPED, FaultCounters
+from supervisor_core.heap import HeapTrimmer
 from supervisor_core.http import AuthPolicy, BoundAddresses, ServerStartError, make_app, serving
 from supervisor_core.lifecycle import AUTOSTART, RELOAD, SupervisorState
 from supervisor_core.logs.mainlog import MainLogHandler
@@ -167,6 +168,7 @@ class DaemonRun:
     rpc_timings: RpcTimings | None = None
     reap_orphans: bool = False
     children_record: str | None = None
+    trim_heap: bool = False
 
 
 class StartupError(Exception):
@@ -186,6 +188,7 @@ async def run_daemon(config: Config, run: DaemonRun) -> int:
         else EventBus(clock, registry=run.event_types, first_serial=first_serial(run.extensions))
     )
     spawner: Spawner = run.spawner if run.spawner is not None else PopenSpawner()
+    trimmer = HeapTrimmer.install(bus) if run.trim_heap else None
     registry: ChildRegistry | None = None
     survivors: SurvivorPlan | None = None
     if run.children_record is not None:
@@ -257,6 +260,8 @@ async def run_daemon(config: Config, run: DaemonRun) -> int:
                     else _reload(config, run.reload, bus.registry)
                 )
     finally:
+        if trimmer is not None:
+            trimmer.close()
         if survivors is not None:
             survivors.close()
         if registry is not None:

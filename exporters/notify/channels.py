@@ -21,16 +21,12 @@ from typing import Protocol
 
 import aiohttp
 
+from exporters.notify.events import SMTP, WEBHOOK
 from exporters.notify.model import Notification
 from exporters.notify.render import json_body, mail_message, slack_body, webhook_headers
 from exporters.notify.settings import SmtpSettings, WebhookFormat, WebhookTarget
 
 __all__ = ["Channel", "DeliveryError", "SmtpChannel", "WebhookChannel"]
-
-WEBHOOK = "webhook"
-SMTP = "smtp"
-CHANNELS = (WEBHOOK, SMTP)
-"""The ``channel`` label values of ``supervisor_notifications_total``."""
 
 
 class DeliveryError(Exception):

@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping
 
-from exporters.notify.channels import CHANNELS
 from exporters.notify.events import (
+    CHANNELS,
     NotificationDropped,
     NotificationFailed,
     NotificationSent,

@@ -26,6 +26,9 @@ from typing import ClassVar
 from supervisor_core.events import EventData, EventTypeRegistry
 
 __all__ = [
+    "CHANNELS",
+    "SMTP",
+    "WEBHOOK",
     "NotificationDropped",
     "NotificationEvent",
     "NotificationFailed",
@@ -33,6 +36,13 @@ __all__ = [
     "NotificationSent",
     "register_notify_types",
 ]
+
+# Here rather than in ``channels`` (which loads aiohttp's client and smtplib): the
+# Prometheus counter names these labels whether or not notifications are configured.
+WEBHOOK = "webhook"
+SMTP = "smtp"
+CHANNELS = (WEBHOOK, SMTP)
+"""The ``channel`` label values of ``supervisor_notifications_total``."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

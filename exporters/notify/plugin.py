@@ -5,77 +5,25 @@ file (after daemonizing), ``install`` subscribes the notifier, ``serving`` runs 
 delivery worker for the whole daemon run (so notifications queued by the last
 events of a shutdown still get ``SHUTDOWN_GRACE`` seconds to go out), ``aclose``
 closes the outbox. What is still queued then is sent by the next start.
+
+The extension and its delivery code (``exporters.notify.extension``: aiohttp client
+sessions, ``smtplib``, the outbox) are imported only when a configuration enables
+notifications: a superd without ``[exporter:notify]`` does not load them.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
-from collections.abc import AsyncIterator
 
-from exporters.notify.channels import Channel, SmtpChannel, WebhookChannel
 from exporters.notify.events import register_notify_types
-from exporters.notify.notifier import Notifier
-from exporters.notify.outbox import Outbox
-from exporters.notify.settings import NotifySettings, settings_from_config
-from supervisor_core.bus import EventBus
+from exporters.notify.settings import settings_from_config
 from supervisor_core.config.model import Config
 from supervisor_core.events import EventTypeRegistry
 from supervisor_core.extensions import Extension
 
-__all__ = ["SHUTDOWN_GRACE", "NotifyExtension", "NotifyFactory", "build_channels"]
+__all__ = ["NotifyFactory"]
 
 logger = logging.getLogger(__name__)
-
-SHUTDOWN_GRACE = 5.0
-"""Seconds a shutting-down superd keeps delivering before it leaves the rest queued."""
-
-
-def build_channels(settings: NotifySettings) -> list[Channel]:
-    """One channel per webhook URL, plus one for the SMTP relay."""
-    channels: list[Channel] = [
-        WebhookChannel(hook, timeout=settings.timeout) for hook in settings.webhooks
-    ]
-    if settings.smtp is not None:
-        channels.append(SmtpChannel(settings.smtp, timeout=settings.timeout))
-    return channels
-
-
-class NotifyExtension(Extension):
-    """Storm, fatal and unexpected-exit notifications by webhook and mail."""
-
-    name = "notify"
-
-    def __init__(self, settings: NotifySettings, outbox: Outbox) -> None:
-        self.settings = settings
-        self.outbox = outbox
-        self.channels = build_channels(settings)
-        self.notifier = Notifier(settings, outbox, self.channels)
-
-    def install(self, bus: EventBus) -> None:
-        register_notify_types(bus.registry)
-        self.notifier.install(bus)
-
-    @contextlib.asynccontextmanager
-    async def serving(self) -> AsyncIterator[None]:
-        # The worker catches its own errors (notifier rules), so this group only
-        # ever ends by our cancel and never cancels the daemon.
-        async with asyncio.TaskGroup() as group:
-            worker = group.create_task(self.notifier.run(), name="notify-worker")
-            try:
-                yield
-            finally:
-                worker.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await worker
-                await self.notifier.finish(grace=SHUTDOWN_GRACE)
-
-    async def aclose(self) -> None:
-        self.notifier.close()
-        for channel in self.channels:
-            await channel.aclose()
-        self.outbox.close()
 
 
 class NotifyFactory:
@@ -93,6 +41,10 @@ class NotifyFactory:
         settings = settings_from_config(config)
         if settings is None or not settings.enabled:
             return None
+        # Here, not at module level: only a configuration with notifications pays for it.
+        from exporters.notify.extension import NotifyExtension
+        from exporters.notify.outbox import Outbox
+
         outbox = Outbox.open(settings.outbox)
         channels = [h.target for h in settings.webhooks]
         if settings.smtp is not None:

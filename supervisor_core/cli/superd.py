@@ -401,6 +401,7 @@ def _run(args: argparse.Namespace, *, collecting: bool) -> int:
                     reap_orphans=reap_orphans,
                     # Next to the pidfile: survivors of a killed superd (survivors.py).
                     children_record=record_path(settings.pidfile),
+                    trim_heap=True,
                 ),
             )
         )

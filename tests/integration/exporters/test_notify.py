@@ -12,10 +12,10 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 from exporters.notify.channels import SmtpChannel, WebhookChannel
 from exporters.notify.counts import NotificationCounts
 from exporters.notify.events import register_notify_types
+from exporters.notify.extension import build_channels
 from exporters.notify.model import Kind, Notification
 from exporters.notify.notifier import Notifier
 from exporters.notify.outbox import Outbox
-from exporters.notify.plugin import build_channels
 from exporters.notify.settings import NotifySettings, parse_settings
 from supervisor_core.bus import EventBus
 from supervisor_core.events import Event
