@@ -17,17 +17,21 @@ Rules of this file:
   a supervisord listener pool with ``events=EVENT`` never receives it, only a pool
   that names it (or its own family). The bus treats ``EVENT`` as "everything", so
   in-process subscribers still see it.
-- Encoders (``listener_payload``, ``listener_envelope``, ``to_json_dict``) are pure
-  functions; ``listener_payload`` reproduces supervisord 4.3's payload text byte for
-  byte (tests/unit/test_events.py pins each one).
+- Encoders (``listener_payload``, ``listener_envelope``, ``to_json_dict``,
+  ``to_json_text``) are pure functions; ``listener_payload`` reproduces supervisord
+  4.3's payload text byte for byte (tests/unit/test_events.py pins each one), and
+  ``to_json_text`` is ``encode_json(to_json_dict(event))`` byte for byte, built
+  without the dict (tests/unit/test_event_json_text.py).
 """
 
 from __future__ import annotations
 
+import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
-from enum import Enum, StrEnum
+from enum import Enum, Flag, StrEnum
+from json.encoder import encode_basestring
 from types import MappingProxyType
 from typing import ClassVar, TypeAlias
 
@@ -690,7 +694,8 @@ _PLAIN_TYPES: frozenset[type] = frozenset({str, int, float, bool, type(None)})
 _STAMP_KEYS = frozenset({"serial", "type", "wall_time", "monotonic_time"})
 
 
-def _json_value(value: object) -> JsonValue:
+def json_value(value: object) -> JsonValue:
+    """What ``to_json_dict`` puts in the JSON object for a data field's ``value``."""
     if type(value) in _PLAIN_TYPES:
         return value  # type: ignore[return-value]
     if isinstance(value, tuple):
@@ -765,10 +770,153 @@ def to_json_dict(event: Event) -> dict[str, JsonValue]:
         # A field named like a stamp key (REMOTE_COMMUNICATION's ``type``) must not
         # overwrite it: readers select and count by ``type``.
         name = f"{data.event_name.lower()}_{f.name}" if f.collides else f.name
-        result[name] = _json_value(value)
+        result[name] = json_value(value)
     if isinstance(data, ProcessStateEvent):
         result["to_state"] = data.to_state.name
         result["signal"] = data.signal
         if data.signal is not None:
             result["signal_name"] = signal_name(data.signal)
     return result
+
+
+# --------------------------------------------------------------------------- JSON text
+
+# The one compact encoding (``json.dumps(..., separators=(",", ":"),
+# ensure_ascii=False)``): the journal's ``payload`` and ``/events`` send it.
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+
+
+def encode_json(value: object) -> str:
+    """Compact JSON of ``value``, as the journal stores it and ``/events`` sends it."""
+    return _ENCODER.encode(value)
+
+
+_INFINITY = float("inf")
+
+
+def _float_text(value: float) -> str:
+    # json's floatstr (allow_nan): NaN and the infinities as JavaScript spells them.
+    if value != value:  # noqa: PLR0124 - NaN is the one float unequal to itself
+        return "NaN"
+    if value == _INFINITY:
+        return "Infinity"
+    if value == -_INFINITY:
+        return "-Infinity"
+    return float.__repr__(value)
+
+
+def _generic_text(value: object) -> str:
+    # What ``to_json_dict`` puts in the object, encoded as ``encode_json`` does it.
+    return _ENCODER.encode(json_value(value))
+
+
+_Converter: TypeAlias = Callable[[object], str]
+# By exact type: each gives exactly what ``_generic_text`` gives for values of its
+# type, without the encoder's per-call set-up (a third of the journal writer's time).
+_TEXT_CONVERTERS: dict[type, _Converter] = {
+    str: encode_basestring,  # type: ignore[dict-item]
+    int: int.__repr__,
+    float: _float_text,  # type: ignore[dict-item]
+    bool: {True: "true", False: "false"}.__getitem__,  # type: ignore[dict-item]
+    type(None): lambda _value: "null",
+}
+
+
+def _enum_converter(cls: type[Enum]) -> _Converter:
+    table = {member: _generic_text(member) for member in cls.__members__.values()}
+
+    def convert(value: object) -> str:
+        text = table.get(value)  # type: ignore[call-overload]
+        return text if text is not None else _generic_text(value)
+
+    return convert
+
+
+def _text_converter(cls: type) -> _Converter:
+    converter = _TEXT_CONVERTERS.get(cls)
+    if converter is None:
+        if issubclass(cls, Enum) and not issubclass(cls, Flag):
+            converter = _enum_converter(cls)
+        else:
+            converter = _generic_text
+        _TEXT_CONVERTERS[cls] = converter
+    return converter
+
+
+def _json_text_of(value: object) -> str:
+    converter = _TEXT_CONVERTERS.get(type(value))
+    if converter is None:
+        converter = _text_converter(type(value))
+    return converter(value)
+
+
+@dataclass(frozen=True, slots=True)
+class _TextField:
+    """One data field of the JSON text: its attribute and its ``,"key":`` text."""
+
+    name: str
+    key: str
+    optional: bool
+
+
+# Per data class, like ``_LAYOUTS``: the keys' text is computed once.
+_TEXT_LAYOUTS: dict[type, tuple[str, tuple[_TextField, ...]]] = {}
+
+
+def _text_layout(data: EventData) -> tuple[str, tuple[_TextField, ...]]:
+    cached = _TEXT_LAYOUTS.get(type(data))
+    if cached is None:
+        prefix = data.event_name.lower()
+        text_fields = tuple(
+            _TextField(
+                name=f.name,
+                key="," + encode_basestring(f"{prefix}_{f.name}" if f.collides else f.name) + ":",
+                optional=f.optional,
+            )
+            for f in _layout(data)
+        )
+        cached = (f',"type":{encode_basestring(data.event_name)},"wall_time":', text_fields)
+        _TEXT_LAYOUTS[type(data)] = cached
+    return cached
+
+
+def to_json_text(event: Event, *, stderr_tail: bool = True) -> str:
+    """``encode_json(to_json_dict(event))``, byte for byte, without building the dict.
+
+    With ``stderr_tail=False`` the ``stderr_tail`` key is left out (the journal keeps
+    the tail in its own column): the text of the object without that key.
+    """
+    data = event.data
+    head, text_fields = _text_layout(data)
+    converters = _TEXT_CONVERTERS
+    parts = [
+        '{"serial":',
+        _json_text_of(event.serial),
+        head,
+        _json_text_of(event.wall_time),
+        ',"monotonic_time":',
+        _json_text_of(event.monotonic_time),
+    ]
+    append = parts.append
+    for f in text_fields:
+        value = getattr(data, f.name)
+        if value is None and f.optional:
+            continue
+        if not stderr_tail and f.name == "stderr_tail":
+            continue
+        append(f.key)
+        converter = converters.get(type(value))
+        append(_json_text_of(value) if converter is None else converter(value))
+    if isinstance(data, ProcessStateEvent):
+        append(',"to_state":')
+        append(_json_text_of(data.to_state.name))
+        signal = data.signal
+        if signal is None:
+            append(',"signal":null')
+        else:
+            append(',"signal":')
+            append(_json_text_of(signal))
+            append(',"signal_name":')
+            append(_json_text_of(signal_name(signal)))
+    append("}")
+    return "".join(parts)

@@ -42,6 +42,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import itertools
 import logging
 import os
 import sqlite3
@@ -55,11 +56,13 @@ from exporters.journal import files
 from exporters.journal.events import SupervisorDaemonStart, register_journal_types
 from exporters.journal.retention import RetentionPolicy
 from exporters.journal.rows import (
+    COLUMNS,
     INSERT_SQL,
     SCHEMA_SQL,
     SCHEMA_VERSION,
     Row,
     event_row,
+    insert_rows_sql,
     upgrade,
 )
 from exporters.journal.settings import JournalSettings
@@ -76,6 +79,9 @@ NO_RETENTION = RetentionPolicy()
 # Size retention re-measures after each delete, at most this many times per pass.
 _SIZE_PASSES = 4
 _RETRY_DELAYS = (0.05, 0.2, 1.0, 5.0)
+# Rows per INSERT statement at most (a power of two: the rest of a batch goes in
+# halves). 256 rows are 4,608 parameters, one sqlite3_step without the GIL.
+_CHUNK_ROWS = 1024
 
 
 class JournalError(Exception):
@@ -261,6 +267,15 @@ class Journal:
         self.retention_interval = retention_interval
         self._clock: Clock = clock if clock is not None else SystemClock()
         self._connection = connection
+        # Rows per INSERT statement: 256, or fewer if the library allows fewer
+        # parameters per statement (SQLITE_MAX_VARIABLE_NUMBER, 999 before 3.32).
+        self._chunk_rows = max(
+            1,
+            min(
+                _CHUNK_ROWS,
+                connection.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // len(COLUMNS),
+            ),
+        )
         row = connection.execute(
             "SELECT serial, wall_time FROM events ORDER BY serial DESC LIMIT 1"
         ).fetchone()
@@ -527,7 +542,7 @@ class Journal:
             ):
                 self._cond.wait(timeout=remaining)
             # Take more than a batch when behind: fewer, larger transactions catch up.
-            count = min(len(self._pending), self.batch_size * 8)
+            count = min(len(self._pending), self.batch_size * 64)
             batch = [self._pending.popleft() for _ in range(count)]
             if batch:
                 self._in_flight = len(batch)
@@ -712,13 +727,34 @@ class Journal:
         connection = self._connection
         connection.execute("BEGIN IMMEDIATE")
         try:
-            connection.executemany(INSERT_SQL, rows)
+            self._insert_chunks(rows, or_ignore=False)
         except sqlite3.IntegrityError:
             # A serial already journaled: attach() prevents it, so this is a bug
-            # elsewhere; keep the first record of each serial and say so.
+            # elsewhere; keep the first record of each serial and say so. (A failed
+            # statement is undone alone: the chunks before it stay in the transaction.)
             logger.exception("journal %s: duplicate serials in a batch", self.path)
-            connection.executemany(INSERT_SQL.replace("INSERT", "INSERT OR IGNORE", 1), rows)
+            self._insert_chunks(rows, or_ignore=True)
         connection.execute("COMMIT")
+
+    def _insert_chunks(self, rows: list[Row], *, or_ignore: bool) -> None:
+        """Insert ``rows`` a chunk per statement (``rows.insert_rows_sql``).
+
+        Chunks are ``_chunk_rows`` rows, then halves of it down to 1 for the rest,
+        so a few statements of a few shapes (kept in sqlite3's statement cache)
+        insert any batch.
+        """
+        execute = self._connection.execute
+        chunk = self._chunk_rows
+        start, total = 0, len(rows)
+        while start < total:
+            while chunk > total - start:
+                chunk //= 2
+            end = start + chunk
+            execute(
+                insert_rows_sql(chunk, or_ignore=or_ignore),
+                list(itertools.chain.from_iterable(rows[start:end])),
+            )
+            start = end
 
     def _apply_retention_logged(self) -> int:
         try:
