@@ -82,6 +82,7 @@ _RETRY_DELAYS = (0.05, 0.2, 1.0, 5.0)
 # Rows per INSERT statement at most (a power of two: the rest of a batch goes in
 # halves). 256 rows are 4,608 parameters, one sqlite3_step without the GIL.
 _CHUNK_ROWS = 1024
+_NEVER = float("inf")
 
 
 class JournalError(Exception):
@@ -291,6 +292,9 @@ class Journal:
         self._accepted_serial: int | None = self._stored_serial
         self._committed_serial: int | None = self._stored_serial
         self._flush_waiters: list[tuple[int, concurrent.futures.Future[None]]] = []
+        # How many buffered events make _on_event wake the writer: 1 while it waits
+        # for work, batch_size while it waits for a full batch, _NEVER while it works.
+        self._wake_at: float = _NEVER
         self._retention_waiters: list[concurrent.futures.Future[int]] = []
         self._closing = False
         self._overflowing = False
@@ -413,7 +417,28 @@ class Journal:
         )
 
     def _on_event(self, event: Event) -> None:
-        # Runs inline in EventBus.publish, on the loop: keep it to an append.
+        # Runs inline in EventBus.publish, on the loop: keep it to an append. No lock
+        # on the way (a deque's append is atomic): the writer is woken only when it
+        # waits for what is there now (``_wake_at``), and the full-buffer path below
+        # takes the lock.
+        pending = self._pending
+        if len(pending) >= self.max_pending or self._overflowing:
+            self._on_event_behind(event)
+            return
+        pending.append(event)
+        self._accepted_serial = event.serial
+        # Read after the append; the writer sets it before it looks at the buffer, so
+        # one of the two sees the other (no wake-up is lost).
+        if len(pending) >= self._wake_at:
+            self._wake_writer()
+
+    def _wake_writer(self) -> None:
+        with self._cond:
+            self._wake_at = _NEVER  # once: the writer sets it again before waiting
+            self._cond.notify_all()
+
+    def _on_event_behind(self, event: Event) -> None:
+        """``_on_event`` when the buffer is full: backpressure, then overflow."""
         with self._cond:
             if len(self._pending) >= self.max_pending and not self._overflowing:
                 self._backpressure_waits += 1
@@ -435,8 +460,7 @@ class Journal:
                     self._overflowed += 1
             self._pending.append(event)
             self._accepted_serial = event.serial
-            if len(self._pending) == 1 or len(self._pending) >= self.batch_size:
-                self._cond.notify_all()
+            self._cond.notify_all()
 
     # ---------------------------------------------------------------- async API
 
@@ -528,21 +552,31 @@ class Journal:
     def _take_batch(self) -> tuple[list[Event], bool, bool]:
         """Wait for work; returns (batch, closing, retention requested)."""
         with self._cond:
-            while not (
-                self._pending or self._closing or self._flush_waiters or self._retention_waiters
-            ):
+            # _wake_at is set before each look at the buffer (see _on_event).
+            while True:
+                self._wake_at = 1
+                if self._pending or self._closing or self._flush_waiters:
+                    break
+                if self._retention_waiters:
+                    break
                 self._cond.wait(timeout=self.retention_interval)
                 if self.retention.enabled and not self._pending:
+                    self._wake_at = _NEVER
                     return [], self._closing, True
             deadline = time.monotonic() + self.flush_interval
-            while (
-                len(self._pending) < self.batch_size
-                and not (self._closing or self._flush_waiters or self._retention_waiters)
-                and (remaining := deadline - time.monotonic()) > 0
-            ):
+            while True:
+                self._wake_at = self.batch_size
+                if len(self._pending) >= self.batch_size:
+                    break
+                if self._closing or self._flush_waiters or self._retention_waiters:
+                    break
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
                 self._cond.wait(timeout=remaining)
+            self._wake_at = _NEVER
             # Take more than a batch when behind: fewer, larger transactions catch up.
-            count = min(len(self._pending), self.batch_size * 64)
+            count = min(len(self._pending), self.batch_size * 8)
             batch = [self._pending.popleft() for _ in range(count)]
             if batch:
                 self._in_flight = len(batch)
