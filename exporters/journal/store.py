@@ -26,7 +26,11 @@ Rules of this file:
 - ``flush(timeout=)`` bounds how long a caller (``/events``) waits for a commit
   while the disk is full; it raises :class:`JournalStalled` instead of hanging.
 - One connection, one writing thread (``check_same_thread=False`` because the
-  connection is made on the loop's thread, then used only by the writer). Readers
+  connection is made on the loop's thread, then used only by the writer). A second
+  thread, the encoder, takes the batches and turns them into rows while the writer
+  commits the batch before (at most ``_ENCODED_AHEAD`` batches ahead): SQLite works
+  without the GIL, so encoding (Python) and inserting (C) overlap on two cores
+  instead of taking turns. Batches are committed in the order they were taken. Readers
   open their own read-only connections (``reader.open_journal``); WAL lets them
   read while the writer commits.
 - An unusable file (not SQLite, corrupt, or a newer schema) is moved aside, never
@@ -45,6 +49,7 @@ import contextlib
 import itertools
 import logging
 import os
+import queue
 import sqlite3
 import threading
 import time
@@ -83,6 +88,20 @@ _RETRY_DELAYS = (0.05, 0.2, 1.0, 5.0)
 # halves). 256 rows are 4,608 parameters, one sqlite3_step without the GIL.
 _CHUNK_ROWS = 1024
 _NEVER = float("inf")
+# Encoded batches waiting for the writer, at most (the pipeline's depth).
+_ENCODED_AHEAD = 2
+
+
+@dataclass(frozen=True, slots=True)
+class _Encoded:
+    """A batch the encoder hands to the writer: its events, their rows, and flags."""
+
+    batch: list[Event]
+    rows: list[tuple[int, Row]]
+    closing: bool
+    retention_asked: bool
+    #: The encoder's last: the journal is closing and nothing is pending.
+    last: bool
 
 
 class JournalError(Exception):
@@ -287,8 +306,13 @@ class Journal:
         self._pending: deque[Event] = deque()
         # The batch the writer holds (taken from _pending, not yet committed): its
         # size and the monotonic time of its first event (for the lag).
-        self._in_flight = 0
-        self._in_flight_since: float | None = None
+        # Batches taken from _pending and not committed yet, oldest first: their size
+        # and the monotonic time of their first event (for the lag).
+        self._in_flight: deque[tuple[int, float]] = deque()
+        # Whether the writer holds the oldest in-flight batch (for its error path).
+        self._holding = False
+        self._encoded: queue.Queue[_Encoded] = queue.Queue(maxsize=_ENCODED_AHEAD)
+        self._encoder: threading.Thread | None = None
         self._accepted_serial: int | None = self._stored_serial
         self._committed_serial: int | None = self._stored_serial
         self._flush_waiters: list[tuple[int, concurrent.futures.Future[None]]] = []
@@ -401,7 +425,11 @@ class Journal:
                 f"holds serial {last}: build the bus with first_serial=journal.next_serial()"
             )
         self._thread = threading.Thread(target=self._run, name="journal-writer", daemon=True)
+        self._encoder = threading.Thread(
+            target=self._run_encoder, name="journal-encoder", daemon=True
+        )
         self._thread.start()
+        self._encoder.start()
         self._subscription = bus.subscribe(self._on_event, name=SUBSCRIBER_NAME)
         if not announce:
             return None
@@ -519,6 +547,8 @@ class Journal:
         with self._cond:
             self._closing = True
             self._cond.notify_all()
+        if self._encoder is not None:
+            self._encoder.join()
         if self._thread is not None:
             self._thread.join()
         self._closed = True
@@ -527,12 +557,12 @@ class Journal:
     def snapshot(self) -> JournalStats:
         """The journal's counters, frozen."""
         with self._cond:
-            oldest = self._in_flight_since
+            oldest = self._in_flight[0][1] if self._in_flight else None
             if oldest is None and self._pending:
                 oldest = self._pending[0].monotonic_time
             lag = 0.0 if oldest is None else max(0.0, self._clock.monotonic() - oldest)
             return JournalStats(
-                uncommitted=len(self._pending) + self._in_flight,
+                uncommitted=len(self._pending) + sum(size for size, _ in self._in_flight),
                 lag_seconds=lag,
                 path=self.path,
                 committed_serial=self._committed_serial,
@@ -579,8 +609,7 @@ class Journal:
             count = min(len(self._pending), self.batch_size * 8)
             batch = [self._pending.popleft() for _ in range(count)]
             if batch:
-                self._in_flight = len(batch)
-                self._in_flight_since = batch[0].monotonic_time
+                self._in_flight.append((len(batch), batch[0].monotonic_time))
             self._cond.notify_all()  # room for a callback waiting on backpressure
             return batch, self._closing, bool(self._retention_waiters)
 
@@ -588,42 +617,84 @@ class Journal:
         try:
             self._loop_forever()
         except BaseException as error:  # the last resort: say so, fail the waiters
-            logger.critical(
-                "journal %s: the writer thread stopped; events are no longer journaled",
-                self.path,
-                exc_info=True,
-            )
-            with self._cond:
-                self._dead = error
-                self._errors += 1
-                waiters, self._flush_waiters = self._flush_waiters, []
-            for _target, future in waiters:
-                with contextlib.suppress(concurrent.futures.InvalidStateError):
-                    future.set_exception(JournalError(f"journal {self.path}: writer stopped"))
+            self._stopped(error, "writer")
             raise
+
+    def _stopped(self, error: BaseException, thread: str) -> None:
+        logger.critical(
+            "journal %s: the %s thread stopped; events are no longer journaled",
+            self.path,
+            thread,
+            exc_info=True,
+        )
+        with self._cond:
+            self._dead = error
+            self._errors += 1
+            waiters, self._flush_waiters = self._flush_waiters, []
+        for _target, future in waiters:
+            with contextlib.suppress(concurrent.futures.InvalidStateError):
+                future.set_exception(JournalError(f"journal {self.path}: writer stopped"))
+
+    def _run_encoder(self) -> None:
+        try:
+            self._encode_forever()
+        except BaseException as error:
+            self._stopped(error, "encoder")
+            # The writer must not wait for batches that will never come.
+            self._encoded.put(_Encoded([], [], closing=True, retention_asked=False, last=True))
+            raise
+
+    def _encode_forever(self) -> None:
+        """The encoder: take a batch, encode it, hand it to the writer; until closed."""
+        while True:
+            try:
+                batch, closing, retention_asked = self._take_batch()
+            except Exception:  # noqa: BLE001 - logged with its traceback (_unexpected)
+                self._unexpected("encoder")
+                continue
+            try:
+                rows = self._encode(batch) if batch else []
+            except Exception:  # noqa: BLE001 - logged with its traceback (_unexpected)
+                # The batch it held is not written (counted in errors), so it no
+                # longer makes the journal look behind.
+                with self._cond:
+                    self._in_flight.pop()
+                self._unexpected("encoder")
+                continue
+            with self._cond:
+                last = closing and not self._pending
+            self._encoded.put(_Encoded(batch, rows, closing, retention_asked, last))
+            if last:
+                return
+
+    def _unexpected(self, thread: str) -> None:
+        # A bug, or an error no handler expected: never a silent death.
+        with self._cond:
+            self._errors += 1
+        logger.exception("journal %s: unexpected error in the %s; continuing", self.path, thread)
+        time.sleep(_RETRY_DELAYS[-1])
 
     def _loop_forever(self) -> None:
         while True:
             try:
                 if self._step():
                     return
-            except Exception:
-                # A bug, or an error no handler below expected: never a silent death.
+            except Exception:  # noqa: BLE001 - logged with its traceback (_unexpected)
                 # The batch it held is not retried (counted in errors), so it no
                 # longer makes the journal look behind.
                 with self._cond:
-                    self._errors += 1
-                    self._in_flight, self._in_flight_since = 0, None
-                logger.exception(
-                    "journal %s: unexpected error in the writer; continuing", self.path
-                )
-                time.sleep(_RETRY_DELAYS[-1])
+                    if self._holding:
+                        self._in_flight.popleft()
+                        self._holding = False
+                self._unexpected("writer")
 
     def _step(self) -> bool:
         """One round of the writer; True when the journal is closed and drained."""
-        batch, closing, retention_asked = self._take_batch()
-        if batch:
-            self._write(batch, closing=closing)
+        encoded = self._encoded.get()
+        if encoded.batch:
+            self._holding = True
+            self._write(encoded.batch, encoded.rows, closing=encoded.closing)
+        retention_asked = encoded.retention_asked
         now = time.monotonic()
         if retention_asked or (self.retention.enabled and now >= self._next_retention):
             self._next_retention = now + self.retention_interval
@@ -632,10 +703,10 @@ class Journal:
                 waiters, self._retention_waiters = self._retention_waiters, []
             for waiter in waiters:
                 _settle(waiter, deleted)
-        with self._cond:
-            if closing and not self._pending:
+        if encoded.last:
+            with self._cond:
                 self._resolve_flushes(final=True)
-                return True
+            return True
         return False
 
     def _resolve_flushes(self, *, final: bool = False) -> None:
@@ -665,8 +736,7 @@ class Journal:
             self._errors += 1
         logger.error("journal %s: event %d %s; left out", self.path, serial, why, exc_info=True)
 
-    def _write(self, batch: list[Event], *, closing: bool) -> None:
-        rows = self._encode(batch)
+    def _write(self, batch: list[Event], rows: list[tuple[int, Row]], *, closing: bool) -> None:
         attempt = 0
         stored = 0
         while rows:
@@ -685,7 +755,8 @@ class Journal:
                 if closing and attempt >= len(_RETRY_DELAYS):
                     with self._cond:
                         self._lost += len(rows)
-                        self._in_flight, self._in_flight_since = 0, None
+                        self._in_flight.popleft()
+                        self._holding = False
                     logger.error(
                         "journal %s: giving up on %d events (serials %d-%d) at close: %s",
                         self.path,
@@ -705,7 +776,8 @@ class Journal:
                 )
                 time.sleep(delay)
         with self._cond:
-            self._in_flight, self._in_flight_since = 0, None
+            self._in_flight.popleft()
+            self._holding = False
             self._committed_serial = batch[-1].serial
             self._written += stored
             self._batches += 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from dataclasses import replace
 from pathlib import Path
@@ -114,3 +115,36 @@ async def test_a_duplicate_serial_in_a_chunk_keeps_the_first_record(tmp_path: Pa
     with open_journal(str(tmp_path / "j.db")) as reader:
         kept = [(r.serial, r.payload["when"]) for r in reader.events()]
     assert kept == [(first.serial, 1), (later.serial, 2)]
+
+
+async def test_batches_encoded_ahead_of_a_blocked_writer_count_as_uncommitted(
+    tmp_path: Path,
+) -> None:
+    """While another connection holds the write lock, events taken by the encoder still
+    count as uncommitted (and in the lag) until their commit; then all are rows."""
+    path = str(tmp_path / "j.db")
+    journal = Journal.open(path, batch_size=10, flush_interval=0.001)
+    bus = EventBus(SystemClock(), first_serial=journal.next_serial())
+    journal.attach(bus, announce=False)
+    blocker = sqlite3.connect(path, isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")
+    try:
+        for index in range(100):
+            bus.publish(Tick5(when=index))
+        deadline = asyncio.get_running_loop().time() + DEADLINE
+        # The encoder takes batches (up to 8 x batch_size) and hands them on.
+        while journal.snapshot().pending > 100 - 80:
+            assert asyncio.get_running_loop().time() < deadline, journal.snapshot()
+            await asyncio.sleep(0.005)
+        stats = journal.snapshot()
+        assert stats.uncommitted == 100
+        assert stats.committed_serial is None
+        assert stats.lag_seconds > 0
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+    await journal.flush(timeout=DEADLINE)
+    assert journal.snapshot().uncommitted == 0
+    await journal.aclose()
+    with open_journal(path) as reader:
+        assert [r.payload["when"] for r in reader.events()] == list(range(100))
