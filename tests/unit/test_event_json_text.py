@@ -46,6 +46,21 @@ class _Odd(EventData):
     items: object = ()
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Twice(EventData):
+    """Two fields under one JSON key (``type`` moves to ``twice_event_type``)."""
+
+    event_name: ClassVar[str] = "TWICE_EVENT"
+
+    twice_event_type: object = None
+    type: object = None
+
+
+class _Bits(enum.Flag):
+    A = 1
+    B = 2
+
+
 _TEXT = st.text(alphabet=st.characters(codec="utf-8"), max_size=12)
 _FLOATS = st.floats(allow_nan=True, allow_infinity=True)
 _SCALARS = st.one_of(
@@ -55,7 +70,9 @@ _SCALARS = st.one_of(
     _FLOATS,
     _TEXT,
     st.binary(max_size=8),
-    st.sampled_from([_Color.RED, _Mode.FAST, ProcessState.EXITED, Cause.AUTORESTART]),
+    st.sampled_from(
+        [_Color.RED, _Mode.FAST, ProcessState.EXITED, Cause.AUTORESTART, _Bits.A | _Bits.B]
+    ),
 )
 
 
@@ -94,6 +111,7 @@ _DATA = st.one_of(
     ),
     st.builds(RemoteCommunication, type=_TEXT, data=_TEXT),
     st.builds(Tick60, when=st.integers(0, 2**33)),
+    st.builds(_Twice, twice_event_type=_SCALARS, type=_SCALARS),
     st.builds(
         _Odd,
         serial=_SCALARS,
@@ -112,7 +130,7 @@ _EVENTS = st.builds(
 )
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=1500, deadline=None)
 @given(_EVENTS)
 def test_json_text_is_the_dict_encoding_byte_for_byte(event: Event) -> None:
     """to_json_text gives the same text as encode_json(to_json_dict), with and without the tail."""
