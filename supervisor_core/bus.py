@@ -34,6 +34,8 @@ from supervisor_core.events import ROOT_FAMILY, Event, EventData, EventTypeRegis
 logger = logging.getLogger(__name__)
 
 Callback = Callable[[Event], None]
+_new_event = object.__new__
+_set_field = object.__setattr__
 
 
 class Overflow(enum.Enum):
@@ -319,12 +321,13 @@ class EventBus:
         if type(data) not in self._publishable:
             self._check_publishable(data)
         when = at if at is not None else self._clock.now()
-        event = Event(
-            serial=self._next_serial,
-            wall_time=when.wall,
-            monotonic_time=when.monotonic,
-            data=data,
-        )
+        # Event(serial=..., ...) without the keyword __init__ of a frozen dataclass
+        # (a tenth of a publish); test_bus pins that the result equals it.
+        event = _new_event(Event)
+        _set_field(event, "serial", self._next_serial)
+        _set_field(event, "wall_time", when.wall)
+        _set_field(event, "monotonic_time", when.monotonic)
+        _set_field(event, "data", data)
         self._next_serial += 1
         self._events_total[name] += 1
         if self._delivering:

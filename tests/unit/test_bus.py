@@ -319,3 +319,13 @@ def test_an_unregistered_type_is_refused_after_a_registered_one_was_published(
     with pytest.raises(TypeError, match="not a registered concrete event type"):
         bus.publish(Stray(when=5))
     assert bus.snapshot().next_serial == 1
+
+
+def test_a_published_event_equals_the_one_its_constructor_gives(
+    bus: EventBus, clock: FakeClock
+) -> None:
+    """publish builds the same Event the dataclass constructor would (every field set)."""
+    data = Tick5(when=0)
+    event = bus.publish(data, at=Instant(wall=1.5, monotonic=2.5))
+    assert event == Event(serial=0, wall_time=1.5, monotonic_time=2.5, data=data)
+    assert repr(event) == repr(Event(serial=0, wall_time=1.5, monotonic_time=2.5, data=data))
