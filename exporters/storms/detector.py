@@ -45,7 +45,7 @@ import math
 import statistics
 from collections import deque
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 from supervisor_core.lifecycle import Cause
 from supervisor_core.signals import signal_name
@@ -119,7 +119,33 @@ class Observation:
 
 
 _new_object = object.__new__
-_set_slot = object.__setattr__
+_FAST_FIELDS = (
+    "at",
+    "wall",
+    "group",
+    "name",
+    "kind",
+    "cause",
+    "returncode",
+    "expected",
+    "run_duration",
+    "failed_start",
+)
+if set(_FAST_FIELDS) != {f.name for f in fields(Observation)}:  # pragma: no cover
+    raise TypeError("make_observation must set every field of Observation")
+# The slots' own setters (what object.__setattr__ finds by name, found once).
+(
+    _set_at,
+    _set_wall,
+    _set_group,
+    _set_name,
+    _set_kind,
+    _set_cause,
+    _set_returncode,
+    _set_expected,
+    _set_run_duration,
+    _set_failed_start,
+) = (Observation.__dict__[name].__set__ for name in _FAST_FIELDS)
 
 
 def make_observation(  # noqa: PLR0917 - one argument per field, positional for speed
@@ -140,17 +166,17 @@ def make_observation(  # noqa: PLR0917 - one argument per field, positional for 
     ``__init__`` costs twice as much as the ten slot writes (bus -> exporters
     throughput). The result is equal to the one the constructor gives.
     """
-    observation = _new_object(Observation)
-    _set_slot(observation, "at", at)
-    _set_slot(observation, "group", group)
-    _set_slot(observation, "name", name)
-    _set_slot(observation, "kind", kind)
-    _set_slot(observation, "cause", cause)
-    _set_slot(observation, "returncode", returncode)
-    _set_slot(observation, "expected", expected)
-    _set_slot(observation, "run_duration", run_duration)
-    _set_slot(observation, "failed_start", failed_start)
-    _set_slot(observation, "wall", wall)
+    observation: Observation = _new_object(Observation)
+    _set_at(observation, at)
+    _set_wall(observation, wall)
+    _set_group(observation, group)
+    _set_name(observation, name)
+    _set_kind(observation, kind)
+    _set_cause(observation, cause)
+    _set_returncode(observation, returncode)
+    _set_expected(observation, expected)
+    _set_run_duration(observation, run_duration)
+    _set_failed_start(observation, failed_start)
     return observation
 
 
