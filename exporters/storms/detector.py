@@ -255,11 +255,13 @@ class _Tally:
     durations: list[float] = field(default_factory=list)
     members: set[str] = field(default_factory=set)
 
-    def add_restart(self, observation: Observation) -> None:
+    def add_restart(self, member: str) -> None:
+        """Count a restart of ``member`` (``group:name``)."""
         self.restarts += 1
-        self.members.add(f"{observation.group}:{observation.name}")
+        self.members.add(member)
 
-    def add_exit(self, observation: Observation) -> None:
+    def add_exit(self, observation: Observation, member: str) -> None:
+        """Record an exit of ``member`` (``group:name``, the observation's process)."""
         code = observation.returncode
         if code is not None and code >= 0:
             self.codes.add(code)
@@ -267,7 +269,7 @@ class _Tally:
             self.signals.add(signal_name(-code))
         if observation.run_duration is not None:
             self.durations.append(observation.run_duration)
-        self.members.add(f"{observation.group}:{observation.name}")
+        self.members.add(member)
 
     def storm(
         self, scope: StormScope, group: str, name: str, end: float | None, reason: str | None
@@ -299,6 +301,8 @@ class _Restart:
 class _Process:
     """One process' recent counted restarts, its last exit, and its storm."""
 
+    #: ``group:name``, as storms list their members (made once, not per event).
+    member: str
     # None until the first counted restart: an empty deque is ~600 bytes, and most
     # of a fleet of thousands never restarts.
     restarts: deque[_Restart] | None = None
@@ -400,7 +404,7 @@ class StormDetector:
         key = (observation.group, observation.name)
         process = self._processes.get(key)
         if process is None:
-            process = self._processes[key] = _Process()
+            process = self._processes[key] = _Process(member=f"{key[0]}:{key[1]}")
         kind = observation.kind
         if kind is ObservationKind.RUNNING:
             process.running_since = observation
@@ -410,8 +414,8 @@ class StormDetector:
             process.running_since = None
             process.last_exit = observation
             if process.tally is not None:
-                process.tally.add_exit(observation)
-                self._add_to_scopes(observation, restart=False)
+                process.tally.add_exit(observation, process.member)
+                self._add_to_scopes(observation, process.member, restart=False)
         elif kind is ObservationKind.START:
             process.running_since = None
             if observation.is_restart:
@@ -457,8 +461,8 @@ class StormDetector:
     ) -> Iterator[StormChange]:
         settings = self.settings
         if process.tally is not None:
-            process.tally.add_restart(observation)
-            self._add_to_scopes(observation, restart=True)
+            process.tally.add_restart(process.member)
+            self._add_to_scopes(observation, process.member, restart=True)
             return
         if not self.counts(process.last_exit):
             return
@@ -472,9 +476,9 @@ class StormDetector:
             return
         tally = _Tally(start=restarts[0].restart.wall_time)
         for past in restarts:
-            tally.add_restart(past.restart)
+            tally.add_restart(process.member)
             if past.exit is not None:
-                tally.add_exit(past.exit)
+                tally.add_exit(past.exit, process.member)
         process.restarts = None
         process.tally = tally
         self._stormy[key] = process
@@ -486,14 +490,14 @@ class StormDetector:
         yield StormChange(kind=ChangeKind.BEGIN, storm=storm, at=observation.at)
         yield from self._scopes_after_change(observation.at, observation.wall_time)
 
-    def _add_to_scopes(self, observation: Observation, *, restart: bool) -> None:
+    def _add_to_scopes(self, observation: Observation, member: str, *, restart: bool) -> None:
         for tally in (self._groups.get(observation.group), self._host):
             if tally is None:
                 continue
             if restart:
-                tally.add_restart(observation)
+                tally.add_restart(member)
             else:
-                tally.add_exit(observation)
+                tally.add_exit(observation, member)
 
     def _end_process(
         self,
