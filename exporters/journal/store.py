@@ -322,6 +322,8 @@ class Journal:
         # for work, batch_size while it waits for a full batch, _NEVER while it works.
         self._wake_at: float = _NEVER
         self._retention_waiters: list[concurrent.futures.Future[int]] = []
+        # The encoder handed the waiting retention requests to the writer.
+        self._retention_sent = False
         self._closing = False
         self._overflowing = False
         self._written = self._batches = self._backpressure_waits = 0
@@ -587,9 +589,11 @@ class Journal:
             # _wake_at is set before each look at the buffer (see _on_event).
             while True:
                 self._wake_at = 1
-                if self._pending or self._closing or self._flush_waiters:
+                # Not for flush waiters alone: with nothing pending, what they wait
+                # for is with the writer already (looping here would only spin).
+                if self._pending or self._closing:
                     break
-                if self._retention_waiters:
+                if self._retention_waiters and not self._retention_sent:
                     break
                 self._cond.wait(timeout=self.retention_interval)
                 if self.retention.enabled and not self._pending:
@@ -600,7 +604,9 @@ class Journal:
                 self._wake_at = self.batch_size
                 if len(self._pending) >= self.batch_size:
                     break
-                if self._closing or self._flush_waiters or self._retention_waiters:
+                if self._closing or self._flush_waiters:
+                    break
+                if self._retention_waiters and not self._retention_sent:
                     break
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
@@ -614,7 +620,11 @@ class Journal:
             if batch:
                 self._in_flight.append((len(batch), batch[0].monotonic_time))
             self._cond.notify_all()  # room for a callback waiting on backpressure
-            return batch, self._closing, bool(self._retention_waiters)
+            # A retention request goes to the writer once; it clears the flag when it
+            # takes the waiters.
+            retention_asked = bool(self._retention_waiters) and not self._retention_sent
+            self._retention_sent = self._retention_sent or retention_asked
+            return batch, self._closing, retention_asked
 
     def _run(self) -> None:
         try:
@@ -704,6 +714,7 @@ class Journal:
             deleted = self._apply_retention_logged()
             with self._cond:
                 waiters, self._retention_waiters = self._retention_waiters, []
+                self._retention_sent = False
             for waiter in waiters:
                 _settle(waiter, deleted)
         if encoded.last:
