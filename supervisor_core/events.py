@@ -17,17 +17,21 @@ Rules of this file:
   a supervisord listener pool with ``events=EVENT`` never receives it, only a pool
   that names it (or its own family). The bus treats ``EVENT`` as "everything", so
   in-process subscribers still see it.
-- Encoders (``listener_payload``, ``listener_envelope``, ``to_json_dict``) are pure
-  functions; ``listener_payload`` reproduces supervisord 4.3's payload text byte for
-  byte (tests/unit/test_events.py pins each one).
+- Encoders (``listener_payload``, ``listener_envelope``, ``to_json_dict``,
+  ``to_json_text``) are pure functions; ``listener_payload`` reproduces supervisord
+  4.3's payload text byte for byte (tests/unit/test_events.py pins each one), and
+  ``to_json_text`` is ``encode_json(to_json_dict(event))`` byte for byte, built
+  without the dict (tests/unit/test_event_json_text.py).
 """
 
 from __future__ import annotations
 
+import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
-from enum import Enum, StrEnum
+from enum import Enum, Flag, StrEnum
+from json.encoder import encode_basestring
 from types import MappingProxyType
 from typing import ClassVar, TypeAlias
 
@@ -690,7 +694,8 @@ _PLAIN_TYPES: frozenset[type] = frozenset({str, int, float, bool, type(None)})
 _STAMP_KEYS = frozenset({"serial", "type", "wall_time", "monotonic_time"})
 
 
-def _json_value(value: object) -> JsonValue:
+def json_value(value: object) -> JsonValue:
+    """What ``to_json_dict`` puts in the JSON object for a data field's ``value``."""
     if type(value) in _PLAIN_TYPES:
         return value  # type: ignore[return-value]
     if isinstance(value, tuple):
@@ -765,10 +770,166 @@ def to_json_dict(event: Event) -> dict[str, JsonValue]:
         # A field named like a stamp key (REMOTE_COMMUNICATION's ``type``) must not
         # overwrite it: readers select and count by ``type``.
         name = f"{data.event_name.lower()}_{f.name}" if f.collides else f.name
-        result[name] = _json_value(value)
+        result[name] = json_value(value)
     if isinstance(data, ProcessStateEvent):
         result["to_state"] = data.to_state.name
         result["signal"] = data.signal
         if data.signal is not None:
             result["signal_name"] = signal_name(data.signal)
     return result
+
+
+# --------------------------------------------------------------------------- JSON text
+
+# The one compact encoding (``json.dumps(..., separators=(",", ":"),
+# ensure_ascii=False)``): the journal's ``payload`` and ``/events`` send it.
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+
+
+def encode_json(value: object) -> str:
+    """Compact JSON of ``value``, as the journal stores it and ``/events`` sends it."""
+    return _ENCODER.encode(value)
+
+
+_INFINITY = float("inf")
+
+
+def _float_text(value: float) -> str:
+    # json's floatstr (allow_nan): NaN and the infinities as JavaScript spells them.
+    if value != value:  # noqa: PLR0124 - NaN is the one float unequal to itself
+        return "NaN"
+    if value == _INFINITY:
+        return "Infinity"
+    if value == -_INFINITY:
+        return "-Infinity"
+    return float.__repr__(value)
+
+
+def _generic_text(value: object) -> str:
+    # What ``to_json_dict`` puts in the object, encoded as ``encode_json`` does it.
+    return _ENCODER.encode(json_value(value))
+
+
+_Converter: TypeAlias = Callable[[object], str]
+
+
+def _enum_converter(cls: type[Enum]) -> _Converter:
+    table = {member: _generic_text(member) for member in cls.__members__.values()}
+
+    def convert(value: object) -> str:
+        text = table.get(value)  # type: ignore[call-overload]
+        return text if text is not None else _generic_text(value)
+
+    return convert
+
+
+class _Converters(dict[type, _Converter]):
+    """By exact type, how a value becomes JSON text; filled on first sight of a type.
+
+    Each gives exactly what ``_generic_text`` gives for values of its type, without
+    the encoder's per-call set-up (a third of the journal writer's time).
+    """
+
+    def __missing__(self, cls: type) -> _Converter:
+        if issubclass(cls, Enum) and not issubclass(cls, Flag):
+            converter = _enum_converter(cls)
+        else:
+            converter = _generic_text
+        self[cls] = converter
+        return converter
+
+
+_TEXT_CONVERTERS = _Converters(
+    {
+        str: encode_basestring,  # type: ignore[dict-item]
+        int: int.__repr__,
+        float: _float_text,  # type: ignore[dict-item]
+        bool: {True: "true", False: "false"}.__getitem__,  # type: ignore[dict-item]
+        type(None): lambda _value: "null",
+    }
+)
+
+
+def _json_text_of(value: object) -> str:
+    return _TEXT_CONVERTERS[type(value)](value)
+
+
+_TextEncoder: TypeAlias = Callable[[Event], str]
+# Per (data class, with the stderr tail): a function made for that class' fields.
+_TEXT_ENCODERS: dict[tuple[type, bool], _TextEncoder] = {}
+
+
+def _compile_text_encoder(data: EventData, *, stderr_tail: bool) -> _TextEncoder:
+    """Write and compile the encoder of one data class (as ``dataclasses`` writes
+    ``__init__``): one attribute read and one converter call per field, the keys'
+    text constant, no loop and no dict."""
+    prefix = data.event_name.lower()
+    state_event = isinstance(data, ProcessStateEvent)
+    names = [] if stderr_tail else ["stderr_tail"]
+    layout = [f for f in _layout(data) if f.name not in names]
+    keys = [
+        "serial",
+        "type",
+        "wall_time",
+        "monotonic_time",
+        *(f"{prefix}_{f.name}" if f.collides else f.name for f in layout),
+        *(("to_state", "signal", "signal_name") if state_event else ()),
+    ]
+    if len(set(keys)) != len(keys):
+        # Two fields under one key: the dict keeps one, so encode the dict.
+        def by_dict(event: Event) -> str:
+            payload = to_json_dict(event)
+            if not stderr_tail:
+                payload.pop("stderr_tail", None)
+            return encode_json(payload)
+
+        return by_dict
+    namespace: dict[str, object] = {
+        "C": _TEXT_CONVERTERS,
+        "T": _json_text_of,
+        "signal_name": signal_name,
+        "HEAD": f',"type":{encode_basestring(data.event_name)},"wall_time":',
+    }
+    lines = ["def encode(event):", " data = event.data"]
+    pieces = [
+        "'{\"serial\":'",
+        "T(event.serial)",
+        "HEAD",
+        "T(event.wall_time)",
+        "',\"monotonic_time\":'",
+        "T(event.monotonic_time)",
+    ]
+    for index, (f, key) in enumerate(zip(layout, keys[4:], strict=False)):
+        namespace[f"K{index}"] = "," + encode_basestring(key) + ":"
+        lines.append(f" v{index} = data.{f.name}")
+        if f.optional:
+            pieces.append(f"'' if v{index} is None else K{index} + C[type(v{index})](v{index})")
+        else:
+            pieces += [f"K{index}", f"C[type(v{index})](v{index})"]
+    if state_event:
+        to_state = type(data).to_state  # type: ignore[attr-defined]  # a ClassVar of the class
+        namespace["TO_STATE"] = f',"to_state":{_json_text_of(to_state.name)}'
+        lines.append(" s = data.signal")
+        pieces += [
+            "TO_STATE",
+            "',\"signal\":null' if s is None else "
+            "',\"signal\":' + T(s) + ',\"signal_name\":' + T(signal_name(s))",
+        ]
+    pieces.append("'}'")
+    lines.append(" return ''.join((" + ", ".join(pieces) + ",))")
+    exec("\n".join(lines), namespace)
+    return namespace["encode"]  # type: ignore[return-value]
+
+
+def to_json_text(event: Event, *, stderr_tail: bool = True) -> str:
+    """``encode_json(to_json_dict(event))``, byte for byte, without building the dict.
+
+    With ``stderr_tail=False`` the ``stderr_tail`` key is left out (the journal keeps
+    the tail in its own column): the text of the object without that key.
+    """
+    data = event.data
+    encoder = _TEXT_ENCODERS.get((type(data), stderr_tail))
+    if encoder is None:
+        encoder = _compile_text_encoder(data, stderr_tail=stderr_tail)
+        _TEXT_ENCODERS[type(data), stderr_tail] = encoder
+    return encoder(event)

@@ -11,7 +11,10 @@ startsecs, an exit) are published as fast as the loop can, and two figures come 
 
 - published/s: N over the time the N ``publish`` calls took (the synchronous
   fan-out to every subscriber, the journal's hand-off and its backpressure);
-- journaled/s: N over the time until the journal has committed the last one.
+- journaled/s: N over the time until the journal has committed the last one;
+- CPU per event: the process' CPU time (every thread: the publisher, the journal's
+  encoder and writer, SQLite) over that same span, divided by N. On a loaded machine
+  the rates move with the neighbours' load; this figure moves much less.
 
 supervisord has no in-process bus: its cells are *not available*.
 """
@@ -34,7 +37,7 @@ PROGRAMS = 20
 DRAIN_TIMEOUT = 120.0
 
 
-async def _measure(events: int, workdir: Path) -> tuple[float, float]:
+async def _measure(events: int, workdir: Path) -> tuple[float, float, float]:
     # Imported here: the harness process needs them only for this scenario.
     from exporters.journal import Journal
     from supervisor_core.bus import EventBus
@@ -113,6 +116,7 @@ async def _measure(events: int, workdir: Path) -> tuple[float, float]:
         ]
     try:
         started = time.perf_counter()
+        cpu_started = time.process_time()
         last = None
         for index in range(events):
             last = bus.publish(transitions[index % len(transitions)], at=clock.now())
@@ -124,10 +128,11 @@ async def _measure(events: int, workdir: Path) -> tuple[float, float]:
                 raise ScenarioFailed("the journal did not commit every event in time")
             await asyncio.sleep(0.001)
         journaled = time.perf_counter() - started
+        cpu = time.process_time() - cpu_started
     finally:
         for extension in reversed(extensions):
             await extension.aclose()
-    return events / published, events / journaled
+    return events / published, events / journaled, cpu / events * 1e6
 
 
 class EventThroughput:
@@ -152,6 +157,11 @@ class EventThroughput:
                 unit="1/s",
                 lower_is_better=False,
             ),
+            MetricSpec(
+                key="cpu_per_event",
+                label="bus -> all exporters, CPU per event (all threads)",
+                unit="µs",
+            ),
         )
 
     def params(self) -> Mapping[str, Any]:
@@ -163,10 +173,10 @@ class EventThroughput:
         if daemon.name != "superd":
             raise DaemonUnavailable("no in-process event bus")
         with tempfile.TemporaryDirectory(prefix="superbench-bus-") as tmp:
-            published, journaled = asyncio.run(self._run(Path(tmp)))
-        return {"published": [published], "journaled": [journaled]}
+            published, journaled, cpu = asyncio.run(self._run(Path(tmp)))
+        return {"published": [published], "journaled": [journaled], "cpu_per_event": [cpu]}
 
-    async def _run(self, workdir: Path) -> tuple[float, float]:
+    async def _run(self, workdir: Path) -> tuple[float, float, float]:
         return await _measure(self.events, workdir)
 
     def baseline_once(self) -> Samples | None:

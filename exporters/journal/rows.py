@@ -25,8 +25,16 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import TypeAlias
 
-from supervisor_core.events import Event, JsonScalar, ProcessStateEvent, to_json_dict
-from supervisor_core.lifecycle import AUTOMATIC_RESTART_CAUSES
+from supervisor_core.events import (
+    Event,
+    JsonScalar,
+    ProcessStateEvent,
+    json_value,
+    to_json_dict,
+    to_json_text,
+)
+from supervisor_core.events import encode_json as _encode_json
+from supervisor_core.lifecycle import AUTOMATIC_RESTART_CAUSES, ProcessState
 
 SCHEMA_VERSION = 2
 RESTART_CAUSES: frozenset[str] = frozenset(cause.value for cause in AUTOMATIC_RESTART_CAUSES)
@@ -101,6 +109,25 @@ COLUMNS: tuple[str, ...] = (
 )
 
 INSERT_SQL = f"INSERT INTO events ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
+_ROW_PLACEHOLDERS = f"({', '.join('?' * len(COLUMNS))})"
+
+
+def insert_rows_sql(count: int, *, or_ignore: bool = False) -> str:
+    """One ``INSERT`` of ``count`` rows (``count * len(COLUMNS)`` parameters).
+
+    The writer inserts a batch in a few such statements instead of ``executemany``:
+    sqlite3 releases the GIL around every ``sqlite3_step``, so one step per row hands
+    the GIL to the event loop at every row and waits up to the switch interval (5 ms)
+    to get it back; one step per chunk of rows waits once per chunk.
+    """
+    if count < 1:
+        raise ValueError(f"insert_rows_sql: count must be >= 1, not {count}")
+    verb = "INSERT OR IGNORE" if or_ignore else "INSERT"
+    return f"{verb} INTO events ({', '.join(COLUMNS)}) VALUES " + ", ".join(
+        [_ROW_PLACEHOLDERS] * count
+    )
+
+
 SELECT_COLUMNS = ", ".join(COLUMNS)
 # What a version-1 file (not upgraded yet: its superd still runs) gives for the
 # columns it lacks; a read-only reader cannot add them.
@@ -165,14 +192,9 @@ def _int(value: object) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
-# One encoder for every row: json.dumps with any option builds a new JSONEncoder per
-# call, a fifth of the journal writer's encoding time (bus -> exporters throughput).
-_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
-
-
 def encode_json(payload: Mapping[str, object]) -> str:
     """Compact JSON, as stored in ``payload`` and sent on ``/events``."""
-    return _ENCODER.encode(payload)
+    return _encode_json(payload)
 
 
 def event_json(event: Event) -> dict[str, object]:
@@ -184,19 +206,35 @@ def event_json(event: Event) -> dict[str, object]:
     return dict(to_json_dict(event))
 
 
+_STATE_NAMES: Mapping[ProcessState, str] = MappingProxyType({s: s.name for s in ProcessState})
+
+
+def _column_text(value: object) -> str | None:
+    # ``_text`` of what ``to_json_dict`` puts in the payload for ``value``.
+    return value if type(value) is str else _text(json_value(value))
+
+
+def _column_int(value: object) -> int | None:
+    # ``_int`` of what ``to_json_dict`` puts in the payload for ``value``.
+    return value if type(value) is int else _int(json_value(value))
+
+
 def event_row(event: Event) -> Row:
-    """The row (in ``COLUMNS`` order) that records ``event``."""
-    payload = to_json_dict(event)
-    # The tail lives in its own column, as the event carries it, not twice.
-    payload.pop("stderr_tail", None)
+    """The row (in ``COLUMNS`` order) that records ``event``.
+
+    ``payload`` is ``to_json_text`` without the stderr tail (``encode_json`` of
+    ``to_json_dict`` less that key); the typed columns are read from the event's data
+    as the payload shows them.
+    """
     data = event.data
     from_state = to_state = cause = None
     run = episode = exit_status = signal = expected = None
     run_duration: float | None = None
     stderr_tail: str | None = None
     if isinstance(data, ProcessStateEvent):
-        from_state = data.from_state.name
-        to_state = data.to_state.name
+        state = data.from_state
+        from_state = _STATE_NAMES[state] if type(state) is ProcessState else state.name
+        to_state = _STATE_NAMES[data.to_state]
         cause = data.cause.value
         run, episode = data.run, data.episode
         exit_status = data.returncode
@@ -210,20 +248,20 @@ def event_row(event: Event) -> Row:
         event.wall_time,
         event.monotonic_time,
         event.name,
-        _text(payload.get("groupname")),
-        _text(payload.get("processname")),
+        _column_text(getattr(data, "groupname", None)),
+        _column_text(getattr(data, "processname", None)),
         from_state,
         to_state,
         cause,
         run,
         episode,
-        _int(payload.get("pid")),
+        _column_int(getattr(data, "pid", None)),
         exit_status,
         signal,
         expected,
         run_duration,
         stderr_tail,
-        encode_json(payload),
+        to_json_text(event, stderr_tail=False),
     )
 
 

@@ -26,7 +26,11 @@ Rules of this file:
 - ``flush(timeout=)`` bounds how long a caller (``/events``) waits for a commit
   while the disk is full; it raises :class:`JournalStalled` instead of hanging.
 - One connection, one writing thread (``check_same_thread=False`` because the
-  connection is made on the loop's thread, then used only by the writer). Readers
+  connection is made on the loop's thread, then used only by the writer). A second
+  thread, the encoder, takes the batches and turns them into rows while the writer
+  commits the batch before (at most ``_ENCODED_AHEAD`` batches ahead): SQLite works
+  without the GIL, so encoding (Python) and inserting (C) overlap on two cores
+  instead of taking turns. Batches are committed in the order they were taken. Readers
   open their own read-only connections (``reader.open_journal``); WAL lets them
   read while the writer commits.
 - An unusable file (not SQLite, corrupt, or a newer schema) is moved aside, never
@@ -42,8 +46,10 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import itertools
 import logging
 import os
+import queue
 import sqlite3
 import threading
 import time
@@ -55,11 +61,13 @@ from exporters.journal import files
 from exporters.journal.events import SupervisorDaemonStart, register_journal_types
 from exporters.journal.retention import RetentionPolicy
 from exporters.journal.rows import (
+    COLUMNS,
     INSERT_SQL,
     SCHEMA_SQL,
     SCHEMA_VERSION,
     Row,
     event_row,
+    insert_rows_sql,
     upgrade,
 )
 from exporters.journal.settings import JournalSettings
@@ -76,6 +84,25 @@ NO_RETENTION = RetentionPolicy()
 # Size retention re-measures after each delete, at most this many times per pass.
 _SIZE_PASSES = 4
 _RETRY_DELAYS = (0.05, 0.2, 1.0, 5.0)
+# Rows per INSERT statement at most (the rest of a batch goes in halves), below
+# SQLite's parameter limit: 2,048 rows are 36,864 parameters, more than the 32,766
+# of SQLite >= 3.32, so 1,820 there. One sqlite3_step inserts them without the GIL.
+_CHUNK_ROWS = 2048
+_NEVER = float("inf")
+# Encoded batches waiting for the writer, at most (the pipeline's depth).
+_ENCODED_AHEAD = 2
+
+
+@dataclass(frozen=True, slots=True)
+class _Encoded:
+    """A batch the encoder hands to the writer: its events, their rows, and flags."""
+
+    batch: list[Event]
+    rows: list[tuple[int, Row]]
+    closing: bool
+    retention_asked: bool
+    #: The encoder's last: the journal is closing and nothing is pending.
+    last: bool
 
 
 class JournalError(Exception):
@@ -261,6 +288,16 @@ class Journal:
         self.retention_interval = retention_interval
         self._clock: Clock = clock if clock is not None else SystemClock()
         self._connection = connection
+        # Rows per INSERT statement: 256, or fewer if the library allows fewer
+        # parameters per statement (SQLITE_MAX_VARIABLE_NUMBER, 999 before 3.32).
+        self._chunk_rows = max(
+            1,
+            min(
+                _CHUNK_ROWS,
+                connection.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // len(COLUMNS),
+            ),
+        )
+        self._catch_up_rows = max(batch_size, min(batch_size * 8, self._chunk_rows))
         row = connection.execute(
             "SELECT serial, wall_time FROM events ORDER BY serial DESC LIMIT 1"
         ).fetchone()
@@ -271,12 +308,22 @@ class Journal:
         self._pending: deque[Event] = deque()
         # The batch the writer holds (taken from _pending, not yet committed): its
         # size and the monotonic time of its first event (for the lag).
-        self._in_flight = 0
-        self._in_flight_since: float | None = None
+        # Batches taken from _pending and not committed yet, oldest first: their size
+        # and the monotonic time of their first event (for the lag).
+        self._in_flight: deque[tuple[int, float]] = deque()
+        # Whether the writer holds the oldest in-flight batch (for its error path).
+        self._holding = False
+        self._encoded: queue.Queue[_Encoded] = queue.Queue(maxsize=_ENCODED_AHEAD)
+        self._encoder: threading.Thread | None = None
         self._accepted_serial: int | None = self._stored_serial
         self._committed_serial: int | None = self._stored_serial
         self._flush_waiters: list[tuple[int, concurrent.futures.Future[None]]] = []
+        # How many buffered events make _on_event wake the writer: 1 while it waits
+        # for work, batch_size while it waits for a full batch, _NEVER while it works.
+        self._wake_at: float = _NEVER
         self._retention_waiters: list[concurrent.futures.Future[int]] = []
+        # The encoder handed the waiting retention requests to the writer.
+        self._retention_sent = False
         self._closing = False
         self._overflowing = False
         self._written = self._batches = self._backpressure_waits = 0
@@ -382,7 +429,11 @@ class Journal:
                 f"holds serial {last}: build the bus with first_serial=journal.next_serial()"
             )
         self._thread = threading.Thread(target=self._run, name="journal-writer", daemon=True)
+        self._encoder = threading.Thread(
+            target=self._run_encoder, name="journal-encoder", daemon=True
+        )
         self._thread.start()
+        self._encoder.start()
         self._subscription = bus.subscribe(self._on_event, name=SUBSCRIBER_NAME)
         if not announce:
             return None
@@ -398,7 +449,28 @@ class Journal:
         )
 
     def _on_event(self, event: Event) -> None:
-        # Runs inline in EventBus.publish, on the loop: keep it to an append.
+        # Runs inline in EventBus.publish, on the loop: keep it to an append. No lock
+        # on the way (a deque's append is atomic): the writer is woken only when it
+        # waits for what is there now (``_wake_at``), and the full-buffer path below
+        # takes the lock.
+        pending = self._pending
+        if len(pending) >= self.max_pending or self._overflowing:
+            self._on_event_behind(event)
+            return
+        pending.append(event)
+        self._accepted_serial = event.serial
+        # Read after the append; the writer sets it before it looks at the buffer, so
+        # one of the two sees the other (no wake-up is lost).
+        if len(pending) >= self._wake_at:
+            self._wake_writer()
+
+    def _wake_writer(self) -> None:
+        with self._cond:
+            self._wake_at = _NEVER  # once: the writer sets it again before waiting
+            self._cond.notify_all()
+
+    def _on_event_behind(self, event: Event) -> None:
+        """``_on_event`` when the buffer is full: backpressure, then overflow."""
         with self._cond:
             if len(self._pending) >= self.max_pending and not self._overflowing:
                 self._backpressure_waits += 1
@@ -420,8 +492,7 @@ class Journal:
                     self._overflowed += 1
             self._pending.append(event)
             self._accepted_serial = event.serial
-            if len(self._pending) == 1 or len(self._pending) >= self.batch_size:
-                self._cond.notify_all()
+            self._cond.notify_all()
 
     # ---------------------------------------------------------------- async API
 
@@ -480,6 +551,8 @@ class Journal:
         with self._cond:
             self._closing = True
             self._cond.notify_all()
+        if self._encoder is not None:
+            self._encoder.join()
         if self._thread is not None:
             self._thread.join()
         self._closed = True
@@ -488,12 +561,12 @@ class Journal:
     def snapshot(self) -> JournalStats:
         """The journal's counters, frozen."""
         with self._cond:
-            oldest = self._in_flight_since
+            oldest = self._in_flight[0][1] if self._in_flight else None
             if oldest is None and self._pending:
                 oldest = self._pending[0].monotonic_time
             lag = 0.0 if oldest is None else max(0.0, self._clock.monotonic() - oldest)
             return JournalStats(
-                uncommitted=len(self._pending) + self._in_flight,
+                uncommitted=len(self._pending) + sum(size for size, _ in self._in_flight),
                 lag_seconds=lag,
                 path=self.path,
                 committed_serial=self._committed_serial,
@@ -513,80 +586,141 @@ class Journal:
     def _take_batch(self) -> tuple[list[Event], bool, bool]:
         """Wait for work; returns (batch, closing, retention requested)."""
         with self._cond:
-            while not (
-                self._pending or self._closing or self._flush_waiters or self._retention_waiters
-            ):
+            # _wake_at is set before each look at the buffer (see _on_event).
+            while True:
+                self._wake_at = 1
+                # Not for flush waiters alone: with nothing pending, what they wait
+                # for is with the writer already (looping here would only spin).
+                if self._pending or self._closing:
+                    break
+                if self._retention_waiters and not self._retention_sent:
+                    break
                 self._cond.wait(timeout=self.retention_interval)
                 if self.retention.enabled and not self._pending:
+                    self._wake_at = _NEVER
                     return [], self._closing, True
             deadline = time.monotonic() + self.flush_interval
-            while (
-                len(self._pending) < self.batch_size
-                and not (self._closing or self._flush_waiters or self._retention_waiters)
-                and (remaining := deadline - time.monotonic()) > 0
-            ):
+            while True:
+                self._wake_at = self.batch_size
+                if len(self._pending) >= self.batch_size:
+                    break
+                if self._closing or self._flush_waiters:
+                    break
+                if self._retention_waiters and not self._retention_sent:
+                    break
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
                 self._cond.wait(timeout=remaining)
-            # Take more than a batch when behind: fewer, larger transactions catch up.
-            count = min(len(self._pending), self.batch_size * 8)
+            self._wake_at = _NEVER
+            # Take more than a batch when behind: fewer, larger transactions catch up
+            # (up to 8 batches, or what one INSERT statement holds if that is fewer).
+            count = min(len(self._pending), self._catch_up_rows)
             batch = [self._pending.popleft() for _ in range(count)]
             if batch:
-                self._in_flight = len(batch)
-                self._in_flight_since = batch[0].monotonic_time
+                self._in_flight.append((len(batch), batch[0].monotonic_time))
             self._cond.notify_all()  # room for a callback waiting on backpressure
-            return batch, self._closing, bool(self._retention_waiters)
+            # A retention request goes to the writer once; it clears the flag when it
+            # takes the waiters.
+            retention_asked = bool(self._retention_waiters) and not self._retention_sent
+            self._retention_sent = self._retention_sent or retention_asked
+            return batch, self._closing, retention_asked
 
     def _run(self) -> None:
         try:
             self._loop_forever()
         except BaseException as error:  # the last resort: say so, fail the waiters
-            logger.critical(
-                "journal %s: the writer thread stopped; events are no longer journaled",
-                self.path,
-                exc_info=True,
-            )
-            with self._cond:
-                self._dead = error
-                self._errors += 1
-                waiters, self._flush_waiters = self._flush_waiters, []
-            for _target, future in waiters:
-                with contextlib.suppress(concurrent.futures.InvalidStateError):
-                    future.set_exception(JournalError(f"journal {self.path}: writer stopped"))
+            self._stopped(error, "writer")
             raise
+
+    def _stopped(self, error: BaseException, thread: str) -> None:
+        logger.critical(
+            "journal %s: the %s thread stopped; events are no longer journaled",
+            self.path,
+            thread,
+            exc_info=True,
+        )
+        with self._cond:
+            self._dead = error
+            self._errors += 1
+            waiters, self._flush_waiters = self._flush_waiters, []
+        for _target, future in waiters:
+            with contextlib.suppress(concurrent.futures.InvalidStateError):
+                future.set_exception(JournalError(f"journal {self.path}: writer stopped"))
+
+    def _run_encoder(self) -> None:
+        try:
+            self._encode_forever()
+        except BaseException as error:
+            self._stopped(error, "encoder")
+            # The writer must not wait for batches that will never come.
+            self._encoded.put(_Encoded([], [], closing=True, retention_asked=False, last=True))
+            raise
+
+    def _encode_forever(self) -> None:
+        """The encoder: take a batch, encode it, hand it to the writer; until closed."""
+        while True:
+            try:
+                batch, closing, retention_asked = self._take_batch()
+            except Exception:  # noqa: BLE001 - logged with its traceback (_unexpected)
+                self._unexpected("encoder")
+                continue
+            try:
+                rows = self._encode(batch) if batch else []
+            except Exception:  # noqa: BLE001 - logged with its traceback (_unexpected)
+                # The batch it held is not written (counted in errors), so it no
+                # longer makes the journal look behind.
+                with self._cond:
+                    self._in_flight.pop()
+                self._unexpected("encoder")
+                continue
+            with self._cond:
+                last = closing and not self._pending
+            self._encoded.put(_Encoded(batch, rows, closing, retention_asked, last))
+            if last:
+                return
+
+    def _unexpected(self, thread: str) -> None:
+        # A bug, or an error no handler expected: never a silent death.
+        with self._cond:
+            self._errors += 1
+        logger.exception("journal %s: unexpected error in the %s; continuing", self.path, thread)
+        time.sleep(_RETRY_DELAYS[-1])
 
     def _loop_forever(self) -> None:
         while True:
             try:
                 if self._step():
                     return
-            except Exception:
-                # A bug, or an error no handler below expected: never a silent death.
+            except Exception:  # noqa: BLE001 - logged with its traceback (_unexpected)
                 # The batch it held is not retried (counted in errors), so it no
                 # longer makes the journal look behind.
                 with self._cond:
-                    self._errors += 1
-                    self._in_flight, self._in_flight_since = 0, None
-                logger.exception(
-                    "journal %s: unexpected error in the writer; continuing", self.path
-                )
-                time.sleep(_RETRY_DELAYS[-1])
+                    if self._holding:
+                        self._in_flight.popleft()
+                        self._holding = False
+                self._unexpected("writer")
 
     def _step(self) -> bool:
         """One round of the writer; True when the journal is closed and drained."""
-        batch, closing, retention_asked = self._take_batch()
-        if batch:
-            self._write(batch, closing=closing)
+        encoded = self._encoded.get()
+        if encoded.batch:
+            self._holding = True
+            self._write(encoded.batch, encoded.rows, closing=encoded.closing)
+        retention_asked = encoded.retention_asked
         now = time.monotonic()
         if retention_asked or (self.retention.enabled and now >= self._next_retention):
             self._next_retention = now + self.retention_interval
             deleted = self._apply_retention_logged()
             with self._cond:
                 waiters, self._retention_waiters = self._retention_waiters, []
+                self._retention_sent = False
             for waiter in waiters:
                 _settle(waiter, deleted)
-        with self._cond:
-            if closing and not self._pending:
+        if encoded.last:
+            with self._cond:
                 self._resolve_flushes(final=True)
-                return True
+            return True
         return False
 
     def _resolve_flushes(self, *, final: bool = False) -> None:
@@ -616,8 +750,7 @@ class Journal:
             self._errors += 1
         logger.error("journal %s: event %d %s; left out", self.path, serial, why, exc_info=True)
 
-    def _write(self, batch: list[Event], *, closing: bool) -> None:
-        rows = self._encode(batch)
+    def _write(self, batch: list[Event], rows: list[tuple[int, Row]], *, closing: bool) -> None:
         attempt = 0
         stored = 0
         while rows:
@@ -636,7 +769,8 @@ class Journal:
                 if closing and attempt >= len(_RETRY_DELAYS):
                     with self._cond:
                         self._lost += len(rows)
-                        self._in_flight, self._in_flight_since = 0, None
+                        self._in_flight.popleft()
+                        self._holding = False
                     logger.error(
                         "journal %s: giving up on %d events (serials %d-%d) at close: %s",
                         self.path,
@@ -656,7 +790,8 @@ class Journal:
                 )
                 time.sleep(delay)
         with self._cond:
-            self._in_flight, self._in_flight_since = 0, None
+            self._in_flight.popleft()
+            self._holding = False
             self._committed_serial = batch[-1].serial
             self._written += stored
             self._batches += 1
@@ -710,15 +845,51 @@ class Journal:
 
     def _insert(self, rows: list[Row]) -> None:
         connection = self._connection
+        if len(rows) <= self._chunk_rows:
+            # One statement is its own transaction (atomic, and durable with
+            # synchronous=FULL): no BEGIN and COMMIT, each of which would hand the GIL
+            # to the event loop and wait up to the switch interval to get it back.
+            try:
+                connection.execute(
+                    insert_rows_sql(len(rows)), list(itertools.chain.from_iterable(rows))
+                )
+            except sqlite3.IntegrityError:
+                logger.exception("journal %s: duplicate serials in a batch", self.path)
+                connection.execute(
+                    insert_rows_sql(len(rows), or_ignore=True),
+                    list(itertools.chain.from_iterable(rows)),
+                )
+            return
         connection.execute("BEGIN IMMEDIATE")
         try:
-            connection.executemany(INSERT_SQL, rows)
+            self._insert_chunks(rows, or_ignore=False)
         except sqlite3.IntegrityError:
             # A serial already journaled: attach() prevents it, so this is a bug
-            # elsewhere; keep the first record of each serial and say so.
+            # elsewhere; keep the first record of each serial and say so. (A failed
+            # statement is undone alone: the chunks before it stay in the transaction.)
             logger.exception("journal %s: duplicate serials in a batch", self.path)
-            connection.executemany(INSERT_SQL.replace("INSERT", "INSERT OR IGNORE", 1), rows)
+            self._insert_chunks(rows, or_ignore=True)
         connection.execute("COMMIT")
+
+    def _insert_chunks(self, rows: list[Row], *, or_ignore: bool) -> None:
+        """Insert ``rows`` a chunk per statement (``rows.insert_rows_sql``).
+
+        Chunks are ``_chunk_rows`` rows, then halves of it down to 1 for the rest,
+        so a few statements of a few shapes (kept in sqlite3's statement cache)
+        insert any batch.
+        """
+        execute = self._connection.execute
+        chunk = self._chunk_rows
+        start, total = 0, len(rows)
+        while start < total:
+            while chunk > total - start:
+                chunk //= 2
+            end = start + chunk
+            execute(
+                insert_rows_sql(chunk, or_ignore=or_ignore),
+                list(itertools.chain.from_iterable(rows[start:end])),
+            )
+            start = end
 
     def _apply_retention_logged(self) -> int:
         try:

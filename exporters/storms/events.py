@@ -28,6 +28,7 @@ from exporters.storms.detector import (
     Storm,
     StormChange,
     StormScope,
+    make_observation,
 )
 from supervisor_core.events import (
     Event,
@@ -186,6 +187,20 @@ def _kind(data: ProcessStateEvent) -> ObservationKind | None:
     return None
 
 
+# Per data class: (the kind, whether it is a failed start); None: not an observation.
+_EVENT_KINDS: dict[type, tuple[ObservationKind, bool] | None] = {}
+
+
+def _event_kind(data: EventData) -> tuple[ObservationKind, bool] | None:
+    if not isinstance(data, ProcessStateEvent):
+        result = None
+    else:
+        kind = _kind(data)
+        result = None if kind is None else (kind, isinstance(data, ProcessStateBackoff))
+    _EVENT_KINDS[type(data)] = result
+    return result
+
+
 def observation_from_event(event: Event) -> Observation | None:
     """The observation a bus event makes (None for events storms ignore).
 
@@ -193,22 +208,24 @@ def observation_from_event(event: Event) -> Observation | None:
     event's ``cause`` travels as is: it alone makes a STARTING a restart.
     """
     data = event.data
-    if not isinstance(data, ProcessStateEvent):
+    try:
+        known = _EVENT_KINDS[type(data)]
+    except KeyError:
+        known = _event_kind(data)
+    if known is None:
         return None
-    kind = _kind(data)
-    if kind is None:
-        return None
-    return Observation(
-        at=event.monotonic_time,
-        wall=event.wall_time,
-        group=data.groupname,
-        name=data.processname,
-        kind=kind,
-        cause=data.cause,
-        returncode=data.returncode,
-        expected=data.expected,
-        run_duration=data.run_duration,
-        failed_start=isinstance(data, ProcessStateBackoff),
+    state: ProcessStateEvent = data  # type: ignore[assignment]  # a kind: a state event
+    return make_observation(
+        event.monotonic_time,
+        event.wall_time,
+        state.groupname,
+        state.processname,
+        known[0],
+        state.cause,
+        state.returncode,
+        state.expected,
+        state.run_duration,
+        known[1],
     )
 
 

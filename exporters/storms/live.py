@@ -193,7 +193,8 @@ class StormMonitor:
             if observation is None:
                 return
             changes = self.detector.feed(observation)
-        self._publish(changes)
+        if changes:
+            self._publish(changes)
         self._schedule()
 
     def _publish(self, changes: list[StormChange]) -> None:

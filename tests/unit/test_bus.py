@@ -268,3 +268,64 @@ async def test_bus_close_ends_every_buffered_subscription(bus: EventBus) -> None
     with pytest.raises(StopAsyncIteration):
         await b.get()
     assert bus.snapshot().subscribers == ()
+
+
+def test_subscribers_added_or_removed_between_events_of_one_type_are_honoured(
+    bus: EventBus,
+) -> None:
+    """Delivery follows the current subscriptions even after events of that type went out."""
+    first: list[int] = []
+    second: list[int] = []
+    one = bus.subscribe(lambda e: first.append(e.serial), name="one", types=("TICK",))
+    bus.publish(Tick5(when=0))
+    bus.subscribe(lambda e: second.append(e.serial), name="two", types=("TICK_5",))
+    bus.publish(Tick5(when=5))
+    one.close()
+    bus.publish(Tick5(when=10))
+    buffer = bus.subscribe_buffer("buffer", maxsize=1, types=("TICK",))
+    bus.publish(Tick5(when=15))
+    bus.publish(Tick5(when=20))  # the buffer is full: dropped and counted
+    assert first == [0, 1]
+    assert second == [1, 2, 3, 4]
+    assert buffer.get_nowait().serial == 3
+    assert bus.dropped("buffer") == 1
+
+
+def test_a_subscriber_added_during_delivery_gets_the_next_event_not_the_current(
+    bus: EventBus,
+) -> None:
+    """Subscribing from a callback takes effect with the next event (the loop keeps its list)."""
+    late: list[int] = []
+
+    def add_late(event: Event) -> None:
+        if event.serial == 0:
+            bus.subscribe(lambda e: late.append(e.serial), name="late")
+
+    bus.subscribe(add_late, name="adder")
+    bus.publish(Tick5(when=0))
+    bus.publish(Tick5(when=5))
+    assert late == [1]
+
+
+def test_an_unregistered_type_is_refused_after_a_registered_one_was_published(
+    bus: EventBus,
+) -> None:
+    """The check of a published type is remembered per class, never for another class."""
+
+    class Stray(Tick5):  # not registered: a subclass is not its parent's type
+        pass
+
+    bus.publish(Tick5(when=0))
+    with pytest.raises(TypeError, match="not a registered concrete event type"):
+        bus.publish(Stray(when=5))
+    assert bus.snapshot().next_serial == 1
+
+
+def test_a_published_event_equals_the_one_its_constructor_gives(
+    bus: EventBus, clock: FakeClock
+) -> None:
+    """publish builds the same Event the dataclass constructor would (every field set)."""
+    data = Tick5(when=0)
+    event = bus.publish(data, at=Instant(wall=1.5, monotonic=2.5))
+    assert event == Event(serial=0, wall_time=1.5, monotonic_time=2.5, data=data)
+    assert repr(event) == repr(Event(serial=0, wall_time=1.5, monotonic_time=2.5, data=data))

@@ -32,13 +32,16 @@ from exporters.storms import (
     storm_event,
     storm_from_event,
 )
-from exporters.storms.detector import StormChange
+from exporters.storms.detector import StormChange, make_observation
 from supervisor_core.bus import EventBus
 from supervisor_core.config import parse
 from supervisor_core.config.errors import ConfigError
 from supervisor_core.config.model import AutoRestart, ExtensionSection, Origin, ProcessConfig
 from supervisor_core.events import (
+    PROCESS_STATE_EVENT_TYPES,
+    Event,
     EventTypeRegistry,
+    ProcessGroupAdded,
     ProcessGroupRemoved,
     ProcessStateBackoff,
     ProcessStateExited,
@@ -640,3 +643,70 @@ def test_listener_pools_get_storm_events_only_when_they_ask_by_name(
     assert (serial in harness.buffered()) is delivered
     if "EVENT" in events:  # the pool does take every supervisord type
         assert harness.remote("still delivered") in harness.buffered()
+
+
+def test_make_observation_equals_the_keyword_constructor() -> None:
+    """The positional fast constructor gives an Observation equal to Observation(...)."""
+
+    fast = make_observation(
+        1.5, 1700000000.5, "g", "n", ObservationKind.EXIT, Cause.EXIT, -9, False, 0.25, True
+    )
+    slow = Observation(
+        at=1.5,
+        wall=1700000000.5,
+        group="g",
+        name="n",
+        kind=ObservationKind.EXIT,
+        cause=Cause.EXIT,
+        returncode=-9,
+        expected=False,
+        run_duration=0.25,
+        failed_start=True,
+    )
+    assert fast == slow
+    assert hash(fast) == hash(slow)
+    with pytest.raises(AttributeError):
+        fast.at = 2.0  # type: ignore[misc]  # still frozen
+
+
+@pytest.mark.parametrize("state", list(ProcessState))
+def test_observation_from_event_of_every_state(state: ProcessState) -> None:
+    """Each process state event gives the observation its kind says (or none), with its facts."""
+    cls = PROCESS_STATE_EVENT_TYPES.get(state)
+    if cls is None:
+        return
+    data = cls(
+        processname="n",
+        groupname="g",
+        from_state=ProcessState.RUNNING,
+        cause=Cause.AUTORESTART,
+        returncode=3,
+        expected=True,
+        run_duration=0.5,
+    )
+    event = Event(serial=1, wall_time=100.0, monotonic_time=5.0, data=data)
+    kinds = {
+        ProcessState.EXITED: ObservationKind.EXIT,
+        ProcessState.BACKOFF: ObservationKind.EXIT,
+        ProcessState.STARTING: ObservationKind.START,
+        ProcessState.RUNNING: ObservationKind.RUNNING,
+        ProcessState.STOPPED: ObservationKind.STOPPED,
+        ProcessState.FATAL: ObservationKind.FATAL,
+    }
+    observation = observation_from_event(event)
+    if state not in kinds:
+        assert observation is None
+        return
+    assert observation == Observation(
+        at=5.0,
+        wall=100.0,
+        group="g",
+        name="n",
+        kind=kinds[state],
+        cause=Cause.AUTORESTART,
+        returncode=3,
+        expected=True,
+        run_duration=0.5,
+        failed_start=state is ProcessState.BACKOFF,
+    )
+    assert observation_from_event(replace(event, data=ProcessGroupAdded(groupname="g"))) is None
