@@ -30,6 +30,7 @@ import logging
 import os
 import signal
 import socket
+import time
 from collections import deque
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, replace
@@ -75,6 +76,16 @@ from supervisor_core.sdnotify import SystemdNotifier
 from supervisor_core.survivors import SurvivorPlan
 
 logger = logging.getLogger(__name__)
+
+#: Seconds of spawning the autostart pass does before it lets the loop run once (RPC,
+#: ``/metrics``, signals, child exits): short enough to answer promptly, long enough
+#: that the yields themselves cost the pass nothing measurable.
+AUTOSTART_SLICE = 0.02
+#: Spawning time per second the loop spent elsewhere when the pass yielded. A client
+#: polling a 2,000-program ``getAllProcessInfo`` (0.1-0.3 s each) in a loop would
+#: otherwise take most of the pass and double the launch; with 9, answers get at most
+#: a tenth of it, and a cheap request (getState) still waits one short slice at most.
+AUTOSTART_SHARE = 9.0
 
 # --------------------------------------------------------------------------- seams
 
@@ -265,8 +276,7 @@ class Supervisor:
         )
         try:
             await self._settle_survivors()
-            for group in self._sorted_active():
-                self._autostart(group, self._startup)
+            await self._autostart_pass(self._sorted_active(), self._startup, act_on_signals=True)
             if self._systemd is not None:
                 self._systemd.ready(f"{sum(len(g) for g in self._groups.values())} processes")
             await self._serve_until_stop_requested()
@@ -472,18 +482,44 @@ class Supervisor:
         self._groups[config.name] = group
         self._bus.publish(ProcessGroupAdded(groupname=config.name))
 
-    def _autostart(self, group: ProcessGroup, requester: Requester) -> None:
-        if not self._starts_allowed():
-            return
-        if self._graph.empty:
-            group.autostart(requester)
-            return
-        for runtime in group:
+    async def _autostart_pass(
+        self, groups: Sequence[ProcessGroup], requester: Requester, *, act_on_signals: bool
+    ) -> None:
+        """Autostart ``groups`` in order, letting the loop run between short slices.
+
+        Spawning thousands of programs takes seconds; like supervisord, which starts
+        processes from its select loop, the daemon keeps answering RPC, scrapes and
+        child exits meanwhile: every ``AUTOSTART_SLICE`` seconds of spawning the pass
+        yields once (for longer after a yield that took long: ``AUTOSTART_SHARE``).
+        The order stays priority, then group order. A shutdown or restart
+        arriving meanwhile (with ``act_on_signals``, the signals too: the run task is
+        busy here rather than in its serve loop) ends the pass: the caller stops what
+        was started, the rest never starts. A group removed meanwhile is skipped.
+        """
+        slice_end = time.perf_counter() + AUTOSTART_SLICE
+        for group in groups:
+            for runtime in group:
+                if (now := time.perf_counter()) >= slice_end:
+                    await asyncio.sleep(0)
+                    if act_on_signals:
+                        self._act_on_signals()
+                    resumed = time.perf_counter()
+                    away = resumed - now
+                    slice_end = resumed + max(AUTOSTART_SLICE, away * AUTOSTART_SHARE)
+                if not self._starts_allowed():
+                    logger.info("autostart cut short: the daemon is %s", self._state.name)
+                    return
+                if self._groups.get(group.name) is not group:
+                    break  # removed (removeProcessGroup) while the pass yielded
+                self._autostart_one(runtime, requester)
+
+    def _autostart_one(self, runtime: ProcessRuntime, requester: Requester) -> None:
+        if not self._graph.empty:
             held = self._graph.requires.get(runtime.namespec)
             if held and runtime.config.autostart and runtime.record.laststart is None:
                 self._start_when_ready(runtime, requester, explicit=False)
-            else:
-                runtime.autostart(requester)
+                return
+        runtime.autostart(requester)
 
     # ------------------------------------------------------------------ depends_on
 
@@ -815,7 +851,8 @@ class Supervisor:
         if name in self._groups:
             raise control.AlreadyAdded(name)
         self._add_group(config)
-        self._autostart(self._groups[name], Requester(cause=Cause.UPDATE, origin=f"group {name}"))
+        requester = Requester(cause=Cause.UPDATE, origin=f"group {name}")
+        await self._autostart_pass([self._groups[name]], requester, act_on_signals=False)
 
     async def remove_process_group(self, name: str) -> None:
         """Deactivate a group whose processes are all stopped (see ``SupervisorControl``)."""
