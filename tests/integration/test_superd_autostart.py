@@ -8,8 +8,8 @@ and signals are acted on while the programs are still being launched.
 from __future__ import annotations
 
 import re
-import signal
 import shutil
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 
