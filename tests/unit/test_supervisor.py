@@ -16,11 +16,12 @@ from pathlib import Path
 import pytest
 
 from supervisor_core import control
+from supervisor_core import supervisor as supervisor_module
 from supervisor_core.bus import EventBus
 from supervisor_core.config import Config, ConfigError, parse
 from supervisor_core.config.errors import Problem
 from supervisor_core.config.model import Origin
-from supervisor_core.events import Tick5, Tick60, Tick3600
+from supervisor_core.events import Event, Tick5, Tick60, Tick3600
 from supervisor_core.lifecycle import ProcessState, SupervisorState
 from supervisor_core.logs import MainLogHandler
 from supervisor_core.process import ProcessRuntime
@@ -464,3 +465,76 @@ async def test_snapshot_key_changes_exactly_when_a_snapshot_would(world: World) 
     world.supervisor.start_process("manual", TEST_OPERATOR)
     assert world.supervisor.snapshot_key() != next_second
     assert world.supervisor.groups()[4].processes[0].state is not ProcessState.STOPPED
+
+
+@pytest.fixture
+def yield_before_every_spawn(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every autostart slice ends at once: the pass yields to the loop before each spawn."""
+    monkeypatch.setattr(supervisor_module, "AUTOSTART_SLICE", -1.0)
+    monkeypatch.setattr(supervisor_module, "AUTOSTART_SHARE", 0.0)
+
+
+async def running(w: World, name: str) -> None:
+    """Until ``name`` publishes PROCESS_STATE_RUNNING (a dependent not yet spawned is no
+    "start in progress" for ``wait_process_started``)."""
+    seen = asyncio.Event()
+
+    def on_running(event: Event) -> None:
+        if getattr(event.data, "processname", None) == name:
+            seen.set()
+
+    subscription = w.bus.subscribe(on_running, name="test", types=("PROCESS_STATE_RUNNING",))
+    try:
+        await asyncio.wait_for(seen.wait(), timeout=5)
+    finally:
+        subscription.close()
+
+
+@pytest.mark.usefixtures("yield_before_every_spawn")
+async def test_a_yielding_autostart_pass_keeps_the_priority_order(tmp_path: Path) -> None:
+    """With a yield before every spawn, groups still start by priority, each process once."""
+    w = World(tmp_path)
+    with capture_events(w.bus, ("PROCESS_STATE",)) as events:
+        waiting = asyncio.create_task(running(w, "late"))
+        await w.start()
+        await waiting
+        w.supervisor.shutdown()
+        await w.finish()
+    assert w.spawned() == ["listen", "early", "pool_0", "pool_1", "late"]
+    starting = [e.data.processname for e in events if e.name == "PROCESS_STATE_STARTING"]  # type: ignore[attr-defined]
+    assert starting == w.spawned()
+
+
+@pytest.mark.usefixtures("yield_before_every_spawn")
+async def test_sigterm_between_autostart_spawns_starts_no_more(tmp_path: Path) -> None:
+    """A SIGTERM that arrives mid-pass ends it: later programs never spawn, earlier ones stop."""
+    w = World(tmp_path)
+
+    def term_after_early(event: Event) -> None:
+        if getattr(event.data, "processname", None) == "early":
+            w.supervisor.receive_signal(signal.SIGTERM)
+
+    w.bus.subscribe(term_after_early, name="test", types=("PROCESS_STATE_RUNNING",))
+    await w.start()
+    assert await w.finish() is SupervisorState.SHUTDOWN
+    assert w.spawned() == ["listen", "early"]
+    assert all(child.exit_status is not None for child in w.spawner.children)
+
+
+@pytest.mark.usefixtures("yield_before_every_spawn")
+async def test_a_yielding_autostart_pass_keeps_depends_on(tmp_path: Path) -> None:
+    """depends_on still holds a dependent until its dependency runs when the pass yields."""
+    text = (
+        "[supervisord]\nchildlogdir = %(here)s\nidentifier = unit\n\n"
+        "[program:app]\ncommand = /bin/sleep 1000\npriority = 1\ndepends_on = db\n"
+        "startsecs = 0\nstdout_logfile = NONE\nstderr_logfile = NONE\n\n"
+        "[program:db]\ncommand = /bin/sleep 1000\npriority = 2\nstartsecs = 0\n"
+        "stdout_logfile = NONE\nstderr_logfile = NONE\n"
+    )
+    w = World(tmp_path, text)
+    waiting = asyncio.create_task(running(w, "app"))
+    await w.start()
+    await waiting
+    w.supervisor.shutdown()
+    await w.finish()
+    assert w.spawned() == ["db", "app"]
