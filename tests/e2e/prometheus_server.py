@@ -10,7 +10,33 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import aiohttp
+
 from tests.peers import require_command
+
+#: Seconds Prometheus may take to answer ``/-/ready`` (TSDB open, config loaded).
+READY_TIMEOUT = 60.0
+
+
+async def wait_ready(base: str, process: asyncio.subprocess.Process) -> None:
+    """Until ``/-/ready`` answers 200: before that the API answers 503 in plain text.
+
+    Bounded by ``READY_TIMEOUT``; fails at once if Prometheus exits.
+    """
+    deadline = asyncio.get_running_loop().time() + READY_TIMEOUT
+    async with aiohttp.ClientSession() as session:
+        while True:
+            if process.returncode is not None:
+                raise AssertionError(f"prometheus exited with {process.returncode}")
+            try:
+                async with session.get(f"{base}/-/ready") as response:
+                    if response.status == 200:
+                        return
+            except aiohttp.ClientConnectionError:
+                pass
+            if asyncio.get_running_loop().time() > deadline:
+                raise AssertionError(f"prometheus at {base} not ready in {READY_TIMEOUT} s")
+            await asyncio.sleep(0.1)  # Prometheus has no readiness push: poll, bounded
 
 
 def free_port() -> int:
@@ -33,7 +59,8 @@ async def prometheus(
 
     ``config_text`` replaces the generated prometheus.yml (``target`` is then unused;
     relative ``rule_files`` are found in ``tmp_path``); ``extra_args`` go to the
-    command line (``--web.enable-remote-write-receiver``). Yields its base URL; stops it
+    command line (``--web.enable-remote-write-receiver``). Yields its base URL once
+    ``/-/ready`` answers (queries before that get a 503, not an empty result); stops it
     (TERM, then KILL after 30 s) on exit.
     """
     binary = require_command("prometheus")
@@ -63,7 +90,9 @@ async def prometheus(
             stderr=log,
         )
         try:
-            yield f"http://127.0.0.1:{port}"
+            base = f"http://127.0.0.1:{port}"
+            await wait_ready(base, process)
+            yield base
         finally:
             if process.returncode is None:
                 os.kill(process.pid, signal.SIGTERM)
