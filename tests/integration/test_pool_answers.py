@@ -181,3 +181,36 @@ async def test_a_prompt_listener_gets_every_event_of_a_burst(spawner: PipedSpawn
     runtimes[0].system_stop()
     spawner.latest.exit(-15)
     await pool.aclose()
+
+
+async def test_a_full_buffer_reads_each_owing_listener_once(
+    spawner: PipedSpawner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Publishing into a full buffer reads a BUSY listener's pipe once, not again to EAGAIN."""
+    clock = FakeClock()
+    bus = EventBus(clock)
+    pool, runtimes = make_pool(spawner, bus, clock)
+    (listener_stdout,) = spawner.writers
+    os.write(listener_stdout, b"READY\n")
+    await until(lambda: pool.listener_state("l0") is EventListenerState.READY)
+    for index in range(BUFFER_SIZE + 1):  # one in flight, BUFFER_SIZE waiting
+        bus.publish(RemoteCommunication(type="t", data=str(index)))
+    assert len(pool.pool_snapshot().buffered) == BUFFER_SIZE
+    os.write(listener_stdout, b"RESULT 2\nOKREADY\n")
+    reads: list[int] = []
+    real_readv = os.readv
+
+    def counting_readv(fd: int, buffers: list[bytearray]) -> int:
+        reads.append(fd)
+        return real_readv(fd, buffers)
+
+    monkeypatch.setattr(os, "readv", counting_readv)
+    bus.publish(RemoteCommunication(type="t", data="one more"))
+    monkeypatch.undo()
+    assert len(reads) == 1
+    snapshot = pool.pool_snapshot()
+    assert snapshot.dropped == 0  # the answer read made room: the head went out
+    assert envelopes(spawner) == 2
+    runtimes[0].system_stop()
+    spawner.latest.exit(-15)
+    await pool.aclose()
