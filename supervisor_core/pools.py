@@ -25,11 +25,9 @@ Rules of this file:
 - Dispatch happens at once (inside the bus callback, after ``READY``, after a
   listener becomes RUNNING): the oldest event goes to the first listener, in
   priority order, that is RUNNING and READY (supervisord's ``_dispatchEvent``).
-  Before buffering an event into a full buffer the pool reads, without waiting, the
-  answers already in the pipes of listeners that owe one, so a burst does not
-  overflow the buffer of a listener that keeps up. While the buffer has room it
-  does not: the loop's reader gets the answer (as supervisord's poll does), and a
-  read per event would mostly find the pipe empty (the listener has not run yet).
+  Before buffering an event the pool reads, without waiting, the answers already
+  in the pipes of listeners that owe one, so a burst does not overflow the buffer
+  of a listener that keeps up.
   Writing never blocks (``write_stdin`` queues); a write refused (EPIPE, no child)
   skips that listener, as supervisord does.
 """
@@ -255,8 +253,7 @@ class ListenerPool(ProcessGroup):
         if self._subscribed(event.name) and not (
             isinstance(data, EventBufferOverflow) and data.groupname == self.name
         ):
-            if len(self._buffer) >= self._buffer.buffer_size:
-                self._read_answers()  # only an overflow is worth a read that may find nothing
+            self._read_answers()
             self._discarded(self._buffer.accept(event), "event buffer overflowed")
         if isinstance(data, ProcessStateEvent) and data.groupname == self.name:
             self._on_listener_state(data)
@@ -271,9 +268,7 @@ class ListenerPool(ProcessGroup):
         by then. Reading those answers now (a non-blocking read per BUSY or
         ACKNOWLEDGED listener, dispatching from ``_on_output``) keeps a prompt
         listener's buffer from overflowing. supervisord reads listener output only in
-        its next poll, which is where its crash-storm discards come from. Called only
-        when the buffer is full: with room left nothing can be lost by waiting for the
-        loop's reader, and most of these reads would find nothing (EAGAIN).
+        its next poll, which is where its crash-storm discards come from.
         """
         if self._dispatching:
             return
