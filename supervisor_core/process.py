@@ -561,9 +561,10 @@ class ProcessRuntime:
         buffering the next event lets a prompt listener take that event at once
         instead of the buffer overflowing in a burst. The bytes go where any read's
         go (``on_listener_output``, the log file); nothing happens when no pipe is
-        attached or it is empty.
+        attached or it is empty. One read: an answer is a few bytes, and a second
+        read would mostly find the pipe empty (EAGAIN); the loop's reader gets the rest.
         """
-        self._output.channels[Channel.STDOUT].drain()
+        self._output.channels[Channel.STDOUT].drain(reads=1)
 
     async def wait_output_closed(self) -> None:
         """Wait until the current run's pipes reached EOF (all its output is logged)."""

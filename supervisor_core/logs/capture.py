@@ -411,14 +411,15 @@ class ChannelLog:
             return ()
         return last_lines(data, lines, truncated=run_bytes > len(data))
 
-    def drain(self) -> None:
+    def drain(self, reads: int = _DRAIN_READS) -> None:
         """Read what the pipe holds right now, without waiting (the child has exited).
 
         supervisord drains a dead child's pipes before it reports the exit; a restart
         that attaches new pipes would otherwise close these with output still in them.
-        Bounded, because a grandchild may keep the pipe open and keep writing.
+        Bounded (``reads`` reads at most), because a grandchild may keep the pipe open
+        and keep writing.
         """
-        for _ in range(_DRAIN_READS):
+        for _ in range(reads):
             if self._fd is None:
                 return
             before = self.bytes_read

@@ -8,8 +8,9 @@ the loop. Nothing sleeps and nothing depends on timing.
 
 from __future__ import annotations
 
+import asyncio
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -72,10 +73,10 @@ def spawner() -> Iterator[PipedSpawner]:
         os.close(fd)
 
 
-async def test_a_prompt_listener_gets_every_event_of_a_burst(spawner: PipedSpawner) -> None:
-    """A burst of BURST events through buffer_size=3 reaches a listener that answers at once."""
-    clock = FakeClock()
-    bus = EventBus(clock)
+def make_pool(
+    spawner: PipedSpawner, bus: EventBus, clock: FakeClock
+) -> tuple[ListenerPool, list[ProcessRuntime]]:
+    """A one-listener pool (buffer_size=BUFFER_SIZE, REMOTE_COMMUNICATION), started."""
     runtimes: list[ProcessRuntime] = []
 
     def make(process_config: ProcessConfig, on_output: ListenerOutput) -> ProcessRuntime:
@@ -115,6 +116,28 @@ async def test_a_prompt_listener_gets_every_event_of_a_burst(spawner: PipedSpawn
     )
     pool = ListenerPool(config, make, bus=bus, identifier="test")
     pool.autostart()
+    return pool, runtimes
+
+
+def envelopes(spawner: PipedSpawner) -> int:
+    """How many envelopes the pool has written to the listener's stdin."""
+    return bytes(spawner.latest.stdin).count(b"eventname:REMOTE_COMMUNICATION")
+
+
+async def until(condition: Callable[[], bool]) -> None:
+    """Let the loop run (its readers included) until ``condition`` holds, bounded."""
+    async with asyncio.timeout(5):
+        # The pipe reader has no completion hook to await: one loop turn (a reader
+        # callback) is its unit of progress, so check after each turn.
+        while not condition():  # noqa: ASYNC110
+            await asyncio.sleep(0)
+
+
+async def test_a_prompt_listener_gets_every_event_of_a_burst(spawner: PipedSpawner) -> None:
+    """A burst of BURST events through buffer_size=3 reaches a listener that answers at once."""
+    clock = FakeClock()
+    bus = EventBus(clock)
+    pool, runtimes = make_pool(spawner, bus, clock)
     (listener_stdout,) = spawner.writers
     os.write(listener_stdout, b"READY\n")
     for index in range(BURST):
@@ -126,8 +149,40 @@ async def test_a_prompt_listener_gets_every_event_of_a_burst(spawner: PipedSpawn
     assert snapshot.dropped == 0
     assert snapshot.buffered == ()
     assert pool.listener_state("l0") is EventListenerState.BUSY
-    sent = bytes(spawner.latest.stdin).decode()
-    assert sent.count("eventname:REMOTE_COMMUNICATION") == BURST + 1
+    assert envelopes(spawner) == BURST + 1
+    runtimes[0].system_stop()
+    spawner.latest.exit(-15)
+    await pool.aclose()
+
+
+async def test_an_answer_in_the_pipe_is_read_with_one_read(
+    spawner: PipedSpawner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Publishing reads a BUSY listener's waiting answer with one read, not a second to EAGAIN."""
+    clock = FakeClock()
+    bus = EventBus(clock)
+    pool, runtimes = make_pool(spawner, bus, clock)
+    (listener_stdout,) = spawner.writers
+    os.write(listener_stdout, b"READY\n")
+    await until(lambda: pool.listener_state("l0") is EventListenerState.READY)
+    for index in range(BUFFER_SIZE + 1):  # one in flight, BUFFER_SIZE waiting
+        bus.publish(RemoteCommunication(type="t", data=str(index)))
+    assert len(pool.pool_snapshot().buffered) == BUFFER_SIZE
+    os.write(listener_stdout, b"RESULT 2\nOKREADY\n")
+    reads: list[int] = []
+    real_readv = os.readv
+
+    def counting_readv(fd: int, buffers: list[bytearray]) -> int:
+        reads.append(fd)
+        return real_readv(fd, buffers)
+
+    monkeypatch.setattr(os, "readv", counting_readv)
+    bus.publish(RemoteCommunication(type="t", data="one more"))
+    monkeypatch.undo()
+    assert len(reads) == 1
+    snapshot = pool.pool_snapshot()
+    assert snapshot.dropped == 0  # the answer read made room: the head went out
+    assert envelopes(spawner) == 2
     runtimes[0].system_stop()
     spawner.latest.exit(-15)
     await pool.aclose()
