@@ -298,6 +298,8 @@ class Journal:
             ),
         )
         self._catch_up_rows = max(batch_size, min(batch_size * 8, self._chunk_rows))
+        # The last batch left events behind (its size is a power of two): they are due.
+        self._remainder_due = False
         row = connection.execute(
             "SELECT serial, wall_time FROM events ORDER BY serial DESC LIMIT 1"
         ).fetchone()
@@ -602,7 +604,7 @@ class Journal:
             deadline = time.monotonic() + self.flush_interval
             while True:
                 self._wake_at = self.batch_size
-                if len(self._pending) >= self.batch_size:
+                if len(self._pending) >= self.batch_size or self._remainder_due:
                     break
                 if self._closing or self._flush_waiters:
                     break
@@ -616,6 +618,13 @@ class Journal:
             # Take more than a batch when behind: fewer, larger transactions catch up
             # (up to 8 batches, or what one INSERT statement holds if that is fewer).
             count = min(len(self._pending), self._catch_up_rows)
+            # A power of two: one INSERT statement per batch has one of a dozen shapes.
+            # Any count would give sqlite3's statement cache up to 128 prepared
+            # INSERTs of up to 1,820 rows (tens of MiB at a 2,000-program launch); the
+            # rest is taken at once by the next round (``_remainder_due``).
+            if count:
+                count = 1 << (count.bit_length() - 1)
+            self._remainder_due = count < len(self._pending)
             batch = [self._pending.popleft() for _ in range(count)]
             if batch:
                 self._in_flight.append((len(batch), batch[0].monotonic_time))

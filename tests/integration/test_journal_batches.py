@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 
 from exporters.journal import Journal, open_journal
+from exporters.journal import store as journal_store
+from exporters.journal.rows import insert_rows_sql
 from exporters.journal.store import _connect
 from supervisor_core.bus import EventBus
 from supervisor_core.clock import SystemClock
@@ -148,3 +150,36 @@ async def test_batches_encoded_ahead_of_a_blocked_writer_count_as_uncommitted(
     await journal.aclose()
     with open_journal(path) as reader:
         assert [r.payload["when"] for r in reader.events()] == list(range(100))
+
+
+async def test_batches_of_any_size_use_a_dozen_insert_shapes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Batches of every size from 1 to 300 are inserted with power-of-two statements
+    only, so sqlite3's statement cache holds a dozen INSERTs, not one per batch size
+    (each a prepared statement of up to 1,820 rows: tens of MiB at a big launch)."""
+    shapes: set[tuple[int, bool]] = set()
+
+    def recording_sql(count: int, *, or_ignore: bool = False) -> str:
+        shapes.add((count, or_ignore))
+        return insert_rows_sql(count, or_ignore=or_ignore)
+
+    monkeypatch.setattr(journal_store, "insert_rows_sql", recording_sql)
+    path = str(tmp_path / "j.db")
+    journal = Journal(_connect(path), path=path, batch_size=512)
+    bus = EventBus(SystemClock(), first_serial=journal.next_serial())
+    journal.attach(bus, announce=False)
+    total = 0
+    for size in range(1, 301):
+        for index in range(size):
+            bus.publish(_data(index))
+        total += size
+        await journal.flush(timeout=DEADLINE)
+    await journal.aclose()
+    assert journal.snapshot().written == total
+    with open_journal(path) as reader:
+        assert sum(1 for _ in reader.events()) == total
+    rows_per_statement = {rows for rows, _or_ignore in shapes}
+    assert rows_per_statement, "no INSERT was built"
+    assert all(rows & (rows - 1) == 0 for rows in rows_per_statement), sorted(shapes)
+    assert len(shapes) <= 10, sorted(shapes)
