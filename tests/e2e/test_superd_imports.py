@@ -133,5 +133,10 @@ def test_superd_gives_freed_heap_back_after_a_burst(tmp_path: Path) -> None:
         assert process.wait(timeout=30) == 0, (tmp_path / "superd.out").read_text()
     finally:
         if process.poll() is None:
-            process.kill()
-            process.wait()
+            # TERM first: superd stops its program; a KILL alone would orphan it.
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
