@@ -1011,22 +1011,15 @@ class PopenSpawner:
         child_err: int,
     ) -> int:
         """posix_spawn directly, or from the private-table thread once superd's table is big."""
-        table = self._private_table() if self._wants_private_table() else None
-        if table is None:
-            return self._posix_spawn_child(
-                filename,
-                argv,
-                env,
-                child_stdin=child_stdin,
-                child_out=child_out,
-                child_err=child_err,
-            )
 
         def start(stdin: int, out: int, err: int) -> int:
             return self._posix_spawn_child(
                 filename, argv, env, child_stdin=stdin, child_out=out, child_err=err
             )
 
+        table = self._private_table() if self._wants_private_table() else None
+        if table is None:
+            return start(child_stdin, child_out, child_err)
         pid = table.spawn(start, (child_stdin, child_out, child_err))
         self.private_table_spawns += 1
         return pid
